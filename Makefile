@@ -1,0 +1,40 @@
+# The README's two commands: `make run` starts the survey app, `make test` runs the tests.
+# Each sets up everything it needs on a fresh machine first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTEST_ARGS ?=
+
+.PHONY: run test setup-app setup-test wordnet lint clean
+
+$(VENV)/.app-installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[app]'
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[app,train,test]'
+	touch $@ $(VENV)/.app-installed
+
+setup-app: $(VENV)/.app-installed
+	sh scripts/system-deps.sh wordnet
+	$(PY) -m clustering wordnet
+
+setup-test: $(VENV)/.test-installed
+	sh scripts/system-deps.sh wordnet chromium
+	$(PY) -m clustering wordnet
+
+run: setup-app
+	$(VENV)/bin/flask --app survey_app setup
+	$(VENV)/bin/flask --app survey_app run --host $(HOST) --port $(PORT)
+
+test: setup-test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check clustering survey_app trainer tests benchmarks
+
+clean:
+	rm -rf $(VENV) instance/*.sqlite3 instance/thumbnails
