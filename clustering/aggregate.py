@@ -1,0 +1,296 @@
+"""From votes to one label per class, in crowd-kit's shape without its dependency.
+
+An aggregator is built with its settings, `fit(votes, decisions)` returns it,
+and the results are attributes: `labels_` (class wnid -> label wnid for every
+class of the hierarchy), `outcomes_` (the votes behind each), and for `Wawa`
+`skills_`. The hierarchy is passed in, so tests use a small hand-made one.
+
+The rules, in order:
+
+1. Only each annotator's latest vote per class counts (the log is append-only).
+2. An admin's latest decision for a class overrides its votes.
+3. A class with fewer than `min_votes` counted votes is *undecided* and keeps
+   its own synset as label: one person's opinion is not a consensus.
+4. Otherwise the label with the most (weighted) votes wins. Ties are broken by
+   `tie_break`, named in the arguments: `"specific"` (the default) takes the
+   deepest tied synset (WordNet depth: the longest hypernym path to the root),
+   because a tie never justifies merging more classes than a majority asked
+   for; `"general"` takes the shallowest. Equal depths, possible only between
+   synsets on different hypernym paths, go to the lowest wnid. The rule reads
+   only the synsets, so it does not depend on how a hierarchy build happened
+   to number the paths.
+
+`aggregate` runs the whole job: an aggregator, then `clustering.conflicts` to
+make the labels a partition, then `clustering.cil.build_cil`, with agreement
+figures and a report.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from clustering.agreement import agreement_summary
+from clustering.cil import CIL, build_cil
+from clustering.conflicts import (
+    DEFAULT_POLICY,
+    Resolution,
+    describe_conflict,
+    find_overlaps,
+    resolve_conflicts,
+)
+from clustering.hierarchy import Hierarchy
+from clustering.votes import Decision, Vote, check_labels, latest_decisions, latest_votes
+
+__all__ = [
+    "AGGREGATORS", "DEFAULT_MIN_VOTES", "DEFAULT_TIE_BREAK", "REPORT_FORMAT", "TIE_BREAKS",
+    "Aggregation", "ClassOutcome", "MajorityVote", "Wawa", "aggregate", "make_aggregator",
+]
+
+DEFAULT_MIN_VOTES = 2
+TIE_BREAKS = ("specific", "general")
+DEFAULT_TIE_BREAK = "specific"
+REPORT_FORMAT = "cil-aggregate-report"
+
+
+@dataclass(frozen=True)
+class ClassOutcome:
+    wnid: str
+    label: str  # the class's label before conflicts are resolved
+    status: str  # "voted", "decided" (by an admin) or "undecided" (too few votes)
+    votes: dict[str, int]  # label wnid -> counted votes
+    scores: dict[str, float]  # label wnid -> weighted votes (equal to `votes` unweighted)
+    tied: bool  # the winner was picked by the tie-break
+    comments: tuple[str, ...]  # the counted votes' comments
+
+    @property
+    def n_votes(self) -> int:
+        return sum(self.votes.values())
+
+    @property
+    def share(self) -> float:
+        """The label's share of the counted votes (0.0 without votes)."""
+        return self.votes.get(self.label, 0) / self.n_votes if self.n_votes else 0.0
+
+
+class MajorityVote:
+    """Plain majority of each annotator's latest vote; every annotator weighs 1.
+
+    min_votes: counted votes a class needs to be decided by vote (default 2).
+    tie_break: "specific" (default: the deepest tied synset, then the lowest wnid) or
+        "general" (the shallowest, then the lowest wnid); see the module's docstring.
+
+    After `fit`: labels_ (class wnid -> label wnid, every class), outcomes_ (class
+    wnid -> ClassOutcome) and counted_votes_ (each annotator's latest vote per class).
+    """
+
+    def __init__(self, hierarchy: Hierarchy, *, min_votes: int = DEFAULT_MIN_VOTES,
+                 tie_break: str = DEFAULT_TIE_BREAK) -> None:
+        if isinstance(min_votes, bool) or not isinstance(min_votes, int) or min_votes < 1:
+            raise ValueError(f"min_votes must be a whole number of at least 1, got {min_votes!r}")
+        if tie_break not in TIE_BREAKS:
+            raise ValueError(f"unknown tie_break {tie_break!r}; choose one of: "
+                             f"{', '.join(TIE_BREAKS)}")
+        self.hierarchy = hierarchy
+        self.min_votes = min_votes
+        self.tie_break = tie_break
+
+    def fit(self, votes: Iterable[Vote], decisions: Iterable[Decision] = ()) -> Self:
+        """Aggregate; votes and decisions for unknown classes or off-chain synsets are
+        refused with a `clustering.votes.VotesError` naming each."""
+        counted = latest_votes(votes)
+        decided = latest_decisions(decisions)
+        check_labels(self.hierarchy, counted, source="votes")
+        check_labels(self.hierarchy, decided.values(), source="decisions")
+        weights = self._annotator_weights(counted)
+        by_class: dict[str, list[Vote]] = {}
+        for vote in counted:
+            by_class.setdefault(vote.wnid, []).append(vote)
+        self.counted_votes_: list[Vote] = counted
+        self.outcomes_: dict[str, ClassOutcome] = {}
+        for image_class in self.hierarchy.classes:
+            class_votes = by_class.get(image_class.wnid, [])
+            self.outcomes_[image_class.wnid] = self._outcome(
+                image_class.wnid, class_votes, weights, decided.get(image_class.wnid))
+        self.labels_: dict[str, str] = {w: o.label for w, o in self.outcomes_.items()}
+        return self
+
+    def fit_predict(self, votes: Iterable[Vote], decisions: Iterable[Decision] = ()
+                    ) -> dict[str, str]:
+        return self.fit(votes, decisions).labels_
+
+    def _annotator_weights(self, counted: Sequence[Vote]) -> dict[str, float]:
+        return {vote.annotator: 1.0 for vote in counted}
+
+    def _outcome(self, wnid: str, votes: list[Vote], weights: dict[str, float],
+                 decision: Decision | None) -> ClassOutcome:
+        tally = Counter(vote.label for vote in votes)
+        scores: dict[str, float] = {}
+        for vote in votes:
+            scores[vote.label] = scores.get(vote.label, 0.0) + weights[vote.annotator]
+        comments = tuple(vote.comment for vote in votes if vote.comment)
+        if decision is not None:
+            return ClassOutcome(wnid, decision.label, "decided", dict(tally), scores, False,
+                                comments)
+        if len(votes) < self.min_votes:
+            return ClassOutcome(wnid, wnid, "undecided", dict(tally), scores, False, comments)
+        label, tied = self._winner(scores)
+        return ClassOutcome(wnid, label, "voted", dict(tally), scores, tied, comments)
+
+    def _winner(self, scores: dict[str, float]) -> tuple[str, bool]:
+        best = max(scores.values())
+        tied = [label for label, score in scores.items()
+                if math.isclose(score, best, rel_tol=1e-9, abs_tol=1e-12)]
+        sign = -1 if self.tie_break == "specific" else 1
+        depth = self.hierarchy.synsets
+        return min(tied, key=lambda w: (sign * depth[w].depth, w)), len(tied) > 1
+
+
+class Wawa(MajorityVote):
+    """Worker Agreement With Aggregate: each annotator weighs their share of
+    agreement with the plain majority, then a weighted majority decides.
+
+    Why Wawa and not Dawid-Skene: Dawid-Skene estimates a confusion matrix per
+    annotator over one label set shared by all tasks, but here each class has its
+    own candidates (its chain), and a survey of a few annotators cannot fit a
+    matrix per person. Wawa needs one number per annotator, is deterministic, and
+    is what crowd-kit builds on the majority too. The skill uses the classes with
+    at least `min_votes` votes; an annotator with no such class weighs 1.
+
+    skills_: annotator -> weight (share of agreement with the majority, 0..1).
+    """
+
+    def _annotator_weights(self, counted: Sequence[Vote]) -> dict[str, float]:
+        majority = MajorityVote(self.hierarchy, min_votes=self.min_votes,
+                                tie_break=self.tie_break).fit(counted)
+        agreed: dict[str, list[int]] = {}
+        for vote in counted:
+            outcome = majority.outcomes_[vote.wnid]
+            if outcome.status == "voted":
+                tally = agreed.setdefault(vote.annotator, [0, 0])
+                tally[0] += 1
+                tally[1] += vote.label == outcome.label
+        self.skills_: dict[str, float] = {
+            annotator: (agreed[annotator][1] / agreed[annotator][0]
+                        if annotator in agreed else 1.0)
+            for annotator in sorted({vote.annotator for vote in counted})
+        }
+        return self.skills_
+
+
+AGGREGATORS: dict[str, type[MajorityVote]] = {"none": MajorityVote, "wawa": Wawa}
+
+
+def make_aggregator(hierarchy: Hierarchy, weighting: str = "none",
+                    min_votes: int = DEFAULT_MIN_VOTES,
+                    tie_break: str = DEFAULT_TIE_BREAK) -> MajorityVote:
+    """The aggregator for `weighting`: "none" (plain majority) or "wawa"."""
+    try:
+        cls = AGGREGATORS[weighting]
+    except KeyError:
+        raise ValueError(f"unknown weighting {weighting!r}; choose one of: "
+                         f"{', '.join(AGGREGATORS)}") from None
+    return cls(hierarchy, min_votes=min_votes, tie_break=tie_break)
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """Everything one run produced: the CIL and what a report or an admin page shows."""
+
+    hierarchy: Hierarchy
+    aggregator: MajorityVote
+    resolution: Resolution
+    cil: CIL
+    agreement: dict[str, Any]
+    settings: dict[str, Any]
+
+    @property
+    def outcomes(self) -> dict[str, ClassOutcome]:
+        return self.aggregator.outcomes_
+
+    def report(self) -> dict[str, Any]:
+        """The report as plain JSON values (written with sorted keys)."""
+        h = self.hierarchy
+        final = self.resolution.assignment
+        label_names = {label.wnid: label.name for label in self.cil.labels}
+        return {
+            "format": REPORT_FORMAT,
+            "format_version": 1,
+            "settings": self.settings,
+            "labels": self.cil.num_labels,
+            "classes": {
+                wnid: {
+                    "name": h.label(wnid),
+                    "status": o.status,
+                    "voted_label": o.label,
+                    "label": final[wnid],
+                    "label_name": label_names[final[wnid]],
+                    "votes": o.votes,
+                    "n_votes": o.n_votes,
+                    "share": round(o.share, 4),
+                    "tied": o.tied,
+                    "comments": list(o.comments),
+                }
+                for wnid, o in self.outcomes.items()
+            },
+            "undecided": [w for w, o in self.outcomes.items() if o.status == "undecided"],
+            "decided": [w for w, o in self.outcomes.items() if o.status == "decided"],
+            "ties": [w for w, o in self.outcomes.items() if o.tied],
+            "conflicts": [
+                {"general": c.general, "specific": c.specific, "text": describe_conflict(h, c)}
+                for c in self.resolution.conflicts
+            ],
+            "moved": {w: {"from": a, "to": b} for w, (a, b) in self.resolution.moved.items()},
+            "other_labels": sorted(self.resolution.other_labels),
+            "overlaps": [
+                {"class": o.wnid, "label": o.label, "also_under": o.also_under}
+                for o in find_overlaps(h, final)
+            ],
+            "agreement": self.agreement,
+            "skills": getattr(self.aggregator, "skills_", None),
+        }
+
+
+def aggregate(hierarchy: Hierarchy, votes: Iterable[Vote], decisions: Iterable[Decision] = (),
+              *, min_votes: int = DEFAULT_MIN_VOTES, tie_break: str = DEFAULT_TIE_BREAK,
+              weighting: str = "none", conflicts: str = DEFAULT_POLICY,
+              source: str = "votes") -> Aggregation:
+    """Votes -> a sound CIL. Raises `clustering.conflicts.ConflictError` under the
+    `refuse` policy when labels conflict, `clustering.votes.VotesError` for bad votes."""
+    votes = list(votes)
+    decisions = list(decisions)
+    aggregator = make_aggregator(hierarchy, weighting, min_votes, tie_break).fit(votes, decisions)
+    resolution = resolve_conflicts(hierarchy, aggregator.labels_, conflicts)
+    outcomes = aggregator.outcomes_
+    consensus = {w: o.label for w, o in outcomes.items() if o.status != "undecided"}
+    counted = aggregator.counted_votes_
+    latest = max((v.time for v in votes), default=None)
+    settings = {
+        "method": "wawa" if weighting == "wawa" else "majority vote",
+        "min_votes": min_votes,
+        "tie_break": tie_break,
+        "conflicts": conflicts,
+    }
+    provenance = {
+        **settings,
+        "source": source,
+        "hierarchy_version": hierarchy.version,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "latest_vote_at": latest.isoformat() if latest else None,
+        "conflicts_resolved": len(resolution.conflicts),
+        "votes": {
+            "rows": len(votes),
+            "counted": len(counted),
+            "annotators": len({v.annotator for v in counted}),
+            "classes_with_votes": len({v.wnid for v in counted}),
+            "undecided": sum(o.status == "undecided" for o in outcomes.values()),
+            "decided_by_admin": sum(o.status == "decided" for o in outcomes.values()),
+        },
+    }
+    cil = build_cil(hierarchy, resolution.assignment, provenance, resolution.other_labels)
+    return Aggregation(hierarchy, aggregator, resolution, cil,
+                       agreement_summary(counted, consensus), settings)

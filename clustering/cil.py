@@ -1,0 +1,466 @@
+"""The CIL file: which label each ImageNet class is trained as.
+
+Two formats are read and written:
+
+- **rich** (what this project writes): a JSON object with sorted keys,
+  `{"format": "cil", "format_version": 1, "classes": [...], "labels": [...],
+  "provenance": {...}}`. Each class: `index`, `wnid`, `name`, `label_index`,
+  `label_wnid`, `label_name`; each label: `index`, `wnid` (null when unknown),
+  `name`, `members` (class wnids in class index order) and `other` (optional,
+  false by default: true for "other <synset>", the synset less the file's
+  labels below it). The label fields of a class repeat its label's, so a
+  reader of one class needs nothing else; they must agree, and `read_cil`
+  refuses a file where they do not.
+- **flat** (the published CIL's): `{class wnid: label name}`. Labels are known
+  only by name there, so a name can stand for two synsets ("panda") or for a
+  synset off the class's hypernym chain; reading it with a hierarchy resolves
+  each name on each class's chain so that `clustering.validate` can say so.
+
+`read_cil` is strict about the shape of the file (a `CILFormatError` lists every
+problem) and lenient about its meaning: a file that misses classes, breaks the
+partition rule, skips label indices or repeats a name still reads, because the
+validator's job is to report all of that at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clustering.hierarchy import WNID_RE, Hierarchy
+
+FORMAT = "cil"
+FORMAT_VERSION = 1
+OTHER_PREFIX = "other "  # the display name of an `other` label: "other bird"
+_QUALIFIED = re.compile(r"^(.+) \((.+)\)$")  # "crane (wading bird)", as `unique_names` writes
+
+__all__ = [
+    "CIL",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "OTHER_PREFIX",
+    "CILFormatError",
+    "ClassEntry",
+    "Label",
+    "build_cil",
+    "cil_from_json",
+    "dumps_cil",
+    "normalize_name",
+    "read_cil",
+    "resolve_name",
+    "unique_names",
+    "write_cil",
+]
+
+
+class CILFormatError(ValueError):
+    """A file that is not a CIL; `problems` lists every reason, the message shows them."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        shown = "\n".join(f"  - {p}" for p in problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(f"{source} is not a valid CIL file:\n{shown}{more}")
+
+
+@dataclass(frozen=True)
+class ClassEntry:
+    index: int  # the class's position in sorted wnid order (torchvision's ImageFolder)
+    wnid: str
+    name: str  # the class's display name (its wnid where the file does not say)
+    label_index: int
+
+
+@dataclass(frozen=True)
+class Label:
+    index: int
+    wnid: str | None  # the label's synset; None where a flat file's name did not resolve
+    name: str  # display name, unique within a sound CIL
+    members: tuple[str, ...]  # class wnids, in class index order
+    # True for "other <synset>": the synset less the CIL's labels below it, the
+    # `other` conflict policy's way to keep a general label beside specific ones.
+    other: bool = False
+
+
+@dataclass
+class CIL:
+    """One label per class. `classes` are in class index order, `labels` in label index order."""
+
+    classes: list[ClassEntry]
+    labels: list[Label]
+    provenance: dict[str, Any] = field(default_factory=dict)
+    class_to_label: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.classes = sorted(self.classes, key=lambda c: (c.index, c.wnid))
+        self.labels = sorted(self.labels, key=lambda label: label.index)
+        self.class_to_label = {c.wnid: c.label_index for c in self.classes}
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.labels)
+
+    def label_of(self, wnid: str) -> int:
+        """The label index of class `wnid`; KeyError for a class the CIL does not cover."""
+        try:
+            return self.class_to_label[wnid]
+        except KeyError:
+            raise KeyError(f"class {wnid} has no label in this CIL") from None
+
+    def label_by_index(self) -> dict[int, Label]:
+        return {label.index: label for label in self.labels}
+
+    def to_dict(self) -> dict[str, Any]:
+        labels = self.label_by_index()
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "classes": [
+                {
+                    "index": c.index,
+                    "wnid": c.wnid,
+                    "name": c.name,
+                    "label_index": c.label_index,
+                    "label_wnid": labels[c.label_index].wnid,
+                    "label_name": labels[c.label_index].name,
+                }
+                for c in self.classes
+            ],
+            "labels": [
+                {"index": label.index, "wnid": label.wnid, "name": label.name,
+                 "members": list(label.members), "other": label.other}
+                for label in self.labels
+            ],
+            "provenance": self.provenance,
+        }
+
+    def to_flat(self) -> dict[str, str]:
+        """`{class wnid: label name}`; refused where two labels share a name, because
+        the flat format would merge them silently."""
+        shared = _shared_names(self.labels)
+        if shared:
+            raise CILFormatError("this CIL", [
+                f"labels {', '.join(str(i) for i in indices)} share the name {name!r}; the flat "
+                "format keys labels by name, so make display names unique first"
+                for name, indices in shared.items()
+            ])
+        labels = self.label_by_index()
+        return {c.wnid: labels[c.label_index].name for c in self.classes}
+
+
+# --- names ------------------------------------------------------------------------------
+def normalize_name(name: str) -> str:
+    """A name as compared with lemmas: lower case, `_` and runs of spaces as one space."""
+    return " ".join(name.replace("_", " ").lower().split())
+
+
+def resolve_name(hierarchy: Hierarchy, class_wnid: str, name: str) -> tuple[str | None, bool]:
+    """(the synset on the class's chain with a lemma equal to `name` or None, other).
+
+    Where several synsets match (rare), the deepest wins (then the lowest wnid):
+    a name usually denotes the closest concept that carries it. A name that matches
+    nothing but reads "other <lemma>" resolves to that lemma's synset with
+    `other` True, as this project's own flat files name such labels.
+    """
+    wanted = normalize_name(name)
+    readings = [(wanted, False)]
+    if wanted.startswith(OTHER_PREFIX):
+        readings.append((wanted.removeprefix(OTHER_PREFIX), True))
+    for reading, other in readings:
+        found = _synset_named(hierarchy, class_wnid, reading)
+        if found is not None:
+            return found, other
+    return None, False
+
+
+def _synset_named(hierarchy: Hierarchy, class_wnid: str, wanted: str) -> str | None:
+    """The deepest chain synset with lemma `wanted`; a name `unique_names` qualified,
+    "crane (wading bird)" or "crane (n02012849)", is read back the same way."""
+    chain = hierarchy.chain_wnids(class_wnid)
+    named = [w for w in chain
+             if any(normalize_name(lemma) == wanted for lemma in hierarchy.synsets[w].lemmas)]
+    if named:
+        return min(named, key=lambda w: (-hierarchy.synsets[w].depth, w))
+    qualified = _QUALIFIED.match(wanted)
+    if qualified is None:
+        return None
+    base, qualifier = qualified.groups()
+    if WNID_RE.match(qualifier):
+        return qualifier if qualifier in chain else None
+    found = _synset_named(hierarchy, class_wnid, base)
+    if found is not None and any(normalize_name(hierarchy.label(a)) == qualifier
+                                 for a in hierarchy.ancestors(found)):
+        return found
+    return None
+
+
+def unique_names(hierarchy: Hierarchy, names: Mapping[str, str]) -> dict[str, str]:
+    """Display names made unique: `names` maps label wnid -> wanted name.
+
+    Where several wnids want one name, each gets the name of its nearest
+    ancestor that the others lack ("crane (wading bird)", "crane (lifting
+    device)"); where none does, or the result is taken too, its wnid
+    ("crane (n02012849)"). Names nobody shares are kept as they are.
+    """
+    by_name: dict[str, list[str]] = {}
+    for wnid, name in names.items():
+        by_name.setdefault(name, []).append(wnid)
+    result = {wnid: name for name, wnids in by_name.items() if len(wnids) == 1
+              for wnid in wnids}
+    taken = set(result.values())
+    for name, wnids in sorted(by_name.items()):
+        if len(wnids) == 1:
+            continue
+        lineages = {w: _nearest_first_ancestors(hierarchy, w) for w in wnids}
+        for wnid in sorted(wnids):
+            others = {hierarchy.label(a) for other in wnids if other != wnid
+                      for a in [other, *lineages[other]]}
+            candidate = next((f"{name} ({hierarchy.label(a)})" for a in lineages[wnid]
+                              if hierarchy.label(a) not in others), None)
+            if candidate is None or candidate in taken:
+                candidate = f"{name} ({wnid})"
+            result[wnid] = candidate
+            taken.add(candidate)
+    return result
+
+
+def _nearest_first_ancestors(hierarchy: Hierarchy, wnid: str) -> list[str]:
+    """Ancestors breadth-first from `wnid`, parents before grandparents."""
+    order: dict[str, None] = {}  # a dict keeps insertion order, a set does not
+    frontier = list(hierarchy.parents.get(wnid, ()))
+    while frontier:
+        following = []
+        for parent in frontier:
+            if parent not in order:
+                order[parent] = None
+                following.extend(hierarchy.parents.get(parent, ()))
+        frontier = following
+    return list(order)
+
+
+def _shared_names(labels: list[Label]) -> dict[str, list[int]]:
+    by_name: dict[str, list[int]] = {}
+    for label in labels:
+        by_name.setdefault(label.name, []).append(label.index)
+    return {name: indices for name, indices in by_name.items() if len(indices) > 1}
+
+
+# --- building ---------------------------------------------------------------------------
+def build_cil(hierarchy: Hierarchy, assignment: Mapping[str, str],
+              provenance: Mapping[str, Any] | None = None,
+              other_labels: Collection[str] = ()) -> CIL:
+    """A CIL from `assignment` (class wnid -> label synset wnid) over the hierarchy's classes.
+
+    Display names are the synsets' first lemmas, "other <lemma>" for the label
+    wnids in `other_labels`, made unique by `unique_names`. Labels are indexed
+    in display-name order, which is also the order a reader of the flat format
+    gives them, so writing either format and reading it back keeps the indices.
+    """
+    missing = [c.wnid for c in hierarchy.classes if c.wnid not in assignment]
+    unknown = sorted(set(assignment) - set(hierarchy.class_index))
+    if missing or unknown:
+        problems = []
+        if missing:
+            problems.append(f"{len(missing)} classes have no label: {_listing(missing)}")
+        if unknown:
+            problems.append(f"{len(unknown)} wnids are not classes of the hierarchy: "
+                            f"{_listing(unknown)}")
+        raise ValueError("; ".join(problems))
+    label_wnids = sorted(set(assignment.values()))
+    wanted = {w: f"{OTHER_PREFIX}{hierarchy.label(w)}" if w in other_labels
+              else hierarchy.label(w) for w in label_wnids}
+    display = unique_names(hierarchy, wanted)
+    order = sorted(label_wnids, key=lambda w: (display[w], w))
+    index_of = {wnid: index for index, wnid in enumerate(order)}
+    members: dict[str, list[str]] = {w: [] for w in label_wnids}
+    classes = []
+    for image_class in hierarchy.classes:
+        label_wnid = assignment[image_class.wnid]
+        members[label_wnid].append(image_class.wnid)
+        classes.append(ClassEntry(image_class.index, image_class.wnid,
+                                  hierarchy.label(image_class.wnid), index_of[label_wnid]))
+    labels = [Label(index_of[w], w, display[w], tuple(members[w]), w in other_labels)
+              for w in order]
+    return CIL(classes, labels, dict(provenance or {}))
+
+
+def _listing(wnids: list[str], limit: int = 10) -> str:
+    return ", ".join(wnids[:limit]) + (f" ... ({len(wnids) - limit} more)"
+                                       if len(wnids) > limit else "")
+
+
+# --- reading ----------------------------------------------------------------------------
+def read_cil(path: str | Path, hierarchy: Hierarchy | None = None) -> CIL:
+    """The CIL in `path`, rich or flat (told apart by the rich format's `format` key).
+
+    `hierarchy` matters for the flat format only: with it, class names come from
+    the hierarchy where it knows the class, and each label name is resolved on
+    the class's chain (`resolve_name`); a name that resolves to different
+    synsets for different classes becomes one label per synset. Flat class
+    indices are the file's wnids in sorted order, labels are indexed by name.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CILFormatError(str(path), ["the file does not exist"]) from None
+    except UnicodeDecodeError as exc:
+        raise CILFormatError(str(path), [f"not UTF-8 text: {exc}"]) from None
+    except json.JSONDecodeError as exc:
+        raise CILFormatError(str(path), [f"not JSON: {exc}"]) from None
+    return cil_from_json(data, str(path), hierarchy)
+
+
+def cil_from_json(data: Any, source: str = "the CIL", hierarchy: Hierarchy | None = None) -> CIL:
+    """A CIL from parsed JSON: see `read_cil`."""
+    if isinstance(data, dict) and "format" in data:
+        return _from_rich(data, source)
+    if isinstance(data, dict):
+        return _from_flat(data, source, hierarchy)
+    raise CILFormatError(source, [
+        "expected a JSON object (rich CIL or flat {wnid: label name}), "
+        + f"found {type(data).__name__}"])
+
+
+def _from_flat(data: dict, source: str, hierarchy: Hierarchy | None) -> CIL:
+    problems = []
+    for wnid, name in data.items():
+        if not WNID_RE.match(wnid):
+            problems.append(f"key {wnid!r} is not a wnid like n02110341")
+        if not isinstance(name, str) or not name.strip():
+            problems.append(f"{wnid}: the label name must be a non-empty string, found {name!r}")
+    if not data:
+        problems.append("the file maps no classes")
+    if problems:
+        raise CILFormatError(source, problems)
+    known = hierarchy.class_index if hierarchy else {}
+    # class wnid -> (label name, label wnid, other)
+    keys: dict[str, tuple[str, str | None, bool]] = {}
+    for wnid, name in data.items():
+        resolved = (resolve_name(hierarchy, wnid, name) if hierarchy and wnid in known
+                    else (None, False))
+        keys[wnid] = (name, *resolved)
+    label_keys = sorted(set(keys.values()), key=lambda k: (k[0], k[1] or "", k[2]))
+    index_of = {key: index for index, key in enumerate(label_keys)}
+    wnids = sorted(data)
+    members: dict[tuple[str, str | None, bool], list[str]] = {key: [] for key in label_keys}
+    classes = []
+    for index, wnid in enumerate(wnids):
+        members[keys[wnid]].append(wnid)
+        name = hierarchy.label(wnid) if wnid in known else wnid
+        classes.append(ClassEntry(index, wnid, name, index_of[keys[wnid]]))
+    labels = [Label(index_of[key], key[1], key[0], tuple(members[key]), key[2])
+              for key in label_keys]
+    provenance: dict[str, Any] = {"source_format": "flat"}
+    if hierarchy is not None:
+        provenance["hierarchy_version"] = hierarchy.version
+    return CIL(classes, labels, provenance)
+
+
+def _from_rich(data: dict, source: str) -> CIL:
+    problems: list[str] = []
+    if data.get("format") != FORMAT:
+        raise CILFormatError(source, [f"format is {data.get('format')!r}, expected {FORMAT!r}"])
+    if data.get("format_version") != FORMAT_VERSION:
+        raise CILFormatError(source, [
+            f"format_version {data.get('format_version')!r} is not supported "
+            + f"(this reader knows {FORMAT_VERSION})"])
+    for key, kind in (("classes", list), ("labels", list), ("provenance", dict)):
+        if not isinstance(data.get(key), kind):
+            problems.append(f"{key!r} must be a JSON {'array' if kind is list else 'object'}")
+    if problems:
+        raise CILFormatError(source, problems)
+
+    labels: list[Label] = []
+    for position, item in enumerate(data["labels"]):
+        where = f"labels[{position}]"
+        fields = _fields(item, where, {"index": int, "wnid": (str, type(None)), "name": str,
+                                       "members": list}, problems)
+        if fields is None:
+            continue
+        if not all(isinstance(m, str) for m in fields["members"]):
+            problems.append(f"{where}.members must be a list of class wnids")
+            continue
+        if fields["wnid"] is not None and not WNID_RE.match(fields["wnid"]):
+            problems.append(f"{where}.wnid {fields['wnid']!r} is not a wnid like n02110341")
+        other = item.get("other", False)
+        if not isinstance(other, bool):
+            problems.append(f"{where}.other must be true or false, found {other!r}")
+        labels.append(Label(fields["index"], fields["wnid"], fields["name"],
+                            tuple(fields["members"]), other is True))
+    by_index: dict[int, Label] = {}
+    for label in labels:
+        if label.index in by_index:
+            problems.append(f"two labels have index {label.index}")
+        by_index[label.index] = label
+
+    classes: list[ClassEntry] = []
+    seen: dict[str, int] = {}
+    for position, item in enumerate(data["classes"]):
+        where = f"classes[{position}]"
+        fields = _fields(item, where, {"index": int, "wnid": str, "name": str, "label_index": int,
+                                       "label_wnid": (str, type(None)), "label_name": str},
+                         problems)
+        if fields is None:
+            continue
+        wnid = fields["wnid"]
+        where = f"{where} ({wnid})"
+        if not WNID_RE.match(wnid):
+            problems.append(f"{where}: {wnid!r} is not a wnid like n02110341")
+        if wnid in seen:
+            problems.append(f"{where}: class {wnid} is listed twice")
+        seen[wnid] = fields["label_index"]
+        label = by_index.get(fields["label_index"])
+        if label is None:
+            problems.append(f"{where}: label_index {fields['label_index']} is not a label's index")
+        else:
+            if fields["label_wnid"] != label.wnid:
+                problems.append(f"{where}: label_wnid {fields['label_wnid']} differs from label "
+                                f"{label.index}'s wnid {label.wnid}")
+            if fields["label_name"] != label.name:
+                problems.append(f"{where}: label_name {fields['label_name']!r} differs from label "
+                                f"{label.index}'s name {label.name!r}")
+        classes.append(ClassEntry(fields["index"], wnid, fields["name"], fields["label_index"]))
+    for label in labels:
+        for member in label.members:
+            if seen.get(member) != label.index:
+                problems.append(f"label {label.index} ({label.name!r}) lists {member}, whose "
+                                f"label_index is {seen.get(member, 'missing')}")
+        listed = {c for c, index in seen.items() if index == label.index}
+        for wnid in sorted(listed - set(label.members)):
+            problems.append(f"label {label.index} ({label.name!r}) does not list its class {wnid}")
+    if problems:
+        raise CILFormatError(source, problems)
+    return CIL(classes, labels, data["provenance"])
+
+
+def _fields(item: Any, where: str, spec: dict[str, Any], problems: list[str]
+            ) -> dict[str, Any] | None:
+    """`item`'s fields checked against `spec` (name -> type); None and problems noted if wrong."""
+    if not isinstance(item, dict):
+        problems.append(f"{where} must be a JSON object")
+        return None
+    before = len(problems)
+    for name, kind in spec.items():
+        if name not in item:
+            problems.append(f"{where} lacks {name!r}")
+        elif isinstance(item[name], bool) or not isinstance(item[name], kind):
+            problems.append(f"{where}.{name} has the wrong type: {item[name]!r}")
+    return None if len(problems) > before else item
+
+
+# --- writing ----------------------------------------------------------------------------
+def dumps_cil(cil: CIL, flat: bool = False) -> str:
+    """`cil` as rich JSON text (sorted keys, format and version), or flat `{wnid: name}`."""
+    data = cil.to_flat() if flat else cil.to_dict()
+    return json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+
+def write_cil(cil: CIL, path: str | Path, flat: bool = False) -> None:
+    """Write `cil` to `path` (see `dumps_cil`)."""
+    Path(path).write_text(dumps_cil(cil, flat), encoding="utf-8")

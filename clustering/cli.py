@@ -1,0 +1,233 @@
+"""`python -m clustering ...`: the offline pipeline's command line.
+
+Each subcommand is a thin wrapper: parse, call a plain function, print, and
+exit non-zero with a one-line message on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from clustering.aggregate import (
+    AGGREGATORS,
+    DEFAULT_MIN_VOTES,
+    DEFAULT_TIE_BREAK,
+    TIE_BREAKS,
+    aggregate,
+)
+from clustering.cil import CILFormatError, write_cil
+from clustering.conflicts import DEFAULT_POLICY, POLICIES, ConflictError
+from clustering.hierarchy import ClassListError, Hierarchy, read_class_list
+from clustering.popularity import DEFAULT_PROVIDER, PROVIDERS, ProviderConfigError, get_provider
+from clustering.strategies import STRATEGIES, strategy_cil
+from clustering.validate import validate_file
+from clustering.votes import VotesError, read_decisions, read_votes
+from clustering.wordnet import WordNetUnavailable, default_data_dir, ensure_wordnet
+
+
+class CommandError(Exception):
+    """A user error: printed without a traceback, exit status 2."""
+
+
+def load_hierarchy(args: argparse.Namespace) -> Hierarchy:
+    """The hierarchy from `--hierarchy FILE` if given, else built from WordNet."""
+    if getattr(args, "hierarchy", None):
+        try:
+            return Hierarchy.load(args.hierarchy)
+        except (FileNotFoundError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+    return Hierarchy.from_wordnet(read_class_list(getattr(args, "classes", None)))
+
+
+def add_hierarchy_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hierarchy", metavar="FILE",
+                        help="a hierarchy JSON written by `hierarchy --out` (faster than WordNet)")
+    parser.add_argument("--classes", metavar="FILE_OR_DIR",
+                        help="class list: a text file of wnids or a dataset folder whose "
+                             "subfolders are wnids (default: the 1,000 ImageNet-1k classes)")
+
+
+def cmd_wordnet(args: argparse.Namespace) -> int:
+    reader = ensure_wordnet(Path(args.data_dir) if args.data_dir else None)
+    print(f"WordNet {reader.get_version()} ready at {reader.root}")
+    return 0
+
+
+def cmd_hierarchy(args: argparse.Namespace) -> int:
+    hierarchy = load_hierarchy(args)
+    if args.out:
+        hierarchy.save(args.out)
+        print(f"wrote {args.out}", file=sys.stderr)
+    if args.summary or not args.out:
+        for key, value in hierarchy.summary().items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    report = validate_file(args.file, load_hierarchy(args))
+    print(report.format())
+    return 0 if report.ok else 1
+
+
+def cmd_strategy(args: argparse.Namespace) -> int:
+    hierarchy = load_hierarchy(args)
+    counts = None
+    if args.strategy == "popularity":
+        if args.counts:
+            counts = get_provider("json", path=args.counts)
+        else:
+            counts = get_provider(args.provider)
+    result = strategy_cil(hierarchy, args.strategy, k=args.k, counts=counts,
+                          conflicts=args.conflicts)
+    write_cil(result.cil, args.out, flat=args.flat)
+    what = f"depth, k={args.k}" if args.strategy == "depth" else f"popularity, {counts.name}"
+    print(f"{args.out}: {result.cil.num_labels} labels for {len(result.cil.classes)} classes "
+          f"({what}); {result.conflicts} conflict(s) resolved ({args.conflicts})")
+    return 0
+
+
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    if args.db:
+        if args.decisions:
+            raise CommandError("--decisions is for --votes; with --db the decisions come from "
+                               "the database")
+        # SQLAlchemy comes with the app's extra; only this path needs it.
+        from clustering.dbread import DatabaseError, read_everything
+
+        try:
+            hierarchy, votes, decisions = read_everything(args.db)
+        except DatabaseError as exc:
+            raise CommandError(str(exc)) from None
+        if args.hierarchy or args.classes:
+            hierarchy = load_hierarchy(args)
+        source = "database"
+    else:
+        hierarchy = load_hierarchy(args)
+        votes = read_votes(args.votes, hierarchy)
+        decisions = read_decisions(args.decisions, hierarchy) if args.decisions else []
+        source = str(args.votes)
+    result = aggregate(hierarchy, votes, decisions, min_votes=args.min_votes,
+                       tie_break=args.tie_break, weighting=args.weighting,
+                       conflicts=args.conflicts, source=source)
+    write_cil(result.cil, args.out, flat=args.flat)
+    report = result.report()
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, sort_keys=True, indent=1) + "\n")
+    counted = result.cil.provenance["votes"]
+    alpha = result.agreement["krippendorff_alpha_nominal"]
+    print(f"{args.out}: {result.cil.num_labels} labels for {len(result.cil.classes)} classes "
+          f"from {counted['counted']} counted votes of {counted['annotators']} annotator(s); "
+          f"{counted['undecided']} undecided, {counted['decided_by_admin']} decided by an admin, "
+          f"{len(result.resolution.conflicts)} conflict(s) resolved ({args.conflicts}), "
+          f"{len(report['overlaps'])} overlap(s); Krippendorff's alpha "
+          f"{'undefined' if alpha is None else f'{alpha:.3f}'}; "
+          f"{time.perf_counter() - started:.2f} s")
+    return 0
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number not below `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", metavar="FILE", required=True, help="the CIL JSON to write")
+    parser.add_argument("--flat", action="store_true",
+                        help="write the original flat {wnid: label name} format instead")
+    parser.add_argument("--conflicts", choices=POLICIES, default=DEFAULT_POLICY,
+                        help="how to resolve a label that is an ancestor of another: lift the "
+                             "specific classes into it, rename it 'other ...', or refuse "
+                             "(default: %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m clustering",
+        description="Clustered ImageNet Labels: the offline pipeline (WordNet hierarchy, "
+                    "automatic strategies, vote aggregation, CIL validation).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("wordnet", help="find or set up WordNet 3.0 for nltk")
+    p.add_argument("--data-dir", help=f"nltk data folder to set it up in (default: {default_data_dir()})")
+    p.set_defaults(func=cmd_wordnet)
+
+    p = sub.add_parser("hierarchy", help="build the hypernym hierarchy above the classes")
+    add_hierarchy_options(p)
+    p.add_argument("--summary", action="store_true",
+                   help="print classes, synsets and multi-path classes (default without --out)")
+    p.add_argument("--out", metavar="FILE", help="write the hierarchy as JSON")
+    p.set_defaults(func=cmd_hierarchy)
+
+    p = sub.add_parser("validate", help="check a CIL file (rich or flat) and report every problem")
+    p.add_argument("file", metavar="FILE", help="the CIL JSON")
+    add_hierarchy_options(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("strategy", help="an automatic CIL: k levels up, or the most popular "
+                                        "ancestor by search counts")
+    p.add_argument("strategy", choices=STRATEGIES)
+    p.add_argument("--k", type=_at_least(0), default=1,
+                   help="depth: how many levels up the longest hypernym path (default: 1)")
+    p.add_argument("--provider", choices=PROVIDERS, default=DEFAULT_PROVIDER,
+                   help="popularity: the search-count provider (default: %(default)s)")
+    p.add_argument("--counts", metavar="FILE",
+                   help="popularity: a JSON file {term: count} to use instead of a provider")
+    add_hierarchy_options(p)
+    add_output_options(p)
+    p.set_defaults(func=cmd_strategy)
+
+    p = sub.add_parser("aggregate", help="votes -> a sound CIL, with an agreement report")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--votes", metavar="FILE", help="votes as JSON lines")
+    source.add_argument("--db", metavar="URL",
+                        help="read votes, decisions and the hierarchy from the survey database "
+                             "(a SQLAlchemy URL, e.g. sqlite:///instance/cil.sqlite3)")
+    p.add_argument("--decisions", metavar="FILE",
+                   help="admin decisions as JSON lines (admin, wnid, label, time, note)")
+    add_hierarchy_options(p)
+    add_output_options(p)
+    p.add_argument("--min-votes", type=_at_least(1), default=DEFAULT_MIN_VOTES,
+                   help="votes a class needs; with fewer it keeps its own label "
+                        "(default: %(default)s)")
+    p.add_argument("--weighting", choices=tuple(AGGREGATORS), default="none",
+                   help="none: plain majority; wawa: each annotator weighted by agreement "
+                        "with the majority (default: %(default)s)")
+    p.add_argument("--tie-break", choices=TIE_BREAKS, default=DEFAULT_TIE_BREAK,
+                   help="which tied synset wins: the later (more specific) or earlier in the "
+                        "class's chain (default: %(default)s)")
+    p.add_argument("--report", metavar="FILE",
+                   help="write per-class shares, agreement, undecided classes and conflicts "
+                        "as JSON")
+    p.set_defaults(func=cmd_aggregate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConflictError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (CommandError, ClassListError, WordNetUnavailable, VotesError, CILFormatError,
+            ProviderConfigError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,144 @@
+"""Votes, decisions and the hierarchy read straight from the survey database.
+
+SQLAlchemy Core with lightweight `table()`/`column()` constructs, no Flask and
+no models: the table and column names below are the contract with
+`survey_app/models.py`, written once for both readers of the database, the
+`python -m clustering aggregate --db URL` command and the app's `flask export-*`
+commands. Only the `--db` path and the app import this module, so the
+clustering job itself needs no SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    Text,
+    column,
+    create_engine,
+    make_url,
+    select,
+    table,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from clustering.hierarchy import ChainEntry, Hierarchy, ImageClass, Synset
+from clustering.votes import Decision, Vote, as_utc
+
+__all__ = [
+    "DatabaseError", "decisions_from_rows", "engine_for", "read_decisions", "read_everything",
+    "read_hierarchy", "read_votes", "votes_from_rows",
+]
+
+_users = table("users", column("id", Integer), column("username", String))
+_votes = table("votes", column("id", Integer), column("annotator_id", Integer),
+               column("class_wnid", String), column("synset_wnid", String),
+               column("created_at", DateTime), column("comment", Text))
+_decisions = table("decisions", column("id", Integer), column("admin_id", Integer),
+                   column("class_wnid", String), column("synset_wnid", String),
+                   column("created_at", DateTime), column("note", Text))
+_synsets = table("synsets", column("wnid", String), column("name", String),
+                 column("lemmas_json", Text), column("gloss", Text), column("depth", Integer))
+_edges = table("synset_edges", column("child", String), column("parent", String))
+_classes = table("classes", column("wnid", String), column("index", Integer),
+                 column("n_paths", Integer))
+_chain = table("chain_entries", column("class_wnid", String), column("position", Integer),
+               column("synset_wnid", String), column("paths", String))
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be read; the message says which URL and why."""
+
+
+def votes_from_rows(rows: Iterable[Any]) -> list[Vote]:
+    """Rows of (username, class wnid, synset wnid, created_at, comment) -> votes.
+    The one conversion from the votes table, for every reader of it."""
+    return [Vote(username, class_wnid, synset_wnid, as_utc(created_at), comment or None)
+            for username, class_wnid, synset_wnid, created_at, comment in rows]
+
+
+def decisions_from_rows(rows: Iterable[Any]) -> list[Decision]:
+    """Rows of (username, class wnid, synset wnid, created_at, note) -> decisions."""
+    return [Decision(username, class_wnid, synset_wnid, as_utc(created_at), note or None)
+            for username, class_wnid, synset_wnid, created_at, note in rows]
+
+
+def read_votes(connection: Connection) -> list[Vote]:
+    """Every vote, oldest first (ties in time by row id, the order they were cast)."""
+    query = (select(_users.c.username, _votes.c.class_wnid, _votes.c.synset_wnid,
+                    _votes.c.created_at, _votes.c.comment)
+             .join_from(_votes, _users, _votes.c.annotator_id == _users.c.id)
+             .order_by(_votes.c.created_at, _votes.c.id))
+    return votes_from_rows(connection.execute(query))
+
+
+def read_decisions(connection: Connection) -> list[Decision]:
+    """Every admin decision, oldest first."""
+    query = (select(_users.c.username, _decisions.c.class_wnid, _decisions.c.synset_wnid,
+                    _decisions.c.created_at, _decisions.c.note)
+             .join_from(_decisions, _users, _decisions.c.admin_id == _users.c.id)
+             .order_by(_decisions.c.created_at, _decisions.c.id))
+    return decisions_from_rows(connection.execute(query))
+
+
+def read_hierarchy(connection: Connection) -> Hierarchy:
+    """The seeded hierarchy, as `flask seed` wrote it."""
+    synsets = {
+        wnid: Synset(wnid, name, tuple(json.loads(lemmas)), gloss, depth)
+        for wnid, name, lemmas, gloss, depth in connection.execute(select(_synsets))
+    }
+    parents: dict[str, list[str]] = {}
+    for child, parent in connection.execute(select(_edges)):
+        parents.setdefault(child, []).append(parent)
+    chains: dict[str, list[ChainEntry]] = {}
+    for class_wnid, _position, synset_wnid, paths in connection.execute(
+            select(_chain).order_by(_chain.c.class_wnid, _chain.c.position)):
+        chains.setdefault(class_wnid, []).append(
+            ChainEntry(synset_wnid, tuple(int(p) for p in paths.split(","))))
+    classes = [ImageClass(index, wnid, tuple(chains.get(wnid, ())), n_paths)
+               for wnid, index, n_paths in connection.execute(
+                   select(_classes).order_by(_classes.c.index))]
+    if not classes:
+        raise DatabaseError("the database holds no classes; seed it first with `flask seed`")
+    return Hierarchy(synsets, {k: tuple(sorted(v)) for k, v in parents.items()}, classes)
+
+
+def engine_for(url: str) -> Engine:
+    """An engine for a SQLAlchemy URL; plain `postgres://` and `postgresql://` URLs
+    mean the psycopg 3 driver, as in the app's settings."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            url = "postgresql+psycopg://" + url[len(prefix):]
+    try:
+        parsed = make_url(url)
+        # Connecting would create an empty SQLite file; a wrong path should say so instead.
+        if (parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+                and not Path(parsed.database).is_file()):
+            raise DatabaseError(f"{parsed.database} does not exist; give the SQLite file "
+                                "the app uses (instance/cil.sqlite3 by default)")
+        return create_engine(parsed)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise DatabaseError(f"{url!r} is not a database URL this installation can use "
+                            f"({exc}); give one like sqlite:///instance/cil.sqlite3") from None
+
+
+def read_everything(url: str) -> tuple[Hierarchy, list[Vote], list[Decision]]:
+    """The hierarchy, votes and decisions of the database at `url`, in one transaction."""
+    engine = engine_for(url)
+    try:
+        with engine.connect() as connection:
+            return read_hierarchy(connection), read_votes(connection), read_decisions(connection)
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise DatabaseError(f"cannot read the survey database at {url!r}: {reason}. Check the "
+                            "URL, that the server is running, and that it was set up with "
+                            "`flask setup`.") from None
+    finally:
+        engine.dispose()

@@ -1,0 +1,290 @@
+"""The WordNet hypernym hierarchy above a list of ImageNet classes.
+
+A `Hierarchy` is plain data: built once from WordNet (`from_wordnet`), saved as
+JSON, and loaded by the survey app and the clustering job without nltk.
+Classes and labels are keyed by wnid (`n02110341`), never by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+FORMAT = "cil-hierarchy"
+FORMAT_VERSION = 1
+WNID_RE = re.compile(r"^n\d{8}$")
+
+
+class ClassListError(ValueError):
+    """A class list that cannot be used; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Synset:
+    wnid: str
+    name: str  # nltk's name, e.g. "dalmatian.n.02"
+    lemmas: tuple[str, ...]  # e.g. ("dalmatian", "coach_dog", "carriage_dog")
+    gloss: str
+    depth: int  # longest hypernym path to the root (entity.n.01 has 0)
+
+    @property
+    def label(self) -> str:
+        """The first lemma in plain words: what a person reads."""
+        return self.lemmas[0].replace("_", " ")
+
+
+@dataclass(frozen=True)
+class ChainEntry:
+    wnid: str
+    paths: tuple[int, ...]  # which of the class's hypernym paths hold this synset
+
+
+@dataclass(frozen=True)
+class ImageClass:
+    index: int  # position in sorted wnid order (torchvision's ImageFolder order)
+    wnid: str
+    chain: tuple[ChainEntry, ...]  # root first, the class itself last
+    n_paths: int
+
+
+@dataclass
+class Hierarchy:
+    synsets: dict[str, Synset]
+    parents: dict[str, tuple[str, ...]]  # child wnid -> hypernym wnids
+    classes: list[ImageClass]
+    class_index: dict[str, int] = field(init=False)
+    descendants: dict[str, tuple[str, ...]] = field(init=False)  # synset -> class wnids
+
+    def __post_init__(self) -> None:
+        self.class_index = {c.wnid: c.index for c in self.classes}
+        below: dict[str, list[str]] = {}
+        for image_class in self.classes:
+            for entry in image_class.chain:
+                below.setdefault(entry.wnid, []).append(image_class.wnid)
+        self.descendants = {wnid: tuple(members) for wnid, members in below.items()}
+
+    # --- queries -------------------------------------------------------------------
+    def image_class(self, wnid: str) -> ImageClass:
+        try:
+            return self.classes[self.class_index[wnid]]
+        except KeyError:
+            raise KeyError(f"{wnid} is not one of the hierarchy's classes") from None
+
+    def chain_wnids(self, class_wnid: str) -> list[str]:
+        return [entry.wnid for entry in self.image_class(class_wnid).chain]
+
+    def ancestors(self, wnid: str) -> set[str]:
+        """All hypernyms of a synset, transitively (not the synset itself)."""
+        seen: set[str] = set()
+        stack = list(self.parents.get(wnid, ()))
+        while stack:
+            parent = stack.pop()
+            if parent not in seen:
+                seen.add(parent)
+                stack.extend(self.parents.get(parent, ()))
+        return seen
+
+    def is_ancestor(self, ancestor: str, wnid: str) -> bool:
+        return ancestor != wnid and ancestor in self.ancestors(wnid)
+
+    def label(self, wnid: str) -> str:
+        return self.synsets[wnid].label
+
+    @property
+    def multi_path_classes(self) -> list[ImageClass]:
+        return [c for c in self.classes if c.n_paths > 1]
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "classes": len(self.classes),
+            "synsets": len(self.synsets),
+            "multi_path_classes": len(self.multi_path_classes),
+        }
+
+    @property
+    def version(self) -> str:
+        """A short digest of the content, recorded in every CIL made from it."""
+        digest = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode())
+        return digest.hexdigest()[:12]
+
+    # --- JSON ----------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "synsets": {
+                s.wnid: {
+                    "name": s.name,
+                    "lemmas": list(s.lemmas),
+                    "gloss": s.gloss,
+                    "depth": s.depth,
+                    "parents": list(self.parents.get(s.wnid, ())),
+                }
+                for s in self.synsets.values()
+            },
+            "classes": [
+                {
+                    "index": c.index,
+                    "wnid": c.wnid,
+                    "n_paths": c.n_paths,
+                    "chain": [[e.wnid, list(e.paths)] for e in c.chain],
+                }
+                for c in self.classes
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Hierarchy:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"not a hierarchy file (format is {data.get('format')!r})")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported hierarchy format version {data.get('format_version')}")
+        synsets = {
+            wnid: Synset(wnid, s["name"], tuple(s["lemmas"]), s["gloss"], s["depth"])
+            for wnid, s in data["synsets"].items()
+        }
+        parents = {wnid: tuple(s["parents"]) for wnid, s in data["synsets"].items() if s["parents"]}
+        classes = [
+            ImageClass(
+                c["index"],
+                c["wnid"],
+                tuple(ChainEntry(w, tuple(p)) for w, p in c["chain"]),
+                c["n_paths"],
+            )
+            for c in data["classes"]
+        ]
+        return cls(synsets, parents, classes)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), sort_keys=True, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Hierarchy:
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"{path} does not exist; write it with `python -m clustering hierarchy --out {path}`"
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    # --- building from WordNet ------------------------------------------------------
+    @classmethod
+    def from_wordnet(cls, wnids: list[str], wordnet=None) -> Hierarchy:
+        """Build the hierarchy above `wnids` (noun synsets of WordNet 3.0)."""
+        from nltk.corpus.reader.wordnet import WordNetError
+
+        if wordnet is None:
+            from clustering.wordnet import ensure_wordnet
+
+            wordnet = ensure_wordnet()
+        wnids = sorted(set(wnids))
+        leaves = {}
+        unknown = []
+        for wnid in wnids:
+            try:
+                with warnings.catch_warnings():
+                    # nltk warns about each unknown offset; we list them all below.
+                    warnings.simplefilter("ignore", UserWarning)
+                    synset = wordnet.synset_from_pos_and_offset("n", int(wnid[1:]))
+            except (WordNetError, ValueError):  # an offset past the end, a malformed id
+                synset = None
+            if synset is None:  # nltk returns None for an offset inside a synset's line
+                unknown.append(wnid)
+            else:
+                leaves[wnid] = synset
+        if unknown:
+            raise ClassListError(
+                f"{len(unknown)} wnid(s) are not WordNet 3.0 noun synsets: "
+                f"{', '.join(unknown[:20])}{' ...' if len(unknown) > 20 else ''}. "
+                "Check the class list: each entry must be an ImageNet wnid such as n02110341."
+            )
+        synsets: dict[str, Synset] = {}
+        parents: dict[str, tuple[str, ...]] = {}
+        classes = []
+        for index, wnid in enumerate(wnids):
+            # nltk's path order follows set iteration (PYTHONHASHSEED); sorting makes
+            # path numbers, chain order and the version the same on every build.
+            paths = sorted(leaves[wnid].hypernym_paths(), key=lambda p: [_wnid(s) for s in p])
+            key: dict[str, tuple[int, int]] = {}  # wnid -> (longest position, first path)
+            on_paths: dict[str, list[int]] = {}
+            for path_number, path in enumerate(paths):
+                for position, synset in enumerate(path):
+                    swnid = _wnid(synset)
+                    on_paths.setdefault(swnid, []).append(path_number)
+                    seen = key.get(swnid)
+                    key[swnid] = (position, path_number) if seen is None else (
+                        max(seen[0], position), seen[1])
+                    if swnid not in synsets:
+                        synsets[swnid] = Synset(
+                            swnid,
+                            synset.name(),
+                            tuple(lemma.name() for lemma in synset.lemmas()),
+                            synset.definition(),
+                            synset.max_depth(),
+                        )
+                        hypernyms = synset.hypernyms() + synset.instance_hypernyms()
+                        if hypernyms:
+                            parents[swnid] = tuple(sorted(_wnid(h) for h in hypernyms))
+            # Longest distance from the root is a topological order of the DAG,
+            # because every root-to-leaf path is among `paths`.
+            ordered = sorted(key, key=lambda w: (key[w][0], key[w][1], w))
+            chain = tuple(ChainEntry(w, tuple(on_paths[w])) for w in ordered)
+            classes.append(ImageClass(index, wnid, chain, len(paths)))
+        return cls(synsets, parents, classes)
+
+
+def _wnid(synset) -> str:
+    return f"{synset.pos()}{synset.offset():08d}"
+
+
+# --- class lists ---------------------------------------------------------------------
+def imagenet1k_wnids() -> list[str]:
+    """The 1,000 ImageNet-1k classes, in sorted wnid order."""
+    text = resources.files("clustering").joinpath("data/imagenet1k_wnids.txt").read_text()
+    return text.split()
+
+
+def read_class_list(source: str | Path | None) -> list[str]:
+    """Wnids from None (ImageNet-1k), a text file (one wnid per line, `#` comments,
+    an optional leading index as in the devkit's tables) or a dataset folder whose
+    subfolders are wnids (`train/` is looked into when present)."""
+    if source is None:
+        return imagenet1k_wnids()
+    path = Path(source)
+    if path.is_dir():
+        folder = path / "train" if (path / "train").is_dir() else path
+        wnids = sorted(p.name for p in folder.iterdir() if p.is_dir() and WNID_RE.match(p.name))
+        if not wnids:
+            raise ClassListError(
+                f"{folder} has no subfolders named by wnid (like n02110341/); "
+                "give a dataset folder laid out as ROOT/<wnid>/... or a text file of wnids."
+            )
+        return wnids
+    if not path.is_file():
+        raise ClassListError(f"{path} does not exist; give a text file of wnids or a dataset folder.")
+    wnids = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        tokens = [t for t in line.split() if WNID_RE.match(t)]
+        if len(tokens) != 1:
+            raise ClassListError(
+                f"{path}, line {number}: expected one wnid (like n02110341), found {line!r}."
+            )
+        wnids.append(tokens[0])
+    if not wnids:
+        raise ClassListError(f"{path} holds no wnids.")
+    duplicates = sorted(w for w, n in Counter(wnids).items() if n > 1)
+    if duplicates:
+        raise ClassListError(f"{path} lists these wnids more than once: {', '.join(duplicates)}.")
+    return sorted(wnids)

@@ -1,0 +1,208 @@
+"""Is a CIL sound? Every check runs and every failure is reported, so one run of
+`python -m clustering validate FILE` shows all that must be fixed.
+
+The checks:
+
+- `format`: the file reads as a CIL at all (otherwise nothing else can run);
+- `coverage`: every class of the hierarchy has a label, no unknown class is
+  listed, and class indices run 0..n-1 in the hierarchy's order;
+- `indices`: label indices run 0..n-1 and every label has a member;
+- `names`: display names are unique (one name for two synsets is the published
+  CIL's "panda"), and so are label synsets;
+- `partition`: every class's label is a synset on its own chain, and no chosen
+  label is an ancestor of another (an "other ..." label may have labels below it).
+
+Without a hierarchy, `coverage` checks indices only and `partition` is skipped.
+With one, classes under two unrelated labels through two hypernym paths are
+listed as warnings (`clustering.conflicts.find_overlaps`): they break no rule,
+but an admin may want to settle them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clustering.cil import CIL, CILFormatError, read_cil
+from clustering.conflicts import find_conflicts, find_overlaps
+from clustering.hierarchy import Hierarchy
+
+__all__ = ["CHECKS", "Failure", "ValidationReport", "validate_cil", "validate_file"]
+
+CHECKS = ("format", "coverage", "indices", "names", "partition")
+
+
+@dataclass(frozen=True)
+class Failure:
+    check: str  # one of CHECKS
+    message: str
+
+
+@dataclass
+class ValidationReport:
+    source: str
+    checks: list[str] = field(default_factory=list)  # the checks that ran
+    skipped: dict[str, str] = field(default_factory=dict)  # check -> why it did not run
+    failures: list[Failure] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    num_classes: int = 0
+    num_labels: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def failed(self, check: str) -> list[Failure]:
+        return [f for f in self.failures if f.check == check]
+
+    def format(self) -> str:
+        """A readable text: one line per check, then each failure indented under it."""
+        lines = [f"{self.source}: {self.num_classes} classes, {self.num_labels} labels"]
+        for check in CHECKS:
+            if check in self.skipped:
+                lines.append(f"  {check}: skipped ({self.skipped[check]})")
+            elif check in self.checks:
+                failures = self.failed(check)
+                lines.append(f"  {check}: " + (f"FAILED, {len(failures)} problem(s)"
+                                               if failures else "ok"))
+                lines.extend(f"    - {f.message}" for f in failures)
+        if self.warnings:
+            lines.append(f"  warnings: {len(self.warnings)}")
+            lines.extend(f"    - {warning}" for warning in self.warnings)
+        lines.append("valid" if self.ok else f"INVALID: {len(self.failures)} problem(s)")
+        return "\n".join(lines)
+
+
+def validate_file(path: str | Path, hierarchy: Hierarchy | None = None) -> ValidationReport:
+    """Read `path` (rich or flat; flat names resolved on the hierarchy) and validate it."""
+    try:
+        cil = read_cil(path, hierarchy)
+    except CILFormatError as exc:
+        report = ValidationReport(str(path), checks=["format"])
+        report.failures = [Failure("format", problem) for problem in exc.problems]
+        report.skipped = {check: "the file does not read as a CIL" for check in CHECKS[1:]}
+        return report
+    report = validate_cil(cil, hierarchy, str(path))
+    report.checks.insert(0, "format")
+    return report
+
+
+def validate_cil(cil: CIL, hierarchy: Hierarchy | None = None,
+                 source: str = "the CIL") -> ValidationReport:
+    """Run every check on `cil`; without a hierarchy, `partition` is skipped."""
+    report = ValidationReport(source, num_classes=len(cil.classes), num_labels=cil.num_labels)
+    results = {
+        "coverage": _coverage(cil, hierarchy),
+        "indices": _indices(cil),
+        "names": _names(cil),
+        "partition": _partition(cil, hierarchy) if hierarchy is not None else None,
+    }
+    for check, messages in results.items():
+        if messages is None:
+            report.skipped[check] = "needs the hierarchy"
+            continue
+        report.checks.append(check)
+        report.failures.extend(Failure(check, message) for message in messages)
+    if hierarchy is not None:
+        report.warnings = _overlaps(cil, hierarchy)
+    return report
+
+
+def _coverage(cil: CIL, hierarchy: Hierarchy | None) -> Iterable[str]:
+    if hierarchy is None:
+        indices = [c.index for c in cil.classes]
+        if indices != list(range(len(indices))):
+            yield f"class indices are not 0..{len(indices) - 1}: {_gaps(indices)}"
+        return
+    listed = {c.wnid for c in cil.classes}
+    missing = [c for c in hierarchy.classes if c.wnid not in listed]
+    if missing:
+        yield (f"{len(missing)} of the hierarchy's {len(hierarchy.classes)} classes have no "
+               f"label: " + ", ".join(f"{c.wnid} ({hierarchy.label(c.wnid)})" for c in missing))
+    unknown = sorted(listed - set(hierarchy.class_index))
+    if unknown:
+        yield f"{len(unknown)} class(es) are not in the hierarchy: {', '.join(unknown)}"
+    if not missing and not unknown:
+        for c in cil.classes:
+            if c.index != hierarchy.class_index[c.wnid]:
+                yield (f"class {c.wnid} ({c.name}) has index {c.index}, but it is "
+                       f"{hierarchy.class_index[c.wnid]} in sorted wnid order")
+
+
+def _indices(cil: CIL) -> Iterable[str]:
+    indices = [label.index for label in cil.labels]
+    if indices != list(range(len(indices))):
+        yield f"label indices are not 0..{len(indices) - 1}: {_gaps(indices)}"
+    for label in cil.labels:
+        if not label.members:
+            yield f"label {label.index} ({label.name!r}) has no classes"
+
+
+def _gaps(indices: list[int]) -> str:
+    expected = set(range(len(indices)))
+    missing = sorted(expected - set(indices))
+    extra = sorted(set(indices) - expected)
+    parts = []
+    if missing:
+        parts.append(f"missing {', '.join(map(str, missing[:20]))}")
+    if extra:
+        parts.append(f"unexpected {', '.join(map(str, extra[:20]))}")
+    return "; ".join(parts) or "out of order"
+
+
+def _names(cil: CIL) -> Iterable[str]:
+    by_name: dict[str, list[str]] = {}
+    by_wnid: dict[str, list[str]] = {}
+    for label in cil.labels:
+        by_name.setdefault(label.name, []).append(
+            f"{label.index}" + (f" ({label.wnid})" if label.wnid else ""))
+        if label.wnid:
+            by_wnid.setdefault(label.wnid, []).append(f"{label.index} ({label.name!r})")
+    for name, labels in sorted(by_name.items()):
+        if len(labels) > 1:
+            yield f"the name {name!r} stands for {len(labels)} labels: {', '.join(labels)}"
+    for wnid, labels in sorted(by_wnid.items()):
+        if len(labels) > 1:
+            yield f"synset {wnid} is {len(labels)} labels: {', '.join(labels)}"
+
+
+def _partition(cil: CIL, hierarchy: Hierarchy) -> list[str]:
+    problems = []
+    labels = cil.label_by_index()
+    chosen = set()
+    for c in cil.classes:
+        label = labels.get(c.label_index)
+        if label is None or c.wnid not in hierarchy.class_index:
+            continue  # reported by `indices` / `coverage`
+        if label.wnid is None:
+            problems.append(f"class {c.wnid} ({hierarchy.label(c.wnid)}): the label name "
+                            f"{label.name!r} is no synset on its chain")
+        elif label.wnid not in hierarchy.chain_wnids(c.wnid):
+            problems.append(f"class {c.wnid} ({hierarchy.label(c.wnid)}): label {label.wnid} "
+                            f"({label.name!r}) is not on its chain")
+        else:
+            chosen.add(label.wnid)
+    other = {label.wnid for label in cil.labels if label.other and label.wnid}
+    conflicts = find_conflicts(hierarchy, chosen, other)
+    below: dict[str, list[str]] = {}
+    for conflict in conflicts:
+        below.setdefault(conflict.general, []).append(conflict.specific)
+    names = {label.wnid: label.name for label in cil.labels if label.wnid}
+    for general, specifics in sorted(below.items(), key=lambda item: names[item[0]]):
+        problems.append(
+            f"label {names[general]!r} ({general}) is an ancestor of {len(specifics)} other "
+            "label(s): " + ", ".join(f"{names[s]!r} ({s})"
+                                     for s in sorted(specifics, key=names.__getitem__)))
+    return problems
+
+
+def _overlaps(cil: CIL, hierarchy: Hierarchy) -> list[str]:
+    labels = cil.label_by_index()
+    assignment = {c.wnid: labels[c.label_index].wnid for c in cil.classes
+                  if c.label_index in labels and labels[c.label_index].wnid
+                  and c.wnid in hierarchy.class_index}
+    names = {label.wnid: label.name for label in cil.labels if label.wnid}
+    return [f"class {o.wnid} ({hierarchy.label(o.wnid)}), labelled {names[o.label]!r}, also lies "
+            f"under the label {names[o.also_under]!r} ({o.also_under}) on another hypernym path"
+            for o in find_overlaps(hierarchy, assignment)]

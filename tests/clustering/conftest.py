@@ -1,0 +1,30 @@
+"""Hierarchies saved as JSON, for command-line tests: `--hierarchy FILE` spares
+each command (and each subprocess) loading WordNet again."""
+
+from __future__ import annotations
+
+import pytest
+
+from clustering.hierarchy import Hierarchy
+
+
+@pytest.fixture(scope="session")
+def small_hierarchy_file(small_hierarchy: Hierarchy, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("hierarchy") / "small.json"
+    small_hierarchy.save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def imagenet_hierarchy_file(imagenet_hierarchy: Hierarchy, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("hierarchy") / "imagenet.json"
+    imagenet_hierarchy.save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def panda_hierarchy(wordnet) -> Hierarchy:
+    """The small hierarchy and the two pandas, one name for two unrelated synsets."""
+    from tests.conftest import SMALL_CLASSES
+
+    return Hierarchy.from_wordnet([*SMALL_CLASSES, "n02509815", "n02510455"], wordnet)

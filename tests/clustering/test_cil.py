@@ -1,0 +1,209 @@
+"""The CIL file: building, both formats, round trips, and what the reader refuses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from clustering.cil import (
+    FORMAT,
+    FORMAT_VERSION,
+    CILFormatError,
+    build_cil,
+    read_cil,
+    resolve_name,
+    unique_names,
+    write_cil,
+)
+from clustering.hierarchy import Hierarchy
+
+from .wnids import (
+    BIRD,
+    BRAMBLING,
+    BUS,
+    CRANE_BIRD,
+    CRANE_MACHINE,
+    DALMATIAN,
+    DOG,
+    GIANT_PANDA,
+    LESSER_PANDA,
+    OSTRICH,
+    PUG,
+    SCHOOL_BUS,
+    TENCH,
+)
+
+
+def merged(hierarchy: Hierarchy, **labels: str) -> dict[str, str]:
+    """Every class to itself, except the classes given (as wnid=label) to their label."""
+    assignment = {c.wnid: c.wnid for c in hierarchy.classes}
+    assignment.update(labels)
+    return assignment
+
+
+@pytest.fixture
+def cil(small_hierarchy):
+    assignment = merged(small_hierarchy)
+    assignment.update({OSTRICH: BIRD, BRAMBLING: BIRD, CRANE_BIRD: BIRD, DALMATIAN: DOG, PUG: DOG})
+    return build_cil(small_hierarchy, assignment, {"method": "test"})
+
+
+def test_build_gives_one_label_per_class_in_name_order(cil, small_hierarchy):
+    assert [c.wnid for c in cil.classes] == [c.wnid for c in small_hierarchy.classes]
+    assert [c.index for c in cil.classes] == list(range(10))
+    names = [label.name for label in cil.labels]
+    assert names == sorted(names)
+    assert [label.index for label in cil.labels] == list(range(cil.num_labels))
+    bird = cil.labels[cil.label_of(OSTRICH)]
+    assert (bird.wnid, bird.name, bird.members) == (BIRD, "bird", (OSTRICH, BRAMBLING, CRANE_BIRD))
+    assert cil.class_to_label[PUG] == cil.class_to_label[DALMATIAN]
+    assert cil.classes[small_hierarchy.class_index[TENCH]].name == "tench"
+    assert cil.num_labels == 7  # tench, goldfish, bird, dog, crane, school bus, trolleybus
+    with pytest.raises(KeyError, match="n09999999 has no label"):
+        cil.label_of("n09999999")
+
+
+def test_rich_round_trip_with_sorted_keys(cil, tmp_path):
+    path = tmp_path / "cil.json"
+    write_cil(cil, path)
+    text = path.read_text()
+    data = json.loads(text)
+    assert (data["format"], data["format_version"]) == (FORMAT, FORMAT_VERSION)
+    assert text == json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+    ostrich = next(c for c in data["classes"] if c["wnid"] == OSTRICH)
+    assert ostrich["label_wnid"] == BIRD and ostrich["label_name"] == "bird"
+    assert read_cil(path) == cil
+
+
+def test_flat_round_trip_keeps_label_indices(cil, tmp_path):
+    path = tmp_path / "flat.json"
+    write_cil(cil, path, flat=True)
+    data = json.loads(path.read_text())
+    assert data[OSTRICH] == "bird" and len(data) == 10
+    back = read_cil(path)
+    assert [(label.index, label.name, label.members) for label in back.labels] == [
+        (label.index, label.name, label.members) for label in cil.labels]
+    assert back.class_to_label == cil.class_to_label
+    assert all(label.wnid is None for label in back.labels)
+    assert back.classes[0].name == TENCH  # without a hierarchy the class is known by wnid
+
+
+def test_flat_without_hierarchy_orders_names_and_wnids(tmp_path):
+    path = tmp_path / "flat.json"
+    path.write_text(json.dumps({PUG: "dog", TENCH: "tench", DALMATIAN: "dog", OSTRICH: "bird"}))
+    cil = read_cil(path)
+    assert [label.name for label in cil.labels] == ["bird", "dog", "tench"]
+    assert [c.wnid for c in cil.classes] == sorted([PUG, TENCH, DALMATIAN, OSTRICH])
+    assert cil.labels[1].members == (DALMATIAN, PUG)
+    assert cil.provenance == {"source_format": "flat"}
+
+
+def test_flat_with_hierarchy_resolves_names_on_each_chain(panda_hierarchy, tmp_path):
+    path = tmp_path / "flat.json"
+    path.write_text(json.dumps({
+        OSTRICH: "bird", CRANE_BIRD: "Bird", DALMATIAN: "dog",
+        LESSER_PANDA: "panda", GIANT_PANDA: "panda",  # one name, two synsets
+        SCHOOL_BUS: "car",  # not on the chain of a school bus
+        CRANE_MACHINE: "crane (lifting device)",  # a qualified name, as unique_names writes
+        PUG: "other dog",
+    }))
+    cil = read_cil(path, hierarchy=panda_hierarchy)
+    by_class = {c.wnid: cil.labels[c.label_index] for c in cil.classes}
+    assert by_class[OSTRICH].wnid == by_class[CRANE_BIRD].wnid == BIRD
+    assert by_class[OSTRICH] is not by_class[CRANE_BIRD]  # "bird" and "Bird" are two names
+    assert by_class[DALMATIAN].wnid == DOG
+    assert by_class[LESSER_PANDA].wnid == LESSER_PANDA
+    assert by_class[GIANT_PANDA].wnid == GIANT_PANDA
+    assert by_class[LESSER_PANDA].name == by_class[GIANT_PANDA].name == "panda"
+    assert by_class[SCHOOL_BUS].wnid is None
+    assert by_class[CRANE_MACHINE].wnid == CRANE_MACHINE
+    assert (by_class[PUG].wnid, by_class[PUG].other) == (DOG, True)
+    assert cil.classes[0].name == "ostrich"
+    assert cil.provenance["hierarchy_version"] == panda_hierarchy.version
+
+
+def test_resolve_name_prefers_the_synset_nearest_the_class(small_hierarchy):
+    assert resolve_name(small_hierarchy, SCHOOL_BUS, "bus") == (BUS, False)
+    assert resolve_name(small_hierarchy, SCHOOL_BUS, "School_Bus") == (SCHOOL_BUS, False)
+    assert resolve_name(small_hierarchy, SCHOOL_BUS, "autobus") == (BUS, False)  # a lemma too
+    assert resolve_name(small_hierarchy, SCHOOL_BUS, "crane") == (None, False)
+    assert resolve_name(small_hierarchy, CRANE_BIRD, f"crane ({CRANE_BIRD})") == (CRANE_BIRD, False)
+
+
+def test_unique_names_tell_the_two_cranes_apart(small_hierarchy):
+    names = unique_names(small_hierarchy, {CRANE_BIRD: "crane", CRANE_MACHINE: "crane",
+                                           DOG: "dog"})
+    assert names == {CRANE_BIRD: "crane (wading bird)", CRANE_MACHINE: "crane (lifting device)",
+                     DOG: "dog"}
+
+
+def test_unique_names_fall_back_to_the_wnid(small_hierarchy):
+    # Both want "bus" and share every ancestor's name above it: only wnids tell them apart.
+    names = unique_names(small_hierarchy, {SCHOOL_BUS: "bus", BUS: "bus"})
+    assert names == {SCHOOL_BUS: f"bus ({SCHOOL_BUS})", BUS: f"bus ({BUS})"}
+
+
+def test_built_cil_names_collisions_apart(small_hierarchy):
+    cil = build_cil(small_hierarchy, merged(small_hierarchy))
+    names = {label.wnid: label.name for label in cil.labels}
+    assert names[CRANE_BIRD] != names[CRANE_MACHINE]
+    assert len(set(names.values())) == 10
+
+
+def test_flat_writer_refuses_shared_names(panda_hierarchy, tmp_path):
+    flat = tmp_path / "flat.json"
+    flat.write_text(json.dumps({LESSER_PANDA: "panda", GIANT_PANDA: "panda"}))
+    cil = read_cil(flat, hierarchy=panda_hierarchy)
+    with pytest.raises(CILFormatError, match="share the name 'panda'"):
+        write_cil(cil, tmp_path / "out.json", flat=True)
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    ("{not json", "not JSON"),
+    ("[1, 2]", "expected a JSON object"),
+    ('{"format": "cil", "format_version": 7}', "format_version 7 is not supported"),
+    ('{"format": "other"}', "format is 'other'"),
+    ('{"n0211": "dog"}', "is not a wnid"),
+    ('{"n02110341": ""}', "non-empty string"),
+    ("{}", "maps no classes"),
+])
+def test_reader_refuses_what_is_no_cil(tmp_path, content, problem):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(CILFormatError, match=problem) as caught:
+        read_cil(path)
+    assert str(path) in str(caught.value)
+
+
+def test_reader_lists_every_problem_of_a_rich_file(cil, tmp_path):
+    data = cil.to_dict()
+    data["classes"][0]["label_index"] = "3"  # wrong type
+    del data["classes"][1]["name"]  # missing
+    data["classes"][2]["label_wnid"] = DOG  # disagrees with its label
+    data["labels"][-1]["members"] = [12]  # not wnids
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(CILFormatError) as caught:
+        read_cil(path)
+    problems = caught.value.problems
+    assert any("classes[0].label_index has the wrong type" in p for p in problems)
+    assert any("classes[1] lacks 'name'" in p for p in problems)
+    assert any("label_wnid n02084071 differs" in p for p in problems)
+    assert any("labels[6].members must be a list of class wnids" in p for p in problems)
+
+
+def test_reader_accepts_what_the_validator_reports(cil, tmp_path):
+    """Gaps in label indices and repeated names still read: `validate` reports them."""
+    data = cil.to_dict()
+    for label in data["labels"]:
+        label["index"] += 10
+        label["name"] = "same"
+    for entry in data["classes"]:
+        entry["label_index"] += 10
+        entry["label_name"] = "same"
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(data))
+    odd = read_cil(path)
+    assert [label.index for label in odd.labels] == list(range(10, 10 + cil.num_labels))
+    assert odd.label_of(OSTRICH) == cil.label_of(OSTRICH) + 10

@@ -1,0 +1,139 @@
+"""The paper's automatic strategies: k levels up, and the most popular ancestor."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from clustering.cil import read_cil
+from clustering.cli import main
+from clustering.strategies import (
+    TOO_GENERAL,
+    depth_assignment,
+    popularity_assignment,
+    strategy_cil,
+    suggest_label,
+    synset_counts,
+)
+from clustering.validate import validate_cil, validate_file
+
+from .wnids import (
+    ANIMAL,
+    BIRD,
+    BUS,
+    CANINE,
+    CRANE_BIRD,
+    CYPRINID,
+    DALMATIAN,
+    DOG,
+    OSTRICH,
+    PUG,
+    RATITE,
+    SCHOOL_BUS,
+    TENCH,
+)
+
+COUNTS = {"animal": 2_900_000_000, "dog": 2_200_000_000, "bird": 900_000_000,
+          "ostrich": 950_000_000, "bus": 500_000_000, "school bus": 40_000_000,
+          "whole": 9_000_000_000}
+
+
+def test_depth_goes_k_steps_up_the_longest_path(small_hierarchy):
+    assert depth_assignment(small_hierarchy, 0) == {c.wnid: c.wnid for c in small_hierarchy.classes}
+    one = depth_assignment(small_hierarchy, 1)
+    assert (one[TENCH], one[OSTRICH], one[SCHOOL_BUS], one[DALMATIAN]) == (
+        CYPRINID, RATITE, BUS, DOG)
+    two = depth_assignment(small_hierarchy, 2)
+    # The dalmatian's longer path runs through canine, not domestic animal.
+    assert (two[OSTRICH], two[DALMATIAN]) == (BIRD, CANINE)
+    assert set(depth_assignment(small_hierarchy, 99).values()) == {"n00001740"}  # entity
+
+
+def test_depth_refuses_a_negative_k(small_hierarchy):
+    with pytest.raises(ValueError, match="k must be a whole number"):
+        depth_assignment(small_hierarchy, -1)
+
+
+def test_popularity_leaves_out_too_general_words(small_hierarchy):
+    chosen = popularity_assignment(small_hierarchy, COUNTS)
+    assert chosen[DALMATIAN] == chosen[PUG] == DOG  # "animal" is searched more, but too general
+    assert chosen[OSTRICH] == OSTRICH and chosen[CRANE_BIRD] == BIRD
+    assert chosen[SCHOOL_BUS] == BUS
+    assert chosen[TENCH] == TENCH  # no counts: the class itself
+    everything = popularity_assignment(small_hierarchy, COUNTS, too_general=())
+    assert everything[DALMATIAN] == "n00003553"  # "whole", the paper's failure
+
+
+def test_popularity_with_a_provider(small_hierarchy):
+    from clustering.popularity import get_provider
+
+    counts = synset_counts(small_hierarchy, get_provider("wordfreq"))
+    assert counts[DOG] > counts[DALMATIAN] > 0
+    assert popularity_assignment(small_hierarchy, get_provider("wordfreq"))[PUG] == DOG
+
+
+def test_suggest_label_takes_counts_by_wnid(small_hierarchy):
+    counts = {ANIMAL: 10**9, DOG: 10**8, PUG: 10**6, "n00003553": 10**10}
+    assert suggest_label(small_hierarchy, PUG, counts) == DOG
+    assert suggest_label(small_hierarchy, PUG, {}) == PUG
+    assert suggest_label(small_hierarchy, PUG, {DOG: None, PUG: None}) == PUG
+    assert suggest_label(small_hierarchy, PUG, counts, too_general=()) == "n00003553"
+
+
+def test_too_general_words_are_plain_lemmas(small_hierarchy):
+    labels = {small_hierarchy.label(w) for w in small_hierarchy.synsets}
+    assert {"entity", "whole", "organism", "animal", "artifact", "instrumentality"} <= TOO_GENERAL
+    assert {"dog", "bird", "bus", "fish"} & TOO_GENERAL == set()
+    assert {"entity", "whole", "animal", "artifact"} <= labels
+
+
+def test_strategy_cil_resolves_conflicts(small_hierarchy):
+    result = strategy_cil(small_hierarchy, "depth", k=1, conflicts="lift")
+    assert validate_cil(result.cil, small_hierarchy).ok
+    assert result.cil.provenance["method"] == "depth" and result.cil.provenance["k"] == 1
+    with pytest.raises(ValueError, match="needs search counts"):
+        strategy_cil(small_hierarchy, "popularity")
+    with pytest.raises(ValueError, match="unknown strategy"):
+        strategy_cil(small_hierarchy, "random")
+
+
+def test_strategy_command(tmp_path, small_hierarchy_file, capsys):
+    out = tmp_path / "depth.json"
+    assert main(["strategy", "depth", "--k", "2", "--hierarchy", small_hierarchy_file,
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{out}: ") and "(depth, k=2)" in printed
+    assert "conflict(s) resolved (other)" in printed
+    assert validate_file(out).ok
+    counts = tmp_path / "counts.json"
+    counts.write_text(json.dumps(COUNTS))
+    flat = tmp_path / "popular.json"
+    assert main(["strategy", "popularity", "--counts", str(counts), "--hierarchy",
+                 small_hierarchy_file, "--out", str(flat), "--flat"]) == 0
+    assert json.loads(flat.read_text())[PUG] == "dog"
+
+
+def test_strategy_command_refuses_bad_k(small_hierarchy_file, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["strategy", "depth", "--k", "-2", "--hierarchy", small_hierarchy_file,
+              "--out", str(tmp_path / "x.json")])
+    assert "expected at least 0, got -2" in capsys.readouterr().err
+
+
+def test_strategies_on_imagenet(imagenet_hierarchy, imagenet_hierarchy_file, tmp_path, capsys):
+    """The label counts and conflicts of each strategy on ImageNet-1k (printed: run with
+    -s), each CIL written by the command and accepted by the validator."""
+    figures = []
+    runs = [["depth", "--k", str(k), "--conflicts", policy] for k in (1, 2, 3, 4)
+            for policy in ("other", "lift")]
+    runs += [["popularity", "--conflicts", policy] for policy in ("other", "lift")]
+    for number, run in enumerate(runs):
+        out = tmp_path / f"{number}.json"
+        assert main(["strategy", *run, "--hierarchy", imagenet_hierarchy_file,
+                     "--out", str(out)]) == 0
+        figures.append(capsys.readouterr().out.strip().split(": ", 1)[1])
+        cil = read_cil(out)
+        assert len(cil.classes) == 1000
+        assert validate_cil(cil, imagenet_hierarchy).ok
+    print("\n" + "\n".join(figures))

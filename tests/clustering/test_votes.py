@@ -1,0 +1,112 @@
+"""The votes JSON lines: round trips, the latest vote, and every bad line named."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from clustering.votes import (
+    VotesError,
+    check_labels,
+    latest_decisions,
+    latest_votes,
+    parse_time,
+    read_decisions,
+    read_votes,
+    write_decisions,
+    write_votes,
+)
+
+from .wnids import BIRD, BUS, DOG, OSTRICH, PUG, decision, vote
+
+
+def test_round_trip(tmp_path, small_hierarchy):
+    votes = [vote("ann", PUG, DOG, 0, comment="a dog to anyone"), vote("bob", OSTRICH, BIRD, 1)]
+    path = tmp_path / "votes.jsonl"
+    write_votes(votes, path)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines[0] == {"annotator": "ann", "wnid": PUG, "label": DOG,
+                        "time": "2024-05-01T12:00:00+00:00", "comment": "a dog to anyone"}
+    assert "comment" not in lines[1]
+    assert read_votes(path, small_hierarchy) == votes
+
+
+def test_decisions_round_trip(tmp_path, small_hierarchy):
+    decisions = [decision(PUG, DOG, 3)]
+    path = tmp_path / "decisions.jsonl"
+    write_decisions(decisions, path)
+    assert json.loads(path.read_text())["admin"] == "admin"
+    assert read_decisions(path, small_hierarchy) == decisions
+
+
+def test_times_are_utc():
+    assert parse_time("2024-05-01T14:00:00+02:00") == datetime(2024, 5, 1, 12, tzinfo=UTC)
+    assert parse_time("2024-05-01T12:00:00Z") == datetime(2024, 5, 1, 12, tzinfo=UTC)
+    assert parse_time("2024-05-01 12:00:00") == datetime(2024, 5, 1, 12, tzinfo=UTC)
+
+
+def test_every_malformed_line_is_named(tmp_path):
+    good = {"annotator": "ann", "wnid": PUG, "label": DOG, "time": "2024-05-01T12:00:00Z"}
+    lines = [
+        json.dumps(good),
+        "{broken",
+        json.dumps([1, 2]),
+        json.dumps({**good, "annotator": ""}),
+        "",  # blank lines are allowed
+        json.dumps({**good, "time": "yesterday"}),
+        json.dumps({**good, "comment": 5}),
+        json.dumps({**good, "colour": "red"}),
+        json.dumps({k: v for k, v in good.items() if k != "label"}),
+    ]
+    path = tmp_path / "votes.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(VotesError) as caught:
+        read_votes(path)
+    problems = caught.value.problems
+    assert [p.split(":")[0] for p in problems] == [
+        "line 2", "line 3", "line 4", "line 6", "line 7", "line 8", "line 9"]
+    assert "not JSON" in problems[0]
+    assert "'annotator' must be a non-empty string" in problems[2]
+    assert "not ISO 8601" in problems[3]
+    assert "unknown key(s) 'colour'" in problems[5]
+    assert "'label' must be a non-empty string" in problems[6]
+    assert str(path) in str(caught.value)
+
+
+def test_votes_off_the_chain_or_for_unknown_classes_are_refused(tmp_path, small_hierarchy):
+    path = tmp_path / "votes.jsonl"
+    write_votes([vote("ann", PUG, DOG), vote("ann", PUG, BUS, 1), vote("bob", "n09999999", DOG),
+                 vote("cat", OSTRICH, "n00000007")], path)
+    with pytest.raises(VotesError) as caught:
+        read_votes(path, small_hierarchy)
+    assert caught.value.problems == [
+        ("line 2: label n02924116 (bus) is not on the chain of class n02110958 (pug); choose one "
+         "of its ancestors or the class itself"),
+        "line 3: n09999999 is not one of the hierarchy's 10 classes",
+        ("line 4: label n00000007 is not on the chain of class n01518878 (ostrich); choose one "
+         "of its ancestors or the class itself"),
+    ]
+
+
+def test_check_labels_names_items_by_position(small_hierarchy):
+    with pytest.raises(VotesError, match="item 2: label n02924116"):
+        check_labels(small_hierarchy, [vote("ann", PUG, DOG), vote("ann", PUG, BUS)])
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(VotesError, match="does not exist"):
+        read_votes(tmp_path / "none.jsonl")
+
+
+def test_the_latest_vote_counts():
+    votes = [vote("ann", PUG, DOG, 5), vote("ann", PUG, PUG, 1), vote("bob", PUG, PUG, 2),
+             vote("bob", PUG, DOG, 2)]  # same time: the later line wins
+    assert latest_votes(votes) == [vote("ann", PUG, DOG, 5), vote("bob", PUG, DOG, 2)]
+
+
+def test_the_latest_decision_counts():
+    decisions = [decision(PUG, DOG, 4), decision(PUG, PUG, 2), decision(OSTRICH, BIRD, 1)]
+    assert latest_decisions(decisions) == {PUG: decision(PUG, DOG, 4),
+                                           OSTRICH: decision(OSTRICH, BIRD, 1)}
