@@ -1,0 +1,163 @@
+"""Accounts as plain functions, shared by the pages and the `flask` commands:
+users with hashed passwords, one-time invitation tokens, and the signed link
+that creates the first admin.
+
+Only a token's SHA-256 is stored, so a copy of the database cannot be used to
+accept an open invitation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from survey_app.extensions import db
+from survey_app.models import Invitation, User, utcnow
+
+ROLES = ("annotator", "admin")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
+USERNAME_RULE = "2 to 64 letters, digits, '.', '_' or '-'"
+SETUP_SALT = "cil-first-admin"
+
+
+class AccountError(ValueError):
+    """A request that cannot create or change an account; the message says why."""
+
+
+def check_new_credentials(username: str, password: str) -> None:
+    if not USERNAME_RE.match(username):
+        raise AccountError(f"a username has {USERNAME_RULE}")
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password) < minimum:
+        raise AccountError(f"a password has at least {minimum} characters")
+    if db.session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise AccountError(f"the username {username!r} is taken")
+
+
+def create_user(username: str, password: str, role: str = "annotator") -> User:
+    """A new account, flushed to the session (the caller commits)."""
+    if role not in ROLES:
+        raise AccountError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    check_new_credentials(username, password)
+    user = User(username=username, role=role, password_hash=generate_password_hash(
+        password, method=current_app.config["PASSWORD_HASH_METHOD"]))
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same name, registered a moment ago by another request
+        db.session.rollback()
+        raise AccountError(f"the username {username!r} is taken") from None
+    return user
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with this password, else None. A missing user costs a
+    hash check too, so response times do not tell which usernames exist."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    stored = user.password_hash if user is not None and user.password_hash else None
+    if stored is None:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    if not check_password_hash(stored, password) or not user.active:
+        return None
+    return user
+
+
+def _dummy_hash() -> str:
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    cache = current_app.extensions.setdefault("cil_dummy_hashes", {})
+    if method not in cache:
+        cache[method] = generate_password_hash(secrets.token_hex(8), method=method)
+    return cache[method]
+
+
+def admin_exists() -> bool:
+    return db.session.scalar(select(User.id).where(User.role == "admin").limit(1)) is not None
+
+
+# --- invitations ----------------------------------------------------------------------
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_invitation(role: str = "annotator", created_by: User | None = None,
+                      days: int | None = None) -> str:
+    """Store a new invitation and return its token, the only time it is known."""
+    if role not in ROLES:
+        raise AccountError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    days = current_app.config["INVITATION_DAYS"] if days is None else days
+    token = secrets.token_urlsafe(32)
+    db.session.add(Invitation(token_hash=_token_hash(token), role=role,
+                              created_by=created_by.id if created_by else None,
+                              expires_at=utcnow() + timedelta(days=days)))
+    db.session.commit()
+    return token
+
+
+def open_invitation(token: str) -> Invitation | None:
+    """The unused, unexpired invitation with this token, else None."""
+    if len(token) > 100:
+        return None
+    invitation = db.session.scalar(
+        select(Invitation).where(Invitation.token_hash == _token_hash(token)))
+    if invitation is None or invitation.used_at is not None:
+        return None
+    if invitation.expires_at is not None and invitation.expires_at <= utcnow():
+        return None
+    return invitation
+
+
+def accept_invitation(invitation: Invitation, username: str, password: str) -> User:
+    """Create the invited account and use the invitation up, in one transaction;
+    of two simultaneous acceptances only one succeeds."""
+    user = create_user(username, password, invitation.role)
+    claimed = db.session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.used_at.is_(None))
+        .values(used_at=utcnow(), used_by=user.id))
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        raise AccountError("this invitation has just been used")
+    db.session.commit()
+    return user
+
+
+def revoke_invitation(invitation: Invitation) -> None:
+    if invitation.used_at is None:
+        invitation.expires_at = utcnow()
+        db.session.commit()
+
+
+def invitation_status(invitation: Invitation) -> str:
+    if invitation.used_at is not None:
+        return "used"
+    if invitation.expires_at is not None and invitation.expires_at <= utcnow():
+        return "expired"
+    return "open"
+
+
+# --- the first admin ------------------------------------------------------------------
+def _setup_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SETUP_SALT)
+
+
+def setup_token() -> str:
+    """A signed token that creates an admin while none exists. It needs no row,
+    so every worker process can print one; creating the admin uses them all up."""
+    return _setup_serializer().dumps("first-admin")
+
+
+def setup_token_valid(token: str) -> bool:
+    try:
+        _setup_serializer().loads(token, max_age=current_app.config["SETUP_LINK_MAX_AGE_SECONDS"])
+    except BadSignature:
+        return False
+    return not admin_exists()

@@ -1,0 +1,93 @@
+"""The admin page: annotators and their progress, invitations, new accounts,
+and a warning when the pictures cannot be shown."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import distinct, func, select
+
+from survey_app import accounts, images, work_queue
+from survey_app.auth import admin_required
+from survey_app.extensions import db
+from survey_app.forms import InvitationForm, NewUserForm
+from survey_app.models import Invitation, User, Vote
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+@admin_required
+def require_admin() -> None:
+    """Every page and action here is for admins only."""
+
+
+def _page(invitation_form: InvitationForm | None = None, user_form: NewUserForm | None = None,
+          status: int = 200):
+    activity = {row.annotator_id: row for row in db.session.execute(
+        select(Vote.annotator_id, func.count(distinct(Vote.class_wnid)).label("classes"),
+               func.max(Vote.created_at).label("last_vote")).group_by(Vote.annotator_id))}
+    users = db.session.scalars(select(User).order_by(User.username)).all()
+    invitations = db.session.scalars(
+        select(Invitation).order_by(Invitation.created_at.desc()).limit(50)).all()
+    usernames = {u.id: u.username for u in users}
+    return render_template(
+        "admin.html", users=users, activity=activity, invitations=invitations,
+        usernames=usernames, status_of=accounts.invitation_status,
+        invitation_form=invitation_form or InvitationForm(formdata=None, prefix="invite"),
+        user_form=user_form or NewUserForm(formdata=None, prefix="user"),
+        image_warning=images.source_warning(),
+        team=work_queue.progress(current_user.id)), status
+
+
+@bp.get("/")
+def index():
+    return _page()
+
+
+@bp.post("/invitations")
+def create_invitation():
+    form = InvitationForm(prefix="invite")
+    if not form.validate():
+        return _page(invitation_form=form, status=400)
+    token = accounts.create_invitation(form.role.data, created_by=current_user)
+    link = url_for("auth.accept_invitation", token=token, _external=True)
+    flash(f"Invitation link for a new {form.role.data} (shown only now, valid "
+          f"{current_app.config['INVITATION_DAYS']} days, works once): {link}", "link")
+    return redirect(url_for("admin.index"), code=303)
+
+
+@bp.post("/invitations/<int:invitation_id>/revoke")
+def revoke_invitation(invitation_id: int):
+    accounts.revoke_invitation(db.get_or_404(Invitation, invitation_id))
+    flash("Invitation revoked.", "info")
+    return redirect(url_for("admin.index"), code=303)
+
+
+@bp.post("/users")
+def create_user():
+    form = NewUserForm(prefix="user")
+    if form.validate():
+        try:
+            user = accounts.create_user(form.username.data, form.password.data, form.role.data)
+        except accounts.AccountError as exc:
+            form.form_errors.append(f"{str(exc).capitalize()}.")
+        else:
+            db.session.commit()
+            flash(f"Account {user.username} ({user.role}) created.", "info")
+            return redirect(url_for("admin.index"), code=303)
+    return _page(user_form=form, status=400)
+
+
+@bp.post("/users/<int:user_id>/active")
+def set_active(user_id: int):
+    user = db.get_or_404(User, user_id)
+    wanted = request.form.get("active")
+    if wanted not in {"0", "1"}:
+        abort(400, description="active must be 0 or 1")
+    if user.id == current_user.id:
+        abort(400, description="You cannot deactivate your own account.")
+    user.active = wanted == "1"
+    db.session.commit()
+    flash(f"{user.username} is {'active' if user.active else 'deactivated'}.", "info")
+    return redirect(url_for("admin.index"), code=303)

@@ -1,0 +1,162 @@
+"""The annotator's pages: their votes and progress, the queue, and the
+annotate page with its vote and skip forms."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from markupsafe import Markup
+from sqlalchemy.exc import SQLAlchemyError
+
+from survey_app import work_queue
+from survey_app.class_view import (
+    Candidate,
+    ClassView,
+    build_class_view,
+    display_names,
+    hierarchy_cache,
+)
+from survey_app.extensions import db
+from survey_app.forms import COMMENT_MAX, VoteForm
+from survey_app.seeding import hierarchy_from_db
+from survey_app.votes import UnknownClass, VoteError, latest_votes, record_skip, record_vote
+
+bp = Blueprint("annotate", __name__)
+
+
+@bp.before_request
+@login_required
+def require_login() -> None:
+    """Every page here is an annotator's own."""
+
+
+@bp.app_context_processor
+def navigation() -> dict:
+    """The logged-in user and their progress for the header of every page. An
+    error page for an unreachable database renders too: without them."""
+    try:
+        if current_user.is_authenticated:
+            return {"nav_user": current_user, "progress": work_queue.progress(current_user.id)}
+    except SQLAlchemyError:
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:
+            pass  # the connection is gone; the pool replaces it on the next request
+    return {"nav_user": None, "progress": None}
+
+
+def _annotate_url(wnid: str | None) -> str:
+    return url_for("annotate.annotate", wnid=wnid) if wnid else url_for("annotate.done")
+
+
+@bp.get("/")
+def home():
+    return render_template("home.html", votes=latest_votes(current_user.id),
+                           names=display_names(),
+                           next_wnid=work_queue.next_class(current_user.id))
+
+
+@bp.get("/next")
+def next_class():
+    return redirect(_annotate_url(work_queue.next_class(current_user.id)))
+
+
+@bp.get("/done")
+def done():
+    if work_queue.next_class(current_user.id) is not None:
+        return redirect(url_for("annotate.next_class"))
+    return render_template("done.html")
+
+
+def _class_view_or_404(wnid: str) -> ClassView:
+    try:
+        return build_class_view(wnid, current_user.id)
+    except UnknownClass:
+        abort(404, description=f"There is no class {wnid!r} in this survey.")
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    candidates: tuple[Candidate, ...]  # of the view the fragments were rendered from
+    member_sets: tuple[tuple[str, Markup], ...]  # (candidate, what choosing it would merge)
+    chains: dict[tuple[str, str | None], Markup]  # (selected, own vote) -> candidate list
+
+
+def _fragments(view: ClassView,
+               selected: str | None) -> tuple[tuple[tuple[str, Markup], ...], Markup]:
+    """The member sets and the candidate list of the annotate page
+    (templates/_member_set.html, _chain.html), which depend only on the class's
+    view, the selected candidate and the annotator's vote: rendered once per
+    process and kept for the class, as they were most of the page's template
+    work. A view rebuilt from other search counts brings a new `candidates`
+    tuple, which starts the class afresh; while templates auto-reload, nothing
+    is kept."""
+    env = current_app.jinja_env
+    kept = hierarchy_cache("cil_page_fragments")
+    rendered = kept.get(view.wnid)
+    if rendered is None or rendered.candidates is not view.candidates or env.auto_reload:
+        member_set = env.get_template("_member_set.html").module.member_set
+        rendered = _Rendered(view.candidates,
+                             tuple((c.wnid, member_set(c)) for c in view.candidates), {})
+        kept[view.wnid] = rendered
+    if all(c.wnid != selected for c in view.candidates):
+        selected = None  # a refused vote's choice: as many keys as requests otherwise
+    mine = view.my_vote.synset_wnid if view.my_vote else None
+    chain = rendered.chains.get((selected, mine))
+    if chain is None:
+        chain = env.get_template("_chain.html").module.chain(view, selected, mine)
+        rendered.chains[(selected, mine)] = chain
+    return rendered.member_sets, chain
+
+
+def _page(view: ClassView, form: VoteForm, status: int = 200):
+    if not form.is_submitted():
+        form.synset.data = view.selected
+        form.submission_id.data = uuid.uuid4().hex
+    previous, annotators = work_queue.previous_and_annotators(current_user.id, view.wnid)
+    member_sets, chain = _fragments(view, form.synset.data)
+    return render_template(
+        "annotate.html", view=view, form=form, member_sets=member_sets, chain=chain,
+        comment_max=COMMENT_MAX, annotators=annotators,
+        previous_url=url_for("annotate.annotate", wnid=previous) if previous else None), status
+
+
+@bp.get("/annotate/<wnid>")
+def annotate(wnid: str):
+    return _page(_class_view_or_404(wnid), VoteForm())
+
+
+@bp.post("/annotate/<wnid>")
+def vote(wnid: str):
+    """Store the vote and open the next class; the full page is built only to
+    show an error."""
+    hierarchy = hierarchy_from_db()
+    if wnid not in hierarchy.class_index:
+        abort(404, description=f"There is no class {wnid!r} in this survey.")
+    form = VoteForm()
+    form.synset.choices = hierarchy.chain_wnids(wnid)
+    if form.validate_on_submit():
+        try:
+            _, added = record_vote(current_user, wnid, form.synset.data, form.comment.data,
+                                   form.submission_id.data or None)
+        except VoteError as exc:
+            form.form_errors.append(f"{str(exc).capitalize()}.")
+        else:
+            if added:
+                flash(f"Voted “{display_names()[form.synset.data]}” for "
+                      f"{display_names()[wnid]}.", "info")
+            following = work_queue.class_after_vote(current_user.id, wnid)
+            return redirect(_annotate_url(following), code=303)
+    return _page(_class_view_or_404(wnid), form, 400)
+
+
+@bp.post("/annotate/<wnid>/skip")
+def skip(wnid: str):
+    try:
+        record_skip(current_user, wnid)
+    except UnknownClass:
+        abort(404, description=f"There is no class {wnid!r} in this survey.")
+    return redirect(url_for("annotate.next_class"), code=303)

@@ -1,0 +1,199 @@
+"""Everything the annotate page and `/api/classes/<wnid>` show about one class,
+built in one place so the page and the API never disagree.
+
+Reads the hierarchy from the per-process cache (`hierarchy_from_db`), the
+search counts as the process last read them (`recent_counts`), and only the
+annotator's own vote from the database. A class's view depends on nothing
+else, so it is built once per process and kept on the app for as long as its
+counts stay the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from flask import current_app
+from sqlalchemy import Row
+
+from clustering.cil import unique_names
+from clustering.popularity import format_count, terms_for_synset
+from clustering.strategies import suggest_label
+from survey_app import images
+from survey_app.counts import recent_counts
+from survey_app.models import Vote
+from survey_app.seeding import hierarchy_from_db
+from survey_app.votes import latest_vote, require_class
+
+MEMBERS_SHOWN = 10
+NUMBER_KEYS = 9  # keys 1-9 pick the nine most specific candidates, 1 the class itself
+
+
+@dataclass(frozen=True)
+class Member:
+    """Another ImageNet class under a candidate: what choosing it would merge."""
+
+    wnid: str
+    name: str
+    image: str | None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    wnid: str
+    name: str
+    lemmas: tuple[str, ...]
+    gloss: str
+    depth: int
+    paths: tuple[int, ...]  # which hypernym paths of the class hold it (0-based)
+    on_all_paths: bool
+    paths_meet: bool  # the first entry shared by all paths after they went apart
+    count: int | None
+    count_text: str
+    provider: str
+    original: bool
+    suggested: bool
+    key: int | None  # the number key that selects it
+    members: tuple[Member, ...]  # up to MEMBERS_SHOWN of them
+    merged: int  # how many other classes lie under it
+
+
+@dataclass(frozen=True)
+class ClassView:
+    wnid: str
+    index: int
+    name: str
+    gloss: str
+    lemmas: tuple[str, ...]
+    n_paths: int
+    images: tuple[str, ...]
+    candidates: tuple[Candidate, ...]
+    suggestion: str
+    my_vote: Row | None  # a row of `votes` (see votes.latest_vote)
+
+    @property
+    def selected(self) -> str:
+        """The pre-selected candidate: the annotator's vote, else the suggestion."""
+        return self.my_vote.synset_wnid if self.my_vote else self.suggestion
+
+    @property
+    def parting_point(self) -> Candidate | None:
+        """The last candidate on all paths before they go apart."""
+        first_apart = next((i for i, c in enumerate(self.candidates) if not c.on_all_paths), None)
+        return self.candidates[first_apart - 1] if first_apart else None
+
+    @property
+    def meeting_point(self) -> Candidate | None:
+        return next((c for c in self.candidates if c.paths_meet), None)
+
+    def as_dict(self) -> dict:
+        return {
+            "wnid": self.wnid, "index": self.index, "name": self.name, "gloss": self.gloss,
+            "lemmas": list(self.lemmas), "n_paths": self.n_paths, "images": list(self.images),
+            "suggestion": self.suggestion, "selected": self.selected,
+            "my_vote": vote_dict(self.my_vote) if self.my_vote else None,
+            "chain": [{
+                "wnid": c.wnid, "name": c.name, "lemmas": list(c.lemmas), "gloss": c.gloss,
+                "depth": c.depth, "paths": list(c.paths), "count": c.count,
+                "count_text": c.count_text, "provider": c.provider or None,
+                "original": c.original, "suggested": c.suggested, "other_classes": c.merged,
+                "members": [{"wnid": m.wnid, "name": m.name, "image": m.image}
+                            for m in c.members],
+            } for c in self.candidates],
+        }
+
+
+def vote_dict(vote: Vote | Row) -> dict:
+    return {"id": vote.id, "class": vote.class_wnid, "synset": vote.synset_wnid,
+            "synset_name": display_names()[vote.synset_wnid], "comment": vote.comment,
+            "created_at": vote.created_at.isoformat(timespec="seconds") + "Z"}
+
+
+def hierarchy_cache(name: str) -> dict:
+    """A dict kept on the app for what depends on the seeded hierarchy alone
+    (and the app's settings); a fresh one once the hierarchy was seeded again."""
+    hierarchy = hierarchy_from_db()
+    cached = current_app.extensions.get(name)
+    if cached is None or cached[0] is not hierarchy:
+        cached = (hierarchy, {})
+        current_app.extensions[name] = cached
+    return cached[1]
+
+
+def display_names() -> dict[str, str]:
+    """wnid -> a name unique in the hierarchy ("crane (wading bird)"), built once
+    per seeded hierarchy."""
+    names = hierarchy_cache("cil_display_names")
+    if not names:
+        hierarchy = hierarchy_from_db()
+        names.update(unique_names(hierarchy, {w: hierarchy.label(w) for w in hierarchy.synsets}))
+    return names
+
+
+def _members(descendants: tuple[str, ...], class_wnid: str,
+             names: dict[str, str]) -> tuple[Member, ...]:
+    """Up to MEMBERS_SHOWN classes other than `class_wnid`, spread evenly over
+    the descendants: for "dog", not ten toy terriers in a row."""
+    n, k = len(descendants), MEMBERS_SHOWN + 1  # one more, as the class itself may be picked
+    picks = descendants if n <= k else [descendants[i * n // k] for i in range(k)]
+    others = [w for w in picks if w != class_wnid][:MEMBERS_SHOWN]
+    return tuple(Member(w, names[w], (images.image_urls(w, "small", 1) or [None])[0])
+                 for w in others)
+
+
+def build_class_view(class_wnid: str, user_id: int) -> ClassView:
+    """Raises UnknownClass for a wnid that is not a class of the survey."""
+    require_class(class_wnid)
+    views = hierarchy_cache("cil_class_views")
+    built = views.get(class_wnid)
+    if built is None:
+        hierarchy = hierarchy_from_db()
+        terms = {e.wnid: terms_for_synset(hierarchy.synsets[e.wnid].lemmas)[0]
+                 for e in hierarchy.image_class(class_wnid).chain}
+    else:
+        terms = built.terms
+    recent = recent_counts()
+    counts = {term: recent[term] for term in set(terms.values()) if term in recent}
+    if built is None or built.counts != counts:
+        built = _BuiltView(terms, counts, _class_view(class_wnid, terms, counts))
+        views[class_wnid] = built
+    return replace(built.view, my_vote=latest_vote(user_id, class_wnid))
+
+
+@dataclass(frozen=True)
+class _BuiltView:
+    terms: dict[str, str]  # chain wnid -> its search term
+    counts: dict[str, tuple[int | None, str]]  # the cached counts the view was built from
+    view: ClassView
+
+
+def _class_view(class_wnid: str, terms: dict[str, str],
+                cached: dict[str, tuple[int | None, str]]) -> ClassView:
+    """The view of a class with the given search counts, and no vote."""
+    hierarchy = hierarchy_from_db()
+    names = display_names()
+    image_class = hierarchy.image_class(class_wnid)
+    counts = {wnid: cached.get(term, (None, ""))[0] for wnid, term in terms.items()}
+    suggestion = suggest_label(hierarchy, class_wnid, counts)
+    n_paths = image_class.n_paths
+    candidates = []
+    on_all_before = True
+    for position, entry in enumerate(image_class.chain):
+        synset = hierarchy.synsets[entry.wnid]
+        on_all = len(entry.paths) == n_paths
+        key = len(image_class.chain) - position
+        descendants = hierarchy.descendants[entry.wnid]  # the class itself among them
+        candidates.append(Candidate(
+            wnid=entry.wnid, name=names[entry.wnid], lemmas=synset.lemmas, gloss=synset.gloss,
+            depth=synset.depth, paths=entry.paths, on_all_paths=on_all,
+            paths_meet=on_all and not on_all_before,
+            count=counts[entry.wnid], count_text=format_count(counts[entry.wnid]),
+            provider=cached.get(terms[entry.wnid], (None, ""))[1],
+            original=entry.wnid == class_wnid, suggested=entry.wnid == suggestion,
+            key=key if key <= NUMBER_KEYS else None,
+            members=_members(descendants, class_wnid, names), merged=len(descendants) - 1))
+        on_all_before = on_all
+    synset = hierarchy.synsets[class_wnid]
+    return ClassView(
+        wnid=class_wnid, index=image_class.index, name=names[class_wnid], gloss=synset.gloss,
+        lemmas=synset.lemmas, n_paths=n_paths, images=tuple(images.image_urls(class_wnid)),
+        candidates=tuple(candidates), suggestion=suggestion, my_vote=None)

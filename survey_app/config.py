@@ -1,0 +1,68 @@
+"""Settings: defaults here, overridden by `CIL_*` environment variables
+(`CIL_VOTES_PER_CLASS=5` sets `VOTES_PER_CLASS`), `DATABASE_URL`, and a test mapping."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def database_url(instance_path: str) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{Path(instance_path) / 'cil.sqlite3'}"
+    # Heroku-style URLs and plain postgresql:// mean the psycopg 3 driver here.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def secret_key(instance_path: str) -> str:
+    """$SECRET_KEY, else a random key kept in the instance folder so sessions
+    survive a restart without a secret committed anywhere."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def defaults(instance_path: str) -> dict:
+    instance = Path(instance_path)
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Where the hierarchy built from WordNet is kept between runs.
+        "HIERARCHY_FILE": str(instance / "hierarchy.json"),
+        # Class list for seeding: None is ImageNet-1k; else a wnid file or dataset folder.
+        "CLASS_LIST": None,
+        "COUNT_PROVIDER": "wordfreq",
+        "VOTES_PER_CLASS": 3,
+        # Image source: None, a local ImageNet folder (ROOT/<wnid>/*.JPEG, or its
+        # train/ or val/ subfolder), or a Downsampled ImageNet folder.
+        "IMAGE_SOURCE": None,
+        "THUMBNAIL_DIR": str(instance / "thumbnails"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # Plain http on 127.0.0.1 by default; set CIL_SESSION_COOKIE_SECURE=true behind TLS.
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        # No form or vote comes near this; larger request bodies get 413.
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # werkzeug's method names: "scrypt" (its default) or e.g. "pbkdf2:sha256:600000".
+        "PASSWORD_HASH_METHOD": "scrypt",
+        "PASSWORD_MIN_LENGTH": 8,
+        "INVITATION_DAYS": 7,
+        # Login rate limit: failures allowed per window, per (address, username)
+        # and, much higher, per address alone.
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": 50,
+        "LOGIN_FAILURE_WINDOW_SECONDS": 900,
+        # How long the one-time link printed at start for the first admin stays valid.
+        "SETUP_LINK_MAX_AGE_SECONDS": 86400,
+    }

@@ -1,0 +1,96 @@
+"""The search-count cache: fill it from a provider, and read counts for pages."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from flask import current_app
+from sqlalchemy import bindparam, select
+from tqdm import tqdm
+
+from clustering.popularity import CountError, get_provider, terms_for_synset
+from survey_app.extensions import db
+from survey_app.models import SearchCount, Synset, utcnow
+
+COMMIT_EVERY = 50  # rows per transaction: a stopped run loses at most this many
+
+
+def synset_terms() -> dict[str, str]:
+    """wnid -> the search term for every seeded synset."""
+    return {
+        s.wnid: terms_for_synset(json.loads(s.lemmas_json))[0]
+        for s in db.session.scalars(select(Synset))
+    }
+
+
+def fill_search_counts(provider_name: str, retry_failed: bool = False, progress: bool = True,
+                       give_up_after: int = 20, **provider_options) -> dict[str, int]:
+    """Fetch a count for each synset's term not yet cached for this provider.
+    A failed term is stored with its error and never stops the run, but
+    `give_up_after` failures in a row (an unreachable service) end it early;
+    the next run resumes from there."""
+    with get_provider(provider_name, **provider_options) as provider:
+        stored = {row.term: row for row in db.session.scalars(
+            select(SearchCount).where(SearchCount.provider == provider.name))}
+        terms = sorted(set(synset_terms().values()))
+        todo = [t for t in terms if t not in stored or (retry_failed and stored[t].count is None)]
+        result = {"fetched": 0, "failed": 0, "cached": len(terms) - len(todo), "stopped": 0}
+        failures_in_a_row = 0
+        bar = tqdm(todo, desc=f"counts ({provider.name})", unit="term",
+                   disable=not progress or not todo)
+        for number, term in enumerate(bar, start=1):
+            row = stored.get(term) or SearchCount(term=term, provider=provider.name)
+            try:
+                row.count, row.error = provider.count(term), None
+                result["fetched"] += 1
+                failures_in_a_row = 0
+            except CountError as exc:
+                row.count, row.error = None, str(exc)
+                result["failed"] += 1
+                failures_in_a_row += 1
+            row.fetched_at = utcnow()
+            db.session.add(row)
+            if number % COMMIT_EVERY == 0:
+                db.session.commit()
+            if failures_in_a_row >= give_up_after:
+                result["stopped"] = len(todo) - number
+                break
+        bar.close()
+    db.session.commit()
+    current_app.extensions.pop("cil_counts", None)  # this process shows the new counts at once
+    return result
+
+
+# Core rows rather than ORM objects: the pages read every count at once (recent_counts).
+_search_counts = SearchCount.__table__
+_CACHED = (select(_search_counts.c.term, _search_counts.c.count, _search_counts.c.provider)
+           .where(_search_counts.c.count.is_not(None)).order_by(_search_counts.c.fetched_at))
+_CACHED_FOR_TERMS = _CACHED.where(_search_counts.c.term.in_(bindparam("terms", expanding=True)))
+# How old the counts a process shows may be: they change only when `flask
+# fill-counts` runs, usually in another process.
+COUNTS_MAX_AGE_SECONDS = 60
+
+
+def cached_counts(terms: list[str] | None = None) -> dict[str, tuple[int | None, str]]:
+    """term -> (count, provider) from the cache, never from the network; where
+    several providers have a term, a web provider's count wins over wordfreq's."""
+    connection = db.session.connection()
+    rows = (connection.execute(_CACHED) if terms is None
+            else connection.execute(_CACHED_FOR_TERMS, {"terms": terms}))
+    counts: dict[str, tuple[int | None, str]] = {}
+    for term, count, provider in rows:
+        if term not in counts or counts[term][1] == "wordfreq":
+            counts[term] = (count, provider)
+    return counts
+
+
+def recent_counts() -> dict[str, tuple[int | None, str]]:
+    """cached_counts() for every term, as this process read them at most
+    COUNTS_MAX_AGE_SECONDS ago: asking the database for a class's counts was a
+    tenth of the annotate page's time."""
+    kept = current_app.extensions.get("cil_counts")
+    if kept is None or time.monotonic() - kept[0] > COUNTS_MAX_AGE_SECONDS:
+        kept = (time.monotonic(), cached_counts())
+        current_app.extensions["cil_counts"] = kept
+    return kept[1]

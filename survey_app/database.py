@@ -1,0 +1,41 @@
+"""Database behaviour beyond the models: SQLite tuned for many writers, and a
+clear 503 when the database is out of reach."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from survey_app.extensions import db
+
+
+def _tune_sqlite(dbapi_connection, _record) -> None:
+    # WAL lets readers work during a write; busy_timeout makes concurrent writers
+    # wait instead of failing; foreign keys are off by default in SQLite.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def init_database(app: Flask) -> None:
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            engine: Engine = db.engine
+            event.listen(engine, "connect", _tune_sqlite)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error):
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:
+            pass  # the connection is gone; the pool replaces it on the next request
+        app.logger.error("database error: %s", error)
+        message = "The database is not reachable right now. Please try again in a minute."
+        if request.path.startswith("/api/") or request.path == "/health":
+            return jsonify(status="unavailable", error=message), 503
+        return render_template("error.html", code=503, message=message), 503

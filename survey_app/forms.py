@@ -1,0 +1,60 @@
+"""The app's forms, as FlaskForms so each renders its CSRF token. (CSRFProtect
+checks every POST, including the bare button forms that carry only
+`csrf_token()`.) The limits here are the ones the pages enforce."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField, SubmitField
+from wtforms.validators import EqualTo, InputRequired, Length, Optional, Regexp
+
+from survey_app.accounts import ROLES, USERNAME_RE, USERNAME_RULE
+
+COMMENT_MAX = 1000
+SUBMISSION_ID_RE = r"^[A-Za-z0-9_-]{8,64}$"
+
+
+class LoginForm(FlaskForm):
+    # No account has another shape, so nothing else reaches the database.
+    username = StringField("Username", validators=[
+        InputRequired(), Regexp(USERNAME_RE, message="Wrong username or password.")])
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=256)])
+    submit = SubmitField("Log in")
+
+
+class AccountForm(FlaskForm):
+    """Choose a username and password: accepting an invitation, or the first admin."""
+
+    username = StringField("Username", validators=[
+        InputRequired(), Regexp(USERNAME_RE, message=f"A username has {USERNAME_RULE}.")])
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=256)])
+    confirm = PasswordField("Repeat the password", validators=[
+        InputRequired(), EqualTo("password", message="The two passwords differ.")])
+    submit = SubmitField("Create account")
+
+
+class NewUserForm(AccountForm):
+    """An admin creates an account directly, with a role."""
+
+    role = SelectField("Role", choices=list(ROLES), default="annotator")
+
+
+class InvitationForm(FlaskForm):
+    role = SelectField("Role", choices=list(ROLES), default="annotator")
+    submit = SubmitField("Create invitation link")
+
+
+class VoteForm(FlaskForm):
+    """One vote; the choices are the class's chain, so anything else fails validation.
+    The annotate page writes its inputs itself, the WTForms widgets being a
+    good part of the busiest page's cost."""
+
+    class Meta:
+        # CSRFProtect has checked the token of every POST before the view runs;
+        # the form's own check would only check the same token again.
+        csrf = False
+
+    synset = RadioField("Label", validators=[InputRequired()], validate_choice=True)
+    comment = StringField("Comment (optional)",
+                          validators=[Optional(), Length(max=COMMENT_MAX)])
+    submission_id = HiddenField(validators=[Optional(), Regexp(SUBMISSION_ID_RE)])

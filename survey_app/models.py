@@ -1,0 +1,204 @@
+"""The database: the hierarchy (seeded once), the search-count cache, accounts,
+and the append-only vote and decision logs."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey_app.extensions import db
+
+WNID = String(16)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Meta(db.Model):
+    """Key-value facts about the database, e.g. the seeded hierarchy's version."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Synset(db.Model):
+    __tablename__ = "synsets"
+    wnid: Mapped[str] = mapped_column(WNID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))  # nltk's name, e.g. dalmatian.n.02
+    lemmas_json: Mapped[str] = mapped_column(Text)  # JSON list of lemma names
+    gloss: Mapped[str] = mapped_column(Text)
+    depth: Mapped[int]
+
+    @property
+    def lemmas(self) -> list[str]:
+        return json.loads(self.lemmas_json)
+
+    @property
+    def label(self) -> str:
+        return self.lemmas[0].replace("_", " ")
+
+
+class SynsetEdge(db.Model):
+    """A hypernym edge: `parent` is a direct hypernym of `child`."""
+
+    __tablename__ = "synset_edges"
+    child: Mapped[str] = mapped_column(WNID, ForeignKey("synsets.wnid"), primary_key=True)
+    parent: Mapped[str] = mapped_column(WNID, ForeignKey("synsets.wnid"), primary_key=True)
+
+
+class ImageClass(db.Model):
+    __tablename__ = "classes"
+    wnid: Mapped[str] = mapped_column(WNID, ForeignKey("synsets.wnid"), primary_key=True)
+    index: Mapped[int] = mapped_column(unique=True)
+    n_paths: Mapped[int]
+    synset: Mapped[Synset] = relationship()
+    chain: Mapped[list[ChainEntry]] = relationship(order_by="ChainEntry.position")
+
+
+class ClassTally(db.Model):
+    """How many annotators have voted on a class, which orders the queue. Kept
+    by database triggers (migration 0003) in step with `classes` and `votes`,
+    whoever writes them: the app only reads it."""
+
+    __tablename__ = "class_tallies"
+    class_wnid: Mapped[str] = mapped_column(WNID, ForeignKey("classes.wnid"), primary_key=True)
+    class_index: Mapped[int]  # the class's index, the queue's tie-break, to order by one index
+    annotators: Mapped[int]
+
+    __table_args__ = (Index("ix_class_tallies_queue", "annotators", "class_index", "class_wnid"),)
+
+
+class ChainEntry(db.Model):
+    """One candidate label of a class: an ancestor (or the class itself), root first."""
+
+    __tablename__ = "chain_entries"
+    class_wnid: Mapped[str] = mapped_column(WNID, ForeignKey("classes.wnid"), primary_key=True)
+    position: Mapped[int] = mapped_column(primary_key=True)
+    synset_wnid: Mapped[str] = mapped_column(WNID, ForeignKey("synsets.wnid"), index=True)
+    paths: Mapped[str] = mapped_column(String(64))  # comma-separated hypernym path numbers
+    synset: Mapped[Synset] = relationship()
+
+    __table_args__ = (UniqueConstraint("class_wnid", "synset_wnid"),)
+
+    @property
+    def path_numbers(self) -> list[int]:
+        return [int(p) for p in self.paths.split(",")]
+
+
+class SearchCount(db.Model):
+    """The cache of search counts: one row per (term, provider); a failed fetch
+    keeps its error so a resumed run can retry it."""
+
+    __tablename__ = "search_counts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    term: Mapped[str] = mapped_column(String(256))
+    provider: Mapped[str] = mapped_column(String(32))
+    count: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("term", "provider"),)
+
+
+class User(UserMixin, db.Model):
+    """An annotator or an admin (admins may annotate too)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="annotator")  # annotator | admin
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+
+class Invitation(db.Model):
+    """A one-time link that creates an account; only the token's hash is stored."""
+
+    __tablename__ = "invitations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(16), default="annotator")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Vote(db.Model):
+    """Append-only: a changed mind is a new row; the latest row per
+    (annotator, class) counts. `submission_id` makes a re-sent form count once."""
+
+    __tablename__ = "votes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    class_wnid: Mapped[str] = mapped_column(WNID, ForeignKey("classes.wnid"))
+    synset_wnid: Mapped[str] = mapped_column(WNID, ForeignKey("synsets.wnid"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    comment: Mapped[str | None] = mapped_column(Text)
+    submission_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    annotator: Mapped[User] = relationship()
+
+    __table_args__ = (
+        Index("ix_votes_annotator_class", "annotator_id", "class_wnid", "id"),
+        Index("ix_votes_class", "class_wnid"),
+        # Covers "distinct annotators per class", which the queue and progress count.
+        Index("ix_votes_class_annotator", "class_wnid", "annotator_id"),
+        # An annotator's votes in order, along which "previous" and "next" walk.
+        Index("ix_votes_annotator_id", "annotator_id", "id"),
+    )
+
+
+class Decision(db.Model):
+    """An admin's settlement of a class; append-only, the latest counts and
+    overrides the votes."""
+
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    class_wnid: Mapped[str] = mapped_column(WNID, ForeignKey("classes.wnid"), index=True)
+    synset_wnid: Mapped[str] = mapped_column(WNID, ForeignKey("synsets.wnid"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Skip(db.Model):
+    """An annotator put a class aside; the queue offers it again only when
+    nothing unskipped is left. Not a vote, so it never counts towards K."""
+
+    __tablename__ = "skips"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    class_wnid: Mapped[str] = mapped_column(WNID, ForeignKey("classes.wnid"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_skips_annotator_class", "annotator_id", "class_wnid"),)
+
+
+class LoginFailure(db.Model):
+    """A failed login, kept for the rate limiter's window; in the database so
+    that every worker process sees the same count."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    remote_addr: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    __table_args__ = (Index("ix_login_failures_remote_addr", "remote_addr", "created_at"),)

@@ -1,0 +1,136 @@
+"""Recording votes and skips, and reading an annotator's latest votes.
+
+Votes are append-only: a changed mind is a new row and the latest row per
+(annotator, class) counts. A resent form (same `submission_id`) and a vote
+identical to the annotator's latest one for the class add nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Row, bindparam, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from survey_app.extensions import db
+from survey_app.forms import COMMENT_MAX, SUBMISSION_ID_RE
+from survey_app.models import Skip, User, Vote
+from survey_app.seeding import hierarchy_from_db
+
+if TYPE_CHECKING:
+    from survey_app.auth import SessionUser
+
+# The vote path reads and writes rows of `votes` with Core statements built
+# once, on the session's connection and in its transaction: the ORM cost more
+# than the database did. Such a row has the columns of Vote as attributes.
+_votes = Vote.__table__
+_LATEST = (select(_votes).where(_votes.c.annotator_id == bindparam("user_id"),
+                                _votes.c.class_wnid == bindparam("class_wnid"))
+           .order_by(_votes.c.id.desc()).limit(1))
+_BY_SUBMISSION = select(_votes).where(_votes.c.submission_id == bindparam("submission_id"))
+_ADD = insert(_votes).returning(*_votes.c)
+
+
+class VoteError(ValueError):
+    """A vote that cannot be stored (HTTP 400); nothing was written."""
+
+
+class UnknownClass(LookupError):
+    """No such class in the survey (HTTP 404)."""
+
+
+def require_class(class_wnid: str) -> None:
+    if class_wnid not in hierarchy_from_db().class_index:
+        raise UnknownClass(f"{class_wnid!r} is not a class of this survey")
+
+
+def clean_comment(comment: str | None) -> str | None:
+    """The comment as stored: trimmed, None when empty. NUL bytes and lone
+    surrogates cannot be stored in every database, so they are refused here."""
+    if comment is None:
+        return None
+    comment = comment.strip()
+    if len(comment) > COMMENT_MAX:
+        raise VoteError(f"a comment has at most {COMMENT_MAX} characters")
+    if "\x00" in comment or _has_surrogate(comment):
+        raise VoteError("the comment holds characters that cannot be stored")
+    return comment or None
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _execute(statement, **params):
+    return db.session.connection().execute(statement, params)
+
+
+def latest_vote(user_id: int, class_wnid: str) -> Row | None:
+    """The row of the annotator's vote that counts for the class."""
+    return _execute(_LATEST, user_id=user_id, class_wnid=class_wnid).first()
+
+
+def latest_votes(user_id: int) -> list[Vote]:
+    """The annotator's vote that counts for each class, newest first."""
+    latest_ids = (select(func.max(Vote.id)).where(Vote.annotator_id == user_id)
+                  .group_by(Vote.class_wnid))
+    return list(db.session.scalars(
+        select(Vote).where(Vote.id.in_(latest_ids)).order_by(Vote.id.desc())))
+
+
+def vote_history(user_id: int) -> list[Vote]:
+    """Every vote the annotator cast, superseded ones included, oldest first."""
+    return list(db.session.scalars(
+        select(Vote).where(Vote.annotator_id == user_id).order_by(Vote.id)))
+
+
+def record_vote(user: User | SessionUser, class_wnid: str, synset_wnid: str,
+                comment: str | None = None,
+                submission_id: str | None = None) -> tuple[Row, bool]:
+    """Store a vote; returns (the row of the vote that counts, whether a row was added)."""
+    require_class(class_wnid)
+    if synset_wnid not in hierarchy_from_db().chain_wnids(class_wnid):
+        raise VoteError(f"{synset_wnid!r} is not on the candidate chain of {class_wnid}")
+    comment = clean_comment(comment)
+    if submission_id is not None and not re.match(SUBMISSION_ID_RE, submission_id):
+        raise VoteError("a submission_id has 8 to 64 letters, digits, '_' or '-'")
+    if submission_id is not None:
+        earlier = _vote_with_submission(submission_id)
+        if earlier is not None:
+            return _resent(earlier, user, class_wnid)
+    latest = latest_vote(user.id, class_wnid)
+    if latest is not None and (latest.synset_wnid, latest.comment) == (synset_wnid, comment):
+        return latest, False
+    try:
+        vote = _execute(_ADD, annotator_id=user.id, class_wnid=class_wnid,
+                        synset_wnid=synset_wnid, comment=comment,
+                        submission_id=submission_id).one()
+        db.session.commit()
+    except IntegrityError:  # the same form, sent twice at once: the other request won
+        db.session.rollback()
+        earlier = _vote_with_submission(submission_id) if submission_id else None
+        if earlier is None:
+            raise
+        return _resent(earlier, user, class_wnid)
+    return vote, True
+
+
+def _vote_with_submission(submission_id: str) -> Row | None:
+    return _execute(_BY_SUBMISSION, submission_id=submission_id).first()
+
+
+def _resent(earlier: Row, user: User | SessionUser, class_wnid: str) -> tuple[Row, bool]:
+    if (earlier.annotator_id, earlier.class_wnid) != (user.id, class_wnid):
+        raise VoteError("this submission_id belongs to another vote")
+    return latest_vote(user.id, class_wnid), False
+
+
+def record_skip(user: User | SessionUser, class_wnid: str) -> None:
+    require_class(class_wnid)
+    db.session.add(Skip(annotator_id=user.id, class_wnid=class_wnid))
+    db.session.commit()

@@ -1,0 +1,261 @@
+"""The queue, the annotate page, votes, skips, reopening, and bad input."""
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from clustering.strategies import suggest_label
+from survey_app import work_queue
+from survey_app.extensions import db
+from survey_app.models import User, Vote
+from survey_app.seeding import hierarchy_from_db
+from survey_app.votes import record_vote
+
+from .conftest import add_user, csrf_token, log_in, make_app, seeded
+
+TENCH, GOLDFISH, OSTRICH, BRAMBLING = "n01440764", "n01443537", "n01518878", "n01530575"
+DALMATIAN, DOG, DOMESTIC_ANIMAL, CANINE = "n02110341", "n02084071", "n01317541", "n02083346"
+
+
+def chain(app, wnid: str) -> list[str]:
+    with app.app_context():
+        return hierarchy_from_db().chain_wnids(wnid)
+
+
+def vote_rows(app) -> list[tuple[str, str, str | None]]:
+    with app.app_context():
+        return [(v.class_wnid, v.synset_wnid, v.comment)
+                for v in db.session.scalars(select(Vote).order_by(Vote.id))]
+
+
+def form_fields(page: str) -> dict[str, str]:
+    """The hidden fields of the vote form, as the browser would send them back."""
+    return dict(re.findall(r'<input[^>]*name="(csrf_token|submission_id)"[^>]*value="([^"]*)"',
+                           page))
+
+
+def vote(client, wnid: str, synset: str, comment: str = "", **override):
+    fields = form_fields(client.get(f"/annotate/{wnid}").text)
+    fields.update(synset=synset, comment=comment, **override)
+    return client.post(f"/annotate/{wnid}", data=fields)
+
+
+def cast(app, username: str, votes: dict[str, str]) -> None:
+    """Votes of another annotator, straight into the database."""
+    user_id = add_user(app, username)
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        for class_wnid, synset in votes.items():
+            record_vote(user, class_wnid, synset)
+
+
+def test_pages_need_a_login(client):
+    for path in ("/", "/next", f"/annotate/{TENCH}", "/done"):
+        response = client.get(path)
+        assert response.status_code == 302 and response.location.startswith("/login?next=")
+
+
+def test_next_is_the_class_with_fewest_votes_not_yet_voted(app, annotator):
+    assert annotator.get("/next").location == f"/annotate/{TENCH}"
+    cast(app, "xx", {TENCH: TENCH, GOLDFISH: GOLDFISH})
+    cast(app, "yy", {TENCH: TENCH})
+    assert annotator.get("/next").location == f"/annotate/{OSTRICH}"  # 0 votes, lowest index
+    with app.app_context():
+        every = hierarchy_from_db().class_index
+    cast(app, "zz", {w: w for w in every if w not in {TENCH, GOLDFISH}})
+    assert annotator.get("/next").location == f"/annotate/{GOLDFISH}"  # 1 vote beats 2
+    vote(annotator, GOLDFISH, GOLDFISH)
+    assert annotator.get("/next").location == f"/annotate/{OSTRICH}"
+
+
+def test_annotate_page_shows_the_class_and_its_chain(app, annotator):
+    page = annotator.get(f"/annotate/{TENCH}").text
+    assert "<h1>tench" in page and "freshwater dace-like game fish" in page
+    candidates = re.findall(r'name="synset" value="(n\d{8})"', page)
+    assert candidates == chain(app, TENCH)  # root first, the class itself last
+    assert 'class="badge original"' in page and 'class="badge suggested"' in page
+    assert re.search(r'<span class="count"[^>]*>\d+(\.\d)?[KMB]? <small>wordfreq</small>', page)
+    assert "<details class=\"definition\">" in page
+    assert page.count('<kbd class="key">') == min(9, len(candidates))
+    assert '<kbd class="key">1</kbd>' in page and '<kbd class="key">9</kbd>' in page
+    assert "No pictures of this class" in page  # no image source in this app
+    assert '<script src="/static/annotate.js" defer>' in page
+
+
+def test_annotate_page_preselects_the_suggestion(app, annotator):
+    page = annotator.get(f"/annotate/{DALMATIAN}").text
+    with app.app_context():
+        counts = {e["wnid"]: e["count"] for e in annotator.get(
+            f"/api/classes/{DALMATIAN}").get_json()["chain"]}
+        expected = suggest_label(hierarchy_from_db(), DALMATIAN, counts)
+    assert expected == DOG
+    assert re.search(rf'value="{DOG}" id="candidate-{DOG}" checked', page)
+    assert page.count(" checked") == 1
+
+
+def test_multi_path_class_shows_where_the_paths_meet(annotator):
+    page = annotator.get(f"/annotate/{DALMATIAN}").text
+    assert "This class has 2 hypernym paths" in page
+    assert "meet again at “dog”" in page
+    lanes = re.findall(r'<span class="lanes" aria-hidden="true">(.*?)</span>', page)
+    assert lanes and all(lane.count('class="lane') == 2 for lane in lanes)
+    row = page[page.index(f'value="{DOMESTIC_ANIMAL}"') - 400:page.index(f'value="{CANINE}"')]
+    assert "path 1 only" in row or "path 2 only" in row
+    dog_row = page[page.index(f'value="{DOG}"'):]
+    assert dog_row.index('class="badge meet"') < dog_row.index("</li>")
+
+
+def test_members_of_each_candidate(annotator):
+    page = annotator.get(f"/annotate/{DALMATIAN}").text
+    dog_set = re.search(rf'<div class="member-set" data-for="{DOG}">(.*?)</div>\s*</div>',
+                        page, re.DOTALL).group(1)
+    assert "“dog” would merge this class with 1 other" in dog_set
+    assert "<figcaption>pug</figcaption>" in dog_set
+    assert f'data-for="{CANINE}" hidden' in page  # only the selected candidate's set shows
+    assert "“dalmatian” holds no other ImageNet class" in page
+
+
+def test_vote_is_stored_and_leads_to_the_next_class(app, annotator):
+    response = vote(annotator, TENCH, chain(app, TENCH)[-2], comment="  fine  ")
+    assert response.status_code == 303 and response.location == f"/annotate/{GOLDFISH}"
+    assert vote_rows(app) == [(TENCH, chain(app, TENCH)[-2], "fine")]
+    assert "1 of 10" in annotator.get("/").text
+
+
+def test_vote_for_a_synset_off_the_chain_is_refused(app, annotator):
+    response = vote(annotator, TENCH, DOG)
+    assert response.status_code == 400 and "Not a valid choice" in response.text
+    assert vote(annotator, TENCH, "").status_code == 400
+    assert vote(annotator, TENCH, TENCH, comment="x" * 1001).status_code == 400
+    assert vote_rows(app) == []
+
+
+def test_unknown_class_is_404(annotator):
+    assert annotator.get("/annotate/n99999999").status_code == 404
+    assert annotator.get("/annotate/<script>").status_code == 404
+    token = csrf_token(annotator, "/")
+    assert annotator.post("/annotate/n99999999",
+                          data={"csrf_token": token, "synset": DOG}).status_code == 404
+    assert annotator.post("/annotate/n99999999/skip",
+                          data={"csrf_token": token}).status_code == 404
+
+
+def test_double_submitted_form_counts_once(app, annotator):
+    fields = form_fields(annotator.get(f"/annotate/{TENCH}").text)
+    fields.update(synset=TENCH, comment="")
+    first = annotator.post(f"/annotate/{TENCH}", data=fields)
+    second = annotator.post(f"/annotate/{TENCH}", data=fields)
+    assert first.status_code == second.status_code == 303
+    assert vote_rows(app) == [(TENCH, TENCH, None)]
+
+
+def test_submission_id_of_another_vote_is_refused(app, annotator):
+    fields = form_fields(annotator.get(f"/annotate/{TENCH}").text)
+    annotator.post(f"/annotate/{TENCH}", data={**fields, "synset": TENCH})
+    response = annotator.post(f"/annotate/{GOLDFISH}", data={**fields, "synset": GOLDFISH})
+    assert response.status_code == 400
+    assert vote_rows(app) == [(TENCH, TENCH, None)]
+
+
+def test_reopen_and_change_a_vote(app, annotator):
+    tench, goldfish = chain(app, TENCH), chain(app, GOLDFISH)
+    vote(annotator, TENCH, tench[-1])
+    vote(annotator, GOLDFISH, goldfish[-1])
+    vote(annotator, OSTRICH, chain(app, OSTRICH)[-1])
+    page = annotator.get(f"/annotate/{GOLDFISH}").text
+    assert re.search(rf'value="{goldfish[-1]}" id="candidate-{goldfish[-1]}" checked', page)
+    assert 'class="badge mine">your vote' in page
+    assert f'data-previous-url="/annotate/{TENCH}"' in page
+    # Changing a reopened vote steps forward along the voting order.
+    response = vote(annotator, GOLDFISH, goldfish[-3])
+    assert response.location == f"/annotate/{OSTRICH}"
+    assert vote_rows(app)[-1] == (GOLDFISH, goldfish[-3], None)
+    assert len(vote_rows(app)) == 4
+    # The same vote again adds nothing; the latest vote is what the page shows.
+    vote(annotator, GOLDFISH, goldfish[-3])
+    assert len(vote_rows(app)) == 4
+    home = annotator.get("/").text
+    assert home.count("<tr>") == 4  # header + three classes
+
+
+def test_previous_of_an_unvoted_class_is_the_last_vote(app, annotator):
+    assert 'data-previous-url=""' in annotator.get(f"/annotate/{TENCH}").text
+    vote(annotator, TENCH, TENCH)
+    assert f'data-previous-url="/annotate/{TENCH}"' in annotator.get(
+        f"/annotate/{GOLDFISH}").text
+    assert 'data-previous-url=""' in annotator.get(f"/annotate/{TENCH}").text
+
+
+def test_skip_puts_a_class_last(app, annotator):
+    token = csrf_token(annotator, "/")
+    response = annotator.post(f"/annotate/{TENCH}/skip", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert annotator.get("/next").location == f"/annotate/{GOLDFISH}"
+    assert vote_rows(app) == []
+    with app.app_context():
+        others = [w for w in hierarchy_from_db().class_index if w != TENCH]
+    for wnid in others:
+        vote(annotator, wnid, wnid)
+    assert annotator.get("/next").location == f"/annotate/{TENCH}"  # back when nothing is left
+
+
+def test_done_when_every_class_has_a_vote(app, annotator):
+    assert annotator.get("/done").location == "/next"
+    with app.app_context():
+        every = list(hierarchy_from_db().class_index)
+    for wnid in every:
+        vote(annotator, wnid, wnid)
+    assert annotator.get("/next").location == "/done"
+    assert "Every class has your vote" in annotator.get("/done").text
+
+
+def test_comment_html_is_shown_escaped(app, annotator):
+    vote(annotator, TENCH, TENCH, comment='<script>alert("x")</script><b>bold</b>')
+    page = annotator.get("/").text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;" in page
+    assert "<b>bold" not in page and '<script>alert' not in page
+
+
+def test_progress_bars(app):
+    app.config["VOTES_PER_CLASS"] = 2
+    cast(app, "xx", {TENCH: TENCH, GOLDFISH: GOLDFISH})
+    cast(app, "yy", {TENCH: TENCH})
+    client = log_in(app.test_client(), add_user(app, "ann"))
+    vote(client, GOLDFISH, GOLDFISH)
+    page = client.get("/").text
+    assert re.search(r'<progress value="1" max="10">', page)  # mine
+    assert re.search(r'<progress value="2" max="10">', page)  # team: tench and goldfish
+    assert "2 of 10 with 2 votes" in page
+    with app.app_context():
+        user_id = db.session.scalar(select(func.min(Vote.annotator_id)))
+        assert work_queue.progress(user_id).as_dict() == {
+            "annotator": {"voted": 2, "total": 10},
+            "team": {"complete": 2, "total": 10, "votes_per_class": 2}}
+
+
+def test_unstorable_comment_is_refused(app, annotator):
+    # PostgreSQL cannot store NUL in text; refused alike on every database.
+    assert vote(annotator, TENCH, TENCH, comment="a\x00b").status_code == 400
+    assert vote_rows(app) == []
+
+
+@pytest.mark.postgres
+def test_queue_votes_and_skips_on_postgres(tmp_path, small_hierarchy, postgres_url):
+    app = seeded(make_app(tmp_path, postgres_url), small_hierarchy)
+    try:
+        client = log_in(app.test_client(), add_user(app, "ann"))
+        cast(app, "xx", {TENCH: TENCH})
+        assert client.get("/next").location == f"/annotate/{GOLDFISH}"
+        token = csrf_token(client, "/")
+        client.post(f"/annotate/{GOLDFISH}/skip", data={"csrf_token": token})
+        assert vote(client, OSTRICH, OSTRICH).location == f"/annotate/{BRAMBLING}"
+        assert vote(client, OSTRICH, OSTRICH, comment="again").location == f"/annotate/{BRAMBLING}"
+        assert f'data-previous-url="/annotate/{OSTRICH}"' in client.get(
+            f"/annotate/{TENCH}").text
+        assert client.get("/api/progress").get_json()["annotator"]["voted"] == 1
+        assert [v["comment"] for v in client.get("/api/votes").get_json()["votes"]] == ["again"]
+        assert "again" in client.get("/").text
+    finally:
+        with app.app_context():
+            db.engine.dispose()

@@ -1,0 +1,164 @@
+"""The database, migrations, seeding, the count cache and the first pages."""
+
+import json
+
+import pytest
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import func, inspect, select
+
+from survey_app.counts import cached_counts, fill_search_counts
+from survey_app.extensions import db
+from survey_app.models import ChainEntry, ImageClass, SearchCount, Synset, SynsetEdge
+from survey_app.seeding import SeedError, hierarchy_from_db, seed_hierarchy
+
+from .conftest import make_app
+
+TABLES = {"meta", "synsets", "synset_edges", "classes", "chain_entries", "search_counts",
+          "users", "invitations", "votes", "decisions"}
+
+
+def row_counts():
+    return {model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
+            for model in (Synset, SynsetEdge, ImageClass, ChainEntry, SearchCount)}
+
+
+def check_migrations_round_trip(app, hierarchy):
+    with app.app_context():
+        upgrade()
+        assert TABLES <= set(inspect(db.engine).get_table_names())
+        seed_hierarchy(hierarchy)
+        first = row_counts()
+        assert first["classes"] == len(hierarchy.classes)
+        assert seed_hierarchy(hierarchy) == {
+            "synsets": 0, "edges": 0, "classes": 0, "chain_entries": 0}
+        assert row_counts() == first
+        db.session.remove()
+        downgrade(revision="base")
+        assert not TABLES & set(inspect(db.engine).get_table_names())
+        upgrade()
+        assert TABLES <= set(inspect(db.engine).get_table_names())
+        db.session.remove()
+
+
+def test_migrations_sqlite(tmp_path, small_hierarchy):
+    check_migrations_round_trip(make_app(tmp_path), small_hierarchy)
+
+
+@pytest.mark.postgres
+def test_migrations_postgres(tmp_path, small_hierarchy, postgres_url):
+    app = make_app(tmp_path, postgres_url)
+    check_migrations_round_trip(app, small_hierarchy)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_seeded_hierarchy_reads_back(app, small_hierarchy):
+    with app.app_context():
+        assert hierarchy_from_db().to_dict() == small_hierarchy.to_dict()
+
+
+def test_seed_refuses_a_different_hierarchy(app, wordnet):
+    from clustering.hierarchy import Hierarchy
+
+    other = Hierarchy.from_wordnet(["n02110341"], wordnet)
+    with app.app_context():
+        before = row_counts()
+        with pytest.raises(SeedError, match="different class list"):
+            seed_hierarchy(other)
+        assert row_counts() == before
+
+
+def test_fill_counts_resumes(app):
+    with app.app_context():
+        # Forget a few counts, as if the run had stopped early.
+        gone = db.session.scalars(select(SearchCount).limit(3)).all()
+        terms = {row.term for row in gone}
+        for row in gone:
+            db.session.delete(row)
+        db.session.commit()
+        result = fill_search_counts("wordfreq", progress=False)
+        assert result["fetched"] == 3 and result["failed"] == 0
+        assert terms <= set(cached_counts())
+
+
+def test_fill_counts_records_failures(app, tmp_path):
+    counts_file = tmp_path / "counts.json"
+    counts_file.write_text(json.dumps({"dog": 5000}))
+    with app.app_context():
+        result = fill_search_counts("json", progress=False, path=counts_file)
+        assert result["fetched"] == 1
+        assert result["failed"] > 0
+        failed = db.session.scalars(select(SearchCount).where(
+            SearchCount.provider == "json", SearchCount.count.is_(None))).all()
+        assert len(failed) == result["failed"] and all(row.error for row in failed)
+        # A retry asks only for the failed terms, and a web count wins over wordfreq's.
+        assert fill_search_counts("json", progress=False, path=counts_file)["fetched"] == 0
+        assert cached_counts(["dog"])["dog"] == (5000, "json")
+
+
+def test_health(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok", "classes": 10}
+
+
+def test_health_reports_unreachable_database(tmp_path):
+    app = make_app(tmp_path, "postgresql+psycopg://postgres@127.0.0.1:1/none")
+    response = app.test_client().get("/health")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "unavailable"
+
+
+def test_class_list_page(client):
+    page = client.get("/classes").get_data(as_text=True)
+    assert page.count("<tr>") == 11  # header + 10 classes
+    assert "dalmatian" in page and "domestic animal" in page
+    found = client.get("/classes?q=crane").get_data(as_text=True)
+    assert found.count("n02012849") == 1 and found.count("n03126707") == 1
+    assert "dalmatian" not in found
+
+
+def test_cli_seed_and_setup(tmp_path, small_hierarchy):
+    hierarchy_file = tmp_path / "h.json"
+    small_hierarchy.save(hierarchy_file)
+    app = make_app(tmp_path)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["setup", "--hierarchy", str(hierarchy_file)])
+    assert result.exit_code == 0, result.output
+    assert "added" in result.output and "fetched" in result.output
+    again = runner.invoke(args=["setup", "--hierarchy", str(hierarchy_file)])
+    assert again.exit_code == 0
+    assert "added 0 synsets, 0 edges, 0 classes, 0 chain_entries" in again.output
+    assert "0 fetched, 0 failed" in again.output
+
+
+def test_cli_setup_unreachable_database(tmp_path, small_hierarchy):
+    app = make_app(tmp_path, "postgresql+psycopg://postgres@127.0.0.1:1/none")
+    result = app.test_cli_runner().invoke(args=["setup"])
+    assert result.exit_code == 1
+    assert "cannot reach the database" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_seed_reports_bad_class_list(tmp_path):
+    bad = tmp_path / "classes.txt"
+    bad.write_text("n99999999\n")
+    app = make_app(tmp_path)
+    with app.app_context():
+        upgrade()
+    result = app.test_cli_runner().invoke(args=["seed", "--classes", str(bad)])
+    assert result.exit_code == 1 and "n99999999" in result.output
+
+
+def test_cli_fill_counts_reports_a_provider_that_cannot_start(runner, tmp_path):
+    result = runner.invoke(args=["fill-counts", "--provider", "nonsense"])
+    assert result.exit_code == 1 and "nonsense" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_fill_counts_gives_up_on_an_unreachable_service(app):
+    with app.app_context():
+        result = fill_search_counts("wikipedia", progress=False, give_up_after=3,
+                                    base_url="http://127.0.0.1:1", retries=0, min_interval=0,
+                                    timeout=0.5)
+        assert result["failed"] == 3 and result["fetched"] == 0 and result["stopped"] > 0

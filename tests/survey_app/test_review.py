@@ -1,0 +1,126 @@
+"""The admin's review pages: who may see them, the queue and its decisions, downloads."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from clustering.cil import cil_from_json
+from clustering.validate import validate_cil
+from survey_app.extensions import db
+from survey_app.models import Decision, User, Vote
+
+from .conftest import csrf_token
+
+PUG, DALMATIAN, OSTRICH, BRAMBLING = "n02110958", "n02110341", "n01518878", "n01530575"
+DOG, BIRD, MAMMAL, BUS = "n02084071", "n01503061", "n01861778", "n02924116"
+PAGES = ["/admin/review/", "/admin/review/classes", "/admin/review/queue",
+         "/admin/review/overview", "/admin/review/download/cil.json",
+         "/admin/review/download/cil-flat.json", "/admin/review/download/votes.jsonl"]
+
+
+@pytest.fixture
+def voted(app):
+    """Votes of three people: the pug split, "bird" above "ostrich", a comment."""
+    votes = [("v1", PUG, DOG), ("v2", PUG, MAMMAL), ("v3", PUG, PUG),
+             ("v1", DALMATIAN, DOG), ("v2", DALMATIAN, DOG),
+             ("v1", BRAMBLING, BIRD), ("v2", BRAMBLING, BIRD),
+             ("v1", OSTRICH, OSTRICH), ("v2", OSTRICH, OSTRICH)]
+    with app.app_context():
+        users = {name: User(username=name) for name in ("v1", "v2", "v3")}
+        db.session.add_all(users.values())
+        db.session.flush()
+        for minute, (name, wnid, label) in enumerate(votes):
+            db.session.add(Vote(annotator_id=users[name].id, class_wnid=wnid, synset_wnid=label,
+                                created_at=datetime(2024, 5, 1) + timedelta(minutes=minute),
+                                comment="hard to say" if wnid == DALMATIAN and name == "v2"
+                                else None))
+        db.session.commit()
+    return app
+
+
+def test_anonymous_visitors_are_sent_to_log_in(voted):
+    client = voted.test_client()
+    for page in PAGES:
+        response = client.get(page)
+        assert response.status_code == 302 and "/login" in response.location, page
+    assert client.post(f"/admin/review/classes/{PUG}/decision").status_code in (302, 400)
+
+
+def test_annotators_are_refused(voted, annotator):
+    for page in PAGES:
+        assert annotator.get(page).status_code == 403, page
+    token = csrf_token(annotator, "/")
+    response = annotator.post(f"/admin/review/classes/{PUG}/decision",
+                              data={f"{PUG}-csrf_token": token, f"{PUG}-synset": DOG})
+    assert response.status_code == 403
+
+
+def test_the_pages_show_progress_agreement_and_labels(voted, admin):
+    summary = admin.get("/admin/review/").get_data(as_text=True)
+    assert "Krippendorff" in summary and "Fleiss" in summary
+    assert "v1" in summary and "4 of 10" in summary  # v1 voted on four classes
+    assert "bird (n01503061) is an ancestor of ostrich (n01518878)" in summary
+    classes = admin.get("/admin/review/classes?status=voted").get_data(as_text=True)
+    assert "dalmatian" in classes and "tench" not in classes
+    assert admin.get("/admin/review/classes?status=nonsense").status_code == 400
+    overview = admin.get("/admin/review/overview").get_data(as_text=True)
+    assert "other bird" in overview and "ostrich" in overview
+    assert "<script" not in overview and "style=" not in overview
+
+
+def test_the_queue_lists_disagreements(voted, admin):
+    page = admin.get("/admin/review/queue").get_data(as_text=True)
+    assert f'id="{PUG}"' in page and "split, tie" in page  # three different votes
+    assert f'id="{OSTRICH}"' in page and "conflict" in page
+    assert "hard to say" in page
+    assert f'id="{BRAMBLING}"' in page  # voted "bird", which is above "ostrich"
+    assert "csrf_token" in page
+
+
+def test_settling_a_class_appends_a_decision(voted, admin):
+    token = csrf_token(admin, "/admin/review/queue")
+    for label in (MAMMAL, DOG):  # a changed mind is a second row
+        response = admin.post(f"/admin/review/classes/{PUG}/decision",
+                              data={f"{PUG}-csrf_token": token, f"{PUG}-synset": label,
+                                    f"{PUG}-note": "a dog to anyone"})
+        assert response.status_code == 303 and response.location.endswith("/admin/review/queue")
+    with voted.app_context():
+        rows = db.session.scalars(select(Decision).order_by(Decision.id)).all()
+        assert [(d.class_wnid, d.synset_wnid, d.note) for d in rows] == [
+            (PUG, MAMMAL, "a dog to anyone"), (PUG, DOG, "a dog to anyone")]
+    assert f'id="{PUG}"' not in admin.get("/admin/review/queue").get_data(as_text=True)
+    cil = cil_from_json(admin.get("/admin/review/download/cil.json").get_json())
+    assert cil.labels[cil.label_of(PUG)].wnid == DOG
+
+
+def test_bad_decisions_are_refused(voted, admin):
+    token = csrf_token(admin, "/admin/review/queue")
+    off_chain = admin.post(f"/admin/review/classes/{PUG}/decision",
+                           data={f"{PUG}-csrf_token": token, f"{PUG}-synset": BUS})
+    assert off_chain.status_code == 400 and "Not a valid choice" in off_chain.get_data(as_text=True)
+    no_token = admin.post(f"/admin/review/classes/{PUG}/decision", data={f"{PUG}-synset": DOG})
+    assert no_token.status_code == 400
+    unknown = admin.post("/admin/review/classes/n09999999/decision",
+                         data={"n09999999-csrf_token": token, "n09999999-synset": DOG})
+    assert unknown.status_code == 404
+    with voted.app_context():
+        assert db.session.scalars(select(Decision)).first() is None
+
+
+def test_downloads(voted, admin, small_hierarchy):
+    rich = admin.get("/admin/review/download/cil.json")
+    assert rich.headers["Content-Disposition"] == 'attachment; filename="cil.json"'
+    assert validate_cil(cil_from_json(rich.get_json()), small_hierarchy).ok
+    flat = admin.get("/admin/review/download/cil-flat.json?conflicts=lift").get_json()
+    assert flat[OSTRICH] == "bird" and len(flat) == 10
+    votes = admin.get("/admin/review/download/votes.jsonl").get_data(as_text=True).splitlines()
+    assert len(votes) == 9 and json.loads(votes[0])["annotator"] == "v1"
+    refused = admin.get("/admin/review/download/cil.json?conflicts=refuse")
+    assert refused.status_code == 409
+    assert "ancestor of ostrich" in refused.get_data(as_text=True)
+    assert admin.get("/admin/review/download/cil.json?min_votes=0").status_code == 400
+    assert admin.get("/admin/review/download/secrets.txt").status_code == 404
