@@ -1,0 +1,209 @@
+"""Reading the official files and ImageFolders, and mapping the files' labels to wnids."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from tests.trainer.synthetic import (
+    FILE_LABELS,
+    WNIDS,
+    class_images,
+    synthetic_split,
+    write_downsampled,
+    write_image_folder,
+)
+from trainer.data import DataLayoutError, load_dataset, read_downsampled_file
+from trainer.label_order import LabelOrderError, parse_label_order, read_label_order
+
+# The anchor points of shared/data/README.md: (file label, wnid, sorted class index).
+ANCHORS = [(1, "n02119789", 278), (449, "n01440764", 0), (1000, "n03255030", None)]
+
+
+def test_shipped_label_order_has_the_anchor_points():
+    order = read_label_order()
+    assert len(order) == len(set(order)) == 1000
+    for label, wnid, sorted_index in ANCHORS:
+        assert order[label - 1] == wnid
+        if sorted_index is not None:
+            assert sorted(order).index(wnid) == sorted_index
+
+
+def test_devkit_order_differs_from_sorted_order_everywhere():
+    order = read_label_order()
+    assert all(a != b for a, b in zip(order, sorted(order), strict=True))
+
+
+def test_map_clsloc_file_and_devkit_folder_are_read(tmp_path):
+    order = read_label_order()
+    devkit = tmp_path / "ILSVRC2015" / "devkit" / "data"
+    devkit.mkdir(parents=True)
+    text = "".join(f"{wnid} {i} name_{i}\n" for i, wnid in enumerate(order, start=1))
+    (devkit / "map_clsloc.txt").write_text(text)
+    assert read_label_order(devkit / "map_clsloc.txt") == order
+    assert read_label_order(tmp_path) == order
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1 n01440764\n1 n01443537\n", "label 1 appears twice"),
+        ("1 n01440764\n3 n01443537\n", "without gaps"),
+        ("1 n01440764\n2 n01440764\n", "a wnid appears under two labels"),
+        ("1 tench\n", "expected a wnid and a label number"),
+        ("", "holds no labels"),
+    ],
+)
+def test_broken_label_orders_are_refused(text, message):
+    with pytest.raises(LabelOrderError, match=message):
+        parse_label_order(text)
+
+
+def test_pickle_labels_map_to_wnids_at_the_anchor_points(tmp_path):
+    rng = np.random.default_rng(0)
+    images = class_images(0, 3, rng)
+    labels = [label for label, _, _ in ANCHORS]
+    write_downsampled(tmp_path / "train_data_batch_1", images, labels)
+    write_downsampled(tmp_path / "val_data", images, labels)
+
+    dataset = load_dataset(tmp_path, progress=False)
+
+    assert dataset.layout == "downsampled" and len(dataset.classes) == 1000
+    assert [dataset.classes[t] for t in dataset.train.targets] == [w for _, w, _ in ANCHORS]
+    assert dataset.train.targets[:2].tolist() == [278, 0]
+    assert np.array_equal(dataset.train.images.numpy(), images)
+
+
+def test_rows_are_read_channel_planar(tmp_path):
+    # red plane 10, green 20, blue 30: a wrong reshape (HWC) would mix them
+    row = np.concatenate([np.full(1024, value, np.uint8) for value in (10, 20, 30)])
+    path = tmp_path / "val_data"
+    path.write_bytes(pickle.dumps({"data": row[None], "labels": [7]}))
+    images, labels = read_downsampled_file(path)
+    assert images.shape == (1, 3, 32, 32)
+    assert images[0, :, 5, 9].tolist() == [10, 20, 30]
+    assert labels.tolist() == [7]
+
+
+def test_npz_release_and_subfolders_are_found(tmp_path):
+    images, labels = synthetic_split(2, seed=0, size=64)
+    train, val = tmp_path / "Imagenet64_train_npz", tmp_path / "Imagenet64_val_npz"
+    train.mkdir()
+    val.mkdir()
+    write_downsampled(train / "train_data_batch_1", images, labels, npz=True)
+    write_downsampled(val / "val_data", images, labels, npz=True)
+
+    dataset = load_dataset(tmp_path, progress=False)
+
+    assert dataset.image_size == 64 and len(dataset.val) == 8
+    assert [dataset.classes[t] for t in dataset.val.targets[:4]] == list(WNIDS)
+
+
+def test_pickles_written_by_numpy_1_load_without_warnings(tmp_path):
+    images, labels = synthetic_split(1, seed=0)
+    data = pickle.dumps({"data": images.reshape(4, -1), "labels": labels}, protocol=2)
+    assert b"numpy._core.multiarray" in data
+    path = tmp_path / "val_data"
+    path.write_bytes(data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
+    loaded, _ = read_downsampled_file(path)
+    assert np.array_equal(loaded, images)
+
+
+def test_a_pickle_that_would_run_code_is_refused(tmp_path):
+    class Exploit:
+        def __reduce__(self):
+            return (print, ("this must not run",))
+
+    path = tmp_path / "val_data"
+    path.write_bytes(pickle.dumps({"data": Exploit(), "labels": []}))
+    with pytest.raises(DataLayoutError, match=r"builtins\.print has no place"):
+        read_downsampled_file(path)
+
+
+def test_a_user_label_order_changes_the_mapping(tmp_path):
+    order = read_label_order()
+    swapped = [order[448], *order[1:448], order[0], *order[449:]]
+    (tmp_path / "map_clsloc.txt").write_text(
+        "".join(f"{wnid} {i}\n" for i, wnid in enumerate(swapped, start=1))
+    )
+    data = tmp_path / "data"
+    data.mkdir()
+    images, _ = synthetic_split(1, seed=0)
+    write_downsampled(data / "train_data_batch_1", images[:2], [1, 449])
+    write_downsampled(data / "val_data", images[:2], [1, 449])
+
+    dataset = load_dataset(data, label_order=tmp_path / "map_clsloc.txt", progress=False)
+
+    assert [dataset.classes[t] for t in dataset.train.targets] == ["n01440764", "n02119789"]
+
+
+def test_image_folder_is_read_in_sorted_wnid_order(tmp_path):
+    write_image_folder(tmp_path, per_class=2)
+    dataset = load_dataset(tmp_path, progress=False)
+    assert dataset.layout == "imagefolder"
+    assert dataset.classes == tuple(sorted(WNIDS))
+    assert len(dataset.train) == len(dataset.val) == 8
+    first = dataset.train.images[0].float().mean(dim=(1, 2))
+    # the first sorted class is WNIDS[1] (tench), the green one
+    assert dataset.classes[dataset.train.targets[0]] == WNIDS[1] == "n01440764"
+    assert first.argmax() == 1
+
+
+def test_image_folder_images_are_resized_to_one_size(tmp_path):
+    write_image_folder(tmp_path, per_class=1, size=40)
+    dataset = load_dataset(tmp_path, image_size=16, progress=False)
+    assert tuple(dataset.train.images.shape) == (4, 3, 16, 16)
+
+
+def test_image_folder_val_class_without_training_images_is_refused(tmp_path):
+    write_image_folder(tmp_path, per_class=1)
+    extra = tmp_path / "val" / "n09999999"
+    extra.mkdir()
+    (tmp_path / "val" / WNIDS[0] / f"{WNIDS[0]}_0.png").rename(extra / "x.png")
+    with pytest.raises(DataLayoutError, match="n09999999"):
+        load_dataset(tmp_path, progress=False)
+
+
+def test_unknown_layout_lists_the_accepted_ones_and_what_was_found(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "notes.txt").write_text("")
+    with pytest.raises(DataLayoutError) as error:
+        load_dataset(tmp_path, progress=False)
+    message = str(error.value)
+    assert "found neither layout" in message
+    assert "images/, notes.txt" in message
+    assert "train_data_batch_1" in message and "DATA_DIR/train/<wnid>/" in message
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (["train_data_batch_1"], "no val_data"),
+        (["val_data"], "no train_data_batch"),
+        (["train_data_batch_1", "train_data_batch_3", "val_data"], "train_data_batch_2 missing"),
+        (["a/train_data_batch_1", "b/train_data_batch_1", "a/val_data"], "more than one place"),
+    ],
+)
+def test_incomplete_downsampled_layouts_say_what_is_missing(tmp_path, files, message):
+    images, _ = synthetic_split(1, seed=0)
+    for name in files:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        write_downsampled(tmp_path / name, images[:1], [FILE_LABELS[0]])
+    with pytest.raises(DataLayoutError, match=message):
+        load_dataset(tmp_path, progress=False)
+
+
+def test_image_folder_without_val_is_named(tmp_path):
+    (tmp_path / "train" / WNIDS[0]).mkdir(parents=True)
+    with pytest.raises(DataLayoutError, match="an ImageFolder layout without val/"):
+        load_dataset(tmp_path, progress=False)
+
+
+def test_labels_outside_the_order_are_refused(tmp_path):
+    images, _ = synthetic_split(1, seed=0)
+    write_downsampled(tmp_path / "train_data_batch_1", images[:1], [0])
+    write_downsampled(tmp_path / "val_data", images[:1], [1])
+    with pytest.raises(DataLayoutError, match=r"label 0 is outside 1\.\.1000"):
+        load_dataset(tmp_path, progress=False)

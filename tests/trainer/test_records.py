@@ -1,0 +1,60 @@
+"""The run folder's files."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from trainer.records import RunRecords
+
+
+def row(epoch: int, merged: bool = False) -> dict[str, object]:
+    values = {
+        "epoch": epoch,
+        "lr": 0.1,
+        "train_loss": 2.0 / epoch,
+        "train_top1": 10.0 * epoch,
+        "train_top5": 20.0 * epoch,
+        "val_loss": 2.5 / epoch,
+        "val_top1": 9.0 * epoch,
+        "val_top5": 19.0 * epoch,
+    }
+    if merged:
+        values |= {"val_merged_top1": 12.0 * epoch, "val_merged_top5": 22.0 * epoch}
+    return values
+
+
+def test_rows_go_to_jsonl_csv_and_the_plot(tmp_path):
+    records = RunRecords(tmp_path / "run")
+    records.write_args({"lr": 0.1, "arch": "resnet18"})
+    for epoch in (1, 2, 3):
+        records.append(row(epoch, merged=True))
+    folder = tmp_path / "run"
+    assert json.loads((folder / "args.json").read_text()) == {"arch": "resnet18", "lr": 0.1}
+    assert [r["epoch"] for r in records.rows()] == [1, 2, 3]
+    with (folder / "metrics.csv").open() as handle:
+        table = list(csv.DictReader(handle))
+    assert [r["val_merged_top1"] for r in table] == ["12.0", "24.0", "36.0"]
+    assert (folder / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_keep_until_drops_epochs_a_resume_will_redo(tmp_path):
+    records = RunRecords(tmp_path)
+    for epoch in (1, 2, 3):
+        records.append(row(epoch))
+    records.keep_until(1)
+    records.append(row(2))
+    assert [r["epoch"] for r in records.rows()] == [1, 2]
+    assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 3
+
+
+def test_per_label_table(tmp_path):
+    records = RunRecords(tmp_path)
+    records.write_per_label(
+        "per_label.csv",
+        ("dog", "cat"),
+        ("n02084071", None),
+        [{"images": 4, "top1": 75.0}, {"images": 0, "top1": None}],
+    )
+    lines = (tmp_path / "per_label.csv").read_text().splitlines()
+    assert lines == ["label,wnid,name,images,top1", "0,n02084071,dog,4,75.00", "1,,cat,0,"]

@@ -1,0 +1,124 @@
+"""The trainer's settings: one frozen dataclass that `main.py` builds from the command line.
+
+Every function below `run` takes the values it needs from a `Config` passed in, never from a
+global, so a test can build a `Config` by hand and call `run` on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+ARCHS = ("resnet18", "resnet34", "resnet50", "vgg19")
+SCHEDULES = ("step", "onecycle")
+
+# Settings that only change how fast or where a run goes, not what it computes: `--resume` lets
+# them differ from the interrupted run's; any other difference stops the resume.
+RUNTIME_FIELDS = frozenset(
+    {
+        "data_dir",
+        "device",
+        "workers",
+        "data_on_device",
+        "channels_last",
+        "compile",
+        "amp",
+        "print_freq",
+        "resume",
+        "out",
+    }
+)
+PATH_FIELDS = frozenset({"data_dir", "labels", "label_order", "finetuning", "resume", "out"})
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    # labels
+    labels: Path | None = None  # a CIL file; None: the 1,000 original labels
+    original_labels: bool = False  # train the original labels even when `labels` is given
+    label_order: Path | None = None  # devkit map_clsloc.txt; None: the shipped table
+    image_size: int | None = None  # ImageFolder only; None: the first training image's size
+    # model and optimisation (defaults: the paper's run)
+    arch: str = "resnet18"
+    width: int = 64  # channels of the first stage; 64 is the standard network
+    epochs: int = 40
+    batch_size: int = 256  # over all processes together
+    lr: float = 0.1
+    lr_step: int = 10  # epochs between step decays
+    lr_step_gamma: float = 0.5
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "step"
+    crop_padding: int = 4  # pixels of zero padding for the random crop; 0: flip only
+    finetuning: Path | None = None  # checkpoint whose body starts the run, with a new head
+    seed: int = 0
+    # modes
+    lr_find: bool = False
+    lr_find_steps: int = 100
+    resume: Path | None = None  # a run folder or one of its checkpoints
+    out: Path | None = None  # the run folder; None: runs/<time>-<arch>-<labels>
+    # speed; None means "on where it helps": CUDA
+    device: str = "auto"
+    workers: int = 4
+    data_on_device: bool | None = None
+    channels_last: bool | None = None
+    amp: bool | None = None  # bf16 autocast
+    compile: bool = False
+    print_freq: int = 50  # steps between progress-bar updates of loss and accuracy
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.arch not in ARCHS:
+            problems.append(f"arch must be one of {', '.join(ARCHS)}, not {self.arch!r}")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"schedule must be one of {', '.join(SCHEDULES)}")
+        for name in ("epochs", "batch_size", "lr_step", "width", "lr_find_steps", "print_freq"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1")
+        if self.lr <= 0:
+            problems.append("lr must be positive")
+        if self.crop_padding < 0 or self.workers < 0:
+            problems.append("crop_padding and workers cannot be negative")
+        if self.image_size is not None and self.image_size < 1:
+            problems.append("image_size must be at least 1")
+        if self.original_labels and self.finetuning is not None:
+            problems.append("finetuning trains a CIL's labels: drop --original-labels")
+        if self.finetuning is not None and self.labels is None:
+            problems.append("finetuning needs the CIL to train: give --labels FILE")
+        if self.lr_find and self.resume is not None:
+            problems.append("--lr-find starts a fresh model: drop --resume")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def trains_cil(self) -> bool:
+        """Whether the model's outputs are the CIL's labels rather than the data's classes."""
+        return self.labels is not None and not self.original_labels
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-able values (paths as strings): for args.json and checkpoints."""
+        return {
+            key: str(value) if isinstance(value, Path) else value
+            for key, value in asdict(self).items()
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, object]) -> Config:
+        known = {f.name for f in fields(cls)}
+        kwargs = {
+            key: Path(value) if key in PATH_FIELDS and value is not None else value
+            for key, value in values.items()
+            if key in known
+        }
+        return cls(**kwargs)
+
+    def differences(self, other: Config) -> list[tuple[str, object, object]]:
+        """(setting, value here, value in `other`) for each training setting (not the runtime
+        ones) in which the two differ."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [
+            (key, mine[key], theirs[key])
+            for key in mine
+            if key not in RUNTIME_FIELDS and mine[key] != theirs[key]
+        ]

@@ -1,0 +1,98 @@
+"""What the model's outputs mean: the data's own classes, or the labels of a CIL.
+
+A `LabelSpace` maps each class of the data (an index into `Dataset.classes`) to one output. The
+CIL is read only through `clustering.cil`, the project's one reader of that format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from clustering.cil import CIL, CILFormatError, read_cil
+
+
+class MissingClassesError(ValueError):
+    """The CIL leaves classes of the data without a label; the message lists their wnids."""
+
+
+@dataclass(frozen=True)
+class LabelSpace:
+    names: tuple[str, ...]  # display name of each output
+    wnids: tuple[str | None, ...]  # the synset of each output, where it has one
+    class_to_label: tuple[int, ...]  # output index of each class of the data
+    source: str  # "original" or the CIL file it came from
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.names)
+
+    def lookup(self, device: torch.device | str = "cpu") -> torch.Tensor:
+        """class index -> label index, as a tensor to index class targets with."""
+        return torch.tensor(self.class_to_label, dtype=torch.int64, device=device)
+
+    def merge_matrix(self, device: torch.device | str = "cpu") -> torch.Tensor:
+        """classes x labels, 1 where the class belongs to the label: class probabilities times
+        this matrix are label probabilities."""
+        matrix = torch.zeros(len(self.class_to_label), self.num_labels, device=device)
+        matrix[torch.arange(len(self.class_to_label)), self.lookup()] = 1
+        return matrix
+
+    def describe(self) -> dict[str, object]:
+        """What a checkpoint stores, to check that a resumed run trains the same labels."""
+        return {"names": list(self.names), "wnids": list(self.wnids), "source": self.source}
+
+
+def original_labels(classes: tuple[str, ...], cil: CIL | None = None) -> LabelSpace:
+    """One output per class of the data, named from the CIL's class list where one is given."""
+    names = {entry.wnid: entry.name for entry in cil.classes} if cil else {}
+    return LabelSpace(
+        names=tuple(names.get(wnid, wnid) for wnid in classes),
+        wnids=tuple(classes),
+        class_to_label=tuple(range(len(classes))),
+        source="original",
+    )
+
+
+def cil_labels(classes: tuple[str, ...], cil: CIL, source: str) -> LabelSpace:
+    """The CIL's labels, each class of the data mapped to its label.
+
+    Every class must be covered: a class the CIL forgot would otherwise have no target, and
+    dropping its images silently would change the task.
+    """
+    if [label.index for label in cil.labels] != list(range(cil.num_labels)):
+        # read_cil accepts gaps so that the validator can report them; a head cannot have them.
+        raise CILFormatError(
+            source, [f"label indices must run 0..{cil.num_labels - 1} without gaps to be trained"]
+        )
+    missing = [wnid for wnid in classes if wnid not in cil.class_to_label]
+    if missing:
+        raise MissingClassesError(
+            f"the CIL {source} has no label for {len(missing)} of the data's {len(classes)} "
+            f"classes: {', '.join(missing)}"
+        )
+    return LabelSpace(
+        names=tuple(label.name for label in cil.labels),
+        wnids=tuple(label.wnid for label in cil.labels),
+        class_to_label=tuple(cil.label_of(wnid) for wnid in classes),
+        source=source,
+    )
+
+
+def label_spaces(
+    classes: tuple[str, ...], labels: Path | None, original: bool
+) -> tuple[LabelSpace, LabelSpace | None]:
+    """(the labels to train, the CIL to also evaluate a class-level model on, if any).
+
+    No CIL: the data's classes. A CIL: its labels, unless `original` asks for the classes, in
+    which case the CIL's labels are reached by summing class probabilities at evaluation.
+    """
+    if labels is None:
+        return original_labels(classes), None
+    cil = read_cil(labels)
+    merged = cil_labels(classes, cil, str(labels))
+    if original:
+        return original_labels(classes, cil), merged
+    return merged, None

@@ -1,0 +1,103 @@
+"""A run's folder: what was asked, what happened each epoch, and the curves.
+
+    args.json        the settings, plus the environment (torch version, device, processes)
+    metrics.jsonl    one JSON object per epoch (the record of truth)
+    metrics.csv      the same rows as a table, rewritten from metrics.jsonl after each epoch
+    per_label.csv    each label's images and top-1 accuracy at the best epoch
+    per_label_cil.csv   the same on the CIL's labels, for a class-level model given a CIL
+    curves.png       loss and accuracy against epoch, like the paper's Figure 5
+    epoch_NNN.pt, best.pt   checkpoints (checkpoint.py)
+
+The plot uses matplotlib's object API (Figure, no pyplot), so it needs no display and sets no
+global backend.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+ACCURACY_CURVES = (
+    ("train_top1", "train top-1", "tab:blue", ":"),
+    ("train_top5", "train top-5", "tab:orange", ":"),
+    ("val_top1", "val top-1", "tab:blue", "-"),
+    ("val_top5", "val top-5", "tab:orange", "-"),
+    ("val_merged_top1", "val top-1, CIL labels by summed softmax", "tab:green", "-"),
+    ("val_merged_top5", "val top-5, CIL labels by summed softmax", "tab:red", "-"),
+)
+
+
+class RunRecords:
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.jsonl = self.directory / "metrics.jsonl"
+
+    def write_args(self, settings: dict[str, object]) -> None:
+        text = json.dumps(settings, indent=2, sort_keys=True)
+        (self.directory / "args.json").write_text(text + "\n")
+
+    def rows(self) -> list[dict[str, object]]:
+        if not self.jsonl.exists():
+            return []
+        return [json.loads(line) for line in self.jsonl.read_text().splitlines() if line]
+
+    def keep_until(self, epoch: int) -> None:
+        """Drop rows after `epoch`: a resumed run rewrites the epochs its checkpoint lacks."""
+        kept = [row for row in self.rows() if row["epoch"] <= epoch]
+        self.jsonl.write_text("".join(json.dumps(row) + "\n" for row in kept))
+        self._write_csv(kept)
+
+    def append(self, row: dict[str, object]) -> None:
+        with self.jsonl.open("a") as handle:
+            handle.write(json.dumps(row) + "\n")
+        rows = self.rows()
+        self._write_csv(rows)
+        plot_curves(rows, self.directory / "curves.png")
+
+    def _write_csv(self, rows: list[dict[str, object]]) -> None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        with (self.directory / "metrics.csv").open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def write_per_label(
+        self,
+        name: str,
+        names: tuple[str, ...],
+        wnids: tuple[str | None, ...],
+        per_label: list[dict[str, object]],
+    ) -> None:
+        with (self.directory / name).open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["label", "wnid", "name", "images", "top1"])
+            for index, (label_name, wnid, entry) in enumerate(
+                zip(names, wnids, per_label, strict=True)
+            ):
+                top1 = "" if entry["top1"] is None else f"{entry['top1']:.2f}"
+                writer.writerow([index, wnid or "", label_name, entry["images"], top1])
+
+
+def plot_curves(rows: list[dict[str, object]], path: Path) -> None:
+    """Loss (left) and top-1/top-5 accuracy (right) per epoch; dotted: training, solid: val."""
+    epochs = [row["epoch"] for row in rows]
+    figure = Figure(figsize=(11, 4.2), layout="constrained")
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    loss_axes.plot(epochs, [row["train_loss"] for row in rows], ":", label="train")
+    loss_axes.plot(epochs, [row["val_loss"] for row in rows], "-", label="val")
+    loss_axes.set_ylabel("cross-entropy loss")
+    for key, label, color, style in ACCURACY_CURVES:
+        if rows and key in rows[0]:
+            accuracy_axes.plot(epochs, [row[key] for row in rows], style, color=color, label=label)
+    accuracy_axes.set_ylabel("accuracy (%)")
+    for axes in (loss_axes, accuracy_axes):
+        axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize="small")
+    figure.savefig(path, dpi=120)

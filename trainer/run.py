@@ -1,0 +1,420 @@
+"""`run(config)`: one training run (or LR range test) from the data folder to the run folder.
+
+The order is the paper's: read the data, build the labels and the model (from a checkpoint's
+body when fine-tuning), then per epoch train, evaluate, record and checkpoint. Everything that
+only the first process does (printing, records, checkpoints) is guarded by `placement.is_main`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from clustering.cil import CILFormatError
+from trainer import distributed
+from trainer.batches import LoaderBatches, ResidentBatches, fits_on_device, make_batches
+from trainer.checkpoint import (
+    CheckpointError,
+    epoch_path,
+    latest_checkpoint,
+    load_checkpoint,
+    restore_rng,
+    rng_state,
+    save_checkpoint,
+    unwrap,
+)
+from trainer.config import Config
+from trainer.data import DataLayoutError, Dataset, Split, load_dataset
+from trainer.engine import Merge, autocast, evaluate, train_one_epoch
+from trainer.label_order import LabelOrderError
+from trainer.labels import LabelSpace, MissingClassesError, label_spaces
+from trainer.models import build_model, replace_head
+from trainer.records import RunRecords
+from trainer.schedules import lr_range_test, make_scheduler, plot_range_test
+
+
+class RunError(ValueError):
+    """A run that cannot start as asked; the message says why and what to change."""
+
+
+# Errors in what the user gave (files, folders, options): main.py prints them without a traceback.
+USER_ERRORS = (
+    CheckpointError,
+    CILFormatError,
+    DataLayoutError,
+    distributed.DeviceError,
+    LabelOrderError,
+    MissingClassesError,
+    RunError,
+)
+
+
+def run(config: Config) -> dict[str, object]:
+    """Train (or range-test) as `config` says; returns the run folder and the last epoch's row."""
+    placement = distributed.start(config.device)
+    try:
+        return _run(config, placement)
+    finally:
+        distributed.stop(placement)
+
+
+def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
+    device = placement.device
+    cuda = device.type == "cuda"
+    amp = cuda if config.amp is None else config.amp
+    channels_last = cuda if config.channels_last is None else config.channels_last
+    torch.backends.cudnn.benchmark = cuda
+    say: Callable[[str], None] = print if placement.is_main else (lambda _: None)
+
+    resume_from = _resume_path(config.resume) if config.resume else None
+    checkpoint = load_checkpoint(resume_from) if resume_from else None
+    run_dir = resume_from.parent if resume_from else _fresh_run_dir(config)
+    if checkpoint:
+        _check_same_run(config, checkpoint, resume_from)
+    if config.batch_size % placement.world_size:
+        raise RunError(
+            f"--batch-size {config.batch_size} is the total over {placement.world_size} "
+            "processes and must divide evenly among them"
+        )
+
+    _seed_everything(config.seed)
+    dataset = load_dataset(
+        config.data_dir,
+        label_order=config.label_order,
+        image_size=config.image_size,
+        workers=config.workers,
+        progress=placement.is_main,
+    )
+    trained, merged = label_spaces(dataset.classes, config.labels, config.original_labels)
+    if checkpoint and checkpoint["labels"] != trained.describe():
+        raise RunError(f"{resume_from} was trained on other labels than {trained.source}")
+    say(_describe_data(dataset, trained, merged))
+
+    model = make_model(config, trained, device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    train_batches, val_batches, on_device = _batch_sources(
+        config, dataset, trained, placement, channels_last
+    )
+    del dataset  # the batch sources hold what they need
+    say(
+        f"model: {config.arch} (width {config.width}), {_millions(model)} M parameters, "
+        f"{trained.num_labels} outputs; device {device}"
+        f"{', bf16' if amp and cuda else ''}{', channels_last' if channels_last else ''}; "
+        f"data {'on the device' if on_device else f'in host memory, {config.workers} workers'}"
+    )
+
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
+    if config.lr_find:
+        if placement.distributed:
+            raise RunError("run --lr-find in one process, not under torchrun")
+        return _lr_find(
+            config, model, train_batches, optimizer, device=device, amp=amp, run_dir=run_dir
+        )
+
+    scheduler = make_scheduler(
+        optimizer,
+        config.schedule,
+        epochs=config.epochs,
+        steps_per_epoch=len(train_batches),
+        lr_step=config.lr_step,
+        gamma=config.lr_step_gamma,
+    )
+    records = RunRecords(run_dir) if placement.is_main else None
+    start_epoch, best_top1 = 0, -1.0
+    if checkpoint:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        start_epoch, best_top1 = checkpoint["epoch"], checkpoint["best_top1"]
+        restore_rng(checkpoint["rng"])
+        if records:
+            records.keep_until(start_epoch)
+        say(f"resuming {run_dir} after epoch {start_epoch} of {config.epochs}")
+        if start_epoch >= config.epochs:
+            say("the run is complete: nothing to train")
+    elif records:
+        records.write_args(_settings(config, placement, trained, merged, on_device))
+    say(f"run folder: {run_dir}")
+
+    if placement.distributed:
+        model = DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
+    if config.compile:
+        model = torch.compile(model)
+    # Evaluation runs outside DDP: ranks may hold one batch more or less of the validation set,
+    # and DDP's forward is a collective that every rank must join.
+    evaluated = unwrap(model) if placement.distributed else model
+    merge = Merge(merged.merge_matrix(device), merged.lookup(device)) if merged else None
+    lookup = trained.lookup(device)
+    row: dict[str, object] = {}
+    for epoch in range(start_epoch + 1, config.epochs + 1):
+        train_batches.set_epoch(epoch)
+        started = datetime.now()
+        train = train_one_epoch(
+            model,
+            train_batches,
+            optimizer,
+            scheduler,
+            device=device,
+            amp=amp,
+            print_freq=config.print_freq,
+            show_progress=placement.is_main,
+            desc=f"epoch {epoch}/{config.epochs}",
+        )
+        val = evaluate(
+            evaluated,
+            val_batches,
+            lookup=lookup,
+            num_labels=trained.num_labels,
+            merge=merge,
+            device=device,
+            amp=amp,
+            show_progress=placement.is_main,
+        )
+        row = _row(epoch, train, val, (datetime.now() - started).total_seconds())
+        if records:
+            is_best = val["top1"] > best_top1
+            best_top1 = max(best_top1, val["top1"])
+            path = epoch_path(run_dir, epoch)
+            save_checkpoint(
+                path,
+                {
+                    "epoch": epoch,
+                    "arch": config.arch,
+                    "width": config.width,
+                    "labels": trained.describe(),
+                    "model": unwrap(model).state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "best_top1": best_top1,
+                    "config": config.to_dict(),
+                    "rng": rng_state(),
+                    "metrics": row,
+                },
+            )
+            if is_best:
+                shutil.copyfile(path, run_dir / "best.pt")
+                _write_per_label(records, val, trained, merged)
+            records.append(row)
+            say(_summary(row, config.epochs))
+    return {"run_dir": run_dir, "best_top1": best_top1, "last": row}
+
+
+def _batch_sources(
+    config: Config,
+    dataset: Dataset,
+    trained: LabelSpace,
+    placement: distributed.Placement,
+    channels_last: bool,
+) -> tuple[ResidentBatches | LoaderBatches, ResidentBatches | LoaderBatches, bool]:
+    """(training batches with label targets, validation batches with class targets, whether
+    the data sits on the device)."""
+    on_device = (
+        config.data_on_device
+        if config.data_on_device is not None
+        else fits_on_device(
+            dataset.train.images.nbytes + dataset.val.images.nbytes, placement.device
+        )
+    )
+    options = {
+        "batch_size": config.batch_size // placement.world_size,
+        "device": placement.device,
+        "padding": config.crop_padding,
+        "seed": config.seed,
+        "rank": placement.rank,
+        "world_size": placement.world_size,
+        "channels_last": channels_last,
+        "on_device": on_device,
+        "workers": config.workers,
+    }
+    train_split = Split(dataset.train.images, trained.lookup()[dataset.train.targets])
+    train_batches = make_batches(train_split, train=True, **options)
+    if len(train_batches) == 0:
+        raise RunError(f"fewer training images than one batch of {options['batch_size']}")
+    return train_batches, make_batches(dataset.val, train=False, **options), on_device
+
+
+def _write_per_label(
+    records: RunRecords, val: dict[str, object], trained: LabelSpace, merged: LabelSpace | None
+) -> None:
+    records.write_per_label("per_label.csv", trained.names, trained.wnids, val["per_label"])
+    if merged:
+        records.write_per_label(
+            "per_label_cil.csv", merged.names, merged.wnids, val["merged_per_label"]
+        )
+
+
+def _resume_path(resume: Path) -> Path:
+    if resume.is_dir():
+        return latest_checkpoint(resume)
+    if not resume.is_file():
+        raise CheckpointError(f"--resume {resume}: no such run folder or checkpoint")
+    return resume
+
+
+def _fresh_run_dir(config: Config) -> Path:
+    if config.out is None:
+        labels = "original" if not config.trains_cil else config.labels.stem
+        tuned = "-finetune" if config.finetuning else ""
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        return Path("runs") / f"{stamp}-{config.arch}-{labels}{tuned}"
+    if (config.out / "metrics.jsonl").exists() or any(config.out.glob("epoch_*.pt")):
+        raise RunError(
+            f"{config.out} already holds a run: add --resume {config.out} to continue it, "
+            "or choose another --out"
+        )
+    return config.out
+
+
+def _check_same_run(config: Config, checkpoint: dict[str, object], path: Path) -> None:
+    differences = Config.from_dict(checkpoint["config"]).differences(config)
+    if differences:
+        listed = "; ".join(
+            f"{key}: {then!r} in the run, {now!r} now" for key, then, now in differences
+        )
+        raise RunError(
+            f"--resume {path}: repeat the interrupted run's command (only the speed options may "
+            f"change); these settings differ: {listed}"
+        )
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_model(config: Config, labels: LabelSpace, device: torch.device) -> nn.Module:
+    """A fresh model, or (fine-tuning) a checkpoint's model with a new head for `labels`."""
+    if config.finetuning is None:
+        return build_model(config.arch, labels.num_labels, config.width).to(device)
+    source = load_checkpoint(config.finetuning)
+    if (source["arch"], source["width"]) != (config.arch, config.width):
+        raise RunError(
+            f"--finetuning {config.finetuning} holds a {source['arch']} of width "
+            f"{source['width']}: pass --arch {source['arch']} --width {source['width']}"
+        )
+    model = build_model(source["arch"], len(source["labels"]["names"]), source["width"])
+    model.load_state_dict(source["model"])
+    replace_head(model, labels.num_labels)
+    return model.to(device)
+
+
+def _lr_find(
+    config: Config,
+    model: nn.Module,
+    train_batches: ResidentBatches | LoaderBatches,
+    optimizer: torch.optim.Optimizer,
+    *,
+    device: torch.device,
+    amp: bool,
+    run_dir: Path,
+) -> dict[str, object]:
+    def endless() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for epoch in itertools.count(1):
+            train_batches.set_epoch(epoch)
+            yield from train_batches
+
+    def loss_of(inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        with autocast(device, amp):
+            return F.cross_entropy(model(inputs), targets)
+
+    result = lr_range_test(model, endless(), optimizer, loss_of, steps=config.lr_find_steps)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    plot_range_test(result, run_dir / "lr_find.png")
+    lines = ["lr,loss"] + [
+        f"{lr:.6g},{loss:.6f}" for lr, loss in zip(result.lrs, result.losses, strict=True)
+    ]
+    (run_dir / "lr_find.csv").write_text("\n".join(lines) + "\n")
+    every = max(len(result.lrs) // 10, 1)
+    print("LR range test (smoothed training loss):")
+    for lr, loss in list(zip(result.lrs, result.losses, strict=True))[::every]:
+        print(f"  lr {lr:10.3g}   loss {loss:.4f}")
+    print(f"suggested --lr {result.suggestion:.3g} (steepest descent of the loss)")
+    print(f"plot: {run_dir / 'lr_find.png'}")
+    return {"run_dir": run_dir, "suggestion": result.suggestion, "range_test": result}
+
+
+def _row(
+    epoch: int, train: dict[str, object], val: dict[str, object], seconds: float
+) -> dict[str, object]:
+    row = {
+        "epoch": epoch,
+        "lr": train["lr"],
+        **{f"train_{key}": train[key] for key in ("loss", "top1", "top5")},
+        **{f"val_{key}": val[key] for key in ("loss", "top1", "top5")},
+    }
+    if "merged_top1" in val:
+        row["val_merged_top1"] = val["merged_top1"]
+        row["val_merged_top5"] = val["merged_top5"]
+    row["train_images"] = train["images"]
+    row["val_images"] = val["images"]
+    row["images_per_s"] = train["images_per_s"]
+    row["train_seconds"] = train["seconds"]
+    row["epoch_seconds"] = seconds
+    row["time"] = datetime.now().isoformat(timespec="seconds")
+    return row
+
+
+def _summary(row: dict[str, object], epochs: int) -> str:
+    merged = (
+        f" | CIL top1 {row['val_merged_top1']:.2f} top5 {row['val_merged_top5']:.2f}"
+        if "val_merged_top1" in row
+        else ""
+    )
+    return (
+        f"epoch {row['epoch']}/{epochs}  lr {row['lr']:.4g}  "
+        f"train loss {row['train_loss']:.4f} top1 {row['train_top1']:.2f} | "
+        f"val loss {row['val_loss']:.4f} top1 {row['val_top1']:.2f} top5 {row['val_top5']:.2f}"
+        f"{merged} | {row['images_per_s']:.0f} img/s, {row['epoch_seconds']:.0f} s"
+    )
+
+
+def _describe_data(dataset: Dataset, trained: LabelSpace, merged: LabelSpace | None) -> str:
+    text = (
+        f"data: {dataset.layout}, {len(dataset.train):,} training and {len(dataset.val):,} "
+        f"validation images of {dataset.image_size} px, {len(dataset.classes)} classes; "
+        f"training {trained.num_labels} labels ({trained.source})"
+    )
+    if merged:
+        text += f"; also scored on the {merged.num_labels} labels of {merged.source}"
+    return text
+
+
+def _settings(
+    config: Config,
+    placement: distributed.Placement,
+    trained: LabelSpace,
+    merged: LabelSpace | None,
+    on_device: bool,
+) -> dict[str, object]:
+    return {
+        **config.to_dict(),
+        "environment": {
+            "torch": torch.__version__,
+            "device": str(placement.device),
+            "processes": placement.world_size,
+            "data_on_device": on_device,
+        },
+        "num_labels": trained.num_labels,
+        "merged_num_labels": merged.num_labels if merged else None,
+    }
+
+
+def _millions(model: nn.Module) -> str:
+    return f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}"
