@@ -1,0 +1,65 @@
+"""docker-compose.yml cannot be run here (no Docker engine), so check that its
+structure is sound and that everything it names exists in the project."""
+
+import re
+import shlex
+from pathlib import Path
+
+import yaml
+
+from survey_app import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_services_and_dependencies():
+    services = COMPOSE["services"]
+    assert set(services) == {"app", "db"}
+    assert services["app"]["depends_on"]["db"]["condition"] == "service_healthy"
+    for service in services.values():
+        assert service["healthcheck"]["test"][0] == "CMD"
+        assert service["restart"] == "unless-stopped"
+    assert "/health" in " ".join(services["app"]["healthcheck"]["test"])
+
+
+def test_volumes_keep_database_and_thumbnails():
+    named = set(COMPOSE["volumes"])
+    db_mounts = COMPOSE["services"]["db"]["volumes"]
+    app_mounts = COMPOSE["services"]["app"]["volumes"]
+    assert "pgdata:/var/lib/postgresql/data" in db_mounts
+    assert "appdata:/data" in app_mounts
+    assert named == {"pgdata", "appdata"}
+    assert COMPOSE["services"]["app"]["environment"]["CIL_THUMBNAIL_DIR"].startswith("/data/")
+
+
+def test_secrets_come_from_the_environment():
+    env = COMPOSE["services"]["app"]["environment"]
+    assert re.fullmatch(r"\$\{SECRET_KEY:\?.+\}", env["SECRET_KEY"])
+    assert "${POSTGRES_PASSWORD}" in env["DATABASE_URL"]
+    db_env = COMPOSE["services"]["db"]["environment"]
+    assert db_env["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_named_files_exist():
+    command = COMPOSE["services"]["app"]["command"]
+    assert (ROOT / command[-1]).is_file()
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY "):
+            for source in line.split()[1:-1]:
+                assert (ROOT / source).exists(), source
+    assert COMPOSE["services"]["app"]["build"] == "."
+
+
+def test_entrypoint_commands_exist(tmp_path):
+    script = (ROOT / "scripts" / "docker-entrypoint.sh").read_text()
+    flask_line = next(line for line in script.splitlines() if line.startswith("flask "))
+    words = shlex.split(flask_line)
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    assert words[words.index("--app") + 1] == "survey_app"
+    command = words[words.index("--app") + 2]
+    result = app.test_cli_runner().invoke(args=[command, "--help"])
+    assert result.exit_code == 0 and "--hierarchy" in result.output
+    assert '"survey_app:create_app()"' in script
+    assert "GUNICORN_WORKERS" in script
