@@ -42,41 +42,46 @@ def epoch_order(
 def augment(images: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
     """Random crop after zero padding of `padding` pixels, then a random horizontal flip.
 
-    Works on a uint8 batch B x C x S x S on any device; the crop is one gather, not a loop.
+    Works on a uint8 batch B x C x S x S on any device: crop and flip are one gather, as the
+    flip only reverses the crop's columns.
     """
-    batch, _, size, _ = images.shape
+    batch, channels, size, _ = images.shape
     device = images.device
     if padding:
-        padded = torch.nn.functional.pad(images, (padding,) * 4)
+        images = torch.nn.functional.pad(images, (padding,) * 4)
         offsets = torch.randint(0, 2 * padding + 1, (2, batch), device=device, generator=generator)
-        span = torch.arange(size, device=device)
-        rows = (offsets[0, :, None] + span)[:, None, :, None]
-        cols = (offsets[1, :, None] + span)[:, None, None, :]
-        images = padded[
-            torch.arange(batch, device=device)[:, None, None, None],
-            torch.arange(images.shape[1], device=device)[None, :, None, None],
-            rows,
-            cols,
-        ]
+    else:
+        offsets = torch.zeros(2, batch, dtype=torch.int64, device=device)
     flip = torch.rand(batch, device=device, generator=generator) < 0.5
-    return torch.where(flip[:, None, None, None], images.flip(3), images)
+    span = torch.arange(size, device=device)
+    rows = (offsets[0, :, None] + span)[:, None, :, None]
+    cols = (offsets[1, :, None] + torch.where(flip[:, None], span.flip(0), span))[:, None, None, :]
+    return images[
+        torch.arange(batch, device=device)[:, None, None, None],
+        torch.arange(channels, device=device)[None, :, None, None],
+        rows,
+        cols,
+    ]
 
 
 def statistics(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """MEAN and STD as 1 x 3 x 1 x 1 tensors on `device`, made once per source: building them
-    per batch would copy from the host, and wait for the GPU, at every step."""
-    shape = (1, 3, 1, 1)
-    return torch.tensor(MEAN, device=device).view(shape), torch.tensor(STD, device=device).view(
-        shape
-    )
+    """The scale and shift that standardise a 0-255 batch with MEAN and STD, as 1 x 3 x 1 x 1
+    tensors on `device`, made once per source: building them per batch would copy from the
+    host, and wait for the GPU, at every step."""
+    mean = torch.tensor(MEAN, dtype=torch.float64).view(1, 3, 1, 1)
+    std = torch.tensor(STD, dtype=torch.float64).view(1, 3, 1, 1)
+    scale, shift = 1 / (255 * std), mean / std
+    return scale.to(device, torch.float32), shift.to(device, torch.float32)
 
 
 def normalize(
-    images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, channels_last: bool
+    images: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, channels_last: bool
 ) -> torch.Tensor:
-    """uint8 batch -> float batch standardised with the dataset statistics."""
-    out = (images.float() / 255 - mean) / std
-    return out.contiguous(memory_format=torch.channels_last) if channels_last else out
+    """uint8 batch -> float batch standardised with the dataset statistics, in one pass
+    after the conversion: (x / 255 - mean) / std = x * scale - shift."""
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    return images.float().mul_(scale).sub_(shift)
 
 
 class _BatchSource:
@@ -99,7 +104,7 @@ class _BatchSource:
         self.batch_size, self.device, self.train = batch_size, device, train
         self.padding, self.seed, self.channels_last = padding, seed, channels_last
         self.rank, self.world_size = rank, world_size
-        self.mean, self.std = statistics(device)
+        self.scale, self.shift = statistics(device)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -130,7 +135,7 @@ class _BatchSource:
         targets = targets.to(self.device, non_blocking=True)
         if self.train:
             images = augment(images, self.padding, generator)
-        return normalize(images, self.mean, self.std, self.channels_last), targets
+        return normalize(images, self.scale, self.shift, self.channels_last), targets
 
     def generator(self) -> torch.Generator:
         seed = _epoch_seed(self.seed, self.epoch, 1)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torchvision.transforms.functional import pil_to_tensor
 from tqdm import tqdm
 
 from trainer.downsampled_files import DataLayoutError, read_downsampled_file
@@ -203,7 +204,7 @@ class _ImageFiles(torch.utils.data.Dataset):
         if image.size != (self.size, self.size):
             # Box filtering is how the official Downsampled ImageNet was made.
             image = image.resize((self.size, self.size), Image.Resampling.BOX)
-        return torch.from_numpy(np.asarray(image).transpose(2, 0, 1).copy())
+        return pil_to_tensor(image)
 
 
 def _load_folder(

@@ -190,9 +190,10 @@ def evaluate(
 def _count_per_label(
     counts: torch.Tensor, predictions: torch.Tensor, targets: torch.Tensor
 ) -> None:
-    width = counts.shape[1]
-    counts[0] += torch.bincount(targets[predictions == targets], minlength=width)
-    counts[1] += torch.bincount(targets, minlength=width)
+    # index_add_ rather than bincount of the hits: both of those need their size on the host,
+    # a wait for the GPU at every batch.
+    counts[0].index_add_(0, targets, (predictions == targets).to(counts.dtype))
+    counts[1].index_add_(0, targets, torch.ones_like(targets, dtype=counts.dtype))
 
 
 def _accuracies(counts: torch.Tensor) -> list[dict[str, float | int | None]]:

@@ -9,11 +9,11 @@ reading the files without this table silently trains on scrambled classes. The t
 
 from __future__ import annotations
 
-import re
 from importlib import resources
 from pathlib import Path
 
-WNID_RE = re.compile(r"^n\d{8}$")
+from clustering.cil import WNID_RE
+
 SHIPPED_TABLE = "imagenet32_label_order.txt"
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from clustering.cil import CIL, CILFormatError, read_cil
 
@@ -36,9 +37,7 @@ class LabelSpace:
     def merge_matrix(self, device: torch.device | str = "cpu") -> torch.Tensor:
         """classes x labels, 1 where the class belongs to the label: class probabilities times
         this matrix are label probabilities."""
-        matrix = torch.zeros(len(self.class_to_label), self.num_labels, device=device)
-        matrix[torch.arange(len(self.class_to_label)), self.lookup()] = 1
-        return matrix
+        return F.one_hot(self.lookup(), self.num_labels).to(device, torch.float32)
 
     def describe(self) -> dict[str, object]:
         """What a checkpoint stores, to check that a resumed run trains the same labels."""

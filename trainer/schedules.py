@@ -34,9 +34,8 @@ def make_scheduler(
 ) -> torch.optim.lr_scheduler.LRScheduler:
     """The schedule for `optimizer`, whose lr is the base (step) or peak (onecycle) rate."""
     if schedule == "step":
-        steps_per_decay = lr_step * steps_per_epoch
-        return torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: gamma ** (step // steps_per_decay)
+        return torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=lr_step * steps_per_epoch, gamma=gamma
         )
     if schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
