@@ -28,7 +28,7 @@ from trainer.data import Split
 from trainer.distributed import resolve_device
 from trainer.engine import train_one_epoch
 from trainer.models import build_model
-from trainer.schedules import make_scheduler
+from trainer.schedules import make_optimizer, make_scheduler
 
 IMAGENET32_TRAIN_IMAGES = 1_281_167
 IMAGENET_CLASSES = 1000
@@ -72,12 +72,7 @@ class FastPath:
             self.model = self.model.to(memory_format=torch.channels_last)
         if compile_model:
             self.model = torch.compile(self.model)
-        self.optimizer = torch.optim.SGD(
-            self.model.parameters(),
-            lr=Config.lr,
-            momentum=Config.momentum,
-            weight_decay=Config.weight_decay,
-        )
+        self.optimizer = make_optimizer(self.model, Config)
         self.scheduler = make_scheduler(
             self.optimizer,
             Config.schedule,

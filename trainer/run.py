@@ -40,7 +40,7 @@ from trainer.label_order import LabelOrderError
 from trainer.labels import LabelSpace, MissingClassesError, label_spaces
 from trainer.models import build_model, replace_head
 from trainer.records import RunRecords
-from trainer.schedules import lr_range_test, make_scheduler, plot_range_test
+from trainer.schedules import lr_range_test, make_optimizer, make_scheduler, plot_range_test
 
 
 class RunError(ValueError):
@@ -114,12 +114,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
         f"data {'on the device' if on_device else f'in host memory, {config.workers} workers'}"
     )
 
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        weight_decay=config.weight_decay,
-    )
+    optimizer = make_optimizer(model, config)
     if config.lr_find:
         if placement.distributed:
             raise RunError("run --lr-find in one process, not under torchrun")

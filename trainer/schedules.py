@@ -1,4 +1,4 @@
-"""Learning-rate schedules, stepped once per optimiser step, and the LR range test.
+"""The optimiser, learning-rate schedules stepped once per optimiser step, and the LR range test.
 
 The step schedule is the paper's: the rate is multiplied by `gamma` every `lr_step` epochs. It
 is applied per step (the factor changes at epoch boundaries) so that both schedules advance the
@@ -21,6 +21,17 @@ from torch import nn
 # steps, and anneals by cosine to lr / ONECYCLE_DIV / 1e4 (PyTorch's OneCycleLR defaults).
 ONECYCLE_DIV = 25.0
 ONECYCLE_WARMUP = 0.3
+
+
+def make_optimizer(model: nn.Module, config) -> torch.optim.SGD:
+    """SGD with `config`'s lr, momentum and weight decay (a `Config`, or the class for its
+    defaults): the one place both the trainer and its benchmark build it."""
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
 
 
 def make_scheduler(
