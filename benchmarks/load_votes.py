@@ -38,11 +38,16 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import psycopg
+from sqlalchemy import make_url, text
+
+from clustering.dbread import engine_for
+from clustering.hierarchy import Hierarchy
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -159,7 +164,7 @@ class Results:
     page_ms: list[float] = field(default_factory=list)
     vote_ms: list[float] = field(default_factory=list)
     acknowledged: list[str] = field(default_factory=list)  # submission ids
-    errors: dict[str, int] = field(default_factory=dict)
+    errors: Counter[str] = field(default_factory=Counter)
     server_errors: int = 0
     late_votes: int = 0  # paced votes sent after the moment they were due
     login_s: float = 0.0  # how long logging every annotator in took
@@ -168,7 +173,7 @@ class Results:
     def error(self, what: str, status: int | None = None) -> None:
         kind = what if status is None else f"{what} {status}"
         with self.lock:
-            self.errors[kind] = self.errors.get(kind, 0) + 1
+            self.errors[kind] += 1
             if status is not None and status >= 500:
                 self.server_errors += 1
 
@@ -360,26 +365,24 @@ def run_annotators(survey: Survey, names: list[str], seconds: float, max_votes: 
 
 # --- the check -------------------------------------------------------------------------
 def stored_submissions(database_url: str) -> list[str]:
-    query = "SELECT submission_id FROM votes WHERE submission_id IS NOT NULL"
-    if database_url.startswith("sqlite"):
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
-            return [row[0] for row in connection.execute(query)]
-    with psycopg.connect(database_url.replace("+psycopg", "")) as connection:
-        return [row[0] for row in connection.execute(query)]
+    engine = engine_for(database_url)
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text(
+                "SELECT submission_id FROM votes WHERE submission_id IS NOT NULL")).scalars())
+    finally:
+        engine.dispose()
 
 
 def sqlite_integrity(database_url: str) -> str:
-    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+    with sqlite3.connect(make_url(database_url).database) as connection:
         return connection.execute("PRAGMA integrity_check").fetchone()[0]
 
 
 def verify(database_url: str, results: Results) -> dict[str, int]:
     """Acknowledged votes missing from the database, stored more than once, and
     stored without an acknowledgement (a reply lost on the way back)."""
-    stored = stored_submissions(database_url)
-    counts: dict[str, int] = {}
-    for submission in stored:
-        counts[submission] = counts.get(submission, 0) + 1
+    counts = Counter(stored_submissions(database_url))
     acknowledged = set(results.acknowledged)
     return {
         "acknowledged": len(results.acknowledged),
@@ -414,7 +417,7 @@ def report(name: str, results: Results, seconds: float, check: dict[str, int],
               f"; {results.late_votes} later than their annotator's pace" if pace else ""))
     print(f"[{name}] page p50 {figures['page_p50_ms']:.1f} ms, p99 {figures['page_p99_ms']:.1f} ms;"
           f" vote p50 {figures['vote_p50_ms']:.1f} ms, p99 {figures['vote_p99_ms']:.1f} ms")
-    print(f"[{name}] errors {figures['errors']} ({results.errors or 'none'}), 5xx "
+    print(f"[{name}] errors {figures['errors']} ({dict(results.errors) or 'none'}), 5xx "
           f"{figures['server_errors']}; lost {check['lost']}, duplicated {check['duplicated']}, "
           f"stored without acknowledgement {check['unacknowledged_stored']}")
     return figures
@@ -432,14 +435,10 @@ def postgres_database() -> tuple[str, callable]:
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
 
 
-def hierarchy_file(workdir: Path) -> Path:
-    """The ImageNet-1k hierarchy: the app's own copy when there is one, else built."""
-    cached = ROOT / "instance" / "hierarchy.json"
-    if cached.exists():
-        return cached
-    path = workdir / "hierarchy.json"
-    subprocess.run([sys.executable, "-m", "clustering", "hierarchy", "--out", str(path)],
-                   check=True, capture_output=True)
+def hierarchy_file() -> Path:
+    """The ImageNet-1k hierarchy: the app's own copy, built and saved there the first time."""
+    path = ROOT / "instance" / "hierarchy.json"
+    Hierarchy.load_or_build(path)
     return path
 
 
@@ -452,7 +451,7 @@ def run(database: str, annotators: int, seconds: float, max_votes: int, workers:
             url = f"sqlite:///{workdir / 'load.sqlite3'}"
         else:
             url, drop = postgres_database()
-        survey = Survey(url, workdir, hierarchy_file(workdir), workers=workers)
+        survey = Survey(url, workdir, hierarchy_file(), workers=workers)
         try:
             names = survey.prepare(annotators)
             survey.start()

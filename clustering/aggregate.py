@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -106,10 +106,10 @@ class MajorityVote:
         decided = latest_decisions(decisions)
         check_labels(self.hierarchy, counted, source="votes")
         check_labels(self.hierarchy, decided.values(), source="decisions")
-        weights = self._annotator_weights(counted)
         by_class: dict[str, list[Vote]] = {}
         for vote in counted:
             by_class.setdefault(vote.wnid, []).append(vote)
+        weights = self._annotator_weights(by_class)
         self.counted_votes_: list[Vote] = counted
         self.outcomes_: dict[str, ClassOutcome] = {}
         for image_class in self.hierarchy.classes:
@@ -123,8 +123,9 @@ class MajorityVote:
                     ) -> dict[str, str]:
         return self.fit(votes, decisions).labels_
 
-    def _annotator_weights(self, counted: Sequence[Vote]) -> dict[str, float]:
-        return {vote.annotator: 1.0 for vote in counted}
+    def _annotator_weights(self, by_class: dict[str, list[Vote]]) -> dict[str, float]:
+        """annotator -> weight of their votes, from the counted votes grouped by class."""
+        return {vote.annotator: 1.0 for votes in by_class.values() for vote in votes}
 
     def _outcome(self, wnid: str, votes: list[Vote], weights: dict[str, float],
                  decision: Decision | None) -> ClassOutcome:
@@ -164,20 +165,21 @@ class Wawa(MajorityVote):
     skills_: annotator -> weight (share of agreement with the majority, 0..1).
     """
 
-    def _annotator_weights(self, counted: Sequence[Vote]) -> dict[str, float]:
-        majority = MajorityVote(self.hierarchy, min_votes=self.min_votes,
-                                tie_break=self.tie_break).fit(counted)
+    def _annotator_weights(self, by_class: dict[str, list[Vote]]) -> dict[str, float]:
+        unweighted = super()._annotator_weights(by_class)
         agreed: dict[str, list[int]] = {}
-        for vote in counted:
-            outcome = majority.outcomes_[vote.wnid]
-            if outcome.status == "voted":
+        for wnid, votes in by_class.items():
+            majority = self._outcome(wnid, votes, unweighted, None)
+            if majority.status != "voted":
+                continue
+            for vote in votes:
                 tally = agreed.setdefault(vote.annotator, [0, 0])
                 tally[0] += 1
-                tally[1] += vote.label == outcome.label
+                tally[1] += vote.label == majority.label
         self.skills_: dict[str, float] = {
             annotator: (agreed[annotator][1] / agreed[annotator][0]
                         if annotator in agreed else 1.0)
-            for annotator in sorted({vote.annotator for vote in counted})
+            for annotator in sorted(unweighted)
         }
         return self.skills_
 

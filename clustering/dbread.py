@@ -11,9 +11,7 @@ clustering job itself needs no SQLAlchemy.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import (
     DateTime,
@@ -33,8 +31,8 @@ from clustering.hierarchy import ChainEntry, Hierarchy, ImageClass, Synset
 from clustering.votes import Decision, Vote, as_utc
 
 __all__ = [
-    "DatabaseError", "decisions_from_rows", "engine_for", "read_decisions", "read_everything",
-    "read_hierarchy", "read_votes", "votes_from_rows",
+    "DatabaseError", "engine_for", "psycopg_url", "read_decisions", "read_everything",
+    "read_hierarchy", "read_votes",
 ]
 
 _users = table("users", column("id", Integer), column("username", String))
@@ -57,35 +55,25 @@ class DatabaseError(RuntimeError):
     """The database cannot be read; the message says which URL and why."""
 
 
-def votes_from_rows(rows: Iterable[Any]) -> list[Vote]:
-    """Rows of (username, class wnid, synset wnid, created_at, comment) -> votes.
-    The one conversion from the votes table, for every reader of it."""
-    return [Vote(username, class_wnid, synset_wnid, as_utc(created_at), comment or None)
-            for username, class_wnid, synset_wnid, created_at, comment in rows]
-
-
-def decisions_from_rows(rows: Iterable[Any]) -> list[Decision]:
-    """Rows of (username, class wnid, synset wnid, created_at, note) -> decisions."""
-    return [Decision(username, class_wnid, synset_wnid, as_utc(created_at), note or None)
-            for username, class_wnid, synset_wnid, created_at, note in rows]
+def _read_log(connection: Connection, log, author, remark, record: type) -> list:
+    """Rows of a log table (votes or decisions) with their author's username, oldest first
+    (ties in time by row id, the order they were written), as `record`s."""
+    query = (select(_users.c.username, log.c.class_wnid, log.c.synset_wnid, log.c.created_at,
+                    remark)
+             .join_from(log, _users, author == _users.c.id)
+             .order_by(log.c.created_at, log.c.id))
+    return [record(username, class_wnid, synset_wnid, as_utc(created_at), text or None)
+            for username, class_wnid, synset_wnid, created_at, text in connection.execute(query)]
 
 
 def read_votes(connection: Connection) -> list[Vote]:
-    """Every vote, oldest first (ties in time by row id, the order they were cast)."""
-    query = (select(_users.c.username, _votes.c.class_wnid, _votes.c.synset_wnid,
-                    _votes.c.created_at, _votes.c.comment)
-             .join_from(_votes, _users, _votes.c.annotator_id == _users.c.id)
-             .order_by(_votes.c.created_at, _votes.c.id))
-    return votes_from_rows(connection.execute(query))
+    """Every vote, oldest first."""
+    return _read_log(connection, _votes, _votes.c.annotator_id, _votes.c.comment, Vote)
 
 
 def read_decisions(connection: Connection) -> list[Decision]:
     """Every admin decision, oldest first."""
-    query = (select(_users.c.username, _decisions.c.class_wnid, _decisions.c.synset_wnid,
-                    _decisions.c.created_at, _decisions.c.note)
-             .join_from(_decisions, _users, _decisions.c.admin_id == _users.c.id)
-             .order_by(_decisions.c.created_at, _decisions.c.id))
-    return decisions_from_rows(connection.execute(query))
+    return _read_log(connection, _decisions, _decisions.c.admin_id, _decisions.c.note, Decision)
 
 
 def read_hierarchy(connection: Connection) -> Hierarchy:
@@ -110,12 +98,18 @@ def read_hierarchy(connection: Connection) -> Hierarchy:
     return Hierarchy(synsets, {k: tuple(sorted(v)) for k, v in parents.items()}, classes)
 
 
-def engine_for(url: str) -> Engine:
-    """An engine for a SQLAlchemy URL; plain `postgres://` and `postgresql://` URLs
-    mean the psycopg 3 driver, as in the app's settings."""
+def psycopg_url(url: str) -> str:
+    """Plain `postgres://` (Heroku-style) and `postgresql://` URLs mean the psycopg 3
+    driver, the one installed; the app's settings and `--db` read URLs through this."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            url = "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def engine_for(url: str) -> Engine:
+    """An engine for a SQLAlchemy URL (see `psycopg_url`)."""
+    url = psycopg_url(url)
     try:
         parsed = make_url(url)
         # Connecting would create an empty SQLite file; a wrong path should say so instead.

@@ -13,6 +13,7 @@ import re
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -60,6 +61,10 @@ class Hierarchy:
     classes: list[ImageClass]
     class_index: dict[str, int] = field(init=False)
     descendants: dict[str, tuple[str, ...]] = field(init=False)  # synset -> class wnids
+    # Conflict resolution asks for the same synsets' ancestors thousands of times.
+    _ancestors: dict[str, frozenset[str]] = field(
+        init=False, default_factory=dict, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self.class_index = {c.wnid: c.index for c in self.classes}
@@ -79,16 +84,15 @@ class Hierarchy:
     def chain_wnids(self, class_wnid: str) -> list[str]:
         return [entry.wnid for entry in self.image_class(class_wnid).chain]
 
-    def ancestors(self, wnid: str) -> set[str]:
+    def ancestors(self, wnid: str) -> frozenset[str]:
         """All hypernyms of a synset, transitively (not the synset itself)."""
-        seen: set[str] = set()
-        stack = list(self.parents.get(wnid, ()))
-        while stack:
-            parent = stack.pop()
-            if parent not in seen:
-                seen.add(parent)
-                stack.extend(self.parents.get(parent, ()))
-        return seen
+        known = self._ancestors.get(wnid)
+        if known is None:
+            found: set[str] = set()
+            for parent in self.parents.get(wnid, ()):
+                found |= {parent} | self.ancestors(parent)
+            known = self._ancestors[wnid] = frozenset(found)
+        return known
 
     def is_ancestor(self, ancestor: str, wnid: str) -> bool:
         return ancestor != wnid and ancestor in self.ancestors(wnid)
@@ -107,9 +111,10 @@ class Hierarchy:
             "multi_path_classes": len(self.multi_path_classes),
         }
 
-    @property
+    @cached_property
     def version(self) -> str:
-        """A short digest of the content, recorded in every CIL made from it."""
+        """A short digest of the content, recorded in every CIL made from it (hashing the
+        whole hierarchy takes tens of ms, and the review pages ask at every aggregation)."""
         digest = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode())
         return digest.hexdigest()[:12]
 
@@ -175,6 +180,18 @@ class Hierarchy:
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path} is not valid JSON: {exc}") from None
         return cls.from_dict(data)
+
+    @classmethod
+    def load_or_build(cls, path: str | Path, classes: str | Path | None = None) -> Hierarchy:
+        """The hierarchy saved at `path`; built from WordNet for the class list `classes`
+        (see `read_class_list`) and saved there when the file does not exist yet."""
+        path = Path(path)
+        if path.exists():
+            return cls.load(path)
+        hierarchy = cls.from_wordnet(read_class_list(classes))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        hierarchy.save(path)
+        return hierarchy
 
     # --- building from WordNet ------------------------------------------------------
     @classmethod

@@ -3,14 +3,12 @@ plain functions, so tests can call either."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 from flask import Blueprint, current_app
 from flask_migrate import upgrade
 from sqlalchemy.exc import OperationalError
 
-from clustering.hierarchy import ClassListError, Hierarchy, read_class_list
+from clustering.hierarchy import ClassListError, Hierarchy
 from clustering.popularity import ProviderConfigError
 from clustering.wordnet import WordNetUnavailable
 from survey_app.counts import fill_search_counts
@@ -20,13 +18,8 @@ from survey_app.seeding import SeedError, seed_hierarchy
 def load_or_build_hierarchy(path: str | None = None, classes: str | None = None) -> Hierarchy:
     """The hierarchy JSON at `path` (HIERARCHY_FILE by default); built from WordNet
     and saved there when it does not exist yet."""
-    path = Path(path or current_app.config["HIERARCHY_FILE"])
-    if path.exists():
-        return Hierarchy.load(path)
-    hierarchy = Hierarchy.from_wordnet(read_class_list(classes or current_app.config["CLASS_LIST"]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    hierarchy.save(path)
-    return hierarchy
+    return Hierarchy.load_or_build(path or current_app.config["HIERARCHY_FILE"],
+                                   classes or current_app.config["CLASS_LIST"])
 
 
 def _fail(message: str) -> None:

@@ -7,16 +7,14 @@ import os
 import secrets
 from pathlib import Path
 
+from clustering.dbread import psycopg_url
+
 
 def database_url(instance_path: str) -> str:
     url = os.environ.get("DATABASE_URL")
     if not url:
         return f"sqlite:///{Path(instance_path) / 'cil.sqlite3'}"
-    # Heroku-style URLs and plain postgresql:// mean the psycopg 3 driver here.
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
+    return psycopg_url(url)
 
 
 def secret_key(instance_path: str) -> str:
