@@ -12,10 +12,8 @@ which runs no code from the file.
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -35,17 +33,9 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 
 def rng_state() -> dict[str, object]:
-    numpy_state = np.random.get_state(legacy=False)
-    state: dict[str, object] = {
-        "torch": torch.get_rng_state(),
-        "python": random.getstate(),
-        "numpy": {
-            "key": numpy_state["state"]["key"].tolist(),
-            "pos": numpy_state["state"]["pos"],
-            "has_gauss": numpy_state["has_gauss"],
-            "gauss": numpy_state["gauss"],
-        },
-    }
+    """torch's global generators: batches and augmentation draw from their own, seeded by
+    (seed, epoch), and nothing in the trainer draws from Python's or numpy's."""
+    state: dict[str, object] = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -53,20 +43,6 @@ def rng_state() -> dict[str, object]:
 
 def restore_rng(state: dict[str, object]) -> None:
     torch.set_rng_state(state["torch"])
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    numpy_state = state["numpy"]
-    np.random.set_state(
-        {
-            "bit_generator": "MT19937",
-            "state": {
-                "key": np.array(numpy_state["key"], dtype=np.uint32),
-                "pos": numpy_state["pos"],
-            },
-            "has_gauss": numpy_state["has_gauss"],
-            "gauss": numpy_state["gauss"],
-        }
-    )
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 

@@ -8,13 +8,11 @@ only the first process does (printing, records, checkpoints) is guarded by `plac
 from __future__ import annotations
 
 import itertools
-import random
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -87,7 +85,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
             "processes and must divide evenly among them"
         )
 
-    _seed_everything(config.seed)
+    torch.manual_seed(config.seed)  # the model's initial weights; batches seed their own
     dataset = load_dataset(
         config.data_dir,
         label_order=config.label_order,
@@ -286,12 +284,6 @@ def _check_same_run(config: Config, checkpoint: dict[str, object], path: Path) -
             f"--resume {path}: repeat the interrupted run's command (only the speed options may "
             f"change); these settings differ: {listed}"
         )
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def make_model(config: Config, labels: LabelSpace, device: torch.device) -> nn.Module:
