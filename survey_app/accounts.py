@@ -42,10 +42,14 @@ def check_new_credentials(username: str, password: str) -> None:
         raise AccountError(f"the username {username!r} is taken")
 
 
-def create_user(username: str, password: str, role: str = "annotator") -> User:
-    """A new account, flushed to the session (the caller commits)."""
+def _check_role(role: str) -> None:
     if role not in ROLES:
         raise AccountError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+
+
+def create_user(username: str, password: str, role: str = "annotator") -> User:
+    """A new account, flushed to the session (the caller commits)."""
+    _check_role(role)
     check_new_credentials(username, password)
     user = User(username=username, role=role, password_hash=generate_password_hash(
         password, method=current_app.config["PASSWORD_HASH_METHOD"]))
@@ -91,8 +95,7 @@ def _token_hash(token: str) -> str:
 def create_invitation(role: str = "annotator", created_by: User | None = None,
                       days: int | None = None) -> str:
     """Store a new invitation and return its token, the only time it is known."""
-    if role not in ROLES:
-        raise AccountError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    _check_role(role)
     days = current_app.config["INVITATION_DAYS"] if days is None else days
     token = secrets.token_urlsafe(32)
     db.session.add(Invitation(token_hash=_token_hash(token), role=role,
@@ -108,9 +111,7 @@ def open_invitation(token: str) -> Invitation | None:
         return None
     invitation = db.session.scalar(
         select(Invitation).where(Invitation.token_hash == _token_hash(token)))
-    if invitation is None or invitation.used_at is not None:
-        return None
-    if invitation.expires_at is not None and invitation.expires_at <= utcnow():
+    if invitation is None or invitation_status(invitation) != "open":
         return None
     return invitation
 

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from sqlalchemy import distinct, func, select
 
-from survey_app import accounts, images, work_queue
+from survey_app import accounts, images
 from survey_app.auth import admin_required
 from survey_app.extensions import db
 from survey_app.forms import InvitationForm, NewUserForm
@@ -36,8 +36,7 @@ def _page(invitation_form: InvitationForm | None = None, user_form: NewUserForm 
         usernames=usernames, status_of=accounts.invitation_status,
         invitation_form=invitation_form or InvitationForm(formdata=None, prefix="invite"),
         user_form=user_form or NewUserForm(formdata=None, prefix="user"),
-        image_warning=images.source_warning(),
-        team=work_queue.progress(current_user.id)), status
+        image_warning=images.source_warning()), status
 
 
 @bp.get("/")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,10 +19,10 @@ from survey_app.class_view import (
     display_names,
     hierarchy_cache,
 )
-from survey_app.extensions import db
+from survey_app.database import safe_rollback
 from survey_app.forms import COMMENT_MAX, VoteForm
 from survey_app.seeding import hierarchy_from_db
-from survey_app.votes import UnknownClass, VoteError, latest_votes, record_skip, record_vote
+from survey_app.votes import VoteError, latest_votes, record_skip, record_vote, require_class
 
 bp = Blueprint("annotate", __name__)
 
@@ -41,10 +41,7 @@ def navigation() -> dict:
         if current_user.is_authenticated:
             return {"nav_user": current_user, "progress": work_queue.progress(current_user.id)}
     except SQLAlchemyError:
-        try:
-            db.session.rollback()
-        except SQLAlchemyError:
-            pass  # the connection is gone; the pool replaces it on the next request
+        safe_rollback()
     return {"nav_user": None, "progress": None}
 
 
@@ -69,13 +66,6 @@ def done():
     if work_queue.next_class(current_user.id) is not None:
         return redirect(url_for("annotate.next_class"))
     return render_template("done.html")
-
-
-def _class_view_or_404(wnid: str) -> ClassView:
-    try:
-        return build_class_view(wnid, current_user.id)
-    except UnknownClass:
-        abort(404, description=f"There is no class {wnid!r} in this survey.")
 
 
 @dataclass(frozen=True)
@@ -126,18 +116,16 @@ def _page(view: ClassView, form: VoteForm, status: int = 200):
 
 @bp.get("/annotate/<wnid>")
 def annotate(wnid: str):
-    return _page(_class_view_or_404(wnid), VoteForm())
+    return _page(build_class_view(wnid, current_user.id), VoteForm())
 
 
 @bp.post("/annotate/<wnid>")
 def vote(wnid: str):
     """Store the vote and open the next class; the full page is built only to
     show an error."""
-    hierarchy = hierarchy_from_db()
-    if wnid not in hierarchy.class_index:
-        abort(404, description=f"There is no class {wnid!r} in this survey.")
+    require_class(wnid)
     form = VoteForm()
-    form.synset.choices = hierarchy.chain_wnids(wnid)
+    form.synset.choices = hierarchy_from_db().chain_wnids(wnid)
     if form.validate_on_submit():
         try:
             _, added = record_vote(current_user, wnid, form.synset.data, form.comment.data,
@@ -150,13 +138,10 @@ def vote(wnid: str):
                       f"{display_names()[wnid]}.", "info")
             following = work_queue.class_after_vote(current_user.id, wnid)
             return redirect(_annotate_url(following), code=303)
-    return _page(_class_view_or_404(wnid), form, 400)
+    return _page(build_class_view(wnid, current_user.id), form, 400)
 
 
 @bp.post("/annotate/<wnid>/skip")
 def skip(wnid: str):
-    try:
-        record_skip(current_user, wnid)
-    except UnknownClass:
-        abort(404, description=f"There is no class {wnid!r} in this survey.")
+    record_skip(current_user, wnid)
     return redirect(url_for("annotate.next_class"), code=303)

@@ -1,6 +1,7 @@
 """The JSON API under /api/: what the pages show, for scripts and other
-front ends (documented in README-api.md). It uses the same login session as
-the pages; a POST needs the session's CSRF token in an X-CSRFToken header."""
+front ends (documented in README.md, section "The JSON API"). It uses the same
+login session as the pages; a POST needs the session's CSRF token in an
+X-CSRFToken header. An unknown class is answered 404 by errors.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from flask_wtf.csrf import generate_csrf
 
 from survey_app import work_queue
 from survey_app.class_view import build_class_view, vote_dict
-from survey_app.votes import UnknownClass, VoteError, latest_votes, record_vote, vote_history
+from survey_app.votes import VoteError, latest_votes, record_vote, vote_history
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -41,11 +42,7 @@ def next_class():
 
 @bp.get("/classes/<wnid>")
 def class_detail(wnid: str):
-    try:
-        view = build_class_view(wnid, current_user.id)
-    except UnknownClass as exc:
-        abort(404, description=str(exc))
-    return jsonify(view.as_dict())
+    return jsonify(build_class_view(wnid, current_user.id).as_dict())
 
 
 @bp.get("/votes")
@@ -74,8 +71,6 @@ def cast_vote():
         vote, added = record_vote(current_user, class_wnid, synset_wnid,
                                   _text(body, "comment", required=False),
                                   _text(body, "submission_id", required=False))
-    except UnknownClass as exc:
-        abort(404, description=str(exc))
     except VoteError as exc:
         abort(400, description=str(exc))
     return jsonify(vote=vote_dict(vote), created=added,

@@ -18,8 +18,10 @@ import click
 from flask import Blueprint
 from sqlalchemy import func, select
 
+from survey_app.accounts import ROLES
 from survey_app.extensions import db
-from survey_app.models import ChainEntry, Decision, Meta, User, Vote
+from survey_app.models import Decision, Meta, User, Vote
+from survey_app.seeding import hierarchy_from_db
 
 bp = Blueprint("backup", __name__, cli_group=None)
 
@@ -117,10 +119,7 @@ def restore_records(lines: list[str]) -> dict[str, int]:
         if db.session.scalar(select(func.count()).select_from(model)):
             raise RestoreError("the database already holds votes or decisions; restore into a "
                                "freshly seeded database so nothing is mixed or lost")
-    chains: dict[str, set[str]] = {}
-    for class_wnid, synset_wnid in db.session.execute(
-            select(ChainEntry.class_wnid, ChainEntry.synset_wnid)):
-        chains.setdefault(class_wnid, set()).add(synset_wnid)
+    hierarchy = hierarchy_from_db()
     users = {u.username: u for u in db.session.scalars(select(User))}
     counts = {"annotator": 0, "vote": 0, "decision": 0}
     try:
@@ -131,7 +130,7 @@ def restore_records(lines: list[str]) -> dict[str, int]:
                 if username in users:
                     continue  # already here (e.g. the admin who restores)
                 role = _field(record, "role", number)
-                if role not in {"annotator", "admin"}:
+                if role not in ROLES:
                     raise RestoreError(f"line {number}: unknown role {role!r}")
                 users[username] = User(
                     username=username, role=role,
@@ -147,20 +146,19 @@ def restore_records(lines: list[str]) -> dict[str, int]:
                                    "must come before their votes)")
             class_wnid = _field(record, "wnid", number)
             label = _field(record, "label", number)
-            if class_wnid not in chains:
+            if class_wnid not in hierarchy.class_index:
                 raise RestoreError(f"line {number}: {class_wnid} is not a class of this survey")
-            if label not in chains[class_wnid]:
+            if label not in hierarchy.chain_wnids(class_wnid):
                 raise RestoreError(f"line {number}: {label} is not on the chain of {class_wnid}")
-            db.session.flush()
             if kind == "vote":
                 db.session.add(Vote(
-                    annotator_id=users[person].id, class_wnid=class_wnid, synset_wnid=label,
+                    annotator=users[person], class_wnid=class_wnid, synset_wnid=label,
                     created_at=_when(record, "time", number),
                     comment=_field(record, "comment", number, optional=True),
                     submission_id=_field(record, "submission_id", number, optional=True)))
             else:
                 db.session.add(Decision(
-                    admin_id=users[person].id, class_wnid=class_wnid, synset_wnid=label,
+                    admin=users[person], class_wnid=class_wnid, synset_wnid=label,
                     created_at=_when(record, "time", number),
                     note=_field(record, "note", number, optional=True)))
             counts[kind] += 1

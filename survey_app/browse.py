@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, request
-from sqlalchemy import func, or_, select, text
-from sqlalchemy.orm import selectinload
+from sqlalchemy import func, select, text
 
+from clustering.dbread import DatabaseError
+from clustering.hierarchy import Hierarchy, ImageClass
 from clustering.popularity import format_count, terms_for_synset
-from survey_app.counts import cached_counts
+from survey_app.class_view import hierarchy_cache
+from survey_app.counts import recent_counts
 from survey_app.extensions import db
-from survey_app.models import ChainEntry, ImageClass, Synset
+from survey_app.models import ImageClass as ImageClassRow
+from survey_app.seeding import hierarchy_from_db
 
 bp = Blueprint("browse", __name__)
 PER_PAGE = 50
@@ -19,32 +22,49 @@ PER_PAGE = 50
 def health():
     """Liveness and readiness in one: 200 when the database answers."""
     db.session.execute(text("SELECT 1"))
-    classes = db.session.scalar(select(func.count()).select_from(ImageClass))
+    classes = db.session.scalar(select(func.count()).select_from(ImageClassRow))
     return jsonify(status="ok", database="ok", classes=classes)
+
+
+def _searchable(word: str) -> str:
+    """A lemma or query as the search compares it: "coach_dog" and "Coach dog" alike."""
+    return word.replace("_", " ").lower()
+
+
+def _matches(hierarchy: Hierarchy, query: str) -> list[ImageClass]:
+    """The classes, in index order, whose wnid is the query or one of whose
+    names holds it, ignoring case."""
+    if not query or not hierarchy.classes:
+        return hierarchy.classes
+    names = hierarchy_cache("cil_class_search")
+    if not names:
+        names.update({c.wnid: tuple(_searchable(lemma) for lemma in hierarchy.synsets[c.wnid].lemmas)
+                      for c in hierarchy.classes})
+    wnid, needle = query.lower(), _searchable(query)
+    return [c for c in hierarchy.classes
+            if c.wnid.lower() == wnid or any(needle in name for name in names[c.wnid])]
 
 
 @bp.get("/classes")
 def class_list():
+    """Read from the cached hierarchy and counts (`hierarchy_from_db`,
+    `recent_counts`), as the annotate page is."""
     query = request.args.get("q", "").strip()
     page = max(request.args.get("page", 1, type=int), 1)
-    statement = select(ImageClass).join(ImageClass.synset).order_by(ImageClass.index)
-    if query:
-        pattern = f"%{query.lower()}%"
-        statement = statement.where(or_(func.lower(Synset.lemmas_json).like(pattern),
-                                        ImageClass.wnid == query))
-    total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
-    classes = db.session.scalars(
-        statement.options(selectinload(ImageClass.synset),
-                          selectinload(ImageClass.chain).selectinload(ChainEntry.synset))
-        .limit(PER_PAGE).offset((page - 1) * PER_PAGE)
-    ).all()
-    terms = {e.synset_wnid: terms_for_synset(e.synset.lemmas)[0]
+    try:
+        hierarchy = hierarchy_from_db()
+    except DatabaseError:  # not seeded yet: the page says how to seed it
+        hierarchy = Hierarchy({}, {}, [])
+    matches = _matches(hierarchy, query)
+    total = len(matches)
+    classes = matches[(page - 1) * PER_PAGE:page * PER_PAGE]
+    terms = {e.wnid: terms_for_synset(hierarchy.synsets[e.wnid].lemmas)[0]
              for c in classes for e in c.chain}
-    counts = cached_counts(sorted(set(terms.values())))
+    counts = recent_counts()
     shown_counts = {
         wnid: (format_count(counts[term][0]), counts[term][1]) if term in counts else ("—", "")
         for wnid, term in terms.items()
     }
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
-    return render_template("classes.html", classes=classes, counts=shown_counts, query=query,
-                           page=page, pages=pages, total=total)
+    return render_template("classes.html", classes=classes, synsets=hierarchy.synsets,
+                           counts=shown_counts, query=query, page=page, pages=pages, total=total)

@@ -1,12 +1,12 @@
 """Database behaviour beyond the models: SQLite tuned for many writers, and a
-clear 503 when the database is out of reach."""
+rollback that survives a connection that is gone (errors.py answers 503 then)."""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from survey_app.extensions import db
 
@@ -28,14 +28,10 @@ def init_database(app: Flask) -> None:
             engine: Engine = db.engine
             event.listen(engine, "connect", _tune_sqlite)
 
-    @app.errorhandler(OperationalError)
-    def database_unavailable(error):
-        try:
-            db.session.rollback()
-        except SQLAlchemyError:
-            pass  # the connection is gone; the pool replaces it on the next request
-        app.logger.error("database error: %s", error)
-        message = "The database is not reachable right now. Please try again in a minute."
-        if request.path.startswith("/api/") or request.path == "/health":
-            return jsonify(status="unavailable", error=message), 503
-        return render_template("error.html", code=503, message=message), 503
+
+def safe_rollback() -> None:
+    """Roll the session back after a database error, even when its connection is gone."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass  # the connection is gone; the pool replaces it on the next request

@@ -184,6 +184,11 @@ def image_urls(wnid: str, size: str = "large", limit: int = IMAGES_PER_CLASS) ->
     return [url_for("images.thumbnail", size=size, wnid=wnid, number=n) for n in range(count)]
 
 
+def first_thumbnail_url(wnid: str) -> str | None:
+    """The URL of a class's first small picture, or None when it has none."""
+    return next(iter(image_urls(wnid, "small", 1)), None)
+
+
 def _thumbnail_path(source: ImageSource, size: str, wnid: str, number: int) -> Path:
     return (Path(current_app.config["THUMBNAIL_DIR"]) / source.cache_key / size / wnid
             / f"{number}.jpg")

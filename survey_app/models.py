@@ -3,7 +3,6 @@ and the append-only vote and decision logs."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
@@ -34,14 +33,6 @@ class Synset(db.Model):
     lemmas_json: Mapped[str] = mapped_column(Text)  # JSON list of lemma names
     gloss: Mapped[str] = mapped_column(Text)
     depth: Mapped[int]
-
-    @property
-    def lemmas(self) -> list[str]:
-        return json.loads(self.lemmas_json)
-
-    @property
-    def label(self) -> str:
-        return self.lemmas[0].replace("_", " ")
 
 
 class SynsetEdge(db.Model):
@@ -85,10 +76,6 @@ class ChainEntry(db.Model):
     synset: Mapped[Synset] = relationship()
 
     __table_args__ = (UniqueConstraint("class_wnid", "synset_wnid"),)
-
-    @property
-    def path_numbers(self) -> list[int]:
-        return [int(p) for p in self.paths.split(",")]
 
 
 class SearchCount(db.Model):
@@ -176,6 +163,8 @@ class Decision(db.Model):
     synset_wnid: Mapped[str] = mapped_column(WNID, ForeignKey("synsets.wnid"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     note: Mapped[str | None] = mapped_column(Text)
+
+    admin: Mapped[User] = relationship()
 
 
 class Skip(db.Model):

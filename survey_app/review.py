@@ -169,10 +169,9 @@ def decide(wnid: str):
 @bp.get("/overview")
 def overview():
     result = current_aggregation()
-    groups = [(label, [(wnid, next(iter(images.image_urls(wnid, "small", 1)), None))
-                       for wnid in label.members])
-              for label in sorted(result.cil.labels, key=lambda lab: (-len(lab.members),
-                                                                       lab.name))]
+    labels = sorted(result.cil.labels, key=lambda lab: (-len(lab.members), lab.name))
+    groups = [(label, [(wnid, images.first_thumbnail_url(wnid)) for wnid in label.members])
+              for label in labels]
     return render_template("review/overview.html", groups=groups, hierarchy=result.hierarchy,
                            image_warning=images.source_warning())
 

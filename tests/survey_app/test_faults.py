@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks import load_votes
 
-from .conftest import make_app, seeded
+from .conftest import add_user, log_in, make_app, seeded
 
 
 class FlakyProxy:
@@ -73,14 +73,17 @@ def test_database_gone_gives_503_and_the_app_recovers(tmp_path, small_hierarchy,
     proxy.start()
     url = postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
     app = seeded(make_app(tmp_path, url), small_hierarchy)
-    client = app.test_client()
+    # The annotate page reads the annotator and their vote from the database on
+    # every request (/classes, from the process's caches, would not notice).
+    client = log_in(app.test_client(), add_user(app, "ann"))
+    annotate = f"/annotate/{small_hierarchy.classes[0].wnid}"
     assert client.get("/health").status_code == 200
-    assert client.get("/classes").status_code == 200
+    assert client.get(annotate).status_code == 200
 
     proxy.cut()
     health = client.get("/health")
     assert health.status_code == 503 and health.get_json()["status"] == "unavailable"
-    page = client.get("/classes")
+    page = client.get(annotate)
     assert page.status_code == 503
     assert "database is not reachable" in page.get_data(as_text=True)
 
@@ -89,7 +92,7 @@ def test_database_gone_gives_503_and_the_app_recovers(tmp_path, small_hierarchy,
     while client.get("/health").status_code != 200:
         assert time.monotonic() < deadline, "the app did not recover within 10 s"
         time.sleep(0.2)
-    assert client.get("/classes").status_code == 200
+    assert client.get(annotate).status_code == 200
     proxy.cut()
     with app.app_context():
         from survey_app.extensions import db
