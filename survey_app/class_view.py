@@ -136,7 +136,7 @@ def _members(descendants: tuple[str, ...], class_wnid: str,
     n, k = len(descendants), MEMBERS_SHOWN + 1  # one more, as the class itself may be picked
     picks = descendants if n <= k else [descendants[i * n // k] for i in range(k)]
     others = [w for w in picks if w != class_wnid][:MEMBERS_SHOWN]
-    return tuple(Member(w, names[w], (images.image_urls(w, "small", 1) or [None])[0])
+    return tuple(Member(w, names[w], images.first_thumbnail_url(w))
                  for w in others)
 
 
