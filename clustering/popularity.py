@@ -12,34 +12,46 @@ Providers (`PROVIDERS`, built by `get_provider(name, **options)`):
 - `google`: Google Custom Search's estimated total results;
 - `json`: a file `{term: count}`, the format the original survey app used.
 
-The web providers share `HttpCountProvider`: a timeout, retries with exponential
-backoff on 429 and 5xx (honouring Retry-After, capped), a minimum interval between
-requests, and answers that are not the expected JSON turned into `CountError`.
+The web providers share `HttpCountProvider` and its options (`HttpOptions`): a
+timeout, urllib3's retries with exponential backoff on 429 and 5xx (honouring
+Retry-After, capped), a minimum interval between requests, and answers that are not
+the expected JSON turned into `CountError`.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from importlib import metadata
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypedDict, Unpack
 from urllib.parse import quote, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from tqdm import tqdm
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    InvalidHeader,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+from urllib3.response import BaseHTTPResponse
+from urllib3.util import Retry
 from wordfreq import word_frequency
 
 __all__ = [
     "DEFAULT_PROVIDER", "PROVIDERS", "WEB_CORPUS_TOKENS", "CountError", "CountProvider",
-    "CountResult", "GoogleCustomSearchProvider", "HttpCountProvider", "JsonFileProvider",
+    "CountResult", "GoogleCustomSearchProvider", "HttpCountProvider", "HttpOptions",
+    "JsonFileProvider",
     "ProviderConfigError", "WikipediaPageviewsProvider", "WordfreqProvider", "format_count",
     "get_provider", "last_full_months", "terms_for_synset", "wikipedia_title",
 ]
@@ -202,22 +214,6 @@ def _default_user_agent() -> str:
             f"hints for WordNet synsets) python-requests/{requests.__version__}")
 
 
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds to wait: delta-seconds or an HTTP date; None if absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # "-0000" in the date means UTC
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 def _describe_status(response: requests.Response) -> str:
     """The status code plus the API's own error message when it sends one."""
     message = None
@@ -240,38 +236,111 @@ def _non_negative_int(value: Any, what: str) -> int:
     raise CountError(f"the answer's {what} is {json.dumps(value)}, not a whole number >= 0")
 
 
+# Answers worth asking again for: too many requests, and the server's own failures.
+RETRY_STATUSES = frozenset({429, *range(500, 600)})
+
+
+class HttpOptions(TypedDict, total=False):
+    """The options of every web provider; each defaults to its class's attribute."""
+
+    timeout: float
+    retries: int
+    backoff: float
+    max_delay: float
+    min_interval: float
+    user_agent: str | None
+
+
+class _Retry(Retry):
+    """urllib3's `Retry` plus two things it lacks: a hook run before every retry
+    (the provider's rate limit), and an unreadable Retry-After falling back to
+    the backoff instead of failing the request."""
+
+    def __init__(self, *args: Any, before_retry: Callable[[], None] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.before_retry = before_retry
+
+    def new(self, **kw: Any) -> Self:  # each try gets a new Retry: carry the hook over
+        kw.setdefault("before_retry", self.before_retry)
+        return super().new(**kw)
+
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
+        try:
+            return super().get_retry_after(response)
+        except InvalidHeader:
+            return None
+
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        super().sleep(response)
+        if self.before_retry is not None:
+            self.before_retry()
+
+
+def _tries(n: int) -> str:
+    return "1 try" if n == 1 else f"{n} tries"
+
+
+def _os_reason(error: BaseException | None) -> str | None:
+    """The operating system's words ("Connection refused") from an error or its causes."""
+    todo, seen = [error], set()
+    while todo:
+        error = todo.pop(0)
+        if isinstance(error, OSError) and error.strerror:
+            return error.strerror
+        if error is not None and id(error) not in seen:
+            seen.add(id(error))
+            todo += [error.__cause__, error.__context__,
+                     *(arg for arg in error.args if isinstance(arg, BaseException))]
+    return None
+
+
 class HttpCountProvider(CountProvider):
     """Shared plumbing for web APIs, so that every provider fails and retries alike.
 
-    `timeout` bounds each connect and each read (seconds). A request that times out,
-    cannot connect, or gets 429 or 5xx is tried again up to `retries` more times,
-    after `backoff * 2**n` seconds (n = 0, 1, ...) or the server's Retry-After,
-    never longer than `max_delay`. Other statuses fail at once: asking again would
-    get the same answer. Requests start at least `min_interval` seconds apart.
+    The options (`HttpOptions`) default to the class attributes below, which a
+    provider may change. `timeout` bounds each connect and each read (seconds).
+    A request that times out, cannot connect, or gets 429 or 5xx is tried again
+    up to `retries` more times by urllib3's `Retry`: the first retry at once, the
+    n-th after `backoff * 2**(n-1)` seconds (2, 4, 8 ... times `backoff`), or
+    after the server's Retry-After when that asks for a wait, neither longer than
+    `max_delay`. Other statuses fail at once: asking again would get the same
+    answer. Requests, retries included, start at least `min_interval` seconds
+    apart. A read that times out once the answer has begun is not tried again.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout: float = 10.0,
-        retries: int = 3,
-        backoff: float = 1.0,
-        max_delay: float = 60.0,
-        min_interval: float = 0.5,
-        user_agent: str | None = None,
-    ) -> None:
-        if timeout <= 0 or retries < 0 or backoff < 0 or max_delay < 0 or min_interval < 0:
+    timeout: float = 10.0
+    retries: int = 3
+    backoff: float = 1.0
+    max_delay: float = 60.0
+    min_interval: float = 0.5
+    user_agent: str | None = None
+
+    def __init__(self, base_url: str, **http: Unpack[HttpOptions]) -> None:
+        unknown = sorted(http.keys() - HttpOptions.__annotations__.keys())
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unexpected option(s): "
+                            f"{', '.join(unknown)}")
+        for name, value in http.items():
+            setattr(self, name, value)
+        if (self.timeout <= 0 or self.retries < 0 or self.backoff < 0 or self.max_delay < 0
+                or self.min_interval < 0):
             raise ProviderConfigError("timeout must be > 0; retries, backoff, max_delay and "
                                       "min_interval must be >= 0")
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self.max_delay = max_delay
-        self.min_interval = min_interval
+        retry = _Retry(
+            total=self.retries,
+            status_forcelist=RETRY_STATUSES,
+            backoff_factor=self.backoff,
+            backoff_max=self.max_delay,
+            retry_after_max=self.max_delay,  # annotated int; urllib3 only compares it
+            raise_on_status=False,  # the last answer, to report the API's own message
+            before_retry=self._wait_for_turn,
+        )
         self._session = requests.Session()
-        self._session.headers["User-Agent"] = user_agent or _default_user_agent()
+        self._session.headers["User-Agent"] = self.user_agent or _default_user_agent()
+        for prefix in ("https://", "http://"):
+            self._session.mount(prefix, HTTPAdapter(max_retries=retry))
         self._last_request: float | None = None
 
     def close(self) -> None:
@@ -286,44 +355,64 @@ class HttpCountProvider(CountProvider):
         self._last_request = time.monotonic()
 
     def _get_json(
-        self, url: str, params: Mapping[str, str] | None = None, *, not_found: str | None = None
+        self,
+        url: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        follow_redirects: bool = True,
+        not_found: str | None = None,
     ) -> Any:
-        """GET `url` and decode its JSON, retrying transient failures.
+        """GET `url` and decode its JSON; the session's adapter retries transient failures.
 
         `not_found` replaces the message of a 404, which APIs word for their own
-        purposes. Messages never quote the URL, which may carry an API key.
+        purposes. Messages never quote the URL.
         """
-        tries = self.retries + 1
-        failure = ""
-        for attempt in range(tries):
-            self._wait_for_turn()
-            retry_after = None
-            try:
-                response = self._session.get(url, params=params, timeout=self.timeout)
-            except requests.Timeout:
-                failure = f"no answer within {self.timeout:g} s"
-            except requests.RequestException as exc:
-                failure = f"could not reach {urlsplit(url).netloc} ({type(exc).__name__})"
-            else:
-                status = response.status_code
-                if status == 429 or status >= 500:
-                    failure = _describe_status(response)
-                    retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
-                elif status == 404 and not_found:
-                    raise CountError(not_found)
-                elif not 200 <= status < 300:
-                    raise CountError(_describe_status(response))
-                else:
-                    try:
-                        return response.json()
-                    except ValueError:
-                        raise CountError(
-                            f"the answer is not JSON: {response.text[:60]!r}"
-                        ) from None
-            if attempt + 1 < tries:
-                delay = self.backoff * 2**attempt if retry_after is None else retry_after
-                time.sleep(min(delay, self.max_delay))
-        raise CountError(f"{failure}; gave up after {tries} tries")
+        self._wait_for_turn()
+        try:
+            response = self._session.get(url, params=params, headers=headers,
+                                         timeout=self.timeout, allow_redirects=follow_redirects)
+        except requests.RequestException as exc:
+            raise CountError(self._describe_failure(exc, urlsplit(url).netloc)) from None
+        status = response.status_code
+        if status in RETRY_STATUSES:  # urllib3 hands back the last answer once retries are spent
+            earlier = response.raw.retries.history if response.raw.retries else ()
+            raise CountError(
+                f"{_describe_status(response)}; gave up after {_tries(len(earlier) + 1)}"
+            )
+        if status == 404 and not_found:
+            raise CountError(not_found)
+        if not 200 <= status < 300:
+            raise CountError(_describe_status(response))
+        try:
+            return response.json()
+        except ValueError:
+            raise CountError(f"the answer is not JSON: {response.text[:60]!r}") from None
+
+    def _describe_failure(self, exc: requests.RequestException, host: str) -> str:
+        """Why no answer came. requests wraps urllib3's errors: `MaxRetryError` (its
+        `.reason` the last error) once retries are spent, or the bare error when
+        reading the body failed, which is not retried."""
+        error = exc.args[0] if exc.args else None
+        spent = isinstance(error, MaxRetryError)
+        if spent:
+            error = error.reason
+        if isinstance(error, ReadTimeoutError):
+            what = f"no answer within {self.timeout:g} s"
+        # NewConnectionError (refused, unresolvable) is a subclass of ConnectTimeoutError.
+        elif isinstance(error, ConnectTimeoutError) and not isinstance(error, NewConnectionError):
+            what = f"no connection to {host} within {self.timeout:g} s"
+        elif isinstance(error, NewConnectionError):
+            what = f"could not reach {host} ({_os_reason(error) or type(error).__name__})"
+        elif isinstance(error, ProtocolError):
+            what = f"the connection to {host} broke ({_os_reason(error) or error.args[0]})"
+        else:  # str() of these may quote the URL
+            what = f"the request to {host} failed ({type(error or exc).__name__})"
+        if spent:
+            return f"{what}; gave up after {_tries(self.retries + 1)}"
+        if isinstance(error, ReadTimeoutError | ProtocolError):
+            return f"{what} while reading the answer; not retried"
+        return what
 
 
 def last_full_months(months: int, today: date | None = None) -> tuple[date, date]:
@@ -353,6 +442,7 @@ class WikipediaPageviewsProvider(HttpCountProvider):
     """
 
     name = "wikipedia"
+    min_interval = 0.1
 
     def __init__(
         self,
@@ -361,12 +451,7 @@ class WikipediaPageviewsProvider(HttpCountProvider):
         project: str = "en.wikipedia.org",
         start: date | None = None,
         end: date | None = None,
-        timeout: float = 10.0,
-        retries: int = 3,
-        backoff: float = 1.0,
-        max_delay: float = 60.0,
-        min_interval: float = 0.1,
-        user_agent: str | None = None,
+        **http: Unpack[HttpOptions],
     ) -> None:
         if (start is None) != (end is None):
             raise ProviderConfigError(
@@ -376,9 +461,7 @@ class WikipediaPageviewsProvider(HttpCountProvider):
             start, end = last_full_months(12)
         if start > end:
             raise ProviderConfigError(f"start {start} is after end {end}")
-        super().__init__(base_url, timeout=timeout, retries=retries, backoff=backoff,
-                         max_delay=max_delay, min_interval=min_interval,
-                         user_agent=user_agent)
+        super().__init__(base_url, **http)
         self.project = project
         self.start = start.replace(day=1)
         next_month = (end.replace(day=1) + timedelta(days=32)).replace(day=1)
@@ -409,9 +492,14 @@ class GoogleCustomSearchProvider(HttpCountProvider):
     `GOOGLE_CSE_ID` unless given. The count is Google's own rough estimate. The
     free quota is 100 queries a day, so a full hierarchy takes several days or a
     paid quota; a quota answered with 429 fails each term after its retries.
+
+    The key travels in the `X-goog-api-key` header, which Google APIs accept in
+    place of `?key=`, so it never appears in a URL that urllib3 logs; redirects,
+    which requests would follow with that header to any host, are refused.
     """
 
     name = "google"
+    min_interval = 1.0
 
     def __init__(
         self,
@@ -419,12 +507,7 @@ class GoogleCustomSearchProvider(HttpCountProvider):
         *,
         api_key: str | None = None,
         engine_id: str | None = None,
-        timeout: float = 10.0,
-        retries: int = 3,
-        backoff: float = 1.0,
-        max_delay: float = 60.0,
-        min_interval: float = 1.0,
-        user_agent: str | None = None,
+        **http: Unpack[HttpOptions],
     ) -> None:
         api_key = api_key or os.environ.get("GOOGLE_API_KEY", "")
         engine_id = engine_id or os.environ.get("GOOGLE_CSE_ID", "")
@@ -436,15 +519,14 @@ class GoogleCustomSearchProvider(HttpCountProvider):
                 "an API key for the Custom Search JSON API and the id (cx) of a Programmable "
                 "Search Engine; set them, or use the offline wordfreq provider"
             )
-        super().__init__(base_url, timeout=timeout, retries=retries, backoff=backoff,
-                         max_delay=max_delay, min_interval=min_interval,
-                         user_agent=user_agent)
+        super().__init__(base_url, **http)
         self._api_key = api_key
         self._engine_id = engine_id
 
     def count(self, term: str) -> int:
-        params = {"key": self._api_key, "cx": self._engine_id, "q": f'"{_phrase(term)}"'}
-        data = self._get_json(self.base_url, params)
+        params = {"cx": self._engine_id, "q": f'"{_phrase(term)}"'}
+        data = self._get_json(self.base_url, params, headers={"X-goog-api-key": self._api_key},
+                              follow_redirects=False)
         info = data.get("searchInformation") if isinstance(data, dict) else None
         if not isinstance(info, dict) or "totalResults" not in info:
             raise CountError("the answer has no searchInformation.totalResults")

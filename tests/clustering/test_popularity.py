@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import socket
 import threading
 import time
@@ -46,7 +47,8 @@ class Reply:
     status: int = 200
     body: Any = None  # a str is sent as is, anything else as JSON
     headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
+    delay: float = 0.0  # before the answer
+    stall: float = 0.0  # after the headers and half the body
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Seen:
     path: str
     query: dict[str, list[str]]
     user_agent: str | None
+    api_key: str | None
     at: float
 
 
@@ -70,7 +73,7 @@ class FakeApi:
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 seen = Seen(parts.path, parse_qs(parts.query), self.headers["User-Agent"],
-                            time.monotonic())
+                            self.headers["X-goog-api-key"], time.monotonic())
                 api.seen.append(seen)
                 reply = api.replies[min(len(api.seen), len(api.replies)) - 1]
                 if reply.delay:
@@ -84,6 +87,11 @@ class FakeApi:
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
                     self.end_headers()
+                    if reply.stall:
+                        self.wfile.write(data[:len(data) // 2])
+                        self.wfile.flush()
+                        api.release.wait(reply.stall)
+                        data = data[len(data) // 2:]
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up waiting, as the timeout test intends
@@ -233,17 +241,23 @@ def test_500_then_success_recovers(fake_api, make_provider):
     assert len(fake_api.seen) == 3
 
 
-def test_backoff_doubles_between_tries(fake_api, make_provider):
-    fake_api.reply(Reply(500))
+def test_backoff_doubles_between_tries_and_retry_after_replaces_one_wait(
+        fake_api, make_provider):
+    fake_api.reply(Reply(500), Reply(500), Reply(429, headers={"Retry-After": "1"}), Reply(500))
     provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW,
-                             **{**FAST, "retries": 3, "backoff": 0.05})
+                             **{**FAST, "retries": 4, "backoff": 0.05})
 
-    with pytest.raises(CountError, match="gave up after 4 tries"):
+    with pytest.raises(CountError, match="HTTP 500.*gave up after 5 tries"):
         provider.count("dog")
     times = [seen.at for seen in fake_api.seen]
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert gaps[0] < 0.1  # the first wait is `backoff` itself
-    assert all(gap >= wait for gap, wait in zip(gaps, [0.05, 0.1, 0.2], strict=True))
+    # urllib3 retries once at once, then waits backoff * 2**(n-1): 0.1 s, 0.2 s, 0.4 s;
+    # the third wait is the server's Retry-After instead, and doubling goes on after it.
+    assert len(gaps) == 4
+    assert gaps[0] < 0.05
+    assert 0.1 <= gaps[1] < 0.15
+    assert 1.0 <= gaps[2] < 1.05
+    assert 0.4 <= gaps[3] < 0.45
 
 
 def test_retry_after_seconds_is_respected(fake_api, make_provider):
@@ -265,15 +279,41 @@ def test_retry_after_is_capped_by_max_delay(fake_api, make_provider):
     assert 0.2 <= time.monotonic() - started < 2
 
 
-def test_retry_after_as_http_date_in_the_past_means_retry_now(fake_api, make_provider):
-    past = format_datetime(datetime.now(UTC) - timedelta(minutes=5), usegmt=True)
-    fake_api.reply(Reply(429, headers={"Retry-After": past}), Reply(body=pageviews(4)))
+def test_backoff_is_capped_by_max_delay(fake_api, make_provider):
+    fake_api.reply(Reply(500))
     provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW,
-                             **{**FAST, "backoff": 5.0})
+                             **{**FAST, "backoff": 10.0, "max_delay": 0.2})
 
-    started = time.monotonic()
+    with pytest.raises(CountError, match="gave up after 3 tries"):
+        provider.count("dog")
+    assert 0.2 <= fake_api.seen[2].at - fake_api.seen[1].at < 1  # not backoff * 2 = 20 s
+
+
+def test_retry_after_as_http_date_is_respected(fake_api, make_provider):
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=2), usegmt=True)
+    fake_api.reply(Reply(503, headers={"Retry-After": soon}), Reply(body=pageviews(4)))
+    provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW,
+                             **{**FAST, "backoff": 0.0})
+
     assert provider.count("dog") == 4
-    assert time.monotonic() - started < 1  # the 5 s backoff was not used
+    # The date has whole seconds, so it is 1 to 2 s away.
+    assert 0.95 <= fake_api.seen[1].at - fake_api.seen[0].at < 2.5
+
+
+@pytest.mark.parametrize("retry_after", [
+    format_datetime(datetime.now(UTC) - timedelta(minutes=5), usegmt=True),  # in the past
+    "0",
+    "soon",  # unreadable
+])
+def test_retry_after_without_a_wait_falls_back_to_the_backoff(fake_api, make_provider,
+                                                              retry_after):
+    fake_api.reply(Reply(500), Reply(429, headers={"Retry-After": retry_after}),
+                   Reply(body=pageviews(4)))
+    provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW,
+                             **{**FAST, "backoff": 0.15})
+
+    assert provider.count("dog") == 4
+    assert 0.3 <= fake_api.seen[2].at - fake_api.seen[1].at < 1  # backoff * 2, the second wait
 
 
 def test_slow_answer_times_out_quickly(fake_api, make_provider):
@@ -282,10 +322,23 @@ def test_slow_answer_times_out_quickly(fake_api, make_provider):
                              timeout=0.2, retries=1, backoff=0.0, min_interval=0.0)
 
     started = time.monotonic()
-    with pytest.raises(CountError, match=r"no answer within 0.2 s; gave up after 2 tries"):
+    with pytest.raises(CountError, match=r"^no answer within 0.2 s; gave up after 2 tries$"):
         provider.count("dog")
     assert time.monotonic() - started < 2
     assert len(fake_api.seen) == 2
+
+
+def test_answer_that_stalls_midway_times_out_without_retry(fake_api, make_provider):
+    fake_api.reply(Reply(body=pageviews(1), stall=10))
+    provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW,
+                             timeout=0.2, retries=1, backoff=0.0, min_interval=0.0)
+
+    started = time.monotonic()
+    with pytest.raises(CountError, match=r"^no answer within 0.2 s while reading the answer; "
+                                         r"not retried$"):
+        provider.count("dog")
+    assert time.monotonic() - started < 2
+    assert len(fake_api.seen) == 1
 
 
 def test_rate_limit_spaces_requests(fake_api, make_provider):
@@ -298,6 +351,18 @@ def test_rate_limit_spaces_requests(fake_api, make_provider):
     times = [seen.at for seen in fake_api.seen]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(gaps) == 3
+    assert min(gaps) >= 0.14
+
+
+def test_rate_limit_spaces_retries_too(fake_api, make_provider):
+    fake_api.reply(Reply(500), Reply(503), Reply(body=pageviews(1)))
+    provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW,
+                             **{**FAST, "backoff": 0.0, "min_interval": 0.15})
+
+    assert provider.count("dog") == 1
+    times = [seen.at for seen in fake_api.seen]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(gaps) == 2
     assert min(gaps) >= 0.14
 
 
@@ -332,7 +397,8 @@ def test_google_counts_the_quoted_phrase_with_key_and_engine(fake_api, make_prov
 
     assert provider.count("domestic_animal") == 2_900_000_000
     [seen] = fake_api.seen
-    assert seen.query == {"key": ["SECRET-KEY"], "cx": ["engine-1"], "q": ['"domestic animal"']}
+    assert seen.query == {"cx": ["engine-1"], "q": ['"domestic animal"']}
+    assert seen.api_key == "SECRET-KEY"  # in a header, never in the URL
 
 
 @pytest.mark.parametrize(("body", "message"), [
@@ -369,16 +435,75 @@ def test_google_without_credentials_names_what_is_missing(monkeypatch, google_en
         GoogleCustomSearchProvider("http://127.0.0.1:9")
 
 
-def test_connection_failure_does_not_leak_the_api_key(make_provider, google_env):
+def closed_port() -> int:
     with socket.socket() as sock:  # a port that nothing listens on once closed
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        return sock.getsockname()[1]
+
+
+def test_connection_failure_does_not_leak_the_api_key(make_provider, google_env):
+    port = closed_port()
     provider = make_provider(GoogleCustomSearchProvider, f"http://127.0.0.1:{port}",
                              **{**FAST, "retries": 1})
 
-    with pytest.raises(CountError, match=f"could not reach 127.0.0.1:{port}") as raised:
+    with pytest.raises(CountError, match=rf"^could not reach 127.0.0.1:{port} "
+                                         r"\(Connection refused\); gave up after 2 tries$"
+                       ) as raised:
         provider.count("dog")
     assert "SECRET-KEY" not in str(raised.value)
+
+
+def test_the_api_key_never_reaches_a_log(fake_api, make_provider, google_env, caplog):
+    caplog.set_level(logging.DEBUG)
+    fake_api.reply(Reply(500), Reply(body=google_answer("12")))
+    with make_provider(GoogleCustomSearchProvider, fake_api.url, **FAST) as provider:
+        assert provider.count("dog") == 12
+    down = make_provider(GoogleCustomSearchProvider, f"http://127.0.0.1:{closed_port()}",
+                         **{**FAST, "retries": 1})
+    with pytest.raises(CountError):
+        down.count("dog")
+
+    logged = caplog.text
+    assert "cx=engine-1" in logged  # urllib3 logged the URLs, of the retries too...
+    assert any(r.levelno == logging.WARNING and "Retrying" in r.getMessage()
+               for r in caplog.records)
+    assert "SECRET-KEY" not in logged  # ...but the key was never in them
+
+
+def test_google_does_not_follow_a_redirect_with_its_key(fake_api, make_provider, google_env):
+    fake_api.reply(Reply(302, {}, headers={"Location": "http://elsewhere.invalid/"}))
+    provider = make_provider(GoogleCustomSearchProvider, fake_api.url, **FAST)
+
+    with pytest.raises(CountError, match=r"^HTTP 302 Found$"):
+        provider.count("dog")
+    assert len(fake_api.seen) == 1
+
+
+# --- options --------------------------------------------------------------------------------
+
+def test_each_provider_has_its_own_default_interval_and_takes_the_shared_options(google_env):
+    with (WikipediaPageviewsProvider() as wikipedia, GoogleCustomSearchProvider() as google,
+          WikipediaPageviewsProvider(timeout=3, retries=0, backoff=2, max_delay=5,
+                                     min_interval=0.25, user_agent="me") as tuned):
+        assert (wikipedia.min_interval, google.min_interval) == (0.1, 1.0)
+        assert (wikipedia.timeout, wikipedia.retries, wikipedia.backoff, wikipedia.max_delay) \
+            == (google.timeout, google.retries, google.backoff, google.max_delay) \
+            == (10.0, 3, 1.0, 60.0)
+        assert (tuned.timeout, tuned.retries, tuned.backoff, tuned.max_delay,
+                tuned.min_interval, tuned.user_agent) == (3, 0, 2, 5, 0.25, "me")
+        assert WikipediaPageviewsProvider.min_interval == 0.1  # the class is untouched
+
+
+@pytest.mark.parametrize("option", [{"timeout": 0}, {"retries": -1}, {"backoff": -1},
+                                    {"max_delay": -1}, {"min_interval": -0.1}])
+def test_http_options_out_of_range_are_a_config_error(option):
+    with pytest.raises(ProviderConfigError, match="timeout must be > 0"):
+        WikipediaPageviewsProvider("http://127.0.0.1:9", **option)
+
+
+def test_an_unknown_http_option_is_a_type_error():
+    with pytest.raises(TypeError, match="unexpected option.*: retry"):
+        WikipediaPageviewsProvider(retry=3)
 
 
 # --- count_many ----------------------------------------------------------------------------
