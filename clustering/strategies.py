@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from clustering.cil import CIL, build_cil, normalize_name
 from clustering.conflicts import DEFAULT_POLICY, Resolution, resolve_conflicts
 from clustering.hierarchy import Hierarchy
-from clustering.popularity import CountProvider, terms_for_synset
+from clustering.popularity import CountProvider, term_for_synset
 
 __all__ = [
     "STRATEGIES", "TOO_GENERAL", "StrategyResult", "depth_assignment", "popularity_assignment",
@@ -80,10 +80,10 @@ def depth_assignment(hierarchy: Hierarchy, k: int) -> dict[str, str]:
 
 def synset_counts(hierarchy: Hierarchy, counts: Mapping[str, int] | CountProvider
                   ) -> dict[str, int]:
-    """synset wnid -> search count of its term (`terms_for_synset`). A provider is
+    """synset wnid -> search count of its term (`term_for_synset`). A provider is
     asked once per term; a term the mapping lacks or the provider cannot count
     (a `CountError`, e.g. a term missing from a counts file) counts 0."""
-    terms = {wnid: terms_for_synset(s.lemmas)[0] for wnid, s in hierarchy.synsets.items()}
+    terms = {wnid: term_for_synset(s.lemmas) for wnid, s in hierarchy.synsets.items()}
     if isinstance(counts, CountProvider):
         fetched = counts.count_many(sorted(set(terms.values())), progress=False)
         return {wnid: fetched[term].count or 0 for wnid, term in terms.items()}

@@ -7,7 +7,7 @@ from sqlalchemy import func, select, text
 
 from clustering.dbread import DatabaseError
 from clustering.hierarchy import Hierarchy, ImageClass
-from clustering.popularity import format_count, terms_for_synset
+from clustering.popularity import format_count, term_for_synset
 from survey_app.class_view import hierarchy_cache
 from survey_app.counts import recent_counts
 from survey_app.extensions import db
@@ -58,7 +58,7 @@ def class_list():
     matches = _matches(hierarchy, query)
     total = len(matches)
     classes = matches[(page - 1) * PER_PAGE:page * PER_PAGE]
-    terms = {e.wnid: terms_for_synset(hierarchy.synsets[e.wnid].lemmas)[0]
+    terms = {e.wnid: term_for_synset(hierarchy.synsets[e.wnid].lemmas)
              for c in classes for e in c.chain}
     counts = recent_counts()
     shown_counts = {

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import Row
 
 from clustering.cil import unique_names
-from clustering.popularity import format_count, terms_for_synset
+from clustering.popularity import format_count, term_for_synset
 from clustering.strategies import suggest_label
 from survey_app import images
 from survey_app.counts import recent_counts
@@ -147,7 +147,7 @@ def build_class_view(class_wnid: str, user_id: int) -> ClassView:
     built = views.get(class_wnid)
     if built is None:
         hierarchy = hierarchy_from_db()
-        terms = {e.wnid: terms_for_synset(hierarchy.synsets[e.wnid].lemmas)[0]
+        terms = {e.wnid: term_for_synset(hierarchy.synsets[e.wnid].lemmas)
                  for e in hierarchy.image_class(class_wnid).chain}
     else:
         terms = built.terms

@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import bindparam, select
 from tqdm import tqdm
 
-from clustering.popularity import CountError, get_provider, terms_for_synset
+from clustering.popularity import CountError, get_provider, term_for_synset
 from survey_app.extensions import db
 from survey_app.models import SearchCount, Synset, utcnow
 
@@ -19,7 +19,7 @@ COMMIT_EVERY = 50  # rows per transaction: a stopped run loses at most this many
 def synset_terms() -> dict[str, str]:
     """wnid -> the search term for every seeded synset."""
     return {
-        s.wnid: terms_for_synset(json.loads(s.lemmas_json))[0]
+        s.wnid: term_for_synset(json.loads(s.lemmas_json))
         for s in db.session.scalars(select(Synset))
     }
 

@@ -33,7 +33,7 @@ from clustering.popularity import (
     format_count,
     get_provider,
     last_full_months,
-    terms_for_synset,
+    term_for_synset,
     wikipedia_title,
 )
 
@@ -652,7 +652,7 @@ def test_format_count_rejects_negative_counts():
         format_count(-1)
 
 
-def test_terms_for_synset_is_the_first_lemma_in_words():
-    assert terms_for_synset(["domestic_animal", "domesticated_animal"]) == ["domestic animal"]
+def test_term_for_synset_is_the_first_lemma_in_words():
+    assert term_for_synset(["domestic_animal", "domesticated_animal"]) == "domestic animal"
     with pytest.raises(ValueError):
-        terms_for_synset([])
+        term_for_synset([])
