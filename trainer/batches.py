@@ -79,9 +79,9 @@ def normalize(
 ) -> torch.Tensor:
     """uint8 batch -> float batch standardised with the dataset statistics, in one pass
     after the conversion: (x / 255 - mean) / std = x * scale - shift."""
-    if channels_last:
-        images = images.contiguous(memory_format=torch.channels_last)
-    return images.float().mul_(scale).sub_(shift)
+    out = images.float().mul_(scale).sub_(shift)
+    # Last: broadcasting the statistics over a channels_last tensor was twice as slow.
+    return out.contiguous(memory_format=torch.channels_last) if channels_last else out
 
 
 class _BatchSource:
