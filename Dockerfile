@@ -7,7 +7,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY clustering clustering
 COPY survey_app survey_app
-COPY trainer trainer
+COPY imagenet_files imagenet_files
 COPY migrations migrations
 COPY scripts scripts
 COPY gunicorn.conf.py ./

@@ -34,7 +34,7 @@ test: setup-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed
-	$(VENV)/bin/ruff check clustering survey_app trainer tests benchmarks
+	$(VENV)/bin/ruff check clustering imagenet_files survey_app trainer tests benchmarks
 
 clean:
 	rm -rf $(VENV) instance/*.sqlite3 instance/thumbnails

@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-# The trainer's reader of the same files; it imports no torch.
-from trainer.downsampled_files import read_downsampled_file
-from trainer.label_order import read_label_order
+from imagenet_files.downsampled import read_downsampled_file
+from imagenet_files.label_order import read_label_order
 
 # val_data first: it is the smallest file that still has 50 images of every class.
 FILE_NAMES = ("val_data", "val_data.npz", "train_data_batch_1", "train_data_batch_1.npz")

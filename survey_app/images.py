@@ -24,9 +24,9 @@ from flask import Blueprint, Flask, abort, current_app, send_file, url_for
 from flask_login import login_required
 from PIL import Image, ImageOps
 
+from imagenet_files.layout import DataLayoutError
 from survey_app import downsampled
 from survey_app.seeding import hierarchy_from_db
-from trainer.downsampled_files import DataLayoutError
 
 bp = Blueprint("images", __name__)
 

@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="the ILSVRC devkit's map_clsloc.txt (or a devkit folder holding one), giving the "
         "wnid of each 1-based label in the official files; default: the table shipped in "
-        "trainer/data/imagenet32_label_order.txt",
+        "imagenet_files/data/imagenet32_label_order.txt",
     )
     labels.add_argument(
         "--image-size",

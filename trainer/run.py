@@ -19,6 +19,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from clustering.cil import CILFormatError
+from imagenet_files.label_order import LabelOrderError
+from imagenet_files.layout import DataLayoutError
 from trainer import distributed
 from trainer.batches import LoaderBatches, ResidentBatches, fits_on_device, make_batches
 from trainer.checkpoint import (
@@ -32,9 +34,8 @@ from trainer.checkpoint import (
     unwrap,
 )
 from trainer.config import Config
-from trainer.data import DataLayoutError, Dataset, Split, load_dataset
+from trainer.data import Dataset, Split, load_dataset
 from trainer.engine import Merge, autocast, evaluate, train_one_epoch
-from trainer.label_order import LabelOrderError
 from trainer.labels import LabelSpace, MissingClassesError, label_spaces
 from trainer.models import build_model, replace_head
 from trainer.records import RunRecords

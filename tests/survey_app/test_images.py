@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from imagenet_files.label_order import read_label_order
+from imagenet_files.layout import DataLayoutError
 from survey_app.downsampled import read_file
-from trainer.downsampled_files import DataLayoutError
-from trainer.label_order import read_label_order
 
 from .conftest import add_user, log_in, make_app, make_image_folder, seeded
 

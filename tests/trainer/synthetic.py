@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from imagenet_files.label_order import read_label_order
 from trainer.config import Config
-from trainer.label_order import read_label_order
 
 ORDER = read_label_order()
 # Files' 1-based labels used by the synthetic data, and the wnids the devkit order gives them.

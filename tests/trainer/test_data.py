@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import pickle
-
 import numpy as np
 import pytest
 
+from imagenet_files.label_order import read_label_order
+from imagenet_files.layout import DataLayoutError
 from tests.trainer.synthetic import (
     FILE_LABELS,
     WNIDS,
@@ -15,50 +15,10 @@ from tests.trainer.synthetic import (
     write_downsampled,
     write_image_folder,
 )
-from trainer.data import DataLayoutError, load_dataset, read_downsampled_file
-from trainer.label_order import LabelOrderError, parse_label_order, read_label_order
+from trainer.data import load_dataset
 
 # The anchor points of shared/data/README.md: (file label, wnid, sorted class index).
 ANCHORS = [(1, "n02119789", 278), (449, "n01440764", 0), (1000, "n03255030", None)]
-
-
-def test_shipped_label_order_has_the_anchor_points():
-    order = read_label_order()
-    assert len(order) == len(set(order)) == 1000
-    for label, wnid, sorted_index in ANCHORS:
-        assert order[label - 1] == wnid
-        if sorted_index is not None:
-            assert sorted(order).index(wnid) == sorted_index
-
-
-def test_devkit_order_differs_from_sorted_order_everywhere():
-    order = read_label_order()
-    assert all(a != b for a, b in zip(order, sorted(order), strict=True))
-
-
-def test_map_clsloc_file_and_devkit_folder_are_read(tmp_path):
-    order = read_label_order()
-    devkit = tmp_path / "ILSVRC2015" / "devkit" / "data"
-    devkit.mkdir(parents=True)
-    text = "".join(f"{wnid} {i} name_{i}\n" for i, wnid in enumerate(order, start=1))
-    (devkit / "map_clsloc.txt").write_text(text)
-    assert read_label_order(devkit / "map_clsloc.txt") == order
-    assert read_label_order(tmp_path) == order
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("1 n01440764\n1 n01443537\n", "label 1 appears twice"),
-        ("1 n01440764\n3 n01443537\n", "without gaps"),
-        ("1 n01440764\n2 n01440764\n", "a wnid appears under two labels"),
-        ("1 tench\n", "expected a wnid and a label number"),
-        ("", "holds no labels"),
-    ],
-)
-def test_broken_label_orders_are_refused(text, message):
-    with pytest.raises(LabelOrderError, match=message):
-        parse_label_order(text)
 
 
 def test_pickle_labels_map_to_wnids_at_the_anchor_points(tmp_path):
@@ -76,17 +36,6 @@ def test_pickle_labels_map_to_wnids_at_the_anchor_points(tmp_path):
     assert np.array_equal(dataset.train.images.numpy(), images)
 
 
-def test_rows_are_read_channel_planar(tmp_path):
-    # red plane 10, green 20, blue 30: a wrong reshape (HWC) would mix them
-    row = np.concatenate([np.full(1024, value, np.uint8) for value in (10, 20, 30)])
-    path = tmp_path / "val_data"
-    path.write_bytes(pickle.dumps({"data": row[None], "labels": [7]}))
-    images, labels = read_downsampled_file(path)
-    assert images.shape == (1, 3, 32, 32)
-    assert images[0, :, 5, 9].tolist() == [10, 20, 30]
-    assert labels.tolist() == [7]
-
-
 def test_npz_release_and_subfolders_are_found(tmp_path):
     images, labels = synthetic_split(2, seed=0, size=64)
     train, val = tmp_path / "Imagenet64_train_npz", tmp_path / "Imagenet64_val_npz"
@@ -99,27 +48,6 @@ def test_npz_release_and_subfolders_are_found(tmp_path):
 
     assert dataset.image_size == 64 and len(dataset.val) == 8
     assert [dataset.classes[t] for t in dataset.val.targets[:4]] == list(WNIDS)
-
-
-def test_pickles_written_by_numpy_1_load_without_warnings(tmp_path):
-    images, labels = synthetic_split(1, seed=0)
-    data = pickle.dumps({"data": images.reshape(4, -1), "labels": labels}, protocol=2)
-    assert b"numpy._core.multiarray" in data
-    path = tmp_path / "val_data"
-    path.write_bytes(data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
-    loaded, _ = read_downsampled_file(path)
-    assert np.array_equal(loaded, images)
-
-
-def test_a_pickle_that_would_run_code_is_refused(tmp_path):
-    class Exploit:
-        def __reduce__(self):
-            return (print, ("this must not run",))
-
-    path = tmp_path / "val_data"
-    path.write_bytes(pickle.dumps({"data": Exploit(), "labels": []}))
-    with pytest.raises(DataLayoutError, match=r"builtins\.print has no place"):
-        read_downsampled_file(path)
 
 
 def test_a_user_label_order_changes_the_mapping(tmp_path):

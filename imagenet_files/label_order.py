@@ -3,7 +3,7 @@ Downsampled ImageNet files stands for.
 
 That order is not the sorted-wnid order of torchvision's ImageFolder (no position agrees), so
 reading the files without this table silently trains on scrambled classes. The table ships as
-`trainer/data/imagenet32_label_order.txt` (lines `L WNID`); a user may pass the devkit's own
+`imagenet_files/data/imagenet32_label_order.txt` (lines `L WNID`); a user may pass the devkit's own
 `map_clsloc.txt` (lines `WNID L NAME`) or a devkit folder holding one instead.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from clustering.cil import WNID_RE
+from clustering.hierarchy import WNID_RE
 
 SHIPPED_TABLE = "imagenet32_label_order.txt"
 
@@ -28,8 +28,8 @@ def read_label_order(source: Path | None = None) -> list[str]:
     for `map_clsloc.txt` (an unpacked devkit).
     """
     if source is None:
-        text = resources.files("trainer").joinpath("data", SHIPPED_TABLE).read_text()
-        return parse_label_order(text, origin=f"trainer/data/{SHIPPED_TABLE}")
+        text = resources.files("imagenet_files").joinpath("data", SHIPPED_TABLE).read_text()
+        return parse_label_order(text, origin=f"imagenet_files/data/{SHIPPED_TABLE}")
     path = Path(source)
     if path.is_dir():
         found = sorted(path.rglob("map_clsloc.txt"))

@@ -1,7 +1,4 @@
-"""Reading one file of the official Downsampled ImageNet release (pickle or npz).
-
-Kept free of torch because the survey app shows pictures from the same files.
-"""
+"""Reading one file of the official Downsampled ImageNet release (pickle or npz)."""
 
 from __future__ import annotations
 
@@ -12,10 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-class DataLayoutError(ValueError):
-    """DATA_DIR, or a file in it, is not in a layout the trainer reads; the message says why."""
-
+from imagenet_files.layout import DataLayoutError
 
 # Only these globals may appear in an official pickle; any other name means a foreign or
 # tampered file, and a general unpickler would import and run it.
