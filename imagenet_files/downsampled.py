@@ -17,6 +17,7 @@ PICKLE_GLOBALS = frozenset(
     {
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy._core.multiarray", "scalar"),
+        ("numpy._core.numeric", "_frombuffer"),  # how protocol 5 stores an array's bytes
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
         ("_codecs", "encode"),  # how protocol 2 stores bytes from Python 3: harmless

@@ -8,8 +8,10 @@ Two sources serve the same batches from a `Split`'s uint8 tensors:
 - `LoaderBatches` keeps the split in host memory and gathers batches with DataLoader workers
   (pinned memory on CUDA): the fallback when the split does not fit on the GPU.
 
-Both take the epoch's order and augmentation from generators seeded by (seed, epoch), so a run's
-batches depend on neither the source nor on having been resumed.
+Both take the epoch's order from a generator seeded by (seed, epoch), the same on every DDP rank,
+which then takes its own share; the augmentation's generator is seeded by (seed, epoch, rank), so
+each rank crops and flips its images with its own draws. A run's batches depend on neither the
+source nor on having been resumed.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ MEAN = (0.4810, 0.4574, 0.4078)
 STD = (0.2146, 0.2104, 0.2138)
 
 
-def _epoch_seed(seed: int, epoch: int, stream: int) -> int:
-    return (seed * 1_000_003 + epoch) * 2 + stream
+def _epoch_seed(seed: int, epoch: int, stream: int, rank: int = 0) -> int:
+    return ((seed * 1_000_003 + epoch) * 2 + stream) * 65_536 + rank
 
 
 def epoch_order(
@@ -138,7 +140,7 @@ class _BatchSource:
         return normalize(images, self.scale, self.shift, self.channels_last), targets
 
     def generator(self) -> torch.Generator:
-        seed = _epoch_seed(self.seed, self.epoch, 1)
+        seed = _epoch_seed(self.seed, self.epoch, 1, self.rank)
         return torch.Generator(device=self.device).manual_seed(seed)
 
 

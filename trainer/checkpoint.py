@@ -1,7 +1,8 @@
 """Checkpoints: everything a run needs to continue exactly where it stopped.
 
 A checkpoint holds the model, optimizer and scheduler states, the completed epoch, the best
-top-1 so far, the run's settings and labels, and the random states of torch, numpy and Python.
+top-1 so far, the run's settings and labels, and torch's random states (CPU and CUDA), the
+only generators the trainer draws from outside its seeded ones.
 The data order needs no state of its own: each epoch's order and augmentation are drawn from
 generators seeded by (seed, epoch) (see batches.py), and the seed is in the settings.
 

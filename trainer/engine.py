@@ -113,9 +113,15 @@ def train_one_epoch(
             sums[0] += loss.detach() * len(targets)
             sums[1:3] += topk_correct(logits.detach(), targets)
             sums[3] += len(targets)
-        if step % print_freq == 0 and not bar.disable:
+        if step % print_freq == 0 and show_progress:
             loss_avg, top1 = (sums[0] / sums[3]).item(), (100 * sums[1] / sums[3]).item()
-            bar.set_postfix(loss=f"{loss_avg:.3f}", top1=f"{top1:.1f}")
+            if bar.disable:  # no terminal (a log file, a batch job): a line instead of the bar
+                print(
+                    f"{desc} [{step + 1}/{len(bar)}]  loss {loss_avg:.3f}  top1 {top1:.1f}",
+                    flush=True,
+                )
+            else:
+                bar.set_postfix(loss=f"{loss_avg:.3f}", top1=f"{top1:.1f}")
     seconds = watch.seconds()
     loss_sum, top1, top5, images = _sum_over_processes(sums).tolist()
     seconds = max(seconds, 1e-9)

@@ -84,20 +84,29 @@ class RunRecords:
 
 
 def plot_curves(rows: list[dict[str, object]], path: Path) -> None:
-    """Loss (left) and top-1/top-5 accuracy (right) per epoch; dotted: training, solid: val."""
+    curves_figure(rows).savefig(path, dpi=120)
+
+
+def curves_figure(rows: list[dict[str, object]]) -> Figure:
+    """Loss (left) and top-1/top-5 accuracy (right) per epoch; dotted: training, solid: val.
+
+    Every point has a marker: after one epoch each curve is a single point, which a line alone
+    does not draw.
+    """
     epochs = [row["epoch"] for row in rows]
     figure = Figure(figsize=(11, 4.2), layout="constrained")
     loss_axes, accuracy_axes = figure.subplots(1, 2)
-    loss_axes.plot(epochs, [row["train_loss"] for row in rows], ":", label="train")
-    loss_axes.plot(epochs, [row["val_loss"] for row in rows], "-", label="val")
+    loss_axes.plot(epochs, [row["train_loss"] for row in rows], ":o", ms=3, label="train")
+    loss_axes.plot(epochs, [row["val_loss"] for row in rows], "-o", ms=3, label="val")
     loss_axes.set_ylabel("cross-entropy loss")
     for key, label, color, style in ACCURACY_CURVES:
         if rows and key in rows[0]:
-            accuracy_axes.plot(epochs, [row[key] for row in rows], style, color=color, label=label)
+            values = [row[key] for row in rows]
+            accuracy_axes.plot(epochs, values, style + "o", ms=3, color=color, label=label)
     accuracy_axes.set_ylabel("accuracy (%)")
     for axes in (loss_axes, accuracy_axes):
         axes.set_xlabel("epoch")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(alpha=0.3)
         axes.legend(fontsize="small")
-    figure.savefig(path, dpi=120)
+    return figure

@@ -42,3 +42,12 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
     path.write_bytes(pickle.dumps({"data": Exploit(), "labels": []}))
     with pytest.raises(DataLayoutError, match=r"builtins\.print has no place"):
         read_downsampled_file(path)
+
+
+def test_pickle_protocol_5_files_are_read(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (2, 3, 32, 32), dtype=np.uint8)
+    path = tmp_path / "val_data"
+    content = {"data": images.reshape(2, -1), "labels": [3, 4], "mean": images.mean(axis=0)}
+    path.write_bytes(pickle.dumps(content, protocol=5))
+    loaded, labels = read_downsampled_file(path)
+    assert np.array_equal(loaded, images) and labels.tolist() == [3, 4]

@@ -97,3 +97,15 @@ def test_evaluation_batches_are_not_augmented():
     ((images, targets),) = ResidentBatches(split, batch_size=6, device=CPU, train=False)
     assert torch.equal(images, normalize(split.images, *statistics(CPU), channels_last=False))
     assert targets.tolist() == list(range(6))
+
+
+def test_ranks_draw_different_augmentations():
+    # every image the same: the crops and flips alone tell the ranks' batches apart
+    image = torch.arange(64, dtype=torch.uint8).view(1, 1, 8, 8).expand(64, 3, 8, 8)
+    split = Split(image.contiguous(), torch.zeros(64, dtype=torch.int64))
+    options = {"batch_size": 16, "device": CPU, "train": True, "padding": 2, "world_size": 2}
+    ranks = [ResidentBatches(split, rank=r, **options) for r in range(2)]
+    for source in ranks:
+        source.set_epoch(1)
+    (first, _), (second, _) = (next(iter(source)) for source in ranks)
+    assert not torch.equal(first, second)

@@ -98,3 +98,15 @@ def test_train_one_epoch_reports_the_epoch_and_steps_the_schedule():
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**3)
     assert 0 <= result["top1"] <= result["top5"] == 100  # 3 outputs: top-5 always hits
     assert result["images_per_s"] > 0 and result["loss"] > 0
+
+
+def test_train_one_epoch_prints_progress_lines_when_there_is_no_bar(capsys):
+    # under pytest stdout is not a terminal, as in a log file: tqdm stays off
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    batches = [(torch.randn(5, 4), torch.randint(0, 3, (5,))) for _ in range(4)]
+    train_one_epoch(model, batches, optimizer, scheduler, device=CPU, print_freq=2, desc="epoch 1/9")
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("  ")[0] for line in lines] == ["epoch 1/9 [1/4]", "epoch 1/9 [3/4]"]
+    assert all("loss" in line and "top1" in line for line in lines)

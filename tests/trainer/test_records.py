@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
-from trainer.records import RunRecords
+from trainer.records import RunRecords, curves_figure
 
 
 def row(epoch: int, merged: bool = False) -> dict[str, object]:
@@ -58,3 +58,10 @@ def test_per_label_table(tmp_path):
     )
     lines = (tmp_path / "per_label.csv").read_text().splitlines()
     assert lines == ["label,wnid,name,images,top1", "0,n02084071,dog,4,75.00", "1,,cat,0,"]
+
+
+def test_a_one_epoch_run_plots_visible_points():
+    # single points drawn as lines without markers leave the plot blank
+    figure = curves_figure([row(1, merged=True)])
+    lines = [line for axes in figure.axes for line in axes.lines]
+    assert len(lines) == 8 and all(line.get_marker() not in ("None", "", None) for line in lines)
