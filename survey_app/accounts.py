@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -23,7 +23,9 @@ from survey_app.extensions import db
 from survey_app.models import Invitation, User, utcnow
 
 ROLES = ("annotator", "admin")
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
+# \Z, not $: `$` also matches before a final newline, and WTForms' Regexp
+# validator uses re.match; code here uses fullmatch.
+USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{2,64}\Z")
 USERNAME_RULE = "2 to 64 letters, digits, '.', '_' or '-'"
 SETUP_SALT = "cil-first-admin"
 
@@ -32,13 +34,17 @@ class AccountError(ValueError):
     """A request that cannot create or change an account; the message says why."""
 
 
-def check_new_credentials(username: str, password: str) -> None:
-    if not USERNAME_RE.match(username):
-        raise AccountError(f"a username has {USERNAME_RULE}")
+def check_password(username: str, password: str) -> None:
     minimum = current_app.config["PASSWORD_MIN_LENGTH"]
     if len(password) < minimum:
         raise AccountError(f"a password has at least {minimum} characters")
-    if db.session.scalar(select(User.id).where(User.username == username)) is not None:
+
+
+def check_new_credentials(username: str, password: str) -> None:
+    if not USERNAME_RE.fullmatch(username):
+        raise AccountError(f"a username has {USERNAME_RULE}")
+    check_password(username, password)
+    if find_user(username) is not None:
         raise AccountError(f"the username {username!r} is taken")
 
 
@@ -62,10 +68,15 @@ def create_user(username: str, password: str, role: str = "annotator") -> User:
     return user
 
 
+def find_user(username: str) -> User | None:
+    """The account of this name, whatever its case ("Alice" is "alice")."""
+    return db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+
+
 def authenticate(username: str, password: str) -> User | None:
     """The active user with this password, else None. A missing user costs a
     hash check too, so response times do not tell which usernames exist."""
-    user = db.session.scalar(select(User).where(User.username == username))
+    user = find_user(username)
     stored = user.password_hash if user is not None and user.password_hash else None
     if stored is None:
         check_password_hash(_dummy_hash(), password)
@@ -81,6 +92,24 @@ def _dummy_hash() -> str:
     if method not in cache:
         cache[method] = generate_password_hash(secrets.token_hex(8), method=method)
     return cache[method]
+
+
+def end_sessions(user_id: int) -> None:
+    """End every session of the account at its next request, by raising its
+    session generation (the caller commits)."""
+    db.session.execute(update(User).where(User.id == user_id)
+                       .values(session_generation=User.session_generation + 1))
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Set a new password when `current` is the account's password; every
+    session of the account ends, so the caller starts a new one (and commits)."""
+    if not user.password_hash or not check_password_hash(user.password_hash, current):
+        raise AccountError("the current password is wrong")
+    check_password(user.username, new)
+    user.password_hash = generate_password_hash(
+        new, method=current_app.config["PASSWORD_HASH_METHOD"])
+    end_sessions(user.id)
 
 
 def admin_exists() -> bool:

@@ -87,6 +87,18 @@ def set_active(user_id: int):
     if user.id == current_user.id:
         abort(400, description="You cannot deactivate your own account.")
     user.active = wanted == "1"
+    if not user.active:
+        accounts.end_sessions(user.id)
     db.session.commit()
     flash(f"{user.username} is {'active' if user.active else 'deactivated'}.", "info")
+    return redirect(url_for("admin.index"), code=303)
+
+
+@bp.post("/users/<int:user_id>/sessions")
+def end_sessions(user_id: int):
+    """Log the account out everywhere, e.g. when a password may have leaked."""
+    user = db.get_or_404(User, user_id)
+    accounts.end_sessions(user.id)
+    db.session.commit()
+    flash(f"Every session of {user.username} has ended.", "info")
     return redirect(url_for("admin.index"), code=303)

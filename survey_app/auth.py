@@ -32,7 +32,7 @@ from sqlalchemy import bindparam, select
 
 from survey_app import accounts, ratelimit
 from survey_app.extensions import db, login_manager
-from survey_app.forms import AccountForm, LoginForm
+from survey_app.forms import AccountForm, LoginForm, PasswordForm
 from survey_app.models import User
 
 bp = Blueprint("auth", __name__)
@@ -71,23 +71,34 @@ class SessionUser(UserMixin):
     id: int
     username: str
     role: str
+    session_generation: int
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    def get_id(self) -> str:
+        return f"{self.id}.{self.session_generation}"
+
 
 _users = User.__table__
-_ACTIVE_USER = select(_users.c.id, _users.c.username, _users.c.role).where(
-    _users.c.id == bindparam("user_id"), _users.c.active.is_(True))
+_ACTIVE_USER = select(_users.c.id, _users.c.username, _users.c.role,
+                      _users.c.session_generation).where(
+    _users.c.id == bindparam("user_id"), _users.c.active.is_(True),
+    _users.c.session_generation == bindparam("generation"))
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> SessionUser | None:
-    """A deactivated user's existing session ends at their next request."""
-    if not user_id.isdecimal():
+def load_user(session_id: str) -> SessionUser | None:
+    """The active account whose session generation is still the one the session
+    was started under (`User.get_id`), else None: the session has ended. The
+    generation rides in the query that was already made for the account, so
+    the check costs no extra query."""
+    user_id, _, generation = session_id.partition(".")
+    if not (user_id.isdecimal() and generation.isdecimal()):
         return None
-    row = db.session.connection().execute(_ACTIVE_USER, {"user_id": int(user_id)}).first()
+    row = db.session.connection().execute(
+        _ACTIVE_USER, {"user_id": int(user_id), "generation": int(generation)}).first()
     return SessionUser(*row) if row else None
 
 
@@ -140,7 +151,8 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        username, address = form.username.data, request.remote_addr or "unknown"
+        # One account whatever the case, so one count of failures too.
+        username, address = form.username.data.lower(), request.remote_addr or "unknown"
         if ratelimit.login_blocked(username, address):
             form.form_errors.append("Too many failed attempts; wait a few minutes and try again.")
             status = 429
@@ -161,10 +173,40 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    """Ends every session of the account, not only this browser's: a copy of
+    the cookie (signed, so valid until it expires) must not outlive a logout."""
+    if current_user.is_authenticated:
+        accounts.end_sessions(current_user.id)
+        db.session.commit()
     logout_user()
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.get("/account")
+@login_required
+def account():
+    return render_template("account.html", form=PasswordForm())
+
+
+@bp.post("/account/password")
+@login_required
+def change_password():
+    """A new password ends every session of the account; this browser gets a new one."""
+    form = PasswordForm()
+    if form.validate():
+        user = db.session.get(User, current_user.id)
+        try:
+            accounts.change_password(user, form.current.data, form.password.data)
+        except accounts.AccountError as exc:
+            form.form_errors.append(f"{str(exc).capitalize()}.")
+        else:
+            db.session.commit()
+            start_session(user)
+            flash("Your password is changed; your other sessions have ended.", "info")
+            return redirect(url_for("auth.account"), code=303)
+    return render_template("account.html", form=form), 400
 
 
 def _account_form_page(title: str, intro: str, role: str, create: Callable[[str, str], User]):

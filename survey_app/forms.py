@@ -11,7 +11,8 @@ from wtforms.validators import EqualTo, InputRequired, Length, Optional, Regexp
 from survey_app.accounts import ROLES, USERNAME_RE, USERNAME_RULE
 
 COMMENT_MAX = 1000
-SUBMISSION_ID_RE = r"^[A-Za-z0-9_-]{8,64}$"
+# \Z, not $, which also matches before a final newline (see USERNAME_RE).
+SUBMISSION_ID_RE = r"[A-Za-z0-9_-]{8,64}\Z"
 
 
 class LoginForm(FlaskForm):
@@ -31,6 +32,16 @@ class AccountForm(FlaskForm):
     confirm = PasswordField("Repeat the password", validators=[
         InputRequired(), EqualTo("password", message="The two passwords differ.")])
     submit = SubmitField("Create account")
+
+
+class PasswordForm(FlaskForm):
+    """Change one's own password."""
+
+    current = PasswordField("Current password", validators=[InputRequired(), Length(max=256)])
+    password = PasswordField("New password", validators=[InputRequired(), Length(max=256)])
+    confirm = PasswordField("Repeat the new password", validators=[
+        InputRequired(), EqualTo("password", message="The two passwords differ.")])
+    submit = SubmitField("Change password")
 
 
 class NewUserForm(AccountForm):

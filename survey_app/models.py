@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey_app.extensions import db
@@ -94,7 +94,8 @@ class SearchCount(db.Model):
 
 
 class User(UserMixin, db.Model):
-    """An annotator or an admin (admins may annotate too)."""
+    """An annotator or an admin (admins may annotate too). Usernames are unique
+    whatever their case (the index below)."""
 
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -103,6 +104,13 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16), default="annotator")  # annotator | admin
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Part of every session's user id: raising it ends all the account's
+    # sessions (logout, a password change, deactivation; see auth.py).
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: the id and the session generation."""
+        return f"{self.id}.{self.session_generation}"
 
     @property
     def is_admin(self) -> bool:
@@ -111,6 +119,9 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+
+Index("uq_users_username_lower", func.lower(User.username), unique=True)
 
 
 class Invitation(db.Model):

@@ -97,7 +97,7 @@ def record_vote(user: User | SessionUser, class_wnid: str, synset_wnid: str,
     if synset_wnid not in hierarchy_from_db().chain_wnids(class_wnid):
         raise VoteError(f"{synset_wnid!r} is not on the candidate chain of {class_wnid}")
     comment = clean_comment(comment)
-    if submission_id is not None and not re.match(SUBMISSION_ID_RE, submission_id):
+    if submission_id is not None and not re.fullmatch(SUBMISSION_ID_RE, submission_id):
         raise VoteError("a submission_id has 8 to 64 letters, digits, '_' or '-'")
     if submission_id is not None:
         earlier = _vote_with_submission(submission_id)

@@ -14,6 +14,7 @@ from survey_app import create_app
 from survey_app.accounts import create_user
 from survey_app.counts import fill_search_counts
 from survey_app.extensions import db
+from survey_app.models import User
 from survey_app.seeding import seed_hierarchy
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -84,8 +85,10 @@ def add_user(app, username: str, role: str = "annotator", password: str = PASSWO
 
 def log_in(client, user_id: int):
     """Logged in without a password check, as Flask-Login keeps it in the session."""
+    with client.application.app_context():
+        session_id = db.session.get(User, user_id).get_id()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+        session["_user_id"] = session_id
         session["_fresh"] = True
     return client
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import click
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 
 from survey_app import accounts, startup
 from survey_app.extensions import db
@@ -266,3 +266,65 @@ def test_accounts_migration_postgres(tmp_path, postgres_url):
     check_accounts_migration(app)
     with app.app_context():
         db.engine.dispose()
+
+
+# --- usernames: whole matches, one name whatever its case -----------------------------
+@pytest.mark.parametrize("username", ["alice\n", "alice\r\n", "a" * 64 + "\n", " alice"])
+def test_usernames_with_trailing_or_leading_junk_are_refused(app, username):
+    with app.app_context():
+        with pytest.raises(accounts.AccountError, match="a username has"):
+            accounts.create_user(username, PASSWORD)
+        token = accounts.create_invitation()
+    client = app.test_client()
+    assert account_form(client, f"/invite/{token}", username).status_code == 400
+    assert users(app) == {}
+
+
+def test_usernames_are_unique_whatever_their_case(app, client):
+    add_user(app, "alice")
+    with app.app_context(), pytest.raises(accounts.AccountError, match="taken"):
+        accounts.create_user("Alice", PASSWORD)
+    assert users(app) == {"alice": "annotator"}
+    # One account, so one name to log in with and one count of failures.
+    assert post_login(client, "ALICE").status_code == 302
+    other = app.test_client()
+    for spelling in ("alice", "Alice", "ALICE", "aLiCe", "alicE"):
+        assert post_login(other, spelling, "guess").status_code == 401
+    assert post_login(other, "alice").status_code == 429
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_database(request, tmp_path):
+    """The app on a fresh, unmigrated SQLite file or PostgreSQL database."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    app = make_app(tmp_path, url)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_username_migration_reports_clashes(any_database, capsys):
+    with any_database.app_context():
+        upgrade(revision="0003")
+        # The table as revision 0003 has it, without session_generation.
+        db.session.execute(text("INSERT INTO users (username, role, active, created_at) "
+                                "VALUES (:username, 'annotator', :active, :created_at)"), [
+            {"username": name, "active": True, "created_at": utcnow()}
+            for name in ("alice", "Alice", "bob", "BOB", "carol")])
+        db.session.commit()
+        capsys.readouterr()
+        with pytest.raises(SystemExit):  # how Flask-Migrate ends a failed upgrade
+            upgrade()
+        db.session.rollback()
+        message = capsys.readouterr().err
+        assert "'Alice', 'alice'; 'BOB', 'bob'" in message and "carol" not in message
+        assert "nothing was changed" in message
+        columns = {c["name"] for c in inspect(db.engine).get_columns("users")}
+        assert "session_generation" not in columns
+        db.session.execute(text("UPDATE users SET username = username || '2' "
+                                "WHERE username IN ('Alice', 'BOB')"))
+        db.session.commit()
+        db.session.remove()
+        upgrade()
+        assert accounts.authenticate("ALICE2", PASSWORD) is None  # found, no password

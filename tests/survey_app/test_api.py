@@ -111,3 +111,11 @@ def test_oversized_body_is_refused(app, annotator):
     response = post_vote(annotator, {"class": TENCH, "synset": TENCH, "comment": "x" * 2_000_000})
     assert response.status_code == 413 and response.get_json()["status"] == 413
     assert stored_votes(app) == 0
+
+
+@pytest.mark.parametrize("submission_id", ["a" * 64 + "\n", "abcdefgh\n", "abcdefgh\r"])
+def test_submission_id_must_match_whole(app, annotator, submission_id):
+    response = post_vote(annotator, {"class": DALMATIAN, "synset": DOG,
+                                     "submission_id": submission_id})
+    assert response.status_code == 400 and "submission_id" in response.get_json()["error"]
+    assert stored_votes(app) == 0
