@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,6 @@ from clustering.hierarchy import WNID_RE, Hierarchy
 FORMAT = "cil"
 FORMAT_VERSION = 1
 OTHER_PREFIX = "other "  # the display name of an `other` label: "other bird"
-_QUALIFIED = re.compile(r"^(.+) \((.+)\)$")  # "crane (wading bird)", as `unique_names` writes
 
 __all__ = [
     "CIL",
@@ -49,9 +48,14 @@ __all__ = [
     "build_cil",
     "cil_from_json",
     "dumps_cil",
+    "name_readings",
     "normalize_name",
+    "plain_lemmas",
+    "qualifier_rank",
     "read_cil",
     "resolve_name",
+    "sense_name",
+    "split_name",
     "unique_names",
     "write_cil",
 ]
@@ -154,79 +158,136 @@ class CIL:
 
 
 # --- names ------------------------------------------------------------------------------
+# A display name reads "[other ]LEMMA[ (QUALIFIER)]": a lemma of the label's synset,
+# "other " for an `other` label, and where two labels would share it, a qualifier that
+# tells them apart: another lemma of the synset, a lemma of a synset above it, or its
+# WordNet sense number ("table (sense 3)"); never a wnid.
+_QUALIFIED = re.compile(r"^(.+) \((.+)\)$")  # "crane (wading bird)", as `unique_names` writes
+
+
 def normalize_name(name: str) -> str:
     """A name as compared with lemmas: lower case, `_` and runs of spaces as one space."""
     return " ".join(name.replace("_", " ").lower().split())
 
 
-def resolve_name(hierarchy: Hierarchy, class_wnid: str, name: str) -> tuple[str | None, bool]:
-    """(the synset on the class's chain with a lemma equal to `name` or None, other).
-
-    Where several synsets match (rare), the deepest wins (then the lowest wnid):
-    a name usually denotes the closest concept that carries it. A name that matches
-    nothing but reads "other <lemma>" resolves to that lemma's synset with
-    `other` True, as this project's own flat files name such labels.
-    """
+def split_name(name: str) -> tuple[bool, str, str | None]:
+    """(other, base, qualifier) of a display name, normalized: "other crane (wading bird)"
+    gives (True, "crane", "wading bird")."""
     wanted = normalize_name(name)
-    readings = [(wanted, False)]
-    if wanted.startswith(OTHER_PREFIX):
-        readings.append((wanted.removeprefix(OTHER_PREFIX), True))
-    for reading, other in readings:
-        found = _synset_named(hierarchy, class_wnid, reading)
-        if found is not None:
-            return found, other
-    return None, False
+    other = wanted.startswith(OTHER_PREFIX)
+    return (other, *_split_qualifier(wanted.removeprefix(OTHER_PREFIX)))
 
 
-def _synset_named(hierarchy: Hierarchy, class_wnid: str, wanted: str) -> str | None:
-    """The deepest chain synset with lemma `wanted`; a name `unique_names` qualified,
-    "crane (wading bird)" or "crane (n02012849)", is read back the same way."""
-    chain = hierarchy.chain_wnids(class_wnid)
-    named = [w for w in chain
-             if any(normalize_name(lemma) == wanted for lemma in hierarchy.synsets[w].lemmas)]
-    if named:
-        return min(named, key=lambda w: (-hierarchy.synsets[w].depth, w))
-    qualified = _QUALIFIED.match(wanted)
-    if qualified is None:
-        return None
-    base, qualifier = qualified.groups()
-    if WNID_RE.match(qualifier):
-        return qualifier if qualifier in chain else None
-    found = _synset_named(hierarchy, class_wnid, base)
-    if found is not None and any(normalize_name(hierarchy.label(a)) == qualifier
-                                 for a in hierarchy.ancestors(found)):
-        return found
+def _split_qualifier(name: str) -> tuple[str, str | None]:
+    qualified = _QUALIFIED.match(name)
+    return (qualified[1], qualified[2]) if qualified else (name, None)
+
+
+def plain_lemmas(hierarchy: Hierarchy, wnid: str) -> set[str]:
+    return {normalize_name(lemma) for lemma in hierarchy.synsets[wnid].lemmas}
+
+
+def sense_name(hierarchy: Hierarchy, wnid: str) -> str:
+    """"sense 3" for table.n.03: WordNet's own number tells two same-named senses apart."""
+    return f"sense {int(hierarchy.synsets[wnid].name.rsplit('.', 1)[1])}"
+
+
+def qualifier_rank(hierarchy: Hierarchy, wnid: str, qualifier: str | None) -> int | None:
+    """How closely `qualifier` (normalized) belongs to the synset: 0 for none or the
+    synset's own (a lemma, its sense number, its nltk name), 1 for a lemma of a synset
+    above it, None where it does not belong. The flat reader keeps the closest reading,
+    so "printer (printing machine)" is the machine, not the computer printer below it."""
+    if qualifier is None or qualifier in plain_lemmas(hierarchy, wnid) or qualifier in (
+            sense_name(hierarchy, wnid), normalize_name(hierarchy.synsets[wnid].name)):
+        return 0
+    if any(qualifier in plain_lemmas(hierarchy, a) for a in hierarchy.ancestors(wnid)):
+        return 1
     return None
 
 
-def unique_names(hierarchy: Hierarchy, names: Mapping[str, str]) -> dict[str, str]:
-    """Display names made unique: `names` maps label wnid -> wanted name.
+def name_readings(hierarchy: Hierarchy, class_wnid: str, name: str) -> list[tuple[str, bool]]:
+    """Every (synset, other) on the class's chain that `name` can denote, the closest
+    readings only (`qualifier_rank`), in wnid order. A name read as a lemma goes before
+    its "other <lemma>" reading. More than one reading means the name is ambiguous there."""
+    other, base, qualifier = split_name(name)
+    attempts = [(False, *_split_qualifier(normalize_name(name)))] if other else []
+    attempts.append((other, base, qualifier))
+    for is_other, wanted, wanted_qualifier in attempts:
+        ranked = [(rank, wnid) for wnid in hierarchy.chain_wnids(class_wnid)
+                  if wanted in plain_lemmas(hierarchy, wnid)
+                  and (rank := qualifier_rank(hierarchy, wnid, wanted_qualifier)) is not None]
+        if ranked:
+            best = min(rank for rank, _ in ranked)
+            return sorted((wnid, is_other) for rank, wnid in ranked if rank == best)
+    return []
 
-    Where several wnids want one name, each gets the name of its nearest
-    ancestor that the others lack ("crane (wading bird)", "crane (lifting
-    device)"); where none does, or the result is taken too, its wnid
-    ("crane (n02012849)"). Names nobody shares are kept as they are.
+
+def resolve_name(hierarchy: Hierarchy, class_wnid: str, name: str) -> tuple[str | None, bool]:
+    """(the synset on the class's chain that `name` denotes or None, other), one class at
+    a time: where the name can mean several synsets there (`name_readings`), the deepest
+    (then the lowest wnid), as the published CIL's README reads its names. `read_cil`
+    refuses such a name instead, because a file must say which synset it means."""
+    readings = name_readings(hierarchy, class_wnid, name)
+    if not readings:
+        return None, False
+    return min(readings, key=lambda r: (-hierarchy.synsets[r[0]].depth, r[0]))
+
+
+def unique_names(hierarchy: Hierarchy, names: Mapping[str, str],
+                 members: Mapping[str, Collection[str]] | None = None) -> dict[str, str]:
+    """Display names made unique: `names` maps label wnid -> wanted name ("crane",
+    "other machine").
+
+    Wnids that want one name, or "X" and "other X", are all qualified, so that "X"
+    and "other X" always mean one synset: by another lemma of the synset that the
+    others lack ("car (railcar)"), else by the nearest ancestor whose name the others
+    lack ("crane (wading bird)"), else by its sense number ("table (sense 3)").
+    `members` (label wnid -> class wnids) adds a second test: read on each member's
+    chain as the flat reader reads it (`name_readings`), the name must mean its synset
+    alone, so "printer" for the printing machine above the computer printer becomes
+    "printer (printing machine)". Names nobody shares and that read back are kept.
     """
-    by_name: dict[str, list[str]] = {}
+    members = members or {}
+    by_core: dict[str, list[str]] = {}
     for wnid, name in names.items():
-        by_name.setdefault(name, []).append(wnid)
-    result = {wnid: name for name, wnids in by_name.items() if len(wnids) == 1
-              for wnid in wnids}
-    taken = set(result.values())
-    for name, wnids in sorted(by_name.items()):
-        if len(wnids) == 1:
-            continue
-        lineages = {w: _nearest_first_ancestors(hierarchy, w) for w in wnids}
+        by_core.setdefault(name.removeprefix(OTHER_PREFIX), []).append(wnid)
+    unshared = {names[wnids[0]] for wnids in by_core.values() if len(wnids) == 1}
+    result: dict[str, str] = {}
+    taken: set[str] = set()
+    for _, wnids in sorted(by_core.items()):
         for wnid in sorted(wnids):
-            others = {hierarchy.label(a) for other in wnids if other != wnid
-                      for a in [other, *lineages[other]]}
-            candidate = next((f"{name} ({hierarchy.label(a)})" for a in lineages[wnid]
-                              if hierarchy.label(a) not in others), None)
-            if candidate is None or candidate in taken:
-                candidate = f"{name} ({wnid})"
-            result[wnid] = candidate
-            taken.add(candidate)
+            wanted = names[wnid]
+            contenders = [w for w in wnids if w != wnid]
+            blocked = taken | (unshared - {wanted})
+            reading = [(wnid, wanted.startswith(OTHER_PREFIX))]
+            result[wnid] = next(
+                option for option in _name_options(hierarchy, wnid, wanted, contenders)
+                if option not in blocked
+                and all(name_readings(hierarchy, c, option) == reading
+                        for c in members.get(wnid, ())))
+            taken.add(result[wnid])
     return result
+
+
+def _name_options(hierarchy: Hierarchy, wnid: str, wanted: str, contenders: list[str]
+                  ) -> Iterator[str]:
+    """Names for `wnid`, best first (see `unique_names`). The last, qualified by the
+    synset's nltk name ("table.n.03"), is unique in WordNet and means the synset alone
+    on any chain, so the caller always finds one."""
+    if not contenders:
+        yield wanted
+    core = normalize_name(wanted.removeprefix(OTHER_PREFIX))
+    theirs = {lemma for c in contenders for lemma in plain_lemmas(hierarchy, c)}
+    for lemma in hierarchy.synsets[wnid].lemmas:
+        if normalize_name(lemma) not in theirs | {core}:
+            yield f"{wanted} ({lemma.replace('_', ' ')})"
+    their_lineage = {hierarchy.label(a) for c in contenders
+                     for a in [c, *hierarchy.ancestors(c)]}
+    for ancestor in _nearest_first_ancestors(hierarchy, wnid):
+        if hierarchy.label(ancestor) not in their_lineage:
+            yield f"{wanted} ({hierarchy.label(ancestor)})"
+    yield f"{wanted} ({sense_name(hierarchy, wnid)})"
+    yield f"{wanted} ({hierarchy.synsets[wnid].name})"
 
 
 def _nearest_first_ancestors(hierarchy: Hierarchy, wnid: str) -> list[str]:
@@ -257,7 +318,8 @@ def build_cil(hierarchy: Hierarchy, assignment: Mapping[str, str],
     """A CIL from `assignment` (class wnid -> label synset wnid) over the hierarchy's classes.
 
     Display names are the synsets' first lemmas, "other <lemma>" for the label
-    wnids in `other_labels`, made unique by `unique_names`. Labels are indexed
+    wnids in `other_labels`, made unique by `unique_names` so that the flat format
+    reads back to the same synsets. Labels are indexed
     in display-name order, which is also the order a reader of the flat format
     gives them, so writing either format and reading it back keeps the indices.
     """
@@ -274,16 +336,14 @@ def build_cil(hierarchy: Hierarchy, assignment: Mapping[str, str],
     label_wnids = sorted(set(assignment.values()))
     wanted = {w: f"{OTHER_PREFIX}{hierarchy.label(w)}" if w in other_labels
               else hierarchy.label(w) for w in label_wnids}
-    display = unique_names(hierarchy, wanted)
+    members: dict[str, list[str]] = {w: [] for w in label_wnids}
+    for image_class in hierarchy.classes:
+        members[assignment[image_class.wnid]].append(image_class.wnid)
+    display = unique_names(hierarchy, wanted, members)
     order = sorted(label_wnids, key=lambda w: (display[w], w))
     index_of = {wnid: index for index, wnid in enumerate(order)}
-    members: dict[str, list[str]] = {w: [] for w in label_wnids}
-    classes = []
-    for image_class in hierarchy.classes:
-        label_wnid = assignment[image_class.wnid]
-        members[label_wnid].append(image_class.wnid)
-        classes.append(ClassEntry(image_class.index, image_class.wnid,
-                                  hierarchy.label(image_class.wnid), index_of[label_wnid]))
+    classes = [ClassEntry(c.index, c.wnid, hierarchy.label(c.wnid), index_of[assignment[c.wnid]])
+               for c in hierarchy.classes]
     labels = [Label(index_of[w], w, display[w], tuple(members[w]), w in other_labels)
               for w in order]
     return CIL(classes, labels, dict(provenance or {}))
@@ -339,12 +399,8 @@ def _from_flat(data: dict, source: str, hierarchy: Hierarchy | None) -> CIL:
     if problems:
         raise CILFormatError(source, problems)
     known = hierarchy.class_index if hierarchy else {}
-    # class wnid -> (label name, label wnid, other)
-    keys: dict[str, tuple[str, str | None, bool]] = {}
-    for wnid, name in data.items():
-        resolved = (resolve_name(hierarchy, wnid, name) if hierarchy and wnid in known
-                    else (None, False))
-        keys[wnid] = (name, *resolved)
+    keys = _label_keys(data, hierarchy, source) if hierarchy else {
+        wnid: (name, None, False) for wnid, name in data.items()}
     label_keys = sorted(set(keys.values()), key=lambda k: (k[0], k[1] or "", k[2]))
     index_of = {key: index for index, key in enumerate(label_keys)}
     wnids = sorted(data)
@@ -360,6 +416,49 @@ def _from_flat(data: dict, source: str, hierarchy: Hierarchy | None) -> CIL:
     if hierarchy is not None:
         provenance["hierarchy_version"] = hierarchy.version
     return CIL(classes, labels, provenance)
+
+
+def _label_keys(data: dict[str, str], hierarchy: Hierarchy, source: str
+                ) -> dict[str, tuple[str, str | None, bool]]:
+    """class wnid -> (label name, label wnid or None, other), each name read on its
+    classes' chains (`name_readings`). A name that can mean several synsets on a chain
+    takes the one that all its classes share; where none or several are shared, the
+    file does not say which synset it means, and a `CILFormatError` names each such name."""
+    by_name: dict[str, list[str]] = {}
+    for wnid, name in data.items():
+        by_name.setdefault(name, []).append(wnid)
+    keys: dict[str, tuple[str, str | None, bool]] = {}
+    problems = []
+    for name, wnids in sorted(by_name.items()):
+        readings = {w: name_readings(hierarchy, w, name) if w in hierarchy.class_index else []
+                    for w in wnids}
+        found_sets = [set(found) for found in readings.values() if found]
+        shared = set.intersection(*found_sets) if found_sets else set()
+        ambiguous: dict[tuple[tuple[str, bool], ...], list[str]] = {}
+        for wnid, found in readings.items():
+            if len(found) > 1 and len(shared) != 1:
+                ambiguous.setdefault(tuple(found), []).append(wnid)
+            reading = found[0] if len(found) == 1 else min(shared) if shared else (None, False)
+            keys[wnid] = (name, *reading)
+        problems.extend(_ambiguity(hierarchy, name, [w for w, _ in found], classes)
+                        for found, classes in ambiguous.items())
+    if problems:
+        raise CILFormatError(source, problems)
+    return keys
+
+
+def _ambiguity(hierarchy: Hierarchy, name: str, synsets: list[str], classes: list[str]) -> str:
+    """The message for a flat name that can mean several `synsets` on `classes`' chains,
+    with the names this project would write for each."""
+    meanings = ", ".join(
+        f"{w} ({', '.join(lemma.replace('_', ' ') for lemma in hierarchy.synsets[w].lemmas)}: "
+        f"{hierarchy.synsets[w].gloss})" for w in synsets)
+    suggestions = unique_names(hierarchy, dict.fromkeys(synsets, name),
+                               dict.fromkeys(synsets, classes))
+    where = ", ".join(f"{c} ({hierarchy.label(c)})" for c in classes)
+    return (f"the name {name!r} can mean {len(synsets)} synsets on the chain of {where}: "
+            f"{meanings}; say which, e.g. "
+            + " or ".join(repr(suggestions[w]) for w in synsets))
 
 
 def _from_rich(data: dict, source: str) -> CIL:

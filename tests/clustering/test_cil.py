@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -33,6 +34,8 @@ from .wnids import (
     SCHOOL_BUS,
     TENCH,
 )
+
+WNID = re.compile(r"n\d{8}")
 
 
 def merged(hierarchy: Hierarchy, **labels: str) -> dict[str, str]:
@@ -128,7 +131,7 @@ def test_resolve_name_prefers_the_synset_nearest_the_class(small_hierarchy):
     assert resolve_name(small_hierarchy, SCHOOL_BUS, "School_Bus") == (SCHOOL_BUS, False)
     assert resolve_name(small_hierarchy, SCHOOL_BUS, "autobus") == (BUS, False)  # a lemma too
     assert resolve_name(small_hierarchy, SCHOOL_BUS, "crane") == (None, False)
-    assert resolve_name(small_hierarchy, CRANE_BIRD, f"crane ({CRANE_BIRD})") == (CRANE_BIRD, False)
+    assert resolve_name(small_hierarchy, CRANE_BIRD, f"crane ({CRANE_BIRD})") == (None, False)
 
 
 def test_unique_names_tell_the_two_cranes_apart(small_hierarchy):
@@ -138,10 +141,62 @@ def test_unique_names_tell_the_two_cranes_apart(small_hierarchy):
                      DOG: "dog"}
 
 
-def test_unique_names_fall_back_to_the_wnid(small_hierarchy):
-    # Both want "bus" and share every ancestor's name above it: only wnids tell them apart.
+def test_unique_names_prefer_another_lemma_to_a_parent(small_hierarchy):
+    # Both want "bus"; every ancestor of the bus is the school bus's too.
     names = unique_names(small_hierarchy, {SCHOOL_BUS: "bus", BUS: "bus"})
-    assert names == {SCHOOL_BUS: f"bus ({SCHOOL_BUS})", BUS: f"bus ({BUS})"}
+    assert names == {SCHOOL_BUS: "bus (school bus)", BUS: "bus (autobus)"}
+
+
+def test_unique_names_fall_back_to_the_sense_number(wordnet):
+    # Two tables under "furniture" with one lemma each: no lemma or parent tells them apart.
+    tables = Hierarchy.from_wordnet(["n03201208", "n03982430"], wordnet)  # dining, pool table
+    names = unique_names(tables, {"n04379243": "table", "n04379964": "table"})
+    assert names == {"n04379243": "table (sense 2)", "n04379964": "table (sense 3)"}
+
+
+def test_names_never_hold_a_wnid_on_imagenet(imagenet_hierarchy):
+    from clustering.popularity import get_provider
+    from clustering.strategies import strategy_cil
+
+    every_synset = unique_names(imagenet_hierarchy,
+                                {w: imagenet_hierarchy.label(w) for w in imagenet_hierarchy.synsets})
+    assert not [name for name in every_synset.values() if WNID.search(name)]
+    assert len(set(every_synset.values())) == len(every_synset)
+    runs = [{"strategy": "depth", "k": k} for k in (1, 2, 3, 4)]
+    runs.append({"strategy": "popularity", "counts": get_provider("wordfreq")})
+    for run in runs:
+        cil = strategy_cil(imagenet_hierarchy, **run).cil
+        assert not [label.name for label in cil.labels if WNID.search(label.name)], run
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_flat_round_trip_keeps_synsets_on_imagenet(imagenet_hierarchy, tmp_path, k):
+    from clustering.strategies import strategy_cil
+
+    cil = strategy_cil(imagenet_hierarchy, "depth", k=k).cil
+    path = tmp_path / "flat.json"
+    write_cil(cil, path, flat=True)
+    back = read_cil(path, imagenet_hierarchy)
+    assert [(label.wnid, label.name, label.other, label.members) for label in back.labels] == [
+        (label.wnid, label.name, label.other, label.members) for label in cil.labels]
+
+
+def test_flat_reader_refuses_an_ambiguous_name(wordnet, tmp_path):
+    # Two synsets on the printer's chain are called "printer": the machine and the device.
+    printer = Hierarchy.from_wordnet(["n04004767"], wordnet)
+    path = tmp_path / "flat.json"
+    path.write_text(json.dumps({"n04004767": "printer"}))
+    with pytest.raises(CILFormatError) as caught:
+        read_cil(path, printer)
+    assert caught.value.problems == [
+        ("the name 'printer' can mean 2 synsets on the chain of n04004767 (printer): "
+        "n04004475 (printer, printing machine: a machine that prints), n04004767 (printer: "
+        "(computer science) an output device that prints the results of data processing); "
+        "say which, e.g. 'printer (printing machine)' or 'printer (peripheral)'")]
+    built = build_cil(printer, {"n04004767": "n04004475"})
+    assert built.labels[0].name == "printer (printing machine)"
+    write_cil(built, path, flat=True)
+    assert read_cil(path, printer).labels[0].wnid == "n04004475"
 
 
 def test_built_cil_names_collisions_apart(small_hierarchy):
