@@ -438,8 +438,9 @@ def _label_keys(data: dict[str, str], hierarchy: Hierarchy, source: str
         for wnid, found in readings.items():
             if len(found) > 1 and len(shared) != 1:
                 ambiguous.setdefault(tuple(found), []).append(wnid)
-            reading = found[0] if len(found) == 1 else min(shared) if shared else (None, False)
-            keys[wnid] = (name, *reading)
+            if len(found) > 1 and len(shared) == 1:
+                found = sorted(shared)
+            keys[wnid] = (name, *(found[0] if len(found) == 1 else (None, False)))
         problems.extend(_ambiguity(hierarchy, name, [w for w, _ in found], classes)
                         for found, classes in ambiguous.items())
     if problems:

@@ -8,11 +8,19 @@ The checks:
   listed, and class indices run 0..n-1 in the hierarchy's order;
 - `indices`: label indices run 0..n-1 and every label has a member;
 - `names`: display names are unique (one name for two synsets is the published
-  CIL's "panda"), and so are label synsets;
+  CIL's "panda"), and so are label synsets; no name holds a wnid; "X" and
+  "other X" name one synset;
+- `lemmas`: each display name is a lemma of its synset, or "other " and one for
+  an "other" label, with at most a qualifier in brackets that belongs to the
+  synset or one above it ("crane (wading bird)", `clustering.cil.unique_names`);
 - `partition`: every class's label is a synset on its own chain, and no chosen
-  label is an ancestor of another (an "other ..." label may have labels below it).
+  label is an ancestor of another. An "other X" label may have labels below it,
+  must have one, and holds none of their classes.
 
-Without a hierarchy, `coverage` checks indices only and `partition` is skipped.
+Each problem is reported by one check: a label name that is no synset on a
+class's chain is `partition`'s, not also a second label of that name for `names`.
+Without a hierarchy, `coverage` checks indices only and `lemmas` and `partition`
+are skipped.
 With one, classes under two unrelated labels through two hypernym paths are
 listed as warnings (`clustering.conflicts.find_overlaps`): they break no rule,
 but an admin may want to settle them.
@@ -20,17 +28,28 @@ but an admin may want to settle them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clustering.cil import CIL, CILFormatError, read_cil
+from clustering.cil import (
+    CIL,
+    OTHER_PREFIX,
+    CILFormatError,
+    Label,
+    plain_lemmas,
+    qualifier_rank,
+    read_cil,
+    split_name,
+)
 from clustering.conflicts import find_conflicts, find_overlaps
 from clustering.hierarchy import Hierarchy
 
 __all__ = ["CHECKS", "Failure", "ValidationReport", "validate_cil", "validate_file"]
 
-CHECKS = ("format", "coverage", "indices", "names", "partition")
+CHECKS = ("format", "coverage", "indices", "names", "lemmas", "partition")
+_WNID = re.compile(r"n\d{8}")
 
 
 @dataclass(frozen=True)
@@ -90,12 +109,13 @@ def validate_file(path: str | Path, hierarchy: Hierarchy | None = None) -> Valid
 
 def validate_cil(cil: CIL, hierarchy: Hierarchy | None = None,
                  source: str = "the CIL") -> ValidationReport:
-    """Run every check on `cil`; without a hierarchy, `partition` is skipped."""
+    """Run every check on `cil`; without a hierarchy, `lemmas` and `partition` are skipped."""
     report = ValidationReport(source, num_classes=len(cil.classes), num_labels=cil.num_labels)
     results = {
         "coverage": _coverage(cil, hierarchy),
         "indices": _indices(cil),
-        "names": _names(cil),
+        "names": _names(cil, hierarchy),
+        "lemmas": _lemmas(cil, hierarchy) if hierarchy is not None else None,
         "partition": _partition(cil, hierarchy) if hierarchy is not None else None,
     }
     for check, messages in results.items():
@@ -151,12 +171,14 @@ def _gaps(indices: list[int]) -> str:
     return "; ".join(parts) or "out of order"
 
 
-def _names(cil: CIL) -> Iterable[str]:
+def _names(cil: CIL, hierarchy: Hierarchy | None) -> Iterable[str]:
     by_name: dict[str, list[str]] = {}
     by_wnid: dict[str, list[str]] = {}
     for label in cil.labels:
-        by_name.setdefault(label.name, []).append(
-            f"{label.index}" + (f" ({label.wnid})" if label.wnid else ""))
+        # With a hierarchy, a name on no synset of a class's chain is `partition`'s problem.
+        if label.wnid or hierarchy is None:
+            by_name.setdefault(label.name, []).append(
+                f"{label.index}" + (f" ({label.wnid})" if label.wnid else ""))
         if label.wnid:
             by_wnid.setdefault(label.wnid, []).append(f"{label.index} ({label.name!r})")
     for name, labels in sorted(by_name.items()):
@@ -165,6 +187,41 @@ def _names(cil: CIL) -> Iterable[str]:
     for wnid, labels in sorted(by_wnid.items()):
         if len(labels) > 1:
             yield f"synset {wnid} is {len(labels)} labels: {', '.join(labels)}"
+    for label in cil.labels:
+        if _WNID.search(label.name):
+            yield f"label {_ref(label)} holds a wnid: display names are words"
+    yield from _other_names(cil)
+
+
+def _ref(label: Label) -> str:
+    return f"{label.name!r}" + (f" ({label.wnid})" if label.wnid else "")
+
+
+def _other_names(cil: CIL) -> Iterable[str]:
+    """"X" and "other X" on two synsets: a reader takes "other X" for X less its labels."""
+    plain = {label.name: label for label in cil.labels if not label.other and label.wnid}
+    for label in cil.labels:
+        same = plain.get(label.name.removeprefix(OTHER_PREFIX))
+        if label.other and label.wnid and same is not None and same.wnid != label.wnid:
+            yield f"{_ref(same)} and {_ref(label)} are different synsets"
+
+
+def _lemmas(cil: CIL, hierarchy: Hierarchy) -> Iterable[str]:
+    for label in cil.labels:
+        if label.wnid not in hierarchy.synsets or _WNID.search(label.name):
+            continue  # `partition` reports an unknown synset, `names` a wnid in the name
+        other, base, qualifier = split_name(label.name)
+        if base not in plain_lemmas(hierarchy, label.wnid):
+            lemmas = ", ".join(lemma.replace("_", " ")
+                               for lemma in hierarchy.synsets[label.wnid].lemmas)
+            yield (f"label {_ref(label)} is not named by a lemma of its synset ({lemmas}), "
+                   "nor 'other ' and one")
+        elif other != label.other:
+            yield (f"label {_ref(label)} is {'' if label.other else 'not '}an 'other' label, "
+                   f"but its name {'does not say' if label.other else 'says'} so")
+        elif qualifier_rank(hierarchy, label.wnid, qualifier) is None:
+            yield (f"label {_ref(label)}: {qualifier!r} is neither a lemma of the synset or of "
+                   "one above it nor its sense number")
 
 
 def _partition(cil: CIL, hierarchy: Hierarchy) -> list[str]:
@@ -194,6 +251,31 @@ def _partition(cil: CIL, hierarchy: Hierarchy) -> list[str]:
             f"label {names[general]!r} ({general}) is an ancestor of {len(specifics)} other "
             "label(s): " + ", ".join(f"{names[s]!r} ({s})"
                                      for s in sorted(specifics, key=names.__getitem__)))
+    return problems + _other_labels(cil, hierarchy, chosen)
+
+
+def _other_labels(cil: CIL, hierarchy: Hierarchy, chosen: set[str]) -> list[str]:
+    """"other X" is X less the chosen labels below it: it needs one, and a class under
+    one of them belongs to it, not to "other X"."""
+    problems = []
+    names = {label.wnid: label.name for label in cil.labels if label.wnid}
+    for label in cil.labels:
+        if not (label.other and label.wnid in chosen):
+            continue
+        below = {w for w in chosen if label.wnid in hierarchy.ancestors(w)}
+        if not below:
+            problems.append(f"{_ref(label)} is an 'other' label, but no chosen label lies "
+                            f"below it: call it {label.name.removeprefix(OTHER_PREFIX)!r}")
+        misplaced: dict[str, list[str]] = {}
+        for member in label.members:
+            if member in hierarchy.class_index:
+                for lower in below.intersection(hierarchy.chain_wnids(member)):
+                    misplaced.setdefault(lower, []).append(member)
+        problems.extend(
+            f"{_ref(label)} holds {len(members)} class(es) that lie under the label "
+            f"{names[lower]!r} ({lower}) below it: "
+            + ", ".join(f"{m} ({hierarchy.label(m)})" for m in members)
+            for lower, members in sorted(misplaced.items(), key=lambda item: names[item[0]]))
     return problems
 
 
