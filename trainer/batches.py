@@ -28,7 +28,9 @@ STD = (0.2146, 0.2104, 0.2138)
 
 
 def _epoch_seed(seed: int, epoch: int, stream: int, rank: int = 0) -> int:
-    return ((seed * 1_000_003 + epoch) * 2 + stream) * 65_536 + rank
+    # The first process draws what a single process draws; the others are moved far away by an
+    # odd constant, within the 32 bits of a seed that torch's CPU generator keeps.
+    return ((seed * 1_000_003 + epoch) * 2 + stream + rank * 2_654_435_761) % 2**32
 
 
 def epoch_order(

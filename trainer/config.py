@@ -6,9 +6,13 @@ global, so a test can build a `Config` by hand and call `run` on it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+# The CIL trained without --labels, as the original trainer trained its CIL by default. Rewritten
+# by `python -m clustering strategy entry-level --out trainer/data/default_cil.json`.
+DEFAULT_CIL = Path(__file__).resolve().parent / "data" / "default_cil.json"
 ARCHS = ("resnet18", "resnet34", "resnet50", "vgg19")
 SCHEDULES = ("step", "onecycle")
 
@@ -35,11 +39,11 @@ PATH_FIELDS = frozenset({"data_dir", "labels", "label_order", "finetuning", "res
 class Config:
     data_dir: Path
     # labels
-    labels: Path | None = None  # a CIL file; None: the 1,000 original labels
-    original_labels: bool = False  # train the original labels even when `labels` is given
+    labels: Path | None = None  # a CIL file; None: DEFAULT_CIL
+    original_labels: bool = False  # train the data's classes; the CIL is then only scored
     label_order: Path | None = None  # devkit map_clsloc.txt; None: the shipped table
     image_size: int | None = None  # ImageFolder only; None: the first training image's size
-    # model and optimisation (defaults: the paper's run)
+    # model and optimisation (defaults: the paper's run, but for crop_padding)
     arch: str = "resnet18"
     width: int = 64  # channels of the first stage; 64 is the standard network
     epochs: int = 40
@@ -50,7 +54,7 @@ class Config:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     schedule: str = "step"
-    crop_padding: int = 4  # pixels of zero padding for the random crop; 0: flip only
+    crop_padding: int = 4  # pixels of zero padding for the random crop; 0: flip only (paper)
     finetuning: Path | None = None  # checkpoint whose body starts the run, with a new head
     seed: int = 0
     # modes
@@ -84,8 +88,6 @@ class Config:
             problems.append("image_size must be at least 1")
         if self.original_labels and self.finetuning is not None:
             problems.append("finetuning trains a CIL's labels: drop --original-labels")
-        if self.finetuning is not None and self.labels is None:
-            problems.append("finetuning needs the CIL to train: give --labels FILE")
         if self.lr_find and self.resume is not None:
             problems.append("--lr-find starts a fresh model: drop --resume")
         if problems:
@@ -94,7 +96,7 @@ class Config:
     @property
     def trains_cil(self) -> bool:
         """Whether the model's outputs are the CIL's labels rather than the data's classes."""
-        return self.labels is not None and not self.original_labels
+        return not self.original_labels
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-able values (paths as strings): for args.json and checkpoints."""
@@ -122,3 +124,17 @@ class Config:
             for key in mine
             if key not in RUNTIME_FIELDS and mine[key] != theirs[key]
         ]
+
+
+def default_cil_summary() -> str:
+    """What the default CIL is, for --help: its file, labels and the strategy that wrote it.
+
+    Read as plain JSON so that --help needs neither torch nor the CIL reader's checks.
+    """
+    try:
+        content = json.loads(DEFAULT_CIL.read_text())
+        method = content.get("provenance", {}).get("method", "unknown method")
+        size = f"{len(content['labels'])} labels, written by the {method} strategy"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        size = "missing or unreadable"
+    return f"trainer/data/default_cil.json ({size})"

@@ -50,6 +50,15 @@ class Dataset:
         return self.train.images.shape[-1]
 
 
+def data_classes(data_dir: Path, label_order: Path | None = None) -> tuple[str, ...]:
+    """The sorted class wnids of DATA_DIR, found without reading an image, so that errors in the
+    labels or the model are reported before minutes of loading."""
+    layout = detect_layout(Path(data_dir))
+    if isinstance(layout, DownsampledLayout):
+        return tuple(sorted(read_label_order(label_order)))
+    return _folder_classes(layout)
+
+
 def load_dataset(
     data_dir: Path,
     *,
@@ -118,6 +127,19 @@ def _scan(split_dir: Path) -> dict[str, list[Path]]:
     }
 
 
+def _folder_classes(
+    layout: FolderLayout, train_files: dict[str, list[Path]] | None = None
+) -> tuple[str, ...]:
+    """The class folders of train/ that hold images, in sorted order."""
+    train_files = _scan(layout.train_dir) if train_files is None else train_files
+    classes = tuple(name for name, paths in train_files.items() if paths)
+    if not classes:
+        raise DataLayoutError(
+            f"{layout.train_dir} has no class folders with images in them.\n{ACCEPTED_LAYOUTS}"
+        )
+    return classes
+
+
 class _ImageFiles(torch.utils.data.Dataset):
     """Decodes image files to uint8 CHW at one size, in DataLoader workers."""
 
@@ -140,11 +162,7 @@ def _load_folder(
     layout: FolderLayout, image_size: int | None, workers: int, progress: bool
 ) -> Dataset:
     train_files, val_files = _scan(layout.train_dir), _scan(layout.val_dir)
-    classes = tuple(name for name, paths in train_files.items() if paths)
-    if not classes:
-        raise DataLayoutError(
-            f"{layout.train_dir} has no class folders with images in them.\n{ACCEPTED_LAYOUTS}"
-        )
+    classes = _folder_classes(layout, train_files)
     unknown = sorted(name for name, paths in val_files.items() if paths and name not in classes)
     if unknown:
         raise DataLayoutError(

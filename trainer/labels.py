@@ -1,7 +1,9 @@
 """What the model's outputs mean: the data's own classes, or the labels of a CIL.
 
 A `LabelSpace` maps each class of the data (an index into `Dataset.classes`) to one output. The
-CIL is read only through `clustering.cil`, the project's one reader of that format.
+CIL is read only through `clustering.cil`, the project's one reader of that format. Without
+`--labels` the trainer uses the CIL shipped in `trainer/data/default_cil.json`, as the original
+trainer trained its CIL by default.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from clustering.cil import CIL, CILFormatError, read_cil
+from trainer.config import DEFAULT_CIL
 
 
 class MissingClassesError(ValueError):
@@ -25,6 +28,7 @@ class LabelSpace:
     wnids: tuple[str | None, ...]  # the synset of each output, where it has one
     class_to_label: tuple[int, ...]  # output index of each class of the data
     source: str  # "original" or the CIL file it came from
+    unused: tuple[str, ...] = ()  # the CIL's labels without a class in the data: no output
 
     @property
     def num_labels(self) -> int:
@@ -56,10 +60,11 @@ def original_labels(classes: tuple[str, ...], cil: CIL | None = None) -> LabelSp
 
 
 def cil_labels(classes: tuple[str, ...], cil: CIL, source: str) -> LabelSpace:
-    """The CIL's labels, each class of the data mapped to its label.
+    """The CIL's labels that hold a class of the data, each class mapped to its label.
 
     Every class must be covered: a class the CIL forgot would otherwise have no target, and
-    dropping its images silently would change the task.
+    dropping its images silently would change the task. A label none of whose classes is in the
+    data gets no output (listed in `unused`): it would never see an image, only lower the others.
     """
     if [label.index for label in cil.labels] != list(range(cil.num_labels)):
         # read_cil accepts gaps so that the validator can report them; a head cannot have them.
@@ -72,11 +77,14 @@ def cil_labels(classes: tuple[str, ...], cil: CIL, source: str) -> LabelSpace:
             f"the CIL {source} has no label for {len(missing)} of the data's {len(classes)} "
             f"classes: {', '.join(missing)}"
         )
+    used = sorted({cil.label_of(wnid) for wnid in classes})
+    output = {label: i for i, label in enumerate(used)}
     return LabelSpace(
-        names=tuple(label.name for label in cil.labels),
-        wnids=tuple(label.wnid for label in cil.labels),
-        class_to_label=tuple(cil.label_of(wnid) for wnid in classes),
+        names=tuple(cil.labels[label].name for label in used),
+        wnids=tuple(cil.labels[label].wnid for label in used),
+        class_to_label=tuple(output[cil.label_of(wnid)] for wnid in classes),
         source=source,
+        unused=tuple(label.name for label in cil.labels if label.index not in output),
     )
 
 
@@ -85,13 +93,26 @@ def label_spaces(
 ) -> tuple[LabelSpace, LabelSpace | None]:
     """(the labels to train, the CIL to also evaluate a class-level model on, if any).
 
-    No CIL: the data's classes. A CIL: its labels, unless `original` asks for the classes, in
-    which case the CIL's labels are reached by summing class probabilities at evaluation.
+    `labels` None means the default CIL. Its labels are trained, unless `original` asks for the
+    classes, in which case the CIL's labels are reached by summing class probabilities at
+    evaluation; a given CIL must cover the classes, the default one only if its labels train.
     """
-    if labels is None:
-        return original_labels(classes), None
-    cil = read_cil(labels)
-    merged = cil_labels(classes, cil, str(labels))
-    if original:
-        return original_labels(classes, cil), merged
-    return merged, None
+    source = labels or DEFAULT_CIL
+    cil = read_cil(source)
+    if not original:
+        try:
+            return cil_labels(classes, cil, str(source)), None
+        except MissingClassesError as error:
+            if labels is not None:
+                raise
+            raise MissingClassesError(
+                f"{error}; pass --original-labels to train the data's own classes, or --labels "
+                "with a CIL for them"
+            ) from None
+    try:
+        merged = cil_labels(classes, cil, str(source))
+    except MissingClassesError:
+        if labels is not None:
+            raise
+        merged = None  # classes outside ImageNet-1k: the default CIL has nothing to merge them
+    return original_labels(classes, cil), merged

@@ -18,7 +18,7 @@ if __package__ in (None, ""):
     # instead, so that `trainer` and `clustering` import from a plain checkout too.
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from trainer.config import ARCHS, SCHEDULES, Config
+from trainer.config import ARCHS, SCHEDULES, Config, default_cil_summary
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -28,6 +28,16 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None or action.default is False:
             return action.help
         return super()._get_help_string(action)
+
+
+def _flag(text: str) -> bool:
+    """The original trainer's `--original-labels 1` form, and its spellings of yes and no."""
+    value = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}.get(
+        text.lower()
+    )
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected 1 or 0, not {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,14 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         type=Path,
         help="a CIL JSON file (the project's rich format or the original flat {wnid: name}); "
-        "its labels are trained, and it must give every class of the data a label. "
-        "Without it, the data's own classes are trained",
+        "its labels are trained, and it must give every class of the data a label. Default: "
+        f"the project's CIL, {default_cil_summary()}",
     )
     labels.add_argument(
         "--original-labels",
-        action="store_true",
-        help="train the 1,000 original labels even when --labels is given; the CIL is then used "
-        "to also score the model on its labels, by summing the softmax over each label's classes",
+        nargs="?",
+        const=True,
+        default=False,
+        type=_flag,
+        metavar="1|0",
+        help="train the data's own classes (the 1,000 original labels) instead of the CIL's; the "
+        "CIL is then used to also score the model on its labels. Alone or as 1/0, the original "
+        "trainer's form (--original-labels 1)",
     )
     labels.add_argument(
         "--label-order",
@@ -82,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         "size of the first training image",
     )
 
-    model = parser.add_argument_group("model and optimisation (defaults: the paper's run)")
+    model = parser.add_argument_group(
+        "model and optimisation (defaults: the paper's run, but for --crop-padding)"
+    )
     model.add_argument("--arch", "-a", choices=ARCHS, default=defaults.arch, help="network")
     model.add_argument(
         "--width",
@@ -150,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.crop_padding,
         metavar="PX",
         help="zero padding before the random crop of each training image (a random flip "
-        "follows); 0: flip only, as the paper's own code did",
+        "follows); 0: flip only, the paper's augmentation (4, the default, is the usual recipe "
+        "for 32 px images and scores higher)",
     )
     model.add_argument(
         "--finetuning",

@@ -33,8 +33,8 @@ from trainer.checkpoint import (
     save_checkpoint,
     unwrap,
 )
-from trainer.config import Config
-from trainer.data import Dataset, Split, load_dataset
+from trainer.config import DEFAULT_CIL, Config
+from trainer.data import Dataset, Split, data_classes, load_dataset
 from trainer.engine import Merge, autocast, evaluate, train_one_epoch
 from trainer.labels import LabelSpace, MissingClassesError, label_spaces
 from trainer.models import build_model, replace_head
@@ -86,7 +86,14 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
             "processes and must divide evenly among them"
         )
 
+    # Labels and model first: their errors (a CIL missing classes, a fine-tuning checkpoint of
+    # another width) come before the minutes that reading ImageNet takes.
+    classes = data_classes(config.data_dir, config.label_order)
+    trained, merged = label_spaces(classes, config.labels, config.original_labels)
+    if checkpoint and checkpoint["labels"] != trained.describe():
+        raise RunError(f"{resume_from} was trained on other labels than {trained.source}")
     torch.manual_seed(config.seed)  # the model's initial weights; batches seed their own
+    model = make_model(config, trained, device)
     dataset = load_dataset(
         config.data_dir,
         label_order=config.label_order,
@@ -94,12 +101,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
         workers=config.workers,
         progress=placement.is_main,
     )
-    trained, merged = label_spaces(dataset.classes, config.labels, config.original_labels)
-    if checkpoint and checkpoint["labels"] != trained.describe():
-        raise RunError(f"{resume_from} was trained on other labels than {trained.source}")
     say(_describe_data(dataset, trained, merged))
-
-    model = make_model(config, trained, device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     train_batches, val_batches, on_device = _batch_sources(
@@ -117,6 +119,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
     if config.lr_find:
         if placement.distributed:
             raise RunError("run --lr-find in one process, not under torchrun")
+        RunRecords(run_dir).write_args(_settings(config, placement, trained, merged, on_device))
         return _lr_find(
             config, model, train_batches, optimizer, device=device, amp=amp, run_dir=run_dir
         )
@@ -263,7 +266,7 @@ def _resume_path(resume: Path) -> Path:
 
 def _fresh_run_dir(config: Config) -> Path:
     if config.out is None:
-        labels = "original" if not config.trains_cil else config.labels.stem
+        labels = "original" if not config.trains_cil else (config.labels or DEFAULT_CIL).stem
         tuned = "-finetune" if config.finetuning else ""
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         return Path("runs") / f"{stamp}-{config.arch}-{labels}{tuned}"
@@ -381,6 +384,13 @@ def _describe_data(dataset: Dataset, trained: LabelSpace, merged: LabelSpace | N
     )
     if merged:
         text += f"; also scored on the {merged.num_labels} labels of {merged.source}"
+    unused = (merged or trained).unused
+    if unused:
+        shown = ", ".join(unused[:5]) + (", ..." if len(unused) > 5 else "")
+        text += (
+            f"; {len(unused)} labels of the CIL hold no class of the data and get no output "
+            f"({shown})"
+        )
     return text
 
 

@@ -106,7 +106,9 @@ def test_train_one_epoch_prints_progress_lines_when_there_is_no_bar(capsys):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     batches = [(torch.randn(5, 4), torch.randint(0, 3, (5,))) for _ in range(4)]
-    train_one_epoch(model, batches, optimizer, scheduler, device=CPU, print_freq=2, desc="epoch 1/9")
+    train_one_epoch(
+        model, batches, optimizer, scheduler, device=CPU, print_freq=2, desc="epoch 1/9"
+    )
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("  ")[0] for line in lines] == ["epoch 1/9 [1/4]", "epoch 1/9 [3/4]"]
     assert all("loss" in line and "top1" in line for line in lines)

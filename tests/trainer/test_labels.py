@@ -7,7 +7,13 @@ import torch
 
 from clustering.cil import CIL, CILFormatError, ClassEntry, Label, read_cil, write_cil
 from tests.trainer.synthetic import ORDER, WNIDS, pair_cil, write_flat_cil
-from trainer.labels import MissingClassesError, cil_labels, label_spaces, original_labels
+from trainer.labels import (
+    DEFAULT_CIL,
+    MissingClassesError,
+    cil_labels,
+    label_spaces,
+    original_labels,
+)
 
 CLASSES = tuple(sorted(ORDER))
 
@@ -28,9 +34,26 @@ def test_original_labels_with_a_cil_train_classes_and_score_the_cil(cil_file):
     assert trained.source == "original" and merged is not None and merged.num_labels == 3
 
 
-def test_no_cil_means_the_data_classes(tmp_path):
-    trained, merged = label_spaces(("a", "b"), None, original=False)
-    assert trained.names == ("a", "b") and merged is None
+def test_no_cil_means_the_shipped_default_cil():
+    trained, merged = label_spaces(CLASSES, None, original=False)
+    default = read_cil(DEFAULT_CIL)
+    assert merged is None and trained.source == str(DEFAULT_CIL)
+    assert trained.num_labels == default.num_labels < 1000
+    assert trained.names == tuple(label.name for label in default.labels)
+
+
+def test_original_labels_are_named_and_scored_by_the_default_cil():
+    trained, merged = label_spaces(CLASSES, None, original=True)
+    assert trained.num_labels == 1000 and merged is not None and merged.num_labels < 1000
+    kit_fox = CLASSES.index("n02119789")
+    assert trained.wnids[kit_fox] == "n02119789" and trained.names[kit_fox] == "kit fox"
+
+
+def test_classes_the_default_cil_lacks_train_only_with_original_labels():
+    trained, merged = label_spaces(("n00000001", "n00000002"), None, original=True)
+    assert trained.names == ("n00000001", "n00000002") and merged is None
+    with pytest.raises(MissingClassesError, match="--original-labels"):
+        label_spaces(("n00000001", "n00000002"), None, original=False)
 
 
 def test_a_cil_missing_classes_is_refused_with_their_wnids(tmp_path):
@@ -40,10 +63,12 @@ def test_a_cil_missing_classes_is_refused_with_their_wnids(tmp_path):
     assert f"2 of the data's 1000 classes: {CLASSES[0]}, {CLASSES[1]}" in str(error.value)
 
 
-def test_a_cil_may_cover_classes_the_data_lacks(tmp_path):
+def test_labels_without_a_class_in_the_data_get_no_output(tmp_path):
+    # "rest" holds 996 classes, none of them in this data: an output that never sees an image
     path = pair_cil(tmp_path / "cil.json")
     trained, _ = label_spaces(tuple(sorted(WNIDS)), path, original=False)
-    assert trained.num_labels == 3 and len(trained.class_to_label) == 4
+    assert trained.names == ("alpha", "beta") and trained.unused == ("rest",)
+    assert sorted(trained.class_to_label) == [0, 0, 1, 1]
 
 
 def test_rich_cil_is_read_through_clustering(tmp_path):

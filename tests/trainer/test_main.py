@@ -74,7 +74,8 @@ def test_the_original_options_and_aliases_parse(tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["data", "--finetuning", "a.pt"], "finetuning needs the CIL"),
+        (["data", "--finetuning", "a.pt", "--original-labels"], "drop --original-labels"),
+        (["data", "--original-labels", "maybe"], "expected 1 or 0"),
         (["data", "--epochs", "0"], "epochs must be at least 1"),
         (["data", "--lr-find", "--resume", "runs/x"], "drop --resume"),
     ],
@@ -102,6 +103,30 @@ def test_help_explains_every_option_and_runs_without_an_installed_package():
         "--original-labels",
     ):
         assert shown in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "original"),
+    [
+        (["data"], False),
+        (["data", "--original-labels"], True),
+        (["data", "--original-labels", "1"], True),
+        (["data", "--original-labels", "0"], False),
+        (["data", "--original-labels=True"], True),
+    ],
+)
+def test_the_default_is_the_cil_and_original_labels_take_the_original_form(argv, original):
+    config = parse_config(argv)
+    assert config.original_labels is original and config.trains_cil is not original
+
+
+def test_help_names_the_default_cil_and_where_it_came_from(capsys):
+    with pytest.raises(SystemExit):
+        parse_config(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Default: the project's CIL, trainer/data/default_cil.json (" in text
+    assert "labels, written by the" in text and "strategy)" in text
+    assert "defaults: the paper's run, but for --crop-padding" in text
 
 
 def test_config_round_trips_through_a_checkpoint_dict():
@@ -153,7 +178,7 @@ def test_torchrun_trains_with_two_cpu_processes(downsampled_dir, tmp_path):
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count("epoch 1/1") == 1  # only the first process reports
+    assert result.stdout.count("epoch 1/1  lr") == 1  # only the first process reports
     row = json.loads((tmp_path / "run" / "metrics.jsonl").read_text())
     # each process trains 4 batches of 8 and scores half the validation set; the sums are global
     assert row["train_images"] == 128 and row["val_images"] == 32

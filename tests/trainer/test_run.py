@@ -21,7 +21,9 @@ TIMING = {"images_per_s", "train_seconds", "epoch_seconds", "time"}
 @pytest.fixture(scope="module")
 def learned(downsampled_dir, tmp_path_factory):
     """A 3-epoch run on the 1,000 original labels: (its config, its result)."""
-    config = tiny_config(downsampled_dir, tmp_path_factory.mktemp("learned") / "run", epochs=3)
+    config = tiny_config(
+        downsampled_dir, tmp_path_factory.mktemp("learned") / "run", epochs=3, original_labels=True
+    )
     return config, run(config)
 
 
@@ -36,7 +38,7 @@ def test_a_small_model_learns_the_synthetic_task(learned):
     assert {"epoch_001.pt", "epoch_002.pt", "epoch_003.pt", "best.pt"} <= names
     assert json.loads((folder / "args.json").read_text())["environment"]["device"] == "cpu"
     per_label = (folder / "per_label.csv").read_text().splitlines()
-    assert len(per_label) == 1001 and per_label[279].startswith("278,n02119789,n02119789,8,")
+    assert len(per_label) == 1001 and per_label[279].startswith("278,n02119789,kit fox,8,")
 
 
 def test_cil_training_on_an_image_folder(tmp_path):
@@ -101,7 +103,12 @@ def test_finetuning_replaces_the_head_and_keeps_the_body(learned, cil_file, tmp_
     source, _ = learned
     checkpoint = source.out / "epoch_003.pt"
     config = replace(
-        source, out=tmp_path / "tuned", labels=cil_file, finetuning=checkpoint, epochs=1
+        source,
+        out=tmp_path / "tuned",
+        labels=cil_file,
+        original_labels=False,
+        finetuning=checkpoint,
+        epochs=1,
     )
 
     classes = load_checkpoint(checkpoint)["labels"]["wnids"]
@@ -122,5 +129,6 @@ def test_lr_find_prints_plots_and_suggests(downsampled_dir, tmp_path, capsys):
     result = run(tiny_config(downsampled_dir, tmp_path / "find", lr_find=True, lr_find_steps=30))
     assert 1e-4 < result["suggestion"] < 10
     assert (tmp_path / "find" / "lr_find.png").exists()
+    assert json.loads((tmp_path / "find" / "args.json").read_text())["lr_find_steps"] == 30
     assert "suggested --lr" in capsys.readouterr().out
     assert not list((tmp_path / "find").glob("*.pt"))
