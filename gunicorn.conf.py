@@ -22,6 +22,11 @@ keepalive = 5
 # connections: on a shared socket one worker accepted 31 of 32 kept-alive
 # connections and served them alone while the other idled.
 reuse_port = True
+# Forwarded headers (X-Forwarded-For, X-Forwarded-Proto) are read by the app,
+# which trusts the last CIL_TRUSTED_PROXIES hops of them (Werkzeug's ProxyFix);
+# gunicorn acts on none of them itself. Under "*" it let any client mark its
+# request as https.
+forwarded_allow_ips = ""
 
 
 def post_worker_init(worker):

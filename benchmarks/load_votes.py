@@ -83,13 +83,16 @@ class Survey:
     workdir: Path
     hierarchy_file: Path
     workers: int = 2
+    settings: dict[str, str] = field(default_factory=dict)  # more environment, e.g. CIL_*
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
     @property
     def env(self) -> dict[str, str]:
+        # PYTHONPATH: the server runs this checkout's code, whatever is installed.
         return {**os.environ, "DATABASE_URL": self.database_url, "SECRET_KEY": "load-test",
-                "CIL_HIERARCHY_FILE": str(self.hierarchy_file)}
+                "CIL_HIERARCHY_FILE": str(self.hierarchy_file), "PYTHONPATH": str(ROOT),
+                **self.settings}
 
     def flask(self, *args: str, stdin: str | None = None) -> str:
         result = subprocess.run([str(VENV_BIN / "flask"), "--app", "survey_app", *args],

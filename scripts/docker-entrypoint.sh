@@ -4,4 +4,4 @@
 set -eu
 flask --app survey_app setup --hierarchy /app/hierarchy.json
 exec gunicorn --config gunicorn.conf.py --workers "${GUNICORN_WORKERS:-4}" \
-    --bind 0.0.0.0:8000 --access-logfile - --forwarded-allow-ips "*" "survey_app:create_app()"
+    --bind 0.0.0.0:8000 --access-logfile - "survey_app:create_app()"

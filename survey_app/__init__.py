@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from survey_app import auth, errors, images, security, startup, views
 from survey_app.config import defaults, secret_key
@@ -24,6 +25,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     else:
         app.config["SECRET_KEY"] = "test"
         app.config.update(test_config)
+
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)

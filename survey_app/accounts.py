@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app
@@ -57,8 +59,7 @@ def create_user(username: str, password: str, role: str = "annotator") -> User:
     """A new account, flushed to the session (the caller commits)."""
     _check_role(role)
     check_new_credentials(username, password)
-    user = User(username=username, role=role, password_hash=generate_password_hash(
-        password, method=current_app.config["PASSWORD_HASH_METHOD"]))
+    user = User(username=username, role=role, password_hash=hash_password(password))
     db.session.add(user)
     try:
         db.session.flush()
@@ -66,6 +67,35 @@ def create_user(username: str, password: str, role: str = "annotator") -> User:
         db.session.rollback()
         raise AccountError(f"the username {username!r} is taken") from None
     return user
+
+
+# --- password hashing, a bounded number at a time ---------------------------------------
+_slots_lock = threading.Lock()
+
+
+@contextmanager
+def _hashing_slot():
+    """Hold one of the process's PASSWORD_HASH_CONCURRENCY hashing slots: a
+    hash is slow and large by design, so a crowd of logins queues here instead
+    of taking the memory of as many hashes at once."""
+    with _slots_lock:
+        slots = current_app.extensions.get("cil_hash_slots")
+        if slots is None or slots[0] != current_app.config["PASSWORD_HASH_CONCURRENCY"]:
+            limit = current_app.config["PASSWORD_HASH_CONCURRENCY"]
+            slots = (limit, threading.BoundedSemaphore(limit))
+            current_app.extensions["cil_hash_slots"] = slots
+    with slots[1]:
+        yield
+
+
+def hash_password(password: str) -> str:
+    with _hashing_slot():
+        return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def password_matches(stored: str, password: str) -> bool:
+    with _hashing_slot():
+        return check_password_hash(stored, password)
 
 
 def find_user(username: str) -> User | None:
@@ -79,9 +109,9 @@ def authenticate(username: str, password: str) -> User | None:
     user = find_user(username)
     stored = user.password_hash if user is not None and user.password_hash else None
     if stored is None:
-        check_password_hash(_dummy_hash(), password)
+        password_matches(_dummy_hash(), password)
         return None
-    if not check_password_hash(stored, password) or not user.active:
+    if not password_matches(stored, password) or not user.active:
         return None
     return user
 
@@ -90,7 +120,7 @@ def _dummy_hash() -> str:
     method = current_app.config["PASSWORD_HASH_METHOD"]
     cache = current_app.extensions.setdefault("cil_dummy_hashes", {})
     if method not in cache:
-        cache[method] = generate_password_hash(secrets.token_hex(8), method=method)
+        cache[method] = hash_password(secrets.token_hex(8))
     return cache[method]
 
 
@@ -104,11 +134,10 @@ def end_sessions(user_id: int) -> None:
 def change_password(user: User, current: str, new: str) -> None:
     """Set a new password when `current` is the account's password; every
     session of the account ends, so the caller starts a new one (and commits)."""
-    if not user.password_hash or not check_password_hash(user.password_hash, current):
+    if not user.password_hash or not password_matches(user.password_hash, current):
         raise AccountError("the current password is wrong")
     check_password(user.username, new)
-    user.password_hash = generate_password_hash(
-        new, method=current_app.config["PASSWORD_HASH_METHOD"])
+    user.password_hash = hash_password(new)
     end_sessions(user.id)
 
 

@@ -36,6 +36,7 @@ from survey_app.forms import AccountForm, LoginForm, PasswordForm
 from survey_app.models import User
 
 bp = Blueprint("auth", __name__)
+TOO_MANY_ATTEMPTS = "Too many failed attempts; wait a few minutes and try again."
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -153,13 +154,12 @@ def login():
     if form.validate_on_submit():
         # One account whatever the case, so one count of failures too.
         username, address = form.username.data.lower(), request.remote_addr or "unknown"
-        if ratelimit.login_blocked(username, address):
-            form.form_errors.append("Too many failed attempts; wait a few minutes and try again.")
+        if not ratelimit.start_attempt(username, address):
+            form.form_errors.append(TOO_MANY_ATTEMPTS)
             status = 429
         else:
             user = accounts.authenticate(username, form.password.data)
             if user is None:
-                ratelimit.record_failure(username, address)
                 form.form_errors.append("Wrong username or password.")
                 status = 401
             else:
@@ -195,18 +195,37 @@ def account():
 def change_password():
     """A new password ends every session of the account; this browser gets a new one."""
     form = PasswordForm()
+    status = 400
     if form.validate():
         user = db.session.get(User, current_user.id)
-        try:
-            accounts.change_password(user, form.current.data, form.password.data)
+        try:  # a refused new password is not a guess of the current one
+            accounts.check_password(user.username, form.password.data)
         except accounts.AccountError as exc:
             form.form_errors.append(f"{str(exc).capitalize()}.")
         else:
-            db.session.commit()
-            start_session(user)
-            flash("Your password is changed; your other sessions have ended.", "info")
-            return redirect(url_for("auth.account"), code=303)
-    return render_template("account.html", form=form), 400
+            status = _change_password(form, user)
+            if status is None:
+                flash("Your password is changed; your other sessions have ended.", "info")
+                return redirect(url_for("auth.account"), code=303)
+    return render_template("account.html", form=form), status
+
+
+def _change_password(form: PasswordForm, user: User) -> int | None:
+    """None when the password is changed, else the status of the page that says
+    why. The current password is guessed no faster here than at the login form."""
+    key, address = user.username.lower(), request.remote_addr or "unknown"
+    if not ratelimit.start_attempt(key, address):
+        form.form_errors.append(TOO_MANY_ATTEMPTS)
+        return 429
+    try:
+        accounts.change_password(user, form.current.data, form.password.data)
+    except accounts.AccountError as exc:
+        form.form_errors.append(f"{str(exc).capitalize()}.")
+        return 400
+    db.session.commit()
+    ratelimit.clear_failures(key, address)
+    start_session(user)
+    return None
 
 
 def _account_form_page(title: str, intro: str, role: str, create: Callable[[str, str], User]):

@@ -65,6 +65,14 @@ def defaults(instance_path: str) -> dict:
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_MAX_FAILURES_PER_ADDRESS": 50,
         "LOGIN_FAILURE_WINDOW_SECONDS": 900,
+        # Password hashes computed at once per process: each scrypt hash takes
+        # about 32 MB, and a crowd of logins, real or not, would take them all.
+        "PASSWORD_HASH_CONCURRENCY": 2,
+        # Reverse proxies in front of the app that add X-Forwarded-For and
+        # X-Forwarded-Proto: the client's address (which the login limits
+        # count) is the one the outermost of them saw. 0: the app is reached
+        # directly, and those headers are ignored, as any client can send them.
+        "TRUSTED_PROXIES": 0,
         # How long the one-time link printed at start for the first admin stays valid.
         "SETUP_LINK_MAX_AGE_SECONDS": 86400,
     }

@@ -2,6 +2,7 @@
 structure is sound and that everything it names exists in the project."""
 
 import re
+import runpy
 import shlex
 from pathlib import Path
 
@@ -63,3 +64,17 @@ def test_entrypoint_commands_exist(tmp_path):
     assert result.exit_code == 0 and "--hierarchy" in result.output
     assert '"survey_app:create_app()"' in script
     assert "GUNICORN_WORKERS" in script
+
+
+def test_forwarded_headers_are_trusted_in_one_place():
+    """The app (ProxyFix, CIL_TRUSTED_PROXIES) decides which forwarded headers
+    to believe; gunicorn, which would believe X-Forwarded-Proto from any
+    address under "*", believes none."""
+    script = (ROOT / "scripts" / "docker-entrypoint.sh").read_text()
+    assert "forwarded-allow-ips" not in script
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert settings["forwarded_allow_ips"] == ""
+    env = COMPOSE["services"]["app"]["environment"]
+    # The app is published on 127.0.0.1 only, for one TLS proxy on the host.
+    assert COMPOSE["services"]["app"]["ports"] == ["127.0.0.1:${PORT:-8000}:8000"]
+    assert env["CIL_TRUSTED_PROXIES"] == "${CIL_TRUSTED_PROXIES:-1}"

@@ -72,6 +72,23 @@ def postgres_url():
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request):
+    """None (a SQLite file) or a fresh PostgreSQL database, for the tests where
+    the database matters."""
+    return request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+
+
+@pytest.fixture
+def either_app(tmp_path, small_hierarchy, database_url):
+    """The `app` fixture on SQLite and on PostgreSQL."""
+    app = seeded(make_app(tmp_path, database_url), small_hierarchy)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 # --- accounts: users, logged-in clients, CSRF tokens ---------------------------------------
 PASSWORD = "correct horse battery"
 

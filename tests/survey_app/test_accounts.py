@@ -293,11 +293,10 @@ def test_usernames_are_unique_whatever_their_case(app, client):
     assert post_login(other, "alice").status_code == 429
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_database(request, tmp_path):
+@pytest.fixture
+def any_database(tmp_path, database_url):
     """The app on a fresh, unmigrated SQLite file or PostgreSQL database."""
-    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    app = make_app(tmp_path, url)
+    app = make_app(tmp_path, database_url)
     yield app
     with app.app_context():
         db.session.remove()
