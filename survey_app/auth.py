@@ -113,11 +113,14 @@ def unauthorized():
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Anonymous visitors are sent to the login page; annotators get 403."""
+    """Anonymous visitors are sent to the login page; annotators get 403. Every
+    method is checked: Flask-Login's `login_required` lets OPTIONS through
+    (for CORS preflight), which then met the anonymous user's missing `is_admin`."""
 
     @wraps(view)
-    @login_required
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
         if not current_user.is_admin:
             abort(403, description="This page is for admins.")
         return view(*args, **kwargs)

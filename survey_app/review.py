@@ -34,12 +34,12 @@ from survey_app import images
 from survey_app.auth import admin_required
 from survey_app.exports import current_aggregation, database_votes
 from survey_app.extensions import db
+from survey_app.forms import COMMENT_MAX, clean_text
 from survey_app.models import Decision
 from survey_app.seeding import hierarchy_from_db
 
 bp = Blueprint("review", __name__, url_prefix="/admin/review")
 
-NOTE_MAX = 1000
 STATUSES = ("voted", "undecided", "decided")
 
 
@@ -47,7 +47,7 @@ class DecisionForm(FlaskForm):
     """Settle one class: a synset of its chain (the choices), and why."""
 
     synset = SelectField("Label", validators=[InputRequired()], validate_choice=True)
-    note = StringField("Note (optional)", validators=[Optional(), Length(max=NOTE_MAX)])
+    note = StringField("Note (optional)", validators=[Optional(), Length(max=COMMENT_MAX)])
     submit = SubmitField("Settle")
 
 
@@ -158,8 +158,12 @@ def decide(wnid: str):
         problems = "; ".join(f"{field}: {', '.join(errors)}"
                              for field, errors in form.errors.items())
         abort(400, description=f"The decision was not recorded: {problems}")
+    try:
+        note = clean_text(form.note.data, "note")
+    except ValueError as exc:
+        abort(400, description=f"The decision was not recorded: {exc}")
     db.session.add(Decision(admin_id=current_user.id, class_wnid=wnid,
-                            synset_wnid=form.synset.data, note=form.note.data or None))
+                            synset_wnid=form.synset.data, note=note))
     db.session.commit()
     flash(f"Settled {hierarchy.label(wnid)} ({wnid}) as {hierarchy.label(form.synset.data)}.",
           "info")

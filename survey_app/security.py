@@ -1,10 +1,13 @@
-"""Security headers on every response. The pages load scripts, styles and
-pictures only from the app itself and run no inline script, so the content
-security policy can forbid everything else."""
+"""Security headers on every response, and JSON bodies read without a crash.
+The pages load scripts, styles and pictures only from the app itself and run
+no inline script, so the content security policy can forbid everything else."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response
+from flask.json.provider import DefaultJSONProvider
 
 CONTENT_SECURITY_POLICY = ("default-src 'self'; object-src 'none'; base-uri 'self'; "
                            "form-action 'self'; frame-ancestors 'none'")
@@ -23,5 +26,17 @@ def set_security_headers(response: Response) -> Response:
     return response
 
 
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, but a body nested too deeply for the parser's recursion
+    ("[" * 100000) is malformed JSON (400), not a RecursionError (500)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
+
+
 def init_app(app: Flask) -> None:
+    app.json = JSONProvider(app)
     app.after_request(set_security_headers)

@@ -14,7 +14,7 @@ from sqlalchemy import Row, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from survey_app.extensions import db
-from survey_app.forms import COMMENT_MAX, SUBMISSION_ID_RE
+from survey_app.forms import SUBMISSION_ID_RE, clean_text
 from survey_app.models import Skip, User, Vote
 from survey_app.seeding import hierarchy_from_db
 
@@ -46,24 +46,11 @@ def require_class(class_wnid: str) -> None:
 
 
 def clean_comment(comment: str | None) -> str | None:
-    """The comment as stored: trimmed, None when empty. NUL bytes and lone
-    surrogates cannot be stored in every database, so they are refused here."""
-    if comment is None:
-        return None
-    comment = comment.strip()
-    if len(comment) > COMMENT_MAX:
-        raise VoteError(f"a comment has at most {COMMENT_MAX} characters")
-    if "\x00" in comment or _has_surrogate(comment):
-        raise VoteError("the comment holds characters that cannot be stored")
-    return comment or None
-
-
-def _has_surrogate(text: str) -> bool:
+    """The comment as stored (see `forms.clean_text`)."""
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+        return clean_text(comment)
+    except ValueError as exc:
+        raise VoteError(str(exc)) from None
 
 
 def _execute(statement, **params):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -13,7 +14,7 @@ from survey_app import accounts
 from survey_app.extensions import db
 from survey_app.models import Decision, Invitation, Skip, User, Vote
 
-from .conftest import csrf_token
+from .conftest import add_user, csrf_token, log_in
 
 DALMATIAN, DOG, TENCH = "n02110341", "n02084071", "n01440764"
 PAYLOADS = [
@@ -177,3 +178,33 @@ def test_admin_routes_refuse_annotators_and_anonymous(app, annotator, client):
         else:
             refused = annotator.get(url)
         assert refused.status_code == 403, (url, refused.status_code)
+
+
+def test_options_on_admin_routes(app, annotator, client):
+    """OPTIONS, which Flask answers itself, is guarded like every other method."""
+    for url, _methods in admin_urls(app):
+        anonymous = client.options(url)
+        assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"], url
+        assert annotator.options(url).status_code == 403, url
+
+
+def test_deeply_nested_json_is_a_bad_request(app, annotator):
+    token = csrf_token(annotator, "/")
+    before = stored(app)
+    for body in ("[" * 100_000 + "]" * 100_000, '{"class": ' + "[" * 50_000 + "]" * 50_000 + "}"):
+        response = annotator.post("/api/votes", data=body, content_type="application/json",
+                                  headers={"X-CSRFToken": token})
+        assert response.status_code == 400 and response.is_json
+    assert stored(app) == before
+
+
+@pytest.mark.parametrize("note", ["\x00", "ok\x00", "x" * 1001])
+def test_decision_notes_get_the_checks_of_comments(either_app, note):
+    app = either_app
+    client = log_in(app.test_client(), add_user(app, "boss", role="admin"))
+    before = stored(app)
+    response = client.post(f"/admin/review/classes/{DALMATIAN}/decision", data={
+        "csrf_token": csrf_token(client, "/admin/"), f"{DALMATIAN}-synset": DOG,
+        f"{DALMATIAN}-note": note})
+    assert response.status_code == 400
+    assert stored(app) == before
