@@ -327,3 +327,24 @@ def test_username_migration_reports_clashes(any_database, capsys):
         db.session.remove()
         upgrade()
         assert accounts.authenticate("ALICE2", PASSWORD) is None  # found, no password
+
+
+# --- passwords ------------------------------------------------------------------------
+@pytest.mark.parametrize("username, password, reason", [
+    ("ann", " " * 8, "only spaces"),
+    ("ann", "\t \n \t \n ", "only spaces"),
+    ("longusername", "longusername", "the username"),
+    ("longusername", "LongUserName", "the username"),
+    ("ann", "password", "too common"),
+    ("ann", "12345678", "too common"),
+    ("ann", "Qwertyuiop", "too common"),
+    ("ann", "short", "at least 8"),
+])
+def test_weak_passwords_are_refused(app, client, username, password, reason):
+    with app.app_context():
+        with pytest.raises(accounts.AccountError, match=reason):
+            accounts.create_user(username, password)
+        token = accounts.create_invitation()
+    response = account_form(client, f"/invite/{token}", username, password)
+    assert response.status_code == 400 and reason in response.text
+    assert users(app) == {}
