@@ -21,8 +21,9 @@ The rules, in order:
    to number the paths.
 
 `aggregate` runs the whole job: an aggregator, then `clustering.conflicts` to
-make the labels a partition, then `clustering.cil.build_cil`, with agreement
-figures and a report.
+make the labels a partition (refusing a lift that collapses more than
+`max_share` of the classes into one label, where a share is given), then
+`clustering.cil.build_cil`, with agreement figures, warnings and a report.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from clustering.cil import CIL, build_cil
 from clustering.conflicts import (
     DEFAULT_POLICY,
     Resolution,
+    check_collapse,
     describe_conflict,
     find_overlaps,
     resolve_conflicts,
@@ -209,6 +211,9 @@ class Aggregation:
     cil: CIL
     agreement: dict[str, Any]
     settings: dict[str, Any]
+    # What the caller should hear though nothing failed: settings that left voted
+    # classes undecided (see `_min_votes_warnings`).
+    warnings: tuple[str, ...] = ()
 
     @property
     def outcomes(self) -> dict[str, ClassOutcome]:
@@ -247,6 +252,7 @@ class Aggregation:
                 for c in self.resolution.conflicts
             ],
             "moved": {w: {"from": a, "to": b} for w, (a, b) in self.resolution.moved.items()},
+            "lifted": self.resolution.lifted,
             "other_labels": sorted(self.resolution.other_labels),
             "overlaps": [
                 {"class": o.wnid, "label": o.label, "also_under": o.also_under}
@@ -254,19 +260,24 @@ class Aggregation:
             ],
             "agreement": self.agreement,
             "skills": getattr(self.aggregator, "skills_", None),
+            "warnings": list(self.warnings),
         }
 
 
 def aggregate(hierarchy: Hierarchy, votes: Iterable[Vote], decisions: Iterable[Decision] = (),
               *, min_votes: int = DEFAULT_MIN_VOTES, tie_break: str = DEFAULT_TIE_BREAK,
               weighting: str = "none", conflicts: str = DEFAULT_POLICY,
-              source: str = "votes") -> Aggregation:
+              max_share: float | None = None, source: str = "votes") -> Aggregation:
     """Votes -> a sound CIL. Raises `clustering.conflicts.ConflictError` under the
-    `refuse` policy when labels conflict, `clustering.votes.VotesError` for bad votes."""
+    `refuse` policy when labels conflict, its `CollapseError` where a lift puts more
+    than `max_share` of the classes under one label (None: no limit), and
+    `clustering.votes.VotesError` for bad votes."""
     votes = list(votes)
     decisions = list(decisions)
     aggregator = make_aggregator(hierarchy, weighting, min_votes, tie_break).fit(votes, decisions)
     resolution = resolve_conflicts(hierarchy, aggregator.labels_, conflicts)
+    if max_share is not None:
+        check_collapse(hierarchy, resolution, max_share)
     outcomes = aggregator.outcomes_
     consensus = {w: o.label for w, o in outcomes.items() if o.status != "undecided"}
     counted = aggregator.counted_votes_
@@ -276,6 +287,7 @@ def aggregate(hierarchy: Hierarchy, votes: Iterable[Vote], decisions: Iterable[D
         "min_votes": min_votes,
         "tie_break": tie_break,
         "conflicts": conflicts,
+        "max_share": max_share,
     }
     provenance = {
         **settings,
@@ -295,4 +307,19 @@ def aggregate(hierarchy: Hierarchy, votes: Iterable[Vote], decisions: Iterable[D
     }
     cil = build_cil(hierarchy, resolution.assignment, provenance, resolution.other_labels)
     return Aggregation(hierarchy, aggregator, resolution, cil,
-                       agreement_summary(counted, consensus), settings)
+                       agreement_summary(counted, consensus), settings,
+                       _min_votes_warnings(outcomes, min_votes))
+
+
+def _min_votes_warnings(outcomes: dict[str, ClassOutcome], min_votes: int) -> tuple[str, ...]:
+    """A warning where voted classes stay undecided for want of votes: `min_votes` above
+    the votes present makes every class undecided, which is no error but rarely meant."""
+    voted = [o for o in outcomes.values() if o.n_votes]
+    short = [o for o in voted if o.status == "undecided"]
+    if not short:
+        return ()
+    most = max(o.n_votes for o in voted)
+    warning = (f"{len(short)} of the {len(voted)} classes with votes have fewer than the "
+               f"{min_votes} votes a class needs (the most a class has: {most}), so they keep "
+               "their own label")
+    return (warning,)

@@ -14,6 +14,10 @@ policy (`resolve_conflicts`):
   bird), so every label is its synset whole. It is not the default because one
   class voted "mammal" lifts all 218 mammals of ImageNet-1k into it: on the
   popularity strategy's 172 conflicts, lift leaves 177 labels, other 323.
+  Worse, one class voted "physical entity" lifts 997 classes into it, so
+  `check_collapse` refuses a lift that puts more than a stated share of the
+  classes under one label (`CollapseError`, naming what was lifted into what);
+  the command line asks it at `DEFAULT_MAX_SHARE` unless `--allow-collapse`.
 - `refuse`: nothing is exported; `ConflictError` lists every conflict for an
   admin to settle by decisions.
 
@@ -25,18 +29,24 @@ unrelated labels, and `find_overlaps` reports it for an admin to look at.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from clustering.hierarchy import Hierarchy
 
 __all__ = [
-    "DEFAULT_POLICY", "POLICIES", "Conflict", "ConflictError", "Overlap", "Resolution",
-    "describe_conflict", "find_conflicts", "find_overlaps", "resolve_conflicts",
+    "DEFAULT_MAX_SHARE", "DEFAULT_POLICY", "POLICIES", "CollapseError", "Conflict",
+    "ConflictError", "Overlap", "Resolution", "check_collapse", "describe_conflict",
+    "find_conflicts", "find_overlaps", "resolve_conflicts",
 ]
 
 POLICIES = ("lift", "other", "refuse")
 DEFAULT_POLICY = "other"
+# The most of the classes that `lift` may put under one label unless asked: ImageNet-1k's
+# largest natural group a person names, "dog" (130 classes with the other canines), and
+# popularity's lifted "mammal" (218) stay below it; "animal" (398) does not.
+DEFAULT_MAX_SHARE = 0.25
 
 
 @dataclass(frozen=True, order=True)
@@ -51,15 +61,21 @@ def describe_conflict(hierarchy: Hierarchy, conflict: Conflict) -> str:
 
 
 class ConflictError(ValueError):
-    """The `refuse` policy met conflicts; `conflicts` holds them all, the message lists them."""
+    """Conflicts no policy was allowed to resolve; `conflicts` holds them all, the
+    message says what to do."""
 
-    def __init__(self, hierarchy: Hierarchy, conflicts: list[Conflict]) -> None:
+    def __init__(self, message: str, conflicts: list[Conflict]) -> None:
         self.conflicts = conflicts
-        lines = "\n".join(f"  - {describe_conflict(hierarchy, c)}" for c in conflicts)
-        super().__init__(
-            f"{len(conflicts)} conflict(s): a chosen label is an ancestor of another chosen "
-            f"label, so the labels are not a partition of the classes:\n{lines}\n"
-            "Settle them with admin decisions, or export with --conflicts lift or other.")
+        super().__init__(message)
+
+
+def _refusal(hierarchy: Hierarchy, conflicts: list[Conflict]) -> ConflictError:
+    lines = "\n".join(f"  - {describe_conflict(hierarchy, c)}" for c in conflicts)
+    return ConflictError(
+        f"{len(conflicts)} conflict(s): a chosen label is an ancestor of another chosen "
+        f"label, so the labels are not a partition of the classes:\n{lines}\n"
+        "Settle them with admin decisions, or export with --conflicts lift or other.",
+        conflicts)
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,7 @@ class Resolution:
     other_labels: frozenset[str]  # labels that stand for "other <synset>"
     conflicts: tuple[Conflict, ...]  # every conflict found before resolving
     moved: dict[str, tuple[str, str]] = field(default_factory=dict)  # class -> (from, to)
+    lifted: dict[str, str] = field(default_factory=dict)  # lift: label -> the label it went into
 
 
 def find_conflicts(hierarchy: Hierarchy, labels: Iterable[str],
@@ -94,7 +111,7 @@ def resolve_conflicts(hierarchy: Hierarchy, assignment: Mapping[str, str],
     if not conflicts:
         return Resolution(dict(assignment), frozenset(), ())
     if policy == "refuse":
-        raise ConflictError(hierarchy, conflicts)
+        raise _refusal(hierarchy, conflicts)
     chosen = set(assignment.values())
     if policy == "other":
         resolved = {wnid: _push_down(hierarchy, wnid, label, chosen)
@@ -107,7 +124,56 @@ def resolve_conflicts(hierarchy: Hierarchy, assignment: Mapping[str, str],
         other = frozenset()
     moved = {wnid: (label, resolved[wnid]) for wnid, label in assignment.items()
              if resolved[wnid] != label}
-    return Resolution(resolved, other, tuple(conflicts), moved)
+    lifted = ({label: target[label] for label in sorted(chosen) if target[label] != label}
+              if policy == "lift" else {})
+    return Resolution(resolved, other, tuple(conflicts), moved, lifted)
+
+
+class CollapseError(ConflictError):
+    """A lift that puts more than `max_share` of the classes under one label.
+    `collapsed` maps each such label to the labels lifted into it (sorted)."""
+
+    def __init__(self, message: str, conflicts: list[Conflict],
+                 collapsed: dict[str, list[str]]) -> None:
+        self.collapsed = collapsed
+        super().__init__(message, conflicts)
+
+
+def check_collapse(hierarchy: Hierarchy, resolution: Resolution,
+                   max_share: float = DEFAULT_MAX_SHARE) -> None:
+    """Raise `CollapseError` where lifting put more than `max_share` of the classes
+    under one label. A label that big by its own classes is no lift's doing, and
+    passes: only labels that something was lifted into are measured."""
+    sizes = Counter(resolution.assignment.values())
+    into: dict[str, list[str]] = {}
+    for label, general in resolution.lifted.items():
+        into.setdefault(general, []).append(label)
+    total = len(resolution.assignment)
+    collapsed = {general: sorted(labels) for general, labels in sorted(into.items())
+                 if sizes[general] > max_share * total}
+    if collapsed:
+        raise CollapseError(
+            "\n".join(_collapse_line(hierarchy, resolution, general, labels, max_share)
+                      for general, labels in collapsed.items())
+            + "\nKeep both with --conflicts other, settle the votes by admin decisions, or "
+            "pass --allow-collapse.",
+            list(resolution.conflicts), collapsed)
+
+
+def _collapse_line(hierarchy: Hierarchy, resolution: Resolution, general: str,
+                   labels: list[str], max_share: float, shown: int = 10) -> str:
+    """One collapsed label: its size and the largest labels lifted into it."""
+    size = sum(label == general for label in resolution.assignment.values())
+    total = len(resolution.assignment)
+    brought = Counter(before for before, after in resolution.moved.values() if after == general)
+    largest = sorted(labels, key=lambda label: (-brought[label], hierarchy.label(label), label))
+    listed = ", ".join(f"{hierarchy.label(label)} ({label}, {brought[label]} "
+                       f"class{'es' if brought[label] != 1 else ''})"
+                       for label in largest[:shown])
+    more = f" and {len(labels) - shown} more labels" if len(labels) > shown else ""
+    return (f"lift would put {size} of the {total} classes ({100 * size / total:.0f} %) under "
+            f"{hierarchy.label(general)} ({general}), more than the {100 * max_share:.0f} % "
+            f"allowed; it lifts into it: {listed}{more}")
 
 
 def _push_down(hierarchy: Hierarchy, class_wnid: str, label: str, chosen: set[str]) -> str:

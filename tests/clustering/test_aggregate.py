@@ -14,11 +14,18 @@ import pytest
 from clustering.aggregate import MajorityVote, Wawa, aggregate
 from clustering.cil import read_cil
 from clustering.cli import main
-from clustering.conflicts import ConflictError, find_conflicts, resolve_conflicts
+from clustering.conflicts import (
+    CollapseError,
+    ConflictError,
+    check_collapse,
+    find_conflicts,
+    resolve_conflicts,
+)
 from clustering.validate import validate_cil, validate_file
 from clustering.votes import Vote, VotesError, write_decisions, write_votes
 
 from .wnids import (
+    ANIMAL,
     BIRD,
     BRAMBLING,
     BUS,
@@ -190,6 +197,44 @@ def test_lift_on_two_paths_picks_the_broader_top(imagenet_hierarchy):
         DOG, DOG, DOG)
 
 
+def test_lift_refuses_to_collapse_unless_allowed(small_hierarchy):
+    """One class voted "animal" would lift 7 of the 10 classes into it."""
+    votes = votes_for(PUG, ANIMAL, ANIMAL)
+    with pytest.raises(CollapseError) as caught:
+        aggregate(small_hierarchy, votes, conflicts="lift", max_share=0.5)
+    assert isinstance(caught.value, ConflictError)  # callers that catch conflicts catch it
+    assert caught.value.collapsed == {ANIMAL: [TENCH, GOLDFISH, OSTRICH, BRAMBLING, CRANE_BIRD,
+                                               DALMATIAN]}
+    message = str(caught.value)
+    assert message.startswith(
+        f"lift would put 7 of the 10 classes (70 %) under animal ({ANIMAL}), more than the "
+        f"50 % allowed; it lifts into it: brambling ({BRAMBLING}, 1 class), ")
+    assert "--allow-collapse" in message
+    allowed = aggregate(small_hierarchy, votes, conflicts="lift")  # no limit asked for
+    assert label_of(allowed, TENCH) == (ANIMAL, "animal")
+    assert allowed.resolution.lifted[TENCH] == ANIMAL
+    assert allowed.report()["lifted"][DALMATIAN] == ANIMAL
+
+
+def test_check_collapse_looks_at_lifted_labels_only(small_hierarchy):
+    """Every class in one label by the votes themselves is no lift's doing."""
+    everything = {c.wnid: ANIMAL for c in small_hierarchy.classes if c.wnid not in (
+        SCHOOL_BUS, TROLLEYBUS, CRANE_MACHINE)}
+    everything.update({SCHOOL_BUS: BUS, TROLLEYBUS: BUS, CRANE_MACHINE: CRANE_MACHINE})
+    check_collapse(small_hierarchy, resolve_conflicts(small_hierarchy, everything, "lift"), 0.25)
+
+
+def test_min_votes_above_the_votes_present_is_warned_about(small_hierarchy):
+    votes = (votes_for(PUG, DOG, DOG, DOG) + votes_for(DALMATIAN, DOG, DOG, DOG)
+             + votes_for(OSTRICH, BIRD, BIRD, BIRD, BIRD))
+    result = aggregate(small_hierarchy, votes, min_votes=4)
+    assert result.warnings == (
+        ("2 of the 3 classes with votes have fewer than the 4 votes a class needs (the most "
+        "a class has: 4), so they keep their own label"),)
+    assert result.report()["warnings"] == list(result.warnings)
+    assert aggregate(small_hierarchy, votes, min_votes=3).warnings == ()
+
+
 def test_overlaps_through_two_paths_are_reported(small_hierarchy):
     votes = votes_for(DALMATIAN, DOMESTIC_ANIMAL, DOMESTIC_ANIMAL) + votes_for(PUG, MAMMAL, MAMMAL)
     report = aggregate(small_hierarchy, votes).report()
@@ -236,9 +281,10 @@ def test_aggregate_command(tmp_path, small_hierarchy_file, capsys):
     write_votes(BIRD_VOTES, votes)
     write_decisions([decision(PUG, DOG)], decisions)
     out, report = tmp_path / "cil.json", tmp_path / "report.json"
+    # "bird" lifts to 3 of the 10 classes: above the default share, meant here
     assert main(["aggregate", "--votes", str(votes), "--decisions", str(decisions),
                  "--out", str(out), "--hierarchy", small_hierarchy_file,
-                 "--conflicts", "lift", "--report", str(report)]) == 0
+                 "--conflicts", "lift", "--max-share", "0.5", "--report", str(report)]) == 0
     printed = capsys.readouterr().out
     assert "7 labels for 10 classes from 7 counted votes of 3 annotator(s)" in printed
     # the decided "dog" is above the undecided dalmatian, which keeps its own label
