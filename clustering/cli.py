@@ -21,10 +21,16 @@ from clustering.aggregate import (
     aggregate,
 )
 from clustering.cil import CILFormatError, write_cil
-from clustering.conflicts import DEFAULT_POLICY, POLICIES, ConflictError
+from clustering.conflicts import (
+    DEFAULT_MAX_SHARE,
+    DEFAULT_POLICY,
+    POLICIES,
+    ConflictError,
+    check_collapse,
+)
 from clustering.hierarchy import ClassListError, Hierarchy, read_class_list
 from clustering.popularity import DEFAULT_PROVIDER, PROVIDERS, ProviderConfigError, get_provider
-from clustering.strategies import STRATEGIES, strategy_cil
+from clustering.strategies import StrategyResult, strategy_cil
 from clustering.validate import validate_file
 from clustering.votes import VotesError, read_decisions, read_votes
 from clustering.wordnet import WordNetUnavailable, default_data_dir, ensure_wordnet
@@ -75,25 +81,42 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+# A strategy subcommand's own part: its CIL from the parsed options and the hierarchy,
+# and a few words for the summary line ("depth, k=2").
+StrategyBuilder = Callable[[argparse.Namespace, Hierarchy], tuple[StrategyResult, str]]
+
+
 def cmd_strategy(args: argparse.Namespace) -> int:
+    max_share = collapse_share(args)
     hierarchy = load_hierarchy(args)
-    counts = None
-    if args.strategy == "popularity":
-        if args.counts:
-            counts = get_provider("json", path=args.counts)
-        else:
-            counts = get_provider(args.provider)
-    result = strategy_cil(hierarchy, args.strategy, k=args.k, counts=counts,
-                          conflicts=args.conflicts)
+    result, what = args.build(args, hierarchy)
+    if max_share is not None:
+        check_collapse(hierarchy, result.resolution, max_share)
     write_cil(result.cil, args.out, flat=args.flat)
-    what = f"depth, k={args.k}" if args.strategy == "depth" else f"popularity, {counts.name}"
+    lifted = result.resolution.lifted
     print(f"{args.out}: {result.cil.num_labels} labels for {len(result.cil.classes)} classes "
-          f"({what}); {result.conflicts} conflict(s) resolved ({args.conflicts})")
+          f"({what}); {result.conflicts} conflict(s) resolved ({args.conflicts})"
+          + (f", {len(lifted)} label(s) lifted into {len(set(lifted.values()))}"
+             if lifted else ""))
     return 0
+
+
+def depth_cil(args: argparse.Namespace, hierarchy: Hierarchy) -> tuple[StrategyResult, str]:
+    return (strategy_cil(hierarchy, "depth", k=args.k, conflicts=args.conflicts),
+            f"depth, k={args.k}")
+
+
+def popularity_cil(args: argparse.Namespace, hierarchy: Hierarchy
+                   ) -> tuple[StrategyResult, str]:
+    counts = (get_provider("json", path=args.counts) if args.counts
+              else get_provider(args.provider or DEFAULT_PROVIDER))
+    return (strategy_cil(hierarchy, "popularity", counts=counts, conflicts=args.conflicts),
+            f"popularity, {counts.name}")
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    max_share = collapse_share(args)
     if args.db:
         if args.decisions:
             raise CommandError("--decisions is for --votes; with --db the decisions come from "
@@ -115,7 +138,9 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
         source = str(args.votes)
     result = aggregate(hierarchy, votes, decisions, min_votes=args.min_votes,
                        tie_break=args.tie_break, weighting=args.weighting,
-                       conflicts=args.conflicts, source=source)
+                       conflicts=args.conflicts, max_share=max_share, source=source)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     write_cil(result.cil, args.out, flat=args.flat)
     report = result.report()
     if args.report:
@@ -147,6 +172,17 @@ def _at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _share(text: str) -> float:
+    """An argparse type: a share of the classes, above 0 and at most 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share above 0 and at most 1, got {value}")
+    return value
+
+
 def add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="FILE", required=True, help="the CIL JSON to write")
     parser.add_argument("--flat", action="store_true",
@@ -155,6 +191,36 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
                         help="how to resolve a label that is an ancestor of another: lift the "
                              "specific classes into it, rename it 'other ...', or refuse "
                              "(default: %(default)s)")
+    parser.add_argument("--max-share", type=_share, metavar="FRACTION",
+                        help="lift refuses to put more than this share of the classes under "
+                             f"one label (default: {DEFAULT_MAX_SHARE})")
+    parser.add_argument("--allow-collapse", action="store_true",
+                        help="let lift put any share of the classes under one label")
+
+
+def collapse_share(args: argparse.Namespace) -> float | None:
+    """The share of the classes `lift` may put under one label; None for no limit, and
+    for the other policies, which lift nothing: there the options would be silent."""
+    if args.conflicts != "lift":
+        if args.allow_collapse or args.max_share is not None:
+            raise CommandError("--allow-collapse and --max-share are for --conflicts lift")
+        return None
+    if args.allow_collapse:
+        if args.max_share is not None:
+            raise CommandError("--allow-collapse sets no limit; leave out --max-share")
+        return None
+    return DEFAULT_MAX_SHARE if args.max_share is None else args.max_share
+
+
+def add_strategy(strategies: argparse._SubParsersAction, name: str, summary: str,
+                 build: StrategyBuilder) -> argparse.ArgumentParser:
+    """`strategy NAME` with the options every strategy shares (hierarchy, output,
+    conflicts); the caller adds the strategy's own to the parser returned."""
+    parser = strategies.add_parser(name, help=summary, description=summary)
+    add_hierarchy_options(parser)
+    add_output_options(parser)
+    parser.set_defaults(func=cmd_strategy, build=build)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,16 +249,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("strategy", help="an automatic CIL: k levels up, or the most popular "
                                         "ancestor by search counts")
-    p.add_argument("strategy", choices=STRATEGIES)
+    strategies = p.add_subparsers(dest="strategy", required=True)
+    p = add_strategy(strategies, "depth", "each class to its ancestor k levels up its longest "
+                                          "hypernym path", depth_cil)
     p.add_argument("--k", type=_at_least(0), default=1,
-                   help="depth: how many levels up the longest hypernym path (default: 1)")
-    p.add_argument("--provider", choices=PROVIDERS, default=DEFAULT_PROVIDER,
-                   help="popularity: the search-count provider (default: %(default)s)")
-    p.add_argument("--counts", metavar="FILE",
-                   help="popularity: a JSON file {term: count} to use instead of a provider")
-    add_hierarchy_options(p)
-    add_output_options(p)
-    p.set_defaults(func=cmd_strategy)
+                   help="how many levels up (default: %(default)s)")
+    p = add_strategy(strategies, "popularity", "each class to its most searched ancestor, "
+                                               "too-general words left out", popularity_cil)
+    counts = p.add_mutually_exclusive_group()
+    # No argparse default: one equal to a given value hides it from the exclusion check.
+    counts.add_argument("--provider", choices=PROVIDERS,
+                        help=f"the search-count provider (default: {DEFAULT_PROVIDER})")
+    counts.add_argument("--counts", metavar="FILE",
+                        help="a JSON file {term: count} to use instead of a provider")
 
     p = sub.add_parser("aggregate", help="votes -> a sound CIL, with an agreement report")
     source = p.add_mutually_exclusive_group(required=True)
