@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -17,15 +17,22 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-TOPK = (1, 5)
+from trainer.metrics import (
+    argmax_then_map,
+    crm_scores,
+    hierarchical_sums,
+    summed_softmax,
+    topk_correct,
+)
 
 
 @dataclass(frozen=True)
 class Merge:
-    """A CIL to score a class-level model on: class probabilities summed over each label."""
+    """A CIL to score a class-level model on, read both ways (see metrics.py)."""
 
     matrix: torch.Tensor  # classes x labels, one-hot rows (LabelSpace.merge_matrix)
     lookup: torch.Tensor  # class index -> label index (LabelSpace.lookup)
+    distances: torch.Tensor | None = None  # labels x labels, in the WordNet hierarchy
 
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
@@ -35,17 +42,22 @@ def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextM
     return contextlib.nullcontext()
 
 
-def topk_correct(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """How many rows have their target among the top-1 and top-5 scores (k capped at the width)."""
-    top = scores.topk(min(max(TOPK), scores.shape[1]), dim=1).indices
-    hits = top == targets[:, None]
-    return torch.stack([hits[:, :k].any(dim=1).sum() for k in TOPK])
+class Tally:
+    """Named running sums on the device, summed over the processes and read once at the end.
 
+    The names are fixed up front, so every DDP rank reduces the same tensor, even one that had
+    no batch.
+    """
 
-def merged_probabilities(logits: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
-    """Label probabilities from class logits: each label's share is the sum of the softmax over
-    its member classes, the fair way to score a fine model on coarse labels."""
-    return logits.float().softmax(dim=1) @ matrix
+    def __init__(self, names: list[str], device: torch.device) -> None:
+        self.index = {name: i for i, name in enumerate(names)}
+        self.sums = torch.zeros(len(names), dtype=torch.float64, device=device)
+
+    def add(self, name: str, value: torch.Tensor | float) -> None:
+        self.sums[self.index[name]] += value
+
+    def totals(self) -> dict[str, float]:
+        return dict(zip(self.index, _sum_over_processes(self.sums).tolist(), strict=True))
 
 
 class Stopwatch:
@@ -138,59 +150,100 @@ def train_one_epoch(
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module,
+    model: nn.Module | Sequence[nn.Module],
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     *,
     lookup: torch.Tensor,
     num_labels: int,
     merge: Merge | None = None,
+    distances: torch.Tensor | None = None,
     device: torch.device,
     amp: bool = False,
     show_progress: bool = True,
 ) -> dict[str, object]:
-    """Score the model on `batches` of (inputs, class targets).
+    """Score the model (or the ensemble of several: their softmax averaged) on `batches` of
+    (inputs, class targets).
 
     `lookup` maps class targets to the trained labels. Returns loss, top1, top5 (percent),
     images, and per_label: for each label its images and top-1 accuracy in percent (None for
-    a label without images). With `merge`, also merged_top1, merged_top5 and merged_per_label
-    on the CIL's labels.
+    a label without images). With `distances` between the trained labels, also severity and
+    hdist5 (metrics.py), and the same four scores after conditional risk minimisation (crm_*).
+    With `merge`, the scores on the CIL's labels by summed softmax (merged_*, and
+    merged_per_label) and by argmax-then-map (mapped_*).
     """
-    model.eval()
+    models = list(model) if isinstance(model, Sequence) else [model]
+    for member in models:
+        member.eval()
+    views = [("", distances)]
+    if distances is not None:
+        views.append(("crm_", distances))
+    if merge:
+        views += [("merged_", merge.distances), ("mapped_", merge.distances)]
+    names = ["loss", "images"]
+    for prefix, view_distances in views:
+        names += [f"{prefix}top1", f"{prefix}top5"]
+        if view_distances is not None:
+            names += [f"{prefix}severity_sum", f"{prefix}mistakes", f"{prefix}hdist5_sum"]
+    tally = Tally(names, device)
     width = merge.matrix.shape[1] if merge else 0
-    sums = torch.zeros(4 + 2, dtype=torch.float64, device=device)  # loss*n, top1, top5, n, merged
     per_label = torch.zeros(2, num_labels, dtype=torch.float64, device=device)  # correct, total
     merged_per_label = torch.zeros(2, width, dtype=torch.float64, device=device)
+
+    def score(prefix: str, scores: torch.Tensor, targets: torch.Tensor, d: torch.Tensor | None):
+        top1, top5 = topk_correct(scores, targets)
+        tally.add(f"{prefix}top1", top1)
+        tally.add(f"{prefix}top5", top5)
+        if d is not None:
+            severity, mistakes, at_k = hierarchical_sums(scores, targets, d)
+            tally.add(f"{prefix}severity_sum", severity)
+            tally.add(f"{prefix}mistakes", mistakes)
+            tally.add(f"{prefix}hdist5_sum", at_k)
+
     for inputs, classes in _bar(batches, "evaluate", show_progress):
         targets = lookup[classes]
-        with autocast(device, amp):
-            logits = model(inputs)
-        logits = logits.float()
-        sums[0] += F.cross_entropy(logits, targets, reduction="sum")
-        sums[1:3] += topk_correct(logits, targets)
-        sums[3] += len(targets)
+        logits = _outputs(models, inputs, device, amp)
+        probabilities = logits.softmax(dim=1)
+        tally.add("loss", F.cross_entropy(logits, targets, reduction="sum"))
+        tally.add("images", len(targets))
+        score("", logits, targets, distances)
         _count_per_label(per_label, logits.argmax(dim=1), targets)
+        if distances is not None:
+            score("crm_", crm_scores(probabilities, distances), targets, distances)
         if merge:
-            scores, merged_targets = (
-                merged_probabilities(logits, merge.matrix),
-                merge.lookup[classes],
-            )
-            sums[4:6] += topk_correct(scores, merged_targets)
-            _count_per_label(merged_per_label, scores.argmax(dim=1), merged_targets)
-    sums, per_label = _sum_over_processes(sums), _sum_over_processes(per_label)
-    loss_sum, top1, top5, images, merged_top1, merged_top5 = sums.tolist()
-    n = max(images, 1)
-    result: dict[str, object] = {
-        "loss": loss_sum / n,
-        "top1": 100 * top1 / n,
-        "top5": 100 * top5 / n,
-        "images": int(images),
-        "per_label": _accuracies(per_label),
-    }
+            merged_targets = merge.lookup[classes]
+            summed = summed_softmax(probabilities, merge.matrix)
+            score("merged_", summed, merged_targets, merge.distances)
+            mapped = argmax_then_map(probabilities, merge.lookup, width)
+            score("mapped_", mapped, merged_targets, merge.distances)
+            _count_per_label(merged_per_label, summed.argmax(dim=1), merged_targets)
+    totals = tally.totals()
+    n = max(totals["images"], 1)
+    result: dict[str, object] = {"loss": totals["loss"] / n, "images": int(totals["images"])}
+    for prefix, view_distances in views:
+        result[f"{prefix}top1"] = 100 * totals[f"{prefix}top1"] / n
+        result[f"{prefix}top5"] = 100 * totals[f"{prefix}top5"] / n
+        if view_distances is not None:
+            mistakes = totals[f"{prefix}mistakes"]
+            severity = totals[f"{prefix}severity_sum"] / mistakes if mistakes else None
+            result[f"{prefix}severity"] = severity
+            result[f"{prefix}hdist5"] = totals[f"{prefix}hdist5_sum"] / n
+    result["per_label"] = _accuracies(_sum_over_processes(per_label))
     if merge:
-        result["merged_top1"] = 100 * merged_top1 / n
-        result["merged_top5"] = 100 * merged_top5 / n
         result["merged_per_label"] = _accuracies(_sum_over_processes(merged_per_label))
     return result
+
+
+def _outputs(
+    models: list[nn.Module], inputs: torch.Tensor, device: torch.device, amp: bool
+) -> torch.Tensor:
+    """One model's logits in float32; for an ensemble, the log of its members' mean softmax,
+    which every reader of logits (softmax, cross-entropy, top-k) takes as they are."""
+    with autocast(device, amp):
+        outputs = [member(inputs).float() for member in models]
+    if len(outputs) == 1:
+        return outputs[0]
+    mean = torch.stack([o.softmax(dim=1) for o in outputs]).mean(dim=0)
+    return mean.clamp_min(torch.finfo(mean.dtype).tiny).log()
 
 
 def _count_per_label(

@@ -28,6 +28,7 @@ ACCURACY_CURVES = (
     ("val_top5", "val top-5", "tab:orange", "-"),
     ("val_merged_top1", "val top-1, CIL labels by summed softmax", "tab:green", "-"),
     ("val_merged_top5", "val top-5, CIL labels by summed softmax", "tab:red", "-"),
+    ("val_mapped_top1", "val top-1, CIL labels by argmax-then-map", "tab:purple", "--"),
 )
 
 

@@ -36,6 +36,7 @@ from trainer.checkpoint import (
 from trainer.config import DEFAULT_CIL, Config
 from trainer.data import Dataset, Split, data_classes, load_dataset
 from trainer.engine import Merge, autocast, evaluate, train_one_epoch
+from trainer.hierarchy import distance_matrix, read_hypernyms
 from trainer.labels import LabelSpace, MissingClassesError, label_spaces
 from trainer.models import build_model, replace_head
 from trainer.records import RunRecords
@@ -156,7 +157,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
     # Evaluation runs outside DDP: ranks may hold one batch more or less of the validation set,
     # and DDP's forward is a collective that every rank must join.
     evaluated = unwrap(model) if placement.distributed else model
-    merge = Merge(merged.merge_matrix(device), merged.lookup(device)) if merged else None
+    merge, distances = scoring(trained, merged, device)
     lookup = trained.lookup(device)
     row: dict[str, object] = {}
     for epoch in range(start_epoch + 1, config.epochs + 1):
@@ -179,6 +180,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
             lookup=lookup,
             num_labels=trained.num_labels,
             merge=merge,
+            distances=distances,
             device=device,
             amp=amp,
             show_progress=placement.is_main,
@@ -210,6 +212,25 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
             records.append(row)
             say(_summary(row, config.epochs))
     return {"run_dir": run_dir, "best_top1": best_top1, "last": row}
+
+
+def scoring(
+    trained: LabelSpace, merged: LabelSpace | None, device: torch.device
+) -> tuple[Merge | None, torch.Tensor | None]:
+    """What evaluation needs beyond the trained labels: the CIL to merge a class-level model's
+    outputs into, and the labels' distances in WordNet (None off ImageNet's hierarchy)."""
+    parents = read_hypernyms()
+
+    def distances(space: LabelSpace) -> torch.Tensor | None:
+        found = distance_matrix(space.wnids, parents)
+        return None if found is None else found.to(device)
+
+    merge = (
+        Merge(merged.merge_matrix(device), merged.lookup(device), distances(merged))
+        if merged
+        else None
+    )
+    return merge, distances(trained)
 
 
 def _batch_sources(
@@ -348,11 +369,12 @@ def _row(
         "epoch": epoch,
         "lr": train["lr"],
         **{f"train_{key}": train[key] for key in ("loss", "top1", "top5")},
-        **{f"val_{key}": val[key] for key in ("loss", "top1", "top5")},
+        **{
+            f"val_{key}": value
+            for key, value in val.items()
+            if key != "images" and not key.endswith("per_label")
+        },
     }
-    if "merged_top1" in val:
-        row["val_merged_top1"] = val["merged_top1"]
-        row["val_merged_top5"] = val["merged_top5"]
     row["train_images"] = train["images"]
     row["val_images"] = val["images"]
     row["images_per_s"] = train["images_per_s"]
@@ -364,10 +386,13 @@ def _row(
 
 def _summary(row: dict[str, object], epochs: int) -> str:
     merged = (
-        f" | CIL top1 {row['val_merged_top1']:.2f} top5 {row['val_merged_top5']:.2f}"
+        f" | CIL top1 {row['val_merged_top1']:.2f} (argmax-then-map "
+        f"{row['val_mapped_top1']:.2f}) top5 {row['val_merged_top5']:.2f}"
         if "val_merged_top1" in row
         else ""
     )
+    if row.get("val_severity") is not None:
+        merged += f" | mistake severity {row['val_severity']:.2f}"
     return (
         f"epoch {row['epoch']}/{epochs}  lr {row['lr']:.4g}  "
         f"train loss {row['train_loss']:.4f} top1 {row['train_top1']:.2f} | "

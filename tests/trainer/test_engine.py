@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from trainer.engine import Merge, evaluate, merged_probabilities, topk_correct, train_one_epoch
+from trainer.engine import Merge, evaluate, train_one_epoch
+from trainer.metrics import summed_softmax, topk_correct
 
 CPU = torch.device("cpu")
 
@@ -38,7 +39,7 @@ def test_merged_evaluation_sums_the_softmax_over_each_labels_classes():
     # softmax of [1, 1, 1, 1.5] = [0.2263, 0.2263, 0.2263, 0.3732] -> dog 0.679, cat 0.373.
     logits = torch.tensor([[1.0, 1.0, 1.0, 1.5], [0.0, 0.0, 0.0, 5.0]])
     matrix = torch.tensor([[1.0, 0], [1, 0], [1, 0], [0, 1]])
-    probabilities = merged_probabilities(logits, matrix)
+    probabilities = summed_softmax(logits.softmax(dim=1), matrix)
     assert probabilities[0].tolist() == pytest.approx(
         [3 / (3 + math.exp(0.5)), math.exp(0.5) / (3 + math.exp(0.5))]
     )
@@ -58,6 +59,7 @@ def test_merged_evaluation_sums_the_softmax_over_each_labels_classes():
     )
     assert result["top1"] == 50  # class level: image 0's argmax is class 3, wrong
     assert result["merged_top1"] == 100  # label level: dog wins for image 0, cat for image 1
+    assert result["mapped_top1"] == 50  # argmax-then-map: image 0's best class is a cat
     assert result["merged_per_label"] == [
         {"images": 1, "top1": 100.0},
         {"images": 1, "top1": 100.0},
