@@ -436,10 +436,10 @@ def _label_keys(data: dict[str, str], hierarchy: Hierarchy, source: str
         shared = set.intersection(*found_sets) if found_sets else set()
         ambiguous: dict[tuple[tuple[str, bool], ...], list[str]] = {}
         for wnid, found in readings.items():
-            if len(found) > 1 and len(shared) != 1:
-                ambiguous.setdefault(tuple(found), []).append(wnid)
             if len(found) > 1 and len(shared) == 1:
-                found = sorted(shared)
+                found = sorted(shared)  # the reading its fellow classes make certain
+            elif len(found) > 1:
+                ambiguous.setdefault(tuple(found), []).append(wnid)
             keys[wnid] = (name, *(found[0] if len(found) == 1 else (None, False)))
         problems.extend(_ambiguity(hierarchy, name, [w for w, _ in found], classes)
                         for found, classes in ambiguous.items())

@@ -169,11 +169,15 @@ def test_names_never_hold_a_wnid_on_imagenet(imagenet_hierarchy):
         assert not [label.name for label in cil.labels if WNID.search(label.name)], run
 
 
-@pytest.mark.parametrize("k", [1, 2, 3, 4])
-def test_flat_round_trip_keeps_synsets_on_imagenet(imagenet_hierarchy, tmp_path, k):
+@pytest.mark.parametrize("run", [{"k": 1}, {"k": 2}, {"k": 3}, {"k": 4}, {"counts": "wordfreq"}])
+def test_flat_round_trip_keeps_synsets_on_imagenet(imagenet_hierarchy, tmp_path, run):
+    from clustering.popularity import get_provider
     from clustering.strategies import strategy_cil
 
-    cil = strategy_cil(imagenet_hierarchy, "depth", k=k).cil
+    if "counts" in run:
+        cil = strategy_cil(imagenet_hierarchy, "popularity", counts=get_provider(run["counts"])).cil
+    else:
+        cil = strategy_cil(imagenet_hierarchy, "depth", k=run["k"]).cil
     path = tmp_path / "flat.json"
     write_cil(cil, path, flat=True)
     back = read_cil(path, imagenet_hierarchy)
