@@ -171,8 +171,8 @@ def _collapse_line(hierarchy: Hierarchy, resolution: Resolution, general: str,
                        f"class{'es' if brought[label] != 1 else ''})"
                        for label in largest[:shown])
     more = f" and {len(labels) - shown} more labels" if len(labels) > shown else ""
-    return (f"lift would put {size} of the {total} classes ({100 * size / total:.0f} %) under "
-            f"{hierarchy.label(general)} ({general}), more than the {100 * max_share:.0f} % "
+    return (f"lift would put {size} of the {total} classes ({100 * size / total:.3g} %) under "
+            f"{hierarchy.label(general)} ({general}), more than the {100 * max_share:.3g} % "
             f"allowed; it lifts into it: {listed}{more}")
 
 
