@@ -14,10 +14,14 @@ Two formats are read and written:
 - **flat** (the published CIL's): `{class wnid: label name}`. Labels are known
   only by name there, so a name can stand for two synsets ("panda") or for a
   synset off the class's hypernym chain; reading it with a hierarchy resolves
-  each name on each class's chain so that `clustering.validate` can say so.
+  each name on each class's chain so that `clustering.validate` can say so. A
+  name that can mean two synsets on one chain ("printer": the printing machine
+  and the computer printer below it) is refused, since the file does not say
+  which; this project's names are qualified so that they read back to their
+  synsets ("printer (printing machine)", see `unique_names`).
 
-`read_cil` is strict about the shape of the file (a `CILFormatError` lists every
-problem) and lenient about its meaning: a file that misses classes, breaks the
+`read_cil` is strict about the shape of the file and about ambiguous flat names (a
+`CILFormatError` lists every problem) and lenient about the rest of its meaning: a file that misses classes, breaks the
 partition rule, skips label indices or repeats a name still reads, because the
 validator's job is to report all of that at once.
 """
@@ -359,9 +363,10 @@ def read_cil(path: str | Path, hierarchy: Hierarchy | None = None) -> CIL:
     """The CIL in `path`, rich or flat (told apart by the rich format's `format` key).
 
     `hierarchy` matters for the flat format only: with it, class names come from
-    the hierarchy where it knows the class, and each label name is resolved on
-    the class's chain (`resolve_name`); a name that resolves to different
-    synsets for different classes becomes one label per synset. Flat class
+    the hierarchy where it knows the class, and each label name is read on the
+    class's chain (`name_readings`); a name that resolves to different synsets
+    for different classes becomes one label per synset, and one that can mean
+    several synsets on a chain is refused (`CILFormatError`). Flat class
     indices are the file's wnids in sorted order, labels are indexed by name.
     """
     path = Path(path)
