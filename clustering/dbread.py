@@ -11,6 +11,7 @@ clustering job itself needs no SQLAlchemy.
 from __future__ import annotations
 
 import json
+from dataclasses import astuple
 from pathlib import Path
 
 from sqlalchemy import (
@@ -27,13 +28,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from clustering.hierarchy import ChainEntry, Hierarchy, ImageClass, Synset
+from clustering.hierarchy import ChainEntry, Hierarchy, ImageClass, LemmaSense, Synset
 from clustering.votes import Decision, Vote, as_utc
 
 __all__ = [
-    "DatabaseError", "engine_for", "psycopg_url", "read_decisions", "read_everything",
-    "read_hierarchy", "read_votes",
+    "WORD_FACTS_KEY", "DatabaseError", "engine_for", "psycopg_url", "read_decisions",
+    "read_everything", "read_hierarchy", "read_votes", "word_facts_from_json",
+    "word_facts_to_json",
 ]
+
+WORD_FACTS_KEY = "word_facts"  # the meta row holding the synsets' WordNet word facts
 
 _users = table("users", column("id", Integer), column("username", String))
 _votes = table("votes", column("id", Integer), column("annotator_id", Integer),
@@ -47,6 +51,7 @@ _synsets = table("synsets", column("wnid", String), column("name", String),
 _edges = table("synset_edges", column("child", String), column("parent", String))
 _classes = table("classes", column("wnid", String), column("index", Integer),
                  column("n_paths", Integer))
+_meta = table("meta", column("key", String), column("value", Text))
 _chain = table("chain_entries", column("class_wnid", String), column("position", Integer),
                column("synset_wnid", String), column("paths", String))
 
@@ -77,9 +82,14 @@ def read_decisions(connection: Connection) -> list[Decision]:
 
 
 def read_hierarchy(connection: Connection) -> Hierarchy:
-    """The seeded hierarchy, as `flask seed` wrote it."""
+    """The seeded hierarchy, as `flask seed` wrote it, with the word facts kept under
+    `WORD_FACTS_KEY` in the meta table (none where the database was seeded before them)."""
+    stored = connection.execute(
+        select(_meta.c.value).where(_meta.c.key == WORD_FACTS_KEY)).scalar()
+    facts = json.loads(stored) if stored else {}
     synsets = {
-        wnid: Synset(wnid, name, tuple(json.loads(lemmas)), gloss, depth)
+        wnid: Synset(wnid, name, tuple(json.loads(lemmas)), gloss, depth,
+                     *word_facts_from_json(facts.get(wnid)))
         for wnid, name, lemmas, gloss, depth in connection.execute(select(_synsets))
     }
     parents: dict[str, list[str]] = {}
@@ -96,6 +106,20 @@ def read_hierarchy(connection: Connection) -> Hierarchy:
     if not classes:
         raise DatabaseError("the database holds no classes; seed it first with `flask seed`")
     return Hierarchy(synsets, {k: tuple(sorted(v)) for k, v in parents.items()}, classes)
+
+
+def word_facts_to_json(hierarchy: Hierarchy) -> str:
+    """The synsets' word facts (lexicographer file, lemma senses) as one JSON text, the
+    value the survey's seeding keeps under `WORD_FACTS_KEY`."""
+    return json.dumps({w: [s.lexname, [list(astuple(x)) for x in s.senses]]
+                       for w, s in hierarchy.synsets.items()}, sort_keys=True)
+
+
+def word_facts_from_json(item: list | None) -> tuple[str, tuple[LemmaSense, ...]]:
+    if not item:
+        return "", ()
+    lexname, senses = item
+    return lexname, tuple(LemmaSense(*x) for x in senses)
 
 
 def psycopg_url(url: str) -> str:

@@ -12,7 +12,7 @@ import json
 import re
 import warnings
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -27,12 +27,30 @@ class ClassListError(ValueError):
 
 
 @dataclass(frozen=True)
+class LemmaSense:
+    """How one lemma's word divides among its noun senses, from WordNet's sense index:
+    the basis for sharing a word's search count among the synsets it names."""
+
+    rank: int  # this synset's place among the word's noun senses, 1 = most frequent
+    senses: int  # how many noun senses the word has
+    tagged: int  # times this sense was tagged in WordNet's sense-tagged corpus (SemCor)
+    tagged_all: int  # times any noun sense of the word was tagged
+
+
+@dataclass(frozen=True)
 class Synset:
     wnid: str
     name: str  # nltk's name, e.g. "dalmatian.n.02"
     lemmas: tuple[str, ...]  # e.g. ("dalmatian", "coach_dog", "carriage_dog")
     gloss: str
     depth: int  # longest hypernym path to the root (entity.n.01 has 0)
+    # WordNet facts the entry-level model reads; empty in hierarchies saved before them.
+    lexname: str = ""  # lexicographer file, e.g. "noun.animal"
+    senses: tuple[LemmaSense, ...] = ()  # one per lemma, in lemma order
+
+    @property
+    def has_word_facts(self) -> bool:
+        return bool(self.lexname) and len(self.senses) == len(self.lemmas)
 
     @property
     def label(self) -> str:
@@ -113,10 +131,31 @@ class Hierarchy:
 
     @cached_property
     def version(self) -> str:
-        """A short digest of the content, recorded in every CIL made from it (hashing the
-        whole hierarchy takes tens of ms, and the review pages ask at every aggregation)."""
-        digest = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode())
+        """A short digest of the structure (synsets, names, edges, classes), recorded in
+        every CIL made from it (hashing takes tens of ms, and the review pages ask at every
+        aggregation). The word facts are left out, so adding them to a hierarchy saved
+        before them keeps its version, and a survey database seeded from it stays valid."""
+        structure = self.to_dict()
+        for synset in structure["synsets"].values():
+            synset.pop("lexname", None)
+            synset.pop("senses", None)
+        digest = hashlib.sha256(json.dumps(structure, sort_keys=True).encode())
         return digest.hexdigest()[:12]
+
+    @property
+    def has_word_facts(self) -> bool:
+        return all(s.has_word_facts for s in self.synsets.values())
+
+    def with_word_facts(self, wordnet=None) -> Hierarchy:
+        """This hierarchy with each synset's lexicographer file and lemma senses read
+        from WordNet (a hierarchy saved before they were recorded lacks them)."""
+        if self.has_word_facts:
+            return self
+        wordnet = wordnet or _default_wordnet()
+        synsets = {
+            wnid: _synset_from_nltk(wordnet.synset(s.name), wordnet) for wnid, s in self.synsets.items()
+        }
+        return Hierarchy(synsets, dict(self.parents), list(self.classes))
 
     # --- JSON ----------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -130,6 +169,8 @@ class Hierarchy:
                     "gloss": s.gloss,
                     "depth": s.depth,
                     "parents": list(self.parents.get(s.wnid, ())),
+                    **({"lexname": s.lexname, "senses": [list(astuple(x)) for x in s.senses]}
+                       if s.has_word_facts else {}),
                 }
                 for s in self.synsets.values()
             },
@@ -151,7 +192,8 @@ class Hierarchy:
         if data.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"unsupported hierarchy format version {data.get('format_version')}")
         synsets = {
-            wnid: Synset(wnid, s["name"], tuple(s["lemmas"]), s["gloss"], s["depth"])
+            wnid: Synset(wnid, s["name"], tuple(s["lemmas"]), s["gloss"], s["depth"],
+                         s.get("lexname", ""), tuple(LemmaSense(*x) for x in s.get("senses", ())))
             for wnid, s in data["synsets"].items()
         }
         parents = {wnid: tuple(s["parents"]) for wnid, s in data["synsets"].items() if s["parents"]}
@@ -184,10 +226,15 @@ class Hierarchy:
     @classmethod
     def load_or_build(cls, path: str | Path, classes: str | Path | None = None) -> Hierarchy:
         """The hierarchy saved at `path`; built from WordNet for the class list `classes`
-        (see `read_class_list`) and saved there when the file does not exist yet."""
+        (see `read_class_list`) and saved there when the file does not exist yet. A file
+        saved before the word facts were recorded gets them from WordNet, and is saved again."""
         path = Path(path)
         if path.exists():
-            return cls.load(path)
+            hierarchy = cls.load(path)
+            if not hierarchy.has_word_facts:
+                hierarchy = hierarchy.with_word_facts()
+                hierarchy.save(path)
+            return hierarchy
         hierarchy = cls.from_wordnet(read_class_list(classes))
         path.parent.mkdir(parents=True, exist_ok=True)
         hierarchy.save(path)
@@ -199,10 +246,7 @@ class Hierarchy:
         """Build the hierarchy above `wnids` (noun synsets of WordNet 3.0)."""
         from nltk.corpus.reader.wordnet import WordNetError
 
-        if wordnet is None:
-            from clustering.wordnet import ensure_wordnet
-
-            wordnet = ensure_wordnet()
+        wordnet = wordnet or _default_wordnet()
         wnids = sorted(set(wnids))
         leaves = {}
         unknown = []
@@ -241,13 +285,7 @@ class Hierarchy:
                     key[swnid] = (position, path_number) if seen is None else (
                         max(seen[0], position), seen[1])
                     if swnid not in synsets:
-                        synsets[swnid] = Synset(
-                            swnid,
-                            synset.name(),
-                            tuple(lemma.name() for lemma in synset.lemmas()),
-                            synset.definition(),
-                            synset.max_depth(),
-                        )
+                        synsets[swnid] = _synset_from_nltk(synset, wordnet)
                         hypernyms = synset.hypernyms() + synset.instance_hypernyms()
                         if hypernyms:
                             parents[swnid] = tuple(sorted(_wnid(h) for h in hypernyms))
@@ -261,6 +299,35 @@ class Hierarchy:
 
 def _wnid(synset) -> str:
     return f"{synset.pos()}{synset.offset():08d}"
+
+
+def _default_wordnet():
+    from clustering.wordnet import ensure_wordnet
+
+    return ensure_wordnet()
+
+
+def _synset_from_nltk(synset, wordnet) -> Synset:
+    return Synset(
+        _wnid(synset),
+        synset.name(),
+        tuple(lemma.name() for lemma in synset.lemmas()),
+        synset.definition(),
+        synset.max_depth(),
+        synset.lexname(),
+        tuple(_lemma_sense(wordnet, synset, lemma) for lemma in synset.lemmas()),
+    )
+
+
+def _lemma_sense(wordnet, synset, lemma) -> LemmaSense:
+    """Where `synset` stands among the noun senses of `lemma`'s word. The tagged counts
+    come from WordNet's cntlist (nltk's `Lemma.count()`); most senses have none."""
+    word = lemma.name().lower()
+    senses = wordnet.synsets(word, "n")  # in WordNet's frequency order
+    tagged = [sum(x.count() for x in s.lemmas() if x.name().lower() == word) for s in senses]
+    rank = next((i for i, s in enumerate(senses, start=1) if s == synset), len(senses) or 1)
+    mine = tagged[rank - 1] if senses and senses[rank - 1] == synset else lemma.count()
+    return LemmaSense(rank, max(len(senses), 1), mine, max(sum(tagged), mine))
 
 
 # --- class lists ---------------------------------------------------------------------

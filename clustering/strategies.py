@@ -8,9 +8,13 @@ pre-selected suggestion.
   synset of its chain with the highest search count, leaving out the words in
   `TOO_GENERAL`: near the root, words like "whole" or "animal" are searched more
   than "dog" and would swallow whole branches (the paper's "animal" 2.9B >
-  "dog" 2.2B). Homonyms still mislead it ("python" the language).
+  "dog" 2.2B). Counts are shared among a word's senses
+  (`clustering.familiarity`), so "crane" the bird no longer gets the machine's count.
+- `entry_level_assignment` (the default suggestion): each class to the candidate
+  the entry-level model (`clustering.entry_level`), fitted on human labels,
+  ranks first. The survey's pre-selected answer (`suggest_label`) is the same.
 
-Both return class wnid -> label wnid; `strategy_cil` resolves the conflicts the
+All return class wnid -> label wnid; `strategy_cil` resolves the conflicts the
 uneven depths cause and builds a CIL through the same writer as the votes.
 """
 
@@ -22,15 +26,18 @@ from datetime import UTC, datetime
 
 from clustering.cil import CIL, build_cil, normalize_name
 from clustering.conflicts import DEFAULT_POLICY, Resolution, resolve_conflicts
+from clustering.entry_level import EntryLevelModel, familiarities, load_default_model
+from clustering.familiarity import Familiarity, terms_for_synset
 from clustering.hierarchy import Hierarchy
-from clustering.popularity import CountProvider, term_for_synset
+from clustering.popularity import CountProvider
 
 __all__ = [
-    "STRATEGIES", "TOO_GENERAL", "StrategyResult", "depth_assignment", "popularity_assignment",
-    "strategy_cil", "suggest_label", "synset_counts",
+    "STRATEGIES", "TOO_GENERAL", "StrategyResult", "depth_assignment",
+    "entry_level_assignment", "popularity_assignment", "strategy_cil", "suggest_label",
+    "synset_counts", "term_counts", "uncounted_synsets",
 ]
 
-STRATEGIES = ("depth", "popularity")
+STRATEGIES = ("depth", "popularity", "entry-level")
 
 # First lemmas (in plain words) of synsets too general to name what a picture
 # shows, though searched often: the top of WordNet (entity .. whole, living
@@ -78,16 +85,30 @@ def depth_assignment(hierarchy: Hierarchy, k: int) -> dict[str, str]:
     return assignment
 
 
-def synset_counts(hierarchy: Hierarchy, counts: Mapping[str, int] | CountProvider
-                  ) -> dict[str, int]:
-    """synset wnid -> search count of its term (`term_for_synset`). A provider is
-    asked once per term; a term the mapping lacks or the provider cannot count
-    (a `CountError`, e.g. a term missing from a counts file) counts 0."""
-    terms = {wnid: term_for_synset(s.lemmas) for wnid, s in hierarchy.synsets.items()}
+def term_counts(hierarchy: Hierarchy, counts: Mapping[str, int | None] | CountProvider
+                ) -> dict[str, int | None]:
+    """term -> count for every lemma of every synset (`terms_for_synset`). A provider is
+    asked once per term; a term the mapping lacks or the provider cannot count (a
+    `CountError`) is None."""
+    terms = sorted({t for s in hierarchy.synsets.values() for t in terms_for_synset(s.lemmas)})
     if isinstance(counts, CountProvider):
-        fetched = counts.count_many(sorted(set(terms.values())), progress=False)
-        return {wnid: fetched[term].count or 0 for wnid, term in terms.items()}
-    return {wnid: counts.get(term, 0) or 0 for wnid, term in terms.items()}
+        fetched = counts.count_many(terms, progress=False)
+        return {term: fetched[term].count for term in terms}
+    return {term: counts.get(term) for term in terms}
+
+
+def uncounted_synsets(hierarchy: Hierarchy, counts: Mapping[str, int | None]) -> list[str]:
+    """Synsets none of whose lemmas has a count: they rank as never searched."""
+    return sorted(w for w, s in hierarchy.synsets.items()
+                  if all(counts.get(t) is None for t in terms_for_synset(s.lemmas)))
+
+
+def synset_counts(hierarchy: Hierarchy, counts: Mapping[str, int | None] | CountProvider
+                  ) -> dict[str, int]:
+    """synset wnid -> its sense-aware familiarity (`clustering.familiarity`): the best
+    lemma's count times the synset's share of that word; 0 where nothing was counted."""
+    by_term = counts if isinstance(counts, Mapping) else term_counts(hierarchy, counts)
+    return {w: f.count or 0 for w, f in familiarities(hierarchy, by_term).items()}
 
 
 def _most_popular(hierarchy: Hierarchy, class_wnid: str, by_synset: Mapping[str, int],
@@ -100,31 +121,50 @@ def _most_popular(hierarchy: Hierarchy, class_wnid: str, by_synset: Mapping[str,
     return min(candidates, key=lambda w: (-by_synset.get(w, 0), -hierarchy.synsets[w].depth, w))
 
 
-def popularity_assignment(hierarchy: Hierarchy, counts: Mapping[str, int] | CountProvider,
+def popularity_assignment(hierarchy: Hierarchy, counts: Mapping[str, int | None] | CountProvider,
                           too_general: Collection[str] = TOO_GENERAL) -> dict[str, str]:
-    """Each class -> its most searched ancestor (or itself); `counts` is a provider or
-    a mapping term -> count (a term is a synset's first lemma in plain words)."""
+    """Each class -> its most familiar ancestor (or itself); `counts` is a provider or
+    a mapping term -> count (terms are lemmas in plain words)."""
     by_synset = synset_counts(hierarchy, counts)
     excluded = {normalize_name(word) for word in too_general}
     return {c.wnid: _most_popular(hierarchy, c.wnid, by_synset, excluded)
             for c in hierarchy.classes}
 
 
-def suggest_label(hierarchy: Hierarchy, class_wnid: str, counts: Mapping[str, int | None],
-                  too_general: Collection[str] = TOO_GENERAL) -> str:
-    """The survey's pre-selected answer for one class: the most popular synset of its
-    chain, as `popularity_assignment` picks it. `counts` maps synset wnid -> count
-    (keys are wnids, as everywhere; `synset_counts` turns term counts into these);
-    a missing or None count is 0. Returns a wnid on the class's chain."""
-    by_synset = {w: counts.get(w) or 0 for w in hierarchy.chain_wnids(class_wnid)}
-    excluded = {normalize_name(word) for word in too_general}
-    return _most_popular(hierarchy, class_wnid, by_synset, excluded)
+def entry_level_assignment(hierarchy: Hierarchy,
+                           counts: Mapping[str, int | None] | CountProvider,
+                           model: EntryLevelModel | None = None) -> dict[str, str]:
+    """Each class -> the entry-level model's first choice on its chain (the shipped model
+    unless `model` is given)."""
+    by_term = counts if isinstance(counts, Mapping) else term_counts(hierarchy, counts)
+    return (model or _default_model()).assignment(hierarchy, familiarities(hierarchy, by_term))
+
+
+def suggest_label(hierarchy: Hierarchy, class_wnid: str,
+                  familiarity: Mapping[str, Familiarity],
+                  model: EntryLevelModel | None = None) -> str:
+    """The survey's pre-selected answer for one class: the entry-level model's choice, as
+    `entry_level_assignment` makes it. `familiarity` needs the class's chain only (synset
+    wnid -> `Familiarity`, from `familiarities` or `synset_familiarity`). Returns a wnid on
+    the class's chain."""
+    return (model or _default_model()).suggest(hierarchy, class_wnid, familiarity)
+
+
+_DEFAULT_MODEL: list[EntryLevelModel] = []
+
+
+def _default_model() -> EntryLevelModel:
+    """The shipped model, read once per process."""
+    if not _DEFAULT_MODEL:
+        _DEFAULT_MODEL.append(load_default_model())
+    return _DEFAULT_MODEL[0]
 
 
 @dataclass(frozen=True)
 class StrategyResult:
     cil: CIL
     resolution: Resolution
+    warnings: tuple[str, ...] = ()
 
     @property
     def conflicts(self) -> int:
@@ -132,21 +172,37 @@ class StrategyResult:
 
 
 def strategy_cil(hierarchy: Hierarchy, strategy: str, *, k: int = 1,
-                 counts: Mapping[str, int] | CountProvider | None = None,
+                 counts: Mapping[str, int | None] | CountProvider | None = None,
                  conflicts: str = DEFAULT_POLICY,
-                 too_general: Collection[str] = TOO_GENERAL) -> StrategyResult:
-    """A CIL by `strategy` ("depth" with `k`, or "popularity" with `counts`), its
-    conflicts resolved by the `conflicts` policy."""
+                 too_general: Collection[str] = TOO_GENERAL,
+                 model: EntryLevelModel | None = None) -> StrategyResult:
+    """A CIL by `strategy` ("depth" with `k`; "popularity" or "entry-level" with `counts`,
+    the latter with `model`, the shipped one by default), its conflicts resolved by the
+    `conflicts` policy. Synsets without any count are named in the result's warnings."""
+    warnings: list[str] = []
     if strategy == "depth":
         assignment = depth_assignment(hierarchy, k)
         settings: dict[str, object] = {"method": "depth", "k": k}
-    elif strategy == "popularity":
+    elif strategy in ("popularity", "entry-level"):
         if counts is None:
-            raise ValueError("the popularity strategy needs search counts")
-        assignment = popularity_assignment(hierarchy, counts, too_general)
-        settings = {"method": "popularity",
-                    "counts": counts.name if isinstance(counts, CountProvider) else "mapping",
-                    "too_general": sorted(too_general)}
+            raise ValueError(f"the {strategy} strategy needs search counts")
+        by_term = counts if isinstance(counts, Mapping) else term_counts(hierarchy, counts)
+        missing = uncounted_synsets(hierarchy, by_term)
+        if missing:
+            warnings.append(
+                f"{len(missing)} of {len(hierarchy.synsets)} synsets have no count for any "
+                f"lemma and rank as never searched: {', '.join(missing[:10])}"
+                + (" ..." if len(missing) > 10 else ""))
+        source = counts.name if isinstance(counts, CountProvider) else "mapping"
+        if strategy == "popularity":
+            assignment = popularity_assignment(hierarchy, by_term, too_general)
+            settings = {"method": "popularity", "counts": source,
+                        "too_general": sorted(too_general)}
+        else:
+            chosen = model or _default_model()
+            assignment = entry_level_assignment(hierarchy, by_term, chosen)
+            settings = {"method": "entry-level", "counts": source,
+                        "model": chosen.provenance}
     else:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}")
     resolution = resolve_conflicts(hierarchy, assignment, conflicts)
@@ -158,4 +214,4 @@ def strategy_cil(hierarchy: Hierarchy, strategy: str, *, k: int = 1,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     return StrategyResult(build_cil(hierarchy, resolution.assignment, provenance,
-                                    resolution.other_labels), resolution)
+                                    resolution.other_labels), resolution, tuple(warnings))

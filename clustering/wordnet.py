@@ -34,7 +34,7 @@ LEXNAMES = [
     "verb.possession 2", "verb.social 2", "verb.stative 2", "verb.weather 2", "adj.ppl 3",
 ]
 
-NEEDED_FILES = ["data.noun", "index.noun", "noun.exc", "index.sense"]
+NEEDED_FILES = ["data.noun", "index.noun", "noun.exc", "index.sense", "cntlist.rev"]
 
 
 class WordNetUnavailable(RuntimeError):

@@ -16,7 +16,8 @@ from flask import current_app
 from sqlalchemy import Row
 
 from clustering.cil import unique_names
-from clustering.popularity import format_count, term_for_synset
+from clustering.familiarity import synset_familiarity, terms_for_synset
+from clustering.popularity import format_count
 from clustering.strategies import suggest_label
 from survey_app import images
 from survey_app.counts import recent_counts
@@ -47,8 +48,9 @@ class Candidate:
     paths: tuple[int, ...]  # which hypernym paths of the class hold it (0-based)
     on_all_paths: bool
     paths_meet: bool  # the first entry shared by all paths after they went apart
-    count: int | None
+    count: int | None  # sense-aware: the word's count times this sense's share of it
     count_text: str
+    count_lemma: str  # the lemma the count came from (the best of the synset's)
     provider: str
     original: bool
     suggested: bool
@@ -94,7 +96,8 @@ class ClassView:
             "chain": [{
                 "wnid": c.wnid, "name": c.name, "lemmas": list(c.lemmas), "gloss": c.gloss,
                 "depth": c.depth, "paths": list(c.paths), "count": c.count,
-                "count_text": c.count_text, "provider": c.provider or None,
+                "count_text": c.count_text, "count_lemma": c.count_lemma,
+                "provider": c.provider or None,
                 "original": c.original, "suggested": c.suggested, "other_classes": c.merged,
                 "members": [{"wnid": m.wnid, "name": m.name, "image": m.image}
                             for m in c.members],
@@ -147,12 +150,13 @@ def build_class_view(class_wnid: str, user_id: int) -> ClassView:
     built = views.get(class_wnid)
     if built is None:
         hierarchy = hierarchy_from_db()
-        terms = {e.wnid: term_for_synset(hierarchy.synsets[e.wnid].lemmas)
+        terms = {e.wnid: tuple(terms_for_synset(hierarchy.synsets[e.wnid].lemmas))
                  for e in hierarchy.image_class(class_wnid).chain}
     else:
         terms = built.terms
     recent = recent_counts()
-    counts = {term: recent[term] for term in set(terms.values()) if term in recent}
+    counts = {term: recent[term] for chain_terms in terms.values() for term in chain_terms
+              if term in recent}
     if built is None or built.counts != counts:
         built = _BuiltView(terms, counts, _class_view(class_wnid, terms, counts))
         views[class_wnid] = built
@@ -161,19 +165,21 @@ def build_class_view(class_wnid: str, user_id: int) -> ClassView:
 
 @dataclass(frozen=True)
 class _BuiltView:
-    terms: dict[str, str]  # chain wnid -> its search term
+    terms: dict[str, tuple[str, ...]]  # chain wnid -> its search terms
     counts: dict[str, tuple[int | None, str]]  # the cached counts the view was built from
     view: ClassView
 
 
-def _class_view(class_wnid: str, terms: dict[str, str],
+def _class_view(class_wnid: str, terms: dict[str, tuple[str, ...]],
                 cached: dict[str, tuple[int | None, str]]) -> ClassView:
     """The view of a class with the given search counts, and no vote."""
     hierarchy = hierarchy_from_db()
     names = display_names()
     image_class = hierarchy.image_class(class_wnid)
-    counts = {wnid: cached.get(term, (None, ""))[0] for wnid, term in terms.items()}
-    suggestion = suggest_label(hierarchy, class_wnid, counts)
+    word_counts = {term: count for term, (count, _provider) in cached.items()}
+    familiarity = {wnid: synset_familiarity(hierarchy.synsets[wnid], word_counts)
+                   for wnid in terms}
+    suggestion = suggest_label(hierarchy, class_wnid, familiarity)
     n_paths = image_class.n_paths
     candidates = []
     on_all_before = True
@@ -186,8 +192,10 @@ def _class_view(class_wnid: str, terms: dict[str, str],
             wnid=entry.wnid, name=names[entry.wnid], lemmas=synset.lemmas, gloss=synset.gloss,
             depth=synset.depth, paths=entry.paths, on_all_paths=on_all,
             paths_meet=on_all and not on_all_before,
-            count=counts[entry.wnid], count_text=format_count(counts[entry.wnid]),
-            provider=cached.get(terms[entry.wnid], (None, ""))[1],
+            count=familiarity[entry.wnid].count,
+            count_text=format_count(familiarity[entry.wnid].count),
+            count_lemma=familiarity[entry.wnid].lemma,
+            provider=cached.get(familiarity[entry.wnid].lemma, (None, ""))[1],
             original=entry.wnid == class_wnid, suggested=entry.wnid == suggestion,
             key=key if key <= NUMBER_KEYS else None,
             members=_members(descendants, class_wnid, names), merged=len(descendants) - 1))

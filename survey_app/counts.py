@@ -9,17 +9,19 @@ from flask import current_app
 from sqlalchemy import bindparam, select
 from tqdm import tqdm
 
-from clustering.popularity import CountError, get_provider, term_for_synset
+from clustering.familiarity import terms_for_synset
+from clustering.popularity import CountError, get_provider
 from survey_app.extensions import db
 from survey_app.models import SearchCount, Synset, utcnow
 
 COMMIT_EVERY = 50  # rows per transaction: a stopped run loses at most this many
 
 
-def synset_terms() -> dict[str, str]:
-    """wnid -> the search term for every seeded synset."""
+def synset_terms() -> dict[str, list[str]]:
+    """wnid -> the search terms (every lemma) of every seeded synset: a synset's
+    familiarity is its best lemma's, shared among the word's senses."""
     return {
-        s.wnid: term_for_synset(json.loads(s.lemmas_json))
+        s.wnid: terms_for_synset(json.loads(s.lemmas_json))
         for s in db.session.scalars(select(Synset))
     }
 
@@ -33,7 +35,7 @@ def fill_search_counts(provider_name: str, retry_failed: bool = False, progress:
     with get_provider(provider_name, **provider_options) as provider:
         stored = {row.term: row for row in db.session.scalars(
             select(SearchCount).where(SearchCount.provider == provider.name))}
-        terms = sorted(set(synset_terms().values()))
+        terms = sorted({t for terms in synset_terms().values() for t in terms})
         todo = [t for t in terms if t not in stored or (retry_failed and stored[t].count is None)]
         result = {"fetched": 0, "failed": 0, "cached": len(terms) - len(todo), "stopped": 0}
         failures_in_a_row = 0

@@ -13,7 +13,7 @@ import json
 from flask import current_app
 from sqlalchemy import func, select
 
-from clustering.dbread import read_hierarchy
+from clustering.dbread import WORD_FACTS_KEY, read_hierarchy, word_facts_to_json
 from clustering.hierarchy import Hierarchy
 from survey_app.extensions import db
 from survey_app.models import ChainEntry, ImageClass, Meta, Synset, SynsetEdge
@@ -33,7 +33,7 @@ def seed_hierarchy(hierarchy: Hierarchy) -> dict[str, int]:
             f"{hierarchy.version}; votes refer to its classes, so it is not reseeded. "
             "Use a new database (DATABASE_URL) for a different class list."
         )
-    added = {"synsets": 0, "edges": 0, "classes": 0, "chain_entries": 0}
+    added = {"synsets": 0, "edges": 0, "classes": 0, "chain_entries": 0, "word_facts": 0}
     have_synsets = set(db.session.scalars(select(Synset.wnid)))
     for s in hierarchy.synsets.values():
         if s.wnid not in have_synsets:
@@ -59,6 +59,10 @@ def seed_hierarchy(hierarchy: Hierarchy) -> dict[str, int]:
             added["chain_entries"] += 1
     if not stored_version:
         db.session.add(Meta(key="hierarchy_version", value=hierarchy.version))
+    # The entry-level suggestion reads them; a database seeded before them gets them here.
+    if hierarchy.has_word_facts and db.session.get(Meta, WORD_FACTS_KEY) is None:
+        db.session.add(Meta(key=WORD_FACTS_KEY, value=word_facts_to_json(hierarchy)))
+        added["word_facts"] = 1
     db.session.commit()
     current_app.extensions.pop("cil_hierarchy", None)
     return added

@@ -5,7 +5,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from clustering.strategies import suggest_label
+from clustering.popularity import get_provider
+from clustering.strategies import entry_level_assignment
 from survey_app import work_queue
 from survey_app.extensions import db
 from survey_app.models import User, Vote
@@ -85,13 +86,26 @@ def test_annotate_page_shows_the_class_and_its_chain(app, annotator):
 
 def test_annotate_page_preselects_the_suggestion(app, annotator):
     page = annotator.get(f"/annotate/{DALMATIAN}").text
-    with app.app_context():
-        counts = {e["wnid"]: e["count"] for e in annotator.get(
-            f"/api/classes/{DALMATIAN}").get_json()["chain"]}
-        expected = suggest_label(hierarchy_from_db(), DALMATIAN, counts)
-    assert expected == DOG
     assert re.search(rf'value="{DOG}" id="candidate-{DOG}" checked', page)
     assert page.count(" checked") == 1
+
+
+def test_suggestion_is_the_entry_level_strategys_label_for_every_class(app, annotator):
+    with app.app_context():
+        hierarchy = hierarchy_from_db()
+        expected = entry_level_assignment(hierarchy, get_provider("wordfreq"))
+    for image_class in hierarchy.classes:
+        shown = annotator.get(f"/api/classes/{image_class.wnid}").get_json()
+        assert shown["suggestion"] == expected[image_class.wnid], image_class.wnid
+
+
+def test_counts_are_per_sense_with_the_lemma_they_came_from(annotator):
+    chain = {e["wnid"]: e for e in annotator.get(f"/api/classes/{DALMATIAN}").get_json()["chain"]}
+    dog = chain[DOG]
+    assert dog["count_lemma"] == "dog"
+    # "dog" has seven noun senses; the animal, tagged 42 times of 42, keeps nearly all of it
+    assert 0.9 * get_provider("wordfreq").count("dog") < dog["count"] < get_provider(
+        "wordfreq").count("dog")
 
 
 def test_multi_path_class_shows_where_the_paths_meet(annotator):

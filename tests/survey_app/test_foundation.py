@@ -30,7 +30,7 @@ def check_migrations_round_trip(app, hierarchy):
         first = row_counts()
         assert first["classes"] == len(hierarchy.classes)
         assert seed_hierarchy(hierarchy) == {
-            "synsets": 0, "edges": 0, "classes": 0, "chain_entries": 0}
+            "synsets": 0, "edges": 0, "classes": 0, "chain_entries": 0, "word_facts": 0}
         assert row_counts() == first
         db.session.remove()
         downgrade(revision="base")
@@ -85,14 +85,17 @@ def test_fill_counts_records_failures(app, tmp_path):
     counts_file = tmp_path / "counts.json"
     counts_file.write_text(json.dumps({"dog": 5000}))
     with app.app_context():
-        result = fill_search_counts("json", progress=False, path=counts_file)
+        # Every lemma is a term now, so "dog" comes after more than 20 misses in a row.
+        result = fill_search_counts("json", progress=False, give_up_after=10_000,
+                                    path=counts_file)
         assert result["fetched"] == 1
         assert result["failed"] > 0
         failed = db.session.scalars(select(SearchCount).where(
             SearchCount.provider == "json", SearchCount.count.is_(None))).all()
         assert len(failed) == result["failed"] and all(row.error for row in failed)
         # A retry asks only for the failed terms, and a web count wins over wordfreq's.
-        assert fill_search_counts("json", progress=False, path=counts_file)["fetched"] == 0
+        assert fill_search_counts("json", progress=False, give_up_after=10_000,
+                                  path=counts_file)["fetched"] == 0
         assert cached_counts(["dog"])["dog"] == (5000, "json")
 
 

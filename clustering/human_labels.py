@@ -1,0 +1,77 @@
+"""Human labels to learn and score the entry-level model from: any CIL, flat or rich.
+
+A rich CIL names each label's synset. A flat file names labels only, so each
+name is looked up on its class's own chain (`resolve_name`; where two synsets
+of the chain carry the name, the deepest, as the published labels' provenance
+says they were chosen). A label off the class's chain cannot teach which
+candidate people choose, and is left out and counted.
+
+The original project's published labels ship as `data/published_cil_v3.json`
+(see `data/README.md` for their provenance).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from clustering.cil import CILFormatError, cil_from_json, resolve_name
+from clustering.hierarchy import Hierarchy
+
+__all__ = ["PUBLISHED_LABELS", "HumanLabels", "read_human_labels"]
+
+PUBLISHED_LABELS = "data/published_cil_v3.json"  # inside the clustering package
+
+
+@dataclass(frozen=True)
+class HumanLabels:
+    labels: dict[str, str]  # class wnid -> the chosen synset, on the class's chain
+    off_chain: tuple[str, ...]  # classes whose label is no synset of their chain
+    not_in_hierarchy: int  # classes of the file the hierarchy lacks
+    source: str
+
+    def describe(self) -> str:
+        return (f"{self.source}: {len(self.labels)} classes with a label on their chain"
+                + (f", {len(self.off_chain)} with a label off it (left out)"
+                   if self.off_chain else "")
+                + (f", {self.not_in_hierarchy} not in the hierarchy" if self.not_in_hierarchy
+                   else ""))
+
+
+def read_human_labels(path: str | Path | None, hierarchy: Hierarchy) -> HumanLabels:
+    """The labels of the CIL at `path` (None: the published labels shipped with the project)."""
+    if path is None:
+        text = resources.files("clustering").joinpath(PUBLISHED_LABELS).read_text()
+        source = f"clustering/{PUBLISHED_LABELS}"
+    else:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise CILFormatError(source, ["the file does not exist"]) from None
+        except UnicodeDecodeError as exc:
+            raise CILFormatError(source, [f"not UTF-8 text: {exc}"]) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CILFormatError(source, [f"not JSON: {exc}"]) from None
+    if isinstance(data, dict) and "format" in data:
+        cil = cil_from_json(data, source)
+        by_index = cil.label_by_index()
+        named = {c.wnid: by_index[c.label_index].wnid for c in cil.classes}
+    else:
+        cil_from_json(data, source)  # the shape checks of a flat file, names resolved below
+        named = {wnid: name for wnid, name in data.items()}
+    labels, off_chain, unknown = {}, [], 0
+    for wnid, label in sorted(named.items()):
+        if wnid not in hierarchy.class_index:
+            unknown += 1
+            continue
+        synset = label if "format" in data else resolve_name(hierarchy, wnid, label)[0]
+        if synset and synset in hierarchy.chain_wnids(wnid):
+            labels[wnid] = synset
+        else:
+            off_chain.append(wnid)
+    return HumanLabels(labels, tuple(off_chain), unknown, source)
