@@ -29,6 +29,7 @@ RUNTIME_FIELDS = frozenset(
         "amp",
         "print_freq",
         "resume",
+        "evaluate",
         "out",
     }
 )
@@ -61,6 +62,7 @@ class Config:
     lr_find: bool = False
     lr_find_steps: int = 100
     resume: Path | None = None  # a run folder or one of its checkpoints
+    evaluate: tuple[Path, ...] = ()  # checkpoints to score (several: also their ensemble)
     out: Path | None = None  # the run folder; None: runs/<time>-<arch>-<labels>
     # speed; None means "on where it helps": CUDA
     device: str = "auto"
@@ -90,6 +92,8 @@ class Config:
             problems.append("finetuning trains a CIL's labels: drop --original-labels")
         if self.lr_find and self.resume is not None:
             problems.append("--lr-find starts a fresh model: drop --resume")
+        if self.evaluate and (self.lr_find or self.finetuning or self.resume):
+            problems.append("--evaluate only scores checkpoints: drop --lr-find and --finetuning")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -101,7 +105,11 @@ class Config:
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-able values (paths as strings): for args.json and checkpoints."""
         return {
-            key: str(value) if isinstance(value, Path) else value
+            key: [str(v) for v in value]
+            if key == "evaluate"
+            else str(value)
+            if isinstance(value, Path)
+            else value
             for key, value in asdict(self).items()
         }
 
@@ -113,6 +121,7 @@ class Config:
             for key, value in values.items()
             if key in known
         }
+        kwargs["evaluate"] = tuple(Path(v) for v in kwargs.get("evaluate", ()))
         return cls(**kwargs)
 
     def differences(self, other: Config) -> list[tuple[str, object, object]]:

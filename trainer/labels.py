@@ -44,8 +44,18 @@ class LabelSpace:
         return F.one_hot(self.lookup(), self.num_labels).to(device, torch.float32)
 
     def describe(self) -> dict[str, object]:
-        """What a checkpoint stores, to check that a resumed run trains the same labels."""
-        return {"names": list(self.names), "wnids": list(self.wnids), "source": self.source}
+        """What a checkpoint stores: to check that a resumed run trains the same labels, and to
+        read the outputs of a checkpoint that is evaluated."""
+        return {
+            "names": list(self.names),
+            "wnids": list(self.wnids),
+            "source": self.source,
+            "class_to_label": list(self.class_to_label),
+        }
+
+    def same_outputs(self, described: dict[str, object]) -> bool:
+        """Whether a checkpoint's `describe()` has these outputs (older ones lack the mapping)."""
+        return all(described.get(k) == v for k, v in self.describe().items() if k in described)
 
 
 def original_labels(classes: tuple[str, ...], cil: CIL | None = None) -> LabelSpace:
@@ -116,3 +126,31 @@ def label_spaces(
             raise
         merged = None  # classes outside ImageNet-1k: the default CIL has nothing to merge them
     return original_labels(classes, cil), merged
+
+
+def checkpoint_labels(
+    described: dict[str, object], classes: tuple[str, ...], labels: Path | None
+) -> tuple[LabelSpace, LabelSpace | None]:
+    """(the outputs of a checkpoint to evaluate on data of `classes`, the CIL to also score it
+    on when its outputs are the classes): `labels` as for training, None for the default CIL."""
+    if described["source"] == "original":
+        if tuple(described["wnids"]) != classes:
+            raise MissingClassesError(
+                f"the model's {len(described['wnids'])} outputs are not the data's "
+                f"{len(classes)} classes"
+            )
+        return label_spaces(classes, labels, original=True)
+    space = LabelSpace(
+        names=tuple(described["names"]),
+        wnids=tuple(described["wnids"]),
+        class_to_label=tuple(described.get("class_to_label", ())),
+        source=str(described["source"]),
+    )
+    if len(space.class_to_label) != len(classes):
+        # a checkpoint written before the mapping was stored: its CIL file says it again
+        space = cil_labels(classes, read_cil(space.source), space.source)
+        if not space.same_outputs(described):
+            raise MissingClassesError(
+                f"{space.source} no longer gives the labels the model was trained on"
+            )
+    return space, None

@@ -197,8 +197,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         metavar="PATH",
         type=Path,
+        nargs="+",
         help="continue an interrupted run from its last checkpoint (PATH is its run folder) or "
-        "from a given epoch_NNN.pt; repeat the run's command, only the speed options may change",
+        "from a given epoch_NNN.pt; repeat the run's command, only the speed options may change. "
+        "With --evaluate: the checkpoints (or run folders: their best.pt) to score",
+    )
+    modes.add_argument(
+        "-e",
+        "--evaluate",
+        action="store_true",
+        help="score the --resume checkpoints on the validation set instead of training: on their "
+        "own labels, and a class-level model also on the CIL (--labels or the default); several "
+        "checkpoints are also scored as an ensemble (their softmax averaged). Writes the run "
+        "folder's records, one row per model. Also reads the original trainer's 1,000-class .pth",
     )
     modes.add_argument(
         "--out",
@@ -263,6 +274,15 @@ def parse_config(argv: list[str] | None = None) -> Config:
     for key in ("labels", "label_order", "finetuning"):
         if args[key] is not None:
             args[key] = args[key].resolve()
+    resume = [path.resolve() for path in args.pop("resume") or ()]
+    if args.pop("evaluate"):
+        if not resume:
+            parser.error("--evaluate scores checkpoints: give them with --resume PATH [PATH ...]")
+        args["evaluate"] = tuple(resume)
+    elif len(resume) > 1:
+        parser.error("--resume continues one run; several checkpoints go with --evaluate")
+    else:
+        args["resume"] = resume[0] if resume else None
     try:
         return Config(**args)
     except ValueError as error:
@@ -272,10 +292,14 @@ def parse_config(argv: list[str] | None = None) -> Config:
 def main(argv: list[str] | None = None) -> int:
     config = parse_config(argv)
     # Imported after parsing, so that --help and argument errors answer without loading torch.
+    from trainer.evaluation import evaluate_checkpoints
     from trainer.run import USER_ERRORS, run
 
     try:
-        run(config)
+        if config.evaluate:
+            evaluate_checkpoints(config)
+        else:
+            run(config)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

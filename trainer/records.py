@@ -53,12 +53,14 @@ class RunRecords:
         self.jsonl.write_text("".join(json.dumps(row) + "\n" for row in kept))
         self._write_csv(kept)
 
-    def append(self, row: dict[str, object]) -> None:
+    def append(self, row: dict[str, object], *, plot: bool = True) -> None:
+        """Add a row; `plot` redraws the curves (an evaluation's rows are models, not epochs)."""
         with self.jsonl.open("a") as handle:
             handle.write(json.dumps(row) + "\n")
         rows = self.rows()
         self._write_csv(rows)
-        plot_curves(rows, self.directory / "curves.png")
+        if plot:
+            plot_curves(rows, self.directory / "curves.png")
 
     def _write_csv(self, rows: list[dict[str, object]]) -> None:
         columns = list(dict.fromkeys(key for row in rows for key in row))

@@ -39,6 +39,7 @@ from trainer.engine import Merge, autocast, evaluate, train_one_epoch
 from trainer.hierarchy import distance_matrix, read_hypernyms
 from trainer.labels import LabelSpace, MissingClassesError, label_spaces
 from trainer.models import build_model, replace_head
+from trainer.original import read_model_checkpoint
 from trainer.records import RunRecords
 from trainer.schedules import lr_range_test, make_optimizer, make_scheduler, plot_range_test
 
@@ -91,10 +92,10 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
     # another width) come before the minutes that reading ImageNet takes.
     classes = data_classes(config.data_dir, config.label_order)
     trained, merged = label_spaces(classes, config.labels, config.original_labels)
-    if checkpoint and checkpoint["labels"] != trained.describe():
+    if checkpoint and not trained.same_outputs(checkpoint["labels"]):
         raise RunError(f"{resume_from} was trained on other labels than {trained.source}")
     torch.manual_seed(config.seed)  # the model's initial weights; batches seed their own
-    model = make_model(config, trained, device)
+    model = make_model(config, trained, device, classes)
     dataset = load_dataset(
         config.data_dir,
         label_order=config.label_order,
@@ -208,7 +209,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
             )
             if is_best:
                 shutil.copyfile(path, run_dir / "best.pt")
-                _write_per_label(records, val, trained, merged)
+                write_per_label(records, val, trained, merged)
             records.append(row)
             say(_summary(row, config.epochs))
     return {"run_dir": run_dir, "best_top1": best_top1, "last": row}
@@ -267,7 +268,7 @@ def _batch_sources(
     return train_batches, make_batches(dataset.val, train=False, **options), on_device
 
 
-def _write_per_label(
+def write_per_label(
     records: RunRecords, val: dict[str, object], trained: LabelSpace, merged: LabelSpace | None
 ) -> None:
     records.write_per_label("per_label.csv", trained.names, trained.wnids, val["per_label"])
@@ -311,11 +312,14 @@ def _check_same_run(config: Config, checkpoint: dict[str, object], path: Path) -
         )
 
 
-def make_model(config: Config, labels: LabelSpace, device: torch.device) -> nn.Module:
-    """A fresh model, or (fine-tuning) a checkpoint's model with a new head for `labels`."""
+def make_model(
+    config: Config, labels: LabelSpace, device: torch.device, classes: tuple[str, ...] = ()
+) -> nn.Module:
+    """A fresh model, or (fine-tuning) a checkpoint's model with a new head for `labels`; the
+    checkpoint may be the original trainer's .pth of a model of the data's `classes`."""
     if config.finetuning is None:
         return build_model(config.arch, labels.num_labels, config.width).to(device)
-    source = load_checkpoint(config.finetuning)
+    source = read_model_checkpoint(config.finetuning, classes)
     if (source["arch"], source["width"]) != (config.arch, config.width):
         raise RunError(
             f"--finetuning {config.finetuning} holds a {source['arch']} of width "
@@ -369,11 +373,7 @@ def _row(
         "epoch": epoch,
         "lr": train["lr"],
         **{f"train_{key}": train[key] for key in ("loss", "top1", "top5")},
-        **{
-            f"val_{key}": value
-            for key, value in val.items()
-            if key != "images" and not key.endswith("per_label")
-        },
+        **val_columns(val),
     }
     row["train_images"] = train["images"]
     row["val_images"] = val["images"]
@@ -382,6 +382,15 @@ def _row(
     row["epoch_seconds"] = seconds
     row["time"] = datetime.now().isoformat(timespec="seconds")
     return row
+
+
+def val_columns(val: dict[str, object]) -> dict[str, object]:
+    """An evaluation's scores as the `val_*` columns of a row (images and per-label lists apart)."""
+    return {
+        f"val_{key}": value
+        for key, value in val.items()
+        if key != "images" and not key.endswith("per_label")
+    }
 
 
 def _summary(row: dict[str, object], epochs: int) -> str:

@@ -1,0 +1,148 @@
+"""`--evaluate`: score checkpoints on the validation set without training, and, given several,
+their ensemble (the members' softmax averaged, seed 002's ensembles).
+
+A class-level model is scored on its classes and on the CIL's labels both ways (summed softmax,
+argmax-then-map); a CIL-level model on its own labels. The run folder gets the same records as
+training, one row per model (its path, or "ensemble") instead of one per epoch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from trainer import distributed
+from trainer.batches import make_batches
+from trainer.config import Config
+from trainer.data import data_classes, load_dataset
+from trainer.engine import evaluate
+from trainer.labels import checkpoint_labels
+from trainer.models import build_model
+from trainer.original import read_model_checkpoint
+from trainer.records import RunRecords
+from trainer.run import RunError, scoring, val_columns, write_per_label
+
+
+def evaluate_checkpoints(config: Config) -> dict[str, object]:
+    """Score each checkpoint of `config.evaluate`, then their ensemble; returns the run folder
+    and the rows."""
+    placement = distributed.start(config.device)
+    try:
+        return _evaluate(config, placement)
+    finally:
+        distributed.stop(placement)
+
+
+def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, object]:
+    device = placement.device
+    cuda = device.type == "cuda"
+    amp = cuda if config.amp is None else config.amp
+    channels_last = cuda if config.channels_last is None else config.channels_last
+    say = print if placement.is_main else (lambda _: None)
+
+    classes = data_classes(config.data_dir, config.label_order)
+    paths = [_checkpoint_file(path) for path in config.evaluate]
+    sources = [read_model_checkpoint(path, classes) for path in paths]
+    trained, merged = checkpoint_labels(sources[0]["labels"], classes, config.labels)
+    for path, source in zip(paths[1:], sources[1:], strict=True):
+        if not trained.same_outputs(source["labels"]):
+            raise RunError(
+                f"{path} has other outputs than {paths[0]}: an ensemble's members must be "
+                "trained on the same labels"
+            )
+    models = []
+    for source in sources:
+        model = build_model(source["arch"], trained.num_labels, source["width"])
+        model.load_state_dict(source["model"])
+        model = model.to(device)
+        models.append(model.to(memory_format=torch.channels_last) if channels_last else model)
+
+    dataset = load_dataset(
+        config.data_dir,
+        label_order=config.label_order,
+        image_size=config.image_size,
+        workers=config.workers,
+        progress=placement.is_main,
+    )
+    batches = make_batches(
+        dataset.val,
+        train=False,
+        batch_size=config.batch_size // placement.world_size,
+        device=device,
+        rank=placement.rank,
+        world_size=placement.world_size,
+        channels_last=channels_last,
+        on_device=config.data_on_device is not False,
+        workers=config.workers,
+    )
+    merge, distances = scoring(trained, merged, device)
+    run_dir = config.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S-evaluate")
+    records = RunRecords(run_dir) if placement.is_main else None
+    if records:
+        records.write_args(
+            {
+                **config.to_dict(),
+                "environment": {"torch": torch.__version__, "device": str(device)},
+                "num_labels": trained.num_labels,
+                "merged_num_labels": merged.num_labels if merged else None,
+            }
+        )
+    say(
+        f"evaluating {len(models)} model(s) on {len(dataset.val):,} validation images: "
+        f"{trained.num_labels} outputs ({trained.source})"
+        + (f", also scored on the {merged.num_labels} labels of {merged.source}" if merged else "")
+    )
+
+    groups = [(str(path), [model]) for path, model in zip(paths, models, strict=True)]
+    if len(models) > 1:
+        groups.append(("ensemble", models))
+    rows = []
+    for name, group in groups:
+        val = evaluate(
+            group,
+            batches,
+            lookup=trained.lookup(device),
+            num_labels=trained.num_labels,
+            merge=merge,
+            distances=distances,
+            device=device,
+            amp=amp,
+            show_progress=placement.is_main,
+        )
+        row = {
+            "model": name,
+            "labels": trained.source,
+            **val_columns(val),
+            "val_images": val["images"],
+        }
+        rows.append(row)
+        if records:
+            records.append(row, plot=False)
+        say(_summary(row))
+    if records:
+        write_per_label(records, val, trained, merged)
+        say(f"records: {run_dir}")
+    return {"run_dir": run_dir, "rows": rows, "labels": trained}
+
+
+def _checkpoint_file(path: Path) -> Path:
+    """A run folder stands for its best.pt."""
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.is_file():
+        raise RunError(f"--evaluate {path}: no such checkpoint")
+    return path
+
+
+def _summary(row: dict[str, object]) -> str:
+    text = f"{row['model']}: top1 {row['val_top1']:.2f} top5 {row['val_top5']:.2f}"
+    if "val_merged_top1" in row:
+        text += (
+            f" | CIL top1 {row['val_merged_top1']:.2f} by summed softmax, "
+            f"{row['val_mapped_top1']:.2f} by argmax-then-map"
+        )
+    if row.get("val_severity") is not None:
+        text += f" | mistake severity {row['val_severity']:.2f}, hdist@5 {row['val_hdist5']:.2f}"
+    return text
