@@ -43,9 +43,10 @@ __all__ = [
 
 POLICIES = ("lift", "other", "refuse")
 DEFAULT_POLICY = "other"
-# The most of the classes that `lift` may put under one label unless asked: ImageNet-1k's
-# largest natural group a person names, "dog" (130 classes with the other canines), and
-# popularity's lifted "mammal" (218) stay below it; "animal" (398) does not.
+# The most of the classes that `lift` may put under one label unless asked. On
+# ImageNet-1k the largest groups a person names stay below it: "dog" (118 classes),
+# and "mammal" (218), the largest label of popularity and of depth k=1 under lift;
+# "animal" (398) and the near-root labels of depth k >= 2 (958 and more) do not.
 DEFAULT_MAX_SHARE = 0.25
 
 
