@@ -121,6 +121,31 @@ def password_matches(stored: str, password: str) -> bool:
         return check_password_hash(stored, password)
 
 
+# werkzeug's formats: "scrypt:N:r:p$salt$hex" and "pbkdf2:HASH:ITERATIONS$salt$hex".
+_HASH_RE = re.compile(
+    r"(?:scrypt:(?P<n>\d{1,7}):(?P<r>\d{1,3}):(?P<p>\d{1,3})"
+    r"|pbkdf2:(?P<name>[a-z0-9_]{1,16}):(?P<iterations>\d{1,8}))\$[A-Za-z0-9]{1,64}\$[0-9a-f]{2,256}\Z")
+# Bounds on what one check may cost: werkzeug's defaults are scrypt 32768:8:1
+# (32 MiB) and pbkdf2 1,000,000 iterations; four times either.
+_SCRYPT_MAX_BYTES = 4 * 128 * 32768 * 8
+_PBKDF2_MAX_ITERATIONS = 4 * 1_000_000
+
+
+def valid_password_hash(value: str) -> bool:
+    """Whether werkzeug can check a password against `value` at a bounded cost:
+    a hash from elsewhere (a restored dump) must not make a login fail with
+    500 or take a process's memory."""
+    parts = _HASH_RE.fullmatch(value)
+    if parts is None:
+        return False
+    if parts["n"] is not None:
+        n, r, p = int(parts["n"]), int(parts["r"]), int(parts["p"])
+        return (n > 1 and n & (n - 1) == 0 and r > 0 and 0 < p <= 16
+                and 128 * n * r <= _SCRYPT_MAX_BYTES)
+    return (parts["name"] in hashlib.algorithms_guaranteed
+            and 0 < int(parts["iterations"]) <= _PBKDF2_MAX_ITERATIONS)
+
+
 def find_user(username: str) -> User | None:
     """The account of this name, whatever its case ("Alice" is "alice")."""
     return db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))

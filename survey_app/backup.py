@@ -9,8 +9,10 @@ restores into any database seeded with the same hierarchy.
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -18,9 +20,10 @@ import click
 from flask import Blueprint
 from sqlalchemy import func, select
 
-from survey_app.accounts import ROLES
+from survey_app.accounts import ROLES, USERNAME_RE, USERNAME_RULE, valid_password_hash
 from survey_app.extensions import db
-from survey_app.models import Decision, Meta, User, Vote
+from survey_app.forms import SUBMISSION_ID_RE, clean_text
+from survey_app.models import Decision, Meta, User, Vote, utcnow
 from survey_app.seeding import hierarchy_from_db
 
 bp = Blueprint("backup", __name__, cli_group=None)
@@ -77,6 +80,8 @@ def _parse(lines: list[str]) -> list[tuple[int, dict]]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise RestoreError(f"line {number}: not JSON ({exc.msg})") from None
+        except RecursionError:
+            raise RestoreError(f"line {number}: not JSON (nested too deeply)") from None
         if not isinstance(record, dict) or record.get("type") not in {
                 "header", "annotator", "vote", "decision"}:
             raise RestoreError(f"line {number}: expected an object with a type of header, "
@@ -87,26 +92,58 @@ def _parse(lines: list[str]) -> list[tuple[int, dict]]:
     return records
 
 
-def _field(record: dict, key: str, number: int, kind=str, optional: bool = False):
-    value = record.get(key)
-    if value is None and optional:
-        return None
-    if not isinstance(value, kind):
-        raise RestoreError(f"line {number}: field {key!r} must be a {kind.__name__}")
-    return value
+class _Checker:
+    """Reads the fields of one line of a dump, each checked as the app checks
+    what it stores; every refusal names the line and the field."""
 
+    def __init__(self, number: int, record: dict, now: datetime):
+        self.number, self.record, self.now = number, record, now
 
-def _when(record: dict, key: str, number: int) -> datetime:
-    try:
-        return datetime.fromisoformat(_field(record, key, number))
-    except ValueError:
-        raise RestoreError(f"line {number}: {key!r} is not an ISO 8601 time") from None
+    def refuse(self, key: str, problem: str) -> RestoreError:
+        return RestoreError(f"line {self.number}, field {key!r}: {problem}")
+
+    def field(self, key: str, kind: type = str, optional: bool = False):
+        value = self.record.get(key)
+        if value is None and optional:
+            return None
+        if not isinstance(value, kind):
+            raise self.refuse(key, f"must be a {kind.__name__}")
+        return value
+
+    def username(self, key: str) -> str:
+        value = self.field(key)
+        if not USERNAME_RE.fullmatch(value):
+            raise self.refuse(key, f"{value[:80]!r} is not a username ({USERNAME_RULE})")
+        return value
+
+    def time(self, key: str) -> datetime:
+        """UTC without a zone, as the app stores times; an offset is converted,
+        not dropped. A future time is refused: the app would order it before
+        the rows written after the restore, the exports after them."""
+        try:
+            value = datetime.fromisoformat(self.field(key))
+        except ValueError:
+            raise self.refuse(key, "is not an ISO 8601 time") from None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        if value > self.now:
+            raise self.refuse(key, f"{value.isoformat()} UTC is in the future (this machine's "
+                                   f"clock says {self.now.isoformat(timespec='seconds')})")
+        return value
+
+    def text(self, key: str) -> str | None:
+        try:
+            return clean_text(self.field(key, optional=True), key)
+        except ValueError as exc:
+            raise self.refuse(key, str(exc)) from None
 
 
 def restore_records(lines: list[str]) -> dict[str, int]:
     """Restore a dump into a seeded database that holds no votes or decisions
     yet. Everything is checked first and written in one transaction, so a bad
-    dump changes nothing."""
+    dump changes nothing. Votes and decisions are written in the order of their
+    times, so that their ids, by which the app finds the latest, and their
+    times, by which the exports do, agree."""
     records = _parse(lines)
     stored = db.session.get(Meta, "hierarchy_version")
     header_version = records[0][1].get("hierarchy_version")
@@ -120,53 +157,87 @@ def restore_records(lines: list[str]) -> dict[str, int]:
             raise RestoreError("the database already holds votes or decisions; restore into a "
                                "freshly seeded database so nothing is mixed or lost")
     hierarchy = hierarchy_from_db()
-    users = {u.username: u for u in db.session.scalars(select(User))}
+    existing = {u.username: u for u in db.session.scalars(select(User))}
+    users = dict(existing)
+    names = {name.lower(): name for name in users}  # usernames are one whatever their case
+    submissions: dict[str, int] = {}
+    logs: list[tuple[datetime, int, Vote | Decision]] = []
     counts = {"annotator": 0, "vote": 0, "decision": 0}
+    now = utcnow()
     try:
         for number, record in records[1:]:
             kind = record["type"]
+            check = _Checker(number, record, now)
             if kind == "annotator":
-                username = _field(record, "username", number)
-                if username in users:
+                username = check.username("username")
+                if username in existing:
                     continue  # already here (e.g. the admin who restores)
-                role = _field(record, "role", number)
+                if username.lower() in names:
+                    raise check.refuse("username", f"{username!r} is already the name of "
+                                                   f"{names[username.lower()]!r}")
+                role = check.field("role")
                 if role not in ROLES:
-                    raise RestoreError(f"line {number}: unknown role {role!r}")
-                users[username] = User(
-                    username=username, role=role,
-                    password_hash=_field(record, "password_hash", number, optional=True),
-                    active=_field(record, "active", number, bool),
-                    created_at=_when(record, "created_at", number))
+                    raise check.refuse("role", f"unknown role {role!r}")
+                password_hash = check.field("password_hash", optional=True)
+                if password_hash is not None and not valid_password_hash(password_hash):
+                    raise check.refuse("password_hash", "not a password hash this app can check")
+                users[username] = User(username=username, role=role,
+                                       password_hash=password_hash,
+                                       active=check.field("active", bool),
+                                       created_at=check.time("created_at"))
+                names[username.lower()] = username
                 db.session.add(users[username])
                 counts[kind] += 1
                 continue
-            person = _field(record, "annotator" if kind == "vote" else "admin", number)
+            author = "annotator" if kind == "vote" else "admin"
+            person = check.field(author)
             if person not in users:
-                raise RestoreError(f"line {number}: unknown user {person!r} (annotator lines "
-                                   "must come before their votes)")
-            class_wnid = _field(record, "wnid", number)
-            label = _field(record, "label", number)
+                raise check.refuse(author, f"unknown user {person!r} (annotator lines must "
+                                           "come before their votes)")
+            if kind == "decision" and users[person].role != "admin":
+                raise check.refuse(author, f"{person!r} is not an admin; only admins decide")
+            class_wnid = check.field("wnid")
+            label = check.field("label")
             if class_wnid not in hierarchy.class_index:
-                raise RestoreError(f"line {number}: {class_wnid} is not a class of this survey")
+                raise check.refuse("wnid", f"{class_wnid} is not a class of this survey")
             if label not in hierarchy.chain_wnids(class_wnid):
-                raise RestoreError(f"line {number}: {label} is not on the chain of {class_wnid}")
+                raise check.refuse("label", f"{label} is not on the chain of {class_wnid}")
+            when = check.time("time")
             if kind == "vote":
-                db.session.add(Vote(
-                    annotator=users[person], class_wnid=class_wnid, synset_wnid=label,
-                    created_at=_when(record, "time", number),
-                    comment=_field(record, "comment", number, optional=True),
-                    submission_id=_field(record, "submission_id", number, optional=True)))
+                submission_id = check.field("submission_id", optional=True)
+                if submission_id is not None:
+                    if not re.fullmatch(SUBMISSION_ID_RE, submission_id):
+                        raise check.refuse("submission_id", "has 8 to 64 letters, digits, "
+                                                            "'_' or '-'")
+                    if submission_id in submissions:
+                        raise check.refuse("submission_id", "the same as on line "
+                                                            f"{submissions[submission_id]}")
+                    submissions[submission_id] = number
+                row = Vote(annotator=users[person], class_wnid=class_wnid, synset_wnid=label,
+                           created_at=when, comment=check.text("comment"),
+                           submission_id=submission_id)
             else:
-                db.session.add(Decision(
-                    admin=users[person], class_wnid=class_wnid, synset_wnid=label,
-                    created_at=_when(record, "time", number),
-                    note=_field(record, "note", number, optional=True)))
+                row = Decision(admin=users[person], class_wnid=class_wnid, synset_wnid=label,
+                               created_at=when, note=check.text("note"))
+            logs.append((when, number, row))
             counts[kind] += 1
+        db.session.flush()  # the users first, whatever the order of the lines
+        for _when, _number, row in sorted(logs, key=lambda entry: entry[:2]):
+            db.session.add(row)
+            db.session.flush()  # one at a time, so ids follow times
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
     return counts
+
+
+def _private_stream(path: Path) -> IO[str]:
+    """`path` opened for writing, readable by its owner only (it holds password
+    hashes), from its creation on; an older file of that name is narrowed too."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    return os.fdopen(descriptor, "w", encoding="utf-8")
 
 
 @bp.cli.command("dump-data")
@@ -176,7 +247,7 @@ def dump_command(path: Path) -> None:
     if str(path) == "-":
         written = write_dump(click.get_text_stream("stdout"))
     else:
-        with path.open("w") as stream:
+        with _private_stream(path) as stream:
             written = write_dump(stream)
     click.echo(f"dumped {written['annotator']} annotators, {written['vote']} votes, "
                f"{written['decision']} decisions", err=True)
@@ -187,7 +258,11 @@ def dump_command(path: Path) -> None:
 def restore_command(path: Path) -> None:
     """Restore a `dump-data` file into a freshly seeded database."""
     try:
-        counts = restore_records(path.read_text().splitlines())
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RestoreError(f"not UTF-8 text (byte {exc.start})") from None
+        counts = restore_records(text.splitlines())
     except RestoreError as exc:
         raise click.ClickException(f"{path}: {exc}. Nothing was restored.") from None
     click.echo(f"restored {counts['annotator']} annotators, {counts['vote']} votes, "

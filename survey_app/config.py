@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from clustering.dbread import psycopg_url
@@ -24,8 +25,18 @@ def secret_key(instance_path: str) -> str:
         return os.environ["SECRET_KEY"]
     path = Path(instance_path) / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        # Written whole to a private temporary file (mkstemp creates it 0600)
+        # and linked into place, which fails if another worker process was
+        # first: the key is never readable by others, nor read half-written.
+        descriptor, temporary = tempfile.mkstemp(dir=instance_path, prefix=".secret_key-")
+        try:
+            with os.fdopen(descriptor, "w") as stream:
+                stream.write(secrets.token_hex(32))
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process made the key; use that one
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()
 
 

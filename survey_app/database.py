@@ -3,8 +3,11 @@ rollback that survives a connection that is gone (errors.py answers 503 then).""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,8 +25,21 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _create_private(database: str | None) -> None:
+    """Create the SQLite file readable by its owner only, before SQLite creates
+    it readable by all: it holds password hashes. SQLite gives its WAL and
+    shared-memory files the database file's permissions."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.parent.is_dir() and not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
 def init_database(app: Flask) -> None:
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite":
+        _create_private(url.database)
         with app.app_context():
             engine: Engine = db.engine
             event.listen(engine, "connect", _tune_sqlite)

@@ -3,24 +3,29 @@
 import io
 import json
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from survey_app.backup import RestoreError, restore_records, write_dump
+from survey_app.config import secret_key
 from survey_app.extensions import db
 from survey_app.models import Decision, User, Vote
 
 from .conftest import make_app, seeded
+
+HASH_A = "pbkdf2:sha256:1000$saltA$" + "a" * 64
+HASH_R = "scrypt:32768:8:1$saltR$" + "b" * 128
 
 
 def fill_survey(app) -> None:
     """Two annotators and an admin, changed minds, a comment with HTML, a decision."""
     start = datetime(2026, 1, 2, 3, 4, 5, 123456)
     with app.app_context():
-        alice = User(username="alice", role="annotator", password_hash="scrypt:hash-a")
+        alice = User(username="alice", role="annotator", password_hash=HASH_A)
         bob = User(username="bob", role="annotator", password_hash=None, active=False)
-        root = User(username="root", role="admin", password_hash="scrypt:hash-r")
+        root = User(username="root", role="admin", password_hash=HASH_R)
         db.session.add_all([alice, bob, root])
         db.session.flush()
         rows = [
@@ -32,7 +37,7 @@ def fill_survey(app) -> None:
         for i, (user, wnid, label, comment) in enumerate(rows):
             db.session.add(Vote(annotator_id=user.id, class_wnid=wnid, synset_wnid=label,
                                 comment=comment, created_at=start + timedelta(seconds=i),
-                                submission_id=f"sub-{i}"))
+                                submission_id=f"sub-{i:05d}"))
         db.session.add(Decision(admin_id=root.id, class_wnid="n02110341",
                                 synset_wnid="n02084071", note="dog it is",
                                 created_at=start + timedelta(minutes=5)))
@@ -115,3 +120,132 @@ def test_bad_dump_restores_nothing(tmp_path, app, small_hierarchy, bad_line, mes
 def test_restore_needs_the_header(app):
     with app.app_context(), pytest.raises(RestoreError, match="header"):
         restore_records(['{"type": "annotator", "username": "x"}'])
+
+
+# --- hostile dump files ---------------------------------------------------------------
+HEADER = {"type": "header", "format": "cil-survey-dump", "format_version": 1,
+          "hierarchy_version": None}
+ALICE = {"type": "annotator", "username": "alice", "role": "annotator", "password_hash": None,
+         "active": True, "created_at": "2026-01-01T00:00:00"}
+ROOT = {**ALICE, "username": "root", "role": "admin"}
+VOTE = {"type": "vote", "annotator": "alice", "wnid": "n02110341", "label": "n02084071",
+        "time": "2026-01-02T00:00:00", "comment": None, "submission_id": "sub-00001"}
+DECISION = {"type": "decision", "admin": "root", "wnid": "n02110341", "label": "n02084071",
+            "time": "2026-01-03T00:00:00", "note": None}
+
+
+def dump_file(tmp_path, *records) -> str:
+    path = tmp_path / "hostile.jsonl"
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n"
+                            for r in (HEADER, ALICE, ROOT, *records)))
+    return str(path)
+
+
+@pytest.mark.parametrize("record, line, field", [
+    ({**ALICE, "username": "<script>alert(1)</script>"}, 4, "username"),
+    ({**ALICE, "username": "a" * 5000}, 4, "username"),
+    ({**ALICE, "username": ""}, 4, "username"),
+    ({**ALICE, "username": "bob "}, 4, "username"),
+    ({**ALICE, "username": "Alice"}, 4, "username"),
+    ({**ALICE, "username": "bob", "password_hash": "foo$bar$baz"}, 4, "password_hash"),
+    ({**ALICE, "username": "bob", "password_hash": "scrypt:1073741824:8:1$s$00"}, 4,
+     "password_hash"),
+    ({**ALICE, "username": "bob", "active": "yes"}, 4, "active"),
+    ({**ALICE, "username": "bob", "role": "root"}, 4, "role"),
+    ({**ALICE, "username": "bob", "created_at": "2999-01-01T00:00:00"}, 4, "created_at"),
+    ({**VOTE, "comment": "x" * 5028 + "\x00"}, 4, "comment"),
+    ({**VOTE, "comment": "fine\x00"}, 4, "comment"),
+    ({**VOTE, "submission_id": "../" * 72}, 4, "submission_id"),
+    ({**VOTE, "submission_id": "sub-00001\n"}, 4, "submission_id"),
+    ({**VOTE, "time": "2999-01-01T00:00:00"}, 4, "time"),
+    ({**VOTE, "time": 20260101}, 4, "time"),
+    ({**DECISION, "admin": "alice"}, 4, "admin"),
+    ({**DECISION, "note": "\x00"}, 4, "note"),
+    ({**DECISION, "time": "2999-01-01T00:00:00+00:00"}, 4, "time"),
+    ("[" * 100_000 + "]" * 100_000, 4, None),
+])
+def test_hostile_dump_is_refused_with_its_line_and_field(tmp_path, either_app, record, line,
+                                                         field):
+    result = either_app.test_cli_runner().invoke(
+        args=["restore-data", dump_file(tmp_path, record)])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "Nothing was restored" in result.output
+    assert f"line {line}" in result.output
+    if field:
+        assert f"field {field!r}" in result.output, result.output
+    with either_app.app_context():
+        for model in (User, Vote, Decision):
+            assert db.session.scalar(select(func.count()).select_from(model)) == 0
+
+
+@pytest.mark.parametrize("records, line, field", [
+    ([VOTE, VOTE], 5, "submission_id"),  # the same submission twice
+    ([ALICE], 4, "username"),  # the same annotator twice
+])
+def test_duplicates_in_a_dump_are_refused(tmp_path, either_app, records, line, field):
+    result = either_app.test_cli_runner().invoke(
+        args=["restore-data", dump_file(tmp_path, *records)])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert f"line {line}" in result.output and f"field {field!r}" in result.output
+
+
+def test_a_dump_that_is_not_utf8_is_refused(tmp_path, app):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(json.dumps(HEADER).encode() + b"\n\xff\xfe\n")
+    result = app.test_cli_runner().invoke(args=["restore-data", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "UTF-8" in result.output
+
+
+def test_restore_keeps_time_zones_and_one_order(tmp_path, app):
+    """Offsets are converted to UTC, not dropped; rows are stored in time order,
+    so the app (which orders by id) and the exports (by time) agree on which
+    vote and decision came last."""
+    late = {**DECISION, "time": "2026-01-05T00:00:00", "label": "n02110341"}
+    early = {**DECISION, "time": "2026-01-04T00:00:00"}
+    shifted = {**VOTE, "time": "2026-01-02T05:30:00+05:30"}
+    second = {**VOTE, "time": "2026-01-01T12:00:00", "submission_id": "sub-00002"}
+    result = app.test_cli_runner().invoke(
+        args=["restore-data", dump_file(tmp_path, late, early, shifted, second)])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        decisions = db.session.scalars(select(Decision).order_by(Decision.id)).all()
+        assert [d.created_at for d in decisions] == [datetime(2026, 1, 4), datetime(2026, 1, 5)]
+        assert decisions[-1].synset_wnid == "n02110341"
+        votes = db.session.scalars(select(Vote).order_by(Vote.id)).all()
+        assert [v.created_at for v in votes] == [datetime(2026, 1, 1, 12), datetime(2026, 1, 2)]
+
+
+# --- files that hold password hashes are private --------------------------------------
+def mode(path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_dump_file_is_private(tmp_path, app):
+    path = tmp_path / "dump.jsonl"
+    path.write_text("old, readable by all")
+    path.chmod(0o644)
+    assert app.test_cli_runner().invoke(args=["dump-data", str(path)]).exit_code == 0
+    assert mode(path) == 0o600
+    fresh = tmp_path / "fresh.jsonl"
+    assert app.test_cli_runner().invoke(args=["dump-data", str(fresh)]).exit_code == 0
+    assert mode(fresh) == 0o600
+
+
+def test_sqlite_database_is_private(tmp_path, small_hierarchy):
+    seeded(make_app(tmp_path), small_hierarchy)
+    for path in tmp_path.glob("test.sqlite3*"):  # the database, its WAL and shared memory
+        assert mode(path) == 0o600, path
+
+
+def test_secret_key_is_never_readable_by_others(tmp_path, monkeypatch):
+    """Created private, not created readable and narrowed afterwards."""
+    seen = []
+    chmod = Path.chmod
+    monkeypatch.setattr(Path, "chmod", lambda self, m: (seen.append(mode(self)),
+                                                        chmod(self, m)))
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    key = secret_key(str(tmp_path))
+    assert len(key) == 64 and secret_key(str(tmp_path)) == key
+    assert mode(tmp_path / "secret_key") == 0o600
+    assert all(m & 0o077 == 0 for m in seen), [oct(m) for m in seen]
