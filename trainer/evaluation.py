@@ -12,13 +12,14 @@ from datetime import datetime
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from trainer import distributed
 from trainer.batches import make_batches
 from trainer.config import Config
 from trainer.data import data_classes, load_dataset
 from trainer.engine import evaluate
-from trainer.labels import checkpoint_labels
+from trainer.labels import LabelSpace, checkpoint_labels
 from trainer.models import build_model
 from trainer.original import read_model_checkpoint
 from trainer.records import RunRecords
@@ -43,7 +44,7 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
     say = print if placement.is_main else (lambda _: None)
 
     classes = data_classes(config.data_dir, config.label_order)
-    paths = [_checkpoint_file(path) for path in config.evaluate]
+    paths = [checkpoint_file(path) for path in config.evaluate]
     sources = [read_model_checkpoint(path, classes) for path in paths]
     trained, merged = checkpoint_labels(sources[0]["labels"], classes, config.labels)
     for path, source in zip(paths[1:], sources[1:], strict=True):
@@ -52,12 +53,7 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
                 f"{path} has other outputs than {paths[0]}: an ensemble's members must be "
                 "trained on the same labels"
             )
-    models = []
-    for source in sources:
-        model = build_model(source["arch"], trained.num_labels, source["width"])
-        model.load_state_dict(source["model"])
-        model = model.to(device)
-        models.append(model.to(memory_format=torch.channels_last) if channels_last else model)
+    models = [restore_model(source, trained, device, channels_last) for source in sources]
 
     dataset = load_dataset(
         config.data_dir,
@@ -127,7 +123,17 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
     return {"run_dir": run_dir, "rows": rows, "labels": trained}
 
 
-def _checkpoint_file(path: Path) -> Path:
+def restore_model(
+    source: dict[str, object], labels: LabelSpace, device: torch.device, channels_last: bool
+) -> nn.Module:
+    """The network of a checkpoint (as read by `read_model_checkpoint`), on `device`."""
+    model = build_model(source["arch"], labels.num_labels, source["width"])
+    model.load_state_dict(source["model"])
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if channels_last else model
+
+
+def checkpoint_file(path: Path) -> Path:
     """A run folder stands for its best.pt."""
     if path.is_dir():
         path = path / "best.pt"

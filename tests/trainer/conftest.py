@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.trainer.synthetic import pair_cil, write_downsampled_dataset
+from tests.trainer.synthetic import pair_cil, tiny_config, write_downsampled_dataset
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +17,18 @@ def downsampled_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def cil_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return pair_cil(tmp_path_factory.mktemp("cil") / "pairs.json")
+
+
+@pytest.fixture(scope="session")
+def class_runs(downsampled_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Two one-epoch runs on the 1,000 classes with different seeds (an ensemble's members)."""
+    from trainer.run import run  # torch and the trainer only for the tests that train
+
+    root = tmp_path_factory.mktemp("class_runs")
+    for seed in (1, 2):
+        run(
+            tiny_config(
+                downsampled_dir, root / f"seed{seed}", epochs=1, seed=seed, original_labels=True
+            )
+        )
+    return [root / "seed1", root / "seed2"]

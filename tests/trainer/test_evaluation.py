@@ -14,23 +14,11 @@ from trainer.checkpoint import save_checkpoint
 from trainer.labels import original_labels
 from trainer.main import main
 from trainer.models import build_model
-from trainer.run import make_model, run
+from trainer.run import make_model
 
 pytestmark = pytest.mark.slow
 CLASSES = tuple(sorted(ORDER))
 CPU = ["--device", "cpu", "-j", "0", "-b", "16"]
-
-
-@pytest.fixture(scope="module")
-def class_runs(downsampled_dir, tmp_path_factory):
-    """Two one-epoch runs on the 1,000 classes with different seeds: the ensemble's members."""
-    root = tmp_path_factory.mktemp("class_runs")
-    for seed in (1, 2):
-        config = tiny_config(
-            downsampled_dir, root / f"seed{seed}", epochs=1, seed=seed, original_labels=True
-        )
-        run(config)
-    return [root / "seed1", root / "seed2"]
 
 
 def rows_of(folder):

@@ -1,0 +1,53 @@
+"""The comparison command end to end, on fake data in the official file format."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from tests.trainer.synthetic import tiny_config
+from trainer.run import run
+
+pytestmark = pytest.mark.slow
+
+
+def test_one_command_prints_every_row(downsampled_dir, class_runs, tmp_path):
+    cil_run = tmp_path / "cil"
+    run(tiny_config(downsampled_dir, cil_run, epochs=1))  # the default CIL
+    tuned = tmp_path / "tuned"
+    run(
+        replace(tiny_config(downsampled_dir, tuned, epochs=1), finetuning=class_runs[0] / "best.pt")
+    )
+    out = tmp_path / "table"
+    runs = [*map(str, class_runs), str(cil_run), str(tuned)]
+    result = subprocess.run(
+        [sys.executable, "trainer/compare.py", str(downsampled_dir), *runs, "--out", str(out)]
+        + ["--device", "cpu", "-j", "0", "-b", "16"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    with (out / "comparison.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    kinds = [row["row"] for row in rows]
+    assert kinds == [
+        "1,000-way, summed softmax",
+        "1,000-way, argmax-then-map",
+        "1,000-way, summed softmax",
+        "1,000-way, argmax-then-map",
+        "1,000-way ensemble, summed softmax",
+        "1,000-way ensemble, argmax-then-map",
+        "CIL-trained",
+        "fine-tuned",
+        "CIL ensemble",
+    ]
+    assert all(row["severity"] != "" and row["hdist5"] != "n/a" for row in rows)
+    printed = result.stdout
+    assert "| 1,000-way ensemble, summed softmax |" in printed and "| fine-tuned |" in printed
+    assert (out / "comparison.md").read_text() in printed
