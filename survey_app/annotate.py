@@ -22,7 +22,14 @@ from survey_app.class_view import (
 from survey_app.database import safe_rollback
 from survey_app.forms import COMMENT_MAX, VoteForm
 from survey_app.seeding import hierarchy_from_db
-from survey_app.votes import VoteError, latest_votes, record_skip, record_vote, require_class
+from survey_app.votes import (
+    TooManyVotes,
+    VoteError,
+    latest_votes,
+    record_skip,
+    record_vote,
+    require_class,
+)
 
 bp = Blueprint("annotate", __name__)
 
@@ -126,19 +133,21 @@ def vote(wnid: str):
     require_class(wnid)
     form = VoteForm()
     form.synset.choices = hierarchy_from_db().chain_wnids(wnid)
+    status = 400
     if form.validate_on_submit():
         try:
             _, added = record_vote(current_user, wnid, form.synset.data, form.comment.data,
                                    form.submission_id.data or None)
         except VoteError as exc:
             form.form_errors.append(f"{str(exc).capitalize()}.")
+            status = 429 if isinstance(exc, TooManyVotes) else 400
         else:
             if added:
                 flash(f"Voted “{display_names()[form.synset.data]}” for "
                       f"{display_names()[wnid]}.", "info")
             following = work_queue.class_after_vote(current_user.id, wnid)
             return redirect(_annotate_url(following), code=303)
-    return _page(build_class_view(wnid, current_user.id), form, 400)
+    return _page(build_class_view(wnid, current_user.id), form, status)
 
 
 @bp.post("/annotate/<wnid>/skip")

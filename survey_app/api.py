@@ -11,7 +11,7 @@ from flask_wtf.csrf import generate_csrf
 
 from survey_app import work_queue
 from survey_app.class_view import build_class_view, vote_dict
-from survey_app.votes import VoteError, latest_votes, record_vote, vote_history
+from survey_app.votes import TooManyVotes, VoteError, latest_votes, record_vote, vote_history
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -71,6 +71,8 @@ def cast_vote():
         vote, added = record_vote(current_user, class_wnid, synset_wnid,
                                   _text(body, "comment", required=False),
                                   _text(body, "submission_id", required=False))
+    except TooManyVotes as exc:
+        abort(429, description=str(exc))
     except VoteError as exc:
         abort(400, description=str(exc))
     return jsonify(vote=vote_dict(vote), created=added,

@@ -79,6 +79,10 @@ def defaults(instance_path: str) -> dict:
         # Password hashes computed at once per process: each scrypt hash takes
         # about 32 MB, and a crowd of logins, real or not, would take them all.
         "PASSWORD_HASH_CONCURRENCY": 2,
+        # New votes per annotator in a sliding window (0: no limit). A person
+        # votes a class every few seconds; a script stored 194 votes/s.
+        "VOTE_RATE_LIMIT": 60,
+        "VOTE_RATE_WINDOW_SECONDS": 60,
         # Reverse proxies in front of the app that add X-Forwarded-For and
         # X-Forwarded-Proto: the client's address (which the login limits
         # count) is the one the outermost of them saw. 0: the app is reached

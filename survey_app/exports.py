@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 from flask import Blueprint
+from sqlalchemy import func, select
 
 from clustering import dbread
 from clustering.aggregate import (
@@ -26,6 +27,8 @@ from clustering.aggregate import (
 from clustering.cil import dumps_cil
 from clustering.conflicts import DEFAULT_POLICY, POLICIES, ConflictError
 from clustering.votes import Decision, Vote, VotesError, decisions_to_jsonl, votes_to_jsonl
+from survey_app import models
+from survey_app.class_view import hierarchy_cache
 from survey_app.extensions import db
 from survey_app.seeding import hierarchy_from_db
 
@@ -42,13 +45,33 @@ def database_decisions() -> list[Decision]:
     return dbread.read_decisions(db.session.connection())
 
 
+# Where the append-only vote and decision logs end: a new row changes it.
+_LOG_POSITION = select(select(func.max(models.Vote.id)).scalar_subquery(),
+                       select(func.max(models.Decision.id)).scalar_subquery())
+# Aggregations kept per process, one per setting asked for (the review pages
+# ask for one; the downloads may ask for others): more are forgotten.
+AGGREGATIONS_KEPT = 8
+
+
 def current_aggregation(min_votes: int = DEFAULT_MIN_VOTES, conflicts: str = DEFAULT_POLICY,
                         weighting: str = "none",
                         tie_break: str = DEFAULT_TIE_BREAK) -> Aggregation:
-    """The CIL the database's votes and decisions give now (see `clustering.aggregate`)."""
-    return aggregate(hierarchy_from_db(), database_votes(), database_decisions(),
-                     min_votes=min_votes, tie_break=tie_break, weighting=weighting,
-                     conflicts=conflicts, source="database")
+    """The CIL the database's votes and decisions give now (see
+    `clustering.aggregate`). Every review page shows it, and it reads every
+    vote: it is computed once per position of the logs (and hierarchy and
+    settings), and kept until a vote or decision is added."""
+    position = tuple(db.session.execute(_LOG_POSITION).one())
+    settings = (min_votes, conflicts, weighting, tie_break)
+    kept = hierarchy_cache("cil_aggregations")
+    if settings in kept and kept[settings][0] == position:
+        return kept[settings][1]
+    result = aggregate(hierarchy_from_db(), database_votes(), database_decisions(),
+                       min_votes=min_votes, tie_break=tie_break, weighting=weighting,
+                       conflicts=conflicts, source="database")
+    if settings not in kept and len(kept) >= AGGREGATIONS_KEPT:
+        kept.clear()
+    kept[settings] = (position, result)
+    return result
 
 
 def _write(path: str, text: str) -> None:

@@ -8,14 +8,16 @@ identical to the annotator's latest one for the class add nothing.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from flask import current_app
 from sqlalchemy import Row, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from survey_app.extensions import db
 from survey_app.forms import SUBMISSION_ID_RE, clean_text
-from survey_app.models import Skip, User, Vote
+from survey_app.models import Skip, User, Vote, utcnow
 from survey_app.seeding import hierarchy_from_db
 
 if TYPE_CHECKING:
@@ -29,11 +31,18 @@ _LATEST = (select(_votes).where(_votes.c.annotator_id == bindparam("user_id"),
                                 _votes.c.class_wnid == bindparam("class_wnid"))
            .order_by(_votes.c.id.desc()).limit(1))
 _BY_SUBMISSION = select(_votes).where(_votes.c.submission_id == bindparam("submission_id"))
+# The time of the annotator's n-th latest vote, along ix_votes_annotator_id.
+_NTH_LATEST_TIME = (select(_votes.c.created_at).where(_votes.c.annotator_id == bindparam("user_id"))
+                    .order_by(_votes.c.id.desc()).offset(bindparam("skip")).limit(1))
 _ADD = insert(_votes).returning(*_votes.c)
 
 
 class VoteError(ValueError):
     """A vote that cannot be stored (HTTP 400); nothing was written."""
+
+
+class TooManyVotes(VoteError):
+    """The annotator's recent votes reached VOTE_RATE_LIMIT (HTTP 429)."""
 
 
 class UnknownClass(LookupError):
@@ -93,6 +102,7 @@ def record_vote(user: User | SessionUser, class_wnid: str, synset_wnid: str,
     latest = latest_vote(user.id, class_wnid)
     if latest is not None and (latest.synset_wnid, latest.comment) == (synset_wnid, comment):
         return latest, False
+    _check_rate(user.id)
     try:
         vote = _execute(_ADD, annotator_id=user.id, class_wnid=class_wnid,
                         synset_wnid=synset_wnid, comment=comment,
@@ -105,6 +115,22 @@ def record_vote(user: User | SessionUser, class_wnid: str, synset_wnid: str,
             raise
         return _resent(earlier, user, class_wnid)
     return vote, True
+
+
+def _check_rate(user_id: int) -> None:
+    """At most VOTE_RATE_LIMIT new votes per VOTE_RATE_WINDOW_SECONDS per
+    annotator (0: no limit): a person votes far slower, a script filling the
+    database does not. One indexed lookup: the time of the vote that many
+    votes back. Votes sent at the same moment may pass it together; the limit
+    bounds a sustained rate, which is what fills a disk."""
+    limit = current_app.config["VOTE_RATE_LIMIT"]
+    if not limit:
+        return
+    window = current_app.config["VOTE_RATE_WINDOW_SECONDS"]
+    oldest = _execute(_NTH_LATEST_TIME, user_id=user_id, skip=limit - 1).scalar()
+    if oldest is not None and oldest > utcnow() - timedelta(seconds=window):
+        raise TooManyVotes(f"too many votes: at most {limit} in {window} seconds; "
+                           "wait a moment and vote again")
 
 
 def _vote_with_submission(submission_id: str) -> Row | None:

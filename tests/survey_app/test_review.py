@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from clustering.cil import cil_from_json
 from clustering.validate import validate_cil
+from survey_app import exports
 from survey_app.extensions import db
 from survey_app.models import Decision, User, Vote
 
@@ -124,3 +125,27 @@ def test_downloads(voted, admin, small_hierarchy):
     assert "ancestor of ostrich" in refused.get_data(as_text=True)
     assert admin.get("/admin/review/download/cil.json?min_votes=0").status_code == 400
     assert admin.get("/admin/review/download/secrets.txt").status_code == 404
+
+
+def test_aggregation_is_computed_once_per_vote_log_position(voted, admin, monkeypatch):
+    """Every review page aggregates every vote: kept while no vote or decision is
+    added, computed afresh when one is, and apart for other settings."""
+    calls = []
+    real = exports.aggregate
+    monkeypatch.setattr(exports, "aggregate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for page in ("/admin/review/", "/admin/review/queue", "/admin/review/classes"):
+        assert admin.get(page).status_code == 200
+    assert len(calls) == 1
+    with voted.app_context():
+        v3 = db.session.scalar(select(User.id).where(User.username == "v3"))
+        db.session.add(Vote(annotator_id=v3, class_wnid=DALMATIAN, synset_wnid=DOG))
+        db.session.commit()
+    token = csrf_token(admin, "/admin/review/queue")
+    assert len(calls) == 2
+    assert admin.post(f"/admin/review/classes/{PUG}/decision", data={
+        f"{PUG}-csrf_token": token, f"{PUG}-synset": DOG}).status_code == 303
+    for page in ("/admin/review/", "/admin/review/overview"):
+        assert admin.get(page).status_code == 200
+    assert len(calls) == 3
+    assert admin.get("/admin/review/download/cil.json?min_votes=1").status_code == 200
+    assert len(calls) == 4
