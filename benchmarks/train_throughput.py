@@ -1,8 +1,9 @@
-"""Training images/s of ResNet-18 at 32 px: the original loop, the trainer's path, and the bound.
+"""Training images/s of ResNet-18 at 32 px: the original loop, with and without bf16 and
+channels_last, the trainer's path, and the bound.
 
     python3 benchmarks/train_throughput.py --out benchmarks/results/<gpu>-<date>.txt
     python3 benchmarks/train_throughput.py --device cpu --images 64 -b 16 --steps 2 \\
-        --repeats 2 --warmup 1 --width 8 -j 1      # a smoke run on a CPU
+        --warmup 1 --width 8 -j 1      # a smoke run on a CPU
 
 In one process, on random data shaped like ImageNet32 (32x32 RGB, 1,000 classes), it times:
 
@@ -10,8 +11,11 @@ In one process, on random data shaped like ImageNet32 (32x32 RGB, 1,000 classes)
   temporary folder), torchvision's ImageFolder and a DataLoader with `-j` workers decoding them
   through ToTensor, Normalize and a random flip, then per batch a copy to the device, an fp32
   step of SGD and a read of the loss (the running average such loops print; a sync per step).
-  One loader serves the warm-up and every repeat, so its workers start once and the files come
-  from the page cache: the baseline's best case, which keeps ours/baseline conservative.
+  One loader serves every stretch of both baseline rows, so its workers start once and the files
+  come from the page cache: the baseline's best case, which keeps ours/baseline conservative.
+- baseline+amp: the same loop with ours' precision and layout (bf16 autocast and channels_last
+  on CUDA; on a CPU, where ours uses neither, the same as the baseline), so that ours/baseline+amp
+  is the gain of the data path alone and baseline+amp/baseline that of precision.
 - ours: `trainer.benchmark.FastPath`, the trainer's own path: uint8 data held on the device,
   crop and flip on the device per batch, bf16 autocast and channels_last on CUDA, `--compile`
   optionally, and `train_one_epoch` with its metrics and schedule.
@@ -19,10 +23,13 @@ In one process, on random data shaped like ImageNet32 (32x32 RGB, 1,000 classes)
   repeated: what the model alone allows, so ours/bound is the share that the data path, the
   metrics and the schedule leave.
 
-Each is timed over `--repeats` stretches of `--steps` steps after `--warmup` untimed ones
-(compilation, cuDNN's algorithm search, the workers' start), with CUDA events on a GPU; the
-median counts. The report gives images/s, the seconds an ImageNet32 epoch (1,281,167 images)
-would take, the peak GPU memory of each, and the ratios against the targets of issue 7.
+After `--warmup` untimed steps of each (compilation, cuDNN's algorithm search, the workers'
+start), the rows are timed interleaved: `--repeats` rounds (at least 5), each timing `--steps`
+steps of every row in turn, with CUDA events on a GPU. A burst of other load thus hits every row
+alike, and each ratio is the median of the rounds' ratios, which compare stretches run side by
+side. The report gives images/s (median, and the range over the rounds), the seconds an
+ImageNet32 epoch (1,281,167 images) would take, the peak GPU memory while each ran (the other
+rows' models included), and the ratios against the targets of issue 7.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import os
 import statistics
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -109,15 +116,9 @@ def images_per_s(settings: Settings, step: Callable[[], None]) -> float:
     return settings.steps * settings.batch_size / watch.seconds()
 
 
-def repeated(settings: Settings, step: Callable[[], None]) -> list[float]:
-    for _ in range(settings.warmup):
-        step()
-    return [images_per_s(settings, step) for _ in range(settings.repeats)]
-
-
-def baseline(settings: Settings, png_dir: Path) -> list[float]:
-    """The original loop over the PNG files in `png_dir` (see the module's docstring)."""
-    device = settings.device
+def png_batches(settings: Settings, png_dir: Path, stretches: int) -> Iterator:
+    """Batches of the PNG files in `png_dir` through ImageFolder and one DataLoader, as many as
+    `stretches` stretches of steps and the warm-ups of both baseline rows need."""
     dataset = datasets.ImageFolder(
         str(png_dir),
         transforms.Compose(
@@ -128,7 +129,7 @@ def baseline(settings: Settings, png_dir: Path) -> list[float]:
             ]
         ),
     )
-    batches_needed = settings.warmup + settings.repeats * settings.steps
+    batches_needed = 2 * settings.warmup + stretches * settings.steps
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_size=settings.batch_size,
@@ -137,31 +138,43 @@ def baseline(settings: Settings, png_dir: Path) -> list[float]:
             dataset, num_samples=batches_needed * settings.batch_size
         ),
         num_workers=settings.workers,
-        pin_memory=device.type == "cuda",
+        pin_memory=settings.device.type == "cuda",
         drop_last=True,
     )
+    return iter(loader)
+
+
+def baseline_step(settings: Settings, batches: Iterator, *, fast: bool) -> Callable[[], None]:
+    """One step of the original loop (see the module's docstring); `fast` adds ours' bf16
+    autocast and channels_last, which only CUDA uses."""
+    device = settings.device
+    fast = fast and device.type == "cuda"
     torch.manual_seed(0)
     model = build_model("resnet18", IMAGENET_CLASSES, settings.width).to(device)
+    if fast:
+        model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(
         model.parameters(), lr=Config.lr, momentum=Config.momentum, weight_decay=Config.weight_decay
     )
     model.train()
-    batches = iter(loader)
 
     def step() -> None:
         images, targets = next(batches)
         images = images.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
-        loss = F.cross_entropy(model(images), targets)
+        if fast:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with autocast(device, fast):
+            loss = F.cross_entropy(model(images), targets)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         loss.item()  # the running average of the loss: a sync per step
 
-    return repeated(settings, step)
+    return step
 
 
-def bound(path: FastPath, settings: Settings) -> list[float]:
+def bound_step(path: FastPath) -> Callable[[], None]:
     """Ours' model, optimiser and precision (already warm, and compiled once) on one batch that
     the trainer's path has put on the device, with nothing else per step."""
     inputs, targets = next(iter(path.batches(1, seed=3)))
@@ -173,45 +186,61 @@ def bound(path: FastPath, settings: Settings) -> list[float]:
         loss.backward()
         path.optimizer.step()
 
-    return repeated(settings, step)
-
-
-def measured(device: torch.device, run: Callable[[], list[float]]) -> Figures:
-    """`run`'s rates, with the peak GPU memory allocated while it ran (what earlier phases still
-    hold included: the bound shares ours' model and optimiser)."""
-    cuda = device.type == "cuda"
-    if cuda:
-        torch.cuda.reset_peak_memory_stats(device)
-    rates = run()
-    return Figures(rates, torch.cuda.max_memory_allocated(device) if cuda else None)
+    return step
 
 
 def measure_all(settings: Settings, say: Callable[[str], None]) -> dict[str, Figures]:
-    # One setting for all three, as pytorch/examples' ImageNet loop and the trainer both do.
+    # One setting for all rows, as pytorch/examples' ImageNet loop and the trainer both do.
     torch.backends.cudnn.benchmark = settings.device.type == "cuda"
-    figures = {}
+    cuda = settings.device.type == "cuda"
     with tempfile.TemporaryDirectory(prefix="train_throughput-") as folder:
         say(f"writing {settings.images:,} PNG files")
         write_pngs(Path(folder), settings.images)
-        say(f"baseline: ImageFolder + DataLoader (workers: {settings.workers}), fp32")
-        figures["baseline"] = measured(settings.device, lambda: baseline(settings, Path(folder)))
-    say("ours: the trainer's path" + (" (compiling first)" if settings.compile_model else ""))
-    path = FastPath(
-        device=settings.device,
-        width=settings.width,
-        image_size=IMAGE_SIZE,
-        batch_size=settings.batch_size,
-        compile_model=settings.compile_model,
-    )
-    figures["ours"] = measured(
-        settings.device,
-        lambda: path.measure(
-            steps=settings.steps, warmup_steps=settings.warmup, repeats=settings.repeats
-        ),
-    )
-    say("bound: one batch on the device, repeated")
-    figures["bound"] = measured(settings.device, lambda: bound(path, settings))
-    return figures
+        batches = png_batches(settings, Path(folder), stretches=2 * settings.repeats)
+        say(
+            f"setting up: baseline (ImageFolder + DataLoader, workers: {settings.workers}), "
+            "baseline+amp, ours" + (" (compiling)" if settings.compile_model else "") + ", bound"
+        )
+        steps = {
+            "baseline": baseline_step(settings, batches, fast=False),
+            "baseline+amp": baseline_step(settings, batches, fast=True),
+        }
+        path = FastPath(
+            device=settings.device,
+            width=settings.width,
+            image_size=IMAGE_SIZE,
+            batch_size=settings.batch_size,
+            compile_model=settings.compile_model,
+        )
+        steps["bound"] = bound_step(path)
+        for name in ("baseline", "baseline+amp", "bound"):
+            for _ in range(settings.warmup):
+                steps[name]()
+        path.train(path.batches(settings.warmup, seed=1))
+        timed = path.batches(settings.steps, seed=2)
+        stretches: dict[str, Callable[[int], float]] = {
+            "baseline": lambda _: images_per_s(settings, steps["baseline"]),
+            "baseline+amp": lambda _: images_per_s(settings, steps["baseline+amp"]),
+            "ours": lambda round_: path.train(timed, round_),
+            "bound": lambda _: images_per_s(settings, steps["bound"]),
+        }
+        rates: dict[str, list[float]] = {name: [] for name in stretches}
+        peaks: dict[str, int] = dict.fromkeys(stretches, 0)
+        for round_ in range(1, settings.repeats + 1):
+            say(f"round {round_}/{settings.repeats}")
+            for name, stretch in stretches.items():
+                if cuda:
+                    torch.cuda.reset_peak_memory_stats(settings.device)
+                rates[name].append(stretch(round_))
+                if cuda:
+                    peaks[name] = max(peaks[name], torch.cuda.max_memory_allocated(settings.device))
+    return {name: Figures(rates[name], peaks[name] if cuda else None) for name in rates}
+
+
+def ratio(figures: dict[str, Figures], numerator: str, denominator: str) -> float:
+    """The median over the rounds of the two rows' ratio in each round."""
+    pairs = zip(figures[numerator].rates, figures[denominator].rates, strict=True)
+    return statistics.median(a / b for a, b in pairs)
 
 
 def describe_device(device: torch.device) -> str:
@@ -233,26 +262,33 @@ def report(settings: Settings, figures: dict[str, Figures], when: datetime) -> s
         + f"{when:%Y-%m-%d %H:%M}",
         f"baseline: {settings.images:,} PNG files, ImageFolder + DataLoader "
         + f"(workers: {settings.workers}), ToTensor + Normalize + flip, fp32, .to(device)",
+        "baseline+amp: the same with "
+        + ("bf16 autocast and channels_last" if cuda else "nothing more (CUDA only)"),
         "ours: " + ", ".join(["uint8 data, crop and flip on the device", *precision, *compiled]),
         "bound: ours' model and step on one batch already on the device",
-        f"timing: {settings.warmup} warm-up steps, then {settings.repeats} repeats of "
-        + f"{settings.steps} steps timed by {clock}; medians",
+        f"timing: {settings.warmup} warm-up steps each, then {settings.repeats} rounds timing "
+        + f"{settings.steps} steps of each row in turn, by {clock}; medians",
         "",
-        f"{'':8}  {'images/s':>10}  {'(min to max)':>22}  {'ImageNet32 epoch':>16}  "
+        f"{'':12}  {'images/s':>10}  {'(min to max)':>22}  {'ImageNet32 epoch':>16}  "
         + f"{'peak GPU memory':>15}",
     ]
     for name, figure in figures.items():
         spread = f"({min(figure.rates):,.1f} to {max(figure.rates):,.1f})"
         epoch = f"{IMAGENET32_TRAIN_IMAGES / figure.median:,.1f} s"
         peak = f"{figure.peak_bytes / 2**30:.2f} GiB" if figure.peak_bytes is not None else "-"
-        lines.append(f"{name:8}  {figure.median:>10,.1f}  {spread:>22}  {epoch:>16}  {peak:>15}")
-    speedup = figures["ours"].median / figures["baseline"].median
-    share = figures["ours"].median / figures["bound"].median
+        lines.append(f"{name:12}  {figure.median:>10,.1f}  {spread:>22}  {epoch:>16}  {peak:>15}")
     epoch = IMAGENET32_TRAIN_IMAGES / figures["ours"].median
     lines += [
         "",
-        f"ours/baseline: {speedup:.2f}x (target: at least {MIN_SPEEDUP:g}x)",
-        f"ours/bound: {share:.3f} (target: at least {MIN_SHARE_OF_BOUND:g})",
+        "ratios: the median of the rounds' ratios",
+        f"ours/baseline: {ratio(figures, 'ours', 'baseline'):.2f}x "
+        + f"(target: at least {MIN_SPEEDUP:g}x)",
+        f"ours/baseline+amp: {ratio(figures, 'ours', 'baseline+amp'):.2f}x "
+        + "(the data path's gain alone)",
+        f"baseline+amp/baseline: {ratio(figures, 'baseline+amp', 'baseline'):.2f}x "
+        + "(precision's gain alone)",
+        f"ours/bound: {ratio(figures, 'ours', 'bound'):.3f} "
+        + f"(target: at least {MIN_SHARE_OF_BOUND:g})",
         f"ImageNet32 epoch with ours: {epoch:,.1f} s "
         + f"(target: under {MAX_EPOCH_SECONDS:g} s on one H100)",
     ]
@@ -277,7 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         "-j", "--workers", type=int, default=4, help="the baseline's DataLoader workers"
     )
     parser.add_argument("--steps", type=int, default=100, help="timed steps per repeat")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats; the median counts")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed rounds (at least 5); the median counts"
+    )
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps before the repeats")
     parser.add_argument("--compile", action="store_true", help="torch.compile ours' model")
     parser.add_argument(
@@ -287,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if min(args.batch_size, args.images, args.steps, args.repeats, args.warmup, args.width) < 1:
         parser.error("-b, --images, --steps, --repeats, --warmup and --width must be at least 1")
+    if args.repeats < 5:
+        parser.error("--repeats must be at least 5: a median of fewer rounds is not stable")
     settings = Settings(
         device=resolve_device(args.device),
         width=args.width,

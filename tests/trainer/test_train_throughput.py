@@ -13,8 +13,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 NUMBER = r"([\d,]+\.\d)"
 # A table row: name, median images/s, (min to max), ImageNet32 epoch, peak GPU memory ("-": CPU)
-ROW = re.compile(rf"^(baseline|ours|bound) +{NUMBER} +\({NUMBER} to {NUMBER}\) +{NUMBER} s +-$")
-RATIO = re.compile(r"^ours/(baseline|bound): ([\d.]+)x? \(target", re.MULTILINE)
+ROW = re.compile(
+    rf"^(baseline|baseline\+amp|ours|bound) +{NUMBER} +\({NUMBER} to {NUMBER}\) +{NUMBER} s +-$"
+)
+RATIO = re.compile(r"^(\S+/\S+): ([\d.]+)x? \(", re.MULTILINE)
 
 
 def number(text: str) -> float:
@@ -22,9 +24,9 @@ def number(text: str) -> float:
 
 
 @pytest.mark.slow
-def test_reports_the_three_figures_and_the_ratios(tmp_path):
+def test_reports_the_four_rows_timed_in_rounds_and_their_ratios(tmp_path):
     out = tmp_path / "results" / "cpu.txt"
-    tiny = "--images 64 -b 16 --steps 2 --repeats 2 --warmup 1 --width 8 -j 1"
+    tiny = "--images 64 -b 16 --steps 2 --repeats 5 --warmup 1 --width 8 -j 1"
     result = subprocess.run(
         [sys.executable, "benchmarks/train_throughput.py", "--device", "cpu", *tiny.split()]
         + ["--out", str(out)],
@@ -41,12 +43,22 @@ def test_reports_the_three_figures_and_the_ratios(tmp_path):
         for line in result.stdout.splitlines()
         if (match := ROW.match(line))
     }
-    assert list(rows) == ["baseline", "ours", "bound"], result.stdout
+    assert list(rows) == ["baseline", "baseline+amp", "ours", "bound"], result.stdout
     for name, (median, low, high, epoch) in rows.items():
         assert 0 < low <= median <= high, name
         assert epoch == pytest.approx(1_281_167 / median, rel=0.01), name
-    ratios = dict(RATIO.findall(result.stdout))
-    for name in ("baseline", "bound"):  # printed to 2 and 3 decimals
-        assert number(ratios[name]) == pytest.approx(rows["ours"][0] / rows[name][0], abs=0.01)
+    ratios = {name: number(value) for name, value in RATIO.findall(result.stdout)}
+    assert list(ratios) == [
+        "ours/baseline",
+        "ours/baseline+amp",
+        "baseline+amp/baseline",
+        "ours/bound",
+    ]
+    for name, value in ratios.items():  # a median of per-round ratios: within the rows' spread
+        top, bottom = name.split("/")
+        assert (
+            rows[top][1] / rows[bottom][2] - 0.01 <= value <= rows[top][2] / rows[bottom][1] + 0.01
+        )
+    assert result.stderr.count("round ") == 5
     assert "ImageNet32 epoch with ours: " in result.stdout
     assert out.read_text() == result.stdout
