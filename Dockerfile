@@ -14,5 +14,12 @@ COPY gunicorn.conf.py ./
 RUN pip install --no-cache-dir '.[app]' \
     && python -m clustering wordnet \
     && python -m clustering hierarchy --out /app/hierarchy.json
+# The app runs as an unprivileged user, who owns only what the app writes: the
+# volume mounted at /data (thumbnails) and Flask's instance folder, which
+# create_app makes sure exists.
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin cil \
+    && install -d -o cil -g cil /data "$(python -c 'import flask; print(flask.Flask( \
+        "survey_app", instance_relative_config=True).instance_path)')"
+USER cil
 EXPOSE 8000
 CMD ["sh", "scripts/docker-entrypoint.sh"]

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.serving import WSGIRequestHandler
 
 CONTENT_SECURITY_POLICY = ("default-src 'self'; object-src 'none'; base-uri 'self'; "
                            "form-action 'self'; frame-ancestors 'none'")
@@ -37,6 +38,18 @@ class JSONProvider(DefaultJSONProvider):
             raise ValueError("the JSON is nested too deeply") from None
 
 
+# What Werkzeug's development server (`flask run`, `make run`) says in its
+# Server header instead of its and Python's versions, which tell an attacker
+# which known flaws to try. It has no setting for it, and a Server header set by
+# the app would be sent besides its own. (gunicorn says "gunicorn", no version.)
+SERVER_NAME = "cil-survey"
+
+
+def _unversioned(_handler: WSGIRequestHandler) -> str:
+    return SERVER_NAME
+
+
 def init_app(app: Flask) -> None:
+    WSGIRequestHandler.version_string = _unversioned
     app.json = JSONProvider(app)
     app.after_request(set_security_headers)
