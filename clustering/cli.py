@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tqdm import tqdm
+
 from clustering.aggregate import (
     AGGREGATORS,
     DEFAULT_MIN_VOTES,
@@ -28,9 +30,30 @@ from clustering.conflicts import (
     ConflictError,
     check_collapse,
 )
+from clustering.entry_level import (
+    EntryLevelModel,
+    ModelError,
+    agreement,
+    cross_validate,
+    familiarities,
+    fit_model,
+    load_default_model,
+)
 from clustering.hierarchy import ClassListError, Hierarchy, read_class_list
-from clustering.popularity import DEFAULT_PROVIDER, PROVIDERS, ProviderConfigError, get_provider
-from clustering.strategies import StrategyResult, strategy_cil
+from clustering.human_labels import read_human_labels
+from clustering.popularity import (
+    DEFAULT_PROVIDER,
+    PROVIDERS,
+    CountProvider,
+    ProviderConfigError,
+    get_provider,
+)
+from clustering.strategies import (
+    StrategyResult,
+    popularity_assignment,
+    strategy_cil,
+    term_counts,
+)
 from clustering.validate import validate_file
 from clustering.votes import VotesError, read_decisions, read_votes
 from clustering.wordnet import WordNetUnavailable, default_data_dir, ensure_wordnet
@@ -40,13 +63,19 @@ class CommandError(Exception):
     """A user error: printed without a traceback, exit status 2."""
 
 
-def load_hierarchy(args: argparse.Namespace) -> Hierarchy:
-    """The hierarchy from `--hierarchy FILE` if given, else built from WordNet."""
+def load_hierarchy(args: argparse.Namespace, word_facts: bool = False) -> Hierarchy:
+    """The hierarchy from `--hierarchy FILE` if given, else built from WordNet. With
+    `word_facts`, a file saved before they were recorded gets them from WordNet."""
     if getattr(args, "hierarchy", None):
         try:
-            return Hierarchy.load(args.hierarchy)
+            hierarchy = Hierarchy.load(args.hierarchy)
         except (FileNotFoundError, ValueError) as exc:
             raise CommandError(str(exc)) from None
+        if word_facts and not hierarchy.has_word_facts:
+            print(f"{args.hierarchy} has no word facts; reading them from WordNet",
+                  file=sys.stderr)
+            hierarchy = hierarchy.with_word_facts()
+        return hierarchy
     return Hierarchy.from_wordnet(read_class_list(getattr(args, "classes", None)))
 
 
@@ -88,8 +117,10 @@ StrategyBuilder = Callable[[argparse.Namespace, Hierarchy], tuple[StrategyResult
 
 def cmd_strategy(args: argparse.Namespace) -> int:
     max_share = collapse_share(args)
-    hierarchy = load_hierarchy(args)
+    hierarchy = load_hierarchy(args, word_facts=args.build is not depth_cil)
     result, what = args.build(args, hierarchy)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if max_share is not None:
         check_collapse(hierarchy, result.resolution, max_share)
     write_cil(result.cil, args.out, flat=args.flat)
@@ -106,12 +137,79 @@ def depth_cil(args: argparse.Namespace, hierarchy: Hierarchy) -> tuple[StrategyR
             f"depth, k={args.k}")
 
 
+def counts_provider(args: argparse.Namespace) -> CountProvider:
+    return (get_provider("json", path=args.counts) if args.counts
+            else get_provider(args.provider or DEFAULT_PROVIDER))
+
+
 def popularity_cil(args: argparse.Namespace, hierarchy: Hierarchy
                    ) -> tuple[StrategyResult, str]:
-    counts = (get_provider("json", path=args.counts) if args.counts
-              else get_provider(args.provider or DEFAULT_PROVIDER))
+    counts = counts_provider(args)
     return (strategy_cil(hierarchy, "popularity", counts=counts, conflicts=args.conflicts),
             f"popularity, {counts.name}")
+
+
+def entry_level_cil(args: argparse.Namespace, hierarchy: Hierarchy
+                    ) -> tuple[StrategyResult, str]:
+    counts = counts_provider(args)
+    model = EntryLevelModel.load(args.model) if args.model else None
+    return (strategy_cil(hierarchy, "entry-level", counts=counts, conflicts=args.conflicts,
+                         model=model),
+            f"entry-level, {args.model or 'the shipped model'}, {counts.name}")
+
+
+def cmd_suggest_fit(args: argparse.Namespace) -> int:
+    hierarchy = load_hierarchy(args, word_facts=True)
+    human = read_human_labels(args.labels, hierarchy)
+    print(human.describe())
+    counts = counts_provider(args)
+    familiarity = familiarities(hierarchy, term_counts(hierarchy, counts))
+    started = time.perf_counter()
+    with tqdm(total=args.folds, desc="grouped folds", unit="fold",
+              disable=not sys.stderr.isatty()) as bar:
+        cv = cross_validate(hierarchy, human.labels, familiarity, folds=args.folds,
+                            seed=args.seed, progress=lambda done, total: bar.update(1))
+    print(f"held-out agreement, grouped {cv.folds}-fold (no label in both parts): "
+          f"{cv.hits}/{cv.total} = {100 * cv.agreement:.1f} % "
+          f"(L2 per fold {', '.join(f'{x:g}' for x in cv.l2_per_fold)}; "
+          f"fold sizes {', '.join(map(str, cv.fold_sizes))})")
+    model = fit_model(hierarchy, human.labels, familiarity, seed=args.seed,
+                      provenance={"labels": human.source, "counts": counts.name,
+                                  "heldout_agreement": round(cv.agreement, 4),
+                                  "folds": cv.folds, "seed": args.seed})
+    hits, total = agreement(model.assignment(hierarchy, familiarity, list(human.labels)),
+                            human.labels, list(human.labels))
+    print(f"in-sample agreement: {hits}/{total} = {100 * hits / total:.1f} % "
+          f"(L2 {model.l2:g}, {time.perf_counter() - started:.1f} s)")
+    print("weights (per standard deviation of the feature), largest first:")
+    for name, weight in model.weight_table():
+        print(f"  {weight:+7.3f}  {name}")
+    model.save(args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_suggest_evaluate(args: argparse.Namespace) -> int:
+    hierarchy = load_hierarchy(args, word_facts=True)
+    human = read_human_labels(args.labels, hierarchy)
+    print(human.describe())
+    counts = counts_provider(args)
+    by_term = term_counts(hierarchy, counts)
+    model = EntryLevelModel.load(args.model) if args.model else load_default_model()
+    classes = list(human.labels)
+    rows = [
+        (f"entry-level model ({args.model or 'shipped'})",
+         model.assignment(hierarchy, familiarities(hierarchy, by_term), classes)),
+        ("original rule (most searched ancestor by word counts, too-general words left out)",
+         popularity_assignment(hierarchy, by_term, per_sense=False)),
+        ("popularity (per sense)", popularity_assignment(hierarchy, by_term)),
+        ("the class itself", {c: c for c in classes}),
+    ]
+    print(f"agreement with the labels on their {len(classes)} classes ({counts.name} counts):")
+    for name, assignment in rows:
+        hits, total = agreement(assignment, human.labels, classes)
+        print(f"  {hits:4d}/{total} = {100 * hits / total:5.1f} %  {name}")
+    return 0
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
@@ -212,6 +310,15 @@ def collapse_share(args: argparse.Namespace) -> float | None:
     return DEFAULT_MAX_SHARE if args.max_share is None else args.max_share
 
 
+def add_counts_options(parser: argparse.ArgumentParser) -> None:
+    counts = parser.add_mutually_exclusive_group()
+    # No argparse default: one equal to a given value hides it from the exclusion check.
+    counts.add_argument("--provider", choices=PROVIDERS,
+                        help=f"the search-count provider (default: {DEFAULT_PROVIDER})")
+    counts.add_argument("--counts", metavar="FILE",
+                        help="a JSON file {term: count} to use instead of a provider")
+
+
 def add_strategy(strategies: argparse._SubParsersAction, name: str, summary: str,
                  build: StrategyBuilder) -> argparse.ArgumentParser:
     """`strategy NAME` with the options every strategy shares (hierarchy, output,
@@ -256,12 +363,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how many levels up (default: %(default)s)")
     p = add_strategy(strategies, "popularity", "each class to its most searched ancestor, "
                                                "too-general words left out", popularity_cil)
-    counts = p.add_mutually_exclusive_group()
-    # No argparse default: one equal to a given value hides it from the exclusion check.
-    counts.add_argument("--provider", choices=PROVIDERS,
-                        help=f"the search-count provider (default: {DEFAULT_PROVIDER})")
-    counts.add_argument("--counts", metavar="FILE",
-                        help="a JSON file {term: count} to use instead of a provider")
+    add_counts_options(p)
+    p = add_strategy(strategies, "entry-level", "each class to the candidate the entry-level "
+                                                "model, fitted on human labels, ranks first",
+                     entry_level_cil)
+    add_counts_options(p)
+    p.add_argument("--model", metavar="FILE",
+                   help="a model written by `suggest fit` (default: the shipped one, fitted "
+                        "on the original project's published labels)")
+
+    p = sub.add_parser("suggest", help="the entry-level model: fit it on human labels, or "
+                                       "score it against them")
+    suggest = p.add_subparsers(dest="suggest", required=True)
+    labels_help = ("human labels: any CIL, flat or rich (default: the original project's "
+                   "published labels, shipped as clustering/data/published_cil_v3.json)")
+    p = suggest.add_parser("fit", help="fit the model; report grouped k-fold held-out agreement",
+                           description="Fit the entry-level model on human labels. Reports "
+                           "held-out agreement over grouped folds (classes sharing a label "
+                           "never in both parts; the L2 strength chosen inside each training "
+                           "part), the in-sample agreement and the weights.")
+    p.add_argument("--labels", metavar="FILE", help=labels_help)
+    p.add_argument("--out", metavar="FILE", required=True, help="the model JSON to write")
+    p.add_argument("--folds", type=_at_least(2), default=5,
+                   help="grouped folds for the held-out figure (default: %(default)s)")
+    p.add_argument("--seed", type=_at_least(0), default=0,
+                   help="orders equal-sized label groups when dealing folds (default: 0)")
+    add_counts_options(p)
+    add_hierarchy_options(p)
+    p.set_defaults(func=cmd_suggest_fit)
+    p = suggest.add_parser("evaluate", help="agreement of a model and the baselines with "
+                                            "human labels")
+    p.add_argument("--labels", metavar="FILE", help=labels_help)
+    p.add_argument("--model", metavar="FILE", help="a model written by `suggest fit` "
+                                                   "(default: the shipped one)")
+    add_counts_options(p)
+    add_hierarchy_options(p)
+    p.set_defaults(func=cmd_suggest_evaluate)
 
     p = sub.add_parser("aggregate", help="votes -> a sound CIL, with an agreement report")
     source = p.add_mutually_exclusive_group(required=True)
@@ -297,6 +434,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (CommandError, ClassListError, WordNetUnavailable, VotesError, CILFormatError,
-            ProviderConfigError, OSError) as exc:
+            ProviderConfigError, ModelError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -103,11 +103,15 @@ def uncounted_synsets(hierarchy: Hierarchy, counts: Mapping[str, int | None]) ->
                   if all(counts.get(t) is None for t in terms_for_synset(s.lemmas)))
 
 
-def synset_counts(hierarchy: Hierarchy, counts: Mapping[str, int | None] | CountProvider
-                  ) -> dict[str, int]:
+def synset_counts(hierarchy: Hierarchy, counts: Mapping[str, int | None] | CountProvider,
+                  per_sense: bool = True) -> dict[str, int]:
     """synset wnid -> its sense-aware familiarity (`clustering.familiarity`): the best
-    lemma's count times the synset's share of that word; 0 where nothing was counted."""
+    lemma's count times the synset's share of that word; 0 where nothing was counted.
+    `per_sense=False` gives the original project's reading: the first lemma's word count."""
     by_term = counts if isinstance(counts, Mapping) else term_counts(hierarchy, counts)
+    if not per_sense:
+        return {w: by_term.get(terms_for_synset(s.lemmas)[0]) or 0
+                for w, s in hierarchy.synsets.items()}
     return {w: f.count or 0 for w, f in familiarities(hierarchy, by_term).items()}
 
 
@@ -122,10 +126,12 @@ def _most_popular(hierarchy: Hierarchy, class_wnid: str, by_synset: Mapping[str,
 
 
 def popularity_assignment(hierarchy: Hierarchy, counts: Mapping[str, int | None] | CountProvider,
-                          too_general: Collection[str] = TOO_GENERAL) -> dict[str, str]:
+                          too_general: Collection[str] = TOO_GENERAL,
+                          per_sense: bool = True) -> dict[str, str]:
     """Each class -> its most familiar ancestor (or itself); `counts` is a provider or
-    a mapping term -> count (terms are lemmas in plain words)."""
-    by_synset = synset_counts(hierarchy, counts)
+    a mapping term -> count (terms are lemmas in plain words). `per_sense=False` is the
+    original project's rule, on word counts (see `synset_counts`)."""
+    by_synset = synset_counts(hierarchy, counts, per_sense)
     excluded = {normalize_name(word) for word in too_general}
     return {c.wnid: _most_popular(hierarchy, c.wnid, by_synset, excluded)
             for c in hierarchy.classes}
