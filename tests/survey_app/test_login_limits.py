@@ -52,7 +52,11 @@ def test_parallel_guesses_for_one_user_stay_within_the_limit(either_app):
     add_user(app, "ann")
     statuses = parallel_logins(app, [("ann", f"guess {n}") for n in range(PARALLEL)])
     assert set(statuses) <= {401, 429}
-    assert statuses.count(401) <= app.config["LOGIN_MAX_FAILURES"]
+    # Attempts refused at once may have stopped others too; the guesses that
+    # were checked count, and with the ones still allowed make the limit.
+    while (status := parallel_logins(app, [("ann", "one more guess")])) != [429]:
+        statuses += status
+    assert statuses.count(401) == app.config["LOGIN_MAX_FAILURES"]
     assert parallel_logins(app, [("ann", PASSWORD)]) == [429]
 
 
