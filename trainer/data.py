@@ -4,10 +4,19 @@ Whatever the layout on disk, a split becomes one uint8 tensor N x 3 x S x S and 
 of class indices into `Dataset.classes`, the sorted wnids (torchvision's ImageFolder order). The
 official files' own 1-based labels are mapped to wnids through the devkit order here, once, so
 nothing after this module sees them.
+
+Under DDP the processes of one machine hold the images once (`Sharing`): the first reads the
+files one at a time into a file in shared memory, and every process maps that file, so the pages
+are shared (and there is no second copy while the files are joined).
 """
 
 from __future__ import annotations
 
+import ctypes
+import json
+import math
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +58,18 @@ class Dataset:
     def image_size(self) -> int:
         return self.train.images.shape[-1]
 
+    def splits(self) -> tuple[tuple[str, Split], ...]:
+        return (("train", self.train), ("val", self.val))
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """How the processes of one machine share the images: through files in `folder`."""
+
+    folder: Path  # in shared memory where there is room (see run.read_data)
+    writer: bool  # this process reads the dataset and writes the files
+    wait: Callable[[], None]  # returns once every process has called it
+
 
 def data_classes(data_dir: Path, label_order: Path | None = None) -> tuple[str, ...]:
     """The sorted class wnids of DATA_DIR, found without reading an image, so that errors in the
@@ -66,17 +87,101 @@ def load_dataset(
     image_size: int | None = None,
     workers: int = 0,
     progress: bool = True,
+    sharing: Sharing | None = None,
 ) -> Dataset:
-    """Read DATA_DIR in whichever accepted layout it has (see ACCEPTED_LAYOUTS)."""
-    layout = detect_layout(Path(data_dir))
+    """Read DATA_DIR in whichever accepted layout it has (see ACCEPTED_LAYOUTS); with `sharing`,
+    once for all the processes of the machine."""
+    if sharing is None:
+        dataset = _load(Path(data_dir), label_order, image_size, workers, progress, None)
+        _give_back_freed_memory()
+        return dataset
+    folder = sharing.folder
+    if sharing.writer:
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            dataset = _load(Path(data_dir), label_order, image_size, workers, progress, folder)
+            _write_description(dataset, folder)
+            _give_back_freed_memory()
+        except Exception as error:
+            # the others wait for the files: tell them, then fail alike
+            (folder / "error.txt").write_text(str(error))
+            sharing.wait()
+            raise
+    sharing.wait()
+    if not sharing.writer:
+        if (folder / "error.txt").exists():
+            raise DataLayoutError((folder / "error.txt").read_text())
+        dataset = _map_dataset(folder)
+    sharing.wait()
+    if sharing.writer:  # every process has mapped the files: their pages live as long as a map
+        shutil.rmtree(folder)
+    return dataset
+
+
+def _give_back_freed_memory() -> None:
+    """Return to the system the heap that reading the files freed. glibc keeps freed blocks of a
+    file's size for reuse (its mmap threshold rises with each large free), which would hold a
+    quarter of a small dataset's size for the whole run (tests/trainer/test_ddp.py measures it).
+    Without glibc there is nothing to do."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.malloc_trim(0)
+
+
+def _load(
+    data_dir: Path,
+    label_order: Path | None,
+    image_size: int | None,
+    workers: int,
+    progress: bool,
+    spill: Path | None,
+) -> Dataset:
+    layout = detect_layout(data_dir)
     if isinstance(layout, DownsampledLayout):
-        return _load_downsampled(layout, label_order, image_size, progress)
-    return _load_folder(layout, image_size, workers, progress)
+        return _load_downsampled(layout, label_order, image_size, progress, spill)
+    return _load_folder(layout, image_size, workers, progress, spill)
+
+
+# --- images in a file that every process maps -----------------------------------------------------
+def _mapped(path: Path, shape: tuple[int, ...]) -> torch.Tensor:
+    """The uint8 array in file `path` as a tensor over a shared mapping: its pages are the page
+    cache's, counted once however many processes map them."""
+    return torch.from_file(str(path), shared=True, size=math.prod(shape), dtype=torch.uint8).view(
+        shape
+    )
+
+
+def _write_description(dataset: Dataset, folder: Path) -> None:
+    for name, split in (("train", dataset.train), ("val", dataset.val)):
+        np.save(folder / f"{name}_targets.npy", split.targets.numpy())
+    shapes = {name: list(split.images.shape) for name, split in dataset.splits()}
+    description = {"classes": list(dataset.classes), "layout": dataset.layout, "shapes": shapes}
+    (folder / "dataset.json").write_text(json.dumps(description))
+
+
+def _map_dataset(folder: Path) -> Dataset:
+    description = json.loads((folder / "dataset.json").read_text())
+    splits = {
+        name: Split(
+            _mapped(folder / f"{name}.u8", tuple(shape)),
+            torch.from_numpy(np.load(folder / f"{name}_targets.npy")),
+        )
+        for name, shape in description["shapes"].items()
+    }
+    return Dataset(
+        tuple(description["classes"]), splits["train"], splits["val"], description["layout"]
+    )
 
 
 # --- Downsampled ImageNet files ----------------------------------------------------------------
 def _load_downsampled(
-    layout: DownsampledLayout, label_order: Path | None, image_size: int | None, progress: bool
+    layout: DownsampledLayout,
+    label_order: Path | None,
+    image_size: int | None,
+    progress: bool,
+    spill: Path | None,
 ) -> Dataset:
     order = read_label_order(label_order)
     classes = tuple(sorted(order))
@@ -85,7 +190,8 @@ def _load_downsampled(
     lookup = np.array([index[wnid] for wnid in order], dtype=np.int64)
 
     def read(files: tuple[Path, ...], name: str) -> Split:
-        images, targets = [], []
+        images, targets, sizes, count = [], [], set(), 0
+        out = (spill / f"{name}.u8").open("wb") if spill else None
         for path in tqdm(
             files, desc=f"read {name}", disable=None if progress else True, leave=False
         ):
@@ -95,14 +201,22 @@ def _load_downsampled(
                 raise DataLayoutError(
                     f"{path}: label {bad[0]} is outside 1..{len(order)} of the label order"
                 )
-            images.append(data)
+            if out:  # one file in memory at a time
+                out.write(np.ascontiguousarray(data).data)
+            else:
+                images.append(data)
             targets.append(lookup[labels - 1])
-        sizes = {im.shape[-1] for im in images}
+            sizes.add(data.shape[-1])
+            count += len(data)
         if len(sizes) > 1:
             raise DataLayoutError(f"the {name} files mix image sizes {sorted(sizes)}")
-        return Split(
-            torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(targets))
-        )
+        if out:
+            out.close()
+            side = sizes.pop()
+            joined = _mapped(spill / f"{name}.u8", (count, 3, side, side))
+        else:
+            joined = torch.from_numpy(np.concatenate(images))
+        return Split(joined, torch.from_numpy(np.concatenate(targets)))
 
     train = read(layout.train_files, "train")
     val = read((layout.val_file,), "val")
@@ -159,7 +273,11 @@ class _ImageFiles(torch.utils.data.Dataset):
 
 
 def _load_folder(
-    layout: FolderLayout, image_size: int | None, workers: int, progress: bool
+    layout: FolderLayout,
+    image_size: int | None,
+    workers: int,
+    progress: bool,
+    spill: Path | None,
 ) -> Dataset:
     train_files, val_files = _scan(layout.train_dir), _scan(layout.val_dir)
     classes = _folder_classes(layout, train_files)
@@ -178,7 +296,13 @@ def _load_folder(
         targets = torch.tensor([index[cls] for cls in files for _ in files[cls]], dtype=torch.int64)
         if not paths:
             raise DataLayoutError(f"the {name} folder holds no images")
-        images = torch.empty((len(paths), 3, image_size, image_size), dtype=torch.uint8)
+        shape = (len(paths), 3, image_size, image_size)
+        if spill:
+            with (spill / f"{name}.u8").open("wb") as handle:
+                handle.truncate(math.prod(shape))
+            images = _mapped(spill / f"{name}.u8", shape)
+        else:
+            images = torch.empty(shape, dtype=torch.uint8)
         loader = torch.utils.data.DataLoader(
             _ImageFiles(paths, image_size), batch_size=256, num_workers=workers
         )

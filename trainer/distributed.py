@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+
+HOST_WAIT = timedelta(hours=2)  # reading ImageNet64 from a slow disk, with room to spare
 
 
 class DeviceError(ValueError):
@@ -22,6 +25,8 @@ class Placement:
     device: torch.device
     rank: int = 0
     world_size: int = 1
+    local_rank: int = 0  # rank among the processes of this machine
+    host_group: object = None  # a gloo group for waits on the host (see wait_all)
 
     @property
     def is_main(self) -> bool:
@@ -31,6 +36,12 @@ class Placement:
     @property
     def distributed(self) -> bool:
         return self.world_size > 1
+
+    def wait_all(self) -> None:
+        """Return once every process has called this; through gloo with a long timeout, as one
+        process may read ImageNet for many minutes while the others wait."""
+        if self.distributed:
+            dist.barrier(group=self.host_group)
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -58,7 +69,8 @@ def start(device_name: str) -> Placement:
     backend = "nccl" if device.type == "cuda" else "gloo"
     init_options = {"device_id": device} if device.type == "cuda" else {}
     dist.init_process_group(backend, init_method="env://", **init_options)
-    return Placement(device, dist.get_rank(), dist.get_world_size())
+    host_group = dist.new_group(backend="gloo", timeout=HOST_WAIT)
+    return Placement(device, dist.get_rank(), dist.get_world_size(), local_rank, host_group)
 
 
 def stop(placement: Placement) -> None:

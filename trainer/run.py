@@ -8,7 +8,9 @@ only the first process does (printing, records, checkpoints) is guarded by `plac
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +36,7 @@ from trainer.checkpoint import (
     unwrap,
 )
 from trainer.config import DEFAULT_CIL, Config
-from trainer.data import Dataset, Split, data_classes, load_dataset
+from trainer.data import Dataset, Sharing, Split, data_classes, load_dataset
 from trainer.engine import Merge, autocast, evaluate, train_one_epoch
 from trainer.hierarchy import distance_matrix, read_hypernyms
 from trainer.labels import LabelSpace, MissingClassesError, label_spaces
@@ -96,13 +98,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
         raise RunError(f"{resume_from} was trained on other labels than {trained.source}")
     torch.manual_seed(config.seed)  # the model's initial weights; batches seed their own
     model = make_model(config, trained, device, classes)
-    dataset = load_dataset(
-        config.data_dir,
-        label_order=config.label_order,
-        image_size=config.image_size,
-        workers=config.workers,
-        progress=placement.is_main,
-    )
+    dataset = read_data(config, placement)
     say(_describe_data(dataset, trained, merged))
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -213,6 +209,38 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
             records.append(row)
             say(_summary(row, config.epochs))
     return {"run_dir": run_dir, "best_top1": best_top1, "last": row}
+
+
+def read_data(config: Config, placement: distributed.Placement) -> Dataset:
+    """The dataset in host memory; under torchrun once per machine, not once per process."""
+    sharing = None
+    if placement.distributed:
+        sharing = Sharing(
+            folder=_shared_folder(config.data_dir),
+            writer=placement.local_rank == 0,
+            wait=placement.wait_all,
+        )
+    return load_dataset(
+        config.data_dir,
+        label_order=config.label_order,
+        image_size=config.image_size,
+        workers=config.workers,
+        progress=placement.is_main,
+        sharing=sharing,
+    )
+
+
+def _shared_folder(data_dir: Path) -> Path:
+    """Where the processes of this torchrun share the images: /dev/shm (memory) when it has room
+    for them, else the temporary folder (a file on disk, served from the page cache). The name is
+    the same in every process of the run and differs between runs."""
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID", "run")
+    name = f"cil-trainer-{run_id}-{os.environ.get('MASTER_PORT', '0')}"
+    needed = sum(p.stat().st_size for p in Path(data_dir).rglob("*") if p.is_file())
+    shm = Path("/dev/shm")
+    if shm.is_dir() and shutil.disk_usage(shm).free > 1.2 * needed:
+        return shm / name
+    return Path(tempfile.gettempdir()) / name
 
 
 def scoring(

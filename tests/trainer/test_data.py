@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from imagenet_files.label_order import read_label_order
 from imagenet_files.layout import DataLayoutError
@@ -13,9 +14,10 @@ from tests.trainer.synthetic import (
     class_images,
     synthetic_split,
     write_downsampled,
+    write_downsampled_dataset,
     write_image_folder,
 )
-from trainer.data import load_dataset
+from trainer.data import Sharing, load_dataset
 
 # The anchor points of shared/data/README.md: (file label, wnid, sorted class index).
 ANCHORS = [(1, "n02119789", 278), (449, "n01440764", 0), (1000, "n03255030", None)]
@@ -135,3 +137,31 @@ def test_labels_outside_the_order_are_refused(tmp_path):
     write_downsampled(tmp_path / "val_data", images[:1], [1])
     with pytest.raises(DataLayoutError, match=r"label 0 is outside 1\.\.1000"):
         load_dataset(tmp_path, progress=False)
+
+
+@pytest.mark.parametrize("layout", ["downsampled", "imagefolder"])
+def test_a_shared_load_maps_the_same_data_and_cleans_up(tmp_path, layout):
+    data = tmp_path / "data"
+    if layout == "downsampled":
+        write_downsampled_dataset(data, train_per_class=4, val_per_class=2)
+    else:
+        write_image_folder(data, per_class=2)
+    plain = load_dataset(data, progress=False)
+    folder = tmp_path / "shm" / "run"
+    shared = load_dataset(data, progress=False, sharing=Sharing(folder, True, lambda: None))
+    assert shared.classes == plain.classes and shared.layout == layout
+    for (_, mine), (_, theirs) in zip(shared.splits(), plain.splits(), strict=True):
+        assert torch.equal(mine.images, theirs.images) and torch.equal(mine.targets, theirs.targets)
+    assert not folder.exists()  # the mapping outlives the file
+
+
+def test_the_waiting_processes_get_the_readers_error(tmp_path):
+    folder = tmp_path / "shm"
+    folder.mkdir()
+    (folder / "error.txt").write_text("DATA_DIR x is not a folder")
+    waits = []
+    with pytest.raises(DataLayoutError, match="x is not a folder"):
+        load_dataset(
+            tmp_path, progress=False, sharing=Sharing(folder, False, lambda: waits.append(1))
+        )
+    assert waits == [1]
