@@ -5,7 +5,7 @@ import threading
 
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import delete, distinct, func, insert, select
+from sqlalchemy import delete, distinct, func, insert, select, text
 
 from survey_app.extensions import db
 from survey_app.models import ClassTally, ImageClass, Vote
@@ -81,7 +81,11 @@ def test_the_migration_counts_the_votes_already_there(tmp_path, small_hierarchy)
     with app.app_context():
         upgrade(revision="0002")
         seed_hierarchy(small_hierarchy)
-        ann, bob = (add_user(app, name) for name in ("ann", "bob"))
+        # The users table as revision 0002 has it (the model has later columns).
+        ann, bob = (db.session.execute(text(
+            "INSERT INTO users (username, role, active, created_at) "
+            "VALUES (:name, 'annotator', true, CURRENT_TIMESTAMP) RETURNING id"),
+            {"name": name}).scalar_one() for name in ("ann", "bob"))
         db.session.execute(insert(Vote), [
             {"annotator_id": user, "class_wnid": wnid, "synset_wnid": wnid}
             for user, wnid in ((ann, TENCH), (ann, TENCH), (bob, TENCH), (bob, GOLDFISH))])
