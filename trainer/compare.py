@@ -4,7 +4,8 @@
 
 Each RUN is a run folder (its best.pt) or a checkpoint. Every row is scored on the CIL's labels
 over the validation set: a 1,000-way model twice (summed softmax, argmax-then-map), a model
-trained on the CIL, a fine-tuned one, and, where there are two or more of a kind, their ensemble.
+trained on the CIL, a fine-tuned one, a multi-head one (its class head both ways, its CIL head),
+and, where there are two or more 1,000-way or CIL models, their ensemble.
 Columns: top-1, top-5, mistake severity and hierarchical distance@5 (see trainer/metrics.py).
 The table is printed and written as comparison.csv and comparison.md.
 """
@@ -82,7 +83,7 @@ def compare(args: argparse.Namespace) -> list[Row]:
     from trainer.batches import make_batches
     from trainer.data import data_classes, load_dataset
     from trainer.distributed import resolve_device
-    from trainer.engine import evaluate
+    from trainer.engine import OutputSlice, evaluate
     from trainer.evaluation import checkpoint_file, restore_model
     from trainer.labels import checkpoint_labels, label_spaces
     from trainer.original import read_model_checkpoint
@@ -91,13 +92,17 @@ def compare(args: argparse.Namespace) -> list[Row]:
     device = resolve_device(args.device)
     classes = data_classes(args.data_dir, args.label_order)
     cil, _ = label_spaces(classes, args.labels, original=False)
-    fine, coarse = [], []  # (name, model, kind) of class-level and of CIL-level models
+    fine, coarse, multi = [], [], []  # class-level, CIL-level and multi-head models
     for path in args.runs:
         file = checkpoint_file(path)
         source = read_model_checkpoint(file, classes)
         space, _ = checkpoint_labels(source["labels"], classes, args.labels)
         name = str(path)
-        if space.source == "original":
+        if "cil_head" in source:
+            if not cil.same_outputs(source["cil_head"]):
+                raise RunError(f"{file}'s CIL head has other labels than the CIL {cil.source}")
+            multi.append((name, restore_model(source, space, device, False), space.num_labels))
+        elif space.source == "original":
             fine.append((name, restore_model(source, space, device, False)))
         elif not cil.same_outputs(space.describe()):
             raise RunError(f"{file} was trained on other labels than the CIL {cil.source}")
@@ -148,14 +153,17 @@ def compare(args: argparse.Namespace) -> list[Row]:
             )
         )
 
-    def add_fine(run: str, val: dict[str, object], ensemble: str = "") -> None:
-        add(f"1,000-way{ensemble}, summed softmax", run, val, "merged_")
-        add(f"1,000-way{ensemble}, argmax-then-map", run, val, "mapped_")
+    def add_fine(run: str, val: dict[str, object], kind: str = "1,000-way") -> None:
+        add(f"{kind}, summed softmax", run, val, "merged_")
+        add(f"{kind}, argmax-then-map", run, val, "mapped_")
 
     for name, model in fine:
         add_fine(name, score([model], True))
     if len(fine) > 1:
-        add_fine(f"{len(fine)} runs", score([m for _, m in fine], True), " ensemble")
+        add_fine(f"{len(fine)} runs", score([m for _, m in fine], True), "1,000-way ensemble")
+    for name, model, width in multi:
+        add_fine(name, score([OutputSlice(model, 0, width)], True), "multi-head, class head")
+        add("multi-head, CIL head", name, score([OutputSlice(model, width)], False))
     for name, model, kind in coarse:
         add(kind, name, score([model], False))
     if len(coarse) > 1:

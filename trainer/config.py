@@ -43,6 +43,9 @@ class Config:
     labels: Path | None = None  # a CIL file; None: DEFAULT_CIL
     original_labels: bool = False  # train the data's classes; the CIL is then only scored
     label_order: Path | None = None  # devkit map_clsloc.txt; None: the shipped table
+    multi_head: bool = False  # a class head and a CIL head on one backbone, trained jointly
+    class_loss_weight: float = 1.0  # multi-head: weight of the class head's cross-entropy
+    cil_loss_weight: float = 1.0  # multi-head: weight of the CIL head's cross-entropy
     image_size: int | None = None  # ImageFolder only; None: the first training image's size
     # model and optimisation (defaults: the paper's run, but for crop_padding)
     arch: str = "resnet18"
@@ -88,6 +91,13 @@ class Config:
             problems.append("crop_padding and workers cannot be negative")
         if self.image_size is not None and self.image_size < 1:
             problems.append("image_size must be at least 1")
+        if self.multi_head and (self.original_labels or self.finetuning is not None):
+            problems.append(
+                "--multi-head trains both heads from scratch: drop --original-labels "
+                "and --finetuning"
+            )
+        if self.class_loss_weight < 0 or self.cil_loss_weight < 0:
+            problems.append("loss weights cannot be negative")
         if self.original_labels and self.finetuning is not None:
             problems.append("finetuning trains a CIL's labels: drop --original-labels")
         if self.lr_find and self.resume is not None:
@@ -100,7 +110,7 @@ class Config:
     @property
     def trains_cil(self) -> bool:
         """Whether the model's outputs are the CIL's labels rather than the data's classes."""
-        return not self.original_labels
+        return not (self.original_labels or self.multi_head)
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-able values (paths as strings): for args.json and checkpoints."""

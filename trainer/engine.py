@@ -35,6 +35,45 @@ class Merge:
     distances: torch.Tensor | None = None  # labels x labels, in the WordNet hierarchy
 
 
+@dataclass(frozen=True)
+class Objective:
+    """What training minimises: the cross-entropy of the outputs, or, for a multi-head model
+    (seed 003: one backbone, a class head and a CIL head), a weighted sum of both heads'.
+
+    A multi-head model is one network whose last layer has classes + labels outputs: the first
+    `classes` are the class head, the rest the CIL head (a linear layer's outputs are independent
+    rows, so this is two heads on one body).
+    """
+
+    classes: int | None = None  # multi-head: the width of the class head; None: one head
+    lookup: torch.Tensor | None = None  # class -> CIL label: the CIL head's targets
+    class_weight: float = 1.0
+    cil_weight: float = 1.0
+
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.classes is None:
+            return F.cross_entropy(logits, targets)
+        fine, coarse = logits[:, : self.classes], logits[:, self.classes :]
+        return self.class_weight * F.cross_entropy(
+            fine, targets
+        ) + self.cil_weight * F.cross_entropy(coarse, self.lookup[targets])
+
+    def scored(self, logits: torch.Tensor) -> torch.Tensor:
+        """The outputs that the training top-1/top-5 judge: the class head's."""
+        return logits if self.classes is None else logits[:, : self.classes]
+
+
+class OutputSlice(nn.Module):
+    """One head of a multi-head model, as a model of its own for `evaluate`."""
+
+    def __init__(self, model: nn.Module, start: int, stop: int | None = None) -> None:
+        super().__init__()
+        self.model, self.start, self.stop = model, start, stop
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.model(inputs)[:, self.start : self.stop]
+
+
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
     """bf16 autocast on CUDA; nothing elsewhere (CPU bf16 is slow and changes the numbers)."""
     if enabled and device.type == "cuda":
@@ -102,6 +141,7 @@ def train_one_epoch(
     print_freq: int = 50,
     show_progress: bool = True,
     desc: str = "train",
+    objective: Objective = Objective(),
 ) -> dict[str, float]:
     """Train over `batches` (inputs, label targets) once; step the schedule every step.
 
@@ -116,14 +156,14 @@ def train_one_epoch(
     for step, (inputs, targets) in enumerate(bar):
         with autocast(device, amp):
             logits = model(inputs)
-            loss = F.cross_entropy(logits, targets)
+            loss = objective.loss(logits, targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
         with torch.no_grad():
             sums[0] += loss.detach() * len(targets)
-            sums[1:3] += topk_correct(logits.detach(), targets)
+            sums[1:3] += topk_correct(objective.scored(logits.detach()), targets)
             sums[3] += len(targets)
         if step % print_freq == 0 and show_progress:
             loss_avg, top1 = (sums[0] / sums[3]).item(), (100 * sums[1] / sums[3]).item()

@@ -18,7 +18,7 @@ from trainer import distributed
 from trainer.batches import make_batches
 from trainer.config import Config
 from trainer.data import data_classes, load_dataset
-from trainer.engine import evaluate
+from trainer.engine import OutputSlice, evaluate
 from trainer.labels import LabelSpace, checkpoint_labels
 from trainer.models import build_model
 from trainer.original import read_model_checkpoint
@@ -91,6 +91,10 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
         + (f", also scored on the {merged.num_labels} labels of {merged.source}" if merged else "")
     )
 
+    cil_head = None
+    if "cil_head" in sources[0]:  # a multi-head model: its class head, and its CIL head after
+        cil_head, _ = checkpoint_labels(sources[0]["cil_head"], classes, None)
+        models = [OutputSlice(model, 0, trained.num_labels) for model in models]
     groups = [(str(path), [model]) for path, model in zip(paths, models, strict=True)]
     if len(models) > 1:
         groups.append(("ensemble", models))
@@ -113,6 +117,18 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
             **val_columns(val),
             "val_images": val["images"],
         }
+        if cil_head:
+            head_val = evaluate(
+                [OutputSlice(member.model, trained.num_labels) for member in group],
+                batches,
+                lookup=cil_head.lookup(device),
+                num_labels=cil_head.num_labels,
+                distances=scoring(cil_head, None, device)[1],
+                device=device,
+                amp=amp,
+                show_progress=placement.is_main,
+            )
+            row.update(val_columns(head_val, "val_cil_head_"))
         rows.append(row)
         if records:
             records.append(row, plot=False)
@@ -127,7 +143,11 @@ def restore_model(
     source: dict[str, object], labels: LabelSpace, device: torch.device, channels_last: bool
 ) -> nn.Module:
     """The network of a checkpoint (as read by `read_model_checkpoint`), on `device`."""
-    model = build_model(source["arch"], labels.num_labels, source["width"])
+    outputs = source["model"]["fc.weight"].shape[0]
+    expected = labels.num_labels + len(source.get("cil_head", {}).get("names", ()))
+    if outputs != expected:
+        raise RunError(f"the checkpoint's {outputs} outputs are not its {expected} labels")
+    model = build_model(source["arch"], outputs, source["width"])
     model.load_state_dict(source["model"])
     model = model.to(device)
     return model.to(memory_format=torch.channels_last) if channels_last else model

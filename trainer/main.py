@@ -82,6 +82,26 @@ def build_parser() -> argparse.ArgumentParser:
         "trainer's form (--original-labels 1)",
     )
     labels.add_argument(
+        "--multi-head",
+        action="store_true",
+        help="one backbone with two heads, the data's classes and the CIL's labels, trained on "
+        "the weighted sum of their cross-entropies; both heads are evaluated",
+    )
+    labels.add_argument(
+        "--class-loss-weight",
+        type=float,
+        default=defaults.class_loss_weight,
+        metavar="W",
+        help="--multi-head: weight of the class head's loss",
+    )
+    labels.add_argument(
+        "--cil-loss-weight",
+        type=float,
+        default=defaults.cil_loss_weight,
+        metavar="W",
+        help="--multi-head: weight of the CIL head's loss",
+    )
+    labels.add_argument(
         "--label-order",
         metavar="PATH",
         type=Path,

@@ -37,7 +37,7 @@ from trainer.checkpoint import (
 )
 from trainer.config import DEFAULT_CIL, Config
 from trainer.data import Dataset, Sharing, Split, data_classes, load_dataset
-from trainer.engine import Merge, autocast, evaluate, train_one_epoch
+from trainer.engine import Merge, Objective, OutputSlice, autocast, evaluate, train_one_epoch
 from trainer.hierarchy import distance_matrix, read_hypernyms
 from trainer.labels import LabelSpace, MissingClassesError, label_spaces
 from trainer.models import build_model, replace_head
@@ -93,11 +93,18 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
     # Labels and model first: their errors (a CIL missing classes, a fine-tuning checkpoint of
     # another width) come before the minutes that reading ImageNet takes.
     classes = data_classes(config.data_dir, config.label_order)
-    trained, merged = label_spaces(classes, config.labels, config.original_labels)
+    trained, merged = label_spaces(
+        classes, config.labels, config.original_labels or config.multi_head
+    )
+    if config.multi_head and merged is None:
+        raise RunError("--multi-head needs a CIL that labels every class of the data: --labels")
+    cil_head = merged if config.multi_head else None
     if checkpoint and not trained.same_outputs(checkpoint["labels"]):
         raise RunError(f"{resume_from} was trained on other labels than {trained.source}")
     torch.manual_seed(config.seed)  # the model's initial weights; batches seed their own
-    model = make_model(config, trained, device, classes)
+    model = make_model(
+        config, trained, device, classes, extra_outputs=cil_head.num_labels if cil_head else 0
+    )
     dataset = read_data(config, placement)
     say(_describe_data(dataset, trained, merged))
     if channels_last:
@@ -108,7 +115,8 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
     del dataset  # the batch sources hold what they need
     say(
         f"model: {config.arch} (width {config.width}), {_millions(model)} M parameters, "
-        f"{trained.num_labels} outputs; device {device}"
+        f"{trained.num_labels}{f' + {cil_head.num_labels}' if cil_head else ''} outputs; "
+        f"device {device}"
         f"{', bf16' if amp and cuda else ''}{', channels_last' if channels_last else ''}; "
         f"data {'on the device' if on_device else f'in host memory, {config.workers} workers'}"
     )
@@ -156,6 +164,19 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
     evaluated = unwrap(model) if placement.distributed else model
     merge, distances = scoring(trained, merged, device)
     lookup = trained.lookup(device)
+    objective = Objective()
+    heads = {"": evaluated}
+    if cil_head:
+        objective = Objective(
+            trained.num_labels,
+            cil_head.lookup(device),
+            config.class_loss_weight,
+            config.cil_loss_weight,
+        )
+        heads = {
+            "": OutputSlice(evaluated, 0, trained.num_labels),
+            "cil_head_": OutputSlice(evaluated, trained.num_labels),
+        }
     row: dict[str, object] = {}
     for epoch in range(start_epoch + 1, config.epochs + 1):
         train_batches.set_epoch(epoch)
@@ -170,9 +191,10 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
             print_freq=config.print_freq,
             show_progress=placement.is_main,
             desc=f"epoch {epoch}/{config.epochs}",
+            objective=objective,
         )
         val = evaluate(
-            evaluated,
+            heads[""],
             val_batches,
             lookup=lookup,
             num_labels=trained.num_labels,
@@ -183,6 +205,18 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
             show_progress=placement.is_main,
         )
         row = _row(epoch, train, val, (datetime.now() - started).total_seconds())
+        if cil_head:
+            head_val = evaluate(
+                heads["cil_head_"],
+                val_batches,
+                lookup=cil_head.lookup(device),
+                num_labels=cil_head.num_labels,
+                distances=merge.distances,
+                device=device,
+                amp=amp,
+                show_progress=placement.is_main,
+            )
+            row.update(val_columns(head_val, "val_cil_head_"))
         if records:
             is_best = val["top1"] > best_top1
             best_top1 = max(best_top1, val["top1"])
@@ -194,6 +228,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
                     "arch": config.arch,
                     "width": config.width,
                     "labels": trained.describe(),
+                    **({"cil_head": cil_head.describe()} if cil_head else {}),
                     "model": unwrap(model).state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
@@ -316,7 +351,10 @@ def _resume_path(resume: Path) -> Path:
 
 def _fresh_run_dir(config: Config) -> Path:
     if config.out is None:
-        labels = "original" if not config.trains_cil else (config.labels or DEFAULT_CIL).stem
+        cil = (config.labels or DEFAULT_CIL).stem
+        labels = (
+            f"multihead-{cil}" if config.multi_head else cil if config.trains_cil else "original"
+        )
         tuned = "-finetune" if config.finetuning else ""
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         return Path("runs") / f"{stamp}-{config.arch}-{labels}{tuned}"
@@ -341,19 +379,25 @@ def _check_same_run(config: Config, checkpoint: dict[str, object], path: Path) -
 
 
 def make_model(
-    config: Config, labels: LabelSpace, device: torch.device, classes: tuple[str, ...] = ()
+    config: Config,
+    labels: LabelSpace,
+    device: torch.device,
+    classes: tuple[str, ...] = (),
+    *,
+    extra_outputs: int = 0,
 ) -> nn.Module:
-    """A fresh model, or (fine-tuning) a checkpoint's model with a new head for `labels`; the
-    checkpoint may be the original trainer's .pth of a model of the data's `classes`."""
+    """A fresh model (with `extra_outputs` for a second head), or (fine-tuning) a checkpoint's
+    model with a new head for `labels`; the checkpoint may be the original trainer's .pth of a
+    model of the data's `classes`."""
     if config.finetuning is None:
-        return build_model(config.arch, labels.num_labels, config.width).to(device)
+        return build_model(config.arch, labels.num_labels + extra_outputs, config.width).to(device)
     source = read_model_checkpoint(config.finetuning, classes)
     if (source["arch"], source["width"]) != (config.arch, config.width):
         raise RunError(
             f"--finetuning {config.finetuning} holds a {source['arch']} of width "
             f"{source['width']}: pass --arch {source['arch']} --width {source['width']}"
         )
-    model = build_model(source["arch"], len(source["labels"]["names"]), source["width"])
+    model = build_model(source["arch"], source["model"]["fc.weight"].shape[0], source["width"])
     model.load_state_dict(source["model"])
     replace_head(model, labels.num_labels)
     return model.to(device)
@@ -412,10 +456,10 @@ def _row(
     return row
 
 
-def val_columns(val: dict[str, object]) -> dict[str, object]:
+def val_columns(val: dict[str, object], prefix: str = "val_") -> dict[str, object]:
     """An evaluation's scores as the `val_*` columns of a row (images and per-label lists apart)."""
     return {
-        f"val_{key}": value
+        f"{prefix}{key}": value
         for key, value in val.items()
         if key != "images" and not key.endswith("per_label")
     }
@@ -430,6 +474,8 @@ def _summary(row: dict[str, object], epochs: int) -> str:
     )
     if row.get("val_severity") is not None:
         merged += f" | mistake severity {row['val_severity']:.2f}"
+    if "val_cil_head_top1" in row:
+        merged += f" | CIL head top1 {row['val_cil_head_top1']:.2f}"
     return (
         f"epoch {row['epoch']}/{epochs}  lr {row['lr']:.4g}  "
         f"train loss {row['train_loss']:.4f} top1 {row['train_top1']:.2f} | "

@@ -22,8 +22,10 @@ def test_one_command_prints_every_row(downsampled_dir, class_runs, tmp_path):
     run(
         replace(tiny_config(downsampled_dir, tuned, epochs=1), finetuning=class_runs[0] / "best.pt")
     )
+    multi = tmp_path / "multi"
+    run(tiny_config(downsampled_dir, multi, epochs=1, multi_head=True))
     out = tmp_path / "table"
-    runs = [*map(str, class_runs), str(cil_run), str(tuned)]
+    runs = [*map(str, class_runs), str(cil_run), str(tuned), str(multi)]
     result = subprocess.run(
         [sys.executable, "trainer/compare.py", str(downsampled_dir), *runs, "--out", str(out)]
         + ["--device", "cpu", "-j", "0", "-b", "16"],
@@ -43,6 +45,9 @@ def test_one_command_prints_every_row(downsampled_dir, class_runs, tmp_path):
         "1,000-way, argmax-then-map",
         "1,000-way ensemble, summed softmax",
         "1,000-way ensemble, argmax-then-map",
+        "multi-head, class head, summed softmax",
+        "multi-head, class head, argmax-then-map",
+        "multi-head, CIL head",
         "CIL-trained",
         "fine-tuned",
         "CIL ensemble",

@@ -6,9 +6,10 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from trainer.engine import Merge, evaluate, train_one_epoch
+from trainer.engine import Merge, Objective, evaluate, train_one_epoch
 from trainer.metrics import summed_softmax, topk_correct
 
 CPU = torch.device("cpu")
@@ -114,3 +115,16 @@ def test_train_one_epoch_prints_progress_lines_when_there_is_no_bar(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("  ")[0] for line in lines] == ["epoch 1/9 [1/4]", "epoch 1/9 [3/4]"]
     assert all("loss" in line and "top1" in line for line in lines)
+
+
+def test_the_multi_head_objective_weighs_both_heads():
+    # 3 classes in 2 labels: logits 0..2 are the class head, 3..4 the CIL head
+    logits = torch.tensor([[2.0, 0.0, 1.0, 0.5, 1.5], [0.0, 3.0, 0.0, 2.0, -1.0]])
+    targets = torch.tensor([2, 1])
+    lookup = torch.tensor([0, 0, 1])
+    objective = Objective(3, lookup, class_weight=0.25, cil_weight=2.0)
+    fine = F.cross_entropy(logits[:, :3], targets)
+    coarse = F.cross_entropy(logits[:, 3:], torch.tensor([1, 0]))
+    assert objective.loss(logits, targets).item() == pytest.approx(0.25 * fine + 2.0 * coarse)
+    assert torch.equal(objective.scored(logits), logits[:, :3])
+    assert torch.equal(Objective().loss(logits, targets), F.cross_entropy(logits, targets))

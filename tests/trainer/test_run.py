@@ -132,3 +132,20 @@ def test_lr_find_prints_plots_and_suggests(downsampled_dir, tmp_path, capsys):
     assert json.loads((tmp_path / "find" / "args.json").read_text())["lr_find_steps"] == 30
     assert "suggested --lr" in capsys.readouterr().out
     assert not list((tmp_path / "find").glob("*.pt"))
+
+
+def test_multi_head_trains_and_scores_both_heads(downsampled_dir, cil_file, tmp_path):
+    config = tiny_config(
+        downsampled_dir,
+        tmp_path / "run",
+        labels=cil_file,
+        multi_head=True,
+        cil_loss_weight=0.5,
+        epochs=3,
+    )
+    last = run(config)["last"]
+    assert last["val_top1"] >= 75 and last["val_cil_head_top1"] >= 75  # chance: 25 %, 50 %
+    assert "val_merged_top1" in last and "val_mapped_top1" in last
+    checkpoint = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert checkpoint["model"]["fc.weight"].shape[0] == 1000 + 3
+    assert checkpoint["cil_head"]["names"] == ["alpha", "beta", "rest"]
