@@ -30,6 +30,16 @@ from clustering.conflicts import (
     ConflictError,
     check_collapse,
 )
+from clustering.confusion import (
+    DEFAULT_TEMPERATURE,
+    DEFAULT_THRESHOLD,
+    ModelFileError,
+    confusion_similarity,
+    describe_merges,
+    merge_by_confusion,
+    read_class_matrix,
+    weight_similarity,
+)
 from clustering.entry_level import (
     EntryLevelModel,
     ModelError,
@@ -50,6 +60,7 @@ from clustering.popularity import (
 )
 from clustering.strategies import (
     StrategyResult,
+    assignment_result,
     popularity_assignment,
     strategy_cil,
     term_counts,
@@ -117,7 +128,7 @@ StrategyBuilder = Callable[[argparse.Namespace, Hierarchy], tuple[StrategyResult
 
 def cmd_strategy(args: argparse.Namespace) -> int:
     max_share = collapse_share(args)
-    hierarchy = load_hierarchy(args, word_facts=args.build is not depth_cil)
+    hierarchy = load_hierarchy(args, word_facts=args.build in (popularity_cil, entry_level_cil))
     result, what = args.build(args, hierarchy)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -156,6 +167,31 @@ def entry_level_cil(args: argparse.Namespace, hierarchy: Hierarchy
     return (strategy_cil(hierarchy, "entry-level", counts=counts, conflicts=args.conflicts,
                          model=model),
             f"entry-level, {args.model or 'the shipped model'}, {counts.name}")
+
+
+def confusion_cil(args: argparse.Namespace, hierarchy: Hierarchy
+                  ) -> tuple[StrategyResult, str]:
+    if args.temperature is not None and not args.weights:
+        raise CommandError("--temperature is for --weights")
+    temperature = DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
+    if temperature <= 0:
+        raise CommandError(f"--temperature must be above 0, got {temperature}")
+    matrix = read_class_matrix(args.run, hierarchy, weights=args.weights)
+    similarity = (weight_similarity(matrix, temperature) if args.weights
+                  else confusion_similarity(matrix))
+    with tqdm(desc="merging", unit="merge", disable=not sys.stderr.isatty()) as bar:
+        merged = merge_by_confusion(hierarchy, similarity, args.labels, args.threshold,
+                                    progress=lambda labels: bar.update(1))
+    source = "head weight rows" if args.weights else "confusion matrix"
+    for line in describe_merges(hierarchy, merged.merges):
+        print(f"  merged {line}", file=sys.stderr)
+    settings = {"method": "confusion", "source": f"{args.run} ({source})",
+                "threshold": args.threshold, "max_labels": args.labels,
+                **({"temperature": temperature} if args.weights else {}),
+                "merges": [[m.label, round(m.score, 6)] for m in merged.merges],
+                "stopped": merged.stopped}
+    return (assignment_result(hierarchy, merged.assignment, settings, args.conflicts),
+            f"{source}, {len(merged.merges)} merges, {merged.stopped}")
 
 
 def cmd_suggest_fit(args: argparse.Namespace) -> int:
@@ -354,8 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_hierarchy_options(p)
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("strategy", help="an automatic CIL: k levels up, or the most popular "
-                                        "ancestor by search counts")
+    p = sub.add_parser("strategy", help="an automatic CIL: k levels up, the most popular "
+                                        "ancestor, the entry-level model, a model's "
+                                        "confusions, or a cut of a curated tree")
     strategies = p.add_subparsers(dest="strategy", required=True)
     p = add_strategy(strategies, "depth", "each class to its ancestor k levels up its longest "
                                           "hypernym path", depth_cil)
@@ -371,6 +408,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="FILE",
                    help="a model written by `suggest fit` (default: the shipped one, fitted "
                         "on the original project's published labels)")
+
+    p = add_strategy(strategies, "confusion", "merge the classes a trained 1,000-way model "
+                                              "confuses, through WordNet synsets only",
+                     confusion_cil)
+    p.description += (
+        ". Each step merges into the synset whose current labels the model confuses most "
+        "with each other: the share of the merged images turned from mistakes into hits, "
+        "per label removed (for two classes, their mutual confusion rate). Merging into a "
+        "synset takes every label below it, so the labels stay a partition.")
+    p.add_argument("--run", metavar="RUN_DIR_OR_NPY", required=True,
+                   help="a run folder of a 1,000-way model after `python -m trainer.features "
+                        "RUN_DIR` (confusion.npy, head_weights.npy, classes.txt), or a .npy "
+                        "file; rows are named by classes.txt beside it, else they are the "
+                        "classes in sorted wnid order")
+    p.add_argument("--weights", action="store_true",
+                   help="use the head's weight rows (cosine similarity, softmax at "
+                        "--temperature) instead of the validation confusion matrix")
+    p.add_argument("--labels", type=_at_least(1), metavar="K",
+                   help="stop once there are at most K labels (default: only the threshold "
+                        "stops)")
+    p.add_argument("--threshold", type=_share, default=DEFAULT_THRESHOLD, metavar="RATE",
+                   help="stop when no merge scores at least this rate (default: %(default)s)")
+    p.add_argument("--temperature", type=float,
+                   help="with --weights: the softmax temperature over cosine similarities "
+                        f"(default: {DEFAULT_TEMPERATURE})")
 
     p = sub.add_parser("suggest", help="the entry-level model: fit it on human labels, or "
                                        "score it against them")
@@ -434,6 +496,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (CommandError, ClassListError, WordNetUnavailable, VotesError, CILFormatError,
-            ProviderConfigError, ModelError, OSError) as exc:
+            ProviderConfigError, ModelError, ModelFileError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -32,7 +32,7 @@ from clustering.hierarchy import Hierarchy
 from clustering.popularity import CountProvider
 
 __all__ = [
-    "STRATEGIES", "TOO_GENERAL", "StrategyResult", "depth_assignment",
+    "STRATEGIES", "TOO_GENERAL", "StrategyResult", "assignment_result", "depth_assignment",
     "entry_level_assignment", "popularity_assignment", "strategy_cil", "suggest_label",
     "synset_counts", "term_counts", "uncounted_synsets",
 ]
@@ -211,6 +211,14 @@ def strategy_cil(hierarchy: Hierarchy, strategy: str, *, k: int = 1,
                         "model": chosen.provenance}
     else:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}")
+    return assignment_result(hierarchy, assignment, settings, conflicts, warnings)
+
+
+def assignment_result(hierarchy: Hierarchy, assignment: Mapping[str, str],
+                      settings: Mapping[str, object], conflicts: str = DEFAULT_POLICY,
+                      warnings: Collection[str] = ()) -> StrategyResult:
+    """Any strategy's last step: the assignment (class wnid -> synset) made conflict-free by
+    the `conflicts` policy, and its CIL, whose provenance holds `settings`."""
     resolution = resolve_conflicts(hierarchy, assignment, conflicts)
     provenance = {
         **settings,
