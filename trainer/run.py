@@ -164,19 +164,16 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
     evaluated = unwrap(model) if placement.distributed else model
     merge, distances = scoring(trained, merged, device)
     lookup = trained.lookup(device)
-    objective = Objective()
-    heads = {"": evaluated}
-    if cil_head:
+    objective, class_head, second_head = Objective(), evaluated, None
+    if cil_head:  # one network whose outputs are the two heads side by side
         objective = Objective(
             trained.num_labels,
             cil_head.lookup(device),
             config.class_loss_weight,
             config.cil_loss_weight,
         )
-        heads = {
-            "": OutputSlice(evaluated, 0, trained.num_labels),
-            "cil_head_": OutputSlice(evaluated, trained.num_labels),
-        }
+        class_head = OutputSlice(evaluated, 0, trained.num_labels)
+        second_head = OutputSlice(evaluated, trained.num_labels)
     row: dict[str, object] = {}
     for epoch in range(start_epoch + 1, config.epochs + 1):
         train_batches.set_epoch(epoch)
@@ -194,7 +191,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
             objective=objective,
         )
         val = evaluate(
-            heads[""],
+            class_head,
             val_batches,
             lookup=lookup,
             num_labels=trained.num_labels,
@@ -205,9 +202,9 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
             show_progress=placement.is_main,
         )
         row = _row(epoch, train, val, (datetime.now() - started).total_seconds())
-        if cil_head:
+        if second_head is not None:
             head_val = evaluate(
-                heads["cil_head_"],
+                second_head,
                 val_batches,
                 lookup=cil_head.lookup(device),
                 num_labels=cil_head.num_labels,
