@@ -65,6 +65,7 @@ from clustering.strategies import (
     strategy_cil,
     term_counts,
 )
+from clustering.tree_cut import TreeFormatError, cut_tree, read_tree
 from clustering.validate import validate_file
 from clustering.votes import VotesError, read_decisions, read_votes
 from clustering.wordnet import WordNetUnavailable, default_data_dir, ensure_wordnet
@@ -192,6 +193,19 @@ def confusion_cil(args: argparse.Namespace, hierarchy: Hierarchy
                 "stopped": merged.stopped}
     return (assignment_result(hierarchy, merged.assignment, settings, args.conflicts),
             f"{source}, {len(merged.merges)} merges, {merged.stopped}")
+
+
+def tree_cil(args: argparse.Namespace, hierarchy: Hierarchy) -> tuple[StrategyResult, str]:
+    tree = read_tree(args.tree)
+    cut = cut_tree(tree, hierarchy, args.level)
+    settings = {"method": "hierarchy", "tree": tree.source, "level": args.level,
+                "renamed": dict(sorted(cut.renamed.items())),
+                "left_out_joined": list(cut.left_out_joined),
+                "left_out_alone": list(cut.left_out_alone)}
+    result = assignment_result(hierarchy, cut.assignment, settings, args.conflicts,
+                               cut.report(tree, hierarchy))
+    return result, (f"{tree.source} cut at level {args.level}: {len(cut.groups)} groups, "
+                    f"{len(cut.renamed)} renamed")
 
 
 def cmd_suggest_fit(args: argparse.Namespace) -> int:
@@ -434,6 +448,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --weights: the softmax temperature over cosine similarities "
                         f"(default: {DEFAULT_TEMPERATURE})")
 
+    p = add_strategy(strategies, "hierarchy", "cut a curated tree over the classes (BREEDS' "
+                                              "format) at a level", tree_cil)
+    p.description += (
+        ". Each class goes to its tree ancestor at the level. A group whose node is not on "
+        "every member's WordNet chain is labelled by the deepest synset over all of them; a "
+        "class the tree leaves out joins the most specific chosen label above it in "
+        "WordNet, else keeps its own label. Both are reported.")
+    p.add_argument("--tree", metavar="FILE_OR_DIR", required=True,
+                   help="class_hierarchy.txt ('PARENT_WNID CHILD_WNID' per line), or a folder "
+                        "holding it; node_names.txt beside it names the nodes in reports. "
+                        "BREEDS' files: imagenet_class_hierarchy/modified/ of the "
+                        "MadryLab/BREEDS-Benchmarks repository")
+    p.add_argument("--level", type=_at_least(0), required=True,
+                   help="the level to cut at: the shortest distance from the tree's root "
+                        "(0), as BREEDS counts levels")
+
     p = sub.add_parser("suggest", help="the entry-level model: fit it on human labels, or "
                                        "score it against them")
     suggest = p.add_subparsers(dest="suggest", required=True)
@@ -496,6 +526,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (CommandError, ClassListError, WordNetUnavailable, VotesError, CILFormatError,
-            ProviderConfigError, ModelError, ModelFileError, OSError) as exc:
+            ProviderConfigError, ModelError, ModelFileError, TreeFormatError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
