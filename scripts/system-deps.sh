@@ -16,6 +16,8 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     exit 0
 fi
 echo "Installing Debian packages:$missing"
-apt-get update -qq
+# Another apt (unattended upgrades on a fresh machine) may hold the dpkg lock:
+# wait for it, up to five minutes, rather than fail at once.
+apt-get -o DPkg::Lock::Timeout=300 update -qq
 # shellcheck disable=SC2086
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq $missing >/dev/null

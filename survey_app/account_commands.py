@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from survey_app import accounts
 from survey_app.extensions import db
+from survey_app.startup import served_address
 
 bp = Blueprint("account_commands", __name__, cli_group=None)
 
@@ -35,11 +36,12 @@ def create_admin_command(username: str, password: str) -> None:
 @click.option("--role", type=click.Choice(accounts.ROLES), default="annotator", show_default=True)
 @click.option("--days", type=click.IntRange(min=1), default=None,
               help="days the link stays valid (default: INVITATION_DAYS, 7)")
-@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True,
-              help="the address annotators open the app at")
-def invite_command(role: str, days: int | None, base_url: str) -> None:
+@click.option("--base-url", default=None,
+              help="the address annotators open the app at (default: CIL_BASE_URL, else "
+                   "where `flask run` last served the app, else http://127.0.0.1:5000)")
+def invite_command(role: str, days: int | None, base_url: str | None) -> None:
     """Print a one-time invitation link."""
     token = accounts.create_invitation(role, days=days)
     with current_app.test_request_context():
         path = url_for("auth.accept_invitation", token=token)
-    click.echo(f"{base_url.rstrip('/')}{path}")
+    click.echo(f"{(base_url or served_address(current_app)).rstrip('/')}{path}")

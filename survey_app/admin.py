@@ -3,7 +3,9 @@ and a warning when the pictures cannot be shown."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from collections import Counter
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import distinct, func, select
 
@@ -14,6 +16,7 @@ from survey_app.forms import InvitationForm, NewUserForm
 from survey_app.models import Invitation, User, Vote
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+ACCOUNT_ERROR = "account-error"  # a flashed error of the "Create an account" form
 
 
 @bp.before_request
@@ -22,8 +25,7 @@ def require_admin() -> None:
     """Every page and action here is for admins only."""
 
 
-def _page(invitation_form: InvitationForm | None = None, user_form: NewUserForm | None = None,
-          status: int = 200):
+def _page(invitation_form: InvitationForm | None = None, status: int = 200):
     activity = {row.annotator_id: row for row in db.session.execute(
         select(Vote.annotator_id, func.count(distinct(Vote.class_wnid)).label("classes"),
                func.max(Vote.created_at).label("last_vote")).group_by(Vote.annotator_id))}
@@ -35,7 +37,8 @@ def _page(invitation_form: InvitationForm | None = None, user_form: NewUserForm 
         "admin.html", users=users, activity=activity, invitations=invitations,
         usernames=usernames, status_of=accounts.invitation_status,
         invitation_form=invitation_form or InvitationForm(formdata=None, prefix="invite"),
-        user_form=user_form or NewUserForm(formdata=None, prefix="user"),
+        user_form=NewUserForm(formdata=None, prefix="user"), account_error=ACCOUNT_ERROR,
+        roles=Counter(u.role for u in users),
         image_warning=images.source_warning()), status
 
 
@@ -50,9 +53,8 @@ def create_invitation():
     if not form.validate():
         return _page(invitation_form=form, status=400)
     token = accounts.create_invitation(form.role.data, created_by=current_user)
-    link = url_for("auth.accept_invitation", token=token, _external=True)
-    flash(f"Invitation link for a new {form.role.data} (shown only now, valid "
-          f"{current_app.config['INVITATION_DAYS']} days, works once): {link}", "link")
+    # The link alone: base.html shows it as a link with a copy button.
+    flash(url_for("auth.accept_invitation", token=token, _external=True), "invitation")
     return redirect(url_for("admin.index"), code=303)
 
 
@@ -75,7 +77,14 @@ def create_user():
             db.session.commit()
             flash(f"Account {user.username} ({user.role}) created.", "info")
             return redirect(url_for("admin.index"), code=303)
-    return _page(user_form=form, status=400)
+    # Redirected, not rendered, so that reloading the page posts nothing again;
+    # the errors are shown beside the form (admin.html), the passwords not kept.
+    for error in form.form_errors:
+        flash(error, ACCOUNT_ERROR)
+    for field in form:
+        for error in field.errors if field.type != "CSRFTokenField" else ():
+            flash(f"{field.label.text}: {error}", ACCOUNT_ERROR)
+    return redirect(url_for("admin.index", _anchor="new-account"), code=303)
 
 
 @bp.post("/users/<int:user_id>/active")

@@ -71,6 +71,9 @@ def defaults(instance_path: str) -> dict:
         "PASSWORD_HASH_METHOD": "scrypt",
         "PASSWORD_MIN_LENGTH": 8,
         "INVITATION_DAYS": 7,
+        # Where annotators open the app, for `flask invite`'s links; None: where
+        # `flask run` last served it (survey_app.startup.served_address).
+        "BASE_URL": None,
         # Login rate limit: failures allowed per window, per (address, username)
         # and, much higher, per address alone.
         "LOGIN_MAX_FAILURES": 5,

@@ -8,6 +8,7 @@ from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, NotFound, ServiceUnavailable
+from werkzeug.http import HTTP_STATUS_CODES
 
 from survey_app.database import safe_rollback
 from survey_app.extensions import login_manager
@@ -23,6 +24,8 @@ def _for_api() -> bool:
 
 
 def _answer(code: int, name: str, message: str):
+    """`name` from an exception instance or HTTP_STATUS_CODES: on the class,
+    werkzeug's `name` is a property object, not a string."""
     if _for_api():
         return jsonify(error=message, status=code), code
     return render_template("error.html", code=code, title=name, message=message), code
@@ -40,7 +43,7 @@ def handle_csrf_error(error: CSRFError):
 
 def handle_unknown_class(error: UnknownClass):
     message = str(error)
-    return _answer(NotFound.code, NotFound.name, message if _for_api() else f"{message}.")
+    return _answer(NotFound.code, HTTP_STATUS_CODES[NotFound.code], message if _for_api() else f"{message}.")
 
 
 def handle_database_error(error: OperationalError):
@@ -52,7 +55,8 @@ def handle_database_error(error: OperationalError):
         login_manager._update_request_context_with_user()
     if request.path == "/health":  # what load balancers and docker-compose read
         return jsonify(status="unavailable", error=DATABASE_MESSAGE), ServiceUnavailable.code
-    return _answer(ServiceUnavailable.code, ServiceUnavailable.name, DATABASE_MESSAGE)
+    return _answer(ServiceUnavailable.code, HTTP_STATUS_CODES[ServiceUnavailable.code],
+                   DATABASE_MESSAGE)
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,93 @@
+"""What a team hits in its first hour (issue "The survey for a real team"): error
+pages, invitations, the admin page's counts, pictures that are off, the README."""
+
+import re
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError
+
+from survey_app import startup
+from survey_app.forms import SUBMISSION_ID_RE
+
+from .conftest import add_user, csrf_token
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_not_found_page_names_the_error(annotator):
+    page = annotator.get("/annotate/n09999999")
+    assert page.status_code == 404
+    assert "<property" not in page.text and "<small>Not Found</small>" in page.text
+
+
+def test_service_unavailable_page_names_the_error(app, monkeypatch):
+    from survey_app import browse
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("down"))
+
+    monkeypatch.setattr(browse, "hierarchy_from_db", unreachable)
+    page = app.test_client().get("/classes")
+    assert page.status_code == 503
+    assert "<property" not in page.text and "Service Unavailable" in page.text
+
+
+def test_invite_prints_the_address_the_app_was_last_served_at(app, runner):
+    startup.remember_address(app, "http://127.0.0.1:8123")
+    link = runner.invoke(args=["invite"]).output.strip()
+    assert link.startswith("http://127.0.0.1:8123/invite/")
+    explicit = runner.invoke(args=["invite", "--base-url", "https://cil.example"]).output
+    assert explicit.startswith("https://cil.example/invite/")
+
+
+def test_invitation_link_on_the_admin_page_is_a_link_with_a_copy_button(app, admin):
+    token = csrf_token(admin, "/admin/")
+    page = admin.post("/admin/invitations", data={"csrf_token": token,
+                                                   "invite-role": "annotator"},
+                      follow_redirects=True).text
+    link = re.search(r'<a href="(http://localhost/invite/[\w.-]+)"', page)
+    assert link, page
+    assert f'data-copy="{link.group(1)}"' in page
+    assert 'src="/static/copy.js"' in page
+
+
+def test_a_refused_new_account_redirects_so_a_reload_posts_nothing(app, admin):
+    token = csrf_token(admin, "/admin/")
+    form = {"csrf_token": token, "user-username": "dave", "user-password": "short",
+            "user-confirm": "short", "user-role": "annotator"}
+    response = admin.post("/admin/users", data=form)
+    assert response.status_code == 303 and response.location.endswith("/admin/#new-account")
+    assert "at least 8 characters" in admin.get("/admin/").text
+
+
+def test_admins_are_not_counted_as_annotators(app, admin):
+    page = admin.get("/admin/").text
+    assert "0 annotators" in page and "1 admin" in page
+    assert "Annotators (1)" not in page
+    add_user(app, "ann")
+    assert "1 annotator," in admin.get("/admin/").text
+
+
+def test_without_an_image_source_annotators_are_told_pictures_are_off(app, annotator):
+    page = annotator.get("/annotate/n01440764").text
+    assert "Pictures are off" in page
+    assert "no picture" not in page and 'class="placeholder"' not in page
+
+
+def test_the_nav_leads_admins_to_the_review(app, admin, annotator):
+    assert 'href="/admin/review/"' in admin.get("/admin/").text
+    assert 'href="/admin/review/"' not in annotator.get("/").text
+
+
+def test_readme_states_the_submission_id_rule():
+    low, high = re.search(r"\{(\d+),(\d+)\}", SUBMISSION_ID_RE).groups()
+    readme = (ROOT / "README.md").read_text()
+    assert f"`submission_id` is {low} to {high} letters, digits, `_` or `-`" in readme
+
+
+def test_system_deps_waits_for_the_dpkg_lock():
+    script = (ROOT / "scripts" / "system-deps.sh").read_text()
+    calls = [line for line in script.splitlines()
+             if re.search(r"\bapt-get\b.*\b(update|install)\b", line) and not line.lstrip().startswith("#")]
+    assert calls and all("DPkg::Lock::Timeout" in line for line in calls), calls
+
