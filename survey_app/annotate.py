@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
-from survey_app import work_queue
+from survey_app import images, work_queue
 from survey_app.class_view import (
     Candidate,
     ClassView,
@@ -115,8 +115,12 @@ def _page(view: ClassView, form: VoteForm, status: int = 200):
         form.submission_id.data = uuid.uuid4().hex
     previous, annotators = work_queue.previous_and_annotators(current_user.id, view.wnid)
     member_sets, chain = _fragments(view, form.synset.data)
+    source = images.current_source()
     return render_template(
         "annotate.html", view=view, form=form, member_sets=member_sets, chain=chain,
+        pictures_on=source is not None,
+        # 32 or 64 px pictures shown enlarged: crisp pixels rather than a blur
+        pixelated=isinstance(source, images.DownsampledSource),
         comment_max=COMMENT_MAX, annotators=annotators,
         previous_url=url_for("annotate.annotate", wnid=previous) if previous else None), status
 

@@ -147,7 +147,7 @@ def test_a_pickle_naming_other_code_is_refused(tmp_path):
 
 # --- no source ------------------------------------------------------------------------
 def test_no_source_placeholder_and_admin_warning(app, annotator, admin):
-    assert "No pictures of this class" in annotator.get(f"/annotate/{TENCH}").text
+    assert "Pictures are off" in annotator.get(f"/annotate/{TENCH}").text
     assert fetch(annotator, f"/images/large/{TENCH}/0.jpg")[0] == 404
     assert "No image source is configured" in admin.get("/admin/").text
 
@@ -156,7 +156,7 @@ def test_missing_source_folder_is_a_warning_not_a_crash(tmp_path, small_hierarch
     app = seeded(make_app(tmp_path, IMAGE_SOURCE=str(tmp_path / "nowhere")), small_hierarchy)
     admin = log_in(app.test_client(), add_user(app, "boss", role="admin"))
     assert "is not a folder" in admin.get("/admin/").text
-    assert "No pictures of this class" in admin.get(f"/annotate/{TENCH}").text
+    assert "Pictures are off" in admin.get(f"/annotate/{TENCH}").text
 
 
 def test_folder_without_class_folders_is_a_warning(tmp_path, small_hierarchy):
