@@ -23,6 +23,7 @@ from clustering.aggregate import (
     aggregate,
 )
 from clustering.cil import CILFormatError, write_cil
+from clustering.compare import compare, format_csv, format_markdown, read_label_set
 from clustering.conflicts import (
     DEFAULT_MAX_SHARE,
     DEFAULT_POLICY,
@@ -206,6 +207,29 @@ def tree_cil(args: argparse.Namespace, hierarchy: Hierarchy) -> tuple[StrategyRe
                                cut.report(tree, hierarchy))
     return result, (f"{tree.source} cut at level {args.level}: {len(cut.groups)} groups, "
                     f"{len(cut.renamed)} renamed")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    named = [given.split("=", 1) if "=" in given else (Path(given).stem, given)
+             for given in args.cils]
+    names = [name for name, _ in named]
+    if len(set(names)) < len(names):
+        raise CommandError(f"two label sets share a name ({', '.join(names)}); name them "
+                           "as NAME=FILE")
+    hierarchy = load_hierarchy(args)
+    sets = [read_label_set(name, path, hierarchy)
+            for name, path in tqdm(named, desc="reading", unit="set",
+                                   disable=not sys.stderr.isatty())]
+    reference = read_human_labels(args.reference, hierarchy)
+    rows, ari = compare(sets, hierarchy, reference, args.run)
+    table = format_markdown(rows, ari, Path(reference.source).stem)
+    print(f"reference: {reference.describe()}")
+    print(table, end="")
+    if args.markdown:
+        Path(args.markdown).write_text(table)
+    if args.csv:
+        Path(args.csv).write_text(format_csv(rows, ari))
+    return 0
 
 
 def cmd_suggest_fit(args: argparse.Namespace) -> int:
@@ -491,6 +515,28 @@ def build_parser() -> argparse.ArgumentParser:
     add_counts_options(p)
     add_hierarchy_options(p)
     p.set_defaults(func=cmd_suggest_evaluate)
+
+    p = sub.add_parser(
+        "compare", help="label sets side by side: sizes, balance, agreement, ARI, validity",
+        description="For each CIL: labels, singletons, the largest label's share, the "
+                    "entropy of the classes over the labels and its balance (entropy / "
+                    "log2 labels), agreement with a reference (the share of its classes given "
+                    "the same synset), whether `validate` passes; the adjusted Rand index "
+                    "between every two sets; with --run, a 1,000-way model's top-1 on each "
+                    "set by argmax-then-map and summed softmax. Prints Markdown.")
+    p.add_argument("cils", nargs="+", metavar="[NAME=]CIL",
+                   help="label sets, rich or flat; named by the file's stem unless NAME= is "
+                        "given")
+    p.add_argument("--reference", metavar="CIL",
+                   help="the labels agreement is measured against (default: the original "
+                        "project's published labels)")
+    p.add_argument("--run", metavar="RUN_DIR",
+                   help="a 1,000-way run after `python -m trainer.features RUN_DIR`: its "
+                        "confusion.npy (and val_probabilities.npy, for summed softmax)")
+    p.add_argument("--markdown", metavar="FILE", help="also write the tables as Markdown")
+    p.add_argument("--csv", metavar="FILE", help="also write the figures as CSV")
+    add_hierarchy_options(p)
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("aggregate", help="votes -> a sound CIL, with an agreement report")
     source = p.add_mutually_exclusive_group(required=True)
