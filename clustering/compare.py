@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from clustering.cil import CILFormatError, read_cil, resolve_name
+from clustering.conflicts import find_conflicts
 from clustering.confusion import CLASSES_FILE, read_class_matrix
 from clustering.hierarchy import Hierarchy
 from clustering.human_labels import HumanLabels
@@ -58,9 +59,11 @@ class LabelSet:
 
 def read_label_set(name: str, path: str | Path, hierarchy: Hierarchy) -> LabelSet:
     """A CIL's partition and synsets. A flat file with names that can mean two synsets on
-    a chain (the published labels' "printer") does not read as a CIL; it is grouped by
-    name and each name read as the deepest synset of the chain it can mean, as the
-    published labels were chosen, and counted invalid by `validate`."""
+    a chain (the published labels' "printer") does not read as a CIL, so `validate` stops
+    at its format; it is grouped by name here, each name read as the deepest synset of
+    the chain it can mean (as the published labels were chosen), and its problems are
+    the format's, plus its classes whose name is no synset of their chain, plus its
+    labels that lie above another (`partition`'s checks)."""
     problems = len(validate_file(path, hierarchy).failures)
     known = hierarchy.class_index
     try:
@@ -69,9 +72,12 @@ def read_label_set(name: str, path: str | Path, hierarchy: Hierarchy) -> LabelSe
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         if not isinstance(data, dict) or "format" in data:
             raise
+        synsets = {w: resolve_name(hierarchy, w, label)[0]
+                   for w, label in data.items() if w in known}
+        problems += (sum(s is None for s in synsets.values())
+                     + len(find_conflicts(hierarchy, {s for s in synsets.values() if s})))
         return LabelSet(name, {w: label for w, label in data.items() if w in known},
-                        {w: resolve_name(hierarchy, w, label)[0]
-                         for w, label in data.items() if w in known}, problems)
+                        synsets, problems)
     labels = cil.label_by_index()
     return LabelSet(name, {c.wnid: c.label_index for c in cil.classes if c.wnid in known},
                     {c.wnid: labels[c.label_index].wnid for c in cil.classes if c.wnid in known},
@@ -188,7 +194,7 @@ def _cells(row: Row, run: bool) -> list[str]:
                  f"{100 * row.agreement[0] / max(row.agreement[1], 1):.1f} %")
     cells = [row.name, str(row.labels), str(row.singletons), f"{100 * row.largest:.1f} %",
              f"{row.entropy:.2f}", "–" if row.balance is None else f"{row.balance:.3f}",
-             agreement, "yes" if not row.problems else f"no ({row.problems} problems)"]
+             agreement, "yes" if not row.problems else f"no ({row.problems} problem(s))"]
     if run:
         cells += ["–" if x is None else f"{x:.1f} %" for x in (row.mapped_top1, row.summed_top1)]
     return cells

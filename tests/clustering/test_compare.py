@@ -117,7 +117,7 @@ def test_compare_prints_markdown_and_writes_csv(files, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "| A | 4 | 1 | 37.5 % | 1.91 | 0.953 | 8/8 = 100.0 % | yes |" in printed
-    assert "| alone | 8 | 8 | 12.5 % | 3.00 | 1.000 | 0/8 = 0.0 % | no (1 problems) |" in printed
+    assert "| alone | 8 | 8 | 12.5 % | 3.00 | 1.000 | 0/8 = 0.0 % | no (1 problem(s)) |" in printed
     assert "| coarse | 0.401 | 1 | 0.000 |" in printed
     lines = (files / "table.csv").read_text().splitlines()
     assert lines[0].startswith("label_set,classes,labels,singletons,largest_share")
