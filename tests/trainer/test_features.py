@@ -44,3 +44,18 @@ def test_a_class_model_writes_features_confusions_weights_and_softmax(class_runs
 def test_a_folder_that_is_no_run_is_refused(tmp_path, capsys):
     assert main([str(tmp_path)]) == 2
     assert "has no args.json" in capsys.readouterr().err
+
+
+def test_the_clustering_package_reads_the_files(class_runs, imagenet_hierarchy):
+    """The file names and layouts are a contract between two packages that share no code."""
+    from clustering.compare import compare, read_label_set
+    from clustering.confusion import read_class_matrix
+    from trainer.config import DEFAULT_CIL
+
+    run = class_runs[1]
+    assert main([str(run), "--device", "cpu", "-b", "16"]) == 0
+    assert read_class_matrix(run, imagenet_hierarchy).sum() == 32
+    assert read_class_matrix(run, imagenet_hierarchy, weights=True).shape == (1000, 64)
+    (row,), _ = compare([read_label_set("default", DEFAULT_CIL, imagenet_hierarchy)],
+                        imagenet_hierarchy, run=run)
+    assert 0 <= row.mapped_top1 <= 100 and 0 <= row.summed_top1 <= 100
