@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
 from tqdm import tqdm
@@ -41,6 +42,14 @@ from clustering.confusion import (
     read_class_matrix,
     weight_similarity,
 )
+from clustering.discover import (
+    DEFAULT_FAR,
+    DEFAULT_MAX_WIDTH,
+    DEFAULT_MIN_CLUSTER_SIZE,
+    discover,
+    format_discovery,
+    read_features,
+)
 from clustering.entry_level import (
     EntryLevelModel,
     ModelError,
@@ -51,7 +60,7 @@ from clustering.entry_level import (
     load_default_model,
 )
 from clustering.hierarchy import ClassListError, Hierarchy, read_class_list
-from clustering.human_labels import read_human_labels
+from clustering.human_labels import PUBLISHED_LABELS, read_human_labels
 from clustering.popularity import (
     DEFAULT_PROVIDER,
     PROVIDERS,
@@ -229,6 +238,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
         Path(args.markdown).write_text(table)
     if args.csv:
         Path(args.csv).write_text(format_csv(rows, ari))
+    return 0
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    hierarchy = load_hierarchy(args)
+    wnids, features = read_features(args.features, hierarchy)
+    published = Path(str(resources.files("clustering").joinpath(PUBLISHED_LABELS)))
+    labels = read_label_set("labels", args.labels or published, hierarchy)
+    try:
+        found = discover(hierarchy, wnids, features, labels.groups, args.min_cluster_size,
+                         args.far, args.max_width)
+    except ImportError:
+        raise CommandError("discover needs scikit-learn: pip install -e '.[discover]'") from None
+    print(f"{len(wnids)} classes with features ({args.features}); labels: "
+          f"{args.labels or 'the published labels'}")
+    print(format_discovery(found, hierarchy, args.far, labels.names), end="")
     return 0
 
 
@@ -537,6 +562,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", metavar="FILE", help="also write the figures as CSV")
     add_hierarchy_options(p)
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "discover", help="groups of classes close in a model's features but far in WordNet, "
+                         "and labels the model splits",
+        description="Cluster the classes' mean penultimate features (HDBSCAN on the centred, "
+                    "unit-length means) and list the clusters whose classes meet only --far or "
+                    "more levels up in WordNet, and the labels of a CIL whose classes fall into "
+                    "two or more clusters: what an admin reads before settling. Needs "
+                    "scikit-learn (the `discover` extra).")
+    p.add_argument("features", metavar="FEATURES",
+                   help="features.npz written by `python -m trainer.features RUN_DIR` (or the "
+                        "run folder), with classes.txt beside it")
+    p.add_argument("--labels", metavar="CIL",
+                   help="the label set to look for splits in (default: the original "
+                        "project's published labels)")
+    p.add_argument("--min-cluster-size", type=_at_least(2), default=DEFAULT_MIN_CLUSTER_SIZE,
+                   help="HDBSCAN's smallest cluster (default: %(default)s)")
+    p.add_argument("--max-width", type=_share, default=DEFAULT_MAX_WIDTH, metavar="SHARE",
+                   help="a cluster's classes must all lie within this share of the median "
+                        "distance between two classes (default: %(default)s)")
+    p.add_argument("--far", type=_at_least(1), default=DEFAULT_FAR, metavar="LEVELS",
+                   help="a cluster is far in WordNet when a class climbs this many levels to "
+                        "the synset all its classes share (default: %(default)s)")
+    add_hierarchy_options(p)
+    p.set_defaults(func=cmd_discover)
 
     p = sub.add_parser("aggregate", help="votes -> a sound CIL, with an agreement report")
     source = p.add_mutually_exclusive_group(required=True)

@@ -55,6 +55,7 @@ class LabelSet:
     groups: dict[str, Hashable]  # class wnid -> its label (an index, or a flat file's name)
     synsets: dict[str, str | None]  # class wnid -> its label's synset, where known
     problems: int  # what `validate` reports; 0 for a valid set
+    names: dict[Hashable, str]  # label -> its display name
 
 
 def read_label_set(name: str, path: str | Path, hierarchy: Hierarchy) -> LabelSet:
@@ -76,12 +77,12 @@ def read_label_set(name: str, path: str | Path, hierarchy: Hierarchy) -> LabelSe
                    for w, label in data.items() if w in known}
         problems += (sum(s is None for s in synsets.values())
                      + len(find_conflicts(hierarchy, {s for s in synsets.values() if s})))
-        return LabelSet(name, {w: label for w, label in data.items() if w in known},
-                        synsets, problems)
+        groups = {w: label for w, label in data.items() if w in known}
+        return LabelSet(name, groups, synsets, problems, {g: g for g in groups.values()})
     labels = cil.label_by_index()
     return LabelSet(name, {c.wnid: c.label_index for c in cil.classes if c.wnid in known},
                     {c.wnid: labels[c.label_index].wnid for c in cil.classes if c.wnid in known},
-                    problems)
+                    problems, {index: label.name for index, label in labels.items()})
 
 
 def adjusted_rand_index(first: Sequence[Hashable], second: Sequence[Hashable]) -> float:
