@@ -273,7 +273,8 @@ def test_accounts_migration_postgres(tmp_path, postgres_url):
 
 # --- usernames: whole matches, one name whatever its case -----------------------------
 @pytest.mark.parametrize("username", ["alice\n", "alice\r\n", "a" * 64 + "\n", " alice"])
-def test_usernames_with_trailing_or_leading_junk_are_refused(app, username):
+def test_usernames_with_trailing_or_leading_junk_are_refused(either_app, username):
+    app = either_app
     with app.app_context():
         with pytest.raises(accounts.AccountError, match="a username has"):
             accounts.create_user(username, PASSWORD)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from survey_app.extensions import db
 from survey_app.models import Vote
 
-from .conftest import csrf_token
+from .conftest import add_user, csrf_token, log_in
 
 TENCH, GOLDFISH, DALMATIAN, DOG = "n01440764", "n01443537", "n02110341", "n02084071"
 
@@ -116,11 +116,12 @@ def test_oversized_body_is_refused(app, annotator):
 
 
 @pytest.mark.parametrize("submission_id", ["a" * 64 + "\n", "abcdefgh\n", "abcdefgh\r"])
-def test_submission_id_must_match_whole(app, annotator, submission_id):
+def test_submission_id_must_match_whole(either_app, submission_id):
+    annotator = log_in(either_app.test_client(), add_user(either_app, "ann"))
     response = post_vote(annotator, {"class": DALMATIAN, "synset": DOG,
                                      "submission_id": submission_id})
     assert response.status_code == 400 and "submission_id" in response.get_json()["error"]
-    assert stored_votes(app) == 0
+    assert stored_votes(either_app) == 0
 
 
 def test_votes_are_rate_limited(app, annotator):
