@@ -172,9 +172,10 @@ def merge_by_confusion(hierarchy: Hierarchy, similarity: np.ndarray,
             stopped = f"reached {state.num_labels} labels (at most {max_labels} asked)"
             break
         best = state.best()
-        if best is None or best[0] < threshold:
+        # A hair below: a score of 1/50 summed from rates comes out as 0.019999...
+        if best is None or best[0] < threshold * (1 - 1e-9):
             stopped = (f"no merge left scores at least {threshold:g} (best "
-                       f"{0 if best is None else best[0]:.4g})")
+                       f"{0 if best is None else best[0]:.4f})")
             break
         merges.append(state.merge(best[1], best[0]))
         if progress:

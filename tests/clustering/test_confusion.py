@@ -72,7 +72,7 @@ def test_merges_follow_the_confusions_inside_wordnet():
     assert result.assignment == {TENCH: FISH, GOLDFISH: FISH, HUSKY: DOG, MALAMUTE: DOG,
                                  PUG: DOG, SCHOOL_BUS: BUS, TROLLEYBUS: BUS, CAR: CAR}
     # The malamute-school bus confusion would need "entity", which scores 0.01.
-    assert "best 0.01" in result.stopped
+    assert "best 0.0100" in result.stopped
 
 
 def test_an_unconstrained_merge_would_have_joined_the_malamute_and_the_bus():
