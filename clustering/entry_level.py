@@ -318,10 +318,11 @@ def grouped_folds(classes: Sequence[str], labels: Mapping[str, str], k: int,
     return folds
 
 
-def _choose_l2(hierarchy: Hierarchy, labels: Mapping[str, str], classes: Sequence[str],
-               examples: _Examples, l2_grid: Sequence[float], inner_folds: int,
-               seed: int) -> float:
+def _choose_l2(labels: Mapping[str, str], classes: Sequence[str], examples: _Examples,
+               l2_grid: Sequence[float], inner_folds: int, seed: int) -> float:
     """The strength with the most grouped-CV hits among `classes` (ties to the larger)."""
+    if len(l2_grid) == 1:
+        return l2_grid[0]
     position = {c: i for i, c in enumerate(classes)}
     folds = grouped_folds(classes, labels, inner_folds, seed)
     parts = [np.array([position[c] for c in fold]) for fold in folds]
@@ -372,8 +373,8 @@ def cross_validate(hierarchy: Hierarchy, labels: Mapping[str, str],
     for i, held in enumerate(parts):
         train = [c for j, part in enumerate(parts) if j != i for c in part]
         train_index = np.array([position[c] for c in train])
-        l2 = _choose_l2(hierarchy, labels, train, examples.subset(train_index), l2_grid,
-                        inner_folds, seed + 1)
+        l2 = _choose_l2(labels, train, examples.subset(train_index), l2_grid, inner_folds,
+                        seed + 1)
         chosen.append(l2)
         fitted = _fit(examples.subset(train_index), l2)
         hits += _hits(examples.subset(np.array([position[c] for c in held])), *fitted)
@@ -391,8 +392,7 @@ def fit_model(hierarchy: Hierarchy, labels: Mapping[str, str],
     chosen by grouped cross-validation on those classes."""
     classes = _labelled_classes(hierarchy, labels)
     examples = _examples(hierarchy, labels, familiarity, classes)
-    l2 = (_choose_l2(hierarchy, labels, classes, examples, l2_grid, inner_folds, seed)
-          if len(l2_grid) > 1 else l2_grid[0])
+    l2 = _choose_l2(labels, classes, examples, l2_grid, inner_folds, seed)
     mean, scale, weights = _fit(examples, l2)
     return EntryLevelModel(FEATURES, mean, scale, weights, l2,
                            {"classes": len(classes), **(provenance or {})})

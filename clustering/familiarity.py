@@ -8,9 +8,9 @@ contest. Untagged senses still get a share that falls with their rank
 (`SMOOTHING` pseudo-counts spread as 1/rank), so a word whose senses were never
 tagged is shared by WordNet's own sense order.
 
-A synset's familiarity is that of its best lemma, not only its first: "fish"
-and "Pisces" name one synset only in another sense, while "car", "auto" and
-"automobile" all name the car.
+A synset's familiarity is that of its best lemma, not only its first: "car",
+"auto" and "automobile" all name the car, and "domestic dog" is no word people
+search for "dog".
 """
 
 from __future__ import annotations
