@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
-from survey_app import images, work_queue
+from survey_app import images, model_confusions, work_queue
 from survey_app.class_view import (
     Candidate,
     ClassView,
@@ -122,6 +122,7 @@ def _page(view: ClassView, form: VoteForm, status: int = 200):
         # 32 or 64 px pictures shown enlarged: crisp pixels rather than a blur
         pixelated=isinstance(source, images.DownsampledSource),
         comment_max=COMMENT_MAX, annotators=annotators,
+        confusions=model_confusions.top_confusions(view.wnid),
         previous_url=url_for("annotate.annotate", wnid=previous) if previous else None), status
 
 

@@ -58,6 +58,9 @@ def defaults(instance_path: str) -> dict:
         # Image source: None, a local ImageNet folder (ROOT/<wnid>/*.JPEG, or its
         # train/ or val/ subfolder), or a Downsampled ImageNet folder.
         "IMAGE_SOURCE": None,
+        # A run's confusion.npy (`python -m trainer.features RUN_DIR`): the annotate page
+        # then names the classes the model mistakes each class for. None: not shown.
+        "MODEL_CONFUSION": None,
         "THUMBNAIL_DIR": str(instance / "thumbnails"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
