@@ -6,10 +6,10 @@ the mistakes fall on the other classes with weight exp(-`--sharpness` * d), d be
 how many levels the true class climbs to meet the other in WordNet (its depth less
 the depth of their deepest common ancestor), so a husky is mostly taken for other
 dogs, as a real model's mistakes are. On top, `--cross` random pairs of classes
-from different top-level branches of "physical entity" are confused strongly one
-way (a quarter of the true class's images): the look-alikes across WordNet that a
-real model has (a school bus for a garbage truck is inside the tree; a tiger cat for
-a tiger is not). Seeded, so the file is the same on every run.
+from different branches (artifact, living thing, food ...) are confused strongly one
+way (a quarter of the true class's images): look-alikes that WordNet keeps apart, as
+a real model has them (a mask taken for a face). Seeded, so the file is the same on
+every run.
 
     .venv/bin/python benchmarks/synthetic_confusion.py --out runs/synthetic
     .venv/bin/python -m clustering strategy confusion --run runs/synthetic --out confusion.json
@@ -60,9 +60,10 @@ def synthetic_confusion(hierarchy: Hierarchy, *, images: int = 50, top1: float =
 
 
 def _branch(hierarchy: Hierarchy, wnid: str) -> str:
-    """The class's synset two levels below "physical entity" (living thing, artifact ...)."""
+    """The fifth synset of the class's chain, root first: artifact (515 classes of
+    ImageNet-1k), living thing (407), food (29) and a few smaller ones."""
     chain = hierarchy.chain_wnids(wnid)
-    return chain[min(3, len(chain) - 1)]
+    return chain[min(4, len(chain) - 1)]
 
 
 def main(argv: list[str] | None = None) -> int:
