@@ -122,3 +122,15 @@ def test_strategy_confusion_writes_a_valid_cil(tmp_path, capsys):
     assert sorted(label.name for label in read_cil(out).labels) == ["bus", "car", "dog", "fish"]
     assert json.loads(out.read_text())["provenance"]["merges"][0] == ["n00000003", 0.2]
     assert validate_file(out, toy_hierarchy()).ok
+
+
+def test_the_synthetic_matrix_has_its_images_and_gives_a_valid_cil():
+    from benchmarks.synthetic_confusion import synthetic_confusion
+
+    hierarchy = toy_hierarchy()
+    counts = synthetic_confusion(hierarchy, cross=2, seed=1)
+    assert counts.shape == (8, 8) and (counts.sum(axis=1) == 50).all()
+    result = merge_by_confusion(hierarchy, confusion_similarity(counts))
+    assert set(result.assignment) == set(CLASSES)
+    # Mistakes fall off with WordNet distance: a class is taken for its sibling most.
+    assert counts[POSITION[HUSKY], POSITION[MALAMUTE]] > counts[POSITION[HUSKY], POSITION[CAR]]
