@@ -134,3 +134,19 @@ def test_the_synthetic_matrix_has_its_images_and_gives_a_valid_cil():
     assert set(result.assignment) == set(CLASSES)
     # Mistakes fall off with WordNet distance: a class is taken for its sibling most.
     assert counts[POSITION[HUSKY], POSITION[MALAMUTE]] > counts[POSITION[HUSKY], POSITION[CAR]]
+
+
+def test_strategy_confusion_reads_weight_rows_and_refuses_a_stray_temperature(tmp_path,
+                                                                              capsys):
+    hierarchy_file = tmp_path / "toy.json"
+    toy_hierarchy().save(hierarchy_file)
+    rows = np.random.default_rng(0).normal(size=(len(CLASSES), 16))
+    rows[POSITION[GOLDFISH]] = rows[POSITION[TENCH]]
+    np.save(tmp_path / "head_weights.npy", rows)
+    out = tmp_path / "cil.json"
+    run = ["strategy", "confusion", "--run", str(tmp_path), "--hierarchy", str(hierarchy_file),
+           "--out", str(out)]
+    assert main([*run, "--weights", "--threshold", "0.05"]) == 0
+    assert "7 labels for 8 classes (head weight rows, 1 merges" in capsys.readouterr().out
+    assert main([*run, "--temperature", "0.5"]) == 2
+    assert "--temperature is for --weights" in capsys.readouterr().err
