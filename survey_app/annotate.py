@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
@@ -56,10 +56,17 @@ def _annotate_url(wnid: str | None) -> str:
     return url_for("annotate.annotate", wnid=wnid) if wnid else url_for("annotate.done")
 
 
+VOTES_PER_PAGE = 50
+
+
 @bp.get("/")
 def home():
-    return render_template("home.html", votes=latest_votes(current_user.id),
-                           names=display_names(),
+    votes = latest_votes(current_user.id)
+    pages = max((len(votes) + VOTES_PER_PAGE - 1) // VOTES_PER_PAGE, 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    return render_template("home.html", total=len(votes),
+                           votes=votes[(page - 1) * VOTES_PER_PAGE:page * VOTES_PER_PAGE],
+                           page=page, pages=pages, names=display_names(),
                            next_wnid=work_queue.next_class(current_user.id))
 
 

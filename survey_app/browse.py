@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 from clustering.dbread import DatabaseError
 from clustering.hierarchy import Hierarchy, ImageClass
 from clustering.popularity import format_count, term_for_synset
-from survey_app.class_view import hierarchy_cache
+from survey_app.class_view import general_prefix, hierarchy_cache
 from survey_app.counts import recent_counts
 from survey_app.extensions import db
 from survey_app.models import ImageClass as ImageClassRow
@@ -66,5 +66,7 @@ def class_list():
         for wnid, term in terms.items()
     }
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
+    folded = {c.wnid: general_prefix(hierarchy, [e.wnid for e in c.chain]) for c in classes}
     return render_template("classes.html", classes=classes, synsets=hierarchy.synsets,
+                           folded=folded,
                            counts=shown_counts, query=query, page=page, pages=pages, total=total)

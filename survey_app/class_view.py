@@ -15,10 +15,11 @@ from dataclasses import dataclass, replace
 from flask import current_app
 from sqlalchemy import Row
 
-from clustering.cil import unique_names
+from clustering.cil import normalize_name, unique_names
 from clustering.familiarity import synset_familiarity, terms_for_synset
+from clustering.hierarchy import Hierarchy
 from clustering.popularity import format_count
-from clustering.strategies import suggest_label
+from clustering.strategies import TOO_GENERAL, entry_level_assignment, suggest_label
 from survey_app import images
 from survey_app.counts import recent_counts
 from survey_app.models import Vote
@@ -132,6 +133,19 @@ def display_names() -> dict[str, str]:
     return names
 
 
+def general_prefix(hierarchy: Hierarchy, chain: list[str]) -> int:
+    """How many entries from the root down (`chain` is root first) are too general
+    to name a picture (the strategies' `TOO_GENERAL`), the class itself never:
+    the pages fold them behind one "more general" row. For display only; the
+    suggestion's model does not use the list."""
+    folded = 0
+    for wnid in chain[:-1]:
+        if normalize_name(hierarchy.label(wnid)) not in TOO_GENERAL:
+            break
+        folded += 1
+    return folded
+
+
 def _members(descendants: tuple[str, ...], class_wnid: str,
              names: dict[str, str]) -> tuple[Member, ...]:
     """Up to MEMBERS_SHOWN classes other than `class_wnid`, spread evenly over
@@ -146,6 +160,24 @@ def _members(descendants: tuple[str, ...], class_wnid: str,
 def build_class_view(class_wnid: str, user_id: int) -> ClassView:
     """Raises UnknownClass for a wnid that is not a class of the survey."""
     require_class(class_wnid)
+    return replace(_kept_view(class_wnid), my_vote=latest_vote(user_id, class_wnid))
+
+
+def suggestions() -> dict[str, str]:
+    """class wnid -> the suggestion the annotate page shows, for every class at once
+    (`entry_level_assignment`, the same model and counts as `suggest_label`),
+    kept while the counts stay the same: the review summary needs all of them, and
+    building each class's view for it took seconds."""
+    kept = hierarchy_cache("cil_suggestions")
+    word_counts = {term: count for term, (count, _provider) in recent_counts().items()}
+    if kept.get("counts") != word_counts:
+        kept["counts"] = word_counts
+        kept["labels"] = entry_level_assignment(hierarchy_from_db(), word_counts)
+    return kept["labels"]
+
+
+def _kept_view(class_wnid: str) -> ClassView:
+    """The class's view without a vote, built once per process and search counts."""
     views = hierarchy_cache("cil_class_views")
     built = views.get(class_wnid)
     if built is None:
@@ -160,7 +192,7 @@ def build_class_view(class_wnid: str, user_id: int) -> ClassView:
     if built is None or built.counts != counts:
         built = _BuiltView(terms, counts, _class_view(class_wnid, terms, counts))
         views[class_wnid] = built
-    return replace(built.view, my_vote=latest_vote(user_id, class_wnid))
+    return built.view
 
 
 @dataclass(frozen=True)

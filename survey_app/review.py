@@ -10,6 +10,7 @@ would write.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,13 +26,14 @@ from clustering.conflicts import (
     DEFAULT_POLICY,
     POLICIES,
     ConflictError,
-    describe_conflict,
+    find_conflicts,
     find_overlaps,
 )
 from clustering.hierarchy import Hierarchy
 from clustering.votes import votes_to_jsonl
 from survey_app import images
 from survey_app.auth import admin_required
+from survey_app.class_view import suggestions
 from survey_app.exports import current_aggregation, database_votes
 from survey_app.extensions import db
 from survey_app.forms import COMMENT_MAX, clean_text
@@ -40,7 +42,12 @@ from survey_app.seeding import hierarchy_from_db
 
 bp = Blueprint("review", __name__, url_prefix="/admin/review")
 
-STATUSES = ("voted", "undecided", "decided")
+# The class list's filters: by vote, too few votes, settled by an admin, no clear
+# winner, in a conflict among decided labels, with a comment.
+FILTERS = ("voted", "undecided", "settled", "split", "conflict", "comment")
+PER_PAGE = 50
+MAX_PER_PAGE = 200
+NAMES_SHOWN = 8  # member names on a label's card, and below a conflict's general label
 
 
 class DecisionForm(FlaskForm):
@@ -68,6 +75,46 @@ def require_admin() -> None:
 
 
 @dataclass(frozen=True)
+class ConflictGroup:
+    """A decided label above other decided labels: "bird is above ostrich, cock, ..."."""
+
+    general: str
+    specifics: tuple[str, ...]  # the decided labels below it, by name
+    classes: tuple[str, ...]  # the classes decided as one of them, by name: what merging settles
+
+
+def decided_labels(result: Aggregation) -> dict[str, str]:
+    """Class -> label for the classes decided by vote or by an admin. An undecided
+    class keeps its own label in an export, but it is no one's choice yet, so
+    it makes no conflict worth an admin's time."""
+    return {w: o.label for w, o in result.outcomes.items() if o.status != "undecided"}
+
+
+def conflict_groups(result: Aggregation) -> list[ConflictGroup]:
+    """The conflicts among decided labels, one group per general label, the
+    groups by the general label's name (case-insensitive)."""
+    decided = decided_labels(result)
+    hierarchy = result.hierarchy
+    below: dict[str, set[str]] = {}
+    for conflict in find_conflicts(hierarchy, decided.values()):
+        below.setdefault(conflict.general, set()).add(conflict.specific)
+    groups = []
+    for general, specifics in below.items():
+        classes = [w for w, label in decided.items() if label in specifics]
+        groups.append(ConflictGroup(general, _by_name(hierarchy, specifics),
+                                    _by_name(hierarchy, classes)))
+    return sorted(groups, key=lambda g: _name_key(hierarchy, g.general))
+
+
+def _name_key(hierarchy: Hierarchy, wnid: str) -> tuple[str, str]:
+    return hierarchy.label(wnid).casefold(), wnid
+
+
+def _by_name(hierarchy: Hierarchy, wnids: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(wnids, key=lambda w: _name_key(hierarchy, w)))
+
+
+@dataclass(frozen=True)
 class QueueEntry:
     """A class an admin should look at, and why."""
 
@@ -75,37 +122,65 @@ class QueueEntry:
     outcome: ClassOutcome
     final: str  # its label in the CIL, after conflicts
     reasons: tuple[str, ...]  # "split", "tie", "conflict", "overlap", "comment"
+    since: datetime  # its latest counted vote: how long it has waited
+
+
+def _clear_winner(outcome: ClassOutcome) -> bool:
+    """More than half of the counted votes for one label."""
+    return not outcome.tied and outcome.share > 0.5
+
+
+def _latest_votes(result: Aggregation) -> dict[str, datetime]:
+    latest: dict[str, datetime] = {}
+    for vote in result.aggregator.counted_votes_:
+        if vote.wnid not in latest or vote.time > latest[vote.wnid]:
+            latest[vote.wnid] = vote.time
+    return latest
 
 
 def disagreement_queue(result: Aggregation) -> list[QueueEntry]:
-    """Classes with split votes, ties, conflicts, overlaps or comments, not yet settled by
-    a decision; the most split first."""
-    in_conflict = {w for c in result.resolution.conflicts for w in (c.general, c.specific)}
+    """The classes not settled by a decision that an admin should look at: those
+    with at least the minimum votes and no clear winner, those whose decided
+    label is in a conflict with another decided label (or that lie under two
+    labels through two paths), and those with a comment, whatever their votes.
+    A class without votes is never here. Oldest first: by the latest counted
+    vote, so the class that has waited longest comes first."""
+    in_conflict = {w for g in conflict_groups(result) for w in (g.general, *g.specifics)}
+    decided = decided_labels(result)
     overlapping = {o.wnid for o in find_overlaps(result.hierarchy, result.resolution.assignment)}
+    since = _latest_votes(result)
     entries = []
     for wnid, outcome in result.outcomes.items():
-        if outcome.status == "decided":
+        if outcome.status == "decided" or not outcome.n_votes:
             continue
         reasons = []
-        if len(outcome.votes) > 1:
+        if outcome.status == "voted" and not _clear_winner(outcome):
             reasons.append("split")
-        if outcome.tied:
-            reasons.append("tie")
-        if outcome.label in in_conflict or wnid in result.resolution.moved:
+            if outcome.tied:
+                reasons.append("tie")
+        if wnid in decided and decided[wnid] in in_conflict:
             reasons.append("conflict")
-        if wnid in overlapping:
+        if wnid in decided and wnid in overlapping:
             reasons.append("overlap")
         if outcome.comments:
             reasons.append("comment")
         if reasons:
             entries.append(QueueEntry(wnid, outcome, result.resolution.assignment[wnid],
-                                      tuple(reasons)))
-    return sorted(entries, key=lambda e: (e.outcome.share if e.outcome.n_votes else 1.0,
-                                          -e.outcome.n_votes, e.wnid))
+                                      tuple(reasons), since[wnid]))
+    return sorted(entries, key=lambda e: (e.since, e.wnid))
 
 
 def _label_names(result: Aggregation) -> dict[str, str]:
     return {label.wnid: label.name for label in result.cil.labels if label.wnid}
+
+
+def _page_of(items: Sequence, per_page: int = PER_PAGE) -> tuple[Sequence, int, int]:
+    """The `?page=` of `items` (and `?per_page=`, up to MAX_PER_PAGE): the slice,
+    the page number, the number of pages."""
+    per_page = min(max(request.args.get("per_page", per_page, type=int), 1), MAX_PER_PAGE)
+    pages = max((len(items) + per_page - 1) // per_page, 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    return items[(page - 1) * per_page:page * per_page], page, pages
 
 
 @bp.get("/")
@@ -117,25 +192,68 @@ def index():
         if vote.annotator not in last_vote or vote.time > last_vote[vote.annotator]:
             last_vote[vote.annotator] = vote.time
     statuses = Counter(o.status for o in result.outcomes.values())
+    groups = conflict_groups(result)
+    shown, page, pages = _page_of(groups)
     return render_template(
         "review/index.html", result=result, agreement=result.agreement,
         classes_by_annotator=Counter(v.annotator for v in counted), last_vote=last_vote,
-        statuses=statuses, total=len(result.outcomes),
-        queue_length=len(disagreement_queue(result)),
-        conflicts=[describe_conflict(result.hierarchy, c) for c in result.resolution.conflicts],
-        policies=POLICIES, default_policy=DEFAULT_POLICY, min_votes=DEFAULT_MIN_VOTES)
+        suggested_share=_suggested_share(result), statuses=statuses,
+        total=len(result.outcomes), queue_length=len(disagreement_queue(result)),
+        groups=shown, n_groups=len(groups), page=page, pages=pages, hierarchy=result.hierarchy,
+        policies=POLICIES, default_policy=DEFAULT_POLICY, min_votes=DEFAULT_MIN_VOTES,
+        names_shown=NAMES_SHOWN)
+
+
+def _suggested_share(result: Aggregation) -> dict[str, tuple[int, int]]:
+    """Annotator -> (votes equal to the suggestion, votes): how far the suggestion
+    anchors each of them. The suggestion as the counts give it now, which is the
+    one shown at the vote unless the counts were filled again since."""
+    suggested = suggestions()
+    shares: dict[str, list[int]] = {}
+    for vote in result.aggregator.counted_votes_:
+        agreed = shares.setdefault(vote.annotator, [0, 0])
+        agreed[0] += suggested.get(vote.wnid) == vote.label
+        agreed[1] += 1
+    return {name: (agreed, n) for name, (agreed, n) in shares.items()}
+
+
+def _class_filter(result: Aggregation, status: str, annotator: str) -> list[str]:
+    """The classes under the filters, by name (case-insensitive)."""
+    wnids: Iterable[str] = result.outcomes
+    if status:
+        queue = {e.wnid: e.reasons for e in disagreement_queue(result)}
+        test = {
+            "voted": lambda o: o.status == "voted",
+            "undecided": lambda o: o.status == "undecided",
+            "settled": lambda o: o.status == "decided",
+            "split": lambda o: "split" in queue.get(o.wnid, ()),
+            "conflict": lambda o: "conflict" in queue.get(o.wnid, ()),
+            "comment": lambda o: bool(o.comments),
+        }[status]
+        wnids = [w for w in wnids if test(result.outcomes[w])]
+    if annotator:
+        voted_by = {v.wnid for v in result.aggregator.counted_votes_ if v.annotator == annotator}
+        wnids = [w for w in wnids if w in voted_by]
+    return list(_by_name(result.hierarchy, wnids))
 
 
 @bp.get("/classes")
 def classes():
     status = request.args.get("status", "")
-    if status and status not in STATUSES:
-        abort(400, description=f"status must be one of: {', '.join(STATUSES)}")
+    annotator = request.args.get("annotator", "")
+    if status and status not in FILTERS:
+        abort(400, description=f"status must be one of: {', '.join(FILTERS)}")
     result = current_aggregation()
-    rows = [(wnid, o) for wnid, o in result.outcomes.items() if not status or o.status == status]
-    return render_template("review/classes.html", rows=rows, result=result, status=status,
-                           statuses=STATUSES, names=_label_names(result),
-                           hierarchy=result.hierarchy)
+    annotators = sorted({v.annotator for v in result.aggregator.counted_votes_}, key=str.casefold)
+    if annotator and annotator not in annotators:
+        abort(400, description=f"{annotator!r} has no counted vote")
+    matching = _class_filter(result, status, annotator)
+    wnids, page, pages = _page_of(matching)
+    return render_template("review/classes.html", wnids=wnids, total=len(matching),
+                           result=result, status=status, filters=FILTERS,
+                           annotator=annotator, annotators=annotators,
+                           names=_label_names(result), hierarchy=result.hierarchy,
+                           page=page, pages=pages)
 
 
 @bp.get("/queue")
@@ -143,9 +261,16 @@ def queue():
     result = current_aggregation()
     hierarchy = result.hierarchy
     entries = disagreement_queue(result)
-    forms = {e.wnid: decision_form(hierarchy, e.wnid, e.final) for e in entries}
-    return render_template("review/queue.html", entries=entries, forms=forms,
-                           hierarchy=hierarchy, names=_label_names(result))
+    shown, page, pages = _page_of(entries)
+    forms = {e.wnid: decision_form(hierarchy, e.wnid, e.final) for e in shown}
+    return render_template("review/queue.html", entries=shown, total=len(entries), forms=forms,
+                           hierarchy=hierarchy, names=_label_names(result),
+                           page=page, pages=pages)
+
+
+def _record_decision(hierarchy: Hierarchy, wnid: str, label: str, note: str | None) -> None:
+    db.session.add(Decision(admin_id=current_user.id, class_wnid=wnid, synset_wnid=label,
+                            note=note))
 
 
 @bp.post("/classes/<wnid>/decision")
@@ -162,22 +287,40 @@ def decide(wnid: str):
         note = clean_text(form.note.data, "note")
     except ValueError as exc:
         abort(400, description=f"The decision was not recorded: {exc}")
-    db.session.add(Decision(admin_id=current_user.id, class_wnid=wnid,
-                            synset_wnid=form.synset.data, note=note))
+    _record_decision(hierarchy, wnid, form.synset.data, note)
     db.session.commit()
     flash(f"Settled {hierarchy.label(wnid)} ({wnid}) as {hierarchy.label(form.synset.data)}.",
           "info")
     return redirect(url_for("review.queue"), code=303)
 
 
+@bp.post("/conflicts/<general>/merge")
+def merge(general: str):
+    """Settle a conflict group in one click: every class decided as a label below
+    `general` is settled as `general`."""
+    result = current_aggregation()
+    group = next((g for g in conflict_groups(result) if g.general == general), None)
+    if group is None:
+        abort(404, description="No conflict among the decided labels has this label above others.")
+    hierarchy = result.hierarchy
+    for wnid in group.classes:
+        _record_decision(hierarchy, wnid, general, f"merged into {hierarchy.label(general)}")
+    db.session.commit()
+    flash(f"Settled {len(group.classes)} class{'es' if len(group.classes) != 1 else ''} as "
+          f"{hierarchy.label(general)}.", "info")
+    return redirect(url_for("review.index"), code=303)
+
+
 @bp.get("/overview")
 def overview():
     result = current_aggregation()
-    labels = sorted(result.cil.labels, key=lambda lab: (-len(lab.members), lab.name))
-    groups = [(label, [(wnid, images.first_thumbnail_url(wnid)) for wnid in label.members])
-              for label in labels]
-    return render_template("review/overview.html", groups=groups, hierarchy=result.hierarchy,
-                           image_warning=images.source_warning())
+    hierarchy = result.hierarchy
+    labels = sorted(result.cil.labels, key=lambda lab: (-len(lab.members), lab.name.casefold()))
+    shown, page, pages = _page_of(labels)
+    cards = [(label, next(filter(None, map(images.first_thumbnail_url, label.members)), None),
+              [hierarchy.label(w) for w in label.members[:NAMES_SHOWN]]) for label in shown]
+    return render_template("review/overview.html", cards=cards, total=len(labels),
+                           image_warning=images.source_warning(), page=page, pages=pages)
 
 
 DOWNLOADS = {

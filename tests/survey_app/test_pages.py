@@ -1,0 +1,212 @@
+"""Every page a person can reach, in Chromium at 1280 px and 390 px, on a survey of
+all 1,000 ImageNet classes with three annotators' votes on each: no sideways
+scroll, no page taller than 6,000 px, no WCAG 2.1 A/AA violation that axe-core
+finds, and what a person sees of the defects a team met in its first hour.
+Screenshots go to artifacts/pages/ (CI keeps them; docs/screenshots/ holds
+copies shown in the README)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from survey_app import accounts
+from survey_app.extensions import db
+from survey_app.models import Vote
+from survey_app.seeding import hierarchy_from_db
+
+from .conftest import PASSWORD, add_user, make_app, make_image_folder, seeded
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "pages"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+WIDTHS = (1280, 390)
+MAX_HEIGHT = 6000
+TENCH, DALMATIAN = "n01440764", "n02110341"  # one hypernym path; two
+
+pytestmark = [
+    pytest.mark.browser, pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium "
+                       "(`apt-get install chromium`; `make test` installs it)"),
+]
+
+
+def _team_votes(hierarchy) -> list[tuple[str, str, str, str | None]]:
+    """(annotator, class, label, comment) for every class: mostly the parent,
+    with splits, a few deeper and higher picks (conflicts) and a comment now and then."""
+    votes = []
+    for i, image_class in enumerate(hierarchy.classes):
+        chain = hierarchy.chain_wnids(image_class.wnid)
+        parent, grandparent = chain[-2], chain[-3]
+        votes.append(("ann1", image_class.wnid, parent, None))
+        votes.append(("ann2", image_class.wnid, parent if i % 7 else chain[-1], None))
+        votes.append(("ann3", image_class.wnid, grandparent if i % 5 == 0 else parent,
+                      "not sure about this one" if i % 97 == 0 else None))
+    return votes
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, imagenet_hierarchy):
+    """The app with all 1,000 classes, pictures, an admin and three annotators who
+    voted on every class, served on a free port of 127.0.0.1."""
+    root = tmp_path_factory.mktemp("site")
+    wnids = [c.wnid for c in imagenet_hierarchy.classes]
+    pictures = make_image_folder(root / "imagenet", wnids[:20], per_class=6, size=(96, 72))
+    make_image_folder(pictures, wnids[20:], per_class=1, size=(48, 36))
+    app = seeded(make_app(root, IMAGE_SOURCE=str(pictures)), imagenet_hierarchy)
+    ids = {name: add_user(app, name) for name in ("ann1", "ann2", "ann3")}
+    ids["boss"] = add_user(app, "boss", role="admin")
+    start = datetime(2026, 11, 20, 9)
+    with app.app_context():
+        db.session.add_all(
+            Vote(annotator_id=ids[name], class_wnid=wnid, synset_wnid=label, comment=comment,
+                 created_at=start + timedelta(seconds=7 * n))
+            for n, (name, wnid, label, comment) in enumerate(_team_votes(hierarchy_from_db())))
+        db.session.commit()
+        invitation = accounts.create_invitation("annotator")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{server.server_port}", invitation
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _logged_in(browser, base: str, username: str | None):
+    context = browser.new_context(viewport={"width": WIDTHS[0], "height": 900})
+    page = context.new_page()
+    if username:
+        page.goto(f"{base}/login")
+        page.fill("#username", username)
+        page.fill("#password", PASSWORD)
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+    return page
+
+
+def _measure(page) -> dict:
+    return page.evaluate("({width: document.documentElement.scrollWidth,"
+                         " height: document.documentElement.scrollHeight})")
+
+
+def _axe_violations(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={
+        "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+        "resultTypes": ["violations"]})
+    return [f"{v['id']}: {node['target']} {node.get('failureSummary', '')}"
+            for v in results.response["violations"] for node in v["nodes"]]
+
+
+def _pages(invitation: str) -> list[tuple[str, str | None, str]]:
+    """(name, user, path): every page a person reaches, as the role that reaches it."""
+    return [
+        ("login", None, "/login"),
+        ("invitation", None, f"/invite/{invitation}"),
+        ("annotate", "ann1", f"/annotate/{TENCH}"),
+        ("annotate-paths", "ann1", f"/annotate/{DALMATIAN}"),
+        ("my-votes", "ann1", "/"),
+        ("classes", "ann1", "/classes"),
+        ("account", "ann1", "/account"),
+        ("not-found", "ann1", "/annotate/n09999999"),
+        ("admin", "boss", "/admin/"),
+        ("review", "boss", "/admin/review/"),
+        ("review-classes", "boss", "/admin/review/classes"),
+        ("review-queue", "boss", "/admin/review/queue"),
+        ("review-overview", "boss", "/admin/review/overview"),
+    ]
+
+
+def test_every_page_fits_both_widths_and_passes_axe(site, browser):
+    _, base, invitation = site
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pages = {user: _logged_in(browser, base, user) for user in (None, "ann1", "boss")}
+    problems = []
+    for name, user, path in _pages(invitation):
+        page = pages[user]
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(f"{base}{path}")
+            size = _measure(page)
+            if size["width"] > width:
+                problems.append(f"{name} at {width} px: {size['width']} px wide")
+            if size["height"] > MAX_HEIGHT:
+                problems.append(f"{name} at {width} px: {size['height']} px tall")
+            problems.extend(f"{name} at {width} px: {v}" for v in _axe_violations(page))
+            page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+    assert not problems, "\n".join(problems)
+
+
+def test_first_admin_page_passes_axe(tmp_path, small_hierarchy, browser):
+    """The one-time setup page exists only while no admin does: its own app."""
+    from survey_app.accounts import setup_token
+
+    app = seeded(make_app(tmp_path), small_hierarchy)
+    with app.app_context():
+        token = setup_token()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        page = browser.new_page()
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(f"http://127.0.0.1:{server.server_port}/setup/{token}")
+            assert page.locator("input[name=username]").count() == 1  # the form, not a 404
+            assert _measure(page)["width"] <= width
+            assert _axe_violations(page) == []
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def test_chains_on_classes_stay_inline_and_comments_stay_cells(site, browser):
+    """CSS meant for the annotate page once made each chain entry on /classes a
+    full-width row and the comment cells flex boxes."""
+    _, base, _ = site
+    page = _logged_in(browser, base, "ann3")
+    page.goto(f"{base}/classes")
+    displays = page.eval_on_selector_all("td.chain .candidate",
+                                         "nodes => [...new Set(nodes.map(n => getComputedStyle(n).display))]")
+    assert displays == ["inline"]
+    assert _measure(page)["height"] < MAX_HEIGHT
+    page.goto(f"{base}/")
+    assert page.eval_on_selector("td.comment", "n => getComputedStyle(n).display") == "table-cell"
+
+
+def test_my_votes_fits_a_phone_and_the_phone_shows_no_key_hints(site, browser):
+    _, base, _ = site
+    page = _logged_in(browser, base, "ann1")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/")
+    assert _measure(page)["width"] <= 390
+    when = page.locator("td.when").first.bounding_box()
+    assert when["x"] + when["width"] <= 390  # the "When" column is not cut off
+    page.goto(f"{base}/annotate/{TENCH}")
+    assert page.locator("kbd:visible").count() == 0
+
+
+def test_the_invitation_link_is_clickable(site, browser):
+    _, base, _ = site
+    page = _logged_in(browser, base, "boss")
+    page.goto(f"{base}/admin/")
+    page.click("text=Create invitation link")
+    page.locator(".flash.link a").click()
+    page.wait_for_url(f"{base}/invite/**")
+    assert page.locator("h1").inner_text()
