@@ -25,7 +25,7 @@ In one process, on random data shaped like ImageNet32 (32x32 RGB, 1,000 classes)
 
 After `--warmup` untimed steps of each (compilation, cuDNN's algorithm search, the workers'
 start), the rows are timed interleaved: `--repeats` rounds (at least 5), each timing `--steps`
-steps of every row in turn, with CUDA events on a GPU. A burst of other load thus hits every row
+steps of every row in turn (in reverse order every other round), with CUDA events on a GPU. A burst of other load thus hits every row
 alike, and each ratio is the median of the rounds' ratios, which compare stretches run side by
 side. The report gives images/s (median, and the range over the rounds), the seconds an
 ImageNet32 epoch (1,281,167 images) would take, the peak GPU memory while each ran (the other
@@ -228,7 +228,10 @@ def measure_all(settings: Settings, say: Callable[[str], None]) -> dict[str, Fig
         peaks: dict[str, int] = dict.fromkeys(stretches, 0)
         for round_ in range(1, settings.repeats + 1):
             say(f"round {round_}/{settings.repeats}")
-            for name, stretch in stretches.items():
+            # ABCD, then DCBA: a load that grows or fades over a round favours no row
+            order = list(stretches) if round_ % 2 else list(reversed(stretches))
+            for name in order:
+                stretch = stretches[name]
                 if cuda:
                     torch.cuda.reset_peak_memory_stats(settings.device)
                 rates[name].append(stretch(round_))
@@ -267,7 +270,7 @@ def report(settings: Settings, figures: dict[str, Figures], when: datetime) -> s
         "ours: " + ", ".join(["uint8 data, crop and flip on the device", *precision, *compiled]),
         "bound: ours' model and step on one batch already on the device",
         f"timing: {settings.warmup} warm-up steps each, then {settings.repeats} rounds timing "
-        + f"{settings.steps} steps of each row in turn, by {clock}; medians",
+        + f"{settings.steps} steps of each row in turn (ABCD, DCBA, ...), by {clock}; medians",
         "",
         f"{'':12}  {'images/s':>10}  {'(min to max)':>22}  {'ImageNet32 epoch':>16}  "
         + f"{'peak GPU memory':>15}",
