@@ -36,7 +36,11 @@ def _flag(text: str) -> bool:
         text.lower()
     )
     if value is None:
-        raise argparse.ArgumentTypeError(f"expected 1 or 0, not {text!r}")
+        # most likely DATA_DIR, taken as the flag's value: say how to write it
+        raise argparse.ArgumentTypeError(
+            f"expected 1 or 0, not {text!r}; put DATA_DIR before --original-labels, or write "
+            "--original-labels 1"
+        )
     return value
 
 
