@@ -169,10 +169,13 @@ def suggestions() -> dict[str, str]:
     kept while the counts stay the same: the review summary needs all of them, and
     building each class's view for it took seconds."""
     kept = hierarchy_cache("cil_suggestions")
-    word_counts = {term: count for term, (count, _provider) in recent_counts().items()}
-    if kept.get("counts") != word_counts:
-        kept["counts"] = word_counts
-        kept["labels"] = entry_level_assignment(hierarchy_from_db(), word_counts)
+    recent = recent_counts()
+    if kept.get("read") is not recent:  # the counts were read again: did they change?
+        kept["read"] = recent
+        word_counts = {term: count for term, (count, _provider) in recent.items()}
+        if kept.get("counts") != word_counts:
+            kept["counts"] = word_counts
+            kept["labels"] = entry_level_assignment(hierarchy_from_db(), word_counts)
     return kept["labels"]
 
 

@@ -10,11 +10,21 @@ would write.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField
@@ -93,17 +103,36 @@ def decided_labels(result: Aggregation) -> dict[str, str]:
 def conflict_groups(result: Aggregation) -> list[ConflictGroup]:
     """The conflicts among decided labels, one group per general label, the
     groups by the general label's name (case-insensitive)."""
+    return _derived(result, "conflict_groups", _conflict_groups)
+
+
+def _conflict_groups(result: Aggregation) -> list[ConflictGroup]:
     decided = decided_labels(result)
     hierarchy = result.hierarchy
     below: dict[str, set[str]] = {}
     for conflict in find_conflicts(hierarchy, decided.values()):
         below.setdefault(conflict.general, set()).add(conflict.specific)
-    groups = []
-    for general, specifics in below.items():
-        classes = [w for w, label in decided.items() if label in specifics]
-        groups.append(ConflictGroup(general, _by_name(hierarchy, specifics),
-                                    _by_name(hierarchy, classes)))
+    classes_of: dict[str, list[str]] = {}
+    for wnid, label in decided.items():
+        classes_of.setdefault(label, []).append(wnid)
+    groups = [ConflictGroup(general, _by_name(hierarchy, specifics),
+                            _by_name(hierarchy, (w for s in specifics for w in classes_of[s])))
+              for general, specifics in below.items()]
     return sorted(groups, key=lambda g: _name_key(hierarchy, g.general))
+
+
+def _derived(result: Aggregation, name: str, compute: Callable[[Aggregation], list]) -> list:
+    """`compute(result)`, kept while `result` is the current aggregation (which
+    `current_aggregation` keeps until a vote or decision is added): every review
+    page needs the conflicts and the queue, and finding them took most of a
+    page's time at 1,000 classes."""
+    kept = current_app.extensions.get("cil_review_derived")
+    if kept is None or kept[0] is not result:
+        kept = (result, {})
+        current_app.extensions["cil_review_derived"] = kept
+    if name not in kept[1]:
+        kept[1][name] = compute(result)
+    return kept[1][name]
 
 
 def _name_key(hierarchy: Hierarchy, wnid: str) -> tuple[str, str]:
@@ -145,6 +174,10 @@ def disagreement_queue(result: Aggregation) -> list[QueueEntry]:
     labels through two paths), and those with a comment, whatever their votes.
     A class without votes is never here. Oldest first: by the latest counted
     vote, so the class that has waited longest comes first."""
+    return _derived(result, "queue", _disagreement_queue)
+
+
+def _disagreement_queue(result: Aggregation) -> list[QueueEntry]:
     in_conflict = {w for g in conflict_groups(result) for w in (g.general, *g.specifics)}
     decided = decided_labels(result)
     overlapping = {o.wnid for o in find_overlaps(result.hierarchy, result.resolution.assignment)}

@@ -32,7 +32,9 @@ def test_service_unavailable_page_names_the_error(app, monkeypatch):
     assert "<property" not in page.text and "Service Unavailable" in page.text
 
 
-def test_invite_prints_the_address_the_app_was_last_served_at(app, runner):
+def test_invite_prints_the_address_the_app_was_last_served_at(app, runner, tmp_path,
+                                                              monkeypatch):
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))  # not the project's instance/
     startup.remember_address(app, "http://127.0.0.1:8123")
     link = runner.invoke(args=["invite"]).output.strip()
     assert link.startswith("http://127.0.0.1:8123/invite/")
