@@ -56,6 +56,10 @@ PASSWORD = "load-test-password"
 CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 CANDIDATE_RE = re.compile(r'name="synset" value="(n\d{8})"')
 SUBMISSION_RE = re.compile(r'name="submission_id" type="hidden" value="([^"]+)"')
+# The app's limit on votes per annotator stays on, checked on every vote as in
+# service (the same lookup as its default of 60 a minute), over a window short
+# enough that the simulated annotators never reach it.
+SETTINGS = {"CIL_VOTE_RATE_LIMIT": "60", "CIL_VOTE_RATE_WINDOW_SECONDS": "1"}
 # Votes per second per annotator: 32 of them offer 224 votes/s, a margin over
 # the issue's 200, as an annotator whose page comes late falls behind its pace.
 PACE = 7.0
@@ -83,7 +87,7 @@ class Survey:
     workdir: Path
     hierarchy_file: Path
     workers: int = 2
-    settings: dict[str, str] = field(default_factory=dict)  # more environment, e.g. CIL_*
+    settings: dict[str, str] = field(default_factory=lambda: dict(SETTINGS))  # CIL_* and such
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
@@ -454,11 +458,7 @@ def run(database: str, annotators: int, seconds: float, max_votes: int, workers:
             url = f"sqlite:///{workdir / 'load.sqlite3'}"
         else:
             url, drop = postgres_database()
-        # The app's limit on votes per annotator, checked on every vote as in
-        # service (the same lookup as its default of 60 a minute), over a
-        # window short enough that the annotators here never reach it.
-        survey = Survey(url, workdir, hierarchy_file(), workers=workers, settings={
-            "CIL_VOTE_RATE_LIMIT": "60", "CIL_VOTE_RATE_WINDOW_SECONDS": "1"})
+        survey = Survey(url, workdir, hierarchy_file(), workers=workers)
         try:
             names = survey.prepare(annotators)
             survey.start()
