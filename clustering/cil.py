@@ -262,11 +262,12 @@ def unique_names(hierarchy: Hierarchy, names: Mapping[str, str],
         for wnid in sorted(wnids):
             wanted = names[wnid]
             contenders = [w for w in wnids if w != wnid]
-            blocked = taken | (unshared - {wanted})
             reading = [(wnid, wanted.startswith(OTHER_PREFIX))]
+            # Taken names, and names others keep unqualified, are out (tested without
+            # building their union per wnid, which made this quadratic in the synsets).
             result[wnid] = next(
                 option for option in _name_options(hierarchy, wnid, wanted, contenders)
-                if option not in blocked
+                if option not in taken and (option == wanted or option not in unshared)
                 and all(name_readings(hierarchy, c, option) == reading
                         for c in members.get(wnid, ())))
             taken.add(result[wnid])
