@@ -106,6 +106,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
         config, trained, device, classes, extra_outputs=cil_head.num_labels if cil_head else 0
     )
     dataset = read_data(config, placement)
+    image_size = dataset.image_size  # in each checkpoint: predict and export resize to it
     say(_describe_data(dataset, trained, merged))
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -224,6 +225,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
                     "epoch": epoch,
                     "arch": config.arch,
                     "width": config.width,
+                    "image_size": image_size,
                     "labels": trained.describe(),
                     **({"cil_head": cil_head.describe()} if cil_head else {}),
                     "model": unwrap(model).state_dict(),
