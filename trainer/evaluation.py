@@ -43,6 +43,9 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
     channels_last = cuda if config.channels_last is None else config.channels_last
     say = print if placement.is_main else (lambda _: None)
 
+    run_dir = config.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S-evaluate")
+    if (run_dir / "metrics.jsonl").exists():
+        raise RunError(f"{run_dir} already holds records: choose another --out")
     classes = data_classes(config.data_dir, config.label_order)
     paths = [checkpoint_file(path) for path in config.evaluate]
     sources = [read_model_checkpoint(path, classes) for path in paths]
@@ -74,7 +77,6 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
         workers=config.workers,
     )
     merge, distances = scoring(trained, merged, device)
-    run_dir = config.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S-evaluate")
     records = RunRecords(run_dir) if placement.is_main else None
     if records:
         records.write_args(

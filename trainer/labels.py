@@ -54,8 +54,13 @@ class LabelSpace:
         }
 
     def same_outputs(self, described: dict[str, object]) -> bool:
-        """Whether a checkpoint's `describe()` has these outputs (older ones lack the mapping)."""
-        return all(described.get(k) == v for k, v in self.describe().items() if k in described)
+        """Whether a checkpoint's `describe()` has these outputs (older ones lack the mapping);
+        where the CIL file lies does not matter, only its labels."""
+        return all(
+            described.get(key) == value
+            for key, value in self.describe().items()
+            if key in described and key != "source"
+        )
 
 
 def original_labels(classes: tuple[str, ...], cil: CIL | None = None) -> LabelSpace:
