@@ -15,7 +15,7 @@ $(VENV)/.app-installed: pyproject.toml
 
 $(VENV)/.test-installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[app,train,test,discover]'
+	$(PY) -m pip install -q -e '.[app,train,test,discover,export,demo]'
 	touch $@ $(VENV)/.app-installed
 
 setup-app: $(VENV)/.app-installed
