@@ -12,8 +12,9 @@ from sqlalchemy import distinct, func, select
 from survey_app import accounts, images
 from survey_app.auth import admin_required
 from survey_app.extensions import db
-from survey_app.forms import InvitationForm, NewUserForm
+from survey_app.forms import InvitationForm, NewUserForm, SurveySettingsForm
 from survey_app.models import Invitation, User, Vote
+from survey_app.survey_settings import save_survey_settings, survey_settings
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 ACCOUNT_ERROR = "account-error"  # a flashed error of the "Create an account" form
@@ -25,7 +26,14 @@ def require_admin() -> None:
     """Every page and action here is for admins only."""
 
 
-def _page(invitation_form: InvitationForm | None = None, status: int = 200):
+def _settings_form() -> SurveySettingsForm:
+    settings = survey_settings()
+    return SurveySettingsForm(formdata=None, prefix="survey", guidelines=settings.guidelines,
+                              suggestion_mode=settings.suggestion_mode)
+
+
+def _page(invitation_form: InvitationForm | None = None,
+          settings_form: SurveySettingsForm | None = None, status: int = 200):
     activity = {row.annotator_id: row for row in db.session.execute(
         select(Vote.annotator_id, func.count(distinct(Vote.class_wnid)).label("classes"),
                func.max(Vote.created_at).label("last_vote")).group_by(Vote.annotator_id))}
@@ -38,6 +46,7 @@ def _page(invitation_form: InvitationForm | None = None, status: int = 200):
         usernames=usernames, status_of=accounts.invitation_status,
         invitation_form=invitation_form or InvitationForm(formdata=None, prefix="invite"),
         user_form=NewUserForm(formdata=None, prefix="user"), account_error=ACCOUNT_ERROR,
+        settings_form=settings_form or _settings_form(),
         roles=Counter(u.role for u in users),
         image_warning=images.source_warning()), status
 
@@ -85,6 +94,16 @@ def create_user():
         for error in field.errors if field.type != "CSRFTokenField" else ():
             flash(f"{field.label.text}: {error}", ACCOUNT_ERROR)
     return redirect(url_for("admin.index", _anchor="new-account"), code=303)
+
+
+@bp.post("/settings")
+def save_settings():
+    form = SurveySettingsForm(prefix="survey")
+    if not form.validate():
+        return _page(settings_form=form, status=400)
+    save_survey_settings((form.guidelines.data or "").strip(), form.suggestion_mode.data)
+    flash("Survey settings saved.", "info")
+    return redirect(url_for("admin.index", _anchor="settings"), code=303)
 
 
 @bp.post("/users/<int:user_id>/active")

@@ -22,6 +22,7 @@ from survey_app.class_view import (
 from survey_app.database import safe_rollback
 from survey_app.forms import COMMENT_MAX, VoteForm
 from survey_app.seeding import hierarchy_from_db
+from survey_app.survey_settings import survey_settings
 from survey_app.votes import (
     TooManyVotes,
     VoteError,
@@ -70,6 +71,11 @@ def home():
                            next_wnid=work_queue.next_class(current_user.id))
 
 
+@bp.get("/guidelines")
+def guidelines():
+    return render_template("guidelines.html", guidelines=survey_settings().guidelines)
+
+
 @bp.get("/next")
 def next_class():
     return redirect(_annotate_url(work_queue.next_class(current_user.id)))
@@ -86,11 +92,12 @@ def done():
 class _Rendered:
     candidates: tuple[Candidate, ...]  # of the view the fragments were rendered from
     member_sets: tuple[tuple[str, Markup], ...]  # (candidate, what choosing it would merge)
-    chains: dict[tuple[str, str | None], Markup]  # (selected, own vote) -> candidate list
+    # (selected, own vote, suggestion shown) -> candidate list
+    chains: dict[tuple[str | None, str | None, bool], Markup]
 
 
-def _fragments(view: ClassView,
-               selected: str | None) -> tuple[tuple[tuple[str, Markup], ...], Markup]:
+def _fragments(view: ClassView, selected: str | None,
+               show_suggestion: bool) -> tuple[tuple[tuple[str, Markup], ...], Markup]:
     """The member sets and the candidate list of the annotate page
     (templates/_member_set.html, _chain.html), which depend only on the class's
     view, the selected candidate and the annotator's vote: rendered once per
@@ -109,28 +116,42 @@ def _fragments(view: ClassView,
     if all(c.wnid != selected for c in view.candidates):
         selected = None  # a refused vote's choice: as many keys as requests otherwise
     mine = view.my_vote.synset_wnid if view.my_vote else None
-    chain = rendered.chains.get((selected, mine))
+    key = (selected, mine, show_suggestion)
+    chain = rendered.chains.get(key)
     if chain is None:
-        chain = env.get_template("_chain.html").module.chain(view, selected, mine)
-        rendered.chains[(selected, mine)] = chain
+        chain = env.get_template("_chain.html").module.chain(view, selected, mine,
+                                                             show_suggestion)
+        rendered.chains[key] = chain
     return rendered.member_sets, chain
 
 
 def _page(view: ClassView, form: VoteForm, status: int = 200):
+    settings = survey_settings()
     if not form.is_submitted():
-        form.synset.data = view.selected
+        # The annotator's vote; else the suggestion where the admins chose to pre-select it.
+        form.synset.data = (view.my_vote.synset_wnid if view.my_vote
+                            else view.suggestion if settings.preselect else None)
         form.submission_id.data = uuid.uuid4().hex
     previous, annotators = work_queue.previous_and_annotators(current_user.id, view.wnid)
-    member_sets, chain = _fragments(view, form.synset.data)
+    member_sets, chain = _fragments(view, form.synset.data, settings.show_suggestion)
     source = images.current_source()
     return render_template(
         "annotate.html", view=view, form=form, member_sets=member_sets, chain=chain,
         pictures_on=source is not None,
         # 32 or 64 px pictures shown enlarged: crisp pixels rather than a blur
         pixelated=isinstance(source, images.DownsampledSource),
-        comment_max=COMMENT_MAX, annotators=annotators,
+        comment_max=COMMENT_MAX, annotators=annotators, guidelines=settings.guidelines,
+        prefetch=_next_pictures(view.wnid),
         confusions=model_confusions.top_confusions(view.wnid),
         previous_url=url_for("annotate.annotate", wnid=previous) if previous else None), status
+
+
+def _next_pictures(wnid: str) -> list[str]:
+    """The pictures of the class Enter will most likely open, for the browser to
+    fetch while the annotator looks at this one. Not the page itself: it shows
+    the vote just cast and the progress after it, so it cannot be fetched before."""
+    following = work_queue.likely_next(current_user.id, wnid)
+    return images.image_urls(following) if following else []
 
 
 @bp.get("/annotate/<wnid>")

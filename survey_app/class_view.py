@@ -71,6 +71,7 @@ class ClassView:
     images: tuple[str, ...]
     candidates: tuple[Candidate, ...]
     suggestion: str
+    folded: int  # candidates from the root down folded as "more general" (general_prefix)
     my_vote: Row | None  # a row of `votes` (see votes.latest_vote)
 
     @property
@@ -239,4 +240,5 @@ def _class_view(class_wnid: str, terms: dict[str, tuple[str, ...]],
     return ClassView(
         wnid=class_wnid, index=image_class.index, name=names[class_wnid], gloss=synset.gloss,
         lemmas=synset.lemmas, n_paths=n_paths, images=tuple(images.image_urls(class_wnid)),
-        candidates=tuple(candidates), suggestion=suggestion, my_vote=None)
+        candidates=tuple(candidates), suggestion=suggestion,
+        folded=general_prefix(hierarchy, [c.wnid for c in candidates]), my_vote=None)

@@ -5,10 +5,20 @@ checks every POST, including the bare button forms that carry only
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField, SubmitField
+from wtforms import (
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Length, Optional, Regexp
 
 from survey_app.accounts import ROLES, USERNAME_RE, USERNAME_RULE
+from survey_app.survey_settings import GUIDELINES_MAX
 
 COMMENT_MAX = 1000  # characters of a vote's comment or a decision's note
 # \Z, not $, which also matches before a final newline (see USERNAME_RE).
@@ -75,6 +85,16 @@ class NewUserForm(AccountForm):
 class InvitationForm(FlaskForm):
     role = SelectField("Role", choices=list(ROLES), default="annotator")
     submit = SubmitField("Create invitation link")
+
+
+class SurveySettingsForm(FlaskForm):
+    guidelines = TextAreaField("Guidelines for annotators (plain text)",
+                               validators=[Optional(), Length(max=GUIDELINES_MAX)])
+    suggestion_mode = SelectField("The suggestion", choices=[
+        SelectChoice("preselect", "selected in advance"),
+        SelectChoice("badge", "marked, not selected"),
+        SelectChoice("hidden", "not shown")], validate_choice=True)
+    submit = SubmitField("Save settings")
 
 
 class VoteForm(FlaskForm):

@@ -53,6 +53,13 @@ _following = _first_votes.where(_votes.c.id > _first_vote_here).order_by(_votes.
 # One round trip for the answer to every vote; COALESCE stops at the first
 # subquery that finds a class.
 _AFTER_VOTE = select(func.coalesce(*(s.scalar_subquery() for s in (_following, *_NEXT))))
+# The class Enter will most likely lead to, looked up before the vote so the
+# page can prefetch its pictures: the next in the voting order, else the queue's
+# next class other than this one.
+_NEXT_BESIDES = select(func.coalesce(
+    _following.scalar_subquery(),
+    *(s.where(_tallies.c.class_wnid != bindparam("class_wnid")).scalar_subquery()
+      for s in _NEXT)))
 _annotators = select(_tallies.c.annotators).where(
     _tallies.c.class_wnid == bindparam("class_wnid"))
 _PREVIOUS_AND_ANNOTATORS = select(_previous.scalar_subquery(), _annotators.scalar_subquery())
@@ -101,6 +108,11 @@ def class_after_vote(user_id: int, class_wnid: str) -> str | None:
     """Where Enter leads after a vote: the class after this one in the voting
     order (when it was reopened), else the queue's next class."""
     return _execute(_AFTER_VOTE, user_id=user_id, class_wnid=class_wnid).scalar()
+
+
+def likely_next(user_id: int, class_wnid: str) -> str | None:
+    """Where voting on `class_wnid` now would most likely lead (see _NEXT_BESIDES)."""
+    return _execute(_NEXT_BESIDES, user_id=user_id, class_wnid=class_wnid).scalar()
 
 
 def progress(user_id: int) -> Progress:

@@ -86,7 +86,7 @@ def test_keyboard_only_votes_and_a_changed_mind(served, browser):
     page.wait_for_url(f"{base}/annotate/{OSTRICH}")
     assert page.locator('input[name="synset"]:checked').get_attribute("value") == \
         chains[OSTRICH][-3]  # the earlier vote is pre-selected
-    page.keyboard.press("ArrowDown")  # one step more specific: the parent
+    page.keyboard.press("ArrowUp")  # one step more specific (up the list): the parent
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base}/annotate/{BRAMBLING}")
 

@@ -210,3 +210,82 @@ def test_the_invitation_link_is_clickable(site, browser):
     page.locator(".flash.link a").click()
     page.wait_for_url(f"{base}/invite/**")
     assert page.locator("h1").inner_text()
+
+
+def test_keys_help_overlay_filter_and_guidelines(site, browser):
+    """A newcomer's first class: the guidelines above it; `?` opens the key help,
+    which keeps the focus and closes with Escape; `/` filters the candidates;
+    the number keys and arrows select from the class upward; Enter votes. The
+    seconds per vote by keyboard go to artifacts/pages/pace.txt."""
+    from survey_app.survey_settings import save_survey_settings
+
+    app, base, _ = site
+    add_user(app, "newcomer")
+    with app.app_context():
+        save_survey_settings("Name what you see, as you would to a child.", "preselect")
+    page = _logged_in(browser, base, "newcomer")
+    page.goto(f"{base}/next")
+    assert page.locator(".guidelines").is_visible()
+    assert "as you would to a child" in page.locator(".guidelines").inner_text()
+    first = page.url
+
+    page.keyboard.press("?")
+    assert page.evaluate("document.getElementById('key-help').open")
+    for _ in range(4):  # the focus stays in the overlay
+        page.keyboard.press("Tab")
+        assert page.evaluate("!!document.activeElement.closest('#key-help')")
+    page.keyboard.press("Escape")
+    assert not page.evaluate("document.getElementById('key-help').open")
+
+    page.keyboard.press("/")
+    page.keyboard.type("fish")
+    names = page.locator("li.candidate:visible .name").all_inner_texts()
+    assert names and all("fish" in (page.locator(f"li.candidate:visible >> nth={i}")
+                                     .get_attribute("data-search") + names[i]).lower()
+                         for i in range(len(names)))
+    page.keyboard.press("Enter")  # picks the first match, does not vote
+    assert page.url == first
+    assert page.locator("input[name=synset]:checked").count() == 1
+    page.keyboard.press("Escape")
+    assert page.locator("li.candidate:visible").count() > len(names)
+
+    page.keyboard.press("1")  # the class itself, at the top
+    checked = page.locator("input[name=synset]:checked")
+    assert checked.get_attribute("value") == first.rsplit("/", 1)[1]
+    page.keyboard.press("ArrowDown")  # one step more general: the parent
+    page.keyboard.press("ArrowUp")
+    assert checked.get_attribute("value") == first.rsplit("/", 1)[1]
+
+    import time
+
+    started, votes = time.perf_counter(), 10
+    for _ in range(votes):
+        url = page.url
+        page.keyboard.press("2")
+        page.keyboard.press("Enter")
+        page.wait_for_url(lambda now, was=url: now != was)
+    seconds = (time.perf_counter() - started) / votes
+    (SHOTS / "pace.txt").write_text(f"{seconds:.3f} seconds per vote by keyboard "
+                                    f"({votes} votes, 1,000 classes)\n")
+    assert page.locator(".guidelines").count() == 0  # only on the first class
+
+
+def test_each_suggestion_mode_in_the_browser(site, browser):
+    from survey_app.survey_settings import save_survey_settings
+
+    app, base, _ = site
+    add_user(app, "modes")
+    page = _logged_in(browser, base, "modes")
+    try:
+        for mode, checked, badge in (("preselect", 1, 1), ("badge", 0, 1), ("hidden", 0, 0)):
+            with app.app_context():
+                save_survey_settings("", mode)
+            page.goto(f"{base}/annotate/{DALMATIAN}")
+            assert page.locator("input[name=synset]:checked").count() == checked, mode
+            assert page.locator(".badge.suggested").count() == badge, mode
+            if not checked:  # Enter without a choice sends nothing
+                page.keyboard.press("Enter")
+                assert page.url.endswith(f"/annotate/{DALMATIAN}")
+    finally:
+        with app.app_context():
+            save_survey_settings("", "preselect")

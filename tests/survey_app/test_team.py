@@ -93,3 +93,51 @@ def test_system_deps_waits_for_the_dpkg_lock():
              if re.search(r"\bapt-get\b.*\b(update|install)\b", line) and not line.lstrip().startswith("#")]
     assert calls and all("DPkg::Lock::Timeout" in line for line in calls), calls
 
+
+
+# --- the annotate page: suggestion modes, guidelines, prefetch -------------------------
+TENCH, GOLDFISH = "n01440764", "n01443537"
+
+
+def save_settings(admin, guidelines: str = "", mode: str = "preselect"):
+    token = csrf_token(admin, "/admin/")
+    return admin.post("/admin/settings", data={"csrf_token": token,
+                                               "survey-guidelines": guidelines,
+                                               "survey-suggestion_mode": mode})
+
+
+def test_suggestion_modes(app, admin, annotator):
+    page = annotator.get(f"/annotate/{TENCH}").text
+    assert page.count(" checked") == 1 and 'class="badge suggested"' in page
+    assert save_settings(admin, mode="badge").status_code == 303
+    page = annotator.get(f"/annotate/{TENCH}").text
+    assert " checked" not in page and 'class="badge suggested"' in page
+    save_settings(admin, mode="hidden")
+    page = annotator.get(f"/annotate/{TENCH}").text
+    assert " checked" not in page and 'class="badge suggested"' not in page
+    assert save_settings(admin, mode="loud").status_code == 400
+
+
+def test_guidelines_on_the_first_class_and_behind_a_link(app, admin, annotator):
+    assert "Guidelines for this survey" not in annotator.get(f"/annotate/{TENCH}").text
+    save_settings(admin, guidelines="Name the thing, not the kind.\n<b>No</b> brands.")
+    first = annotator.get(f"/annotate/{TENCH}").text
+    assert "Guidelines for this survey" in first and "Name the thing" in first
+    assert "&lt;b&gt;No&lt;/b&gt;" in first  # plain text, escaped
+    token = csrf_token(annotator, f"/annotate/{TENCH}")
+    annotator.post(f"/annotate/{TENCH}", data={"csrf_token": token, "synset": TENCH})
+    later = annotator.get(f"/annotate/{GOLDFISH}").text
+    assert "Guidelines for this survey" not in later and 'href="/guidelines"' in later
+    assert "Name the thing" in annotator.get("/guidelines").text
+
+
+def test_the_next_class_pictures_are_prefetched(tmp_path, small_hierarchy):
+    from .conftest import log_in, make_app, make_image_folder, seeded
+
+    wnids = [c.wnid for c in small_hierarchy.classes]
+    pictures = make_image_folder(tmp_path / "imagenet", wnids, per_class=2, size=(40, 30))
+    app = seeded(make_app(tmp_path, IMAGE_SOURCE=str(pictures)), small_hierarchy)
+    client = log_in(app.test_client(), add_user(app, "ann"))
+    page = client.get(f"/annotate/{TENCH}").text
+    assert f'<link rel="prefetch" as="image" href="/images/large/{GOLDFISH}/0.jpg">' in page
+    assert f'rel="prefetch" as="image" href="/images/large/{TENCH}/' not in page
