@@ -32,3 +32,26 @@ def class_runs(downsampled_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
             )
         )
     return [root / "seed1", root / "seed2"]
+
+
+@pytest.fixture(scope="session")
+def cil_run_64(cil_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CIL run on 64 px Downsampled files, trained until it tells the colour casts apart."""
+    from trainer.run import run
+
+    data = write_downsampled_dataset(tmp_path_factory.mktemp("imagenet64"), size=64)
+    out = tmp_path_factory.mktemp("cil_run_64") / "run"
+    run(tiny_config(data, out, epochs=2, labels=cil_file))
+    return out
+
+
+@pytest.fixture(scope="session")
+def multi_head_run(
+    downsampled_dir: Path, cil_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A one-epoch multi-head run: class outputs and the CIL's labels on one backbone."""
+    from trainer.run import run
+
+    out = tmp_path_factory.mktemp("multi_head_run") / "run"
+    run(tiny_config(downsampled_dir, out, epochs=1, labels=cil_file, multi_head=True))
+    return out

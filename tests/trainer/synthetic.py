@@ -64,13 +64,18 @@ def write_downsampled(
 
 
 def write_downsampled_dataset(
-    root: Path, *, train_per_class: int = 32, val_per_class: int = 8, batches: int = 2
+    root: Path,
+    *,
+    train_per_class: int = 32,
+    val_per_class: int = 8,
+    batches: int = 2,
+    size: int = 32,
 ) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for number in range(1, batches + 1):
-        images, labels = synthetic_split(train_per_class // batches, seed=number)
+        images, labels = synthetic_split(train_per_class // batches, seed=number, size=size)
         write_downsampled(root / f"train_data_batch_{number}", images, labels)
-    images, labels = synthetic_split(val_per_class, seed=100)
+    images, labels = synthetic_split(val_per_class, seed=100, size=size)
     write_downsampled(root / "val_data", images, labels)
     return root
 
