@@ -141,3 +141,28 @@ def test_the_next_class_pictures_are_prefetched(tmp_path, small_hierarchy):
     page = client.get(f"/annotate/{TENCH}").text
     assert f'<link rel="prefetch" as="image" href="/images/large/{GOLDFISH}/0.jpg">' in page
     assert f'rel="prefetch" as="image" href="/images/large/{TENCH}/' not in page
+
+
+# --- pace -----------------------------------------------------------------------------
+def test_pace_is_the_median_gap_without_breaks(app, admin):
+    from datetime import datetime, timedelta
+
+    from survey_app.extensions import db
+    from survey_app.models import Vote
+    from survey_app.pace import paces
+
+    ann = add_user(app, "ann")
+    start = datetime(2026, 11, 30, 9)
+    offsets = [0, 10, 30, 3600, 3620]  # a break of almost an hour after the third
+    classes = ["n01440764", "n01443537", "n01518878", "n01530575", "n02012849"]
+    with app.app_context():
+        db.session.add_all(Vote(annotator_id=ann, class_wnid=w, synset_wnid=w,
+                                created_at=start + timedelta(seconds=s))
+                           for w, s in zip(classes, offsets, strict=True))
+        db.session.commit()
+        pace = paces(10, today=start.date())[ann]
+    assert pace.median_seconds == 20 and pace.classes == 5
+    assert pace.seconds_left == 5 * 20  # 5 of the 10 classes left
+    assert pace.per_day[-1] == 5 and sum(pace.per_day) == 5
+    page = admin.get("/admin/").text
+    assert "20 s a class, 2 min left" in page and 'class="sparkline"' in page
