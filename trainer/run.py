@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from clustering.cil import CILFormatError
 from imagenet_files.label_order import LabelOrderError
-from imagenet_files.layout import DataLayoutError
+from imagenet_files.layout import DataLayoutError, DownsampledLayout, detect_layout
 from trainer import distributed
 from trainer.batches import LoaderBatches, ResidentBatches, fits_on_device, make_batches
 from trainer.checkpoint import (
@@ -266,14 +266,17 @@ def read_data(config: Config, placement: distributed.Placement) -> Dataset:
 
 def _shared_folder(data_dir: Path) -> Path:
     """Where the processes of this torchrun share the images: /dev/shm (memory) when it has room
-    for them, else the temporary folder (a file on disk, served from the page cache). The name is
-    the same in every process of the run and differs between runs."""
+    for the official files' contents, else the temporary folder (a file on disk, served from the
+    page cache; also for ImageFolder data, whose decoded size is known only once read). The name
+    is the same in every process of the run and differs between runs."""
     run_id = os.environ.get("TORCHELASTIC_RUN_ID", "run")
     name = f"cil-trainer-{run_id}-{os.environ.get('MASTER_PORT', '0')}"
-    needed = sum(p.stat().st_size for p in Path(data_dir).rglob("*") if p.is_file())
+    layout = detect_layout(Path(data_dir))
     shm = Path("/dev/shm")
-    if shm.is_dir() and shutil.disk_usage(shm).free > 1.2 * needed:
-        return shm / name
+    if isinstance(layout, DownsampledLayout) and shm.is_dir():
+        needed = sum(path.stat().st_size for path in (*layout.train_files, layout.val_file))
+        if shutil.disk_usage(shm).free > 1.2 * needed:
+            return shm / name
     return Path(tempfile.gettempdir()) / name
 
 
