@@ -289,3 +289,69 @@ def test_each_suggestion_mode_in_the_browser(site, browser):
     finally:
         with app.app_context():
             save_survey_settings("", "preselect")
+
+
+def test_a_new_team_from_first_admin_to_a_valid_cil(tmp_path, small_hierarchy, browser):
+    """Issue "The survey for a real team", done when: the first admin invites three
+    annotators from the pages, they vote on every class by keyboard, the admin
+    finds the splits and conflicts from the nav, settles them, and the exported
+    CIL passes `validate`."""
+    from clustering.cil import cil_from_json
+    from clustering.validate import validate_cil
+    from survey_app.accounts import setup_token
+
+    app = seeded(make_app(tmp_path), small_hierarchy)
+    with app.app_context():
+        token = setup_token()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+
+    def sign_up(page, path: str, username: str) -> None:
+        page.goto(f"{base}{path}")
+        page.fill("#username", username)
+        page.fill("#password", PASSWORD)
+        page.fill("#confirm", PASSWORD)
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+
+    try:
+        admin = browser.new_context().new_page()
+        sign_up(admin, f"/setup/{token}", "lead")
+        links = []
+        for _ in range(3):
+            admin.goto(f"{base}/admin/")
+            admin.click("text=Create invitation link")
+            links.append(admin.locator(".flash.link a").get_attribute("href"))
+        n_classes = len(small_hierarchy.classes)
+        for number, link in enumerate(links):
+            page = browser.new_context().new_page()
+            sign_up(page, link.removeprefix(base), f"member{number}")
+            for k in range(n_classes):  # member0 and member1 agree; member2 often not
+                url = page.url
+                page.keyboard.press("3" if number == 2 and k % 2 else "2")
+                page.keyboard.press("Enter")
+                page.wait_for_url(lambda now, was=url: now != was)
+            assert page.url.endswith("/done")
+
+        admin.goto(f"{base}/admin/")
+        admin.click("nav >> text=Review")
+        for _ in range(n_classes):  # one click settles each group of conflicts
+            merge = admin.locator("ul.conflicts button")
+            if not merge.count():
+                break
+            merge.first.click()
+        assert "0 conflicts among decided labels" in admin.locator("h2").all_inner_texts()[-1]
+        admin.click("text=Disagreements")
+        for _ in range(n_classes):  # settled as the votes' label, one by one
+            settle = admin.locator("table.queue input[type=submit]")
+            if not settle.count():
+                break
+            settle.first.click()
+        assert "Nothing to settle" in admin.locator("table.queue").inner_text()
+        response = admin.request.get(f"{base}/admin/review/download/cil.json")
+        assert validate_cil(cil_from_json(response.json()), small_hierarchy).ok
+    finally:
+        server.shutdown()
+        thread.join()
