@@ -95,6 +95,10 @@ class Tally:
     def add(self, name: str, value: torch.Tensor | float) -> None:
         self.sums[self.index[name]] += value
 
+    def __getitem__(self, name: str) -> torch.Tensor:
+        """This process's sum so far, still on the device."""
+        return self.sums[self.index[name]]
+
     def totals(self) -> dict[str, float]:
         return dict(zip(self.index, _sum_over_processes(self.sums).tolist(), strict=True))
 
@@ -150,7 +154,7 @@ def train_one_epoch(
     """
     model.train()
     lr = optimizer.param_groups[0]["lr"]
-    sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss*n, top1, top5, n
+    tally = Tally(["loss", "top1", "top5", "images"], device)
     watch = Stopwatch(device)
     bar = _bar(batches, desc, show_progress)
     for step, (inputs, targets) in enumerate(bar):
@@ -162,11 +166,14 @@ def train_one_epoch(
         optimizer.step()
         scheduler.step()
         with torch.no_grad():
-            sums[0] += loss.detach() * len(targets)
-            sums[1:3] += topk_correct(objective.scored(logits.detach()), targets)
-            sums[3] += len(targets)
+            top1, top5 = topk_correct(objective.scored(logits.detach()), targets)
+            tally.add("loss", loss.detach() * len(targets))
+            tally.add("top1", top1)
+            tally.add("top5", top5)
+            tally.add("images", len(targets))
         if step % print_freq == 0 and show_progress:
-            loss_avg, top1 = (sums[0] / sums[3]).item(), (100 * sums[1] / sums[3]).item()
+            seen = tally["images"]
+            loss_avg, top1 = (tally["loss"] / seen).item(), (100 * tally["top1"] / seen).item()
             if bar.disable:  # no terminal (a log file, a batch job): a line instead of the bar
                 print(
                     f"{desc} [{step + 1}/{len(bar)}]  loss {loss_avg:.3f}  top1 {top1:.1f}",
@@ -175,12 +182,12 @@ def train_one_epoch(
             else:
                 bar.set_postfix(loss=f"{loss_avg:.3f}", top1=f"{top1:.1f}")
     seconds = watch.seconds()
-    loss_sum, top1, top5, images = _sum_over_processes(sums).tolist()
-    seconds = max(seconds, 1e-9)
+    totals = tally.totals()
+    images, seconds = totals["images"], max(seconds, 1e-9)
     return {
-        "loss": loss_sum / max(images, 1),
-        "top1": 100 * top1 / max(images, 1),
-        "top5": 100 * top5 / max(images, 1),
+        "loss": totals["loss"] / max(images, 1),
+        "top1": 100 * totals["top1"] / max(images, 1),
+        "top5": 100 * totals["top5"] / max(images, 1),
         "lr": lr,
         "images": int(images),
         "seconds": seconds,
