@@ -96,4 +96,15 @@ def defaults(instance_path: str) -> dict:
         "TRUSTED_PROXIES": 0,
         # How long the one-time link printed at start for the first admin stays valid.
         "SETUP_LINK_MAX_AGE_SECONDS": 86400,
+        # The demo page (/demo/): a folder of run folders, each classified with the
+        # model.onnx that `python -m trainer.export RUN --format onnx` wrote into it.
+        # None: the page says it is unavailable. Admins only, unless DEMO_PUBLIC.
+        "DEMO_RUNS": None,
+        "DEMO_PUBLIC": False,
+        # An upload's limits: bytes of the file, and pixels (width x height), which
+        # a small file can hold millions of (a decompression bomb).
+        "DEMO_MAX_BYTES": 8 * 1024 * 1024,
+        "DEMO_MAX_PIXELS": 40_000_000,
+        # Where a picture is kept when the uploader ticks "keep"; nothing is otherwise.
+        "DEMO_KEEP_DIR": str(instance / "demo_uploads"),
     }

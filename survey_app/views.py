@@ -13,6 +13,7 @@ from survey_app import (
     backup,
     browse,
     commands,
+    demo,
     exports,
     images,
     review,
@@ -31,3 +32,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(images.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(demo.bp)

@@ -1,0 +1,200 @@
+"""The demo page: classify a picture (uploaded, or one of the image source's) with a trained
+run, exported to ONNX and run by ONNX Runtime.
+
+No torch here: `imagenet_files` prepares the picture and reads the exported file, and ONNX
+Runtime (the `demo` extra) runs it; without it, or without DEMO_RUNS, the page says why it is
+unavailable. An upload is read in memory and forgotten, unless the uploader asks to keep it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Blueprint, current_app, render_template, request
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField
+from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms.validators import NumberRange, Optional, Regexp
+
+from imagenet_files.classifier_file import ClassifierFileError, OnnxClassifier, top_k
+from imagenet_files.image_input import ImageInputError, read_image
+from survey_app import images
+from survey_app.auth import admin_required
+
+bp = Blueprint("demo", __name__, url_prefix="/demo")
+MODEL_FILE = "model.onnx"
+SHOWN = 5  # labels per head, as the issue's "top-5"
+# What a multipart body adds to the file (boundaries, the other fields, the CSRF token).
+FORM_OVERHEAD = 64 * 1024
+
+
+@bp.before_request
+def guard():
+    """Admins only, unless DEMO_PUBLIC opens the page to anyone; the upload's size limit."""
+    if not current_app.config["DEMO_PUBLIC"]:
+        refused = admin_required(lambda: None)()
+        if refused is not None:
+            return refused
+    # A picture is larger than any other form: this page alone raises the app's body limit.
+    request.max_content_length = current_app.config["DEMO_MAX_BYTES"] + FORM_OVERHEAD
+    return None
+
+
+@dataclass
+class _Loaded:
+    modified: float  # the file's mtime when loaded: a re-export replaces the session
+    classifier: OnnxClassifier
+
+
+class DemoForm(FlaskForm):
+    """A run, and a picture: an upload, or a class's picture from the image source."""
+
+    run = SelectField("Run", choices=[], validate_choice=True)
+    picture = FileField(
+        "Upload a picture",
+        validators=[
+            Optional(),
+            FileAllowed(["jpg", "jpeg", "png", "webp"], "A JPEG, PNG or WebP picture, please."),
+        ],
+    )
+    keep = BooleanField("Keep the uploaded picture on the server")
+    wnid = StringField(
+        "or a class of the image source (wnid)",
+        validators=[Optional(), Regexp(r"n\d{8}\Z", message="A wnid: n and 8 digits.")],
+    )
+    number = IntegerField("picture number", default=0, validators=[Optional(), NumberRange(0)])
+
+    def validate(self, extra_validators=None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        if not self.picture.data and not self.wnid.data:
+            self.picture.errors.append("Upload a picture or name a class.")
+            return False
+        return True
+
+
+def runs() -> list[str]:
+    """The run folders under DEMO_RUNS that hold an exported model, by name."""
+    root = current_app.config["DEMO_RUNS"]
+    if not root or not Path(root).is_dir():
+        return []
+    return sorted(path.parent.name for path in Path(root).glob(f"*/{MODEL_FILE}"))
+
+
+def unavailable() -> str | None:
+    """Why the page cannot classify, in words for the admin who can fix it; None when it can."""
+    try:
+        import onnxruntime  # noqa: F401 (only whether it is installed)
+    except ImportError:
+        return "ONNX Runtime is not installed on the server: pip install -e '.[demo]'."
+    root = current_app.config["DEMO_RUNS"]
+    if not root:
+        return "No run folder is configured: set CIL_DEMO_RUNS to a folder of run folders."
+    if not Path(root).is_dir():
+        return f"CIL_DEMO_RUNS {root!r} is not a folder."
+    if not runs():
+        return (
+            f"No run under {root} has an exported model: "
+            f"python -m trainer.export RUN_DIR --format onnx writes RUN_DIR/{MODEL_FILE}."
+        )
+    return None
+
+
+def classifier(run: str) -> OnnxClassifier:
+    """The run's model, loaded once per version of the file and kept for the next request."""
+    path = Path(current_app.config["DEMO_RUNS"]) / run / MODEL_FILE
+    modified = path.stat().st_mtime
+    cache = current_app.extensions.setdefault("cil_demo_models", {})
+    if run not in cache or cache[run].modified != modified:
+        cache[run] = _Loaded(modified, OnnxClassifier(path))
+    return cache[run].classifier
+
+
+def _form() -> DemoForm:
+    form = DemoForm()
+    form.run.choices = runs()
+    return form
+
+
+def _page(form: DemoForm, status: int = 200, **result):
+    return (
+        render_template(
+            "demo.html",
+            form=form,
+            problem=unavailable(),
+            max_megabytes=current_app.config["DEMO_MAX_BYTES"] / 2**20,
+            **result,
+        ),
+        status,
+    )
+
+
+@bp.get("/")
+def index():
+    return _page(_form())
+
+
+@bp.post("/")
+def classify():
+    limit = current_app.config["DEMO_MAX_BYTES"]
+    if (request.content_length or 0) > limit + FORM_OVERHEAD:
+        # Refused before the body is parsed: an oversized upload costs no memory or disk.
+        return _page(_form(), 413, error=f"The file is larger than {limit / 2**20:.2g} MB.")
+    form = _form()
+    if unavailable() or not form.validate_on_submit():
+        return _page(form, 400)
+    try:
+        picture, shown = _picture(form, limit)
+        model = classifier(form.run.data)
+        started = time.perf_counter()
+        size = model.description.image_size
+        pixels = read_image(picture, size, max_pixels=current_app.config["DEMO_MAX_PIXELS"])
+        outputs = model(pixels[None])
+        milliseconds = (time.perf_counter() - started) * 1000
+    except (ImageInputError, ClassifierFileError) as error:
+        return _page(form, 400, error=str(error))
+    heads = [
+        (head, top_k(outputs[head.name], head, SHOWN)[0])
+        for name in ("labels", "classes")
+        if (head := model.description.head(name))
+    ]
+    kept = _keep(picture) if form.keep.data and form.picture.data else None
+    return _page(
+        form,
+        heads=heads,
+        shown=shown,
+        size=size,
+        milliseconds=milliseconds,
+        kept=kept,
+        run=form.run.data,
+    )
+
+
+def _picture(form: DemoForm, limit: int) -> tuple[bytes, dict[str, object]]:
+    """The chosen picture's bytes, and what the page says of it."""
+    if form.picture.data:
+        upload = form.picture.data
+        content = upload.stream.read(limit + 1)  # never more than the limit in memory
+        if len(content) > limit:
+            raise ImageInputError(f"The file is larger than {limit / 2**20:.2g} MB.")
+        return content, {"name": upload.filename, "bytes": len(content)}
+    source = images.current_source()
+    wnid, number = form.wnid.data, form.number.data
+    path = source.path(wnid, number) if source else None
+    if path is None:
+        raise ImageInputError(f"the image source has no picture {number} of class {wnid}")
+    return path.read_bytes(), {"name": f"{wnid} #{number}", "wnid": wnid, "number": number}
+
+
+def _keep(content: bytes) -> str:
+    """Stored under its digest, so the same picture kept twice is one file."""
+    folder = Path(current_app.config["DEMO_KEEP_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / hashlib.sha256(content).hexdigest()
+    path.write_bytes(content)
+    current_app.logger.info("demo: %s kept %s", getattr(current_user, "username", "?"), path)
+    return path.name

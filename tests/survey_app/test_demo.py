@@ -1,0 +1,184 @@
+"""The demo page on a hand-made ONNX classifier: access, a classified upload and a picture of
+the image source, every refusal, nothing kept unless asked, and the page without ONNX Runtime
+or torch."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from .conftest import add_user, csrf_token, log_in, make_app, make_image_folder, seeded
+from .handmade_classifier import write_handmade_classifier
+
+pytest.importorskip("onnxruntime", reason="the demo extra: pip install -e '.[demo]'")
+pytest.importorskip("onnx", reason="the export extra makes the hand-made classifier")
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def demo_runs(tmp_path: Path) -> Path:
+    write_handmade_classifier(tmp_path / "runs" / "colours" / "model.onnx")
+    (tmp_path / "runs" / "not-exported").mkdir()  # a run folder without model.onnx: not listed
+    return tmp_path / "runs"
+
+
+@pytest.fixture
+def demo_app(tmp_path, small_hierarchy, demo_runs):
+    images = make_image_folder(tmp_path / "imagenet", ["n01440764"], per_class=2)
+    return seeded(
+        make_app(
+            tmp_path,
+            DEMO_RUNS=str(demo_runs),
+            DEMO_MAX_BYTES=100_000,
+            DEMO_MAX_PIXELS=1_000_000,
+            DEMO_KEEP_DIR=str(tmp_path / "kept"),
+            IMAGE_SOURCE=str(images),
+        ),
+        small_hierarchy,
+    )
+
+
+@pytest.fixture
+def boss(demo_app):
+    return log_in(demo_app.test_client(), add_user(demo_app, "boss", role="admin"))
+
+
+def picture(colour=(230, 30, 30), size=(300, 200), fmt="PNG") -> bytes:
+    stream = io.BytesIO()
+    Image.new("RGB", size, colour).save(stream, fmt)
+    return stream.getvalue()
+
+
+def upload(client, content: bytes, name: str = "photo.png", **fields):
+    data = {
+        "csrf_token": csrf_token(client, "/demo/"),
+        "run": "colours",
+        "picture": (io.BytesIO(content), name),
+        **fields,
+    }
+    return client.post("/demo/", data=data, content_type="multipart/form-data")
+
+
+def first_rows(page: str) -> list[str]:
+    """The first label of each head, in the page's order."""
+    tables = page.split('<table class="demo-head">')[1:]
+    return [re.search(r"<td>([^<]+)", table).group(1).strip() for table in tables]
+
+
+def test_the_page_is_for_admins_unless_made_public(demo_app, tmp_path, small_hierarchy):
+    assert demo_app.test_client().get("/demo/").status_code == 302  # to the login page
+    annotator = log_in(demo_app.test_client(), add_user(demo_app, "ann"))
+    assert annotator.get("/demo/").status_code == 403
+    (tmp_path / "public").mkdir()
+    public = seeded(make_app(tmp_path / "public", DEMO_PUBLIC=True), small_hierarchy)
+    page = public.test_client().get("/demo/")
+    assert page.status_code == 200
+    assert "The demo is unavailable." in page.get_data(as_text=True)  # no DEMO_RUNS there
+
+
+def test_an_upload_gets_the_labels_and_the_classes_with_bars(boss, tmp_path):
+    response = upload(boss, picture((30, 30, 230), fmt="WEBP"), "sea.webp")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert first_rows(page) == ["blue things", "tiger shark"]
+    assert "Labels (CIL)" in page and "ImageNet classes" in page
+    assert page.count("<meter") == 3 + 4  # top-5 of 3 labels and of 4 classes
+    assert re.search(r"classified in \d+\.\d ms on the server; not kept", page)
+    assert '<option selected value="colours">' in page and "not-exported" not in page
+    assert not (tmp_path / "kept").exists()
+
+
+def test_an_upload_is_kept_only_when_asked(boss, tmp_path):
+    page = upload(boss, picture(), keep="y").get_data(as_text=True)
+    assert first_rows(page)[0] == "red things"
+    kept = list((tmp_path / "kept").iterdir())
+    assert len(kept) == 1 and kept[0].read_bytes() == picture()
+    assert f"kept as {kept[0].name}" in page
+
+
+def test_a_picture_of_the_image_source(boss):
+    data = {"csrf_token": csrf_token(boss, "/demo/"), "run": "colours", "wnid": "n01440764",
+            "number": "1"}
+    page = boss.post("/demo/", data=data).get_data(as_text=True)
+    assert "n01440764 #1" in page
+    assert 'src="/images/large/n01440764/1.jpg"' in page
+    missing = {**data, "number": "9"}
+    response = boss.post("/demo/", data=missing)
+    assert response.status_code == 400
+    assert "no picture 9 of class n01440764" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "status", "message"),
+    [
+        (b"not a picture", "notes.png", 400, "cannot be read as an image"),
+        (picture(fmt="GIF"), "anim.png", 400, "the image is GIF; accepted: JPEG, PNG, WEBP"),
+        (picture(fmt="GIF"), "anim.gif", 400, "A JPEG, PNG or WebP picture, please."),
+        (picture(size=(1200, 1000)), "wide.png", 400, "1200 x 1000 pixels, more than the limit"),
+        (bytes(300_000), "huge.png", 413, "The file is larger than 0.095 MB."),
+    ],
+)
+def test_refusals(boss, tmp_path, content, name, status, message):
+    response = upload(boss, content, name, keep="y")
+    assert response.status_code == status
+    assert message in response.get_data(as_text=True)
+    assert not (tmp_path / "kept").exists()
+
+
+def test_a_post_without_its_csrf_token_is_refused(boss):
+    data = {"run": "colours", "picture": (io.BytesIO(picture()), "photo.png")}
+    assert boss.post("/demo/", data=data, content_type="multipart/form-data").status_code == 400
+
+
+def test_the_page_without_a_model_says_how_to_export_one(tmp_path, small_hierarchy):
+    (tmp_path / "empty").mkdir()
+    app = seeded(make_app(tmp_path, DEMO_RUNS=str(tmp_path / "empty")), small_hierarchy)
+    boss = log_in(app.test_client(), add_user(app, "boss", role="admin"))
+    page = boss.get("/demo/").get_data(as_text=True)
+    assert "python -m trainer.export RUN_DIR --format onnx" in page
+
+
+BLOCKED = """
+import importlib.abc, sys
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"torch", "torchvision", "onnxruntime", "onnx"}:
+            raise ImportError(f"{name} is not installed (blocked by the test)")
+sys.meta_path.insert(0, Blocker())
+"""
+
+WITHOUT_TORCH = BLOCKED + """
+import pkgutil, survey_app
+for module in pkgutil.iter_modules(survey_app.__path__):
+    __import__(f"survey_app.{module.name}")
+from flask_migrate import upgrade
+from survey_app import create_app
+app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite:///" + sys.argv[1],
+                  "DEMO_PUBLIC": True, "DEMO_RUNS": sys.argv[2]})
+with app.app_context():
+    upgrade()
+page = app.test_client().get("/demo/")
+assert page.status_code == 200, page.status_code
+print(page.get_data(as_text=True))
+assert not {"torch", "onnxruntime"} & set(sys.modules)
+"""
+
+
+def test_the_app_runs_without_onnxruntime_and_torch(tmp_path, demo_runs):
+    """Every module of the app imports, the app starts, and the page says what is missing."""
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TORCH, str(tmp_path / "db.sqlite3"), str(demo_runs)],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "The demo is unavailable." in result.stdout
+    assert "ONNX Runtime is not installed on the server: pip install -e &#39;.[demo]&#39;" in (
+        result.stdout
+    )
