@@ -114,14 +114,7 @@ class Config:
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-able values (paths as strings): for args.json and checkpoints."""
-        return {
-            key: [str(v) for v in value]
-            if key == "evaluate"
-            else str(value)
-            if isinstance(value, Path)
-            else value
-            for key, value in asdict(self).items()
-        }
+        return {key: _plain(value) for key, value in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, values: dict[str, object]) -> Config:
@@ -143,6 +136,12 @@ class Config:
             for key in mine
             if key not in RUNTIME_FIELDS and mine[key] != theirs[key]
         ]
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, tuple):  # evaluate's checkpoints
+        return [_plain(item) for item in value]
+    return str(value) if isinstance(value, Path) else value
 
 
 def default_cil_summary() -> str:

@@ -190,3 +190,17 @@ def test_benchmark_reports_images_per_second(capsys):
     assert benchmark.main(["--device", "cpu", "--width", "4", "-b", "4", "--steps", "2"]) == 0
     out = capsys.readouterr().out
     assert "images/s; an ImageNet32 epoch (1,281,167 images) would take" in out
+
+
+def test_evaluate_takes_several_checkpoints_and_round_trips(capsys):
+    config = parse_config(["data", "-e", "--resume", "a.pt", "runs/b"])
+    assert config.evaluate == (Path("a.pt").resolve(), Path("runs/b").resolve())
+    assert config.resume is None
+    assert Config.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    for argv, message in (
+        (["data", "-e"], "give them with --resume"),
+        (["data", "--resume", "a.pt", "b.pt"], "several checkpoints go with --evaluate"),
+    ):
+        with pytest.raises(SystemExit):
+            parse_config(argv)
+        assert message in capsys.readouterr().err
