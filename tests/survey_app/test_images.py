@@ -54,7 +54,7 @@ def test_members_show_their_first_picture(tmp_path, small_hierarchy):
     root = make_image_folder(tmp_path / "imagenet", PICTURED)
     _, client = annotator_for(tmp_path, small_hierarchy, root)
     page = client.get(f"/annotate/{DALMATIAN}").text
-    assert f'<img src="/images/small/{TENCH}/0.jpg" alt="" loading="lazy">' in page
+    assert f'<img src="/images/small/{TENCH}/0.jpg" alt="tench" loading="lazy">' in page
     assert '<span class="placeholder">no picture</span>' in page  # pug has no folder
 
 
