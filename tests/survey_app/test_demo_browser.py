@@ -1,0 +1,104 @@
+"""The demo page in Chromium: an admin uploads a picture and reads its labels; an oversized
+file and a non-image are refused with a message. No console error (a CSP violation would be
+one), no sideways scroll at 390 px, no axe-core violation; the screenshot goes to
+docs/screenshots/demo-1280.png, shown in the README."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from werkzeug.serving import make_server
+
+from .conftest import PASSWORD, add_user, make_app, make_image_folder, seeded
+from .handmade_classifier import write_handmade_classifier
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium "
+                       "(`apt-get install chromium`; `make test` installs it)"),
+]
+pytest.importorskip("onnxruntime", reason="the demo extra: pip install -e '.[demo]'")
+pytest.importorskip("onnx", reason="the export extra makes the hand-made classifier")
+
+
+@pytest.fixture
+def served(tmp_path, small_hierarchy):
+    write_handmade_classifier(tmp_path / "runs" / "colours" / "model.onnx")
+    images = make_image_folder(tmp_path / "imagenet", ["n01440764"], per_class=2)
+    app = seeded(
+        make_app(tmp_path, DEMO_RUNS=str(tmp_path / "runs"),
+                 DEMO_KEEP_DIR=str(tmp_path / "kept"), IMAGE_SOURCE=str(images)),
+        small_hierarchy,
+    )
+    add_user(app, "boss", role="admin")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def page(served):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        page = chromium.new_page(viewport={"width": 1280, "height": 800})
+        page.errors = []
+        page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+        page.goto(f"{served}/login")
+        page.fill("#username", "boss")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit], input[type=submit]")
+        page.goto(f"{served}/demo/")
+        yield page
+        chromium.close()
+
+
+def test_an_admin_classifies_an_upload(page, tmp_path):
+    photo = tmp_path / "sea.jpg"
+    Image.new("RGB", (640, 480), (40, 60, 220)).save(photo)
+    page.set_input_files("#picture", str(photo))
+    page.click("button.primary")
+    page.wait_for_selector(".demo-result")
+    heads = page.locator("table.demo-head")
+    assert heads.count() == 2
+    assert heads.nth(0).locator("td").first.inner_text().strip() == "blue things"
+    assert "tiger shark" in heads.nth(1).locator("td").first.inner_text()
+    assert page.locator("meter").count() == 7
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    from .test_pages import _axe_violations
+
+    assert _axe_violations(page) == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "demo-1280.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.errors == []
+    assert not (tmp_path / "kept").exists()
+
+
+def test_an_oversized_file_and_a_non_image_are_refused(page, tmp_path):
+    big = tmp_path / "big.png"
+    big.write_bytes(bytes(9 * 2**20))  # the default limit is 8 MB
+    page.set_input_files("#picture", str(big))
+    page.click("button.primary")
+    page.wait_for_selector("text=The file is larger than 8 MB.")
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    page.set_input_files("#picture", str(text))
+    page.click("button.primary")
+    page.wait_for_selector("text=cannot be read as an image")
+    assert page.locator(".demo-result").count() == 0
+    assert [e for e in page.errors if "status of 4" not in e] == []  # 413 and 400 are meant
