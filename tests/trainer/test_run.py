@@ -141,7 +141,10 @@ def test_multi_head_trains_and_scores_both_heads(downsampled_dir, cil_file, tmp_
         labels=cil_file,
         multi_head=True,
         cil_loss_weight=0.5,
-        epochs=3,
+        # At the tiny runs' lr of 0.02 the two heads' losses make validation swing between
+        # epochs (50 % one epoch, 100 % the next); half of it learns both heads steadily.
+        lr=0.01,
+        epochs=4,
     )
     last = run(config)["last"]
     assert last["val_top1"] >= 75 and last["val_cil_head_top1"] >= 75  # chance: 25 %, 50 %
