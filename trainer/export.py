@@ -101,6 +101,7 @@ def export(
     """
     classifier, description = load_classifier(source, labels=labels, image_size=image_size)
     partial = out.with_name(out.name + ".partial")
+    out.parent.mkdir(parents=True, exist_ok=True)
     try:
         if file_format == "onnx":
             write_onnx(classifier, description, partial)

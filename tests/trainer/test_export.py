@@ -3,6 +3,8 @@ predict on the files, and a failed check leaving no file."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -70,3 +72,34 @@ def test_a_file_that_fails_its_check_is_not_left_behind(multi_head_run, tmp_path
     with pytest.raises(ExportError, match="more than the tolerance"):
         export(multi_head_run, out, "torchscript", tolerance=-1)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_demo_page_classifies_with_an_exported_run(multi_head_run, tmp_path):
+    """The path of the README: a trained run exported to ONNX, served by the survey app."""
+    from flask_migrate import upgrade
+
+    from survey_app import create_app
+
+    export(multi_head_run, tmp_path / "runs" / "tiny" / "model.onnx", "onnx")
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'app.sqlite3'}",
+            "DEMO_RUNS": str(tmp_path / "runs"),
+            "DEMO_PUBLIC": True,
+            "WTF_CSRF_ENABLED": False,  # the CSRF check is the page's own test's
+        }
+    )
+    with app.app_context():
+        upgrade()
+    picture = io.BytesIO()
+    Image.new("RGB", (90, 60), (230, 30, 30)).save(picture, "PNG")
+    response = app.test_client().post(
+        "/demo/",
+        data={"run": "tiny", "picture": (io.BytesIO(picture.getvalue()), "red.png")},
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Labels (CIL)" in page and "ImageNet classes" in page
+    assert page.count("<meter") == 3 + 5  # the CIL's 3 labels, the top 5 of the classes
