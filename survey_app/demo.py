@@ -194,8 +194,10 @@ def _picture(form: DemoForm, limit: int) -> tuple[bytes, dict[str, object]]:
             raise ImageInputError(f"The file is larger than {limit / 2**20:.2g} MB.")
         return content, {"name": upload.filename, "bytes": len(content)}
     source = images.current_source()
+    if source is None:
+        raise ImageInputError("no image source is configured (CIL_IMAGE_SOURCE): upload one")
     wnid, number = form.wnid.data, form.number.data
-    path = source.path(wnid, number) if source else None
+    path = source.path(wnid, number)
     if path is None:
         raise ImageInputError(f"the image source has no picture {number} of class {wnid}")
     return path.read_bytes(), {"name": f"{wnid} #{number}", "wnid": wnid, "number": number}

@@ -70,10 +70,8 @@ def format_table(paths: list[Path], results: list[dict[str, list[Prediction]]]) 
         widths = [max(len(_name(p)) for p in result[head]) for head in heads]
         widths = [max(width, len(head)) for width, head in zip(widths, heads, strict=True)]
         lines.append(str(path))
-        lines.append(
-            "  #  "
-            + "  ".join(f"{head:<{w}}       " for head, w in zip(heads, widths, strict=True))
-        )
+        header = "  ".join(f"{head:<{w}}       " for head, w in zip(heads, widths, strict=True))
+        lines.append(f"  #  {header}".rstrip())
         for rank in range(max(len(result[head]) for head in heads)):
             cells = []
             for head, width in zip(heads, widths, strict=True):
