@@ -134,6 +134,15 @@ def test_a_picture_of_the_image_source(boss):
     assert "no picture 9 of class n01440764" in response.get_data(as_text=True)
 
 
+def test_a_picture_without_an_image_source_is_explained(tmp_path, small_hierarchy, demo_runs):
+    app = seeded(make_app(tmp_path, DEMO_RUNS=str(demo_runs)), small_hierarchy)
+    boss = log_in(app.test_client(), add_user(app, "boss", role="admin"))
+    data = {"csrf_token": csrf_token(boss, "/demo/"), "run": "colours", "wnid": "n01440764"}
+    response = boss.post("/demo/", data=data)
+    assert response.status_code == 400
+    assert "no image source is configured (CIL_IMAGE_SOURCE)" in response.get_data(as_text=True)
+
+
 @pytest.mark.parametrize(
     ("content", "name", "status", "message"),
     [
