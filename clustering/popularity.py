@@ -24,7 +24,7 @@ import json
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from importlib import metadata
@@ -53,7 +53,7 @@ __all__ = [
     "CountResult", "GoogleCustomSearchProvider", "HttpCountProvider", "HttpOptions",
     "JsonFileProvider",
     "ProviderConfigError", "WikipediaPageviewsProvider", "WordfreqProvider", "format_count",
-    "get_provider", "last_full_months", "term_for_synset", "wikipedia_title",
+    "get_provider", "last_full_months", "wikipedia_title",
 ]
 
 # wordfreq gives a word's share of all tokens of English text. Multiplying by a
@@ -555,17 +555,6 @@ def get_provider(name: str = DEFAULT_PROVIDER, **options: Any) -> CountProvider:
             f"unknown search-count provider {name!r}; choose one of: {', '.join(PROVIDERS)}"
         ) from None
     return cls(**options)
-
-
-def term_for_synset(lemmas: Sequence[str]) -> str:
-    """The search term for a synset: its first lemma in plain words.
-
-    WordNet lists a synset's most common name first ("dalmatian" before
-    "coach_dog"), and one term per synset keeps web quotas predictable.
-    """
-    if not lemmas:
-        raise ValueError("a synset has at least one lemma")
-    return _phrase(lemmas[0])
 
 
 def format_count(n: int | None) -> str:

@@ -6,8 +6,9 @@ from flask import Blueprint, jsonify, render_template, request
 from sqlalchemy import func, select, text
 
 from clustering.dbread import DatabaseError
+from clustering.familiarity import synset_familiarity
 from clustering.hierarchy import Hierarchy, ImageClass
-from clustering.popularity import format_count, term_for_synset
+from clustering.popularity import format_count
 from survey_app.class_view import general_prefix, hierarchy_cache
 from survey_app.counts import recent_counts
 from survey_app.extensions import db
@@ -58,13 +59,13 @@ def class_list():
     matches = _matches(hierarchy, query)
     total = len(matches)
     classes = matches[(page - 1) * PER_PAGE:page * PER_PAGE]
-    terms = {e.wnid: term_for_synset(hierarchy.synsets[e.wnid].lemmas)
-             for c in classes for e in c.chain}
     counts = recent_counts()
-    shown_counts = {
-        wnid: (format_count(counts[term][0]), counts[term][1]) if term in counts else ("—", "")
-        for wnid, term in terms.items()
-    }
+    word_counts = {term: count for term, (count, _provider) in counts.items()}
+    # The same sense-aware figure, from the same lemma, as the annotate page shows.
+    familiarity = {e.wnid: synset_familiarity(hierarchy.synsets[e.wnid], word_counts)
+                   for c in classes for e in c.chain}
+    shown_counts = {wnid: (format_count(f.count), counts.get(f.lemma, (None, ""))[1])
+                    for wnid, f in familiarity.items()}
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     folded = {c.wnid: general_prefix(hierarchy, [e.wnid for e in c.chain]) for c in classes}
     return render_template("classes.html", classes=classes, synsets=hierarchy.synsets,

@@ -33,7 +33,6 @@ from clustering.popularity import (
     format_count,
     get_provider,
     last_full_months,
-    term_for_synset,
     wikipedia_title,
 )
 
@@ -650,9 +649,3 @@ def test_format_count(n, text):
 def test_format_count_rejects_negative_counts():
     with pytest.raises(ValueError):
         format_count(-1)
-
-
-def test_term_for_synset_is_the_first_lemma_in_words():
-    assert term_for_synset(["domestic_animal", "domesticated_animal"]) == "domestic animal"
-    with pytest.raises(ValueError):
-        term_for_synset([])

@@ -102,6 +102,13 @@ def test_suggestion_is_the_entry_level_strategys_label_for_every_class(app, anno
         assert shown["suggestion"] == expected[image_class.wnid], image_class.wnid
 
 
+def test_the_class_list_shows_the_annotate_pages_counts(annotator):
+    chain = {e["wnid"]: e for e in annotator.get(f"/api/classes/{DALMATIAN}").get_json()["chain"]}
+    listed = annotator.get("/classes?q=dalmatian").text
+    for wnid in (DALMATIAN, DOG):  # the most general levels are folded on the list
+        assert f"<small>{chain[wnid]['count_text']}</small>" in listed, chain[wnid]["name"]
+
+
 def test_counts_are_per_sense_with_the_lemma_they_came_from(annotator):
     chain = {e["wnid"]: e for e in annotator.get(f"/api/classes/{DALMATIAN}").get_json()["chain"]}
     dog = chain[DOG]
