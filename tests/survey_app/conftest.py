@@ -4,6 +4,7 @@ SQLite file migrated to head and seeded from the small hierarchy."""
 from __future__ import annotations
 
 import re
+import socket
 import uuid
 
 import psycopg
@@ -31,6 +32,23 @@ def make_app(tmp_path, database_url: str | None = None, **settings):
     }
     config.update(settings)
     return create_app(config)
+
+
+def pipe(source: socket.socket, sink: socket.socket) -> None:
+    """Copy `source` to `sink` until either end closes, then shut both: one
+    direction of a test's TCP forwarder."""
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            end.close()
 
 
 def seeded(app, hierarchy):

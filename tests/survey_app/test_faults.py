@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks import load_votes
 
-from .conftest import add_user, log_in, make_app, seeded
+from .conftest import add_user, log_in, make_app, pipe, seeded
 
 
 class FlakyProxy:
@@ -38,22 +38,7 @@ class FlakyProxy:
             upstream = socket.create_connection(self.target)
             self.connections += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for end in (source, sink):
-                try:
-                    end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                end.close()
+                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
 
     def cut(self) -> None:
         self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread

@@ -16,7 +16,7 @@ import pytest
 from benchmarks import load_votes
 from survey_app import accounts
 
-from .conftest import PASSWORD, add_user, csrf_token, make_app, seeded
+from .conftest import PASSWORD, add_user, csrf_token, make_app, pipe, seeded
 
 PARALLEL = 60
 # Slow enough that every attempt is in flight before the first one is counted:
@@ -127,23 +127,8 @@ class ForwardingProxy:
         lines.append(b"X-Forwarded-For: " + b", ".join([*forwarded, address.encode()]))
         upstream = socket.create_connection(("127.0.0.1", self.target_port))
         upstream.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + rest)
-        threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
-        self._pipe(upstream, client)
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for end in (source, sink):
-                try:
-                    end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                end.close()
+        threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+        pipe(upstream, client)
 
     def close(self) -> None:
         self.listener.close()
