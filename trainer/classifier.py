@@ -18,7 +18,7 @@ from torch import nn
 from clustering.cil import read_cil
 from imagenet_files.classifier_file import METADATA_KEY, Description, Head, OnnxClassifier
 from imagenet_files.label_order import read_label_order
-from trainer.batches import MEAN, STD
+from trainer.batches import MEAN, STD, statistics
 from trainer.checkpoint import CheckpointError
 from trainer.labels import cil_labels
 from trainer.models import build_model
@@ -46,11 +46,10 @@ class Classifier(nn.Module):
         super().__init__()
         self.network = network
         self.slices = slices
-        std = torch.tensor(STD, dtype=torch.float64).view(1, 3, 1, 1)
-        mean = torch.tensor(MEAN, dtype=torch.float64).view(1, 3, 1, 1)
-        # (x / 255 - mean) / std as one multiply and subtract, as the trainer's batches do.
-        self.register_buffer("scale", (1 / (255 * std)).float())
-        self.register_buffer("shift", (mean / std).float())
+        # (x / 255 - mean) / std as one multiply and subtract: the trainer's batches' own.
+        scale, shift = statistics(torch.device("cpu"))
+        self.register_buffer("scale", scale)
+        self.register_buffer("shift", shift)
         self.register_buffer("merge", merge if merge is not None else torch.zeros(0, 0))
         self.has_merge = merge is not None
         self.eval()  # batch norm with its running statistics: a classifier never trains
