@@ -184,42 +184,8 @@ def _load_downsampled(
     spill: Path | None,
 ) -> Dataset:
     order = read_label_order(label_order)
-    classes = tuple(sorted(order))
-    index = {wnid: i for i, wnid in enumerate(classes)}
-    # lookup[L - 1] is the sorted-order class index of the files' label L
-    lookup = np.array([index[wnid] for wnid in order], dtype=np.int64)
-
-    def read(files: tuple[Path, ...], name: str) -> Split:
-        images, targets, sizes, count = [], [], set(), 0
-        out = (spill / f"{name}.u8").open("wb") if spill else None
-        for path in tqdm(
-            files, desc=f"read {name}", disable=None if progress else True, leave=False
-        ):
-            data, labels = read_downsampled_file(path)
-            bad = labels[(labels < 1) | (labels > len(order))]
-            if bad.size:
-                raise DataLayoutError(
-                    f"{path}: label {bad[0]} is outside 1..{len(order)} of the label order"
-                )
-            if out:  # one file in memory at a time
-                out.write(np.ascontiguousarray(data).data)
-            else:
-                images.append(data)
-            targets.append(lookup[labels - 1])
-            sizes.add(data.shape[-1])
-            count += len(data)
-        if len(sizes) > 1:
-            raise DataLayoutError(f"the {name} files mix image sizes {sorted(sizes)}")
-        if out:
-            out.close()
-            side = sizes.pop()
-            joined = _mapped(spill / f"{name}.u8", (count, 3, side, side))
-        else:
-            joined = torch.from_numpy(np.concatenate(images))
-        return Split(joined, torch.from_numpy(np.concatenate(targets)))
-
-    train = read(layout.train_files, "train")
-    val = read((layout.val_file,), "val")
+    train = read_downsampled_split(layout.train_files, order, "train", progress, spill)
+    val = read_downsampled_split((layout.val_file,), order, "val", progress, spill)
     if val.images.shape[-1] != train.images.shape[-1]:
         raise DataLayoutError("val_data and the train_data_batch files differ in image size")
     if image_size is not None and image_size != train.images.shape[-1]:
@@ -227,7 +193,46 @@ def _load_downsampled(
             f"the files hold {train.images.shape[-1]} px images; --image-size {image_size} "
             "applies to ImageFolder data only"
         )
-    return Dataset(classes, train, val, "downsampled")
+    return Dataset(tuple(sorted(order)), train, val, "downsampled")
+
+
+def read_downsampled_split(
+    files: tuple[Path, ...],
+    order: list[str],
+    name: str,
+    progress: bool = True,
+    spill: Path | None = None,
+) -> Split:
+    """One split of Downsampled ImageNet from its files, the targets as indices of the sorted
+    wnids of `order` (the files' 1-based labels); with `spill`, the images in a shared file."""
+    index = {wnid: i for i, wnid in enumerate(sorted(order))}
+    # lookup[L - 1] is the sorted-order class index of the files' label L
+    lookup = np.array([index[wnid] for wnid in order], dtype=np.int64)
+    images, targets, sizes, count = [], [], set(), 0
+    out = (spill / f"{name}.u8").open("wb") if spill else None
+    for path in tqdm(files, desc=f"read {name}", disable=None if progress else True, leave=False):
+        data, labels = read_downsampled_file(path)
+        bad = labels[(labels < 1) | (labels > len(order))]
+        if bad.size:
+            raise DataLayoutError(
+                f"{path}: label {bad[0]} is outside 1..{len(order)} of the label order"
+            )
+        if out:  # one file in memory at a time
+            out.write(np.ascontiguousarray(data).data)
+        else:
+            images.append(data)
+        targets.append(lookup[labels - 1])
+        sizes.add(data.shape[-1])
+        count += len(data)
+    if len(sizes) > 1:
+        raise DataLayoutError(f"the {name} files mix image sizes {sorted(sizes)}")
+    if out:
+        out.close()
+        side = sizes.pop()
+        joined = _mapped(spill / f"{name}.u8", (count, 3, side, side))
+    else:
+        joined = torch.from_numpy(np.concatenate(images))
+    return Split(joined, torch.from_numpy(np.concatenate(targets)))
 
 
 # --- ImageFolder ----------------------------------------------------------------------------------

@@ -30,12 +30,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from imagenet_files.downsampled import read_downsampled_file
 from imagenet_files.label_order import read_label_order
-from imagenet_files.layout import DataLayoutError, DownsampledLayout, detect_layout
+from imagenet_files.layout import DownsampledLayout, detect_layout
 from trainer.batches import make_batches
 from trainer.config import Config
-from trainer.data import Split, data_classes, load_dataset
+from trainer.data import Split, data_classes, load_dataset, read_downsampled_split
 from trainer.distributed import resolve_device
 from trainer.engine import autocast
 from trainer.evaluation import checkpoint_file, restore_model
@@ -59,13 +58,8 @@ def validation_split(config: Config) -> tuple[tuple[str, ...], Split]:
         dataset = load_dataset(config.data_dir, image_size=config.image_size, workers=0)
         return dataset.classes, dataset.val
     order = read_label_order(config.label_order)
-    classes = tuple(sorted(order))
-    index = {wnid: i for i, wnid in enumerate(classes)}
-    lookup = np.array([index[wnid] for wnid in order], dtype=np.int64)
-    images, labels = read_downsampled_file(layout.val_file)
-    if ((labels < 1) | (labels > len(order))).any():
-        raise DataLayoutError(f"{layout.val_file}: labels outside 1..{len(order)}")
-    return classes, Split(torch.from_numpy(images), torch.from_numpy(lookup[labels - 1]))
+    val = read_downsampled_split((layout.val_file,), order, "val", progress=False)
+    return tuple(sorted(order)), val
 
 
 def class_head_width(source: dict[str, object], classes: tuple[str, ...]) -> int | None:
