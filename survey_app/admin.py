@@ -14,7 +14,7 @@ from survey_app.auth import admin_required
 from survey_app.extensions import db
 from survey_app.forms import InvitationForm, NewUserForm, SurveySettingsForm
 from survey_app.models import Invitation, User, Vote
-from survey_app.pace import DAYS_SHOWN, duration, paces
+from survey_app.pace import DAYS_SHOWN, duration, every_pace
 from survey_app.seeding import hierarchy_from_db
 from survey_app.survey_settings import save_survey_settings, survey_settings
 
@@ -36,7 +36,7 @@ def _settings_form() -> SurveySettingsForm:
 
 def _page(invitation_form: InvitationForm | None = None,
           settings_form: SurveySettingsForm | None = None, status: int = 200):
-    pace_of = paces(len(hierarchy_from_db().classes))
+    pace_of = every_pace(len(hierarchy_from_db().classes))
     activity = {row.annotator_id: row for row in db.session.execute(
         select(Vote.annotator_id, func.count(distinct(Vote.class_wnid)).label("classes"),
                func.max(Vote.created_at).label("last_vote")).group_by(Vote.annotator_id))}

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import func, select
 
 from survey_app.extensions import db
 from survey_app.models import Vote
@@ -63,6 +64,20 @@ def paces(total_classes: int, annotator_ids: list[int] | None = None,
                                  median * (total_classes - classes) if median else None,
                                  tuple(per_day))
     return result
+
+
+def every_pace(total_classes: int) -> dict[int, Pace]:
+    """paces() of every annotator, as this process last computed them while no
+    vote has been added since, on the same day: the admin page would read every
+    vote on each visit otherwise. Votes are only ever added, so the newest vote's
+    id tells whether they changed."""
+    today = datetime.now(UTC).date()
+    key = (db.session.scalar(select(func.max(Vote.id))), total_classes, today)
+    cached = current_app.extensions.get("cil_paces")
+    if cached is None or cached[0] != key:
+        cached = (key, paces(total_classes, today=today))
+        current_app.extensions["cil_paces"] = cached
+    return cached[1]
 
 
 def duration(seconds: float | None) -> str:
