@@ -301,7 +301,7 @@ def queue():
                            page=page, pages=pages)
 
 
-def _record_decision(hierarchy: Hierarchy, wnid: str, label: str, note: str | None) -> None:
+def _record_decision(wnid: str, label: str, note: str | None) -> None:
     db.session.add(Decision(admin_id=current_user.id, class_wnid=wnid, synset_wnid=label,
                             note=note))
 
@@ -320,7 +320,7 @@ def decide(wnid: str):
         note = clean_text(form.note.data, "note")
     except ValueError as exc:
         abort(400, description=f"The decision was not recorded: {exc}")
-    _record_decision(hierarchy, wnid, form.synset.data, note)
+    _record_decision(wnid, form.synset.data, note)
     db.session.commit()
     flash(f"Settled {hierarchy.label(wnid)} ({wnid}) as {hierarchy.label(form.synset.data)}.",
           "info")
@@ -337,7 +337,7 @@ def merge(general: str):
         abort(404, description="No conflict among the decided labels has this label above others.")
     hierarchy = result.hierarchy
     for wnid in group.classes:
-        _record_decision(hierarchy, wnid, general, f"merged into {hierarchy.label(general)}")
+        _record_decision(wnid, general, f"merged into {hierarchy.label(general)}")
     db.session.commit()
     flash(f"Settled {len(group.classes)} class{'es' if len(group.classes) != 1 else ''} as "
           f"{hierarchy.label(general)}.", "info")
