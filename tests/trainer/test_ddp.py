@@ -4,17 +4,12 @@ they hold the dataset in host memory about once."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.trainer.commands import torchrun
 from tests.trainer.synthetic import FILE_LABELS, write_downsampled
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +24,7 @@ def two_ranks(tmp_path_factory):
         images = rng.integers(0, 256, (count, 3, 32, 32), dtype=np.uint8)
         write_downsampled(data / name, images, [FILE_LABELS[i % 4] for i in range(count)])
     out = tmp_path_factory.mktemp("ddp_out")
-    result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-        + ["tests/trainer/ddp_worker.py", str(data), str(out)],
-        check=False,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
+    result = torchrun("tests/trainer/ddp_worker.py", str(data), str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     return [json.loads((out / f"rank{rank}.json").read_text()) for rank in range(2)]
 

@@ -3,33 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.trainer.commands import python, torchrun
 from trainer import benchmark
 from trainer.config import Config
 from trainer.main import build_parser, main, parse_config
 
-REPO = Path(__file__).resolve().parents[2]
 TINY = ["--width", "8", "-b", "16", "--epochs", "1", "--lr", "0.02", "--device", "cpu", "-j", "0"]
 
 
 def main_py(*args: str, python_options: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     """The researcher's exact command, run from the repository root."""
-    return subprocess.run(
-        [sys.executable, *python_options, "trainer/main.py", *args],
-        check=False,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        # one thread per process: the tests share two cores; wide help lines: one per option
-        env={**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"},
-    )
+    # wide help lines: one per option
+    return python(*python_options, "trainer/main.py", *args, env={"COLUMNS": "200"})
 
 
 def test_defaults_are_the_papers_run():
@@ -156,26 +146,8 @@ def test_a_wrong_data_folder_is_an_error_message_not_a_traceback(tmp_path, capsy
 
 @pytest.mark.slow
 def test_torchrun_trains_with_two_cpu_processes(downsampled_dir, tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            "2",
-            "trainer/main.py",
-            str(downsampled_dir),
-            *TINY,
-            "--out",
-            str(tmp_path / "run"),
-        ],
-        check=False,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    result = torchrun(
+        "trainer/main.py", str(downsampled_dir), *TINY, "--out", str(tmp_path / "run")
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("epoch 1/1  lr") == 1  # only the first process reports
