@@ -57,6 +57,7 @@ __all__ = [
     "plain_lemmas",
     "qualifier_rank",
     "read_cil",
+    "read_cil_json",
     "resolve_name",
     "sense_name",
     "split_name",
@@ -370,16 +371,20 @@ def read_cil(path: str | Path, hierarchy: Hierarchy | None = None) -> CIL:
     several synsets on a chain is refused (`CILFormatError`). Flat class
     indices are the file's wnids in sorted order, labels are indexed by name.
     """
-    path = Path(path)
+    return cil_from_json(read_cil_json(path), str(path), hierarchy)
+
+
+def read_cil_json(path: str | Path) -> Any:
+    """The parsed JSON of a CIL file, before any check of its shape; a missing file,
+    text that is not UTF-8 or not JSON is a `CILFormatError`."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CILFormatError(str(path), ["the file does not exist"]) from None
     except UnicodeDecodeError as exc:
         raise CILFormatError(str(path), [f"not UTF-8 text: {exc}"]) from None
     except json.JSONDecodeError as exc:
         raise CILFormatError(str(path), [f"not JSON: {exc}"]) from None
-    return cil_from_json(data, str(path), hierarchy)
 
 
 def cil_from_json(data: Any, source: str = "the CIL", hierarchy: Hierarchy | None = None) -> CIL:

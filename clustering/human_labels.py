@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from clustering.cil import CILFormatError, cil_from_json, resolve_name
+from clustering.cil import cil_from_json, read_cil_json, resolve_name
 from clustering.hierarchy import Hierarchy
 
 __all__ = ["PUBLISHED_LABELS", "HumanLabels", "read_human_labels"]
@@ -43,20 +43,11 @@ class HumanLabels:
 def read_human_labels(path: str | Path | None, hierarchy: Hierarchy) -> HumanLabels:
     """The labels of the CIL at `path` (None: the published labels shipped with the project)."""
     if path is None:
-        text = resources.files("clustering").joinpath(PUBLISHED_LABELS).read_text()
         source = f"clustering/{PUBLISHED_LABELS}"
+        data = json.loads(resources.files("clustering").joinpath(PUBLISHED_LABELS).read_text())
     else:
         source = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise CILFormatError(source, ["the file does not exist"]) from None
-        except UnicodeDecodeError as exc:
-            raise CILFormatError(source, [f"not UTF-8 text: {exc}"]) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CILFormatError(source, [f"not JSON: {exc}"]) from None
+        data = read_cil_json(path)
     if isinstance(data, dict) and "format" in data:
         cil = cil_from_json(data, source)
         by_index = cil.label_by_index()
