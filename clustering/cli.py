@@ -60,7 +60,7 @@ from clustering.entry_level import (
     load_default_model,
 )
 from clustering.hierarchy import ClassListError, Hierarchy, read_class_list
-from clustering.human_labels import PUBLISHED_LABELS, read_human_labels
+from clustering.human_labels import PUBLISHED_LABELS, HumanLabels, read_human_labels
 from clustering.popularity import (
     DEFAULT_PROVIDER,
     PROVIDERS,
@@ -257,12 +257,20 @@ def cmd_discover(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_suggest_fit(args: argparse.Namespace) -> int:
+def suggest_inputs(args: argparse.Namespace
+                   ) -> tuple[Hierarchy, HumanLabels, CountProvider, dict[str, int | None]]:
+    """What both `suggest` commands start from: the hierarchy, the human labels (described
+    on stdout), the count provider and the counts of every synset's terms."""
     hierarchy = load_hierarchy(args, word_facts=True)
     human = read_human_labels(args.labels, hierarchy)
     print(human.describe())
     counts = counts_provider(args)
-    familiarity = familiarities(hierarchy, term_counts(hierarchy, counts))
+    return hierarchy, human, counts, term_counts(hierarchy, counts)
+
+
+def cmd_suggest_fit(args: argparse.Namespace) -> int:
+    hierarchy, human, counts, by_term = suggest_inputs(args)
+    familiarity = familiarities(hierarchy, by_term)
     started = time.perf_counter()
     with tqdm(total=args.folds, desc="grouped folds", unit="fold",
               disable=not sys.stderr.isatty()) as bar:
@@ -289,11 +297,7 @@ def cmd_suggest_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_suggest_evaluate(args: argparse.Namespace) -> int:
-    hierarchy = load_hierarchy(args, word_facts=True)
-    human = read_human_labels(args.labels, hierarchy)
-    print(human.describe())
-    counts = counts_provider(args)
-    by_term = term_counts(hierarchy, counts)
+    hierarchy, human, counts, by_term = suggest_inputs(args)
     model = EntryLevelModel.load(args.model) if args.model else load_default_model()
     classes = list(human.labels)
     rows = [
