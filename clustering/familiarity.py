@@ -40,8 +40,14 @@ class Familiarity:
 
 def terms_for_synset(lemmas: tuple[str, ...] | list[str]) -> list[str]:
     """The search terms of a synset: each lemma in plain words, in WordNet's order."""
-    terms = [" ".join(lemma.replace("_", " ").split()) for lemma in lemmas]
+    terms = [_term(lemma) for lemma in lemmas]
     return list(dict.fromkeys(t for t in terms if t))
+
+
+def _term(lemma: str) -> str:
+    """A lemma in plain words, as counts are looked up: `_` and runs of spaces as one
+    space (case kept, unlike `clustering.cil.normalize_name`)."""
+    return " ".join(lemma.replace("_", " ").split())
 
 
 def sense_share(sense: LemmaSense, smoothing: float = SMOOTHING) -> float:
@@ -63,7 +69,7 @@ def synset_familiarity(synset: Synset, term_counts: Mapping[str, int | None],
             "`Hierarchy.load_or_build`, which adds them)")
     best: Familiarity | None = None
     for lemma, sense in zip(synset.lemmas, synset.senses, strict=True):
-        term = " ".join(lemma.replace("_", " ").split())
+        term = _term(lemma)
         word_count = term_counts.get(term)
         if word_count is None:
             continue
