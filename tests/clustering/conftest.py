@@ -7,6 +7,8 @@ import pytest
 
 from clustering.hierarchy import Hierarchy
 
+from .toy_hierarchy import toy_hierarchy
+
 
 @pytest.fixture(scope="session")
 def small_hierarchy_file(small_hierarchy: Hierarchy, tmp_path_factory) -> str:
@@ -19,6 +21,14 @@ def small_hierarchy_file(small_hierarchy: Hierarchy, tmp_path_factory) -> str:
 def imagenet_hierarchy_file(imagenet_hierarchy: Hierarchy, tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("hierarchy") / "imagenet.json"
     imagenet_hierarchy.save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def toy_hierarchy_file(tmp_path_factory) -> str:
+    """The hand-made hierarchy of `toy_hierarchy.py`, saved for `--hierarchy`."""
+    path = tmp_path_factory.mktemp("hierarchy") / "toy.json"
+    toy_hierarchy().save(path)
     return str(path)
 
 

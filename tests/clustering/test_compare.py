@@ -49,7 +49,6 @@ def files(tmp_path):
     (tmp_path / "coarse.json").write_text(json.dumps(COARSE))
     (tmp_path / "alone.json").write_text(json.dumps(
         {w: hierarchy.label(label) for w, label in ALONE.items()}))
-    hierarchy.save(tmp_path / "toy.json")
     return tmp_path
 
 
@@ -110,10 +109,10 @@ def test_a_run_scores_each_set_both_ways(files):
     assert [r.summed_top1 for r in rows] == [50.0, 100.0, 50.0]
 
 
-def test_compare_prints_markdown_and_writes_csv(files, capsys):
+def test_compare_prints_markdown_and_writes_csv(files, toy_hierarchy_file, capsys):
     argv = ["compare", f"A={files / 'basic.json'}", str(files / "coarse.json"),
             str(files / "alone.json"), "--reference", str(files / "basic.json"),
-            "--hierarchy", str(files / "toy.json"), "--csv", str(files / "table.csv")]
+            "--hierarchy", toy_hierarchy_file, "--csv", str(files / "table.csv")]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "| A | 4 | 1 | 37.5 % | 1.91 | 0.953 | 8/8 = 100.0 % | yes |" in printed
@@ -122,5 +121,5 @@ def test_compare_prints_markdown_and_writes_csv(files, capsys):
     lines = (files / "table.csv").read_text().splitlines()
     assert lines[0].startswith("label_set,classes,labels,singletons,largest_share")
     assert lines[1].startswith("A,8,4,1,0.375000,1.905639,0.952820,8,8,0,,,1,0.401070,")
-    assert main(["compare", "B=x", "B=y", "--hierarchy", str(files / "toy.json")]) == 2
+    assert main(["compare", "B=x", "B=y", "--hierarchy", toy_hierarchy_file]) == 2
     assert "two label sets share a name" in capsys.readouterr().err

@@ -110,13 +110,11 @@ def test_rows_are_read_by_the_class_list_beside_the_matrix(tmp_path):
         read_class_matrix(tmp_path, toy_hierarchy(), weights=True)
 
 
-def test_strategy_confusion_writes_a_valid_cil(tmp_path, capsys):
-    hierarchy_file = tmp_path / "toy.json"
-    toy_hierarchy().save(hierarchy_file)
+def test_strategy_confusion_writes_a_valid_cil(tmp_path, toy_hierarchy_file, capsys):
     np.save(tmp_path / "confusion.npy", MATRIX)
     out = tmp_path / "cil.json"
     assert main(["strategy", "confusion", "--run", str(tmp_path), "--hierarchy",
-                 str(hierarchy_file), "--out", str(out)]) == 0
+                 toy_hierarchy_file, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "4 labels for 8 classes (confusion matrix, 3 merges" in printed
     assert sorted(label.name for label in read_cil(out).labels) == ["bus", "car", "dog", "fish"]
@@ -136,15 +134,13 @@ def test_the_synthetic_matrix_has_its_images_and_gives_a_valid_cil():
     assert counts[POSITION[HUSKY], POSITION[MALAMUTE]] > counts[POSITION[HUSKY], POSITION[CAR]]
 
 
-def test_strategy_confusion_reads_weight_rows_and_refuses_a_stray_temperature(tmp_path,
-                                                                              capsys):
-    hierarchy_file = tmp_path / "toy.json"
-    toy_hierarchy().save(hierarchy_file)
+def test_strategy_confusion_reads_weight_rows_and_refuses_a_stray_temperature(
+        tmp_path, toy_hierarchy_file, capsys):
     rows = np.random.default_rng(0).normal(size=(len(CLASSES), 16))
     rows[POSITION[GOLDFISH]] = rows[POSITION[TENCH]]
     np.save(tmp_path / "head_weights.npy", rows)
     out = tmp_path / "cil.json"
-    run = ["strategy", "confusion", "--run", str(tmp_path), "--hierarchy", str(hierarchy_file),
+    run = ["strategy", "confusion", "--run", str(tmp_path), "--hierarchy", toy_hierarchy_file,
            "--out", str(out)]
     assert main([*run, "--weights", "--threshold", "0.05"]) == 0
     assert "7 labels for 8 classes (head weight rows, 1 merges" in capsys.readouterr().out

@@ -54,8 +54,7 @@ def test_planted_clusters_are_found_and_set_against_wordnet_and_the_labels():
     assert found.split == {DOG: ((HUSKY, MALAMUTE), (PUG,))}
 
 
-def test_discover_prints_both_lists(tmp_path, capsys):
-    toy_hierarchy().save(tmp_path / "toy.json")
+def test_discover_prints_both_lists(tmp_path, toy_hierarchy_file, capsys):
     counts = np.full(len(CLASSES), 50)
     np.savez(tmp_path / "features.npz", mean=planted_features(), count=counts)
     (tmp_path / "classes.txt").write_text("\n".join(CLASSES) + "\n")
@@ -66,7 +65,7 @@ def test_discover_prints_both_lists(tmp_path, capsys):
                       '"n00000014": "dog", "n00000015": "dog", "n00000016": "bus", '
                       '"n00000017": "bus", "n00000018": "car"}')
     assert main(["discover", str(tmp_path / "features.npz"), "--labels", str(labels),
-                 "--far", "3", "--hierarchy", str(tmp_path / "toy.json")]) == 0
+                 "--far", "3", "--hierarchy", toy_hierarchy_file]) == 0
     printed = capsys.readouterr().out
     assert "3 clusters of 6 classes; 2 classes in none" in printed
     assert "  - pug, school bus: meet at entity (n00000001), 3 levels up" in printed

@@ -88,12 +88,11 @@ def test_a_broken_tree_is_refused_with_its_line(tmp_path, text, message):
         read_tree(tmp_path / "class_hierarchy.txt")
 
 
-def test_strategy_hierarchy_writes_a_valid_cil_and_reports(tree_dir, tmp_path, capsys):
-    hierarchy_file = tmp_path / "toy.json"
-    toy_hierarchy().save(hierarchy_file)
+def test_strategy_hierarchy_writes_a_valid_cil_and_reports(tree_dir, tmp_path,
+                                                           toy_hierarchy_file, capsys):
     out = tmp_path / "cil.json"
     assert main(["strategy", "hierarchy", "--tree", str(tree_dir), "--level", "2",
-                 "--hierarchy", str(hierarchy_file), "--out", str(out)]) == 0
+                 "--hierarchy", toy_hierarchy_file, "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "4 labels for 8 classes" in captured.out and "1 renamed" in captured.out
     assert "warning: 4 of 8 classes are not in the tree" in captured.err
@@ -101,5 +100,5 @@ def test_strategy_hierarchy_writes_a_valid_cil_and_reports(tree_dir, tmp_path, c
         "dog", "goldfish", "tench", "vehicle"]
     assert validate_file(out, toy_hierarchy()).ok
     assert main(["strategy", "hierarchy", "--tree", str(tmp_path / "none"), "--level", "2",
-                 "--hierarchy", str(hierarchy_file), "--out", str(out)]) == 2
+                 "--hierarchy", toy_hierarchy_file, "--out", str(out)]) == 2
     assert "BREEDS-Benchmarks repository" in capsys.readouterr().err
