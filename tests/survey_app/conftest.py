@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
 from flask_migrate import upgrade
+from werkzeug.serving import make_server
 
 from survey_app import create_app
 from survey_app.accounts import create_user
@@ -32,6 +36,21 @@ def make_app(tmp_path, database_url: str | None = None, **settings):
     }
     config.update(settings)
     return create_app(config)
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """The app served by Werkzeug on a free port of 127.0.0.1, in a thread:
+    its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
 
 
 def pipe(source: socket.socket, sink: socket.socket) -> None:

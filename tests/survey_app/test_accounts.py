@@ -3,20 +3,18 @@ CSRF and the security headers."""
 
 import http.client
 import re
-import threading
 from datetime import timedelta
 
 import click
 import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, inspect, select, text
-from werkzeug.serving import make_server
 
 from survey_app import accounts, startup
 from survey_app.extensions import db
 from survey_app.models import Invitation, LoginFailure, User, utcnow
 
-from .conftest import PASSWORD, add_user, csrf_token, log_in, make_app
+from .conftest import PASSWORD, add_user, csrf_token, log_in, make_app, serving
 
 
 def users(app) -> dict[str, str]:
@@ -356,18 +354,12 @@ def test_weak_passwords_are_refused(app, client, username, password, reason):
 
 def test_server_header_names_no_versions(app):
     """Under `flask run` (Werkzeug's server) as under gunicorn: no version to look up."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
+    with serving(app) as base:
+        connection = http.client.HTTPConnection(base.removeprefix("http://"), timeout=10)
         connection.request("GET", "/login")
         response = connection.getresponse()
         response.read()
         connection.close()
-    finally:
-        server.shutdown()
-        server.server_close()
     assert response.status == 200
     served_by = response.getheader("Server")
     assert "Werkzeug" not in served_by and "Python" not in served_by

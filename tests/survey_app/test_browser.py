@@ -2,19 +2,17 @@
 go back and change one vote; the database then holds exactly the latest votes.
 Saves screenshots of the annotate page to artifacts/ (CI keeps them)."""
 
-import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from survey_app import accounts
 from survey_app.extensions import db
 from survey_app.models import Vote
 from survey_app.seeding import hierarchy_from_db
 
-from .conftest import PASSWORD, make_app, make_image_folder, seeded
+from .conftest import PASSWORD, make_app, make_image_folder, seeded, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -36,12 +34,8 @@ def served(tmp_path, small_hierarchy):
     with_pictures = [c.wnid for c in small_hierarchy.classes if c.wnid != "n04487081"]
     images = make_image_folder(tmp_path / "imagenet", with_pictures, per_class=6)
     app = seeded(make_app(tmp_path, IMAGE_SOURCE=str(images)), small_hierarchy)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with serving(app) as base:
+        yield app, base
 
 
 @pytest.fixture

@@ -5,14 +5,12 @@ docs/screenshots/demo-1280.png, shown in the README."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from werkzeug.serving import make_server
 
-from .conftest import PASSWORD, add_user, make_app, make_image_folder, seeded
+from .conftest import PASSWORD, add_user, make_app, make_image_folder, seeded, serving
 from .handmade_classifier import write_handmade_classifier
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -40,12 +38,8 @@ def served(tmp_path, small_hierarchy):
         small_hierarchy,
     )
     add_user(app, "boss", role="admin")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with serving(app) as base:
+        yield base
 
 
 @pytest.fixture

@@ -3,15 +3,12 @@ admin has set a run's confusion matrix (MODEL_CONFUSION)."""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
-from werkzeug.serving import make_server
 
 from tests.conftest import SMALL_CLASSES
 
-from .conftest import PASSWORD, add_user, log_in, make_app, seeded
+from .conftest import PASSWORD, add_user, log_in, make_app, seeded, serving
 from .test_browser import CHROMIUM, LAUNCH_ARGS
 
 TENCH, GOLDFISH, BRAMBLING, CRANE_BIRD, PUG = (
@@ -68,24 +65,16 @@ def test_a_browser_sees_the_confusions(tmp_path, small_hierarchy, confusion_file
 
     app = seeded(make_app(tmp_path, MODEL_CONFUSION=str(confusion_file)), small_hierarchy)
     add_user(app, "ann")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-            tab = browser.new_page()
-            tab.goto(f"{base}/login")
-            tab.fill("input[name=username]", "ann")
-            tab.fill("input[name=password]", PASSWORD)
-            tab.press("input[name=password]", "Enter")
-            tab.wait_for_url(f"{base}/annotate/**")
-            tab.goto(f"{base}/annotate/{TENCH}")
-            shown = tab.locator(".model-confusions")
-            assert shown.is_visible()
-            assert " ".join(shown.inner_text().split()) == SHOWN
-            browser.close()
-    finally:
-        server.shutdown()
-        thread.join()
+    with serving(app) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        tab = browser.new_page()
+        tab.goto(f"{base}/login")
+        tab.fill("input[name=username]", "ann")
+        tab.fill("input[name=password]", PASSWORD)
+        tab.press("input[name=password]", "Enter")
+        tab.wait_for_url(f"{base}/annotate/**")
+        tab.goto(f"{base}/annotate/{TENCH}")
+        shown = tab.locator(".model-confusions")
+        assert shown.is_visible()
+        assert " ".join(shown.inner_text().split()) == SHOWN
+        browser.close()

@@ -7,19 +7,17 @@ copies shown in the README)."""
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from survey_app import accounts
 from survey_app.extensions import db
 from survey_app.models import Vote
 from survey_app.seeding import hierarchy_from_db
 
-from .conftest import PASSWORD, add_user, make_app, make_image_folder, seeded
+from .conftest import PASSWORD, add_user, make_app, make_image_folder, seeded, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "pages"
@@ -69,12 +67,8 @@ def site(tmp_path_factory, imagenet_hierarchy):
             for n, (name, wnid, label, comment) in enumerate(_team_votes(hierarchy_from_db())))
         db.session.commit()
         invitation = accounts.create_invitation("annotator")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}", invitation
-    server.shutdown()
-    thread.join()
+    with serving(app) as base:
+        yield app, base, invitation
 
 
 @pytest.fixture(scope="module")
@@ -160,20 +154,14 @@ def test_first_admin_page_passes_axe(tmp_path, small_hierarchy, browser):
     app = seeded(make_app(tmp_path), small_hierarchy)
     with app.app_context():
         token = setup_token()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(app) as base:
         page = browser.new_page()
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
-            page.goto(f"http://127.0.0.1:{server.server_port}/setup/{token}")
+            page.goto(f"{base}/setup/{token}")
             assert page.locator("input[name=username]").count() == 1  # the form, not a 404
             assert _measure(page)["width"] <= width
             assert _axe_violations(page) == []
-    finally:
-        server.shutdown()
-        thread.join()
 
 
 def test_chains_on_classes_stay_inline_and_comments_stay_cells(site, browser):
@@ -303,10 +291,6 @@ def test_a_new_team_from_first_admin_to_a_valid_cil(tmp_path, small_hierarchy, b
     app = seeded(make_app(tmp_path), small_hierarchy)
     with app.app_context():
         token = setup_token()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
 
     def sign_up(page, path: str, username: str) -> None:
         page.goto(f"{base}{path}")
@@ -316,7 +300,7 @@ def test_a_new_team_from_first_admin_to_a_valid_cil(tmp_path, small_hierarchy, b
         with page.expect_navigation():
             page.keyboard.press("Enter")
 
-    try:
+    with serving(app) as base:
         admin = browser.new_context().new_page()
         sign_up(admin, f"/setup/{token}", "lead")
         links = []
@@ -352,6 +336,3 @@ def test_a_new_team_from_first_admin_to_a_valid_cil(tmp_path, small_hierarchy, b
         assert "Nothing to settle" in admin.locator("table.queue").inner_text()
         response = admin.request.get(f"{base}/admin/review/download/cil.json")
         assert validate_cil(cil_from_json(response.json()), small_hierarchy).ok
-    finally:
-        server.shutdown()
-        thread.join()
