@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
-from flask import current_app
 from sqlalchemy import func, select
 
+from survey_app.class_view import hierarchy_cache
 from survey_app.extensions import db
 from survey_app.models import Vote
 
@@ -73,11 +73,10 @@ def every_pace(total_classes: int) -> dict[int, Pace]:
     id tells whether they changed."""
     today = datetime.now(UTC).date()
     key = (db.session.scalar(select(func.max(Vote.id))), total_classes, today)
-    cached = current_app.extensions.get("cil_paces")
-    if cached is None or cached[0] != key:
-        cached = (key, paces(total_classes, today=today))
-        current_app.extensions["cil_paces"] = cached
-    return cached[1]
+    kept = hierarchy_cache("cil_paces")
+    if kept.get("key") != key:
+        kept["key"], kept["paces"] = key, paces(total_classes, today=today)
+    return kept["paces"]
 
 
 def duration(seconds: float | None) -> str:
