@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections import Counter
 from collections.abc import Hashable, Sequence
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clustering.cil import CILFormatError, read_cil, resolve_name
+from clustering.cil import CILFormatError, cil_from_json, read_cil_json, resolve_name
 from clustering.conflicts import find_conflicts
 from clustering.confusion import CLASSES_FILE, read_class_matrix
 from clustering.hierarchy import Hierarchy
@@ -67,10 +66,10 @@ def read_label_set(name: str, path: str | Path, hierarchy: Hierarchy) -> LabelSe
     labels that lie above another (`partition`'s checks)."""
     problems = len(validate_file(path, hierarchy).failures)
     known = hierarchy.class_index
+    data = read_cil_json(path)
     try:
-        cil = read_cil(path, hierarchy)
+        cil = cil_from_json(data, str(path), hierarchy)
     except CILFormatError:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
         if not isinstance(data, dict) or "format" in data:
             raise
         synsets = {w: resolve_name(hierarchy, w, label)[0]

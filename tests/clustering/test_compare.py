@@ -123,3 +123,11 @@ def test_compare_prints_markdown_and_writes_csv(files, toy_hierarchy_file, capsy
     assert lines[1].startswith("A,8,4,1,0.375000,1.905639,0.952820,8,8,0,,,1,0.401070,")
     assert main(["compare", "B=x", "B=y", "--hierarchy", toy_hierarchy_file]) == 2
     assert "two label sets share a name" in capsys.readouterr().err
+
+
+def test_a_label_set_that_is_no_json_is_an_error_not_a_traceback(tmp_path, toy_hierarchy_file,
+                                                                 capsys):
+    (tmp_path / "broken.json").write_text("nope")
+    assert main(["compare", str(tmp_path / "broken.json"), "--hierarchy",
+                 toy_hierarchy_file]) == 2
+    assert "not JSON" in capsys.readouterr().err
