@@ -81,7 +81,7 @@ def compare(args: argparse.Namespace) -> list[Row]:
     import torch
 
     from trainer.batches import make_batches
-    from trainer.data import data_classes, load_dataset
+    from trainer.data import data_classes, load_validation
     from trainer.distributed import resolve_device
     from trainer.engine import OutputSlice, evaluate
     from trainer.evaluation import checkpoint_file, restore_model
@@ -111,11 +111,11 @@ def compare(args: argparse.Namespace) -> list[Row]:
             kind = "fine-tuned" if tuned else "CIL-trained"
             coarse.append((name, restore_model(source, space, device, False), kind))
 
-    dataset = load_dataset(
+    _, val_split = load_validation(
         args.data_dir, label_order=args.label_order, workers=args.workers, progress=True
     )
     batches = make_batches(
-        dataset.val,
+        val_split,
         train=False,
         batch_size=args.batch_size,
         device=device,

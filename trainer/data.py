@@ -118,6 +118,27 @@ def load_dataset(
     return dataset
 
 
+def load_validation(
+    data_dir: Path,
+    *,
+    label_order: Path | None = None,
+    image_size: int | None = None,
+    workers: int = 0,
+    progress: bool = True,
+) -> tuple[tuple[str, ...], Split]:
+    """The data's classes and validation split, for the commands that only score a model. Of
+    Downsampled ImageNet only val_data is read; an ImageFolder is read whole, as its image size
+    is by default its first training image's."""
+    layout = detect_layout(Path(data_dir))
+    if not isinstance(layout, DownsampledLayout):
+        dataset = load_dataset(data_dir, image_size=image_size, workers=workers, progress=progress)
+        return dataset.classes, dataset.val
+    order = read_label_order(label_order)
+    val = read_downsampled_split((layout.val_file,), order, "val", progress)
+    _check_image_size(val, image_size)
+    return tuple(sorted(order)), val
+
+
 def _give_back_freed_memory() -> None:
     """Return to the system the heap that reading the files freed. glibc keeps freed blocks of a
     file's size for reuse (its mmap threshold rises with each large free), which would hold a
@@ -188,12 +209,16 @@ def _load_downsampled(
     val = read_downsampled_split((layout.val_file,), order, "val", progress, spill)
     if val.images.shape[-1] != train.images.shape[-1]:
         raise DataLayoutError("val_data and the train_data_batch files differ in image size")
-    if image_size is not None and image_size != train.images.shape[-1]:
+    _check_image_size(train, image_size)
+    return Dataset(tuple(sorted(order)), train, val, "downsampled")
+
+
+def _check_image_size(split: Split, image_size: int | None) -> None:
+    if image_size is not None and image_size != split.images.shape[-1]:
         raise DataLayoutError(
-            f"the files hold {train.images.shape[-1]} px images; --image-size {image_size} "
+            f"the files hold {split.images.shape[-1]} px images; --image-size {image_size} "
             "applies to ImageFolder data only"
         )
-    return Dataset(tuple(sorted(order)), train, val, "downsampled")
 
 
 def read_downsampled_split(

@@ -17,7 +17,7 @@ from torch import nn
 from trainer import distributed
 from trainer.batches import make_batches
 from trainer.config import Config
-from trainer.data import data_classes, load_dataset
+from trainer.data import data_classes, load_validation
 from trainer.engine import OutputSlice, evaluate
 from trainer.labels import LabelSpace, checkpoint_labels
 from trainer.models import build_model
@@ -58,7 +58,7 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
             )
     models = [restore_model(source, trained, device, channels_last) for source in sources]
 
-    dataset = load_dataset(
+    _, val_split = load_validation(
         config.data_dir,
         label_order=config.label_order,
         image_size=config.image_size,
@@ -66,7 +66,7 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
         progress=placement.is_main,
     )
     batches = make_batches(
-        dataset.val,
+        val_split,
         train=False,
         batch_size=config.batch_size // placement.world_size,
         device=device,
@@ -88,7 +88,7 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
             }
         )
     say(
-        f"evaluating {len(models)} model(s) on {len(dataset.val):,} validation images: "
+        f"evaluating {len(models)} model(s) on {len(val_split):,} validation images: "
         f"{trained.num_labels} outputs ({trained.source})"
         + (f", also scored on the {merged.num_labels} labels of {merged.source}" if merged else "")
     )

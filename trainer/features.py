@@ -30,11 +30,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from imagenet_files.label_order import read_label_order
-from imagenet_files.layout import DownsampledLayout, detect_layout
 from trainer.batches import make_batches
 from trainer.config import Config
-from trainer.data import Split, data_classes, load_dataset, read_downsampled_split
+from trainer.data import Split, data_classes, load_validation
 from trainer.distributed import resolve_device
 from trainer.engine import autocast
 from trainer.evaluation import checkpoint_file, restore_model
@@ -48,18 +46,6 @@ CONFUSION_FILE = "confusion.npy"
 WEIGHTS_FILE = "head_weights.npy"
 PROBABILITIES_FILE = "val_probabilities.npy"
 TARGETS_FILE = "val_targets.npy"
-
-
-def validation_split(config: Config) -> tuple[tuple[str, ...], Split]:
-    """The data's classes and validation split. Of Downsampled ImageNet only val_data is read;
-    an ImageFolder is read whole by the trainer's reader, which has no way to skip train/."""
-    layout = detect_layout(config.data_dir)
-    if not isinstance(layout, DownsampledLayout):
-        dataset = load_dataset(config.data_dir, image_size=config.image_size, workers=0)
-        return dataset.classes, dataset.val
-    order = read_label_order(config.label_order)
-    val = read_downsampled_split((layout.val_file,), order, "val", progress=False)
-    return tuple(sorted(order)), val
 
 
 def class_head_width(source: dict[str, object], classes: tuple[str, ...]) -> int | None:
@@ -132,7 +118,9 @@ def write_features(run_dir: Path, *, data_dir: Path | None = None,
     labels, _ = checkpoint_labels(source["labels"], classes, config.labels)
     device = resolve_device(device_name)
     model = restore_model(source, labels, device, channels_last=False)
-    split_classes, split = validation_split(config)
+    split_classes, split = load_validation(
+        config.data_dir, label_order=config.label_order, image_size=config.image_size
+    )
     if split_classes != classes:
         raise RunError(f"{config.data_dir}: the validation data's classes are not the run's")
     found = read_out(model, split, len(classes), head, device=device,

@@ -17,7 +17,7 @@ from tests.trainer.synthetic import (
     write_downsampled_dataset,
     write_image_folder,
 )
-from trainer.data import Sharing, load_dataset
+from trainer.data import Sharing, load_dataset, load_validation
 
 # The anchor points of shared/data/README.md: (file label, wnid, sorted class index).
 ANCHORS = [(1, "n02119789", 278), (449, "n01440764", 0), (1000, "n03255030", None)]
@@ -137,6 +137,19 @@ def test_labels_outside_the_order_are_refused(tmp_path):
     write_downsampled(tmp_path / "val_data", images[:1], [1])
     with pytest.raises(DataLayoutError, match=r"label 0 is outside 1\.\.1000"):
         load_dataset(tmp_path, progress=False)
+
+
+def test_validation_alone_reads_no_training_file(tmp_path):
+    images, labels = synthetic_split(2, seed=0)
+    write_downsampled(tmp_path / "val_data", images, labels)
+    (tmp_path / "train_data_batch_1").write_bytes(b"not a pickle")  # found, never opened
+
+    classes, val = load_validation(tmp_path, progress=False)
+
+    assert len(classes) == 1000 and np.array_equal(val.images.numpy(), images)
+    assert [classes[t] for t in val.targets[:4]] == list(WNIDS)
+    with pytest.raises(DataLayoutError, match="--image-size 64 applies to ImageFolder data"):
+        load_validation(tmp_path, image_size=64, progress=False)
 
 
 @pytest.mark.parametrize("layout", ["downsampled", "imagefolder"])
