@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,6 +22,7 @@ from survey_app.class_view import (
 from survey_app.database import safe_rollback
 from survey_app.forms import COMMENT_MAX, VoteForm
 from survey_app.pace import duration, paces
+from survey_app.paging import page_of
 from survey_app.seeding import hierarchy_from_db
 from survey_app.survey_settings import survey_settings
 from survey_app.votes import (
@@ -64,12 +65,10 @@ VOTES_PER_PAGE = 50
 @bp.get("/")
 def home():
     votes = latest_votes(current_user.id)
-    pages = max((len(votes) + VOTES_PER_PAGE - 1) // VOTES_PER_PAGE, 1)
-    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    shown, page, pages = page_of(votes, VOTES_PER_PAGE)
     pace = paces(len(hierarchy_from_db().classes), [current_user.id]).get(current_user.id)
     return render_template("home.html", total=len(votes), pace=pace, duration=duration,
-                           votes=votes[(page - 1) * VOTES_PER_PAGE:page * VOTES_PER_PAGE],
-                           page=page, pages=pages, names=display_names(),
+                           votes=shown, page=page, pages=pages, names=display_names(),
                            next_wnid=work_queue.next_class(current_user.id))
 
 

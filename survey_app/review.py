@@ -48,6 +48,7 @@ from survey_app.exports import current_aggregation, database_votes
 from survey_app.extensions import db
 from survey_app.forms import COMMENT_MAX, clean_text
 from survey_app.models import Decision
+from survey_app.paging import page_of
 from survey_app.seeding import hierarchy_from_db
 
 bp = Blueprint("review", __name__, url_prefix="/admin/review")
@@ -208,12 +209,9 @@ def _label_names(result: Aggregation) -> dict[str, str]:
 
 
 def _page_of(items: Sequence, per_page: int = PER_PAGE) -> tuple[Sequence, int, int]:
-    """The `?page=` of `items` (and `?per_page=`, up to MAX_PER_PAGE): the slice,
-    the page number, the number of pages."""
-    per_page = min(max(request.args.get("per_page", per_page, type=int), 1), MAX_PER_PAGE)
-    pages = max((len(items) + per_page - 1) // per_page, 1)
-    page = min(max(request.args.get("page", 1, type=int), 1), pages)
-    return items[(page - 1) * per_page:page * per_page], page, pages
+    """`page_of`, with `?per_page=` up to MAX_PER_PAGE."""
+    return page_of(items, min(max(request.args.get("per_page", per_page, type=int), 1),
+                              MAX_PER_PAGE))
 
 
 @bp.get("/")

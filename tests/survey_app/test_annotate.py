@@ -285,3 +285,20 @@ def test_queue_votes_and_skips_on_postgres(tmp_path, small_hierarchy, postgres_u
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_my_votes_in_pages(app, monkeypatch):
+    from survey_app import annotate
+
+    monkeypatch.setattr(annotate, "VOTES_PER_PAGE", 2)
+    with app.app_context():
+        wnids = list(hierarchy_from_db().class_index)[:3]
+    user_id = add_user(app, "ann")
+    client = log_in(app.test_client(), user_id)
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        for wnid in wnids:
+            record_vote(user, wnid, wnid)
+    assert "page 1 of 2" in client.get("/").text
+    assert "page 2 of 2" in client.get("/?page=2").text
+    assert "page 2 of 2" in client.get("/?page=9").text  # kept within the pages
