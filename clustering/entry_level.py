@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from clustering.familiarity import Familiarity, synset_familiarity
+from clustering.familiarity import Familiarity, plain_term, synset_familiarity
 from clustering.hierarchy import Hierarchy
 
 __all__ = [
@@ -127,8 +127,7 @@ def candidate_features(hierarchy: Hierarchy, class_wnid: str,
 
 def _lemma_key(lemmas: Sequence[str], term: str) -> str:
     """The lemma (as WordNet spells it) whose plain words are `term`."""
-    return next((lemma for lemma in lemmas
-                 if " ".join(lemma.replace("_", " ").split()) == term), lemmas[0])
+    return next((lemma for lemma in lemmas if plain_term(lemma) == term), lemmas[0])
 
 
 def _is_multiword(term: str) -> bool:

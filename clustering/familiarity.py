@@ -20,7 +20,10 @@ from dataclasses import dataclass
 
 from clustering.hierarchy import LemmaSense, Synset
 
-__all__ = ["SMOOTHING", "Familiarity", "sense_share", "synset_familiarity", "terms_for_synset"]
+__all__ = [
+    "SMOOTHING", "Familiarity", "plain_term", "sense_share", "synset_familiarity",
+    "terms_for_synset",
+]
 
 # Pseudo-counts added to a word's tagged senses, spread over its senses as 1/rank. One
 # pseudo-count is about one sentence of the tagged corpus; larger values flatten the shares
@@ -40,11 +43,11 @@ class Familiarity:
 
 def terms_for_synset(lemmas: tuple[str, ...] | list[str]) -> list[str]:
     """The search terms of a synset: each lemma in plain words, in WordNet's order."""
-    terms = [_term(lemma) for lemma in lemmas]
+    terms = [plain_term(lemma) for lemma in lemmas]
     return list(dict.fromkeys(t for t in terms if t))
 
 
-def _term(lemma: str) -> str:
+def plain_term(lemma: str) -> str:
     """A lemma in plain words, as counts are looked up: `_` and runs of spaces as one
     space (case kept, unlike `clustering.cil.normalize_name`)."""
     return " ".join(lemma.replace("_", " ").split())
@@ -69,7 +72,7 @@ def synset_familiarity(synset: Synset, term_counts: Mapping[str, int | None],
             "`Hierarchy.load_or_build`, which adds them)")
     best: Familiarity | None = None
     for lemma, sense in zip(synset.lemmas, synset.senses, strict=True):
-        term = _term(lemma)
+        term = plain_term(lemma)
         word_count = term_counts.get(term)
         if word_count is None:
             continue
