@@ -10,7 +10,7 @@ from clustering.familiarity import synset_familiarity
 from clustering.hierarchy import Hierarchy, ImageClass
 from clustering.popularity import format_count
 from survey_app.class_view import general_prefix, hierarchy_cache
-from survey_app.counts import recent_counts
+from survey_app.counts import recent_counts, recent_word_counts
 from survey_app.extensions import db
 from survey_app.models import ImageClass as ImageClassRow
 from survey_app.seeding import hierarchy_from_db
@@ -59,8 +59,7 @@ def class_list():
     matches = _matches(hierarchy, query)
     total = len(matches)
     classes = matches[(page - 1) * PER_PAGE:page * PER_PAGE]
-    counts = recent_counts()
-    word_counts = {term: count for term, (count, _provider) in counts.items()}
+    counts, word_counts = recent_counts(), recent_word_counts()
     # The same sense-aware figure, from the same lemma, as the annotate page shows.
     familiarity = {e.wnid: synset_familiarity(hierarchy.synsets[e.wnid], word_counts)
                    for c in classes for e in c.chain}

@@ -21,7 +21,7 @@ from clustering.hierarchy import Hierarchy
 from clustering.popularity import format_count
 from clustering.strategies import TOO_GENERAL, entry_level_assignment, suggest_label
 from survey_app import images
-from survey_app.counts import recent_counts
+from survey_app.counts import recent_counts, recent_word_counts
 from survey_app.models import Vote
 from survey_app.seeding import hierarchy_from_db
 from survey_app.votes import latest_vote, require_class
@@ -170,10 +170,9 @@ def suggestions() -> dict[str, str]:
     kept while the counts stay the same: the review summary needs all of them, and
     building each class's view for it took seconds."""
     kept = hierarchy_cache("cil_suggestions")
-    recent = recent_counts()
-    if kept.get("read") is not recent:  # the counts were read again: did they change?
-        kept["read"] = recent
-        word_counts = {term: count for term, (count, _provider) in recent.items()}
+    word_counts = recent_word_counts()
+    if kept.get("read") is not word_counts:  # the counts were read again: did they change?
+        kept["read"] = word_counts
         if kept.get("counts") != word_counts:
             kept["counts"] = word_counts
             kept["labels"] = entry_level_assignment(hierarchy_from_db(), word_counts)

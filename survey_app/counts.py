@@ -96,3 +96,14 @@ def recent_counts() -> dict[str, tuple[int | None, str]]:
         kept = (time.monotonic(), cached_counts())
         current_app.extensions["cil_counts"] = kept
     return kept[1]
+
+
+def recent_word_counts() -> dict[str, int | None]:
+    """recent_counts() without the providers (term -> count), made once per read
+    of the counts: the class list and the suggestions need every term's count."""
+    recent = recent_counts()
+    kept = current_app.extensions.get("cil_word_counts")
+    if kept is None or kept[0] is not recent:
+        kept = (recent, {term: count for term, (count, _provider) in recent.items()})
+        current_app.extensions["cil_word_counts"] = kept
+    return kept[1]
