@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 from clustering.cil import CIL, build_cil, normalize_name
 from clustering.conflicts import DEFAULT_POLICY, Resolution, resolve_conflicts
@@ -97,6 +98,12 @@ def term_counts(hierarchy: Hierarchy, counts: Mapping[str, int | None] | CountPr
     return {term: counts.get(term) for term in terms}
 
 
+def _by_term(hierarchy: Hierarchy, counts: Mapping[str, int | None] | CountProvider
+             ) -> Mapping[str, int | None]:
+    """`counts` as term -> count: a mapping as it is, a provider asked (`term_counts`)."""
+    return counts if isinstance(counts, Mapping) else term_counts(hierarchy, counts)
+
+
 def uncounted_synsets(hierarchy: Hierarchy, counts: Mapping[str, int | None]) -> list[str]:
     """Synsets none of whose lemmas has a count: they rank as never searched."""
     return sorted(w for w, s in hierarchy.synsets.items()
@@ -108,7 +115,7 @@ def synset_counts(hierarchy: Hierarchy, counts: Mapping[str, int | None] | Count
     """synset wnid -> its sense-aware familiarity (`clustering.familiarity`): the best
     lemma's count times the synset's share of that word; 0 where nothing was counted.
     `per_sense=False` gives the original project's reading: the first lemma's word count."""
-    by_term = counts if isinstance(counts, Mapping) else term_counts(hierarchy, counts)
+    by_term = _by_term(hierarchy, counts)
     if not per_sense:
         return {w: by_term.get(terms_for_synset(s.lemmas)[0]) or 0
                 for w, s in hierarchy.synsets.items()}
@@ -142,7 +149,7 @@ def entry_level_assignment(hierarchy: Hierarchy,
                            model: EntryLevelModel | None = None) -> dict[str, str]:
     """Each class -> the entry-level model's first choice on its chain (the shipped model
     unless `model` is given)."""
-    by_term = counts if isinstance(counts, Mapping) else term_counts(hierarchy, counts)
+    by_term = _by_term(hierarchy, counts)
     return (model or _default_model()).assignment(hierarchy, familiarities(hierarchy, by_term))
 
 
@@ -156,14 +163,10 @@ def suggest_label(hierarchy: Hierarchy, class_wnid: str,
     return (model or _default_model()).suggest(hierarchy, class_wnid, familiarity)
 
 
-_DEFAULT_MODEL: list[EntryLevelModel] = []
-
-
+@cache
 def _default_model() -> EntryLevelModel:
     """The shipped model, read once per process."""
-    if not _DEFAULT_MODEL:
-        _DEFAULT_MODEL.append(load_default_model())
-    return _DEFAULT_MODEL[0]
+    return load_default_model()
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,7 @@ def strategy_cil(hierarchy: Hierarchy, strategy: str, *, k: int = 1,
     elif strategy in ("popularity", "entry-level"):
         if counts is None:
             raise ValueError(f"the {strategy} strategy needs search counts")
-        by_term = counts if isinstance(counts, Mapping) else term_counts(hierarchy, counts)
+        by_term = _by_term(hierarchy, counts)
         missing = uncounted_synsets(hierarchy, by_term)
         if missing:
             warnings.append(
