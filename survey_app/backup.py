@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from survey_app.accounts import ROLES, USERNAME_RE, USERNAME_RULE, valid_password_hash
 from survey_app.extensions import db
-from survey_app.forms import SUBMISSION_ID_RE, clean_text
+from survey_app.forms import SUBMISSION_ID_RE, SUBMISSION_ID_RULE, clean_text
 from survey_app.models import Decision, Meta, User, Vote, utcnow
 from survey_app.seeding import hierarchy_from_db
 
@@ -207,8 +207,7 @@ def restore_records(lines: list[str]) -> dict[str, int]:
                 submission_id = check.field("submission_id", optional=True)
                 if submission_id is not None:
                     if not re.fullmatch(SUBMISSION_ID_RE, submission_id):
-                        raise check.refuse("submission_id", "has 8 to 64 letters, digits, "
-                                                            "'_' or '-'")
+                        raise check.refuse("submission_id", f"has {SUBMISSION_ID_RULE}")
                     if submission_id in submissions:
                         raise check.refuse("submission_id", "the same as on line "
                                                             f"{submissions[submission_id]}")

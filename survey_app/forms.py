@@ -23,6 +23,7 @@ from survey_app.survey_settings import GUIDELINES_MAX
 COMMENT_MAX = 1000  # characters of a vote's comment or a decision's note
 # \Z, not $, which also matches before a final newline (see USERNAME_RE).
 SUBMISSION_ID_RE = r"[A-Za-z0-9_-]{8,64}\Z"
+SUBMISSION_ID_RULE = "8 to 64 letters, digits, '_' or '-'"
 
 
 def clean_text(text: str | None, what: str = "comment") -> str | None:

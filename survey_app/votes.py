@@ -16,7 +16,7 @@ from sqlalchemy import Row, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from survey_app.extensions import db
-from survey_app.forms import SUBMISSION_ID_RE, clean_text
+from survey_app.forms import SUBMISSION_ID_RE, SUBMISSION_ID_RULE, clean_text
 from survey_app.models import Skip, User, Vote, utcnow
 from survey_app.seeding import hierarchy_from_db
 
@@ -94,7 +94,7 @@ def record_vote(user: User | SessionUser, class_wnid: str, synset_wnid: str,
         raise VoteError(f"{synset_wnid!r} is not on the candidate chain of {class_wnid}")
     comment = clean_comment(comment)
     if submission_id is not None and not re.fullmatch(SUBMISSION_ID_RE, submission_id):
-        raise VoteError("a submission_id has 8 to 64 letters, digits, '_' or '-'")
+        raise VoteError(f"a submission_id has {SUBMISSION_ID_RULE}")
     if submission_id is not None:
         earlier = _vote_with_submission(submission_id)
         if earlier is not None:
