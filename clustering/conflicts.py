@@ -184,7 +184,7 @@ def _push_down(hierarchy: Hierarchy, class_wnid: str, label: str, chosen: set[st
     "ostrich" chosen, belongs to "ostrich", not to "other bird"."""
     below = [w for w in hierarchy.chain_wnids(class_wnid)
              if w in chosen and label in hierarchy.ancestors(w)]
-    return min(below, key=lambda w: (-hierarchy.synsets[w].depth, w)) if below else label
+    return hierarchy.deepest(below) if below else label
 
 
 def _lift_target(hierarchy: Hierarchy, label: str, chosen: set[str]) -> str:

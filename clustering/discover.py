@@ -161,8 +161,7 @@ def discover(hierarchy: Hierarchy, wnids: list[str], features: np.ndarray,
 
 
 def _cluster(hierarchy: Hierarchy, classes: list[str]) -> Cluster:
-    common = set.intersection(*(set(hierarchy.chain_wnids(c)) for c in classes))
-    meet = min(common, key=lambda s: (-hierarchy.synsets[s].depth, s))
+    meet = hierarchy.meet(classes)
     depth = hierarchy.synsets[meet].depth
     return Cluster(tuple(classes), meet,
                    max(hierarchy.synsets[c].depth - depth for c in classes))

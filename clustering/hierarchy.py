@@ -12,6 +12,7 @@ import json
 import re
 import warnings
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import astuple, dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -114,6 +115,15 @@ class Hierarchy:
 
     def is_ancestor(self, ancestor: str, wnid: str) -> bool:
         return ancestor != wnid and ancestor in self.ancestors(wnid)
+
+    def deepest(self, wnids: Iterable[str]) -> str:
+        """The deepest of the synsets `wnids` (longest path to the root); ties go to the
+        lowest wnid."""
+        return min(wnids, key=lambda w: (-self.synsets[w].depth, w))
+
+    def meet(self, class_wnids: Iterable[str]) -> str:
+        """The deepest synset on every one of the classes' chains."""
+        return self.deepest(set.intersection(*(set(self.chain_wnids(c)) for c in class_wnids)))
 
     def label(self, wnid: str) -> str:
         return self.synsets[wnid].label

@@ -185,9 +185,7 @@ def cut_tree(tree: Tree, hierarchy: Hierarchy, level: int) -> Cut:
         if all(node in chain for chain in chains):
             groups[node] = node
         else:
-            common = set.intersection(*chains)
-            groups[node] = renamed[node] = min(
-                common, key=lambda s: (-hierarchy.synsets[s].depth, s))
+            groups[node] = renamed[node] = hierarchy.deepest(set.intersection(*chains))
     assignment = {c: groups[node] for node, classes in members.items() for c in classes}
     chosen = set(groups.values())
     joined, alone = [], []
@@ -196,8 +194,7 @@ def cut_tree(tree: Tree, hierarchy: Hierarchy, level: int) -> Cut:
             continue
         above = [w for w in hierarchy.chain_wnids(image_class.wnid) if w in chosen]
         if above:
-            assignment[image_class.wnid] = min(
-                above, key=lambda s: (-hierarchy.synsets[s].depth, s))
+            assignment[image_class.wnid] = hierarchy.deepest(above)
             joined.append(image_class.wnid)
         else:
             assignment[image_class.wnid] = image_class.wnid
