@@ -112,6 +112,13 @@ class Config:
         """Whether the model's outputs are the CIL's labels rather than the data's classes."""
         return not (self.original_labels or self.multi_head)
 
+    def amp_and_channels_last(self, cuda: bool) -> tuple[bool, bool]:
+        """Whether to use bf16 autocast and channels_last: as set, or where unset, on CUDA."""
+        return (
+            cuda if self.amp is None else self.amp,
+            cuda if self.channels_last is None else self.channels_last,
+        )
+
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-able values (paths as strings): for args.json and checkpoints."""
         return {key: _plain(value) for key, value in asdict(self).items()}

@@ -38,9 +38,7 @@ def evaluate_checkpoints(config: Config) -> dict[str, object]:
 
 def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, object]:
     device = placement.device
-    cuda = device.type == "cuda"
-    amp = cuda if config.amp is None else config.amp
-    channels_last = cuda if config.channels_last is None else config.channels_last
+    amp, channels_last = config.amp_and_channels_last(device.type == "cuda")
     say = print if placement.is_main else (lambda _: None)
 
     run_dir = config.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S-evaluate")

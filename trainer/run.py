@@ -74,8 +74,7 @@ def run(config: Config) -> dict[str, object]:
 def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
     device = placement.device
     cuda = device.type == "cuda"
-    amp = cuda if config.amp is None else config.amp
-    channels_last = cuda if config.channels_last is None else config.channels_last
+    amp, channels_last = config.amp_and_channels_last(cuda)
     torch.backends.cudnn.benchmark = cuda
     say: Callable[[str], None] = print if placement.is_main else (lambda _: None)
 
