@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from clustering.familiarity import Familiarity, plain_term, synset_familiarity
+from clustering.familiarity import Familiarity, synset_familiarity
 from clustering.hierarchy import Hierarchy
 
 __all__ = [
@@ -106,7 +106,6 @@ def candidate_features(hierarchy: Hierarchy, class_wnid: str,
     for i, wnid in enumerate(chain):
         synset = hierarchy.synsets[wnid]
         best = familiarity[wnid]
-        sense = synset.senses[synset.lemmas.index(_lemma_key(synset.lemmas, best.lemma))]
         distance = own.depth - synset.depth
         merged = math.log1p(len(hierarchy.descendants.get(wnid, ())))
         is_class = float(wnid == class_wnid)
@@ -114,7 +113,7 @@ def candidate_features(hierarchy: Hierarchy, class_wnid: str,
             fam[i], _log_count(best.word_count), fam[i] - fam.max(),
             float(rank[i] == 0), float(rank[i] == 1),
             distance, distance**2 / 10, synset.depth, merged, is_class,
-            float(sense.rank == 1), float(_is_multiword(best.lemma)),
+            float(best.sense_rank == 1), float(_is_multiword(best.lemma)),
             *(float(synset.lexname == name) for name in LEXNAMES),
         ]
         for kind in CLASS_KINDS:
@@ -123,11 +122,6 @@ def candidate_features(hierarchy: Hierarchy, class_wnid: str,
         row += [is_class * class_familiarity, is_class * class_multiword]
         rows.append(row)
     return chain, np.array(rows, dtype=float)
-
-
-def _lemma_key(lemmas: Sequence[str], term: str) -> str:
-    """The lemma (as WordNet spells it) whose plain words are `term`."""
-    return next((lemma for lemma in lemmas if plain_term(lemma) == term), lemmas[0])
 
 
 def _is_multiword(term: str) -> bool:

@@ -39,6 +39,7 @@ class Familiarity:
     lemma: str  # the lemma (in plain words) the count came from
     word_count: int | None  # that word's own count, before sharing
     share: float  # the synset's share of the word's count
+    sense_rank: int  # the synset's place among that word's noun senses, 1 = most frequent
 
 
 def terms_for_synset(lemmas: tuple[str, ...] | list[str]) -> list[str]:
@@ -77,9 +78,9 @@ def synset_familiarity(synset: Synset, term_counts: Mapping[str, int | None],
         if word_count is None:
             continue
         share = sense_share(sense, smoothing)
-        candidate = Familiarity(round(word_count * share), term, word_count, share)
+        candidate = Familiarity(round(word_count * share), term, word_count, share, sense.rank)
         if best is None or candidate.count > best.count:
             best = candidate
     if best is None:
-        return Familiarity(None, synset.label, None, 0.0)
+        return Familiarity(None, synset.label, None, 0.0, synset.senses[0].rank)
     return best
