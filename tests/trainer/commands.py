@@ -10,7 +10,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def python(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def python(
+    *args: str, env: dict[str, str] | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess:
     """`python ARGS...` from the repository root, its output captured."""
     return subprocess.run(
         [sys.executable, *args],
@@ -18,7 +20,7 @@ def python(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         # one thread per process: the tests share two cores
         env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
     )

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from dataclasses import replace
 
 import pytest
 
+from tests.trainer.commands import python
 from tests.trainer.synthetic import tiny_config
 from trainer.run import run
 
@@ -26,14 +25,8 @@ def test_one_command_prints_every_row(downsampled_dir, class_runs, tmp_path):
     run(tiny_config(downsampled_dir, multi, epochs=1, multi_head=True))
     out = tmp_path / "table"
     runs = [*map(str, class_runs), str(cil_run), str(tuned), str(multi)]
-    result = subprocess.run(
-        [sys.executable, "trainer/compare.py", str(downsampled_dir), *runs, "--out", str(out)]
-        + ["--device", "cpu", "-j", "0", "-b", "16"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    options = ["--out", str(out), "--device", "cpu", "-j", "0", "-b", "16"]
+    result = python("trainer/compare.py", str(downsampled_dir), *runs, *options)
     assert result.returncode == 0, result.stderr[-2000:]
     with (out / "comparison.csv").open() as handle:
         rows = list(csv.DictReader(handle))

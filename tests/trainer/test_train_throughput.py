@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.trainer.commands import python
+
 NUMBER = r"([\d,]+\.\d)"
 # A table row: name, median images/s, (min to max), ImageNet32 epoch, peak GPU memory ("-": CPU)
 ROW = re.compile(
@@ -27,15 +24,14 @@ def number(text: str) -> float:
 def test_reports_the_four_rows_timed_in_rounds_and_their_ratios(tmp_path):
     out = tmp_path / "results" / "cpu.txt"
     tiny = "--images 64 -b 16 --steps 2 --repeats 5 --warmup 1 --width 8 -j 1"
-    result = subprocess.run(
-        [sys.executable, "benchmarks/train_throughput.py", "--device", "cpu", *tiny.split()]
-        + ["--out", str(out)],
-        check=False,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
+    result = python(
+        "benchmarks/train_throughput.py",
+        "--device",
+        "cpu",
+        *tiny.split(),
+        "--out",
+        str(out),
         timeout=120,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},  # the tests share two cores
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = {
