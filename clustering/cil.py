@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clustering.errors import ProblemsError
 from clustering.hierarchy import WNID_RE, Hierarchy
 
 FORMAT = "cil"
@@ -66,15 +67,13 @@ __all__ = [
 ]
 
 
-class CILFormatError(ValueError):
+class CILFormatError(ProblemsError):
     """A file that is not a CIL; `problems` lists every reason, the message shows them."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        shown = "\n".join(f"  - {p}" for p in problems[:50])
-        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        super().__init__(f"{source} is not a valid CIL file:\n{shown}{more}")
+    max_shown = 50
+
+    def headline(self) -> str:
+        return f"{self.source} is not a valid CIL file"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from clustering.aggregate import (
     TIE_BREAKS,
     aggregate,
 )
-from clustering.cil import CILFormatError, write_cil
+from clustering.cil import write_cil
 from clustering.compare import compare, format_csv, format_markdown, read_label_set
 from clustering.conflicts import (
     DEFAULT_MAX_SHARE,
@@ -35,7 +35,6 @@ from clustering.conflicts import (
 from clustering.confusion import (
     DEFAULT_TEMPERATURE,
     DEFAULT_THRESHOLD,
-    ModelFileError,
     confusion_similarity,
     describe_merges,
     merge_by_confusion,
@@ -59,13 +58,13 @@ from clustering.entry_level import (
     fit_model,
     load_default_model,
 )
-from clustering.hierarchy import ClassListError, Hierarchy, read_class_list
+from clustering.errors import ClusteringError
+from clustering.hierarchy import Hierarchy, read_class_list
 from clustering.human_labels import PUBLISHED_LABELS, HumanLabels, read_human_labels
 from clustering.popularity import (
     DEFAULT_PROVIDER,
     PROVIDERS,
     CountProvider,
-    ProviderConfigError,
     get_provider,
 )
 from clustering.strategies import (
@@ -75,13 +74,13 @@ from clustering.strategies import (
     strategy_cil,
     term_counts,
 )
-from clustering.tree_cut import TreeFormatError, cut_tree, read_tree
+from clustering.tree_cut import cut_tree, read_tree
 from clustering.validate import validate_file
-from clustering.votes import VotesError, read_decisions, read_votes
-from clustering.wordnet import WordNetUnavailable, default_data_dir, ensure_wordnet
+from clustering.votes import read_decisions, read_votes
+from clustering.wordnet import default_data_dir, ensure_wordnet
 
 
-class CommandError(Exception):
+class CommandError(ClusteringError):
     """A user error: printed without a traceback, exit status 2."""
 
 
@@ -323,12 +322,9 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
             raise CommandError("--decisions is for --votes; with --db the decisions come from "
                                "the database")
         # SQLAlchemy comes with the app's extra; only this path needs it.
-        from clustering.dbread import DatabaseError, read_everything
+        from clustering.dbread import read_everything
 
-        try:
-            hierarchy, votes, decisions = read_everything(args.db)
-        except DatabaseError as exc:
-            raise CommandError(str(exc)) from None
+        hierarchy, votes, decisions = read_everything(args.db)
         if args.hierarchy or args.classes:
             hierarchy = load_hierarchy(args)
         source = "database"
@@ -622,10 +618,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConflictError as exc:
+    except ConflictError as exc:  # the input is sound, the chosen policy refused it
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (CommandError, ClassListError, WordNetUnavailable, VotesError, CILFormatError,
-            ProviderConfigError, ModelError, ModelFileError, TreeFormatError, OSError) as exc:
+    except (ClusteringError, ModelError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

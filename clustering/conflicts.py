@@ -33,6 +33,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from clustering.errors import ClusteringError
 from clustering.hierarchy import Hierarchy
 
 __all__ = [
@@ -61,7 +62,7 @@ def describe_conflict(hierarchy: Hierarchy, conflict: Conflict) -> str:
             f"{hierarchy.label(conflict.specific)} ({conflict.specific})")
 
 
-class ConflictError(ValueError):
+class ConflictError(ClusteringError, ValueError):
     """Conflicts no policy was allowed to resolve; `conflicts` holds them all, the
     message says what to do."""
 

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from clustering.errors import ClusteringError
 from clustering.hierarchy import ClassListError, Hierarchy
 
 __all__ = [
@@ -60,7 +61,7 @@ DEFAULT_THRESHOLD = 0.02
 DEFAULT_TEMPERATURE = 0.1
 
 
-class ModelFileError(ValueError):
+class ModelFileError(ClusteringError, ValueError):
     """A run folder or NumPy file that cannot be read as asked; the message says why."""
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+from clustering.errors import ClusteringError
 from clustering.hierarchy import ChainEntry, Hierarchy, ImageClass, LemmaSense, Synset
 from clustering.votes import Decision, Vote, as_utc
 
@@ -56,7 +57,7 @@ _chain = table("chain_entries", column("class_wnid", String), column("position",
                column("synset_wnid", String), column("paths", String))
 
 
-class DatabaseError(RuntimeError):
+class DatabaseError(ClusteringError, RuntimeError):
     """The database cannot be read; the message says which URL and why."""
 
 

@@ -18,13 +18,19 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
+from clustering.errors import ClusteringError
+
 FORMAT = "cil-hierarchy"
 FORMAT_VERSION = 1
 WNID_RE = re.compile(r"^n\d{8}$")
 
 
-class ClassListError(ValueError):
+class ClassListError(ClusteringError, ValueError):
     """A class list that cannot be used; the message says what to fix."""
+
+
+class HierarchyFormatError(ClusteringError, ValueError):
+    """A file that is not a hierarchy this version can read; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -198,9 +204,9 @@ class Hierarchy:
     @classmethod
     def from_dict(cls, data: dict) -> Hierarchy:
         if data.get("format") != FORMAT:
-            raise ValueError(f"not a hierarchy file (format is {data.get('format')!r})")
+            raise HierarchyFormatError(f"not a hierarchy file (format is {data.get('format')!r})")
         if data.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"unsupported hierarchy format version {data.get('format_version')}")
+            raise HierarchyFormatError(f"unsupported hierarchy format version {data.get('format_version')}")
         synsets = {
             wnid: Synset(wnid, s["name"], tuple(s["lemmas"]), s["gloss"], s["depth"],
                          s.get("lexname", ""), tuple(LemmaSense(*x) for x in s.get("senses", ())))
@@ -230,7 +236,7 @@ class Hierarchy:
                 f"{path} does not exist; write it with `python -m clustering hierarchy --out {path}`"
             ) from None
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path} is not valid JSON: {exc}") from None
+            raise HierarchyFormatError(f"{path} is not valid JSON: {exc}") from None
         return cls.from_dict(data)
 
     @classmethod

@@ -31,6 +31,7 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from clustering.errors import ClusteringError
 from clustering.hierarchy import WNID_RE, Hierarchy
 
 __all__ = ["HIERARCHY_FILE", "NAMES_FILE", "Cut", "Tree", "TreeFormatError", "cut_tree",
@@ -40,7 +41,7 @@ HIERARCHY_FILE = "class_hierarchy.txt"
 NAMES_FILE = "node_names.txt"
 
 
-class TreeFormatError(ValueError):
+class TreeFormatError(ClusteringError, ValueError):
     """A tree file that cannot be read; the message names the file and line."""
 
 

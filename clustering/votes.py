@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from clustering.errors import ProblemsError
 from clustering.hierarchy import Hierarchy
 
 __all__ = [
@@ -33,19 +34,8 @@ __all__ = [
     "write_votes",
 ]
 
-MAX_SHOWN = 30  # problems printed in one message; the count of the rest follows
-
-
-class VotesError(ValueError):
+class VotesError(ProblemsError):
     """Votes or decisions that cannot be used; `problems` lists each, the message shows them."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        shown = "\n".join(f"  - {p}" for p in problems[:MAX_SHOWN])
-        more = (f"\n  ... and {len(problems) - MAX_SHOWN} more"
-                if len(problems) > MAX_SHOWN else "")
-        super().__init__(f"{source}: {len(problems)} problem(s):\n{shown}{more}")
 
 
 @dataclass(frozen=True)

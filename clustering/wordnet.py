@@ -16,6 +16,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from clustering.errors import ClusteringError
+
 DEBIAN_WORDNET_DIR = Path("/usr/share/wordnet")
 WORDNET_VERSION = "3.0"
 
@@ -37,7 +39,7 @@ LEXNAMES = [
 NEEDED_FILES = ["data.noun", "index.noun", "noun.exc", "index.sense", "cntlist.rev"]
 
 
-class WordNetUnavailable(RuntimeError):
+class WordNetUnavailable(ClusteringError, RuntimeError):
     """Neither route to WordNet 3.0 worked; the message says what to do."""
 
 
