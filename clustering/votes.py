@@ -34,6 +34,7 @@ __all__ = [
     "write_votes",
 ]
 
+
 class VotesError(ProblemsError):
     """Votes or decisions that cannot be used; `problems` lists each, the message shows them."""
 
