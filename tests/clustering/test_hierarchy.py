@@ -4,7 +4,9 @@ import sys
 
 import pytest
 
+from clustering.cli import main
 from clustering.hierarchy import ClassListError, Hierarchy, imagenet1k_wnids, read_class_list
+from tests.conftest import SMALL_CLASSES
 
 
 def test_imagenet_summary(imagenet_hierarchy):
@@ -107,21 +109,33 @@ def test_class_list_errors(tmp_path, wordnet):
         Hierarchy.from_wordnet(["n02110341", "n99999999"], wordnet)
 
 
-def test_cli_summary_and_out(tmp_path):
+@pytest.fixture
+def session_wordnet(wordnet, monkeypatch):
+    """Commands that build a hierarchy read the session's WordNet instead of loading
+    their own (seconds each)."""
+    monkeypatch.setattr("clustering.wordnet.ensure_wordnet", lambda *args, **kwargs: wordnet)
+
+
+def test_cli_summary_and_out(tmp_path, session_wordnet, small_hierarchy, capsys):
+    listing = tmp_path / "classes.txt"
+    listing.write_text("\n".join(SMALL_CLASSES) + "\n")
     out = tmp_path / "h.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "clustering", "hierarchy", "--summary", "--out", str(out)],
-        capture_output=True, text=True, check=True)
-    assert result.stdout.splitlines() == [
-        "classes: 1000", "synsets: 1860", "multi_path_classes: 304"]
-    assert Hierarchy.load(out).summary()["synsets"] == 1860
+    assert main(["hierarchy", "--classes", str(listing), "--summary", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "classes: 10", "synsets: 46", "multi_path_classes: 2"]
+    assert Hierarchy.load(out).to_dict() == small_hierarchy.to_dict()
 
 
-def test_cli_reports_bad_class_list(tmp_path):
+def test_cli_reports_bad_class_list(tmp_path, session_wordnet, capsys):
     listing = tmp_path / "bad.txt"
     listing.write_text("n99999999\n")
+    assert main(["hierarchy", "--classes", str(listing)]) == 2  # an answer, not a traceback
+    assert "n99999999" in capsys.readouterr().err
+
+
+def test_cli_runs_as_a_module(toy_hierarchy_file):
     result = subprocess.run(
-        [sys.executable, "-m", "clustering", "hierarchy", "--classes", str(listing)],
-        capture_output=True, text=True, check=False)
-    assert result.returncode == 2
-    assert "n99999999" in result.stderr and "Traceback" not in result.stderr
+        [sys.executable, "-m", "clustering", "hierarchy", "--hierarchy", toy_hierarchy_file],
+        capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines() == [
+        "classes: 8", "synsets: 14", "multi_path_classes: 0"]
