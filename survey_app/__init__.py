@@ -1,4 +1,6 @@
-"""The survey web app: a Flask application factory in the flaskr style."""
+"""The survey web app: a Flask application factory in the flaskr style. All
+wiring is here: settings, extensions, the blueprints with their URL prefixes,
+and each module's `init_app`."""
 
 from __future__ import annotations
 
@@ -7,12 +9,42 @@ import os
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from survey_app import auth, errors, images, security, startup, views
+from survey_app import (
+    admin,
+    annotate,
+    api,
+    auth,
+    browse,
+    caches,
+    cli,
+    demo,
+    error_pages,
+    health,
+    images,
+    page_header,
+    review,
+    security,
+    startup,
+)
 from survey_app.config import defaults, secret_key
 from survey_app.database import init_database
 from survey_app.extensions import csrf, db, migrate
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
+
+# (blueprint, URL prefix): every page, the JSON API and the `flask` commands.
+BLUEPRINTS = (
+    (health.bp, None),
+    (auth.bp, None),
+    (annotate.bp, None),
+    (browse.bp, None),
+    (images.bp, None),
+    (api.bp, "/api"),
+    (admin.bp, "/admin"),
+    (review.bp, "/admin/review"),
+    (demo.bp, "/demo"),
+    (cli.bp, None),
+)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -30,15 +62,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
+    caches.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     csrf.init_app(app)
     auth.init_app(app)
     init_database(app)
-    errors.init_app(app)
+    error_pages.init_app(app)
     security.init_app(app)
     images.init_app(app)
-    views.init_app(app)
+    page_header.init_app(app)
+    for blueprint, url_prefix in BLUEPRINTS:
+        app.register_blueprint(blueprint, url_prefix=url_prefix)
     if not app.config["TESTING"]:
         startup.announce_setup_link(app)
     return app

@@ -21,6 +21,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from survey_app.caches import kept
+from survey_app.errors import SurveyError
 from survey_app.extensions import db
 from survey_app.models import Invitation, User, utcnow
 
@@ -32,7 +34,7 @@ USERNAME_RULE = "2 to 64 letters, digits, '.', '_' or '-'"
 SETUP_SALT = "cil-first-admin"
 
 
-class AccountError(ValueError):
+class AccountError(SurveyError, ValueError):
     """A request that cannot create or change an account; the message says why."""
 
 
@@ -101,13 +103,10 @@ def _hashing_slot():
     """Hold one of the process's PASSWORD_HASH_CONCURRENCY hashing slots: a
     hash is slow and large by design, so a crowd of logins queues here instead
     of taking the memory of as many hashes at once."""
-    with _slots_lock:
-        slots = current_app.extensions.get("cil_hash_slots")
-        if slots is None or slots[0] != current_app.config["PASSWORD_HASH_CONCURRENCY"]:
-            limit = current_app.config["PASSWORD_HASH_CONCURRENCY"]
-            slots = (limit, threading.BoundedSemaphore(limit))
-            current_app.extensions["cil_hash_slots"] = slots
-    with slots[1]:
+    limit = current_app.config["PASSWORD_HASH_CONCURRENCY"]
+    with _slots_lock:  # one semaphore, however many requests ask for it at once
+        slots = kept("hash_slots", limit, lambda: threading.BoundedSemaphore(limit))
+    with slots:
         yield
 
 
@@ -165,11 +164,8 @@ def authenticate(username: str, password: str) -> User | None:
 
 
 def _dummy_hash() -> str:
-    method = current_app.config["PASSWORD_HASH_METHOD"]
-    cache = current_app.extensions.setdefault("cil_dummy_hashes", {})
-    if method not in cache:
-        cache[method] = hash_password(secrets.token_hex(8))
-    return cache[method]
+    return kept("dummy_hash", current_app.config["PASSWORD_HASH_METHOD"],
+                lambda: hash_password(secrets.token_hex(8)))
 
 
 def end_sessions(user_id: int) -> None:

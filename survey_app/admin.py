@@ -11,14 +11,14 @@ from sqlalchemy import distinct, func, select
 
 from survey_app import accounts, images
 from survey_app.auth import admin_required
+from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
 from survey_app.forms import InvitationForm, NewUserForm, SurveySettingsForm
 from survey_app.models import Invitation, User, Vote
 from survey_app.pace import DAYS_SHOWN, duration, every_pace
-from survey_app.seeding import hierarchy_from_db
 from survey_app.survey_settings import save_survey_settings, survey_settings
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp = Blueprint("admin", __name__)
 ACCOUNT_ERROR = "account-error"  # a flashed error of the "Create an account" form
 
 

@@ -4,34 +4,25 @@ annotate page with its vote and skip forms."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
-from markupsafe import Markup
-from sqlalchemy.exc import SQLAlchemyError
 
 from survey_app import images, model_confusions, work_queue
-from survey_app.class_view import (
-    Candidate,
-    ClassView,
-    build_class_view,
-    display_names,
-    hierarchy_cache,
-)
-from survey_app.database import safe_rollback
-from survey_app.forms import COMMENT_MAX, VoteForm
+from survey_app.annotate_data import ClassView, build_class_view, display_names
+from survey_app.annotate_fragments import fragments
+from survey_app.database import hierarchy_from_db, require_class
+from survey_app.forms import VoteForm
 from survey_app.pace import duration, paces
 from survey_app.paging import page_of
-from survey_app.seeding import hierarchy_from_db
 from survey_app.survey_settings import survey_settings
 from survey_app.votes import (
+    COMMENT_MAX,
     TooManyVotes,
     VoteError,
     latest_votes,
     record_skip,
     record_vote,
-    require_class,
 )
 
 bp = Blueprint("annotate", __name__)
@@ -43,18 +34,6 @@ def require_login() -> None:
     """Every page here is an annotator's own."""
 
 
-@bp.app_context_processor
-def navigation() -> dict:
-    """The logged-in user and their progress for the header of every page. An
-    error page for an unreachable database renders too: without them."""
-    try:
-        if current_user.is_authenticated:
-            return {"nav_user": current_user, "progress": work_queue.progress(current_user.id)}
-    except SQLAlchemyError:
-        safe_rollback()
-    return {"nav_user": None, "progress": None}
-
-
 def _annotate_url(wnid: str | None) -> str:
     return url_for("annotate.annotate", wnid=wnid) if wnid else url_for("annotate.done")
 
@@ -64,6 +43,7 @@ VOTES_PER_PAGE = 50
 
 @bp.get("/")
 def home():
+    """The annotator's home: the votes that count, their pace, and the next class."""
     votes = latest_votes(current_user.id)
     shown, page, pages = page_of(votes, VOTES_PER_PAGE)
     pace = paces(len(hierarchy_from_db().classes), [current_user.id]).get(current_user.id)
@@ -74,56 +54,22 @@ def home():
 
 @bp.get("/guidelines")
 def guidelines():
+    """The admins' guidelines for annotators."""
     return render_template("guidelines.html", guidelines=survey_settings().guidelines)
 
 
 @bp.get("/next")
 def next_class():
+    """To the class the queue gives this annotator next, or to /done."""
     return redirect(_annotate_url(work_queue.next_class(current_user.id)))
 
 
 @bp.get("/done")
 def done():
+    """Said when no class is left for this annotator."""
     if work_queue.next_class(current_user.id) is not None:
         return redirect(url_for("annotate.next_class"))
     return render_template("done.html")
-
-
-@dataclass(frozen=True)
-class _Rendered:
-    candidates: tuple[Candidate, ...]  # of the view the fragments were rendered from
-    member_sets: tuple[tuple[str, Markup], ...]  # (candidate, what choosing it would merge)
-    # (selected, own vote, suggestion shown) -> candidate list
-    chains: dict[tuple[str | None, str | None, bool], Markup]
-
-
-def _fragments(view: ClassView, selected: str | None,
-               show_suggestion: bool) -> tuple[tuple[tuple[str, Markup], ...], Markup]:
-    """The member sets and the candidate list of the annotate page
-    (templates/_member_set.html, _chain.html), which depend only on the class's
-    view, the selected candidate and the annotator's vote: rendered once per
-    process and kept for the class, as they were most of the page's template
-    work. A view rebuilt from other search counts brings a new `candidates`
-    tuple, which starts the class afresh; while templates auto-reload, nothing
-    is kept."""
-    env = current_app.jinja_env
-    kept = hierarchy_cache("cil_page_fragments")
-    rendered = kept.get(view.wnid)
-    if rendered is None or rendered.candidates is not view.candidates or env.auto_reload:
-        member_set = env.get_template("_member_set.html").module.member_set
-        rendered = _Rendered(view.candidates,
-                             tuple((c.wnid, member_set(c)) for c in view.candidates), {})
-        kept[view.wnid] = rendered
-    if all(c.wnid != selected for c in view.candidates):
-        selected = None  # a refused vote's choice: as many keys as requests otherwise
-    mine = view.my_vote.synset_wnid if view.my_vote else None
-    key = (selected, mine, show_suggestion)
-    chain = rendered.chains.get(key)
-    if chain is None:
-        chain = env.get_template("_chain.html").module.chain(view, selected, mine,
-                                                             show_suggestion)
-        rendered.chains[key] = chain
-    return rendered.member_sets, chain
 
 
 def _page(view: ClassView, form: VoteForm, status: int = 200):
@@ -134,7 +80,7 @@ def _page(view: ClassView, form: VoteForm, status: int = 200):
                             else view.suggestion if settings.preselect else None)
         form.submission_id.data = uuid.uuid4().hex
     previous, annotators = work_queue.previous_and_annotators(current_user.id, view.wnid)
-    member_sets, chain = _fragments(view, form.synset.data, settings.show_suggestion)
+    member_sets, chain = fragments(view, form.synset.data, settings.show_suggestion)
     source = images.current_source()
     return render_template(
         "annotate.html", view=view, form=form, member_sets=member_sets, chain=chain,
@@ -157,6 +103,7 @@ def _next_pictures(wnid: str) -> list[str]:
 
 @bp.get("/annotate/<wnid>")
 def annotate(wnid: str):
+    """A class's pictures and candidate chain, with the vote form."""
     return _page(build_class_view(wnid, current_user.id), VoteForm())
 
 
@@ -186,5 +133,6 @@ def vote(wnid: str):
 
 @bp.post("/annotate/<wnid>/skip")
 def skip(wnid: str):
+    """Put the class at the end of this annotator's queue."""
     record_skip(current_user, wnid)
     return redirect(url_for("annotate.next_class"), code=303)

@@ -1,5 +1,5 @@
-"""Everything the annotate page and `/api/classes/<wnid>` show about one class,
-built in one place so the page and the API never disagree.
+"""The annotate page's data: everything the page and `/api/classes/<wnid>` show
+about one class, built in one place so the page and the API never disagree.
 
 Reads the hierarchy from the per-process cache (`hierarchy_from_db`), the
 search counts as the process last read them (`recent_counts`), and only the
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from flask import current_app
 from sqlalchemy import Row
 
 from clustering.cil import normalize_name, unique_names
@@ -21,10 +20,10 @@ from clustering.hierarchy import Hierarchy
 from clustering.popularity import format_count
 from clustering.strategies import TOO_GENERAL, entry_level_assignment, suggest_label
 from survey_app import images
+from survey_app.caches import kept
 from survey_app.counts import recent_counts, recent_word_counts
-from survey_app.models import Vote
-from survey_app.seeding import hierarchy_from_db
-from survey_app.votes import latest_vote, require_class
+from survey_app.database import hierarchy_from_db, require_class
+from survey_app.votes import latest_vote
 
 MEMBERS_SHOWN = 10
 NUMBER_KEYS = 9  # keys 1-9 pick the nine most specific candidates, 1 the class itself
@@ -89,49 +88,16 @@ class ClassView:
     def meeting_point(self) -> Candidate | None:
         return next((c for c in self.candidates if c.paths_meet), None)
 
-    def as_dict(self) -> dict:
-        return {
-            "wnid": self.wnid, "index": self.index, "name": self.name, "gloss": self.gloss,
-            "lemmas": list(self.lemmas), "n_paths": self.n_paths, "images": list(self.images),
-            "suggestion": self.suggestion, "selected": self.selected,
-            "my_vote": vote_dict(self.my_vote) if self.my_vote else None,
-            "chain": [{
-                "wnid": c.wnid, "name": c.name, "lemmas": list(c.lemmas), "gloss": c.gloss,
-                "depth": c.depth, "paths": list(c.paths), "count": c.count,
-                "count_text": c.count_text, "count_lemma": c.count_lemma,
-                "provider": c.provider or None,
-                "original": c.original, "suggested": c.suggested, "other_classes": c.merged,
-                "members": [{"wnid": m.wnid, "name": m.name, "image": m.image}
-                            for m in c.members],
-            } for c in self.candidates],
-        }
-
-
-def vote_dict(vote: Vote | Row) -> dict:
-    return {"id": vote.id, "class": vote.class_wnid, "synset": vote.synset_wnid,
-            "synset_name": display_names()[vote.synset_wnid], "comment": vote.comment,
-            "created_at": vote.created_at.isoformat(timespec="seconds") + "Z"}
-
-
-def hierarchy_cache(name: str) -> dict:
-    """A dict kept on the app for what depends on the seeded hierarchy alone
-    (and the app's settings); a fresh one once the hierarchy was seeded again."""
-    hierarchy = hierarchy_from_db()
-    cached = current_app.extensions.get(name)
-    if cached is None or cached[0] is not hierarchy:
-        cached = (hierarchy, {})
-        current_app.extensions[name] = cached
-    return cached[1]
-
 
 def display_names() -> dict[str, str]:
     """wnid -> a name unique in the hierarchy ("crane (wading bird)"), built once
     per seeded hierarchy."""
-    names = hierarchy_cache("cil_display_names")
-    if not names:
-        hierarchy = hierarchy_from_db()
-        names.update(unique_names(hierarchy, {w: hierarchy.label(w) for w in hierarchy.synsets}))
-    return names
+    return kept("display_names", None, _display_names)
+
+
+def _display_names() -> dict[str, str]:
+    hierarchy = hierarchy_from_db()
+    return unique_names(hierarchy, {w: hierarchy.label(w) for w in hierarchy.synsets})
 
 
 def general_prefix(hierarchy: Hierarchy, chain: list[str]) -> int:
@@ -169,19 +135,14 @@ def suggestions() -> dict[str, str]:
     (`entry_level_assignment`, the same model and counts as `suggest_label`),
     kept while the counts stay the same: the review summary needs all of them, and
     building each class's view for it took seconds."""
-    kept = hierarchy_cache("cil_suggestions")
     word_counts = recent_word_counts()
-    if kept.get("read") is not word_counts:  # the counts were read again: did they change?
-        kept["read"] = word_counts
-        if kept.get("counts") != word_counts:
-            kept["counts"] = word_counts
-            kept["labels"] = entry_level_assignment(hierarchy_from_db(), word_counts)
-    return kept["labels"]
+    return kept("suggestions", word_counts,
+                lambda: entry_level_assignment(hierarchy_from_db(), word_counts))
 
 
 def _kept_view(class_wnid: str) -> ClassView:
     """The class's view without a vote, built once per process and search counts."""
-    views = hierarchy_cache("cil_class_views")
+    views = kept("class_views", None, dict)
     built = views.get(class_wnid)
     if built is None:
         hierarchy = hierarchy_from_db()

@@ -31,6 +31,7 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import bindparam, select
 
 from survey_app import accounts, ratelimit
+from survey_app.caches import caches
 from survey_app.extensions import db, login_manager
 from survey_app.forms import AccountForm, LoginForm, PasswordForm
 from survey_app.models import User
@@ -46,11 +47,8 @@ class SessionInterface(SecureCookieSessionInterface):
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
-        cached = app.extensions.get("cil_session_serializer")
-        if cached is None or cached[0] != keys:
-            cached = (keys, super().get_signing_serializer(app))
-            app.extensions["cil_session_serializer"] = cached
-        return cached[1]
+        build = super().get_signing_serializer
+        return caches(app).get("session_serializer", keys, lambda: build(app))
 
 
 def init_app(app: Flask) -> None:

@@ -1,5 +1,6 @@
-"""`flask dump-data` and `flask restore-data`: annotators, votes and decisions as
-JSONL, to move a survey between databases (SQLite <-> PostgreSQL) or keep a backup.
+"""Annotators, votes and decisions as JSONL (`flask dump-data`, `flask
+restore-data`), to move a survey between databases (SQLite <-> PostgreSQL) or
+keep a backup.
 
 One JSON object per line, with a `type` of `annotator`, `vote` or `decision`;
 people are referred to by username and classes and labels by wnid, so a dump
@@ -9,30 +10,25 @@ restores into any database seeded with the same hierarchy.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import IO
 
-import click
-from flask import Blueprint
 from sqlalchemy import func, select
 
 from survey_app.accounts import ROLES, USERNAME_RE, USERNAME_RULE, valid_password_hash
+from survey_app.database import hierarchy_from_db, require_class
+from survey_app.errors import SurveyError, UnknownClass
 from survey_app.extensions import db
-from survey_app.forms import SUBMISSION_ID_RE, SUBMISSION_ID_RULE, clean_text
 from survey_app.models import Decision, Meta, User, Vote, utcnow
-from survey_app.seeding import hierarchy_from_db
-
-bp = Blueprint("backup", __name__, cli_group=None)
+from survey_app.votes import SUBMISSION_ID_RE, SUBMISSION_ID_RULE, clean_text
 
 FORMAT = "cil-survey-dump"
 FORMAT_VERSION = 1
 
 
-class RestoreError(ValueError):
+class RestoreError(SurveyError, ValueError):
     """A dump that cannot be restored; nothing was written."""
 
 
@@ -198,8 +194,10 @@ def restore_records(lines: list[str]) -> dict[str, int]:
                 raise check.refuse(author, f"{person!r} is not an admin; only admins decide")
             class_wnid = check.field("wnid")
             label = check.field("label")
-            if class_wnid not in hierarchy.class_index:
-                raise check.refuse("wnid", f"{class_wnid} is not a class of this survey")
+            try:
+                require_class(class_wnid)
+            except UnknownClass as exc:
+                raise check.refuse("wnid", str(exc)) from None
             if label not in hierarchy.chain_wnids(class_wnid):
                 raise check.refuse("label", f"{label} is not on the chain of {class_wnid}")
             when = check.time("time")
@@ -229,40 +227,3 @@ def restore_records(lines: list[str]) -> dict[str, int]:
         db.session.rollback()
         raise
     return counts
-
-
-def _private_stream(path: Path) -> IO[str]:
-    """`path` opened for writing, readable by its owner only (it holds password
-    hashes), from its creation on; an older file of that name is narrowed too."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)
-    return os.fdopen(descriptor, "w", encoding="utf-8")
-
-
-@bp.cli.command("dump-data")
-@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
-def dump_command(path: Path) -> None:
-    """Write annotators, votes and decisions to PATH as JSONL ('-' for stdout)."""
-    if str(path) == "-":
-        written = write_dump(click.get_text_stream("stdout"))
-    else:
-        with _private_stream(path) as stream:
-            written = write_dump(stream)
-    click.echo(f"dumped {written['annotator']} annotators, {written['vote']} votes, "
-               f"{written['decision']} decisions", err=True)
-
-
-@bp.cli.command("restore-data")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def restore_command(path: Path) -> None:
-    """Restore a `dump-data` file into a freshly seeded database."""
-    try:
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise RestoreError(f"not UTF-8 text (byte {exc.start})") from None
-        counts = restore_records(text.splitlines())
-    except RestoreError as exc:
-        raise click.ClickException(f"{path}: {exc}. Nothing was restored.") from None
-    click.echo(f"restored {counts['annotator']} annotators, {counts['vote']} votes, "
-               f"{counts['decision']} decisions")

@@ -1,30 +1,20 @@
-"""The health endpoint and the browsable list of classes with their chains."""
+"""The browsable list of classes with their chains."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
-from sqlalchemy import func, select, text
+from flask import Blueprint, render_template, request
 
 from clustering.dbread import DatabaseError
 from clustering.familiarity import synset_familiarity
 from clustering.hierarchy import Hierarchy, ImageClass
 from clustering.popularity import format_count
-from survey_app.class_view import general_prefix, hierarchy_cache
+from survey_app.annotate_data import general_prefix
+from survey_app.caches import kept
 from survey_app.counts import recent_counts, recent_word_counts
-from survey_app.extensions import db
-from survey_app.models import ImageClass as ImageClassRow
-from survey_app.seeding import hierarchy_from_db
+from survey_app.database import hierarchy_from_db
 
 bp = Blueprint("browse", __name__)
 PER_PAGE = 50
-
-
-@bp.get("/health")
-def health():
-    """Liveness and readiness in one: 200 when the database answers."""
-    db.session.execute(text("SELECT 1"))
-    classes = db.session.scalar(select(func.count()).select_from(ImageClassRow))
-    return jsonify(status="ok", database="ok", classes=classes)
 
 
 def _searchable(word: str) -> str:
@@ -37,10 +27,9 @@ def _matches(hierarchy: Hierarchy, query: str) -> list[ImageClass]:
     names holds it, ignoring case."""
     if not query or not hierarchy.classes:
         return hierarchy.classes
-    names = hierarchy_cache("cil_class_search")
-    if not names:
-        names.update({c.wnid: tuple(_searchable(lemma) for lemma in hierarchy.synsets[c.wnid].lemmas)
-                      for c in hierarchy.classes})
+    names = kept("class_search", None, lambda: {
+        c.wnid: tuple(_searchable(lemma) for lemma in hierarchy.synsets[c.wnid].lemmas)
+        for c in hierarchy.classes})
     wnid, needle = query.lower(), _searchable(query)
     return [c for c in hierarchy.classes
             if c.wnid.lower() == wnid or any(needle in name for name in names[c.wnid])]
@@ -48,7 +37,8 @@ def _matches(hierarchy: Hierarchy, query: str) -> list[ImageClass]:
 
 @bp.get("/classes")
 def class_list():
-    """Read from the cached hierarchy and counts (`hierarchy_from_db`,
+    """The classes whose names hold ?q=, 50 a page, with their chains and counts.
+    Read from the kept hierarchy and counts (`hierarchy_from_db`,
     `recent_counts`), as the annotate page is."""
     query = request.args.get("q", "").strip()
     page = max(request.args.get("page", 1, type=int), 1)

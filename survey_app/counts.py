@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import time
 
-from flask import current_app
 from sqlalchemy import bindparam, select
 from tqdm import tqdm
 
 from clustering.familiarity import terms_for_synset
 from clustering.popularity import CountError, get_provider
+from survey_app.caches import caches, kept
 from survey_app.extensions import db
 from survey_app.models import SearchCount, Synset, utcnow
 
@@ -60,7 +60,7 @@ def fill_search_counts(provider_name: str, retry_failed: bool = False, progress:
                 break
         bar.close()
     db.session.commit()
-    current_app.extensions.pop("cil_counts", None)  # this process shows the new counts at once
+    caches().clear()  # this process shows the new counts, and what derives from them, at once
     return result
 
 
@@ -91,19 +91,13 @@ def recent_counts() -> dict[str, tuple[int | None, str]]:
     """cached_counts() for every term, as this process read them at most
     COUNTS_MAX_AGE_SECONDS ago: asking the database for a class's counts was a
     tenth of the annotate page's time."""
-    kept = current_app.extensions.get("cil_counts")
-    if kept is None or time.monotonic() - kept[0] > COUNTS_MAX_AGE_SECONDS:
-        kept = (time.monotonic(), cached_counts())
-        current_app.extensions["cil_counts"] = kept
-    return kept[1]
+    period = int(time.monotonic() // COUNTS_MAX_AGE_SECONDS)
+    return kept("counts", period, cached_counts)
 
 
 def recent_word_counts() -> dict[str, int | None]:
     """recent_counts() without the providers (term -> count), made once per read
     of the counts: the class list and the suggestions need every term's count."""
     recent = recent_counts()
-    kept = current_app.extensions.get("cil_word_counts")
-    if kept is None or kept[0] is not recent:
-        kept = (recent, {term: count for term, (count, _provider) in recent.items()})
-        current_app.extensions["cil_word_counts"] = kept
-    return kept[1]
+    return kept("word_counts", recent,
+                lambda: {term: count for term, (count, _provider) in recent.items()})

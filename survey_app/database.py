@@ -1,5 +1,7 @@
-"""Database behaviour beyond the models: SQLite tuned for many writers, and a
-rollback that survives a connection that is gone (errors.py answers 503 then)."""
+"""Database helpers beyond the models: SQLite tuned for many writers, a
+rollback that survives a connection that is gone (error_pages.py answers 503
+then), Core statements on the session's connection, and the seeded hierarchy
+read back once per process."""
 
 from __future__ import annotations
 
@@ -7,10 +9,14 @@ import os
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import event, make_url
+from sqlalchemy import Result, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from clustering.dbread import read_hierarchy
+from clustering.hierarchy import Hierarchy
+from survey_app.caches import kept
+from survey_app.errors import UnknownClass
 from survey_app.extensions import db
 
 
@@ -51,3 +57,24 @@ def safe_rollback() -> None:
         db.session.rollback()
     except SQLAlchemyError:
         pass  # the connection is gone; the pool replaces it on the next request
+
+
+def execute(statement, **params) -> Result:
+    """Run a Core statement built once at import, on the session's connection and
+    in its transaction: on the busiest paths (votes.py, work_queue.py) the ORM's
+    per-statement cost was more than the database's."""
+    return db.session.connection().execute(statement, params)
+
+
+def hierarchy_from_db() -> Hierarchy:
+    """The seeded Hierarchy (`clustering.dbread`, which the `--db` path of the
+    clustering job uses too), read once per process: the app never loads
+    WordNet at request time."""
+    return kept("hierarchy", None, lambda: read_hierarchy(db.session.connection()))
+
+
+def require_class(class_wnid: str) -> None:
+    """Raise UnknownClass (a 404 for pages and the API) for a wnid that is not a
+    class of the survey."""
+    if class_wnid not in hierarchy_from_db().class_index:
+        raise UnknownClass(f"{class_wnid!r} is not a class of this survey")

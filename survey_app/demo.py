@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Blueprint, current_app, render_template, request
@@ -24,9 +23,10 @@ from imagenet_files.classifier_file import ClassifierFileError, OnnxClassifier, 
 from imagenet_files.image_input import ImageInputError, read_image
 from survey_app import images
 from survey_app.auth import admin_required
+from survey_app.caches import kept
 from survey_app.extensions import csrf
 
-bp = Blueprint("demo", __name__, url_prefix="/demo")
+bp = Blueprint("demo", __name__)
 MODEL_FILE = "model.onnx"
 SHOWN = 5  # labels per head, as the issue's "top-5"
 # What a multipart body adds to the file (boundaries, the other fields, the CSRF token).
@@ -47,12 +47,6 @@ def guard():
     # DRAINED times the upload limit (see `classify`); werkzeug cuts off larger bodies.
     request.max_content_length = DRAINED * (current_app.config["DEMO_MAX_BYTES"] + FORM_OVERHEAD)
     return None
-
-
-@dataclass
-class _Loaded:
-    modified: float  # the file's mtime when loaded: a re-export replaces the session
-    classifier: OnnxClassifier
 
 
 class DemoForm(FlaskForm):
@@ -110,13 +104,11 @@ def unavailable() -> str | None:
 
 
 def classifier(run: str) -> OnnxClassifier:
-    """The run's model, loaded once per version of the file and kept for the next request."""
+    """The run's model, loaded once per version of the file (its modification
+    time: a re-export replaces the session) and kept for the next request."""
     path = Path(current_app.config["DEMO_RUNS"]) / run / MODEL_FILE
     modified = path.stat().st_mtime
-    cache = current_app.extensions.setdefault("cil_demo_models", {})
-    if run not in cache or cache[run].modified != modified:
-        cache[run] = _Loaded(modified, OnnxClassifier(path))
-    return cache[run].classifier
+    return kept(("demo_model", run), modified, lambda: OnnxClassifier(path))
 
 
 def _form() -> DemoForm:

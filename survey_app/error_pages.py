@@ -11,8 +11,8 @@ from werkzeug.exceptions import HTTPException, NotFound, ServiceUnavailable
 from werkzeug.http import HTTP_STATUS_CODES
 
 from survey_app.database import safe_rollback
+from survey_app.errors import UnknownClass
 from survey_app.extensions import login_manager
-from survey_app.votes import UnknownClass
 
 CSRF_MESSAGE = ("The form was missing its security token or the token did not match "
                 "(for example after logging in elsewhere). Reload the page and try again.")

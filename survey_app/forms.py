@@ -1,6 +1,7 @@
 """The app's forms, as FlaskForms so each renders its CSRF token. (CSRFProtect
 checks every POST, including the bare button forms that carry only
-`csrf_token()`.) The limits here are the ones the pages enforce."""
+`csrf_token()`.) Their limits come from the modules that enforce them on
+every path (votes, accounts, survey_settings)."""
 
 from __future__ import annotations
 
@@ -19,33 +20,7 @@ from wtforms.validators import EqualTo, InputRequired, Length, Optional, Regexp
 
 from survey_app.accounts import ROLES, USERNAME_RE, USERNAME_RULE
 from survey_app.survey_settings import GUIDELINES_MAX
-
-COMMENT_MAX = 1000  # characters of a vote's comment or a decision's note
-# \Z, not $, which also matches before a final newline (see USERNAME_RE).
-SUBMISSION_ID_RE = r"[A-Za-z0-9_-]{8,64}\Z"
-SUBMISSION_ID_RULE = "8 to 64 letters, digits, '_' or '-'"
-
-
-def clean_text(text: str | None, what: str = "comment") -> str | None:
-    """A comment or note as stored: trimmed, None when empty; ValueError when
-    too long or holding what not every database can store (NUL bytes, lone
-    surrogates). The one check for the vote path, the decision form and a restore."""
-    if text is None:
-        return None
-    text = text.strip()
-    if len(text) > COMMENT_MAX:
-        raise ValueError(f"a {what} has at most {COMMENT_MAX} characters")
-    if "\x00" in text or not _encodable(text):
-        raise ValueError(f"the {what} holds characters that cannot be stored")
-    return text or None
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+from survey_app.votes import COMMENT_MAX, SUBMISSION_ID_RE
 
 
 class LoginForm(FlaskForm):

@@ -26,7 +26,8 @@ from PIL import Image, ImageOps
 
 from imagenet_files.layout import DataLayoutError
 from survey_app import downsampled
-from survey_app.seeding import hierarchy_from_db
+from survey_app.database import hierarchy_from_db, require_class
+from survey_app.errors import SurveyError
 
 bp = Blueprint("images", __name__)
 
@@ -36,7 +37,7 @@ IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".webp", ".bmp")
 CACHE_SECONDS = 7 * 24 * 3600
 
 
-class ImageSourceError(ValueError):
+class ImageSourceError(SurveyError, ValueError):
     """IMAGE_SOURCE is set but cannot be used; the message says what to fix."""
 
 
@@ -219,8 +220,10 @@ def make_thumbnail(original: Path, target: Path, side: int, upscale: bool) -> No
 @bp.get("/images/<size>/<wnid>/<int:number>.jpg")
 @login_required
 def thumbnail(size: str, wnid: str, number: int):
+    """Picture `number` of a class, as a JPEG thumbnail made once and kept on disk."""
+    require_class(wnid)
     source = current_source()
-    if size not in SIZES or source is None or wnid not in hierarchy_from_db().class_index:
+    if size not in SIZES or source is None:
         abort(404)
     original = source.path(wnid, number)
     if original is None:

@@ -16,8 +16,9 @@ from flask import current_app
 
 from clustering.confusion import ModelFileError, read_class_matrix
 from clustering.hierarchy import ClassListError
-from survey_app.class_view import display_names, hierarchy_cache
-from survey_app.seeding import hierarchy_from_db
+from survey_app.annotate_data import display_names
+from survey_app.caches import kept
+from survey_app.database import hierarchy_from_db
 
 SHOWN = 3
 
@@ -35,17 +36,7 @@ def top_confusions(class_wnid: str) -> tuple[Confusion, ...]:
     path = current_app.config.get("MODEL_CONFUSION")
     if not path:
         return ()
-    kept = hierarchy_cache("cil_model_confusions")
-    if kept.get("path") != path:
-        hierarchy = hierarchy_from_db()
-        try:
-            matrix = read_class_matrix(path, hierarchy)
-        except (ModelFileError, ClassListError) as exc:
-            # A wrong setting should not take the annotate page down: said once, then off.
-            current_app.logger.warning("MODEL_CONFUSION is not used: %s", exc)
-            matrix = None
-        kept.update(path=path, matrix=matrix, wnids=[c.wnid for c in hierarchy.classes])
-    wnids, matrix = kept["wnids"], kept["matrix"]
+    wnids, matrix = kept("model_confusions", path, lambda: _read(path))
     if matrix is None:
         return ()
     position = wnids.index(class_wnid)
@@ -56,3 +47,15 @@ def top_confusions(class_wnid: str) -> tuple[Confusion, ...]:
     # Most images first, then the lower wnid: the same order on every page view.
     order = sorted((i for i in np.flatnonzero(row)), key=lambda i: (-row[i], wnids[i]))
     return tuple(Confusion(wnids[i], names[wnids[i]], row[i] / total) for i in order[:SHOWN])
+
+
+def _read(path: str) -> tuple[list[str], np.ndarray | None]:
+    """The classes' wnids in the matrix's order, and the matrix (None when it cannot be used)."""
+    hierarchy = hierarchy_from_db()
+    try:
+        matrix = read_class_matrix(path, hierarchy)
+    except (ModelFileError, ClassListError) as exc:
+        # A wrong setting should not take the annotate page down: said once, then off.
+        current_app.logger.warning("MODEL_CONFUSION is not used: %s", exc)
+        matrix = None
+    return [c.wnid for c in hierarchy.classes], matrix

@@ -13,7 +13,7 @@ from itertools import pairwise
 
 from sqlalchemy import func, select
 
-from survey_app.class_view import hierarchy_cache
+from survey_app.caches import kept
 from survey_app.extensions import db
 from survey_app.models import Vote
 
@@ -73,10 +73,7 @@ def every_pace(total_classes: int) -> dict[int, Pace]:
     id tells whether they changed."""
     today = datetime.now(UTC).date()
     key = (db.session.scalar(select(func.max(Vote.id))), total_classes, today)
-    kept = hierarchy_cache("cil_paces")
-    if kept.get("key") != key:
-        kept["key"], kept["paces"] = key, paces(total_classes, today=today)
-    return kept["paces"]
+    return kept("paces", key, lambda: paces(total_classes, today=today))
 
 
 def duration(seconds: float | None) -> str:

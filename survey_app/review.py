@@ -2,7 +2,7 @@
 queue where a class is settled by an (append-only) decision, the "look at once"
 overview of the current labels, and the downloads.
 
-Every page aggregates the database's votes afresh through `survey_app.exports`,
+Every page aggregates the database's votes afresh through `survey_app.aggregation`,
 the same code as `flask export-cil`, so what the admin sees is what an export
 would write.
 """
@@ -18,7 +18,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -42,16 +41,17 @@ from clustering.conflicts import (
 from clustering.hierarchy import Hierarchy
 from clustering.votes import votes_to_jsonl
 from survey_app import images
+from survey_app.aggregation import current_aggregation, database_votes
+from survey_app.annotate_data import suggestions
 from survey_app.auth import admin_required
-from survey_app.class_view import suggestions
-from survey_app.exports import current_aggregation, database_votes
+from survey_app.caches import kept
+from survey_app.database import hierarchy_from_db, require_class
 from survey_app.extensions import db
-from survey_app.forms import COMMENT_MAX, clean_text
 from survey_app.models import Decision
 from survey_app.paging import page_of
-from survey_app.seeding import hierarchy_from_db
+from survey_app.votes import COMMENT_MAX, clean_text
 
-bp = Blueprint("review", __name__, url_prefix="/admin/review")
+bp = Blueprint("review", __name__)
 
 # The class list's filters: by vote, too few votes, settled by an admin, no clear
 # winner, in a conflict among decided labels, with a comment.
@@ -127,13 +127,7 @@ def _derived(result: Aggregation, name: str, compute: Callable[[Aggregation], li
     `current_aggregation` keeps until a vote or decision is added): every review
     page needs the conflicts and the queue, and finding them took most of a
     page's time at 1,000 classes."""
-    kept = current_app.extensions.get("cil_review_derived")
-    if kept is None or kept[0] is not result:
-        kept = (result, {})
-        current_app.extensions["cil_review_derived"] = kept
-    if name not in kept[1]:
-        kept[1][name] = compute(result)
-    return kept[1][name]
+    return kept(("review", name), result, lambda: compute(result))
 
 
 def _name_key(hierarchy: Hierarchy, wnid: str) -> tuple[str, str]:
@@ -306,9 +300,8 @@ def _record_decision(wnid: str, label: str, note: str | None) -> None:
 
 @bp.post("/classes/<wnid>/decision")
 def decide(wnid: str):
+    require_class(wnid)
     hierarchy = hierarchy_from_db()
-    if wnid not in hierarchy.class_index:
-        abort(404, description=f"{wnid} is not one of the survey's classes")
     form = decision_form(hierarchy, wnid, wnid, formdata=request.form)
     if not form.validate():
         problems = "; ".join(f"{field}: {', '.join(errors)}"

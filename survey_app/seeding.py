@@ -1,25 +1,23 @@
-"""Seed the database from a Hierarchy, and read the Hierarchy back from it.
-
-The app never loads WordNet at request time: `seed_hierarchy` writes synsets,
-edges, classes and chains once; `hierarchy_from_db` reads the plain
-`clustering.hierarchy.Hierarchy` back (through `clustering.dbread`, which the
-`--db` path of the clustering job uses too).
+"""Seed the database from a Hierarchy: synsets, edges, classes and chains,
+written once, so the app never loads WordNet at request time
+(`database.hierarchy_from_db` reads the Hierarchy back).
 """
 
 from __future__ import annotations
 
 import json
 
-from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from clustering.dbread import WORD_FACTS_KEY, read_hierarchy, word_facts_to_json
+from clustering.dbread import WORD_FACTS_KEY, word_facts_to_json
 from clustering.hierarchy import Hierarchy
+from survey_app.caches import caches
+from survey_app.errors import SurveyError
 from survey_app.extensions import db
 from survey_app.models import ChainEntry, ImageClass, Meta, Synset, SynsetEdge
 
 
-class SeedError(RuntimeError):
+class SeedError(SurveyError, RuntimeError):
     """The database holds a different hierarchy; nothing was changed."""
 
 
@@ -64,18 +62,5 @@ def seed_hierarchy(hierarchy: Hierarchy) -> dict[str, int]:
         db.session.add(Meta(key=WORD_FACTS_KEY, value=word_facts_to_json(hierarchy)))
         added["word_facts"] = 1
     db.session.commit()
-    current_app.extensions.pop("cil_hierarchy", None)
+    caches().clear()  # all they keep derives from the hierarchy
     return added
-
-
-def class_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(ImageClass)) or 0
-
-
-def hierarchy_from_db() -> Hierarchy:
-    """The seeded Hierarchy, built once per process and kept on the app."""
-    cached = current_app.extensions.get("cil_hierarchy")
-    if cached is None:
-        cached = read_hierarchy(db.session.connection())
-        current_app.extensions["cil_hierarchy"] = cached
-    return cached

@@ -15,13 +15,18 @@ from flask import current_app
 from sqlalchemy import Row, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from survey_app.database import execute, hierarchy_from_db, require_class
+from survey_app.errors import SurveyError
 from survey_app.extensions import db
-from survey_app.forms import SUBMISSION_ID_RE, SUBMISSION_ID_RULE, clean_text
 from survey_app.models import Skip, User, Vote, utcnow
-from survey_app.seeding import hierarchy_from_db
 
 if TYPE_CHECKING:
     from survey_app.auth import SessionUser
+
+COMMENT_MAX = 1000  # characters of a vote's comment or a decision's note
+# \Z, not $, which also matches before a final newline (see USERNAME_RE).
+SUBMISSION_ID_RE = r"[A-Za-z0-9_-]{8,64}\Z"
+SUBMISSION_ID_RULE = "8 to 64 letters, digits, '_' or '-'"
 
 # The vote path reads and writes rows of `votes` with Core statements built
 # once, on the session's connection and in its transaction: the ORM cost more
@@ -37,7 +42,7 @@ _NTH_LATEST_TIME = (select(_votes.c.created_at).where(_votes.c.annotator_id == b
 _ADD = insert(_votes).returning(*_votes.c)
 
 
-class VoteError(ValueError):
+class VoteError(SurveyError, ValueError):
     """A vote that cannot be stored (HTTP 400); nothing was written."""
 
 
@@ -45,30 +50,39 @@ class TooManyVotes(VoteError):
     """The annotator's recent votes reached VOTE_RATE_LIMIT (HTTP 429)."""
 
 
-class UnknownClass(LookupError):
-    """No such class in the survey (HTTP 404)."""
+def clean_text(text: str | None, what: str = "comment") -> str | None:
+    """A comment or note as stored: trimmed, None when empty; ValueError when
+    too long or holding what not every database can store (NUL bytes, lone
+    surrogates). The one check for the vote path, the decision form and a restore."""
+    if text is None:
+        return None
+    text = text.strip()
+    if len(text) > COMMENT_MAX:
+        raise ValueError(f"a {what} has at most {COMMENT_MAX} characters")
+    if "\x00" in text or not _encodable(text):
+        raise ValueError(f"the {what} holds characters that cannot be stored")
+    return text or None
 
 
-def require_class(class_wnid: str) -> None:
-    if class_wnid not in hierarchy_from_db().class_index:
-        raise UnknownClass(f"{class_wnid!r} is not a class of this survey")
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def clean_comment(comment: str | None) -> str | None:
-    """The comment as stored (see `forms.clean_text`)."""
+    """The comment as stored (see `clean_text`)."""
     try:
         return clean_text(comment)
     except ValueError as exc:
         raise VoteError(str(exc)) from None
 
 
-def _execute(statement, **params):
-    return db.session.connection().execute(statement, params)
-
-
 def latest_vote(user_id: int, class_wnid: str) -> Row | None:
     """The row of the annotator's vote that counts for the class."""
-    return _execute(_LATEST, user_id=user_id, class_wnid=class_wnid).first()
+    return execute(_LATEST, user_id=user_id, class_wnid=class_wnid).first()
 
 
 def latest_votes(user_id: int) -> list[Vote]:
@@ -104,7 +118,7 @@ def record_vote(user: User | SessionUser, class_wnid: str, synset_wnid: str,
         return latest, False
     _check_rate(user.id)
     try:
-        vote = _execute(_ADD, annotator_id=user.id, class_wnid=class_wnid,
+        vote = execute(_ADD, annotator_id=user.id, class_wnid=class_wnid,
                         synset_wnid=synset_wnid, comment=comment,
                         submission_id=submission_id).one()
         db.session.commit()
@@ -127,14 +141,14 @@ def _check_rate(user_id: int) -> None:
     if not limit:
         return
     window = current_app.config["VOTE_RATE_WINDOW_SECONDS"]
-    oldest = _execute(_NTH_LATEST_TIME, user_id=user_id, skip=limit - 1).scalar()
+    oldest = execute(_NTH_LATEST_TIME, user_id=user_id, skip=limit - 1).scalar()
     if oldest is not None and oldest > utcnow() - timedelta(seconds=window):
         raise TooManyVotes(f"too many votes: at most {limit} in {window} seconds; "
                            "wait a moment and vote again")
 
 
 def _vote_with_submission(submission_id: str) -> Row | None:
-    return _execute(_BY_SUBMISSION, submission_id=submission_id).first()
+    return execute(_BY_SUBMISSION, submission_id=submission_id).first()
 
 
 def _resent(earlier: Row, user: User | SessionUser, class_wnid: str) -> tuple[Row, bool]:

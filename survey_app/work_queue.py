@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import bindparam, distinct, exists, func, or_, select
 
-from survey_app.extensions import db
+from survey_app.database import execute, hierarchy_from_db
 from survey_app.models import ClassTally, Skip, Vote
-from survey_app.seeding import hierarchy_from_db
 
 # Core statements built once and run on the session's connection: the ORM's
 # per-statement cost was most of each request's time. The per-class counts come
@@ -70,10 +69,6 @@ _PROGRESS = select(
     .scalar_subquery())
 
 
-def _execute(statement, **params):
-    return db.session.connection().execute(statement, params)
-
-
 @dataclass(frozen=True)
 class Progress:
     voted: int  # classes this annotator has voted on
@@ -89,7 +84,7 @@ class Progress:
 
 def next_class(user_id: int) -> str | None:
     for statement in _NEXT:
-        wnid = _execute(statement, user_id=user_id).scalar()
+        wnid = execute(statement, user_id=user_id).scalar()
         if wnid is not None:
             return wnid
     return None
@@ -99,7 +94,7 @@ def previous_and_annotators(user_id: int, class_wnid: str) -> tuple[str | None, 
     """What the annotate page shows besides the class, in one round trip: the
     class voted on just before this one (for a class not voted on yet, the last
     one voted on), and how many annotators have voted on this one."""
-    previous, annotators = _execute(_PREVIOUS_AND_ANNOTATORS, user_id=user_id,
+    previous, annotators = execute(_PREVIOUS_AND_ANNOTATORS, user_id=user_id,
                                     class_wnid=class_wnid).one()
     return previous, annotators or 0
 
@@ -107,16 +102,16 @@ def previous_and_annotators(user_id: int, class_wnid: str) -> tuple[str | None, 
 def class_after_vote(user_id: int, class_wnid: str) -> str | None:
     """Where Enter leads after a vote: the class after this one in the voting
     order (when it was reopened), else the queue's next class."""
-    return _execute(_AFTER_VOTE, user_id=user_id, class_wnid=class_wnid).scalar()
+    return execute(_AFTER_VOTE, user_id=user_id, class_wnid=class_wnid).scalar()
 
 
 def likely_next(user_id: int, class_wnid: str) -> str | None:
     """Where voting on `class_wnid` now would most likely lead (see _NEXT_BESIDES)."""
-    return _execute(_NEXT_BESIDES, user_id=user_id, class_wnid=class_wnid).scalar()
+    return execute(_NEXT_BESIDES, user_id=user_id, class_wnid=class_wnid).scalar()
 
 
 def progress(user_id: int) -> Progress:
     k = current_app.config["VOTES_PER_CLASS"]
-    voted, complete = _execute(_PROGRESS, user_id=user_id, k=k).one()
+    voted, complete = execute(_PROGRESS, user_id=user_id, k=k).one()
     return Progress(voted=voted, complete=complete, total=len(hierarchy_from_db().classes),
                     votes_per_class=k)

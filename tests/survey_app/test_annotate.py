@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from clustering.popularity import get_provider
 from clustering.strategies import entry_level_assignment
 from survey_app import work_queue
+from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
 from survey_app.models import User, Vote
-from survey_app.seeding import hierarchy_from_db
 from survey_app.votes import record_vote
 
 from .conftest import add_user, csrf_token, log_in, make_app, seeded

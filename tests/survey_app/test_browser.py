@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from survey_app import accounts
+from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
 from survey_app.models import Vote
-from survey_app.seeding import hierarchy_from_db
 
 from .conftest import PASSWORD, make_app, make_image_folder, seeded, serving
 

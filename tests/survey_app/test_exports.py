@@ -12,7 +12,7 @@ from clustering.cil import read_cil
 from clustering.cli import main
 from clustering.validate import validate_file
 from clustering.votes import Vote, read_decisions, read_votes, votes_to_jsonl
-from survey_app.exports import current_aggregation, database_votes
+from survey_app.aggregation import current_aggregation, database_votes
 from survey_app.extensions import db
 from survey_app.models import Decision, User
 from survey_app.models import Vote as VoteRow

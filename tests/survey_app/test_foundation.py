@@ -7,9 +7,10 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, inspect, select
 
 from survey_app.counts import cached_counts, fill_search_counts
+from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
 from survey_app.models import ChainEntry, ImageClass, SearchCount, Synset, SynsetEdge
-from survey_app.seeding import SeedError, hierarchy_from_db, seed_hierarchy
+from survey_app.seeding import SeedError, seed_hierarchy
 
 from .conftest import make_app
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from survey_app import accounts
+from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
 from survey_app.models import Vote
-from survey_app.seeding import hierarchy_from_db
 
 from .conftest import PASSWORD, add_user, make_app, make_image_folder, seeded, serving
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from clustering.cil import cil_from_json
 from clustering.validate import validate_cil
-from survey_app import exports, review
+from survey_app import aggregation, review
 from survey_app.extensions import db
 from survey_app.models import Decision, User, Vote
 
@@ -132,8 +132,8 @@ def test_aggregation_is_computed_once_per_vote_log_position(voted, admin, monkey
     """Every review page aggregates every vote: kept while no vote or decision is
     added, computed afresh when one is, and apart for other settings."""
     calls = []
-    real = exports.aggregate
-    monkeypatch.setattr(exports, "aggregate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = aggregation.aggregate
+    monkeypatch.setattr(aggregation, "aggregate", lambda *a, **k: calls.append(1) or real(*a, **k))
     for page in ("/admin/review/", "/admin/review/queue", "/admin/review/classes"):
         assert admin.get(page).status_code == 200
     assert len(calls) == 1
@@ -176,7 +176,7 @@ def test_conflicts_are_counted_among_decided_labels_only_and_grouped(voted, admi
     vote and keeps its own label: no conflict to look at yet."""
     add_votes(voted, [("v1", SCHOOL_BUS, BUS, None), ("v2", SCHOOL_BUS, BUS, None)])
     with voted.app_context():
-        groups = review.conflict_groups(exports.current_aggregation())
+        groups = review.conflict_groups(aggregation.current_aggregation())
     assert [(g.general, g.specifics, g.classes) for g in groups] == [
         (BIRD, (OSTRICH,), (OSTRICH,)), (DOG, (PUG,), (PUG,))]
     summary = " ".join(admin.get("/admin/review/").text.split())
@@ -191,7 +191,7 @@ def test_one_click_settles_a_conflict_group(voted, admin):
     with voted.app_context():
         rows = [(d.class_wnid, d.synset_wnid) for d in db.session.scalars(select(Decision))]
         assert rows == [(OSTRICH, BIRD)]
-        assert [g.general for g in review.conflict_groups(exports.current_aggregation())] == [DOG]
+        assert [g.general for g in review.conflict_groups(aggregation.current_aggregation())] == [DOG]
     assert admin.post(f"/admin/review/conflicts/{BUS}/merge",
                       data={"csrf_token": token}).status_code == 404  # no such conflict
 
@@ -203,7 +203,7 @@ def test_queue_rules(voted):
                       ("v1", TROLLEYBUS, TROLLEYBUS, "is this a bus?"),
                       ("v1", "n01440764", "n01440764", None)])  # tench: one vote, no comment
     with voted.app_context():
-        entries = review.disagreement_queue(exports.current_aggregation())
+        entries = review.disagreement_queue(aggregation.current_aggregation())
     assert [e.wnid for e in entries] == [PUG, DALMATIAN, BRAMBLING, OSTRICH, TROLLEYBUS]
     reasons = {e.wnid: e.reasons for e in entries}
     assert reasons[PUG] == ("split", "tie", "conflict")  # "dog" is decided for the dalmatian

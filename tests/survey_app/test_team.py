@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 
 from survey_app import startup
-from survey_app.forms import SUBMISSION_ID_RE
+from survey_app.votes import SUBMISSION_ID_RE
 
 from .conftest import add_user, csrf_token
 
