@@ -10,6 +10,7 @@ from clustering.cil import read_cil
 from clustering.cli import main
 from clustering.votes import write_votes
 
+from .toy_hierarchy import ENTITY
 from .wnids import ANIMAL, DALMATIAN, DOG, OSTRICH, PUG, vote
 
 
@@ -40,19 +41,21 @@ def test_popularity_takes_a_provider_or_a_counts_file(small_hierarchy_file, tmp_
     assert "not allowed with argument" in capsys.readouterr().err
 
 
-def test_strategy_lift_refuses_a_collapse(imagenet_hierarchy_file, tmp_path, capsys):
-    """`strategy depth --k 4 --conflicts lift` lifts all 1,000 classes into "entity"."""
-    out = tmp_path / "depth4.json"
-    run = ["strategy", "depth", "--k", "4", "--conflicts", "lift",
-           "--hierarchy", imagenet_hierarchy_file, "--out", str(out)]
+def test_strategy_lift_refuses_a_collapse(toy_hierarchy_file, tmp_path, capsys):
+    """`strategy depth --k 2 --conflicts lift` on the toy tree: the car, two levels below
+    the root, goes to "entity", the others to "animal" or "vehicle", and lifting those
+    into "entity" puts all 8 classes under it."""
+    out = tmp_path / "depth2.json"
+    run = ["strategy", "depth", "--k", "2", "--conflicts", "lift",
+           "--hierarchy", toy_hierarchy_file, "--out", str(out)]
     assert main(run) == 1
     err = capsys.readouterr().err
-    assert "lift would put 1000 of the 1000 classes (100 %) under entity (n00001740)" in err
+    assert f"lift would put 8 of the 8 classes (100 %) under entity ({ENTITY})" in err
     assert not out.exists()
     assert main([*run, "--allow-collapse"]) == 0
     printed = capsys.readouterr().out
-    assert "1 labels for 1000 classes (depth, k=4)" in printed
-    assert "843 conflict(s) resolved (lift), 117 label(s) lifted into 1" in printed
+    assert "1 labels for 8 classes (depth, k=2)" in printed
+    assert "2 conflict(s) resolved (lift), 2 label(s) lifted into 1" in printed
     assert [label.name for label in read_cil(out).labels] == ["entity"]
 
 
