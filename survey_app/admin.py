@@ -57,11 +57,13 @@ def _page(invitation_form: InvitationForm | None = None,
 
 @bp.get("/")
 def index():
+    """Accounts, invitations, the survey's settings and the image source's state."""
     return _page()
 
 
 @bp.post("/invitations")
 def create_invitation():
+    """Create a one-time invitation link for the chosen role, shown once."""
     form = InvitationForm(prefix="invite")
     if not form.validate():
         return _page(invitation_form=form, status=400)
@@ -73,6 +75,7 @@ def create_invitation():
 
 @bp.post("/invitations/<int:invitation_id>/revoke")
 def revoke_invitation(invitation_id: int):
+    """Make an unused invitation link invalid."""
     accounts.revoke_invitation(db.get_or_404(Invitation, invitation_id))
     flash("Invitation revoked.", "info")
     return redirect(url_for("admin.index"), code=303)
@@ -80,6 +83,7 @@ def revoke_invitation(invitation_id: int):
 
 @bp.post("/users")
 def create_user():
+    """Create an account directly, with a password and a role."""
     form = NewUserForm(prefix="user")
     if form.validate():
         try:
@@ -102,6 +106,7 @@ def create_user():
 
 @bp.post("/settings")
 def save_settings():
+    """Save the guidelines and how the suggestion is shown."""
     form = SurveySettingsForm(prefix="survey")
     if not form.validate():
         return _page(settings_form=form, status=400)
@@ -112,6 +117,7 @@ def save_settings():
 
 @bp.post("/users/<int:user_id>/active")
 def set_active(user_id: int):
+    """Deactivate an account (ending its sessions) or activate it again."""
     user = db.get_or_404(User, user_id)
     wanted = request.form.get("active")
     if wanted not in {"0", "1"}:

@@ -150,6 +150,7 @@ def _safe_next(target: str | None) -> str | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    """Log in; failed attempts are limited per account and per address."""
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
@@ -188,6 +189,7 @@ def logout():
 @bp.get("/account")
 @login_required
 def account():
+    """The logged-in user's account page: change the password."""
     return render_template("account.html", form=PasswordForm())
 
 
@@ -251,6 +253,7 @@ def _account_form_page(title: str, intro: str, role: str, create: Callable[[str,
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 def accept_invitation(token: str):
+    """Choose a username and password with a one-time invitation link."""
     invitation = accounts.open_invitation(token)
     if invitation is None:
         abort(404, description="This invitation link is not valid: it was used, it expired, "
@@ -263,6 +266,7 @@ def accept_invitation(token: str):
 
 @bp.route("/setup/<token>", methods=["GET", "POST"])
 def create_first_admin(token: str):
+    """Create the first admin with the link printed when the app starts without one."""
     if not accounts.setup_token_valid(token):
         abort(404, description="This setup link is not valid: an admin exists already, or the "
                                "link expired. Restart the app for a new one, or use "

@@ -63,7 +63,7 @@ def load_or_build_hierarchy(path: str | None = None, classes: str | None = None)
 def _seed(hierarchy_file, classes) -> None:
     try:
         hierarchy = load_or_build_hierarchy(hierarchy_file, classes)
-    except (ValueError, FileNotFoundError) as exc:  # a hierarchy file that is not one
+    except FileNotFoundError as exc:  # a --hierarchy file that is not there
         raise click.ClickException(str(exc)) from None
     added = seed_hierarchy(hierarchy)
     summary = ", ".join(f"{n} {table}" for table, n in added.items())

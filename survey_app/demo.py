@@ -132,6 +132,7 @@ def _page(form: DemoForm, status: int = 200, **result):
 
 @bp.get("/")
 def index():
+    """The form: a run, and a picture to classify."""
     return _page(_form())
 
 

@@ -210,6 +210,7 @@ def _page_of(items: Sequence, per_page: int = PER_PAGE) -> tuple[Sequence, int, 
 
 @bp.get("/")
 def index():
+    """Progress and agreement: the classes' outcomes, each annotator's votes, and the conflict groups."""
     result = current_aggregation()
     counted = result.aggregator.counted_votes_
     last_vote: dict[str, datetime] = {}
@@ -264,6 +265,7 @@ def _class_filter(result: Aggregation, status: str, annotator: str) -> list[str]
 
 @bp.get("/classes")
 def classes():
+    """Every class with its votes and outcome, filtered by ?status= and ?annotator=."""
     status = request.args.get("status", "")
     annotator = request.args.get("annotator", "")
     if status and status not in FILTERS:
@@ -283,6 +285,7 @@ def classes():
 
 @bp.get("/queue")
 def queue():
+    """The classes an admin should settle, each with a decision form."""
     result = current_aggregation()
     hierarchy = result.hierarchy
     entries = disagreement_queue(result)
@@ -300,6 +303,7 @@ def _record_decision(wnid: str, label: str, note: str | None) -> None:
 
 @bp.post("/classes/<wnid>/decision")
 def decide(wnid: str):
+    """Settle a class with an (append-only) decision."""
     require_class(wnid)
     hierarchy = hierarchy_from_db()
     form = decision_form(hierarchy, wnid, wnid, formdata=request.form)
@@ -337,6 +341,7 @@ def merge(general: str):
 
 @bp.get("/overview")
 def overview():
+    """The current labels, largest first, each with a picture and member names."""
     result = current_aggregation()
     hierarchy = result.hierarchy
     labels = sorted(result.cil.labels, key=lambda lab: (-len(lab.members), lab.name.casefold()))
