@@ -18,11 +18,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from trainer.errors import TrainerError
+
 FORMAT = "cil-trainer-checkpoint"
 FORMAT_VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(TrainerError):
     """A file that is not a trainer checkpoint, or one that does not fit the run."""
 
 

@@ -20,12 +20,13 @@ from imagenet_files.classifier_file import METADATA_KEY, Description, Head, Onnx
 from imagenet_files.label_order import read_label_order
 from trainer.batches import MEAN, STD, statistics
 from trainer.checkpoint import CheckpointError
+from trainer.errors import TrainerError
 from trainer.labels import cil_labels
 from trainer.models import build_model
 from trainer.original import read_model_checkpoint
 
 
-class ClassifierError(ValueError):
+class ClassifierError(TrainerError):
     """A run folder or checkpoint that cannot be made into a classifier; the message says why."""
 
 

@@ -84,10 +84,11 @@ def compare(args: argparse.Namespace) -> list[Row]:
     from trainer.data import data_classes, load_validation
     from trainer.distributed import resolve_device
     from trainer.engine import OutputSlice, evaluate
+    from trainer.errors import RunError
     from trainer.evaluation import checkpoint_file, restore_model
     from trainer.labels import checkpoint_labels, label_spaces
     from trainer.original import read_model_checkpoint
-    from trainer.run import RunError, scoring
+    from trainer.run import scoring
 
     device = resolve_device(args.device)
     classes = data_classes(args.data_dir, args.label_order)
@@ -180,7 +181,7 @@ def markdown(rows: list[Row]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from trainer.run import USER_ERRORS
+    from trainer.errors import USER_ERRORS
 
     try:
         rows = compare(args)

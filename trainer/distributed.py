@@ -13,10 +13,12 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
+from trainer.errors import TrainerError
+
 HOST_WAIT = timedelta(hours=2)  # reading ImageNet64 from a slow disk, with room to spare
 
 
-class DeviceError(ValueError):
+class DeviceError(TrainerError):
     """A device that this machine does not have."""
 
 

@@ -19,11 +19,12 @@ from trainer.batches import make_batches
 from trainer.config import Config
 from trainer.data import data_classes, load_validation
 from trainer.engine import OutputSlice, evaluate
+from trainer.errors import RunError
 from trainer.labels import LabelSpace, checkpoint_labels
 from trainer.models import build_model
 from trainer.original import read_model_checkpoint
 from trainer.records import RunRecords
-from trainer.run import RunError, scoring, val_columns, write_per_label
+from trainer.run import scoring, val_columns, write_per_label
 
 
 def evaluate_checkpoints(config: Config) -> dict[str, object]:

@@ -21,7 +21,7 @@ from trainer.classifier import (
     load_torchscript,
     torchscript_allowed,
 )
-from trainer.predict import USER_ERRORS
+from trainer.errors import USER_ERRORS, TrainerError
 
 FORMATS = {"torchscript": ".pt", "onnx": ".onnx"}
 # The largest difference of a probability between the file and PyTorch that passes the check.
@@ -29,7 +29,7 @@ FORMATS = {"torchscript": ".pt", "onnx": ".onnx"}
 TOLERANCE = 1e-4
 
 
-class ExportError(ValueError):
+class ExportError(TrainerError):
     """The export did not give a file that matches the run; the message says by how much."""
 
 
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             image_size=args.image_size,
             tolerance=args.tolerance,
         )
-    except (*USER_ERRORS, ExportError) as error:
+    except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(

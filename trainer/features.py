@@ -35,10 +35,10 @@ from trainer.config import Config
 from trainer.data import Split, data_classes, load_validation
 from trainer.distributed import resolve_device
 from trainer.engine import autocast
+from trainer.errors import USER_ERRORS, RunError
 from trainer.evaluation import checkpoint_file, restore_model
 from trainer.labels import checkpoint_labels
 from trainer.original import read_model_checkpoint
-from trainer.run import USER_ERRORS, RunError
 
 CLASSES_FILE = "classes.txt"
 FEATURES_FILE = "features.npz"

@@ -16,9 +16,10 @@ import torch.nn.functional as F
 
 from clustering.cil import CIL, CILFormatError, read_cil
 from trainer.config import DEFAULT_CIL
+from trainer.errors import TrainerError
 
 
-class MissingClassesError(ValueError):
+class MissingClassesError(TrainerError):
     """The CIL leaves classes of the data without a label; the message lists their wnids."""
 
 

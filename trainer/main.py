@@ -316,8 +316,9 @@ def parse_config(argv: list[str] | None = None) -> Config:
 def main(argv: list[str] | None = None) -> int:
     config = parse_config(argv)
     # Imported after parsing, so that --help and argument errors answer without loading torch.
+    from trainer.errors import USER_ERRORS
     from trainer.evaluation import evaluate_checkpoints
-    from trainer.run import USER_ERRORS, run
+    from trainer.run import run
 
     try:
         if config.evaluate:

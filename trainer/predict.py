@@ -12,22 +12,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from clustering.cil import CILFormatError
-from imagenet_files.classifier_file import ClassifierFileError, Prediction, top_k
-from imagenet_files.image_input import MAX_PIXELS, ImageInputError, read_image
-from trainer.classifier import ClassifierError, OnnxClassifier, TorchClassifier, open_classifier
-from trainer.labels import MissingClassesError
+from imagenet_files.classifier_file import Prediction, top_k
+from imagenet_files.image_input import MAX_PIXELS, read_image
+from trainer.classifier import OnnxClassifier, TorchClassifier, open_classifier
+from trainer.errors import USER_ERRORS
 
 # The CIL's labels first: they are the answer in words a person uses; the classes beside them.
 SHOWN_HEADS = ("labels", "classes")
-# Errors a user can fix, printed without a traceback.
-USER_ERRORS = (
-    ClassifierError,
-    ClassifierFileError,
-    ImageInputError,
-    CILFormatError,
-    MissingClassesError,
-)
 
 
 def read_images(

@@ -20,9 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from clustering.cil import CILFormatError
-from imagenet_files.label_order import LabelOrderError
-from imagenet_files.layout import DataLayoutError, DownsampledLayout, detect_layout
+from imagenet_files.layout import DownsampledLayout, detect_layout
 from trainer import distributed
 from trainer.batches import LoaderBatches, ResidentBatches, fits_on_device, make_batches
 from trainer.checkpoint import (
@@ -38,28 +36,13 @@ from trainer.checkpoint import (
 from trainer.config import DEFAULT_CIL, Config
 from trainer.data import Dataset, Sharing, Split, data_classes, load_dataset
 from trainer.engine import Merge, Objective, OutputSlice, autocast, evaluate, train_one_epoch
+from trainer.errors import RunError
 from trainer.hierarchy import distance_matrix, read_hypernyms
-from trainer.labels import LabelSpace, MissingClassesError, label_spaces
+from trainer.labels import LabelSpace, label_spaces
 from trainer.models import build_model, replace_head
 from trainer.original import read_model_checkpoint
 from trainer.records import RunRecords
 from trainer.schedules import lr_range_test, make_optimizer, make_scheduler, plot_range_test
-
-
-class RunError(ValueError):
-    """A run that cannot start as asked; the message says why and what to change."""
-
-
-# Errors in what the user gave (files, folders, options): main.py prints them without a traceback.
-USER_ERRORS = (
-    CheckpointError,
-    CILFormatError,
-    DataLayoutError,
-    distributed.DeviceError,
-    LabelOrderError,
-    MissingClassesError,
-    RunError,
-)
 
 
 def run(config: Config) -> dict[str, object]:

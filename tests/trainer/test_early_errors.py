@@ -7,8 +7,9 @@ import pytest
 from tests.trainer.synthetic import WNIDS, tiny_config, write_flat_cil
 from trainer import run as run_module
 from trainer.checkpoint import save_checkpoint
+from trainer.errors import RunError
 from trainer.labels import MissingClassesError
-from trainer.run import RunError, run
+from trainer.run import run
 
 
 @pytest.fixture

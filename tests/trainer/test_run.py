@@ -11,8 +11,9 @@ import torch
 
 from tests.trainer.synthetic import WNIDS, pair_cil, tiny_config, write_image_folder
 from trainer.checkpoint import load_checkpoint
+from trainer.errors import RunError
 from trainer.labels import label_spaces
-from trainer.run import RunError, make_model, run
+from trainer.run import make_model, run
 
 pytestmark = pytest.mark.slow
 TIMING = {"images_per_s", "train_seconds", "epoch_seconds", "time"}
