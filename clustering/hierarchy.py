@@ -151,10 +151,7 @@ class Hierarchy:
         every CIL made from it (hashing takes tens of ms, and the review pages ask at every
         aggregation). The word facts are left out, so adding them to a hierarchy saved
         before them keeps its version, and a survey database seeded from it stays valid."""
-        structure = self.to_dict()
-        for synset in structure["synsets"].values():
-            synset.pop("lexname", None)
-            synset.pop("senses", None)
+        structure = self.to_dict(word_facts=False)
         digest = hashlib.sha256(json.dumps(structure, sort_keys=True).encode())
         return digest.hexdigest()[:12]
 
@@ -174,7 +171,9 @@ class Hierarchy:
         return Hierarchy(synsets, dict(self.parents), list(self.classes))
 
     # --- JSON ----------------------------------------------------------------------
-    def to_dict(self) -> dict:
+    def to_dict(self, word_facts: bool = True) -> dict:
+        """The hierarchy as JSON data; `word_facts=False` leaves out the synsets' word
+        facts, as a hierarchy saved before them lacks them."""
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -186,7 +185,7 @@ class Hierarchy:
                     "depth": s.depth,
                     "parents": list(self.parents.get(s.wnid, ())),
                     **({"lexname": s.lexname, "senses": [list(astuple(x)) for x in s.senses]}
-                       if s.has_word_facts else {}),
+                       if word_facts and s.has_word_facts else {}),
                 }
                 for s in self.synsets.values()
             },
