@@ -22,6 +22,7 @@ from clustering.conflicts import (
 from clustering.validate import validate_cil, validate_file
 from clustering.votes import Vote, VotesError, write_decisions, write_votes
 
+from . import toy_hierarchy as toy
 from .wnids import (
     ANIMAL,
     BIRD,
@@ -58,32 +59,37 @@ def label_of(result, wnid: str) -> tuple[str | None, str]:
     return label.wnid, label.name
 
 
-# --- the aggregator ---------------------------------------------------------------------
-def test_majority_wins(small_hierarchy):
-    model = MajorityVote(small_hierarchy).fit(votes_for(PUG, DOG, DOG, PUG))
-    outcome = model.outcomes_[PUG]
-    assert model.labels_[PUG] == DOG
+# --- the aggregator, on the toy hierarchy -------------------------------------------------
+TOY = toy.toy_hierarchy()
+
+
+def test_majority_wins():
+    model = MajorityVote(TOY).fit(votes_for(toy.PUG, toy.DOG, toy.DOG, toy.PUG))
+    outcome = model.outcomes_[toy.PUG]
+    assert model.labels_[toy.PUG] == toy.DOG
     assert (outcome.status, outcome.votes, outcome.share, outcome.tied) == (
-        "voted", {DOG: 2, PUG: 1}, pytest.approx(2 / 3), False)
-    assert len(model.labels_) == 10  # every class has a label, voted or not
-    assert model.labels_[TENCH] == TENCH and model.outcomes_[TENCH].status == "undecided"
+        "voted", {toy.DOG: 2, toy.PUG: 1}, pytest.approx(2 / 3), False)
+    assert len(model.labels_) == 8  # every class has a label, voted or not
+    assert model.labels_[toy.TENCH] == toy.TENCH
+    assert model.outcomes_[toy.TENCH].status == "undecided"
 
 
-def test_only_the_latest_vote_of_each_annotator_counts(small_hierarchy):
-    votes = [vote("a", PUG, PUG, 0), vote("b", PUG, PUG, 1), vote("a", PUG, DOG, 2),
-             vote("b", PUG, DOG, 3), vote("c", PUG, PUG, 4)]
-    model = MajorityVote(small_hierarchy).fit(votes)
-    assert model.labels_[PUG] == DOG
-    assert model.outcomes_[PUG].votes == {DOG: 2, PUG: 1}
+def test_only_the_latest_vote_of_each_annotator_counts():
+    pug, dog = toy.PUG, toy.DOG
+    votes = [vote("a", pug, pug, 0), vote("b", pug, pug, 1), vote("a", pug, dog, 2),
+             vote("b", pug, dog, 3), vote("c", pug, pug, 4)]
+    model = MajorityVote(TOY).fit(votes)
+    assert model.labels_[pug] == dog
+    assert model.outcomes_[pug].votes == {dog: 2, pug: 1}
 
 
-def test_ties_go_to_the_more_specific_synset_by_default(small_hierarchy):
-    votes = votes_for(PUG, DOG, PUG) + votes_for(OSTRICH, BIRD, OSTRICH)
-    model = MajorityVote(small_hierarchy).fit(votes)
-    assert (model.labels_[PUG], model.labels_[OSTRICH]) == (PUG, OSTRICH)
-    assert model.outcomes_[PUG].tied
-    general = MajorityVote(small_hierarchy, tie_break="general").fit(votes)
-    assert (general.labels_[PUG], general.labels_[OSTRICH]) == (DOG, BIRD)
+def test_ties_go_to_the_more_specific_synset_by_default():
+    votes = votes_for(toy.PUG, toy.DOG, toy.PUG) + votes_for(toy.TENCH, toy.FISH, toy.TENCH)
+    model = MajorityVote(TOY).fit(votes)
+    assert (model.labels_[toy.PUG], model.labels_[toy.TENCH]) == (toy.PUG, toy.TENCH)
+    assert model.outcomes_[toy.PUG].tied
+    general = MajorityVote(TOY, tie_break="general").fit(votes)
+    assert (general.labels_[toy.PUG], general.labels_[toy.TENCH]) == (toy.DOG, toy.FISH)
 
 
 def test_ties_on_a_class_with_two_hypernym_paths(small_hierarchy):
@@ -95,47 +101,49 @@ def test_ties_on_a_class_with_two_hypernym_paths(small_hierarchy):
     assert general.labels_[DALMATIAN] == DOMESTIC_ANIMAL
 
 
-def test_too_few_votes_keep_the_original_label(small_hierarchy):
-    votes = votes_for(PUG, DOG)
-    model = MajorityVote(small_hierarchy, min_votes=2).fit(votes)
-    assert (model.labels_[PUG], model.outcomes_[PUG].status) == (PUG, "undecided")
-    assert MajorityVote(small_hierarchy, min_votes=1).fit(votes).labels_[PUG] == DOG
+def test_too_few_votes_keep_the_original_label():
+    votes = votes_for(toy.PUG, toy.DOG)
+    model = MajorityVote(TOY, min_votes=2).fit(votes)
+    assert (model.labels_[toy.PUG], model.outcomes_[toy.PUG].status) == (toy.PUG, "undecided")
+    assert MajorityVote(TOY, min_votes=1).fit(votes).labels_[toy.PUG] == toy.DOG
 
 
-def test_an_admin_decision_overrides_the_votes(small_hierarchy):
-    votes = votes_for(PUG, DOG, DOG, DOG)
-    decisions = [decision(PUG, PUG, 1), decision(TENCH, FISH, 2), decision(PUG, DOG, 0)]
-    model = MajorityVote(small_hierarchy).fit(votes, decisions)
-    assert (model.labels_[PUG], model.outcomes_[PUG].status) == (PUG, "decided")
-    assert model.labels_[TENCH] == FISH  # no votes needed
+def test_an_admin_decision_overrides_the_votes():
+    votes = votes_for(toy.PUG, toy.DOG, toy.DOG, toy.DOG)
+    decisions = [decision(toy.PUG, toy.PUG, 1), decision(toy.TENCH, toy.FISH, 2),
+                 decision(toy.PUG, toy.DOG, 0)]
+    model = MajorityVote(TOY).fit(votes, decisions)
+    assert (model.labels_[toy.PUG], model.outcomes_[toy.PUG].status) == (toy.PUG, "decided")
+    assert model.labels_[toy.TENCH] == toy.FISH  # no votes needed
 
 
-def test_votes_off_the_chain_are_refused(small_hierarchy):
-    with pytest.raises(VotesError, match="label n02924116 \\(bus\\) is not on the chain"):
-        MajorityVote(small_hierarchy).fit(votes_for(PUG, DOG, BUS))
+def test_votes_off_the_chain_are_refused():
+    with pytest.raises(VotesError, match=f"label {toy.BUS} \\(bus\\) is not on the chain"):
+        MajorityVote(TOY).fit(votes_for(toy.PUG, toy.DOG, toy.BUS))
     with pytest.raises(VotesError, match="decisions"):
-        MajorityVote(small_hierarchy).fit([], [decision(PUG, BUS)])
+        MajorityVote(TOY).fit([], [decision(toy.PUG, toy.BUS)])
 
 
 @pytest.mark.parametrize(("settings", "problem"), [
     ({"min_votes": 0}, "min_votes must be a whole number of at least 1"),
     ({"tie_break": "random"}, "unknown tie_break 'random'"),
 ])
-def test_bad_settings(small_hierarchy, settings, problem):
+def test_bad_settings(settings, problem):
     with pytest.raises(ValueError, match=problem):
-        MajorityVote(small_hierarchy, **settings)
+        MajorityVote(TOY, **settings)
 
 
-def test_wawa_weighs_annotators_by_agreement(small_hierarchy):
-    votes = (votes_for(TENCH, TENCH, TENCH, FISH) + votes_for(GOLDFISH, GOLDFISH, GOLDFISH, FISH)
-             + votes_for(SCHOOL_BUS, SCHOOL_BUS, SCHOOL_BUS, BUS)
-             + [vote("a", TROLLEYBUS, TROLLEYBUS), vote("c", TROLLEYBUS, BUS)])
-    plain = MajorityVote(small_hierarchy, tie_break="general").fit(votes)
-    assert plain.labels_[TROLLEYBUS] == BUS  # a tie, broken towards the general synset
-    weighted = Wawa(small_hierarchy, tie_break="general").fit(votes)
+def test_wawa_weighs_annotators_by_agreement():
+    votes = (votes_for(toy.TENCH, toy.TENCH, toy.TENCH, toy.FISH)
+             + votes_for(toy.GOLDFISH, toy.GOLDFISH, toy.GOLDFISH, toy.FISH)
+             + votes_for(toy.SCHOOL_BUS, toy.SCHOOL_BUS, toy.SCHOOL_BUS, toy.BUS)
+             + [vote("a", toy.TROLLEYBUS, toy.TROLLEYBUS), vote("c", toy.TROLLEYBUS, toy.BUS)])
+    plain = MajorityVote(TOY, tie_break="general").fit(votes)
+    assert plain.labels_[toy.TROLLEYBUS] == toy.BUS  # a tie, broken towards the general synset
+    weighted = Wawa(TOY, tie_break="general").fit(votes)
     assert weighted.skills_ == {"a": 0.75, "b": 1.0, "c": 0.25}
-    assert weighted.labels_[TROLLEYBUS] == TROLLEYBUS  # a agrees more often than c
-    assert weighted.outcomes_[TROLLEYBUS].scores == {TROLLEYBUS: 0.75, BUS: 0.25}
+    assert weighted.labels_[toy.TROLLEYBUS] == toy.TROLLEYBUS  # a agrees more often than c
+    assert weighted.outcomes_[toy.TROLLEYBUS].scores == {toy.TROLLEYBUS: 0.75, toy.BUS: 0.25}
 
 
 # --- conflicts ------------------------------------------------------------------------------
