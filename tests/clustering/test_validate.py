@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -12,6 +10,7 @@ from clustering.cil import build_cil, write_cil
 from clustering.cli import main
 from clustering.validate import validate_cil, validate_file
 
+from .toy_hierarchy import ANIMAL
 from .wnids import (
     BIRD,
     BRAMBLING,
@@ -164,15 +163,13 @@ def test_validate_command(sound, small_hierarchy, small_hierarchy_file, tmp_path
     assert out.endswith("INVALID: 3 problem(s)\n")
 
 
-def test_validate_as_a_module(sound, small_hierarchy_file, tmp_path):
+def test_validate_command_on_a_file_that_is_no_json(toy_hierarchy_file, tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{")
-    done = subprocess.run([sys.executable, "-m", "clustering", "validate", str(bad),
-                           "--hierarchy", small_hierarchy_file],
-                          capture_output=True, text=True, check=False)
-    assert done.returncode == 1
-    assert "format: FAILED, 1 problem(s)" in done.stdout and "not JSON" in done.stdout
-    assert MAMMAL not in done.stdout
+    assert main(["validate", str(bad), "--hierarchy", toy_hierarchy_file]) == 1
+    out = capsys.readouterr().out
+    assert "format: FAILED, 1 problem(s)" in out and "not JSON" in out
+    assert ANIMAL not in out  # no check of the hierarchy ran
 
 
 # --- names and "other" labels: each case on a small hand-made file ------------------------
