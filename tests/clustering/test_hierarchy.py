@@ -5,7 +5,13 @@ import sys
 import pytest
 
 from clustering.cli import main
-from clustering.hierarchy import ClassListError, Hierarchy, imagenet1k_wnids, read_class_list
+from clustering.hierarchy import (
+    ClassListError,
+    Hierarchy,
+    HierarchyFormatError,
+    imagenet1k_wnids,
+    read_class_list,
+)
 from tests.conftest import SMALL_CLASSES
 
 
@@ -73,10 +79,10 @@ def test_json_round_trip(tmp_path, small_hierarchy):
 def test_load_rejects_other_files(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"format": "something-else"}))
-    with pytest.raises(ValueError, match="not a hierarchy file"):
+    with pytest.raises(HierarchyFormatError, match="not a hierarchy file"):
         Hierarchy.load(bad)
     bad.write_text("{not json")
-    with pytest.raises(ValueError, match="not valid JSON"):
+    with pytest.raises(HierarchyFormatError, match="not valid JSON"):
         Hierarchy.load(bad)
 
 
