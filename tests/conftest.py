@@ -1,6 +1,10 @@
-"""Fixtures shared by all test folders: WordNet and hierarchies built once per session."""
+"""Fixtures shared by all test folders: WordNet and hierarchies built once per
+session; tests marked `postgres` skipped when no server answers."""
 
 from __future__ import annotations
+
+import functools
+import socket
 
 import pytest
 
@@ -21,6 +25,27 @@ SMALL_CLASSES = [
     "n04146614",  # school bus
     "n04487081",  # trolleybus
 ]
+
+
+POSTGRES_ADDRESS = ("127.0.0.1", 5432)
+
+
+@functools.cache
+def postgres_answers() -> bool:
+    """Whether something listens where the `postgres` tests expect the server;
+    asked once per session."""
+    try:
+        socket.create_connection(POSTGRES_ADDRESS, timeout=2).close()
+    except OSError:
+        return False
+    return True
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("postgres") and not postgres_answers():
+        pytest.skip("needs the PostgreSQL server at 127.0.0.1:5432, which does not answer "
+                    "(start it with `pg_ctlcluster --skip-systemctl-redirect "
+                    "$(ls /etc/postgresql) main start`; CI runs one)")
 
 
 @pytest.fixture(scope="session")

@@ -1,20 +1,26 @@
 """App fixtures in the flaskr style: `app`, `client`, `runner`, each on a fresh
-SQLite file migrated to head and seeded from the small hierarchy."""
+SQLite file migrated to head and seeded from the small hierarchy (a copy of a
+template database built once per session)."""
 
 from __future__ import annotations
 
+import logging
 import re
+import shutil
 import socket
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
 from flask_migrate import upgrade
+from sqlalchemy import make_url
 from werkzeug.serving import make_server
 
+from clustering.hierarchy import Hierarchy
 from survey_app import create_app
 from survey_app.accounts import create_user
 from survey_app.counts import fill_search_counts
@@ -23,6 +29,7 @@ from survey_app.models import User
 from survey_app.seeding import seed_hierarchy
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_TEST_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"  # + "/" + a database name
 
 
 def make_app(tmp_path, database_url: str | None = None, **settings):
@@ -70,11 +77,86 @@ def pipe(source: socket.socket, sink: socket.socket) -> None:
             end.close()
 
 
-def seeded(app, hierarchy):
+class TemplateDatabases:
+    """Databases migrated to head, seeded from a hierarchy and filled with the
+    offline counts once per session and hierarchy, then copied for each test:
+    doing that for every test took half of the survey tests' time. A SQLite
+    template is a file, copied over the test's file; a PostgreSQL one is a
+    database the test's database is created from (CREATE DATABASE ... TEMPLATE)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        # id(hierarchy) -> (hierarchy, template); the hierarchy is held so its id stays its own
+        self.sqlite: dict[int, tuple[Hierarchy, Path]] = {}
+        self.postgres: dict[int, tuple[Hierarchy, str]] = {}
+
+    def copy_into(self, app, hierarchy: Hierarchy) -> None:
+        """Give `app`, which has not connected yet, a seeded database of its own."""
+        url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+        if url.get_backend_name() == "sqlite":
+            # copyfile keeps the target's owner-only mode (see database._create_private)
+            shutil.copyfile(self._sqlite_template(hierarchy), url.database)
+            return
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{url.database}"')
+            admin.execute(f'CREATE DATABASE "{url.database}" '
+                          f'TEMPLATE "{self._postgres_template(hierarchy)}"')
+
+    def _sqlite_template(self, hierarchy: Hierarchy) -> Path:
+        if id(hierarchy) not in self.sqlite:
+            path = self.folder / f"template-{len(self.sqlite)}.sqlite3"
+            _migrate_and_seed(make_app(self.folder, f"sqlite:///{path}"), hierarchy)
+            self.sqlite[id(hierarchy)] = (hierarchy, path)
+        return self.sqlite[id(hierarchy)][1]
+
+    def _postgres_template(self, hierarchy: Hierarchy) -> str:
+        if id(hierarchy) not in self.postgres:
+            name = f"cil_template_{uuid.uuid4().hex[:12]}"
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+                admin.execute(f'CREATE DATABASE "{name}"')
+            self.postgres[id(hierarchy)] = (hierarchy, name)
+            _migrate_and_seed(make_app(self.folder, f"{PG_TEST_URL}/{name}"), hierarchy)
+        return self.postgres[id(hierarchy)][1]
+
+    def drop(self) -> None:
+        if not self.postgres:
+            return
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            for _hierarchy, name in self.postgres.values():
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _migrate_and_seed(app, hierarchy: Hierarchy) -> None:
+    # Alembic's env.py sets logging up from alembic.ini, replacing the root
+    # logger's handlers: the test that happens to build a template keeps its own.
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     with app.app_context():
         upgrade()
+        root.handlers[:] = handlers
+        root.setLevel(level)
         seed_hierarchy(hierarchy)
         fill_search_counts("wordfreq", progress=False)
+        db.session.remove()
+        db.engine.dispose()  # SQLite: the last connection closed folds the WAL into the file
+
+
+_templates: TemplateDatabases | None = None  # set for the session by `template_databases`
+
+
+@pytest.fixture(scope="session", autouse=True)
+def template_databases(tmp_path_factory) -> Iterator[TemplateDatabases]:
+    global _templates
+    _templates = TemplateDatabases(tmp_path_factory.mktemp("templates"))
+    yield _templates
+    _templates.drop()
+    _templates = None
+
+
+def seeded(app, hierarchy: Hierarchy):
+    """`app` on a database migrated to head, seeded from `hierarchy` and filled
+    with the offline counts."""
+    _templates.copy_into(app, hierarchy)
     return app
 
 
@@ -104,7 +186,7 @@ def postgres_url():
                     "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`")
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    yield f"{PG_TEST_URL}/{name}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

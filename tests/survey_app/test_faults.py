@@ -73,10 +73,13 @@ def test_database_gone_gives_503_and_the_app_recovers(tmp_path, small_hierarchy,
     assert "database is not reachable" in page.get_data(as_text=True)
 
     proxy.start()
-    deadline = time.monotonic() + 10
-    while client.get("/health").status_code != 200:
-        assert time.monotonic() < deadline, "the app did not recover within 10 s"
+    # The pool drops the dead connections one request at a time: a few tries, not one.
+    for _attempt in range(50):
+        if client.get("/health").status_code == 200:
+            break
         time.sleep(0.2)
+    else:
+        pytest.fail("the app did not recover within 50 tries")
     assert client.get(annotate).status_code == 200
     proxy.cut()
     with app.app_context():
@@ -86,7 +89,8 @@ def test_database_gone_gives_503_and_the_app_recovers(tmp_path, small_hierarchy,
 
 
 def test_count_provider_down_pages_render_from_cache(app, client, monkeypatch):
-    """No page asks a provider: with every provider broken, pages still show counts."""
+    """No page asks a provider: with every provider broken and no connection
+    possible, pages still show counts, and nothing tried to reach a service."""
     from clustering import popularity
 
     def broken(self, term):
@@ -95,9 +99,16 @@ def test_count_provider_down_pages_render_from_cache(app, client, monkeypatch):
     for provider in (popularity.WordfreqProvider, popularity.WikipediaPageviewsProvider,
                      popularity.GoogleCustomSearchProvider, popularity.JsonFileProvider):
         monkeypatch.setattr(provider, "count", broken)
-    started = time.monotonic()
+    connections = []
+
+    def unreachable(self, address):
+        connections.append(address)
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", unreachable)
+    monkeypatch.setattr(socket.socket, "connect_ex", unreachable)
     page = client.get("/classes?q=dalmatian").get_data(as_text=True)
-    assert time.monotonic() - started < 2
+    assert connections == []
     assert re.search(r"dog\s*<small>\d+(\.\d)?[KMB]</small>", page)
 
 
