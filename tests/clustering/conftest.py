@@ -32,6 +32,13 @@ def toy_hierarchy_file(tmp_path_factory) -> str:
     return str(path)
 
 
+@pytest.fixture
+def session_wordnet(wordnet, monkeypatch):
+    """Code that loads WordNet itself (a command building a hierarchy, a hierarchy getting
+    its word facts) gets the session's reader instead of loading its own, seconds each."""
+    monkeypatch.setattr("clustering.wordnet.ensure_wordnet", lambda *args, **kwargs: wordnet)
+
+
 @pytest.fixture(scope="session")
 def panda_hierarchy(wordnet) -> Hierarchy:
     """The small hierarchy and the two pandas, one name for two unrelated synsets."""

@@ -115,13 +115,6 @@ def test_class_list_errors(tmp_path, wordnet):
         Hierarchy.from_wordnet(["n02110341", "n99999999"], wordnet)
 
 
-@pytest.fixture
-def session_wordnet(wordnet, monkeypatch):
-    """Commands that build a hierarchy read the session's WordNet instead of loading
-    their own (seconds each)."""
-    monkeypatch.setattr("clustering.wordnet.ensure_wordnet", lambda *args, **kwargs: wordnet)
-
-
 def test_cli_summary_and_out(tmp_path, session_wordnet, small_hierarchy, capsys):
     listing = tmp_path / "classes.txt"
     listing.write_text("\n".join(SMALL_CLASSES) + "\n")
