@@ -18,6 +18,7 @@ from clustering.strategies import (
 )
 from clustering.validate import validate_cil, validate_file
 
+from .toy_hierarchy import toy_hierarchy
 from .wnids import (
     ANIMAL,
     BIRD,
@@ -53,9 +54,9 @@ def test_depth_goes_k_steps_up_the_longest_path(small_hierarchy):
     assert set(depth_assignment(small_hierarchy, 99).values()) == {"n00001740"}  # entity
 
 
-def test_depth_refuses_a_negative_k(small_hierarchy):
+def test_depth_refuses_a_negative_k():
     with pytest.raises(ValueError, match="k must be a whole number"):
-        depth_assignment(small_hierarchy, -1)
+        depth_assignment(toy_hierarchy(), -1)
 
 
 def test_popularity_leaves_out_too_general_words(small_hierarchy):
@@ -98,14 +99,17 @@ def test_too_general_words_are_plain_lemmas(small_hierarchy):
     assert {"entity", "whole", "animal", "artifact"} <= labels
 
 
-def test_strategy_cil_resolves_conflicts(small_hierarchy):
-    result = strategy_cil(small_hierarchy, "depth", k=1, conflicts="lift")
-    assert validate_cil(result.cil, small_hierarchy).ok
+def test_strategy_cil_resolves_conflicts():
+    hierarchy = toy_hierarchy()
+    # One level up, the car goes to "vehicle" and the buses to "bus", below it.
+    result = strategy_cil(hierarchy, "depth", k=1, conflicts="lift")
+    assert result.conflicts == 1
+    assert validate_cil(result.cil, hierarchy).ok
     assert result.cil.provenance["method"] == "depth" and result.cil.provenance["k"] == 1
     with pytest.raises(ValueError, match="needs search counts"):
-        strategy_cil(small_hierarchy, "popularity")
+        strategy_cil(hierarchy, "popularity")
     with pytest.raises(ValueError, match="unknown strategy"):
-        strategy_cil(small_hierarchy, "random")
+        strategy_cil(hierarchy, "random")
 
 
 def test_strategy_command(tmp_path, small_hierarchy_file, capsys):
@@ -124,9 +128,9 @@ def test_strategy_command(tmp_path, small_hierarchy_file, capsys):
     assert json.loads(flat.read_text())[PUG] == "dog"
 
 
-def test_strategy_command_refuses_bad_k(small_hierarchy_file, tmp_path, capsys):
+def test_strategy_command_refuses_bad_k(toy_hierarchy_file, tmp_path, capsys):
     with pytest.raises(SystemExit):
-        main(["strategy", "depth", "--k", "-2", "--hierarchy", small_hierarchy_file,
+        main(["strategy", "depth", "--k", "-2", "--hierarchy", toy_hierarchy_file,
               "--out", str(tmp_path / "x.json")])
     assert "expected at least 0, got -2" in capsys.readouterr().err
 
