@@ -19,9 +19,9 @@ from clustering.cil import (
 )
 from clustering.hierarchy import Hierarchy
 
+from . import toy_hierarchy as toy
 from .wnids import (
     BIRD,
-    BRAMBLING,
     BUS,
     CRANE_BIRD,
     CRANE_MACHINE,
@@ -46,23 +46,28 @@ def merged(hierarchy: Hierarchy, **labels: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def cil(small_hierarchy):
-    assignment = merged(small_hierarchy)
-    assignment.update({OSTRICH: BIRD, BRAMBLING: BIRD, CRANE_BIRD: BIRD, DALMATIAN: DOG, PUG: DOG})
-    return build_cil(small_hierarchy, assignment, {"method": "test"})
+def cil():
+    """The toy hierarchy's dogs and fish merged, the vehicles each their own label."""
+    hierarchy = toy.toy_hierarchy()
+    assignment = merged(hierarchy, **{toy.HUSKY: toy.DOG, toy.MALAMUTE: toy.DOG,
+                                      toy.PUG: toy.DOG, toy.TENCH: toy.FISH,
+                                      toy.GOLDFISH: toy.FISH})
+    return build_cil(hierarchy, assignment, {"method": "test"})
 
 
-def test_build_gives_one_label_per_class_in_name_order(cil, small_hierarchy):
-    assert [c.wnid for c in cil.classes] == [c.wnid for c in small_hierarchy.classes]
-    assert [c.index for c in cil.classes] == list(range(10))
+def test_build_gives_one_label_per_class_in_name_order(cil):
+    hierarchy = toy.toy_hierarchy()
+    assert [c.wnid for c in cil.classes] == [c.wnid for c in hierarchy.classes]
+    assert [c.index for c in cil.classes] == list(range(8))
     names = [label.name for label in cil.labels]
     assert names == sorted(names)
     assert [label.index for label in cil.labels] == list(range(cil.num_labels))
-    bird = cil.labels[cil.label_of(OSTRICH)]
-    assert (bird.wnid, bird.name, bird.members) == (BIRD, "bird", (OSTRICH, BRAMBLING, CRANE_BIRD))
-    assert cil.class_to_label[PUG] == cil.class_to_label[DALMATIAN]
-    assert cil.classes[small_hierarchy.class_index[TENCH]].name == "tench"
-    assert cil.num_labels == 7  # tench, goldfish, bird, dog, crane, school bus, trolleybus
+    dog = cil.labels[cil.label_of(toy.HUSKY)]
+    assert (dog.wnid, dog.name, dog.members) == (
+        toy.DOG, "dog", (toy.HUSKY, toy.MALAMUTE, toy.PUG))
+    assert cil.class_to_label[toy.TENCH] == cil.class_to_label[toy.GOLDFISH]
+    assert cil.classes[hierarchy.class_index[toy.TENCH]].name == "tench"
+    assert cil.num_labels == 5  # car, dog, fish, school bus, trolleybus
     with pytest.raises(KeyError, match="n09999999 has no label"):
         cil.label_of("n09999999")
 
@@ -74,8 +79,8 @@ def test_rich_round_trip_with_sorted_keys(cil, tmp_path):
     data = json.loads(text)
     assert (data["format"], data["format_version"]) == (FORMAT, FORMAT_VERSION)
     assert text == json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
-    ostrich = next(c for c in data["classes"] if c["wnid"] == OSTRICH)
-    assert ostrich["label_wnid"] == BIRD and ostrich["label_name"] == "bird"
+    husky = next(c for c in data["classes"] if c["wnid"] == toy.HUSKY)
+    assert husky["label_wnid"] == toy.DOG and husky["label_name"] == "dog"
     assert read_cil(path) == cil
 
 
@@ -83,13 +88,13 @@ def test_flat_round_trip_keeps_label_indices(cil, tmp_path):
     path = tmp_path / "flat.json"
     write_cil(cil, path, flat=True)
     data = json.loads(path.read_text())
-    assert data[OSTRICH] == "bird" and len(data) == 10
+    assert data[toy.HUSKY] == "dog" and len(data) == 8
     back = read_cil(path)
     assert [(label.index, label.name, label.members) for label in back.labels] == [
         (label.index, label.name, label.members) for label in cil.labels]
     assert back.class_to_label == cil.class_to_label
     assert all(label.wnid is None for label in back.labels)
-    assert back.classes[0].name == TENCH  # without a hierarchy the class is known by wnid
+    assert back.classes[0].name == toy.TENCH  # without a hierarchy the class is known by wnid
 
 
 def test_flat_without_hierarchy_orders_names_and_wnids(tmp_path):
@@ -239,7 +244,7 @@ def test_reader_lists_every_problem_of_a_rich_file(cil, tmp_path):
     data = cil.to_dict()
     data["classes"][0]["label_index"] = "3"  # wrong type
     del data["classes"][1]["name"]  # missing
-    data["classes"][2]["label_wnid"] = DOG  # disagrees with its label
+    data["classes"][2]["label_wnid"] = toy.FISH  # disagrees with its label (dog)
     data["labels"][-1]["members"] = [12]  # not wnids
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data))
@@ -248,8 +253,8 @@ def test_reader_lists_every_problem_of_a_rich_file(cil, tmp_path):
     problems = caught.value.problems
     assert any("classes[0].label_index has the wrong type" in p for p in problems)
     assert any("classes[1] lacks 'name'" in p for p in problems)
-    assert any("label_wnid n02084071 differs" in p for p in problems)
-    assert any("labels[6].members must be a list of class wnids" in p for p in problems)
+    assert any(f"label_wnid {toy.FISH} differs" in p for p in problems)
+    assert any("labels[4].members must be a list of class wnids" in p for p in problems)
 
 
 def test_reader_accepts_what_the_validator_reports(cil, tmp_path):
@@ -265,4 +270,4 @@ def test_reader_accepts_what_the_validator_reports(cil, tmp_path):
     path.write_text(json.dumps(data))
     odd = read_cil(path)
     assert [label.index for label in odd.labels] == list(range(10, 10 + cil.num_labels))
-    assert odd.label_of(OSTRICH) == cil.label_of(OSTRICH) + 10
+    assert odd.label_of(toy.HUSKY) == cil.label_of(toy.HUSKY) + 10
