@@ -85,8 +85,9 @@ def compare(args: argparse.Namespace) -> list[Row]:
     from trainer.distributed import resolve_device
     from trainer.engine import OutputSlice, evaluate
     from trainer.errors import RunError
-    from trainer.evaluation import checkpoint_file, restore_model
+    from trainer.evaluation import checkpoint_file
     from trainer.labels import checkpoint_labels, label_spaces
+    from trainer.models import restore_model
     from trainer.original import read_model_checkpoint
     from trainer.run import scoring
 

@@ -11,20 +11,18 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-import torch
-from torch import nn
-
 from trainer import distributed
 from trainer.batches import make_batches
 from trainer.config import Config
 from trainer.data import data_classes, load_validation
 from trainer.engine import OutputSlice, evaluate
 from trainer.errors import RunError
-from trainer.labels import LabelSpace, checkpoint_labels
-from trainer.models import build_model
+from trainer.labels import checkpoint_labels
+from trainer.models import restore_model
 from trainer.original import read_model_checkpoint
-from trainer.records import RunRecords
-from trainer.run import scoring, val_columns, write_per_label
+from trainer.records import RunRecords, run_settings, val_columns
+from trainer.run import scoring
+from trainer.summaries import model_summary
 
 
 def evaluate_checkpoints(config: Config) -> dict[str, object]:
@@ -64,6 +62,7 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
         workers=config.workers,
         progress=placement.is_main,
     )
+    on_device = config.data_on_device is not False
     batches = make_batches(
         val_split,
         train=False,
@@ -72,19 +71,14 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
         rank=placement.rank,
         world_size=placement.world_size,
         channels_last=channels_last,
-        on_device=config.data_on_device is not False,
+        on_device=on_device,
         workers=config.workers,
     )
     merge, distances = scoring(trained, merged, device)
     records = RunRecords(run_dir) if placement.is_main else None
     if records:
         records.write_args(
-            {
-                **config.to_dict(),
-                "environment": {"torch": torch.__version__, "device": str(device)},
-                "num_labels": trained.num_labels,
-                "merged_num_labels": merged.num_labels if merged else None,
-            }
+            run_settings(config, placement, trained, merged, on_device)
         )
     say(
         f"evaluating {len(models)} model(s) on {len(val_split):,} validation images: "
@@ -133,25 +127,11 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
         rows.append(row)
         if records:
             records.append(row, plot=False)
-        say(_summary(row))
+        say(model_summary(row))
     if records:
-        write_per_label(records, val, trained, merged)
+        records.write_label_scores(val, trained, merged)
         say(f"records: {run_dir}")
     return {"run_dir": run_dir, "rows": rows, "labels": trained}
-
-
-def restore_model(
-    source: dict[str, object], labels: LabelSpace, device: torch.device, channels_last: bool
-) -> nn.Module:
-    """The network of a checkpoint (as read by `read_model_checkpoint`), on `device`."""
-    outputs = source["model"]["fc.weight"].shape[0]
-    expected = labels.num_labels + len(source.get("cil_head", {}).get("names", ()))
-    if outputs != expected:
-        raise RunError(f"the checkpoint's {outputs} outputs are not its {expected} labels")
-    model = build_model(source["arch"], outputs, source["width"])
-    model.load_state_dict(source["model"])
-    model = model.to(device)
-    return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
 def checkpoint_file(path: Path) -> Path:
@@ -161,15 +141,3 @@ def checkpoint_file(path: Path) -> Path:
     if not path.is_file():
         raise RunError(f"--evaluate {path}: no such checkpoint")
     return path
-
-
-def _summary(row: dict[str, object]) -> str:
-    text = f"{row['model']}: top1 {row['val_top1']:.2f} top5 {row['val_top5']:.2f}"
-    if "val_merged_top1" in row:
-        text += (
-            f" | CIL top1 {row['val_merged_top1']:.2f} by summed softmax, "
-            f"{row['val_mapped_top1']:.2f} by argmax-then-map"
-        )
-    if row.get("val_severity") is not None:
-        text += f" | mistake severity {row['val_severity']:.2f}, hdist@5 {row['val_hdist5']:.2f}"
-    return text

@@ -36,8 +36,9 @@ from trainer.data import Split, data_classes, load_validation
 from trainer.distributed import resolve_device
 from trainer.engine import autocast
 from trainer.errors import USER_ERRORS, RunError
-from trainer.evaluation import checkpoint_file, restore_model
+from trainer.evaluation import checkpoint_file
 from trainer.labels import checkpoint_labels
+from trainer.models import restore_model
 from trainer.original import read_model_checkpoint
 
 CLASSES_FILE = "classes.txt"

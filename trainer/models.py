@@ -8,11 +8,20 @@ swaps it the same way for all of them.
 
 `width` is the first stage's channel count (64 in the standard networks; later stages double
 it). Narrow models exist for tests and quick checks, where the architecture is not the point.
+
+`build_model` makes a network by name; `make_model` the network a run starts from (fresh, or a
+checkpoint's body with a new head when fine-tuning), `restore_model` a trained one, whole.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
+
+from trainer.config import Config
+from trainer.errors import RunError
+from trainer.labels import LabelSpace
+from trainer.original import read_model_checkpoint
 
 
 def _conv_bn(in_channels: int, out_channels: int, kernel: int, stride: int = 1) -> list[nn.Module]:
@@ -136,3 +145,42 @@ def build_model(arch: str, num_outputs: int, width: int = 64) -> nn.Module:
 def replace_head(model: nn.Module, num_outputs: int) -> None:
     """A new, freshly initialised `fc` for `num_outputs` labels: the fine-tuning step."""
     model.fc = nn.Linear(model.fc.in_features, num_outputs).to(model.fc.weight.device)
+
+
+def make_model(
+    config: Config,
+    labels: LabelSpace,
+    device: torch.device,
+    classes: tuple[str, ...] = (),
+    *,
+    extra_outputs: int = 0,
+) -> nn.Module:
+    """A fresh model (with `extra_outputs` for a second head), or (fine-tuning) a checkpoint's
+    model with a new head for `labels`; the checkpoint may be the original trainer's .pth of a
+    model of the data's `classes`."""
+    if config.finetuning is None:
+        return build_model(config.arch, labels.num_labels + extra_outputs, config.width).to(device)
+    source = read_model_checkpoint(config.finetuning, classes)
+    if (source["arch"], source["width"]) != (config.arch, config.width):
+        raise RunError(
+            f"--finetuning {config.finetuning} holds a {source['arch']} of width "
+            f"{source['width']}: pass --arch {source['arch']} --width {source['width']}"
+        )
+    model = build_model(source["arch"], source["model"]["fc.weight"].shape[0], source["width"])
+    model.load_state_dict(source["model"])
+    replace_head(model, labels.num_labels)
+    return model.to(device)
+
+
+def restore_model(
+    source: dict[str, object], labels: LabelSpace, device: torch.device, channels_last: bool
+) -> nn.Module:
+    """The network of a checkpoint (as read by `read_model_checkpoint`), on `device`."""
+    outputs = source["model"]["fc.weight"].shape[0]
+    expected = labels.num_labels + len(source.get("cil_head", {}).get("names", ()))
+    if outputs != expected:
+        raise RunError(f"the checkpoint's {outputs} outputs are not its {expected} labels")
+    model = build_model(source["arch"], outputs, source["width"])
+    model.load_state_dict(source["model"])
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if channels_last else model

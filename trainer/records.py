@@ -1,6 +1,7 @@
 """A run's folder: what was asked, what happened each epoch, and the curves.
 
-    args.json        the settings, plus the environment (torch version, device, processes)
+    args.json        the settings, plus the environment (torch version, device, processes, and
+                     the git commit of the trainer's code)
     metrics.jsonl    one JSON object per epoch (the record of truth)
     metrics.csv      the same rows as a table, rewritten from metrics.jsonl after each epoch
     per_label.csv    each label's images and top-1 accuracy at the best epoch
@@ -16,10 +17,19 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+from datetime import datetime
 from pathlib import Path
 
+import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from trainer.config import Config
+from trainer.distributed import Placement
+from trainer.labels import LabelSpace
+
+CODE_DIR = Path(__file__).resolve().parent
 
 ACCURACY_CURVES = (
     ("train_top1", "train top-1", "tab:blue", ":"),
@@ -84,6 +94,83 @@ class RunRecords:
             ):
                 top1 = "" if entry["top1"] is None else f"{entry['top1']:.2f}"
                 writer.writerow([index, wnid or "", label_name, entry["images"], top1])
+
+    def write_label_scores(
+        self, val: dict[str, object], trained: LabelSpace, merged: LabelSpace | None
+    ) -> None:
+        """An evaluation's per-label scores: per_label.csv, and per_label_cil.csv for a CIL."""
+        self.write_per_label("per_label.csv", trained.names, trained.wnids, val["per_label"])
+        if merged:
+            self.write_per_label(
+                "per_label_cil.csv", merged.names, merged.wnids, val["merged_per_label"]
+            )
+
+
+def run_settings(
+    config: Config,
+    placement: Placement,
+    trained: LabelSpace,
+    merged: LabelSpace | None,
+    data_on_device: bool,
+) -> dict[str, object]:
+    """What args.json holds: the settings, and what else decides the numbers."""
+    return {
+        **config.to_dict(),
+        "environment": {
+            "torch": torch.__version__,
+            "device": str(placement.device),
+            "processes": placement.world_size,
+            "data_on_device": data_on_device,
+            "git_commit": code_commit(),
+        },
+        "num_labels": trained.num_labels,
+        "merged_num_labels": merged.num_labels if merged else None,
+    }
+
+
+def code_commit(folder: Path = CODE_DIR) -> str:
+    """The commit checked out in the git repository that holds `folder` (the trainer's code), or
+    "unknown" without git or a repository: the record is a help, never a reason to stop a run."""
+    try:
+        found = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):  # no git, no such folder, not a repository
+        return "unknown"
+    return found.stdout.strip() or "unknown"
+
+
+def epoch_row(
+    epoch: int, train: dict[str, object], val: dict[str, object], seconds: float
+) -> dict[str, object]:
+    """An epoch's row of metrics.jsonl from its training and evaluation results."""
+    row = {
+        "epoch": epoch,
+        "lr": train["lr"],
+        **{f"train_{key}": train[key] for key in ("loss", "top1", "top5")},
+        **val_columns(val),
+    }
+    row["train_images"] = train["images"]
+    row["val_images"] = val["images"]
+    row["images_per_s"] = train["images_per_s"]
+    row["train_seconds"] = train["seconds"]
+    row["epoch_seconds"] = seconds
+    row["time"] = datetime.now().isoformat(timespec="seconds")
+    return row
+
+
+def val_columns(val: dict[str, object], prefix: str = "val_") -> dict[str, object]:
+    """An evaluation's scores as the `val_*` columns of a row (images and per-label lists apart)."""
+    return {
+        f"{prefix}{key}": value
+        for key, value in val.items()
+        if key != "images" and not key.endswith("per_label")
+    }
 
 
 def plot_curves(rows: list[dict[str, object]], path: Path) -> None:

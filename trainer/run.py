@@ -7,17 +7,14 @@ only the first process does (printing, records, checkpoints) is guarded by `plac
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from imagenet_files.layout import DownsampledLayout, detect_layout
@@ -35,14 +32,15 @@ from trainer.checkpoint import (
 )
 from trainer.config import DEFAULT_CIL, Config
 from trainer.data import Dataset, Sharing, Split, data_classes, load_dataset
-from trainer.engine import Merge, Objective, OutputSlice, autocast, evaluate, train_one_epoch
+from trainer.engine import Merge, Objective, OutputSlice, evaluate, train_one_epoch
 from trainer.errors import RunError
 from trainer.hierarchy import distance_matrix, read_hypernyms
 from trainer.labels import LabelSpace, label_spaces
-from trainer.models import build_model, replace_head
-from trainer.original import read_model_checkpoint
-from trainer.records import RunRecords
-from trainer.schedules import lr_range_test, make_optimizer, make_scheduler, plot_range_test
+from trainer.lr_find import find_lr
+from trainer.models import make_model
+from trainer.records import RunRecords, epoch_row, run_settings, val_columns
+from trainer.schedules import make_optimizer, make_scheduler
+from trainer.summaries import describe_data, describe_model, epoch_summary
 
 
 def run(config: Config) -> dict[str, object]:
@@ -89,28 +87,39 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
     )
     dataset = read_data(config, placement)
     image_size = dataset.image_size  # in each checkpoint: predict and export resize to it
-    say(_describe_data(dataset, trained, merged))
+    say(describe_data(dataset, trained, merged))
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     train_batches, val_batches, on_device = _batch_sources(
         config, dataset, trained, placement, channels_last
     )
     del dataset  # the batch sources hold what they need
+    heads = (trained.num_labels, cil_head.num_labels) if cil_head else (trained.num_labels,)
     say(
-        f"model: {config.arch} (width {config.width}), {_millions(model)} M parameters, "
-        f"{trained.num_labels}{f' + {cil_head.num_labels}' if cil_head else ''} outputs; "
-        f"device {device}"
-        f"{', bf16' if amp and cuda else ''}{', channels_last' if channels_last else ''}; "
-        f"data {'on the device' if on_device else f'in host memory, {config.workers} workers'}"
+        describe_model(
+            config,
+            model,
+            heads,
+            str(device),
+            amp=amp and cuda,
+            channels_last=channels_last,
+            on_device=on_device,
+        )
     )
 
     optimizer = make_optimizer(model, config)
     if config.lr_find:
         if placement.distributed:
             raise RunError("run --lr-find in one process, not under torchrun")
-        RunRecords(run_dir).write_args(_settings(config, placement, trained, merged, on_device))
-        return _lr_find(
-            config, model, train_batches, optimizer, device=device, amp=amp, run_dir=run_dir
+        RunRecords(run_dir).write_args(run_settings(config, placement, trained, merged, on_device))
+        return find_lr(
+            model,
+            train_batches,
+            optimizer,
+            steps=config.lr_find_steps,
+            device=device,
+            amp=amp,
+            run_dir=run_dir,
         )
 
     scheduler = make_scheduler(
@@ -135,7 +144,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
         if start_epoch >= config.epochs:
             say("the run is complete: nothing to train")
     elif records:
-        records.write_args(_settings(config, placement, trained, merged, on_device))
+        records.write_args(run_settings(config, placement, trained, merged, on_device))
     say(f"run folder: {run_dir}")
 
     if placement.distributed:
@@ -184,7 +193,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
             amp=amp,
             show_progress=placement.is_main,
         )
-        row = _row(epoch, train, val, (datetime.now() - started).total_seconds())
+        row = epoch_row(epoch, train, val, (datetime.now() - started).total_seconds())
         if second_head is not None:
             head_val = evaluate(
                 second_head,
@@ -221,9 +230,9 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
             )
             if is_best:
                 shutil.copyfile(path, run_dir / "best.pt")
-                write_per_label(records, val, trained, merged)
+                records.write_label_scores(val, trained, merged)
             records.append(row)
-            say(_summary(row, config.epochs))
+            say(epoch_summary(row, config.epochs))
     return {"run_dir": run_dir, "best_top1": best_top1, "last": row}
 
 
@@ -315,16 +324,6 @@ def _batch_sources(
     return train_batches, make_batches(dataset.val, train=False, **options), on_device
 
 
-def write_per_label(
-    records: RunRecords, val: dict[str, object], trained: LabelSpace, merged: LabelSpace | None
-) -> None:
-    records.write_per_label("per_label.csv", trained.names, trained.wnids, val["per_label"])
-    if merged:
-        records.write_per_label(
-            "per_label_cil.csv", merged.names, merged.wnids, val["merged_per_label"]
-        )
-
-
 def _resume_path(resume: Path) -> Path:
     if resume.is_dir():
         return latest_checkpoint(resume)
@@ -360,151 +359,3 @@ def _check_same_run(config: Config, checkpoint: dict[str, object], path: Path) -
             f"--resume {path}: repeat the interrupted run's command (only the speed options may "
             f"change); these settings differ: {listed}"
         )
-
-
-def make_model(
-    config: Config,
-    labels: LabelSpace,
-    device: torch.device,
-    classes: tuple[str, ...] = (),
-    *,
-    extra_outputs: int = 0,
-) -> nn.Module:
-    """A fresh model (with `extra_outputs` for a second head), or (fine-tuning) a checkpoint's
-    model with a new head for `labels`; the checkpoint may be the original trainer's .pth of a
-    model of the data's `classes`."""
-    if config.finetuning is None:
-        return build_model(config.arch, labels.num_labels + extra_outputs, config.width).to(device)
-    source = read_model_checkpoint(config.finetuning, classes)
-    if (source["arch"], source["width"]) != (config.arch, config.width):
-        raise RunError(
-            f"--finetuning {config.finetuning} holds a {source['arch']} of width "
-            f"{source['width']}: pass --arch {source['arch']} --width {source['width']}"
-        )
-    model = build_model(source["arch"], source["model"]["fc.weight"].shape[0], source["width"])
-    model.load_state_dict(source["model"])
-    replace_head(model, labels.num_labels)
-    return model.to(device)
-
-
-def _lr_find(
-    config: Config,
-    model: nn.Module,
-    train_batches: ResidentBatches | LoaderBatches,
-    optimizer: torch.optim.Optimizer,
-    *,
-    device: torch.device,
-    amp: bool,
-    run_dir: Path,
-) -> dict[str, object]:
-    def endless() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for epoch in itertools.count(1):
-            train_batches.set_epoch(epoch)
-            yield from train_batches
-
-    def loss_of(inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        with autocast(device, amp):
-            return F.cross_entropy(model(inputs), targets)
-
-    result = lr_range_test(model, endless(), optimizer, loss_of, steps=config.lr_find_steps)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    plot_range_test(result, run_dir / "lr_find.png")
-    lines = ["lr,loss"] + [
-        f"{lr:.6g},{loss:.6f}" for lr, loss in zip(result.lrs, result.losses, strict=True)
-    ]
-    (run_dir / "lr_find.csv").write_text("\n".join(lines) + "\n")
-    every = max(len(result.lrs) // 10, 1)
-    print("LR range test (smoothed training loss):")
-    for lr, loss in list(zip(result.lrs, result.losses, strict=True))[::every]:
-        print(f"  lr {lr:10.3g}   loss {loss:.4f}")
-    print(f"suggested --lr {result.suggestion:.3g} (steepest descent of the loss)")
-    print(f"plot: {run_dir / 'lr_find.png'}")
-    return {"run_dir": run_dir, "suggestion": result.suggestion, "range_test": result}
-
-
-def _row(
-    epoch: int, train: dict[str, object], val: dict[str, object], seconds: float
-) -> dict[str, object]:
-    row = {
-        "epoch": epoch,
-        "lr": train["lr"],
-        **{f"train_{key}": train[key] for key in ("loss", "top1", "top5")},
-        **val_columns(val),
-    }
-    row["train_images"] = train["images"]
-    row["val_images"] = val["images"]
-    row["images_per_s"] = train["images_per_s"]
-    row["train_seconds"] = train["seconds"]
-    row["epoch_seconds"] = seconds
-    row["time"] = datetime.now().isoformat(timespec="seconds")
-    return row
-
-
-def val_columns(val: dict[str, object], prefix: str = "val_") -> dict[str, object]:
-    """An evaluation's scores as the `val_*` columns of a row (images and per-label lists apart)."""
-    return {
-        f"{prefix}{key}": value
-        for key, value in val.items()
-        if key != "images" and not key.endswith("per_label")
-    }
-
-
-def _summary(row: dict[str, object], epochs: int) -> str:
-    merged = (
-        f" | CIL top1 {row['val_merged_top1']:.2f} (argmax-then-map "
-        f"{row['val_mapped_top1']:.2f}) top5 {row['val_merged_top5']:.2f}"
-        if "val_merged_top1" in row
-        else ""
-    )
-    if row.get("val_severity") is not None:
-        merged += f" | mistake severity {row['val_severity']:.2f}"
-    if "val_cil_head_top1" in row:
-        merged += f" | CIL head top1 {row['val_cil_head_top1']:.2f}"
-    return (
-        f"epoch {row['epoch']}/{epochs}  lr {row['lr']:.4g}  "
-        f"train loss {row['train_loss']:.4f} top1 {row['train_top1']:.2f} | "
-        f"val loss {row['val_loss']:.4f} top1 {row['val_top1']:.2f} top5 {row['val_top5']:.2f}"
-        f"{merged} | {row['images_per_s']:.0f} img/s, {row['epoch_seconds']:.0f} s"
-    )
-
-
-def _describe_data(dataset: Dataset, trained: LabelSpace, merged: LabelSpace | None) -> str:
-    text = (
-        f"data: {dataset.layout}, {len(dataset.train):,} training and {len(dataset.val):,} "
-        f"validation images of {dataset.image_size} px, {len(dataset.classes)} classes; "
-        f"training {trained.num_labels} labels ({trained.source})"
-    )
-    if merged:
-        text += f"; also scored on the {merged.num_labels} labels of {merged.source}"
-    unused = (merged or trained).unused
-    if unused:
-        shown = ", ".join(unused[:5]) + (", ..." if len(unused) > 5 else "")
-        text += (
-            f"; {len(unused)} labels of the CIL hold no class of the data and get no output "
-            f"({shown})"
-        )
-    return text
-
-
-def _settings(
-    config: Config,
-    placement: distributed.Placement,
-    trained: LabelSpace,
-    merged: LabelSpace | None,
-    on_device: bool,
-) -> dict[str, object]:
-    return {
-        **config.to_dict(),
-        "environment": {
-            "torch": torch.__version__,
-            "device": str(placement.device),
-            "processes": placement.world_size,
-            "data_on_device": on_device,
-        },
-        "num_labels": trained.num_labels,
-        "merged_num_labels": merged.num_labels if merged else None,
-    }
-
-
-def _millions(model: nn.Module) -> str:
-    return f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}"

@@ -13,8 +13,8 @@ from tests.trainer.synthetic import ORDER, tiny_config
 from trainer.checkpoint import save_checkpoint
 from trainer.labels import original_labels
 from trainer.main import main
-from trainer.models import build_model
-from trainer.run import make_model, run
+from trainer.models import build_model, make_model
+from trainer.run import run
 
 pytestmark = pytest.mark.slow
 CLASSES = tuple(sorted(ORDER))

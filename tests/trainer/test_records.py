@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
+import subprocess
 
-from trainer.records import RunRecords, curves_figure
+import pytest
+
+from trainer.records import RunRecords, code_commit, curves_figure
 
 
 def row(epoch: int, merged: bool = False) -> dict[str, object]:
@@ -65,3 +69,27 @@ def test_a_one_epoch_run_plots_visible_points():
     figure = curves_figure([row(1, merged=True)])
     lines = [line for axes in figure.axes for line in axes.lines]
     assert len(lines) == 8 and all(line.get_marker() not in ("None", "", None) for line in lines)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs the git command")
+def test_the_code_commit_is_the_head_of_the_repository_holding_the_code(tmp_path):
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+            cwd=tmp_path, check=True, capture_output=True, text=True,
+        ).stdout.strip()
+
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "--no-gpg-sign", "-m", "code")
+    (tmp_path / "trainer").mkdir()
+    assert code_commit(tmp_path / "trainer") == git("rev-parse", "HEAD")
+
+
+def test_the_code_commit_is_unknown_without_a_repository_or_without_git(tmp_path, monkeypatch):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # no repository above it either
+    assert code_commit(plain) == "unknown"
+    assert code_commit(tmp_path / "missing") == "unknown"
+    monkeypatch.setenv("PATH", str(plain))  # no git on the path
+    assert code_commit() == "unknown"

@@ -1,4 +1,4 @@
-"""The step and one-cycle schedules, and the LR range test's suggestion."""
+"""The step and one-cycle schedules."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from trainer.schedules import lr_range_test, make_scheduler, plot_range_test, suggest_lr
+from trainer.schedules import make_scheduler
 
 
 def rates(schedule: str, epochs: int, steps: int, **options) -> list[float]:
@@ -47,47 +47,3 @@ def test_onecycle_warms_up_to_the_peak_and_anneals():
     assert max(seen) == pytest.approx(0.1) and 25 <= peak <= 31
     assert seen[-1] < 1e-4
     assert all(a <= b for a, b in itertools.pairwise(seen[: peak + 1]))
-
-
-def synthetic_curve(center: float = 1e-2) -> tuple[list[float], list[float]]:
-    """A range-test curve: flat, then a drop steepest at `center`, a minimum, then divergence."""
-    lrs = np.logspace(-6, 1, 120)
-    x = np.log10(lrs)
-    falling = 2.3 - 1.5 / (1 + np.exp(-3 * (x - np.log10(center))))
-    rising = np.where(x > 0, 4 * x**2, 0)
-    return lrs.tolist(), (falling + rising).tolist()
-
-
-@pytest.mark.parametrize("center", [1e-3, 1e-2, 3e-2])
-def test_suggestion_is_the_steepest_descent_before_the_minimum(center):
-    lrs, losses = synthetic_curve(center)
-    suggestion = suggest_lr(lrs, losses)
-    assert center / 1.2 < suggestion < center * 1.2
-
-
-def test_suggestion_ignores_the_steep_fall_after_divergence():
-    lrs, losses = synthetic_curve()
-    losses[-5:] = [50, 40, 30, 20, 10]  # a noisy tail that drops steeply
-    assert suggest_lr(lrs, losses) == pytest.approx(suggest_lr(*synthetic_curve()), rel=0.2)
-
-
-def test_range_test_on_a_small_problem_stops_at_divergence(tmp_path):
-    torch.manual_seed(0)
-    model = nn.Linear(8, 3)
-    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
-    weights = torch.randn(8, 3)
-
-    def batches():
-        while True:
-            inputs = torch.randn(32, 8)
-            yield inputs, (inputs @ weights).argmax(dim=1)
-
-    def loss_of(inputs, targets):
-        return nn.functional.cross_entropy(model(inputs), targets)
-
-    result = lr_range_test(model, batches(), optimizer, loss_of, steps=200, end_lr=1e4)
-    assert len(result.lrs) < 200  # stopped when the loss blew up
-    assert result.lrs[0] == pytest.approx(1e-7)
-    assert 1e-3 < result.suggestion < 1e2
-    plot_range_test(result, tmp_path / "lr_find.png")
-    assert (tmp_path / "lr_find.png").read_bytes()[:4] == b"\x89PNG"
