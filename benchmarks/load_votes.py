@@ -107,7 +107,11 @@ class Survey:
         return result.stdout
 
     def prepare(self, annotators: int) -> list[str]:
+        """Migrate, seed and fill the counts (`flask setup`), and add the annotators."""
         self.flask("setup", "--hierarchy", str(self.hierarchy_file))
+        return self.add_annotators(annotators)
+
+    def add_annotators(self, annotators: int) -> list[str]:
         names = [f"annotator{i:03d}" for i in range(annotators)]
         script = (
             "from survey_app import create_app\n"
@@ -460,19 +464,27 @@ def run(database: str, annotators: int, seconds: float, max_votes: int, workers:
             url, drop = postgres_database()
         survey = Survey(url, workdir, hierarchy_file(), workers=workers)
         try:
-            names = survey.prepare(annotators)
-            survey.start()
-            results, elapsed = run_annotators(survey, names, seconds, max_votes, pace=pace)
-            survey.stop()
-            figures = report(database, results, elapsed, verify(url, results), len(names), pace)
-            if database == "sqlite":
-                figures["integrity"] = sqlite_integrity(url)
-                print(f"[{database}] integrity check: {figures['integrity']}")
-            return figures
+            return measure(database, survey, survey.prepare(annotators), seconds, max_votes, pace)
         finally:
-            survey.stop()
             if drop:
                 drop()
+
+
+def measure(database: str, survey: Survey, names: list[str], seconds: float, max_votes: int,
+            pace: float = PACE) -> dict:
+    """Serve the prepared `survey`, let the annotators `names` vote, stop the
+    server, and check what was stored; the figures of `report`."""
+    survey.start()
+    try:
+        results, elapsed = run_annotators(survey, names, seconds, max_votes, pace=pace)
+    finally:
+        survey.stop()
+    url = survey.database_url
+    figures = report(database, results, elapsed, verify(url, results), len(names), pace)
+    if database == "sqlite":
+        figures["integrity"] = sqlite_integrity(url)
+        print(f"[{database}] integrity check: {figures['integrity']}")
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ about one class, built in one place so the page and the API never disagree.
 Reads the hierarchy from the per-process cache (`hierarchy_from_db`), the
 search counts as the process last read them (`recent_counts`), and only the
 annotator's own vote from the database. A class's view depends on nothing
-else, so it is built once per process and kept on the app for as long as its
+else, so it is built once per process and kept (caches.py) for as long as its
 counts stay the same.
 """
 

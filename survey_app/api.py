@@ -1,7 +1,7 @@
 """The JSON API under /api/: what the pages show, for scripts and other
 front ends (documented in README.md, section "The JSON API"). It uses the same
 login session as the pages; a POST needs the session's CSRF token in an
-X-CSRFToken header. An unknown class is answered 404 by errors.py."""
+X-CSRFToken header. An unknown class is answered 404 by error_pages.py."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from flask_migrate import upgrade
 from sqlalchemy import make_url
 from werkzeug.serving import make_server
 
+from benchmarks import load_votes
 from clustering.hierarchy import Hierarchy
 from survey_app import create_app
 from survey_app.accounts import create_user
@@ -43,6 +44,12 @@ def make_app(tmp_path, database_url: str | None = None, **settings):
     }
     config.update(settings)
     return create_app(config)
+
+
+# Werkzeug gives its logger a handler on the sys.stderr of the moment when it has
+# none; pytest closes that stream after the test. With this one, records go on to
+# the root logger (and caplog) alone.
+logging.getLogger("werkzeug").addHandler(logging.NullHandler())
 
 
 @contextmanager
@@ -260,3 +267,19 @@ def make_image_folder(root, wnids, per_class: int = 3, size=(200, 150)):
             ImageDraw.Draw(image).text((10, 10), f"{wnid} #{k}", fill="black")
             image.save(folder / f"{wnid}_{k}.JPEG", quality=90)
     return root
+
+
+def load_survey(tmp_path, hierarchy, database_url: str | None = None,
+                annotators: int = 8) -> tuple[load_votes.Survey, list[str]]:
+    """A survey for the load tests to serve under gunicorn: a seeded database
+    (a template's copy, not `flask setup` again) with `annotators` annotators,
+    who log in with the tests' fast password hash."""
+    app = seeded(make_app(tmp_path, database_url), hierarchy)
+    names = [f"annotator{i:03d}" for i in range(annotators)]
+    for name in names:
+        add_user(app, name, password=load_votes.PASSWORD)
+    with app.app_context():
+        db.engine.dispose()
+    survey = load_votes.Survey(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path,
+                               Path(app.config["HIERARCHY_FILE"]))
+    return survey, names

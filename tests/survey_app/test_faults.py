@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks import load_votes
 
-from .conftest import add_user, log_in, make_app, pipe, seeded
+from .conftest import add_user, load_survey, log_in, make_app, pipe, seeded
 
 
 class FlakyProxy:
@@ -114,11 +114,8 @@ def test_count_provider_down_pages_render_from_cache(app, client, monkeypatch):
 
 @pytest.mark.slow
 def test_sigkill_mid_load_loses_no_acknowledged_vote(tmp_path, imagenet_hierarchy):
-    hierarchy_file = tmp_path / "hierarchy.json"
-    imagenet_hierarchy.save(hierarchy_file)
-    url = f"sqlite:///{tmp_path / 'survey.sqlite3'}"
-    survey = load_votes.Survey(url, tmp_path, hierarchy_file, workers=2)
-    names = survey.prepare(6)
+    survey, names = load_survey(tmp_path, imagenet_hierarchy, annotators=6)
+    url = survey.database_url
     survey.start()
     restarted = []
 
