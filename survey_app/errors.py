@@ -1,6 +1,8 @@
 """The survey's one error base. Every error the survey raises on purpose
-derives from `SurveyError`, so the `flask` commands (cli.py) end on any of
-them with its message, and the pages (error_pages.py) answer them."""
+derives from `SurveyError` (keeping its ValueError, RuntimeError or LookupError
+base for callers that catch those), so every `flask` command (cli.py) ends on
+any of them with its message. The pages answer UnknownClass with 404
+(error_pages.py) and turn the others into form errors where they arise."""
 
 from __future__ import annotations
 
