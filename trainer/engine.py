@@ -1,7 +1,7 @@
 """One epoch of training, and evaluation, each returning a dict of plain numbers.
 
-Running sums stay on the device and are read (`.item()`, a GPU sync) only when the progress bar
-is updated and at the end; under DDP they are summed over the processes before being read.
+The scores accumulate in named meters on the device (meters.py), read (a GPU sync) only when the
+progress bar is updated and once at the end, summed over the processes under DDP.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from trainer.meters import AverageMeter, Reading, read_meters
 from trainer.metrics import (
     argmax_then_map,
     crm_scores,
@@ -81,28 +81,6 @@ def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextM
     return contextlib.nullcontext()
 
 
-class Tally:
-    """Named running sums on the device, summed over the processes and read once at the end.
-
-    The names are fixed up front, so every DDP rank reduces the same tensor, even one that had
-    no batch.
-    """
-
-    def __init__(self, names: list[str], device: torch.device) -> None:
-        self.index = {name: i for i, name in enumerate(names)}
-        self.sums = torch.zeros(len(names), dtype=torch.float64, device=device)
-
-    def add(self, name: str, value: torch.Tensor | float) -> None:
-        self.sums[self.index[name]] += value
-
-    def __getitem__(self, name: str) -> torch.Tensor:
-        """This process's sum so far, still on the device."""
-        return self.sums[self.index[name]]
-
-    def totals(self) -> dict[str, float]:
-        return dict(zip(self.index, _sum_over_processes(self.sums).tolist(), strict=True))
-
-
 class Stopwatch:
     """Wall time of a stretch of device work: CUDA events on a GPU, perf_counter elsewhere."""
 
@@ -121,12 +99,6 @@ class Stopwatch:
             self.end.synchronize()
             return self.begin.elapsed_time(self.end) / 1000
         return time.perf_counter() - self.began
-
-
-def _sum_over_processes(tensor: torch.Tensor) -> torch.Tensor:
-    if dist.is_available() and dist.is_initialized():
-        dist.all_reduce(tensor)
-    return tensor
 
 
 def _bar(batches: Iterable, desc: str, show: bool) -> tqdm:
@@ -150,11 +122,11 @@ def train_one_epoch(
     """Train over `batches` (inputs, label targets) once; step the schedule every step.
 
     Returns loss, top1, top5 (percent, on the augmented training batches), lr (at the start),
-    images, seconds and images_per_s, summed over all processes.
+    images, seconds and images_per_s, over all processes.
     """
     model.train()
     lr = optimizer.param_groups[0]["lr"]
-    tally = Tally(["loss", "top1", "top5", "images"], device)
+    meters = {name: AverageMeter(device) for name in ("loss", "top1", "top5")}
     watch = Stopwatch(device)
     bar = _bar(batches, desc, show_progress)
     for step, (inputs, targets) in enumerate(bar):
@@ -167,13 +139,12 @@ def train_one_epoch(
         scheduler.step()
         with torch.no_grad():
             top1, top5 = topk_correct(objective.scored(logits.detach()), targets)
-            tally.add("loss", loss.detach() * len(targets))
-            tally.add("top1", top1)
-            tally.add("top5", top5)
-            tally.add("images", len(targets))
+            meters["loss"].update(loss.detach() * len(targets), len(targets))
+            meters["top1"].update(top1, len(targets))
+            meters["top5"].update(top5, len(targets))
         if step % print_freq == 0 and show_progress:
-            seen = tally["images"]
-            loss_avg, top1 = (tally["loss"] / seen).item(), (100 * tally["top1"] / seen).item()
+            loss_avg = meters["loss"].average().item()
+            top1 = 100 * meters["top1"].average().item()
             if bar.disable:  # no terminal (a log file, a batch job): a line instead of the bar
                 print(
                     f"{desc} [{step + 1}/{len(bar)}]  loss {loss_avg:.3f}  top1 {top1:.1f}",
@@ -181,13 +152,13 @@ def train_one_epoch(
                 )
             else:
                 bar.set_postfix(loss=f"{loss_avg:.3f}", top1=f"{top1:.1f}")
-    seconds = watch.seconds()
-    totals = tally.totals()
-    images, seconds = totals["images"], max(seconds, 1e-9)
+    seconds = max(watch.seconds(), 1e-9)
+    read = read_meters(meters)
+    images = read["loss"].count
     return {
-        "loss": totals["loss"] / max(images, 1),
-        "top1": 100 * totals["top1"] / max(images, 1),
-        "top5": 100 * totals["top5"] / max(images, 1),
+        "loss": read["loss"].average,
+        "top1": read["top1"].percent,
+        "top5": read["top5"].percent,
         "lr": lr,
         "images": int(images),
         "seconds": seconds,
@@ -226,34 +197,32 @@ def evaluate(
         views.append(("crm_", distances))
     if merge:
         views += [("merged_", merge.distances), ("mapped_", merge.distances)]
-    names = ["loss", "images"]
+    # Every meter is made before the first batch, so that a DDP rank without a batch sums too.
+    meters = {"loss": AverageMeter(device)}
     for prefix, view_distances in views:
-        names += [f"{prefix}top1", f"{prefix}top5"]
-        if view_distances is not None:
-            names += [f"{prefix}severity_sum", f"{prefix}mistakes", f"{prefix}hdist5_sum"]
-    tally = Tally(names, device)
+        names = ["top1", "top5"] + ([] if view_distances is None else ["severity", "hdist5"])
+        meters |= {f"{prefix}{name}": AverageMeter(device) for name in names}
     width = merge.matrix.shape[1] if merge else 0
-    per_label = torch.zeros(2, num_labels, dtype=torch.float64, device=device)  # correct, total
-    merged_per_label = torch.zeros(2, width, dtype=torch.float64, device=device)
+    meters["per_label"] = AverageMeter(device, num_labels)  # top-1 hits per label
+    if merge:
+        meters["merged_per_label"] = AverageMeter(device, width)
 
     def score(prefix: str, scores: torch.Tensor, targets: torch.Tensor, d: torch.Tensor | None):
         top1, top5 = topk_correct(scores, targets)
-        tally.add(f"{prefix}top1", top1)
-        tally.add(f"{prefix}top5", top5)
+        meters[f"{prefix}top1"].update(top1, len(targets))
+        meters[f"{prefix}top5"].update(top5, len(targets))
         if d is not None:
             severity, mistakes, at_k = hierarchical_sums(scores, targets, d)
-            tally.add(f"{prefix}severity_sum", severity)
-            tally.add(f"{prefix}mistakes", mistakes)
-            tally.add(f"{prefix}hdist5_sum", at_k)
+            meters[f"{prefix}severity"].update(severity, mistakes)
+            meters[f"{prefix}hdist5"].update(at_k, len(targets))
 
     for inputs, classes in _bar(batches, "evaluate", show_progress):
         targets = lookup[classes]
         logits = _outputs(models, inputs, device, amp)
         probabilities = logits.softmax(dim=1)
-        tally.add("loss", F.cross_entropy(logits, targets, reduction="sum"))
-        tally.add("images", len(targets))
+        meters["loss"].update(F.cross_entropy(logits, targets, reduction="sum"), len(targets))
         score("", logits, targets, distances)
-        _count_per_label(per_label, logits.argmax(dim=1), targets)
+        meters["per_label"].update_per_label(targets, logits.argmax(dim=1) == targets)
         if distances is not None:
             score("crm_", crm_scores(probabilities, distances), targets, distances)
         if merge:
@@ -262,21 +231,19 @@ def evaluate(
             score("merged_", summed, merged_targets, merge.distances)
             mapped = argmax_then_map(probabilities, merge.lookup, width)
             score("mapped_", mapped, merged_targets, merge.distances)
-            _count_per_label(merged_per_label, summed.argmax(dim=1), merged_targets)
-    totals = tally.totals()
-    n = max(totals["images"], 1)
-    result: dict[str, object] = {"loss": totals["loss"] / n, "images": int(totals["images"])}
+            hits = summed.argmax(dim=1) == merged_targets
+            meters["merged_per_label"].update_per_label(merged_targets, hits)
+    read = read_meters(meters)
+    result: dict[str, object] = {"loss": read["loss"].average, "images": int(read["loss"].count)}
     for prefix, view_distances in views:
-        result[f"{prefix}top1"] = 100 * totals[f"{prefix}top1"] / n
-        result[f"{prefix}top5"] = 100 * totals[f"{prefix}top5"] / n
+        result[f"{prefix}top1"] = read[f"{prefix}top1"].percent
+        result[f"{prefix}top5"] = read[f"{prefix}top5"].percent
         if view_distances is not None:
-            mistakes = totals[f"{prefix}mistakes"]
-            severity = totals[f"{prefix}severity_sum"] / mistakes if mistakes else None
-            result[f"{prefix}severity"] = severity
-            result[f"{prefix}hdist5"] = totals[f"{prefix}hdist5_sum"] / n
-    result["per_label"] = _accuracies(_sum_over_processes(per_label))
+            result[f"{prefix}severity"] = read[f"{prefix}severity"].average
+            result[f"{prefix}hdist5"] = read[f"{prefix}hdist5"].average
+    result["per_label"] = _accuracies(read["per_label"])
     if merge:
-        result["merged_per_label"] = _accuracies(_sum_over_processes(merged_per_label))
+        result["merged_per_label"] = _accuracies(read["merged_per_label"])
     return result
 
 
@@ -293,18 +260,5 @@ def _outputs(
     return mean.clamp_min(torch.finfo(mean.dtype).tiny).log()
 
 
-def _count_per_label(
-    counts: torch.Tensor, predictions: torch.Tensor, targets: torch.Tensor
-) -> None:
-    # index_add_ rather than bincount of the hits: both of those need their size on the host,
-    # a wait for the GPU at every batch.
-    counts[0].index_add_(0, targets, (predictions == targets).to(counts.dtype))
-    counts[1].index_add_(0, targets, torch.ones_like(targets, dtype=counts.dtype))
-
-
-def _accuracies(counts: torch.Tensor) -> list[dict[str, float | int | None]]:
-    correct, total = counts.tolist()
-    return [
-        {"images": int(t), "top1": 100 * c / t if t else None}
-        for c, t in zip(correct, total, strict=True)
-    ]
+def _accuracies(per_label: list[Reading]) -> list[dict[str, float | int | None]]:
+    return [{"images": int(label.count), "top1": label.percent} for label in per_label]
