@@ -51,7 +51,6 @@ from clustering.discover import (
 )
 from clustering.entry_level import (
     EntryLevelModel,
-    ModelError,
     agreement,
     cross_validate,
     familiarities,
@@ -621,6 +620,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConflictError as exc:  # the input is sound, the chosen policy refused it
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (ClusteringError, ModelError, OSError) as exc:
+    except (ClusteringError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

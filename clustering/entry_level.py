@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from clustering.errors import ClusteringError
 from clustering.familiarity import Familiarity, synset_familiarity
 from clustering.hierarchy import Hierarchy
 
@@ -70,7 +71,7 @@ FEATURES: tuple[str, ...] = (
 )
 
 
-class ModelError(ValueError):
+class ModelError(ClusteringError, ValueError):
     """A model file or training set that cannot be used; the message says why."""
 
 
