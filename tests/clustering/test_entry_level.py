@@ -68,7 +68,8 @@ def test_familiarity_comes_from_the_best_lemma(small_hierarchy):
     assert synset_familiarity(dog, {}).count is None
 
 
-def test_familiarity_refuses_a_hierarchy_without_word_facts(small_hierarchy, tmp_path):
+def test_familiarity_refuses_a_hierarchy_without_word_facts(small_hierarchy, tmp_path,
+                                                            session_wordnet):
     data = small_hierarchy.to_dict()
     for synset in data["synsets"].values():
         del synset["lexname"], synset["senses"]
