@@ -29,6 +29,9 @@ from survey_app.extensions import db
 from survey_app.models import User
 from survey_app.seeding import seed_hierarchy
 
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_TEST_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"  # + "/" + a database name
 
@@ -44,6 +47,26 @@ def make_app(tmp_path, database_url: str | None = None, **settings):
     }
     config.update(settings)
     return create_app(config)
+
+
+@pytest.fixture(scope="package")
+def chromium():
+    """Chromium, launched once for the browser tests of this folder."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def browser(chromium):
+    """The folder's Chromium for one test: its pages (a context each, so no
+    cookie passes between tests) are closed after it."""
+    yield chromium
+    for context in chromium.contexts:
+        context.close()
 
 
 # Werkzeug gives its logger a handler on the sys.stderr of the moment when it has

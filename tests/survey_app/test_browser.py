@@ -12,12 +12,9 @@ from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
 from survey_app.models import Vote
 
-from .conftest import PASSWORD, make_app, make_image_folder, seeded, serving
+from .conftest import CHROMIUM, PASSWORD, make_app, make_image_folder, seeded, serving
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
 TENCH, GOLDFISH, OSTRICH, BRAMBLING = "n01440764", "n01443537", "n01518878", "n01530575"
 DALMATIAN = "n02110341"
 
@@ -36,16 +33,6 @@ def served(tmp_path, small_hierarchy):
     app = seeded(make_app(tmp_path, IMAGE_SOURCE=str(images)), small_hierarchy)
     with serving(app) as base:
         yield app, base
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_keyboard_only_votes_and_a_changed_mind(served, browser):

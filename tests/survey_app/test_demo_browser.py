@@ -10,13 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from .conftest import PASSWORD, add_user, make_app, make_image_folder, seeded, serving
+from .conftest import CHROMIUM, PASSWORD, add_user, make_app, make_image_folder, seeded, serving
 from .handmade_classifier import write_handmade_classifier
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = [
     pytest.mark.browser,
@@ -43,21 +40,17 @@ def served(tmp_path, small_hierarchy):
 
 
 @pytest.fixture
-def page(served):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        page = chromium.new_page(viewport={"width": 1280, "height": 800})
-        page.errors = []
-        page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
-        page.goto(f"{served}/login")
-        page.fill("#username", "boss")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit], input[type=submit]")
-        page.goto(f"{served}/demo/")
-        yield page
-        chromium.close()
+def page(served, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.errors = []
+    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    page.goto(f"{served}/login")
+    page.fill("#username", "boss")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit], input[type=submit]")
+    page.goto(f"{served}/demo/")
+    yield page
+    page.close()
 
 
 def test_an_admin_classifies_an_upload(page, tmp_path):

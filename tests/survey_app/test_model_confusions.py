@@ -8,8 +8,7 @@ import pytest
 
 from tests.conftest import SMALL_CLASSES
 
-from .conftest import PASSWORD, add_user, log_in, make_app, seeded, serving
-from .test_browser import CHROMIUM, LAUNCH_ARGS
+from .conftest import CHROMIUM, PASSWORD, add_user, log_in, make_app, seeded, serving
 
 TENCH, GOLDFISH, BRAMBLING, CRANE_BIRD, PUG = (
     "n01440764", "n01443537", "n01530575", "n02012849", "n02110958")
@@ -59,13 +58,10 @@ def test_a_wrong_setting_leaves_the_page_working(tmp_path, small_hierarchy, capl
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
-def test_a_browser_sees_the_confusions(tmp_path, small_hierarchy, confusion_file):
-    from playwright.sync_api import sync_playwright
-
+def test_a_browser_sees_the_confusions(tmp_path, small_hierarchy, confusion_file, browser):
     app = seeded(make_app(tmp_path, MODEL_CONFUSION=str(confusion_file)), small_hierarchy)
     add_user(app, "ann")
-    with serving(app) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+    with serving(app) as base:
         tab = browser.new_page()
         tab.goto(f"{base}/login")
         tab.fill("input[name=username]", "ann")
@@ -76,4 +72,4 @@ def test_a_browser_sees_the_confusions(tmp_path, small_hierarchy, confusion_file
         shown = tab.locator(".model-confusions")
         assert shown.is_visible()
         assert " ".join(shown.inner_text().split()) == SHOWN
-        browser.close()
+        tab.close()

@@ -17,12 +17,9 @@ from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
 from survey_app.models import Vote
 
-from .conftest import PASSWORD, add_user, make_app, make_image_folder, seeded, serving
+from .conftest import CHROMIUM, PASSWORD, add_user, make_app, make_image_folder, seeded, serving
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "pages"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
 WIDTHS = (1280, 390)
 MAX_HEIGHT = 6000
 TENCH, DALMATIAN = "n01440764", "n02110341"  # one hypernym path; two
@@ -69,16 +66,6 @@ def site(tmp_path_factory, imagenet_hierarchy):
         invitation = accounts.create_invitation("annotator")
     with serving(app) as base:
         yield app, base, invitation
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _logged_in(browser, base: str, username: str | None):
