@@ -14,7 +14,6 @@ from trainer.checkpoint import save_checkpoint
 from trainer.labels import original_labels
 from trainer.main import main
 from trainer.models import build_model, make_model
-from trainer.run import run
 
 pytestmark = pytest.mark.slow
 CLASSES = tuple(sorted(ORDER))
@@ -103,10 +102,10 @@ def test_an_original_checkpoint_is_converted_evaluated_and_fine_tuned(
     assert torch.equal(tuned.stem[0].weight, model.stem[0].weight)
 
 
-def test_a_multi_head_checkpoint_is_scored_on_both_heads(downsampled_dir, cil_file, tmp_path):
-    config = tiny_config(downsampled_dir, tmp_path / "multi", labels=cil_file, multi_head=True)
-    run(config)
-    argv = [str(downsampled_dir), "-e", "--resume", str(tmp_path / "multi")]
+def test_a_multi_head_checkpoint_is_scored_on_both_heads(
+    downsampled_dir, cil_file, multi_head_run, tmp_path
+):
+    argv = [str(downsampled_dir), "-e", "--resume", str(multi_head_run)]
     assert main([*argv, "--labels", str(cil_file), "--out", str(tmp_path / "scored"), *CPU]) == 0
     (row,) = rows_of(tmp_path / "scored")
     assert {"val_top1", "val_merged_top1", "val_mapped_top1", "val_cil_head_top1"} <= set(row)

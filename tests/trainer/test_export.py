@@ -4,6 +4,7 @@ predict on the files, and a failed check leaving no file."""
 from __future__ import annotations
 
 import io
+import shutil
 
 import numpy as np
 import pytest
@@ -17,19 +18,34 @@ from trainer.predict import main as predict
 pytestmark = pytest.mark.slow  # every test reads a run trained by a fixture
 
 
+@pytest.fixture(scope="module")
+def exported(multi_head_run, tmp_path_factory):
+    """The multi-head run exported in a format, once per format (the ONNX exporter takes seconds):
+    file_format -> (the file, its largest difference from PyTorch)."""
+    folder = tmp_path_factory.mktemp("exported")
+    files = {}
+
+    def export_once(file_format):
+        if file_format not in files:
+            out = folder / f"model.{file_format}"
+            files[file_format] = out, export(multi_head_run, out, file_format)
+        return files[file_format]
+
+    return export_once
+
+
 @pytest.mark.parametrize("file_format", ["torchscript", "onnx"])
-def test_an_exported_file_gives_the_runs_probabilities(multi_head_run, tmp_path, file_format):
-    out = tmp_path / f"model.{file_format}"
-    difference = export(multi_head_run, out, file_format)
+def test_an_exported_file_gives_the_runs_probabilities(multi_head_run, exported, file_format):
+    out, difference = exported(file_format)
     assert difference <= 1e-4
     assert not out.with_name(out.name + ".partial").exists()
     reference = open_classifier(multi_head_run)
-    exported = OnnxClassifier(out) if file_format == "onnx" else load_torchscript(out)
-    assert exported.description == reference.description
-    assert [head.name for head in exported.description.heads] == ["labels", "classes"]
+    loaded = OnnxClassifier(out) if file_format == "onnx" else load_torchscript(out)
+    assert loaded.description == reference.description
+    assert [head.name for head in loaded.description.heads] == ["labels", "classes"]
     # Other images than the check's, and another batch size than the export's example.
     images = np.random.default_rng(7).integers(0, 256, (5, 3, 32, 32), dtype=np.uint8)
-    expected, got = reference(images), exported(images)
+    expected, got = reference(images), loaded(images)
     for name in expected:
         np.testing.assert_allclose(got[name], expected[name], atol=1e-4)
     assert is_torchscript(out) == (file_format == "torchscript")
@@ -74,13 +90,14 @@ def test_a_file_that_fails_its_check_is_not_left_behind(multi_head_run, tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_demo_page_classifies_with_an_exported_run(multi_head_run, tmp_path):
+def test_the_demo_page_classifies_with_an_exported_run(exported, tmp_path):
     """The path of the README: a trained run exported to ONNX, served by the survey app."""
     from flask_migrate import upgrade
 
     from survey_app import create_app
 
-    export(multi_head_run, tmp_path / "runs" / "tiny" / "model.onnx", "onnx")
+    (tmp_path / "runs" / "tiny").mkdir(parents=True)
+    shutil.copyfile(exported("onnx")[0], tmp_path / "runs" / "tiny" / "model.onnx")
     app = create_app(
         {
             "TESTING": True,

@@ -15,6 +15,7 @@ from trainer.checkpoint import load_checkpoint
 from trainer.errors import RunError
 from trainer.labels import label_spaces
 from trainer.models import make_model
+from trainer.records import RunRecords
 from trainer.run import run
 
 pytestmark = pytest.mark.slow
@@ -23,7 +24,8 @@ TIMING = {"images_per_s", "train_seconds", "epoch_seconds", "time"}
 
 @pytest.fixture(scope="module")
 def learned(downsampled_dir, tmp_path_factory):
-    """A 3-epoch run on the 1,000 original labels: (its config, its result)."""
+    """A 3-epoch run on the 1,000 original labels, also scored on the default CIL: (its config,
+    its result)."""
     config = tiny_config(
         downsampled_dir, tmp_path_factory.mktemp("learned") / "run", epochs=3, original_labels=True
     )
@@ -57,11 +59,11 @@ def test_cil_training_on_an_image_folder(tmp_path):
     assert result["last"]["val_top1"] >= 75  # chance is 50 %
 
 
-def test_a_class_model_is_also_scored_on_the_cil(downsampled_dir, cil_file, tmp_path):
-    config = tiny_config(downsampled_dir, tmp_path / "run", labels=cil_file, original_labels=True)
-    last = run(config)["last"]
+def test_a_class_model_is_also_scored_on_the_cil(learned):
+    config, result = learned
+    last = result["last"]
     assert last["val_top1"] >= 90 and last["val_merged_top1"] >= 90
-    assert (tmp_path / "run" / "per_label_cil.csv").read_text().startswith("label,wnid,name")
+    assert (config.out / "per_label_cil.csv").read_text().startswith("label,wnid,name")
 
 
 def test_resume_reproduces_the_uninterrupted_run(downsampled_dir, tmp_path):
@@ -131,21 +133,10 @@ def test_finetuning_replaces_the_head_and_keeps_the_body(learned, cil_file, tmp_
         make_model(replace(config, width=16), trained, torch.device("cpu"))
 
 
-def test_multi_head_trains_and_scores_both_heads(downsampled_dir, cil_file, tmp_path):
-    config = tiny_config(
-        downsampled_dir,
-        tmp_path / "run",
-        labels=cil_file,
-        multi_head=True,
-        cil_loss_weight=0.5,
-        # At the tiny runs' lr of 0.02 the two heads' losses make validation swing between
-        # epochs (50 % one epoch, 100 % the next); half of it learns both heads steadily.
-        lr=0.01,
-        epochs=4,
-    )
-    last = run(config)["last"]
+def test_multi_head_trains_and_scores_both_heads(multi_head_run):
+    last = RunRecords(multi_head_run).rows()[-1]
     assert last["val_top1"] >= 75 and last["val_cil_head_top1"] >= 75  # chance: 25 %, 50 %
     assert "val_merged_top1" in last and "val_mapped_top1" in last
-    checkpoint = load_checkpoint(tmp_path / "run" / "best.pt")
+    checkpoint = load_checkpoint(multi_head_run / "best.pt")
     assert checkpoint["model"]["fc.weight"].shape[0] == 1000 + 3
     assert checkpoint["cil_head"]["names"] == ["alpha", "beta", "rest"]
