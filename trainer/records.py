@@ -29,7 +29,7 @@ from trainer.config import Config
 from trainer.distributed import Placement
 from trainer.labels import LabelSpace
 
-CODE_DIR = Path(__file__).resolve().parent
+CODE_DIR = Path(__file__).resolve().parent  # the trainer's code: args.json records its commit
 
 ACCURACY_CURVES = (
     ("train_top1", "train top-1", "tab:blue", ":"),

@@ -12,9 +12,10 @@ from tests.trainer.synthetic import pair_cil, tiny_config, write_downsampled_dat
 
 @pytest.fixture(scope="session", autouse=True)
 def one_thread() -> Iterator[None]:
-    """Torch on one thread, as the commands that the tests start (commands.py): a narrow model's
-    operations are too small to share, and on two cores that other work also uses, a second
-    thread mostly waits (a two-epoch tiny run took 1.2 s on one thread, 9 s on two)."""
+    """Torch on one thread, as in the commands that the tests start (commands.py): a narrow
+    model's operations are too small to share, and on two cores that other work also uses, a
+    second thread mostly waits. (A two-epoch run of `tiny_config` on the synthetic data, timed in
+    one process on this project's 2-core machine under load: 1.2 s on one thread, 9 s on two.)"""
     import torch
 
     threads = torch.get_num_threads()
