@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.transforms.functional import pil_to_tensor
 from tqdm import tqdm
 
 from imagenet_files.downsampled import read_downsampled_file
@@ -299,7 +298,9 @@ class _ImageFiles(torch.utils.data.Dataset):
         if image.size != (self.size, self.size):
             # Box filtering is how the official Downsampled ImageNet was made.
             image = image.resize((self.size, self.size), Image.Resampling.BOX)
-        return pil_to_tensor(image)
+        # HWC to CHW by hand: torchvision's pil_to_tensor does the same, but importing torchvision
+        # pulls in torch._dynamo through its models, seconds that every trainer process would pay.
+        return torch.from_numpy(np.array(image)).permute(2, 0, 1)
 
 
 def _load_folder(
