@@ -127,10 +127,8 @@ class TemplateDatabases:
             # copyfile keeps the target's owner-only mode (see database._create_private)
             shutil.copyfile(self._sqlite_template(hierarchy), url.database)
             return
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{url.database}"')
-            admin.execute(f'CREATE DATABASE "{url.database}" '
-                          f'TEMPLATE "{self._postgres_template(hierarchy)}"')
+        create_postgres_database(app.config["SQLALCHEMY_DATABASE_URI"],
+                                 self._postgres_template(hierarchy))
 
     def _sqlite_template(self, hierarchy: Hierarchy) -> Path:
         if id(hierarchy) not in self.sqlite:
@@ -142,10 +140,10 @@ class TemplateDatabases:
     def _postgres_template(self, hierarchy: Hierarchy) -> str:
         if id(hierarchy) not in self.postgres:
             name = f"cil_template_{uuid.uuid4().hex[:12]}"
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-                admin.execute(f'CREATE DATABASE "{name}"')
+            url = f"{PG_TEST_URL}/{name}"
+            create_postgres_database(url)
             self.postgres[id(hierarchy)] = (hierarchy, name)
-            _migrate_and_seed(make_app(self.folder, f"{PG_TEST_URL}/{name}"), hierarchy)
+            _migrate_and_seed(make_app(self.folder, url), hierarchy)
         return self.postgres[id(hierarchy)][1]
 
     def drop(self) -> None:
@@ -205,26 +203,38 @@ def runner(app):
     return app.test_cli_runner()
 
 
+def create_postgres_database(url: str, template: str | None = None) -> None:
+    """Create the PostgreSQL database `url` names (replacing one of that name):
+    empty, or a copy of the database `template`."""
+    name = make_url(url).database
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"{copy}')
+
+
 @pytest.fixture
 def postgres_url():
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    """The URL of a PostgreSQL database of the test's own, dropped afterwards. It
+    is not created yet: `seeded` creates it as a template's copy, and
+    `empty_postgres_url` empty (creating it empty first cost each test a database)."""
     name = f"cil_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is not reachable ({exc}); start it with "
-                    "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
     yield f"{PG_TEST_URL}/{name}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def empty_postgres_url(postgres_url):
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    create_postgres_database(postgres_url)
+    return postgres_url
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request):
-    """None (a SQLite file) or a fresh PostgreSQL database, for the tests where
-    the database matters."""
+    """None (a SQLite file) or a PostgreSQL database (`postgres_url`: created
+    by `seeded`), for the tests where the database matters."""
     return request.getfixturevalue("postgres_url") if request.param == "postgres" else None
 
 

@@ -14,7 +14,15 @@ from survey_app import accounts, startup
 from survey_app.extensions import db
 from survey_app.models import Invitation, LoginFailure, User, utcnow
 
-from .conftest import PASSWORD, add_user, csrf_token, log_in, make_app, serving
+from .conftest import (
+    PASSWORD,
+    add_user,
+    create_postgres_database,
+    csrf_token,
+    log_in,
+    make_app,
+    serving,
+)
 
 
 def users(app) -> dict[str, str]:
@@ -262,8 +270,8 @@ def test_accounts_migration_sqlite(tmp_path):
 
 
 @pytest.mark.postgres
-def test_accounts_migration_postgres(tmp_path, postgres_url):
-    app = make_app(tmp_path, postgres_url)
+def test_accounts_migration_postgres(tmp_path, empty_postgres_url):
+    app = make_app(tmp_path, empty_postgres_url)
     check_accounts_migration(app)
     with app.app_context():
         db.engine.dispose()
@@ -298,6 +306,8 @@ def test_usernames_are_unique_whatever_their_case(app, client):
 @pytest.fixture
 def any_database(tmp_path, database_url):
     """The app on a fresh, unmigrated SQLite file or PostgreSQL database."""
+    if database_url:
+        create_postgres_database(database_url)
     app = make_app(tmp_path, database_url)
     yield app
     with app.app_context():

@@ -46,8 +46,8 @@ def test_migrations_sqlite(tmp_path, small_hierarchy):
 
 
 @pytest.mark.postgres
-def test_migrations_postgres(tmp_path, small_hierarchy, postgres_url):
-    app = make_app(tmp_path, postgres_url)
+def test_migrations_postgres(tmp_path, small_hierarchy, empty_postgres_url):
+    app = make_app(tmp_path, empty_postgres_url)
     check_migrations_round_trip(app, small_hierarchy)
     with app.app_context():
         db.engine.dispose()
