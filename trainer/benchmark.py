@@ -27,6 +27,7 @@ from trainer.config import ARCHS, Config
 from trainer.data import Split
 from trainer.distributed import resolve_device
 from trainer.engine import train_one_epoch
+from trainer.errors import USER_ERRORS
 from trainer.models import build_model
 from trainer.schedules import make_optimizer, make_scheduler
 
@@ -133,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     args = parser.parse_args(argv)
-    device = resolve_device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except USER_ERRORS as error:  # --device cuda without a GPU
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     path = FastPath(
         device=device,
         arch=args.arch,
