@@ -144,7 +144,9 @@ def test_cli_setup_unreachable_database(tmp_path, small_hierarchy):
     assert "Traceback" not in result.output
 
 
-def test_cli_seed_reports_bad_class_list(tmp_path):
+def test_cli_seed_reports_bad_class_list(tmp_path, wordnet, monkeypatch):
+    # The session's WordNet, not a reader loaded again (seconds) by the command.
+    monkeypatch.setattr("clustering.wordnet.ensure_wordnet", lambda *args, **kwargs: wordnet)
     bad = tmp_path / "classes.txt"
     bad.write_text("n99999999\n")
     app = make_app(tmp_path)
