@@ -55,6 +55,7 @@ from clustering.entry_level import (
     cross_validate,
     familiarities,
     fit_model,
+    half_splits,
     load_default_model,
 )
 from clustering.errors import ClusteringError
@@ -313,6 +314,24 @@ def cmd_suggest_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_suggest_halves(args: argparse.Namespace) -> int:
+    hierarchy, human, counts, by_term = suggest_inputs(args)
+    familiarity = familiarities(hierarchy, by_term)
+    with tqdm(total=2 * args.splits, desc="half splits", unit="half",
+              disable=not sys.stderr.isatty()) as bar:
+        results = half_splits(hierarchy, human.labels, familiarity, splits=args.splits,
+                              seed=args.seed, progress=lambda done, total: bar.update(1))
+    print(f"fitted on one half of the labels (whole label groups), scored on the other "
+          f"({counts.name} counts):")
+    for result in results:
+        print(f"  split seed {result.seed}, trained on {result.trained_on} classes: "
+              f"{result.hits}/{result.total} = {100 * result.agreement:.1f} %")
+    lowest = min(results, key=lambda r: r.agreement)
+    print(f"lowest: {100 * lowest.agreement:.1f} %, mean: "
+          f"{100 * sum(r.agreement for r in results) / len(results):.1f} %")
+    return 0
+
+
 def cmd_aggregate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     max_share = collapse_share(args)
@@ -539,6 +558,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_counts_options(p)
     add_hierarchy_options(p)
     p.set_defaults(func=cmd_suggest_evaluate)
+    p = suggest.add_parser("halves", help="fit on one half of the labels, score on the other",
+                           description="How well the model carries to label groups it never "
+                           "saw: the labelled classes split in two by whole label groups, a "
+                           "model fitted on each half (L2 chosen inside it) and scored on the "
+                           "other half, for several splits. Prints each half's agreement and "
+                           "the lowest.")
+    p.add_argument("--labels", metavar="FILE", help=labels_help)
+    p.add_argument("--splits", type=_at_least(1), default=3,
+                   help="two-way splits, each scored both ways (default: %(default)s)")
+    p.add_argument("--seed", type=_at_least(0), default=0,
+                   help="the first split's seed; later splits take the next ones (default: 0)")
+    add_counts_options(p)
+    add_hierarchy_options(p)
+    p.set_defaults(func=cmd_suggest_halves)
 
     p = sub.add_parser(
         "compare", help="label sets side by side: sizes, balance, agreement, ARI, validity",

@@ -16,6 +16,7 @@ from clustering.entry_level import (
     familiarities,
     fit_model,
     grouped_folds,
+    half_splits,
     load_default_model,
 )
 from clustering.familiarity import sense_share, synset_familiarity
@@ -110,6 +111,17 @@ def test_the_model_learns_held_out_labels(imagenet_hierarchy, imagenet_familiari
     assert cv.total == 978 and cv.agreement > 0.55
 
 
+def test_half_splits_score_each_half_on_groups_it_never_saw(imagenet_hierarchy,
+                                                           imagenet_familiarity):
+    labels = read_human_labels(None, imagenet_hierarchy).labels
+    results = half_splits(imagenet_hierarchy, labels, imagenet_familiarity, splits=1,
+                          l2_grid=(1.0,))
+    assert len(results) == 2 and sum(r.total for r in results) == 978
+    assert all(r.trained_on + r.total == 978 for r in results)
+    # Each half is new label groups to its model, and still far above the class itself.
+    assert all(r.agreement > 0.5 for r in results)
+
+
 def test_model_file_round_trip_and_refusals(small_hierarchy, tmp_path):
     labels = {c.wnid: c.wnid for c in small_hierarchy.classes}
     labels.update({DALMATIAN: DOG, PUG: DOG, OSTRICH: BIRD, TENCH: FISH})
@@ -160,6 +172,10 @@ def test_suggest_commands(tmp_path, imagenet_hierarchy_file, capsys):
                  "--model", str(model)]) == 0
     printed = capsys.readouterr().out
     assert "original rule" in printed and "/978 =" in printed
+    assert main(["suggest", "halves", "--hierarchy", imagenet_hierarchy_file, "--splits",
+                 "1"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("trained on 489 classes") == 2 and "lowest:" in printed
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     assert main(["suggest", "evaluate", "--hierarchy", imagenet_hierarchy_file,
