@@ -33,8 +33,10 @@ run: setup-app
 test: setup-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The whole tree: ruff's rules, and ruff's formatting (`ruff format .` applies it).
 lint: $(VENV)/.test-installed
-	$(VENV)/bin/ruff check clustering imagenet_files survey_app trainer tests benchmarks
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf $(VENV) instance/*.sqlite3 instance/thumbnails

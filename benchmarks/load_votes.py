@@ -94,14 +94,25 @@ class Survey:
     @property
     def env(self) -> dict[str, str]:
         # PYTHONPATH: the server runs this checkout's code, whatever is installed.
-        return {**os.environ, "DATABASE_URL": self.database_url, "SECRET_KEY": "load-test",
-                "CIL_HIERARCHY_FILE": str(self.hierarchy_file), "PYTHONPATH": str(ROOT),
-                **self.settings}
+        return {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "SECRET_KEY": "load-test",
+            "CIL_HIERARCHY_FILE": str(self.hierarchy_file),
+            "PYTHONPATH": str(ROOT),
+            **self.settings,
+        }
 
     def flask(self, *args: str, stdin: str | None = None) -> str:
-        result = subprocess.run([str(VENV_BIN / "flask"), "--app", "survey_app", *args],
-                                env=self.env, cwd=self.workdir, input=stdin,
-                                capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            [str(VENV_BIN / "flask"), "--app", "survey_app", *args],
+            env=self.env,
+            cwd=self.workdir,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode:
             raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
         return result.stdout
@@ -121,20 +132,39 @@ class Survey:
             "with app.app_context():\n"
             f"    for name in {names!r}:\n"
             f"        create_user(name, {PASSWORD!r})\n"
-            "    db.session.commit()\n")
-        subprocess.run([sys.executable, "-c", script], env=self.env, cwd=self.workdir,
-                       check=True, capture_output=True)
+            "    db.session.commit()\n"
+        )
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env=self.env,
+            cwd=self.workdir,
+            check=True,
+            capture_output=True,
+        )
         return names
 
     def start(self) -> None:
         log = self.workdir / "gunicorn.log"
         with log.open("ab") as stderr:
             self.process = subprocess.Popen(
-                [str(VENV_BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"),
-                 "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
-                 "--log-level", "warning", "survey_app:create_app()"],
-                env=self.env, cwd=self.workdir, start_new_session=True,
-                stdout=subprocess.DEVNULL, stderr=stderr)
+                [
+                    str(VENV_BIN / "gunicorn"),
+                    "--config",
+                    str(ROOT / "gunicorn.conf.py"),
+                    "--workers",
+                    str(self.workers),
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--log-level",
+                    "warning",
+                    "survey_app:create_app()",
+                ],
+                env=self.env,
+                cwd=self.workdir,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.healthy():
@@ -245,8 +275,11 @@ def log_in(browser: Browser, username: str, results: Results) -> bool:
         if page.status != 200 or token is None:
             results.error("login page", page.status)
             return False
-        reply = browser.send("POST", "/login", {
-            "csrf_token": token.group(1), "username": username, "password": PASSWORD})
+        reply = browser.send(
+            "POST",
+            "/login",
+            {"csrf_token": token.group(1), "username": username, "password": PASSWORD},
+        )
     except (OSError, http.client.HTTPException) as exc:
         results.error(f"login {type(exc).__name__}")
         return False
@@ -262,12 +295,24 @@ def vote_form(page: str, choose) -> dict[str, str] | None:
     candidates = CANDIDATE_RE.findall(page)
     if not (token and submission and candidates):
         return None
-    return {"csrf_token": token.group(1), "synset": choose(candidates),
-            "submission_id": submission.group(1), "comment": ""}
+    return {
+        "csrf_token": token.group(1),
+        "synset": choose(candidates),
+        "submission_id": submission.group(1),
+        "comment": "",
+    }
 
 
-def annotator(browser: Browser, username: str, stop: threading.Event, results: Results,
-              max_votes: int, counter: list[int], first_due: float, period: float) -> None:
+def annotator(
+    browser: Browser,
+    username: str,
+    stop: threading.Event,
+    results: Results,
+    max_votes: int,
+    counter: list[int],
+    first_due: float,
+    period: float,
+) -> None:
     """Open the next class's annotate page, vote for one of its candidates,
     follow the redirect to the next class, repeat. With a `period`, the
     annotator votes at most once per period: it waits with the page open
@@ -284,8 +329,9 @@ def annotator(browser: Browser, username: str, stop: threading.Event, results: R
             started = time.perf_counter()
             page = browser.send("GET", path)
             page_elapsed = time.perf_counter() - started
-            if page.status == 302 and (page.location.startswith("/annotate/")
-                                       or page.location == "/done"):
+            if page.status == 302 and (
+                page.location.startswith("/annotate/") or page.location == "/done"
+            ):
                 path = page.location  # from /next
                 continue
             if page.status != 200:
@@ -327,9 +373,15 @@ def annotator(browser: Browser, username: str, stop: threading.Event, results: R
         path = reply.location
 
 
-def run_annotators(survey: Survey, names: list[str], seconds: float, max_votes: int,
-                   results: Results | None = None, during=None,
-                   pace: float = 0) -> tuple[Results, float]:
+def run_annotators(
+    survey: Survey,
+    names: list[str],
+    seconds: float,
+    max_votes: int,
+    results: Results | None = None,
+    during=None,
+    pace: float = 0,
+) -> tuple[Results, float]:
     """Log every annotator in, then run one thread per annotator until
     `seconds` pass or `max_votes` are in; `pace`: the votes per second each
     annotator offers (0: as many as the server answers). Logging in (a
@@ -354,10 +406,23 @@ def run_annotators(survey: Survey, names: list[str], seconds: float, max_votes: 
     stop, counter = threading.Event(), [0]
     period = 1 / pace if pace else 0
     first_due = time.perf_counter()
-    threads = [threading.Thread(target=annotator, daemon=True, args=(
-        browsers[name], name, stop, results, max_votes, counter,
-        first_due + period * number / len(logged_in), period))
-        for number, name in enumerate(logged_in)]
+    threads = [
+        threading.Thread(
+            target=annotator,
+            daemon=True,
+            args=(
+                browsers[name],
+                name,
+                stop,
+                results,
+                max_votes,
+                counter,
+                first_due + period * number / len(logged_in),
+                period,
+            ),
+        )
+        for number, name in enumerate(logged_in)
+    ]
     started = time.monotonic()
     for thread in threads:
         thread.start()
@@ -379,8 +444,11 @@ def stored_submissions(database_url: str) -> list[str]:
     engine = engine_for(database_url)
     try:
         with engine.connect() as connection:
-            return list(connection.execute(text(
-                "SELECT submission_id FROM votes WHERE submission_id IS NOT NULL")).scalars())
+            return list(
+                connection.execute(
+                    text("SELECT submission_id FROM votes WHERE submission_id IS NOT NULL")
+                ).scalars()
+            )
     finally:
         engine.dispose()
 
@@ -399,13 +467,15 @@ def verify(database_url: str, results: Results) -> dict[str, int]:
         "acknowledged": len(results.acknowledged),
         "lost": sum(1 for s in acknowledged if s not in counts),
         "duplicated": sum(1 for n in counts.values() if n > 1)
-        + len(results.acknowledged) - len(acknowledged),
+        + len(results.acknowledged)
+        - len(acknowledged),
         "unacknowledged_stored": sum(1 for s in counts if s not in acknowledged),
     }
 
 
-def report(name: str, results: Results, seconds: float, check: dict[str, int],
-           annotators: int, pace: float) -> dict:
+def report(
+    name: str, results: Results, seconds: float, check: dict[str, int], annotators: int, pace: float
+) -> dict:
     figures = {
         "database": name,
         "offered_votes_per_s": annotators * pace or None,
@@ -419,18 +489,29 @@ def report(name: str, results: Results, seconds: float, check: dict[str, int],
         "server_errors": results.server_errors,
         **check,
     }
-    offered = (f"each offers {pace:g} votes/s, {annotators * pace:g} votes/s in all" if pace
-               else "each votes as soon as its page is there (closed loop)")
-    print(f"[{name}] {annotators} annotators log in ({results.login_s:.1f} s, before the clock), "
-          f"then open the annotate page (HTML) and post its form; {offered}")
-    print(f"[{name}] {figures['acknowledged']} votes in {seconds:.1f} s: "
-          f"{figures['votes_per_s']:.0f} votes/s" + (
-              f"; {results.late_votes} later than their annotator's pace" if pace else ""))
-    print(f"[{name}] page p50 {figures['page_p50_ms']:.1f} ms, p99 {figures['page_p99_ms']:.1f} ms;"
-          f" vote p50 {figures['vote_p50_ms']:.1f} ms, p99 {figures['vote_p99_ms']:.1f} ms")
-    print(f"[{name}] errors {figures['errors']} ({dict(results.errors) or 'none'}), 5xx "
-          f"{figures['server_errors']}; lost {check['lost']}, duplicated {check['duplicated']}, "
-          f"stored without acknowledgement {check['unacknowledged_stored']}")
+    offered = (
+        f"each offers {pace:g} votes/s, {annotators * pace:g} votes/s in all"
+        if pace
+        else "each votes as soon as its page is there (closed loop)"
+    )
+    print(
+        f"[{name}] {annotators} annotators log in ({results.login_s:.1f} s, before the clock), "
+        f"then open the annotate page (HTML) and post its form; {offered}"
+    )
+    print(
+        f"[{name}] {figures['acknowledged']} votes in {seconds:.1f} s: "
+        f"{figures['votes_per_s']:.0f} votes/s"
+        + (f"; {results.late_votes} later than their annotator's pace" if pace else "")
+    )
+    print(
+        f"[{name}] page p50 {figures['page_p50_ms']:.1f} ms, p99 {figures['page_p99_ms']:.1f} ms;"
+        f" vote p50 {figures['vote_p50_ms']:.1f} ms, p99 {figures['vote_p99_ms']:.1f} ms"
+    )
+    print(
+        f"[{name}] errors {figures['errors']} ({dict(results.errors) or 'none'}), 5xx "
+        f"{figures['server_errors']}; lost {check['lost']}, duplicated {check['duplicated']}, "
+        f"stored without acknowledgement {check['unacknowledged_stored']}"
+    )
     return figures
 
 
@@ -443,6 +524,7 @@ def postgres_database() -> tuple[str, callable]:
     def drop() -> None:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
 
 
@@ -453,8 +535,9 @@ def hierarchy_file() -> Path:
     return path
 
 
-def run(database: str, annotators: int, seconds: float, max_votes: int, workers: int,
-        pace: float = PACE) -> dict:
+def run(
+    database: str, annotators: int, seconds: float, max_votes: int, workers: int, pace: float = PACE
+) -> dict:
     with tempfile.TemporaryDirectory(prefix="cil-load-") as tmp:
         workdir = Path(tmp)
         drop = None
@@ -470,8 +553,14 @@ def run(database: str, annotators: int, seconds: float, max_votes: int, workers:
                 drop()
 
 
-def measure(database: str, survey: Survey, names: list[str], seconds: float, max_votes: int,
-            pace: float = PACE) -> dict:
+def measure(
+    database: str,
+    survey: Survey,
+    names: list[str],
+    seconds: float,
+    max_votes: int,
+    pace: float = PACE,
+) -> dict:
     """Serve the prepared `survey`, let the annotators `names` vote, stop the
     server, and check what was stored; the figures of `report`."""
     survey.start()
@@ -488,28 +577,39 @@ def measure(database: str, survey: Survey, names: list[str], seconds: float, max
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="sqlite")
     parser.add_argument("--annotators", type=int, default=32, help="concurrent annotators")
     parser.add_argument("--seconds", type=float, default=60, help="how long to vote")
     parser.add_argument("--max-votes", type=int, default=100_000, help="stop after this many")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--pace", type=float, default=PACE,
-                        help="votes per second each annotator offers at most; 0: vote again "
-                             "as soon as the next page is there (closed loop)")
-    parser.add_argument("--short", action="store_true",
-                        help="a smoke run for CI: 8 annotators for 5 s")
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=PACE,
+        help="votes per second each annotator offers at most; 0: vote again "
+        "as soon as the next page is there (closed loop)",
+    )
+    parser.add_argument(
+        "--short", action="store_true", help="a smoke run for CI: 8 annotators for 5 s"
+    )
     args = parser.parse_args(argv)
     if args.short:
         args.annotators, args.seconds = 8, 5
     databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     failed = False
     for database in databases:
-        figures = run(database, args.annotators, args.seconds, args.max_votes, args.workers,
-                      args.pace)
-        failed |= bool(figures["lost"] or figures["duplicated"] or figures["server_errors"]
-                       or figures.get("integrity", "ok") != "ok")
+        figures = run(
+            database, args.annotators, args.seconds, args.max_votes, args.workers, args.pace
+        )
+        failed |= bool(
+            figures["lost"]
+            or figures["duplicated"]
+            or figures["server_errors"]
+            or figures.get("integrity", "ok") != "ok"
+        )
     return 1 if failed else 0
 
 

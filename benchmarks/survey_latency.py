@@ -39,11 +39,15 @@ CHECKED = re.compile(r'name="synset" value="(n\d{8})"[^>]* checked')
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--votes", type=int, default=300,
-                        help="classes to render and vote on (default: 300)")
-    parser.add_argument("--others", type=int, default=2,
-                        help="other annotators whose votes on every class are stored first "
-                             "(default: 2)")
+    parser.add_argument(
+        "--votes", type=int, default=300, help="classes to render and vote on (default: 300)"
+    )
+    parser.add_argument(
+        "--others",
+        type=int,
+        default=2,
+        help="other annotators whose votes on every class are stored first (default: 2)",
+    )
     return parser.parse_args()
 
 
@@ -51,10 +55,14 @@ def prepare(folder: Path, others: int):
     started = time.perf_counter()
     hierarchy = Hierarchy.load_or_build(ROOT / "instance" / "hierarchy.json")
     built = time.perf_counter()
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.sqlite3'}",
-                      "THUMBNAIL_DIR": str(folder / "thumbnails"),
-                      # one annotator votes faster than a person can: time it, not the limit
-                      "VOTE_RATE_LIMIT": 10**9})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.sqlite3'}",
+            "THUMBNAIL_DIR": str(folder / "thumbnails"),
+            # one annotator votes faster than a person can: time it, not the limit
+            "VOTE_RATE_LIMIT": 10**9,
+        }
+    )
     with app.app_context():
         upgrade()
         seed_hierarchy(hierarchy)
@@ -62,14 +70,20 @@ def prepare(folder: Path, others: int):
         for number in range(others):
             user = create_user(f"other{number}", PASSWORD)
             db.session.flush()
-            db.session.execute(insert(Vote), [
-                {"annotator_id": user.id, "class_wnid": c.wnid, "synset_wnid": c.wnid}
-                for c in hierarchy.classes])
+            db.session.execute(
+                insert(Vote),
+                [
+                    {"annotator_id": user.id, "class_wnid": c.wnid, "synset_wnid": c.wnid}
+                    for c in hierarchy.classes
+                ],
+            )
         create_user("bench", PASSWORD)
         db.session.commit()
-    print(f"hierarchy (the app's saved copy, else WordNet) {built - started:.1f} s, seed and counts "
-          f"{time.perf_counter() - built:.1f} s: {len(hierarchy.classes)} classes, "
-          f"{len(hierarchy.synsets)} synsets, {others * len(hierarchy.classes)} earlier votes")
+    print(
+        f"hierarchy (the app's saved copy, else WordNet) {built - started:.1f} s, seed and counts "
+        f"{time.perf_counter() - built:.1f} s: {len(hierarchy.classes)} classes, "
+        f"{len(hierarchy.synsets)} synsets, {others * len(hierarchy.classes)} earlier votes"
+    )
     return app
 
 
@@ -100,8 +114,10 @@ def walk_queue(client, steps: int) -> tuple[list[float], list[float]]:
 
 def summary(name: str, seconds: list[float]) -> str:
     p99 = statistics.quantiles(seconds, n=100, method="inclusive")[98]
-    return (f"{name:<16} median {statistics.median(seconds) * 1000:6.2f} ms   "
-            f"p99 {p99 * 1000:6.2f} ms   ({len(seconds)} requests)")
+    return (
+        f"{name:<16} median {statistics.median(seconds) * 1000:6.2f} ms   "
+        f"p99 {p99 * 1000:6.2f} ms   ({len(seconds)} requests)"
+    )
 
 
 def main() -> None:

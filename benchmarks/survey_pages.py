@@ -37,9 +37,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "benchmark password"
 TENCH, DALMATIAN = "n01440764", "n02110341"
 PAGES = [  # (who, path)
-    ("ann1", f"/annotate/{TENCH}"), ("ann1", f"/annotate/{DALMATIAN}"), ("ann1", "/"),
-    ("ann1", "/classes"), ("boss", "/admin/"), ("boss", "/admin/review/"),
-    ("boss", "/admin/review/classes"), ("boss", "/admin/review/queue"),
+    ("ann1", f"/annotate/{TENCH}"),
+    ("ann1", f"/annotate/{DALMATIAN}"),
+    ("ann1", "/"),
+    ("ann1", "/classes"),
+    ("boss", "/admin/"),
+    ("boss", "/admin/review/"),
+    ("boss", "/admin/review/classes"),
+    ("boss", "/admin/review/queue"),
     ("boss", "/admin/review/overview"),
 ]
 LINKED = re.compile(r'<(?:link rel="stylesheet" href|script src)="([^"]+)"')
@@ -48,28 +53,40 @@ TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 def prepare(folder: Path):
     hierarchy = Hierarchy.load_or_build(ROOT / "instance" / "hierarchy.json")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.sqlite3'}",
-                      "THUMBNAIL_DIR": str(folder / "thumbnails"),
-                      "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.sqlite3'}",
+            "THUMBNAIL_DIR": str(folder / "thumbnails"),
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        }
+    )
     with app.app_context():
         upgrade()
         seed_hierarchy(hierarchy)
         fill_search_counts("wordfreq", progress=False)
-        ids = {name: create_user(name, PASSWORD, "annotator").id
-               for name in ("ann1", "ann2", "ann3")}
+        ids = {
+            name: create_user(name, PASSWORD, "annotator").id for name in ("ann1", "ann2", "ann3")
+        }
         create_user("boss", PASSWORD, "admin")
         start = datetime(2026, 11, 20, 9)
         rows = []
         for i, image_class in enumerate(hierarchy.classes):
             chain = hierarchy.chain_wnids(image_class.wnid)
-            picks = {"ann1": chain[-2], "ann2": chain[-2] if i % 7 else chain[-1],
-                     "ann3": chain[-3] if i % 5 == 0 else chain[-2]}
+            picks = {
+                "ann1": chain[-2],
+                "ann2": chain[-2] if i % 7 else chain[-1],
+                "ann3": chain[-3] if i % 5 == 0 else chain[-2],
+            }
             for name, label in picks.items():
-                rows.append(Vote(annotator_id=ids[name], class_wnid=image_class.wnid,
-                                 synset_wnid=label,
-                                 created_at=start + timedelta(seconds=7 * len(rows)),
-                                 comment="not sure" if i % 97 == 0 and name == "ann3"
-                                 else None))
+                rows.append(
+                    Vote(
+                        annotator_id=ids[name],
+                        class_wnid=image_class.wnid,
+                        synset_wnid=label,
+                        created_at=start + timedelta(seconds=7 * len(rows)),
+                        comment="not sure" if i % 97 == 0 and name == "ann3" else None,
+                    )
+                )
         db.session.add_all(rows)
         db.session.commit()
     return app
@@ -78,8 +95,9 @@ def prepare(folder: Path):
 def logged_in(app, username: str):
     client = app.test_client()
     token = TOKEN.search(client.get("/login").get_data(as_text=True)).group(1)
-    response = client.post("/login", data={"csrf_token": token, "username": username,
-                                           "password": PASSWORD})
+    response = client.post(
+        "/login", data={"csrf_token": token, "username": username, "password": PASSWORD}
+    )
     assert response.status_code in (302, 303), response.status_code
     return client
 
@@ -99,15 +117,16 @@ def main() -> None:
             first = time.perf_counter() - started
             assert response.status_code == 200, (path, response.status_code)
             html = response.get_data()
-            linked = sum(len(client.get(url).get_data())
-                         for url in LINKED.findall(html.decode()))
+            linked = sum(len(client.get(url).get_data()) for url in LINKED.findall(html.decode()))
             times = []
             for _ in range(args.repeat):
                 started = time.perf_counter()
                 client.get(path)
                 times.append(time.perf_counter() - started)
-            print(f"{path:32} {(len(html) + linked) / 1024:7.1f} {1000 * first:9.0f} "
-                  f"{1000 * statistics.median(times):10.1f}")
+            print(
+                f"{path:32} {(len(html) + linked) / 1024:7.1f} {1000 * first:9.0f} "
+                f"{1000 * statistics.median(times):10.1f}"
+            )
 
 
 if __name__ == "__main__":

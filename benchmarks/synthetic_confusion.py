@@ -39,8 +39,15 @@ def lca_depths(hierarchy: Hierarchy) -> np.ndarray:
     return depths
 
 
-def synthetic_confusion(hierarchy: Hierarchy, *, images: int = 50, top1: float = 0.4,
-                        sharpness: float = 1.5, cross: int = 30, seed: int = 0) -> np.ndarray:
+def synthetic_confusion(
+    hierarchy: Hierarchy,
+    *,
+    images: int = 50,
+    top1: float = 0.4,
+    sharpness: float = 1.5,
+    cross: int = 30,
+    seed: int = 0,
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     depth = np.array([hierarchy.synsets[c.wnid].depth for c in hierarchy.classes], float)
     climb = depth[:, None] - lca_depths(hierarchy)
@@ -68,27 +75,50 @@ def _branch(hierarchy: Hierarchy, wnid: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, required=True,
-                        help="the folder to write confusion.npy and classes.txt into")
-    parser.add_argument("--hierarchy", metavar="FILE",
-                        help="a hierarchy JSON (default: ImageNet-1k from WordNet)")
-    parser.add_argument("--top1", type=float, default=0.4,
-                        help="share of each class's images predicted right (default: 0.4)")
-    parser.add_argument("--sharpness", type=float, default=1.5,
-                        help="how fast mistakes fade with WordNet distance (default: 1.5)")
-    parser.add_argument("--cross", type=int, default=30,
-                        help="strong confusions planted across WordNet branches (default: 30)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="the folder to write confusion.npy and classes.txt into",
+    )
+    parser.add_argument(
+        "--hierarchy", metavar="FILE", help="a hierarchy JSON (default: ImageNet-1k from WordNet)"
+    )
+    parser.add_argument(
+        "--top1",
+        type=float,
+        default=0.4,
+        help="share of each class's images predicted right (default: 0.4)",
+    )
+    parser.add_argument(
+        "--sharpness",
+        type=float,
+        default=1.5,
+        help="how fast mistakes fade with WordNet distance (default: 1.5)",
+    )
+    parser.add_argument(
+        "--cross",
+        type=int,
+        default=30,
+        help="strong confusions planted across WordNet branches (default: 30)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="(default: 0)")
     args = parser.parse_args(argv)
-    hierarchy = (Hierarchy.load(args.hierarchy) if args.hierarchy
-                 else Hierarchy.from_wordnet(imagenet1k_wnids()))
-    counts = synthetic_confusion(hierarchy, top1=args.top1, sharpness=args.sharpness,
-                                 cross=args.cross, seed=args.seed)
+    hierarchy = (
+        Hierarchy.load(args.hierarchy)
+        if args.hierarchy
+        else Hierarchy.from_wordnet(imagenet1k_wnids())
+    )
+    counts = synthetic_confusion(
+        hierarchy, top1=args.top1, sharpness=args.sharpness, cross=args.cross, seed=args.seed
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     np.save(args.out / CONFUSION_FILE, counts)
     (args.out / CLASSES_FILE).write_text("".join(f"{c.wnid}\n" for c in hierarchy.classes))
-    print(f"wrote {args.out / CONFUSION_FILE}: {len(counts)} classes, top-1 "
-          f"{100 * np.trace(counts) / counts.sum():.1f} %")
+    print(
+        f"wrote {args.out / CONFUSION_FILE}: {len(counts)} classes, top-1 "
+        f"{100 * np.trace(counts) / counts.sum():.1f} %"
+    )
     return 0
 
 

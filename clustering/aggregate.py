@@ -49,8 +49,17 @@ from clustering.hierarchy import Hierarchy
 from clustering.votes import Decision, Vote, check_labels, latest_decisions, latest_votes
 
 __all__ = [
-    "AGGREGATORS", "DEFAULT_MIN_VOTES", "DEFAULT_TIE_BREAK", "REPORT_FORMAT", "TIE_BREAKS",
-    "Aggregation", "ClassOutcome", "MajorityVote", "Wawa", "aggregate", "make_aggregator",
+    "AGGREGATORS",
+    "DEFAULT_MIN_VOTES",
+    "DEFAULT_TIE_BREAK",
+    "REPORT_FORMAT",
+    "TIE_BREAKS",
+    "Aggregation",
+    "ClassOutcome",
+    "MajorityVote",
+    "Wawa",
+    "aggregate",
+    "make_aggregator",
 ]
 
 DEFAULT_MIN_VOTES = 2
@@ -90,13 +99,19 @@ class MajorityVote:
     wnid -> ClassOutcome) and counted_votes_ (each annotator's latest vote per class).
     """
 
-    def __init__(self, hierarchy: Hierarchy, *, min_votes: int = DEFAULT_MIN_VOTES,
-                 tie_break: str = DEFAULT_TIE_BREAK) -> None:
+    def __init__(
+        self,
+        hierarchy: Hierarchy,
+        *,
+        min_votes: int = DEFAULT_MIN_VOTES,
+        tie_break: str = DEFAULT_TIE_BREAK,
+    ) -> None:
         if isinstance(min_votes, bool) or not isinstance(min_votes, int) or min_votes < 1:
             raise ValueError(f"min_votes must be a whole number of at least 1, got {min_votes!r}")
         if tie_break not in TIE_BREAKS:
-            raise ValueError(f"unknown tie_break {tie_break!r}; choose one of: "
-                             f"{', '.join(TIE_BREAKS)}")
+            raise ValueError(
+                f"unknown tie_break {tie_break!r}; choose one of: {', '.join(TIE_BREAKS)}"
+            )
         self.hierarchy = hierarchy
         self.min_votes = min_votes
         self.tie_break = tie_break
@@ -117,28 +132,32 @@ class MajorityVote:
         for image_class in self.hierarchy.classes:
             class_votes = by_class.get(image_class.wnid, [])
             self.outcomes_[image_class.wnid] = self._outcome(
-                image_class.wnid, class_votes, weights, decided.get(image_class.wnid))
+                image_class.wnid, class_votes, weights, decided.get(image_class.wnid)
+            )
         self.labels_: dict[str, str] = {w: o.label for w, o in self.outcomes_.items()}
         return self
 
-    def fit_predict(self, votes: Iterable[Vote], decisions: Iterable[Decision] = ()
-                    ) -> dict[str, str]:
+    def fit_predict(
+        self, votes: Iterable[Vote], decisions: Iterable[Decision] = ()
+    ) -> dict[str, str]:
         return self.fit(votes, decisions).labels_
 
     def _annotator_weights(self, by_class: dict[str, list[Vote]]) -> dict[str, float]:
         """annotator -> weight of their votes, from the counted votes grouped by class."""
         return {vote.annotator: 1.0 for votes in by_class.values() for vote in votes}
 
-    def _outcome(self, wnid: str, votes: list[Vote], weights: dict[str, float],
-                 decision: Decision | None) -> ClassOutcome:
+    def _outcome(
+        self, wnid: str, votes: list[Vote], weights: dict[str, float], decision: Decision | None
+    ) -> ClassOutcome:
         tally = Counter(vote.label for vote in votes)
         scores: dict[str, float] = {}
         for vote in votes:
             scores[vote.label] = scores.get(vote.label, 0.0) + weights[vote.annotator]
         comments = tuple(vote.comment for vote in votes if vote.comment)
         if decision is not None:
-            return ClassOutcome(wnid, decision.label, "decided", dict(tally), scores, False,
-                                comments)
+            return ClassOutcome(
+                wnid, decision.label, "decided", dict(tally), scores, False, comments
+            )
         if len(votes) < self.min_votes:
             return ClassOutcome(wnid, wnid, "undecided", dict(tally), scores, False, comments)
         label, tied = self._winner(scores)
@@ -146,8 +165,11 @@ class MajorityVote:
 
     def _winner(self, scores: dict[str, float]) -> tuple[str, bool]:
         best = max(scores.values())
-        tied = [label for label, score in scores.items()
-                if math.isclose(score, best, rel_tol=1e-9, abs_tol=1e-12)]
+        tied = [
+            label
+            for label, score in scores.items()
+            if math.isclose(score, best, rel_tol=1e-9, abs_tol=1e-12)
+        ]
         sign = -1 if self.tie_break == "specific" else 1
         depth = self.hierarchy.synsets
         return min(tied, key=lambda w: (sign * depth[w].depth, w)), len(tied) > 1
@@ -179,8 +201,7 @@ class Wawa(MajorityVote):
                 tally[0] += 1
                 tally[1] += vote.label == majority.label
         self.skills_: dict[str, float] = {
-            annotator: (agreed[annotator][1] / agreed[annotator][0]
-                        if annotator in agreed else 1.0)
+            annotator: (agreed[annotator][1] / agreed[annotator][0] if annotator in agreed else 1.0)
             for annotator in sorted(unweighted)
         }
         return self.skills_
@@ -189,15 +210,19 @@ class Wawa(MajorityVote):
 AGGREGATORS: dict[str, type[MajorityVote]] = {"none": MajorityVote, "wawa": Wawa}
 
 
-def make_aggregator(hierarchy: Hierarchy, weighting: str = "none",
-                    min_votes: int = DEFAULT_MIN_VOTES,
-                    tie_break: str = DEFAULT_TIE_BREAK) -> MajorityVote:
+def make_aggregator(
+    hierarchy: Hierarchy,
+    weighting: str = "none",
+    min_votes: int = DEFAULT_MIN_VOTES,
+    tie_break: str = DEFAULT_TIE_BREAK,
+) -> MajorityVote:
     """The aggregator for `weighting`: "none" (plain majority) or "wawa"."""
     try:
         cls = AGGREGATORS[weighting]
     except KeyError:
-        raise ValueError(f"unknown weighting {weighting!r}; choose one of: "
-                         f"{', '.join(AGGREGATORS)}") from None
+        raise ValueError(
+            f"unknown weighting {weighting!r}; choose one of: {', '.join(AGGREGATORS)}"
+        ) from None
     return cls(hierarchy, min_votes=min_votes, tie_break=tie_break)
 
 
@@ -264,10 +289,18 @@ class Aggregation:
         }
 
 
-def aggregate(hierarchy: Hierarchy, votes: Iterable[Vote], decisions: Iterable[Decision] = (),
-              *, min_votes: int = DEFAULT_MIN_VOTES, tie_break: str = DEFAULT_TIE_BREAK,
-              weighting: str = "none", conflicts: str = DEFAULT_POLICY,
-              max_share: float | None = None, source: str = "votes") -> Aggregation:
+def aggregate(
+    hierarchy: Hierarchy,
+    votes: Iterable[Vote],
+    decisions: Iterable[Decision] = (),
+    *,
+    min_votes: int = DEFAULT_MIN_VOTES,
+    tie_break: str = DEFAULT_TIE_BREAK,
+    weighting: str = "none",
+    conflicts: str = DEFAULT_POLICY,
+    max_share: float | None = None,
+    source: str = "votes",
+) -> Aggregation:
     """Votes -> a sound CIL. Raises `clustering.conflicts.ConflictError` under the
     `refuse` policy when labels conflict, its `CollapseError` where a lift puts more
     than `max_share` of the classes under one label (None: no limit), and
@@ -306,9 +339,15 @@ def aggregate(hierarchy: Hierarchy, votes: Iterable[Vote], decisions: Iterable[D
         },
     }
     cil = build_cil(hierarchy, resolution.assignment, provenance, resolution.other_labels)
-    return Aggregation(hierarchy, aggregator, resolution, cil,
-                       agreement_summary(counted, consensus), settings,
-                       _min_votes_warnings(outcomes, min_votes))
+    return Aggregation(
+        hierarchy,
+        aggregator,
+        resolution,
+        cil,
+        agreement_summary(counted, consensus),
+        settings,
+        _min_votes_warnings(outcomes, min_votes),
+    )
 
 
 def _min_votes_warnings(outcomes: dict[str, ClassOutcome], min_votes: int) -> tuple[str, ...]:
@@ -319,7 +358,9 @@ def _min_votes_warnings(outcomes: dict[str, ClassOutcome], min_votes: int) -> tu
     if not short:
         return ()
     most = max(o.n_votes for o in voted)
-    warning = (f"{len(short)} of the {len(voted)} classes with votes have fewer than the "
-               f"{min_votes} votes a class needs (the most a class has: {most}), so they keep "
-               "their own label")
+    warning = (
+        f"{len(short)} of the {len(voted)} classes with votes have fewer than the "
+        f"{min_votes} votes a class needs (the most a class has: {most}), so they keep "
+        "their own label"
+    )
     return (warning,)

@@ -19,7 +19,10 @@ from typing import Any
 from clustering.votes import Vote
 
 __all__ = [
-    "AnnotatorAgreement", "agreement_summary", "annotator_agreement", "fleiss_kappa",
+    "AnnotatorAgreement",
+    "agreement_summary",
+    "annotator_agreement",
+    "fleiss_kappa",
     "krippendorff_alpha_nominal",
 ]
 
@@ -59,13 +62,15 @@ def fleiss_kappa(subjects: Sequence[Mapping[Hashable, int]]) -> float | None:
         return None
     raters = {sum(counts.values()) for counts in subjects}
     if len(raters) != 1:
-        raise ValueError(f"Fleiss' kappa needs the same number of raters per subject, found "
-                         f"{sorted(raters)}")
+        raise ValueError(
+            f"Fleiss' kappa needs the same number of raters per subject, found {sorted(raters)}"
+        )
     n = raters.pop()
     if n < 2:
         raise ValueError("Fleiss' kappa needs at least two raters per subject")
-    observed = sum((sum(k * k for k in counts.values()) - n) / (n * (n - 1))
-                   for counts in subjects) / len(subjects)
+    observed = sum(
+        (sum(k * k for k in counts.values()) - n) / (n * (n - 1)) for counts in subjects
+    ) / len(subjects)
     totals: Counter[Hashable] = Counter()
     for counts in subjects:
         totals.update(counts)
@@ -85,8 +90,9 @@ class AnnotatorAgreement:
         return self.agreed / self.votes if self.votes else 0.0
 
 
-def annotator_agreement(votes: Iterable[Vote], consensus: Mapping[str, str]
-                        ) -> dict[str, AnnotatorAgreement]:
+def annotator_agreement(
+    votes: Iterable[Vote], consensus: Mapping[str, str]
+) -> dict[str, AnnotatorAgreement]:
     """Per annotator: how many of their votes equal the consensus label of the class
     (classes without one are left out). Pass counted (latest) votes."""
     tally: dict[str, list[int]] = {}

@@ -140,8 +140,13 @@ class CIL:
                 for c in self.classes
             ],
             "labels": [
-                {"index": label.index, "wnid": label.wnid, "name": label.name,
-                 "members": list(label.members), "other": label.other}
+                {
+                    "index": label.index,
+                    "wnid": label.wnid,
+                    "name": label.name,
+                    "members": list(label.members),
+                    "other": label.other,
+                }
                 for label in self.labels
             ],
             "provenance": self.provenance,
@@ -152,11 +157,14 @@ class CIL:
         the flat format would merge them silently."""
         shared = _shared_names(self.labels)
         if shared:
-            raise CILFormatError("this CIL", [
-                f"labels {', '.join(str(i) for i in indices)} share the name {name!r}; the flat "
-                "format keys labels by name, so make display names unique first"
-                for name, indices in shared.items()
-            ])
+            raise CILFormatError(
+                "this CIL",
+                [
+                    f"labels {', '.join(str(i) for i in indices)} share the name {name!r}; the flat "
+                    "format keys labels by name, so make display names unique first"
+                    for name, indices in shared.items()
+                ],
+            )
         labels = self.label_by_index()
         return {c.wnid: labels[c.label_index].name for c in self.classes}
 
@@ -192,7 +200,7 @@ def plain_lemmas(hierarchy: Hierarchy, wnid: str) -> set[str]:
 
 
 def sense_name(hierarchy: Hierarchy, wnid: str) -> str:
-    """"sense 3" for table.n.03: WordNet's own number tells two same-named senses apart."""
+    """ "sense 3" for table.n.03: WordNet's own number tells two same-named senses apart."""
     return f"sense {int(hierarchy.synsets[wnid].name.rsplit('.', 1)[1])}"
 
 
@@ -201,8 +209,11 @@ def qualifier_rank(hierarchy: Hierarchy, wnid: str, qualifier: str | None) -> in
     synset's own (a lemma, its sense number, its nltk name), 1 for a lemma of a synset
     above it, None where it does not belong. The flat reader keeps the closest reading,
     so "printer (printing machine)" is the machine, not the computer printer below it."""
-    if qualifier is None or qualifier in plain_lemmas(hierarchy, wnid) or qualifier in (
-            sense_name(hierarchy, wnid), normalize_name(hierarchy.synsets[wnid].name)):
+    if (
+        qualifier is None
+        or qualifier in plain_lemmas(hierarchy, wnid)
+        or qualifier in (sense_name(hierarchy, wnid), normalize_name(hierarchy.synsets[wnid].name))
+    ):
         return 0
     if any(qualifier in plain_lemmas(hierarchy, a) for a in hierarchy.ancestors(wnid)):
         return 1
@@ -217,9 +228,12 @@ def name_readings(hierarchy: Hierarchy, class_wnid: str, name: str) -> list[tupl
     attempts = [(False, *_split_qualifier(normalize_name(name)))] if other else []
     attempts.append((other, base, qualifier))
     for is_other, wanted, wanted_qualifier in attempts:
-        ranked = [(rank, wnid) for wnid in hierarchy.chain_wnids(class_wnid)
-                  if wanted in plain_lemmas(hierarchy, wnid)
-                  and (rank := qualifier_rank(hierarchy, wnid, wanted_qualifier)) is not None]
+        ranked = [
+            (rank, wnid)
+            for wnid in hierarchy.chain_wnids(class_wnid)
+            if wanted in plain_lemmas(hierarchy, wnid)
+            and (rank := qualifier_rank(hierarchy, wnid, wanted_qualifier)) is not None
+        ]
         if ranked:
             best = min(rank for rank, _ in ranked)
             return sorted((wnid, is_other) for rank, wnid in ranked if rank == best)
@@ -237,8 +251,11 @@ def resolve_name(hierarchy: Hierarchy, class_wnid: str, name: str) -> tuple[str 
     return min(readings, key=lambda r: (-hierarchy.synsets[r[0]].depth, r[0]))
 
 
-def unique_names(hierarchy: Hierarchy, names: Mapping[str, str],
-                 members: Mapping[str, Collection[str]] | None = None) -> dict[str, str]:
+def unique_names(
+    hierarchy: Hierarchy,
+    names: Mapping[str, str],
+    members: Mapping[str, Collection[str]] | None = None,
+) -> dict[str, str]:
     """Display names made unique: `names` maps label wnid -> wanted name ("crane",
     "other machine").
 
@@ -266,16 +283,21 @@ def unique_names(hierarchy: Hierarchy, names: Mapping[str, str],
             # Taken names, and names others keep unqualified, are out (tested without
             # building their union per wnid, which made this quadratic in the synsets).
             result[wnid] = next(
-                option for option in _name_options(hierarchy, wnid, wanted, contenders)
-                if option not in taken and (option == wanted or option not in unshared)
-                and all(name_readings(hierarchy, c, option) == reading
-                        for c in members.get(wnid, ())))
+                option
+                for option in _name_options(hierarchy, wnid, wanted, contenders)
+                if option not in taken
+                and (option == wanted or option not in unshared)
+                and all(
+                    name_readings(hierarchy, c, option) == reading for c in members.get(wnid, ())
+                )
+            )
             taken.add(result[wnid])
     return result
 
 
-def _name_options(hierarchy: Hierarchy, wnid: str, wanted: str, contenders: list[str]
-                  ) -> Iterator[str]:
+def _name_options(
+    hierarchy: Hierarchy, wnid: str, wanted: str, contenders: list[str]
+) -> Iterator[str]:
     """Names for `wnid`, best first (see `unique_names`). The last, qualified by the
     synset's nltk name ("table.n.03"), is unique in WordNet and means the synset alone
     on any chain, so the caller always finds one."""
@@ -286,8 +308,7 @@ def _name_options(hierarchy: Hierarchy, wnid: str, wanted: str, contenders: list
     for lemma in hierarchy.synsets[wnid].lemmas:
         if normalize_name(lemma) not in theirs | {core}:
             yield f"{wanted} ({lemma.replace('_', ' ')})"
-    their_lineage = {hierarchy.label(a) for c in contenders
-                     for a in [c, *hierarchy.ancestors(c)]}
+    their_lineage = {hierarchy.label(a) for c in contenders for a in [c, *hierarchy.ancestors(c)]}
     for ancestor in _nearest_first_ancestors(hierarchy, wnid):
         if hierarchy.label(ancestor) not in their_lineage:
             yield f"{wanted} ({hierarchy.label(ancestor)})"
@@ -317,9 +338,12 @@ def _shared_names(labels: list[Label]) -> dict[str, list[int]]:
 
 
 # --- building ---------------------------------------------------------------------------
-def build_cil(hierarchy: Hierarchy, assignment: Mapping[str, str],
-              provenance: Mapping[str, Any] | None = None,
-              other_labels: Collection[str] = ()) -> CIL:
+def build_cil(
+    hierarchy: Hierarchy,
+    assignment: Mapping[str, str],
+    provenance: Mapping[str, Any] | None = None,
+    other_labels: Collection[str] = (),
+) -> CIL:
     """A CIL from `assignment` (class wnid -> label synset wnid) over the hierarchy's classes.
 
     Display names are the synsets' first lemmas, "other <lemma>" for the label
@@ -335,28 +359,35 @@ def build_cil(hierarchy: Hierarchy, assignment: Mapping[str, str],
         if missing:
             problems.append(f"{len(missing)} classes have no label: {_listing(missing)}")
         if unknown:
-            problems.append(f"{len(unknown)} wnids are not classes of the hierarchy: "
-                            f"{_listing(unknown)}")
+            problems.append(
+                f"{len(unknown)} wnids are not classes of the hierarchy: {_listing(unknown)}"
+            )
         raise ValueError("; ".join(problems))
     label_wnids = sorted(set(assignment.values()))
-    wanted = {w: f"{OTHER_PREFIX}{hierarchy.label(w)}" if w in other_labels
-              else hierarchy.label(w) for w in label_wnids}
+    wanted = {
+        w: f"{OTHER_PREFIX}{hierarchy.label(w)}" if w in other_labels else hierarchy.label(w)
+        for w in label_wnids
+    }
     members: dict[str, list[str]] = {w: [] for w in label_wnids}
     for image_class in hierarchy.classes:
         members[assignment[image_class.wnid]].append(image_class.wnid)
     display = unique_names(hierarchy, wanted, members)
     order = sorted(label_wnids, key=lambda w: (display[w], w))
     index_of = {wnid: index for index, wnid in enumerate(order)}
-    classes = [ClassEntry(c.index, c.wnid, hierarchy.label(c.wnid), index_of[assignment[c.wnid]])
-               for c in hierarchy.classes]
-    labels = [Label(index_of[w], w, display[w], tuple(members[w]), w in other_labels)
-              for w in order]
+    classes = [
+        ClassEntry(c.index, c.wnid, hierarchy.label(c.wnid), index_of[assignment[c.wnid]])
+        for c in hierarchy.classes
+    ]
+    labels = [
+        Label(index_of[w], w, display[w], tuple(members[w]), w in other_labels) for w in order
+    ]
     return CIL(classes, labels, dict(provenance or {}))
 
 
 def _listing(wnids: list[str], limit: int = 10) -> str:
-    return ", ".join(wnids[:limit]) + (f" ... ({len(wnids) - limit} more)"
-                                       if len(wnids) > limit else "")
+    return ", ".join(wnids[:limit]) + (
+        f" ... ({len(wnids) - limit} more)" if len(wnids) > limit else ""
+    )
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -392,9 +423,13 @@ def cil_from_json(data: Any, source: str = "the CIL", hierarchy: Hierarchy | Non
         return _from_rich(data, source)
     if isinstance(data, dict):
         return _from_flat(data, source, hierarchy)
-    raise CILFormatError(source, [
-        "expected a JSON object (rich CIL or flat {wnid: label name}), "
-        + f"found {type(data).__name__}"])
+    raise CILFormatError(
+        source,
+        [
+            "expected a JSON object (rich CIL or flat {wnid: label name}), "
+            + f"found {type(data).__name__}"
+        ],
+    )
 
 
 def _from_flat(data: dict, source: str, hierarchy: Hierarchy | None) -> CIL:
@@ -409,8 +444,11 @@ def _from_flat(data: dict, source: str, hierarchy: Hierarchy | None) -> CIL:
     if problems:
         raise CILFormatError(source, problems)
     known = hierarchy.class_index if hierarchy else {}
-    keys = _label_keys(data, hierarchy, source) if hierarchy else {
-        wnid: (name, None, False) for wnid, name in data.items()}
+    keys = (
+        _label_keys(data, hierarchy, source)
+        if hierarchy
+        else {wnid: (name, None, False) for wnid, name in data.items()}
+    )
     label_keys = sorted(set(keys.values()), key=lambda k: (k[0], k[1] or "", k[2]))
     index_of = {key: index for index, key in enumerate(label_keys)}
     wnids = sorted(data)
@@ -420,16 +458,18 @@ def _from_flat(data: dict, source: str, hierarchy: Hierarchy | None) -> CIL:
         members[keys[wnid]].append(wnid)
         name = hierarchy.label(wnid) if wnid in known else wnid
         classes.append(ClassEntry(index, wnid, name, index_of[keys[wnid]]))
-    labels = [Label(index_of[key], key[1], key[0], tuple(members[key]), key[2])
-              for key in label_keys]
+    labels = [
+        Label(index_of[key], key[1], key[0], tuple(members[key]), key[2]) for key in label_keys
+    ]
     provenance: dict[str, Any] = {"source_format": "flat"}
     if hierarchy is not None:
         provenance["hierarchy_version"] = hierarchy.version
     return CIL(classes, labels, provenance)
 
 
-def _label_keys(data: dict[str, str], hierarchy: Hierarchy, source: str
-                ) -> dict[str, tuple[str, str | None, bool]]:
+def _label_keys(
+    data: dict[str, str], hierarchy: Hierarchy, source: str
+) -> dict[str, tuple[str, str | None, bool]]:
     """class wnid -> (label name, label wnid or None, other), each name read on its
     classes' chains (`name_readings`). A name that can mean several synsets on a chain
     takes the one that all its classes share; where none or several are shared, the
@@ -440,8 +480,10 @@ def _label_keys(data: dict[str, str], hierarchy: Hierarchy, source: str
     keys: dict[str, tuple[str, str | None, bool]] = {}
     problems = []
     for name, wnids in sorted(by_name.items()):
-        readings = {w: name_readings(hierarchy, w, name) if w in hierarchy.class_index else []
-                    for w in wnids}
+        readings = {
+            w: name_readings(hierarchy, w, name) if w in hierarchy.class_index else []
+            for w in wnids
+        }
         found_sets = [set(found) for found in readings.values() if found]
         shared = set.intersection(*found_sets) if found_sets else set()
         ambiguous: dict[tuple[tuple[str, bool], ...], list[str]] = {}
@@ -451,8 +493,10 @@ def _label_keys(data: dict[str, str], hierarchy: Hierarchy, source: str
             elif len(found) > 1:
                 ambiguous.setdefault(tuple(found), []).append(wnid)
             keys[wnid] = (name, *(found[0] if len(found) == 1 else (None, False)))
-        problems.extend(_ambiguity(hierarchy, name, [w for w, _ in found], classes)
-                        for found, classes in ambiguous.items())
+        problems.extend(
+            _ambiguity(hierarchy, name, [w for w, _ in found], classes)
+            for found, classes in ambiguous.items()
+        )
     if problems:
         raise CILFormatError(source, problems)
     return keys
@@ -463,13 +507,17 @@ def _ambiguity(hierarchy: Hierarchy, name: str, synsets: list[str], classes: lis
     with the names this project would write for each."""
     meanings = ", ".join(
         f"{w} ({', '.join(lemma.replace('_', ' ') for lemma in hierarchy.synsets[w].lemmas)}: "
-        f"{hierarchy.synsets[w].gloss})" for w in synsets)
-    suggestions = unique_names(hierarchy, dict.fromkeys(synsets, name),
-                               dict.fromkeys(synsets, classes))
+        f"{hierarchy.synsets[w].gloss})"
+        for w in synsets
+    )
+    suggestions = unique_names(
+        hierarchy, dict.fromkeys(synsets, name), dict.fromkeys(synsets, classes)
+    )
     where = ", ".join(f"{c} ({hierarchy.label(c)})" for c in classes)
-    return (f"the name {name!r} can mean {len(synsets)} synsets on the chain of {where}: "
-            f"{meanings}; say which, e.g. "
-            + " or ".join(repr(suggestions[w]) for w in synsets))
+    return (
+        f"the name {name!r} can mean {len(synsets)} synsets on the chain of {where}: "
+        f"{meanings}; say which, e.g. " + " or ".join(repr(suggestions[w]) for w in synsets)
+    )
 
 
 def _from_rich(data: dict, source: str) -> CIL:
@@ -477,9 +525,13 @@ def _from_rich(data: dict, source: str) -> CIL:
     if data.get("format") != FORMAT:
         raise CILFormatError(source, [f"format is {data.get('format')!r}, expected {FORMAT!r}"])
     if data.get("format_version") != FORMAT_VERSION:
-        raise CILFormatError(source, [
-            f"format_version {data.get('format_version')!r} is not supported "
-            + f"(this reader knows {FORMAT_VERSION})"])
+        raise CILFormatError(
+            source,
+            [
+                f"format_version {data.get('format_version')!r} is not supported "
+                + f"(this reader knows {FORMAT_VERSION})"
+            ],
+        )
     for key, kind in (("classes", list), ("labels", list), ("provenance", dict)):
         if not isinstance(data.get(key), kind):
             problems.append(f"{key!r} must be a JSON {'array' if kind is list else 'object'}")
@@ -489,8 +541,12 @@ def _from_rich(data: dict, source: str) -> CIL:
     labels: list[Label] = []
     for position, item in enumerate(data["labels"]):
         where = f"labels[{position}]"
-        fields = _fields(item, where, {"index": int, "wnid": (str, type(None)), "name": str,
-                                       "members": list}, problems)
+        fields = _fields(
+            item,
+            where,
+            {"index": int, "wnid": (str, type(None)), "name": str, "members": list},
+            problems,
+        )
         if fields is None:
             continue
         if not all(isinstance(m, str) for m in fields["members"]):
@@ -501,8 +557,15 @@ def _from_rich(data: dict, source: str) -> CIL:
         other = item.get("other", False)
         if not isinstance(other, bool):
             problems.append(f"{where}.other must be true or false, found {other!r}")
-        labels.append(Label(fields["index"], fields["wnid"], fields["name"],
-                            tuple(fields["members"]), other is True))
+        labels.append(
+            Label(
+                fields["index"],
+                fields["wnid"],
+                fields["name"],
+                tuple(fields["members"]),
+                other is True,
+            )
+        )
     by_index: dict[int, Label] = {}
     for label in labels:
         if label.index in by_index:
@@ -513,9 +576,19 @@ def _from_rich(data: dict, source: str) -> CIL:
     seen: dict[str, int] = {}
     for position, item in enumerate(data["classes"]):
         where = f"classes[{position}]"
-        fields = _fields(item, where, {"index": int, "wnid": str, "name": str, "label_index": int,
-                                       "label_wnid": (str, type(None)), "label_name": str},
-                         problems)
+        fields = _fields(
+            item,
+            where,
+            {
+                "index": int,
+                "wnid": str,
+                "name": str,
+                "label_index": int,
+                "label_wnid": (str, type(None)),
+                "label_name": str,
+            },
+            problems,
+        )
         if fields is None:
             continue
         wnid = fields["wnid"]
@@ -530,17 +603,23 @@ def _from_rich(data: dict, source: str) -> CIL:
             problems.append(f"{where}: label_index {fields['label_index']} is not a label's index")
         else:
             if fields["label_wnid"] != label.wnid:
-                problems.append(f"{where}: label_wnid {fields['label_wnid']} differs from label "
-                                f"{label.index}'s wnid {label.wnid}")
+                problems.append(
+                    f"{where}: label_wnid {fields['label_wnid']} differs from label "
+                    f"{label.index}'s wnid {label.wnid}"
+                )
             if fields["label_name"] != label.name:
-                problems.append(f"{where}: label_name {fields['label_name']!r} differs from label "
-                                f"{label.index}'s name {label.name!r}")
+                problems.append(
+                    f"{where}: label_name {fields['label_name']!r} differs from label "
+                    f"{label.index}'s name {label.name!r}"
+                )
         classes.append(ClassEntry(fields["index"], wnid, fields["name"], fields["label_index"]))
     for label in labels:
         for member in label.members:
             if seen.get(member) != label.index:
-                problems.append(f"label {label.index} ({label.name!r}) lists {member}, whose "
-                                f"label_index is {seen.get(member, 'missing')}")
+                problems.append(
+                    f"label {label.index} ({label.name!r}) lists {member}, whose "
+                    f"label_index is {seen.get(member, 'missing')}"
+                )
         listed = {c for c, index in seen.items() if index == label.index}
         for wnid in sorted(listed - set(label.members)):
             problems.append(f"label {label.index} ({label.name!r}) does not list its class {wnid}")
@@ -549,8 +628,9 @@ def _from_rich(data: dict, source: str) -> CIL:
     return CIL(classes, labels, data["provenance"])
 
 
-def _fields(item: Any, where: str, spec: dict[str, Any], problems: list[str]
-            ) -> dict[str, Any] | None:
+def _fields(
+    item: Any, where: str, spec: dict[str, Any], problems: list[str]
+) -> dict[str, Any] | None:
     """`item`'s fields checked against `spec` (name -> type); None and problems noted if wrong."""
     if not isinstance(item, dict):
         problems.append(f"{where} must be a JSON object")

@@ -93,19 +93,24 @@ def load_hierarchy(args: argparse.Namespace, word_facts: bool = False) -> Hierar
         except (FileNotFoundError, ValueError) as exc:
             raise CommandError(str(exc)) from None
         if word_facts and not hierarchy.has_word_facts:
-            print(f"{args.hierarchy} has no word facts; reading them from WordNet",
-                  file=sys.stderr)
+            print(f"{args.hierarchy} has no word facts; reading them from WordNet", file=sys.stderr)
             hierarchy = hierarchy.with_word_facts()
         return hierarchy
     return Hierarchy.from_wordnet(read_class_list(getattr(args, "classes", None)))
 
 
 def add_hierarchy_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--hierarchy", metavar="FILE",
-                        help="a hierarchy JSON written by `hierarchy --out` (faster than WordNet)")
-    parser.add_argument("--classes", metavar="FILE_OR_DIR",
-                        help="class list: a text file of wnids or a dataset folder whose "
-                             "subfolders are wnids (default: the 1,000 ImageNet-1k classes)")
+    parser.add_argument(
+        "--hierarchy",
+        metavar="FILE",
+        help="a hierarchy JSON written by `hierarchy --out` (faster than WordNet)",
+    )
+    parser.add_argument(
+        "--classes",
+        metavar="FILE_OR_DIR",
+        help="class list: a text file of wnids or a dataset folder whose "
+        "subfolders are wnids (default: the 1,000 ImageNet-1k classes)",
+    )
 
 
 def cmd_wordnet(args: argparse.Namespace) -> int:
@@ -146,88 +151,118 @@ def cmd_strategy(args: argparse.Namespace) -> int:
         check_collapse(hierarchy, result.resolution, max_share)
     write_cil(result.cil, args.out, flat=args.flat)
     lifted = result.resolution.lifted
-    print(f"{args.out}: {result.cil.num_labels} labels for {len(result.cil.classes)} classes "
-          f"({what}); {result.conflicts} conflict(s) resolved ({args.conflicts})"
-          + (f", {len(lifted)} label(s) lifted into {len(set(lifted.values()))}"
-             if lifted else ""))
+    print(
+        f"{args.out}: {result.cil.num_labels} labels for {len(result.cil.classes)} classes "
+        f"({what}); {result.conflicts} conflict(s) resolved ({args.conflicts})"
+        + (f", {len(lifted)} label(s) lifted into {len(set(lifted.values()))}" if lifted else "")
+    )
     return 0
 
 
 def depth_cil(args: argparse.Namespace, hierarchy: Hierarchy) -> tuple[StrategyResult, str]:
-    return (strategy_cil(hierarchy, "depth", k=args.k, conflicts=args.conflicts),
-            f"depth, k={args.k}")
+    return (
+        strategy_cil(hierarchy, "depth", k=args.k, conflicts=args.conflicts),
+        f"depth, k={args.k}",
+    )
 
 
 def counts_provider(args: argparse.Namespace) -> CountProvider:
-    return (get_provider("json", path=args.counts) if args.counts
-            else get_provider(args.provider or DEFAULT_PROVIDER))
+    return (
+        get_provider("json", path=args.counts)
+        if args.counts
+        else get_provider(args.provider or DEFAULT_PROVIDER)
+    )
 
 
-def popularity_cil(args: argparse.Namespace, hierarchy: Hierarchy
-                   ) -> tuple[StrategyResult, str]:
+def popularity_cil(args: argparse.Namespace, hierarchy: Hierarchy) -> tuple[StrategyResult, str]:
     counts = counts_provider(args)
-    return (strategy_cil(hierarchy, "popularity", counts=counts, conflicts=args.conflicts),
-            f"popularity, {counts.name}")
+    return (
+        strategy_cil(hierarchy, "popularity", counts=counts, conflicts=args.conflicts),
+        f"popularity, {counts.name}",
+    )
 
 
-def entry_level_cil(args: argparse.Namespace, hierarchy: Hierarchy
-                    ) -> tuple[StrategyResult, str]:
+def entry_level_cil(args: argparse.Namespace, hierarchy: Hierarchy) -> tuple[StrategyResult, str]:
     counts = counts_provider(args)
     model = EntryLevelModel.load(args.model) if args.model else None
-    return (strategy_cil(hierarchy, "entry-level", counts=counts, conflicts=args.conflicts,
-                         model=model),
-            f"entry-level, {args.model or 'the shipped model'}, {counts.name}")
+    return (
+        strategy_cil(
+            hierarchy, "entry-level", counts=counts, conflicts=args.conflicts, model=model
+        ),
+        f"entry-level, {args.model or 'the shipped model'}, {counts.name}",
+    )
 
 
-def confusion_cil(args: argparse.Namespace, hierarchy: Hierarchy
-                  ) -> tuple[StrategyResult, str]:
+def confusion_cil(args: argparse.Namespace, hierarchy: Hierarchy) -> tuple[StrategyResult, str]:
     if args.temperature is not None and not args.weights:
         raise CommandError("--temperature is for --weights")
     temperature = DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
     if temperature <= 0:
         raise CommandError(f"--temperature must be above 0, got {temperature}")
     matrix = read_class_matrix(args.run, hierarchy, weights=args.weights)
-    similarity = (weight_similarity(matrix, temperature) if args.weights
-                  else confusion_similarity(matrix))
+    similarity = (
+        weight_similarity(matrix, temperature) if args.weights else confusion_similarity(matrix)
+    )
     with tqdm(desc="merging", unit="merge", disable=not sys.stderr.isatty()) as bar:
-        merged = merge_by_confusion(hierarchy, similarity, args.labels, args.threshold,
-                                    progress=lambda labels: bar.update(1))
+        merged = merge_by_confusion(
+            hierarchy,
+            similarity,
+            args.labels,
+            args.threshold,
+            progress=lambda labels: bar.update(1),
+        )
     source = "head weight rows" if args.weights else "confusion matrix"
     for line in describe_merges(hierarchy, merged.merges):
         print(f"  merged {line}", file=sys.stderr)
-    settings = {"method": "confusion", "source": f"{args.run} ({source})",
-                "threshold": args.threshold, "max_labels": args.labels,
-                **({"temperature": temperature} if args.weights else {}),
-                "merges": [[m.label, round(m.score, 6)] for m in merged.merges],
-                "stopped": merged.stopped}
-    return (assignment_result(hierarchy, merged.assignment, settings, args.conflicts),
-            f"{source}, {len(merged.merges)} merges, {merged.stopped}")
+    settings = {
+        "method": "confusion",
+        "source": f"{args.run} ({source})",
+        "threshold": args.threshold,
+        "max_labels": args.labels,
+        **({"temperature": temperature} if args.weights else {}),
+        "merges": [[m.label, round(m.score, 6)] for m in merged.merges],
+        "stopped": merged.stopped,
+    }
+    return (
+        assignment_result(hierarchy, merged.assignment, settings, args.conflicts),
+        f"{source}, {len(merged.merges)} merges, {merged.stopped}",
+    )
 
 
 def tree_cil(args: argparse.Namespace, hierarchy: Hierarchy) -> tuple[StrategyResult, str]:
     tree = read_tree(args.tree)
     cut = cut_tree(tree, hierarchy, args.level)
-    settings = {"method": "hierarchy", "tree": tree.source, "level": args.level,
-                "renamed": dict(sorted(cut.renamed.items())),
-                "left_out_joined": list(cut.left_out_joined),
-                "left_out_alone": list(cut.left_out_alone)}
-    result = assignment_result(hierarchy, cut.assignment, settings, args.conflicts,
-                               cut.report(tree, hierarchy))
-    return result, (f"{tree.source} cut at level {args.level}: {len(cut.groups)} groups, "
-                    f"{len(cut.renamed)} renamed")
+    settings = {
+        "method": "hierarchy",
+        "tree": tree.source,
+        "level": args.level,
+        "renamed": dict(sorted(cut.renamed.items())),
+        "left_out_joined": list(cut.left_out_joined),
+        "left_out_alone": list(cut.left_out_alone),
+    }
+    result = assignment_result(
+        hierarchy, cut.assignment, settings, args.conflicts, cut.report(tree, hierarchy)
+    )
+    return result, (
+        f"{tree.source} cut at level {args.level}: {len(cut.groups)} groups, "
+        f"{len(cut.renamed)} renamed"
+    )
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    named = [given.split("=", 1) if "=" in given else (Path(given).stem, given)
-             for given in args.cils]
+    named = [
+        given.split("=", 1) if "=" in given else (Path(given).stem, given) for given in args.cils
+    ]
     names = [name for name, _ in named]
     if len(set(names)) < len(names):
-        raise CommandError(f"two label sets share a name ({', '.join(names)}); name them "
-                           "as NAME=FILE")
+        raise CommandError(
+            f"two label sets share a name ({', '.join(names)}); name them as NAME=FILE"
+        )
     hierarchy = load_hierarchy(args)
-    sets = [read_label_set(name, path, hierarchy)
-            for name, path in tqdm(named, desc="reading", unit="set",
-                                   disable=not sys.stderr.isatty())]
+    sets = [
+        read_label_set(name, path, hierarchy)
+        for name, path in tqdm(named, desc="reading", unit="set", disable=not sys.stderr.isatty())
+    ]
     reference = read_human_labels(args.reference, hierarchy)
     rows, ari = compare(sets, hierarchy, reference, args.run)
     table = format_markdown(rows, ari, Path(reference.source).stem)
@@ -246,18 +281,28 @@ def cmd_discover(args: argparse.Namespace) -> int:
     published = Path(str(resources.files("clustering").joinpath(PUBLISHED_LABELS)))
     labels = read_label_set("labels", args.labels or published, hierarchy)
     try:
-        found = discover(hierarchy, wnids, features, labels.groups, args.min_cluster_size,
-                         args.far, args.max_width)
+        found = discover(
+            hierarchy,
+            wnids,
+            features,
+            labels.groups,
+            args.min_cluster_size,
+            args.far,
+            args.max_width,
+        )
     except ImportError:
         raise CommandError("discover needs scikit-learn: pip install -e '.[discover]'") from None
-    print(f"{len(wnids)} classes with features ({args.features}); labels: "
-          f"{args.labels or 'the published labels'}")
+    print(
+        f"{len(wnids)} classes with features ({args.features}); labels: "
+        f"{args.labels or 'the published labels'}"
+    )
     print(format_discovery(found, hierarchy, args.far, labels.names), end="")
     return 0
 
 
-def suggest_inputs(args: argparse.Namespace
-                   ) -> tuple[Hierarchy, HumanLabels, CountProvider, dict[str, int | None]]:
+def suggest_inputs(
+    args: argparse.Namespace,
+) -> tuple[Hierarchy, HumanLabels, CountProvider, dict[str, int | None]]:
     """What both `suggest` commands start from: the hierarchy, the human labels (described
     on stdout), the count provider and the counts of every synset's terms."""
     hierarchy = load_hierarchy(args, word_facts=True)
@@ -271,22 +316,45 @@ def cmd_suggest_fit(args: argparse.Namespace) -> int:
     hierarchy, human, counts, by_term = suggest_inputs(args)
     familiarity = familiarities(hierarchy, by_term)
     started = time.perf_counter()
-    with tqdm(total=args.folds, desc="grouped folds", unit="fold",
-              disable=not sys.stderr.isatty()) as bar:
-        cv = cross_validate(hierarchy, human.labels, familiarity, folds=args.folds,
-                            seed=args.seed, progress=lambda done, total: bar.update(1))
-    print(f"held-out agreement, grouped {cv.folds}-fold (no label in both parts): "
-          f"{cv.hits}/{cv.total} = {100 * cv.agreement:.1f} % "
-          f"(L2 per fold {', '.join(f'{x:g}' for x in cv.l2_per_fold)}; "
-          f"fold sizes {', '.join(map(str, cv.fold_sizes))})")
-    model = fit_model(hierarchy, human.labels, familiarity, seed=args.seed,
-                      provenance={"labels": human.source, "counts": counts.name,
-                                  "heldout_agreement": round(cv.agreement, 4),
-                                  "folds": cv.folds, "seed": args.seed})
-    hits, total = agreement(model.assignment(hierarchy, familiarity, list(human.labels)),
-                            human.labels, list(human.labels))
-    print(f"in-sample agreement: {hits}/{total} = {100 * hits / total:.1f} % "
-          f"(L2 {model.l2:g}, {time.perf_counter() - started:.1f} s)")
+    with tqdm(
+        total=args.folds, desc="grouped folds", unit="fold", disable=not sys.stderr.isatty()
+    ) as bar:
+        cv = cross_validate(
+            hierarchy,
+            human.labels,
+            familiarity,
+            folds=args.folds,
+            seed=args.seed,
+            progress=lambda done, total: bar.update(1),
+        )
+    print(
+        f"held-out agreement, grouped {cv.folds}-fold (no label in both parts): "
+        f"{cv.hits}/{cv.total} = {100 * cv.agreement:.1f} % "
+        f"(L2 per fold {', '.join(f'{x:g}' for x in cv.l2_per_fold)}; "
+        f"fold sizes {', '.join(map(str, cv.fold_sizes))})"
+    )
+    model = fit_model(
+        hierarchy,
+        human.labels,
+        familiarity,
+        seed=args.seed,
+        provenance={
+            "labels": human.source,
+            "counts": counts.name,
+            "heldout_agreement": round(cv.agreement, 4),
+            "folds": cv.folds,
+            "seed": args.seed,
+        },
+    )
+    hits, total = agreement(
+        model.assignment(hierarchy, familiarity, list(human.labels)),
+        human.labels,
+        list(human.labels),
+    )
+    print(
+        f"in-sample agreement: {hits}/{total} = {100 * hits / total:.1f} % "
+        f"(L2 {model.l2:g}, {time.perf_counter() - started:.1f} s)"
+    )
     print("weights (per standard deviation of the feature), largest first:")
     for name, weight in model.weight_table():
         print(f"  {weight:+7.3f}  {name}")
@@ -300,10 +368,14 @@ def cmd_suggest_evaluate(args: argparse.Namespace) -> int:
     model = EntryLevelModel.load(args.model) if args.model else load_default_model()
     classes = list(human.labels)
     rows = [
-        (f"entry-level model ({args.model or 'shipped'})",
-         model.assignment(hierarchy, familiarities(hierarchy, by_term), classes)),
-        ("original rule (most searched ancestor by word counts, too-general words left out)",
-         popularity_assignment(hierarchy, by_term, per_sense=False)),
+        (
+            f"entry-level model ({args.model or 'shipped'})",
+            model.assignment(hierarchy, familiarities(hierarchy, by_term), classes),
+        ),
+        (
+            "original rule (most searched ancestor by word counts, too-general words left out)",
+            popularity_assignment(hierarchy, by_term, per_sense=False),
+        ),
         ("popularity (per sense)", popularity_assignment(hierarchy, by_term)),
         ("the class itself", {c: c for c in classes}),
     ]
@@ -317,18 +389,31 @@ def cmd_suggest_evaluate(args: argparse.Namespace) -> int:
 def cmd_suggest_halves(args: argparse.Namespace) -> int:
     hierarchy, human, counts, by_term = suggest_inputs(args)
     familiarity = familiarities(hierarchy, by_term)
-    with tqdm(total=2 * args.splits, desc="half splits", unit="half",
-              disable=not sys.stderr.isatty()) as bar:
-        results = half_splits(hierarchy, human.labels, familiarity, splits=args.splits,
-                              seed=args.seed, progress=lambda done, total: bar.update(1))
-    print(f"fitted on one half of the labels (whole label groups), scored on the other "
-          f"({counts.name} counts):")
+    with tqdm(
+        total=2 * args.splits, desc="half splits", unit="half", disable=not sys.stderr.isatty()
+    ) as bar:
+        results = half_splits(
+            hierarchy,
+            human.labels,
+            familiarity,
+            splits=args.splits,
+            seed=args.seed,
+            progress=lambda done, total: bar.update(1),
+        )
+    print(
+        f"fitted on one half of the labels (whole label groups), scored on the other "
+        f"({counts.name} counts):"
+    )
     for result in results:
-        print(f"  split seed {result.seed}, trained on {result.trained_on} classes: "
-              f"{result.hits}/{result.total} = {100 * result.agreement:.1f} %")
+        print(
+            f"  split seed {result.seed}, trained on {result.trained_on} classes: "
+            f"{result.hits}/{result.total} = {100 * result.agreement:.1f} %"
+        )
     lowest = min(results, key=lambda r: r.agreement)
-    print(f"lowest: {100 * lowest.agreement:.1f} %, mean: "
-          f"{100 * sum(r.agreement for r in results) / len(results):.1f} %")
+    print(
+        f"lowest: {100 * lowest.agreement:.1f} %, mean: "
+        f"{100 * sum(r.agreement for r in results) / len(results):.1f} %"
+    )
     return 0
 
 
@@ -337,8 +422,9 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     max_share = collapse_share(args)
     if args.db:
         if args.decisions:
-            raise CommandError("--decisions is for --votes; with --db the decisions come from "
-                               "the database")
+            raise CommandError(
+                "--decisions is for --votes; with --db the decisions come from the database"
+            )
         # SQLAlchemy comes with the app's extra; only this path needs it.
         from clustering.dbread import read_everything
 
@@ -351,9 +437,17 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
         votes = read_votes(args.votes, hierarchy)
         decisions = read_decisions(args.decisions, hierarchy) if args.decisions else []
         source = str(args.votes)
-    result = aggregate(hierarchy, votes, decisions, min_votes=args.min_votes,
-                       tie_break=args.tie_break, weighting=args.weighting,
-                       conflicts=args.conflicts, max_share=max_share, source=source)
+    result = aggregate(
+        hierarchy,
+        votes,
+        decisions,
+        min_votes=args.min_votes,
+        tie_break=args.tie_break,
+        weighting=args.weighting,
+        conflicts=args.conflicts,
+        max_share=max_share,
+        source=source,
+    )
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     write_cil(result.cil, args.out, flat=args.flat)
@@ -362,13 +456,15 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
         Path(args.report).write_text(json.dumps(report, sort_keys=True, indent=1) + "\n")
     counted = result.cil.provenance["votes"]
     alpha = result.agreement["krippendorff_alpha_nominal"]
-    print(f"{args.out}: {result.cil.num_labels} labels for {len(result.cil.classes)} classes "
-          f"from {counted['counted']} counted votes of {counted['annotators']} annotator(s); "
-          f"{counted['undecided']} undecided, {counted['decided_by_admin']} decided by an admin, "
-          f"{len(result.resolution.conflicts)} conflict(s) resolved ({args.conflicts}), "
-          f"{len(report['overlaps'])} overlap(s); Krippendorff's alpha "
-          f"{'undefined' if alpha is None else f'{alpha:.3f}'}; "
-          f"{time.perf_counter() - started:.2f} s")
+    print(
+        f"{args.out}: {result.cil.num_labels} labels for {len(result.cil.classes)} classes "
+        f"from {counted['counted']} counted votes of {counted['annotators']} annotator(s); "
+        f"{counted['undecided']} undecided, {counted['decided_by_admin']} decided by an admin, "
+        f"{len(result.resolution.conflicts)} conflict(s) resolved ({args.conflicts}), "
+        f"{len(report['overlaps'])} overlap(s); Krippendorff's alpha "
+        f"{'undefined' if alpha is None else f'{alpha:.3f}'}; "
+        f"{time.perf_counter() - started:.2f} s"
+    )
     return 0
 
 
@@ -400,17 +496,31 @@ def _share(text: str) -> float:
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="FILE", required=True, help="the CIL JSON to write")
-    parser.add_argument("--flat", action="store_true",
-                        help="write the original flat {wnid: label name} format instead")
-    parser.add_argument("--conflicts", choices=POLICIES, default=DEFAULT_POLICY,
-                        help="how to resolve a label that is an ancestor of another: lift the "
-                             "specific classes into it, rename it 'other ...', or refuse "
-                             "(default: %(default)s)")
-    parser.add_argument("--max-share", type=_share, metavar="FRACTION",
-                        help="lift refuses to put more than this share of the classes under "
-                             f"one label (default: {DEFAULT_MAX_SHARE})")
-    parser.add_argument("--allow-collapse", action="store_true",
-                        help="let lift put any share of the classes under one label")
+    parser.add_argument(
+        "--flat",
+        action="store_true",
+        help="write the original flat {wnid: label name} format instead",
+    )
+    parser.add_argument(
+        "--conflicts",
+        choices=POLICIES,
+        default=DEFAULT_POLICY,
+        help="how to resolve a label that is an ancestor of another: lift the "
+        "specific classes into it, rename it 'other ...', or refuse "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-share",
+        type=_share,
+        metavar="FRACTION",
+        help="lift refuses to put more than this share of the classes under "
+        f"one label (default: {DEFAULT_MAX_SHARE})",
+    )
+    parser.add_argument(
+        "--allow-collapse",
+        action="store_true",
+        help="let lift put any share of the classes under one label",
+    )
 
 
 def collapse_share(args: argparse.Namespace) -> float | None:
@@ -430,14 +540,19 @@ def collapse_share(args: argparse.Namespace) -> float | None:
 def add_counts_options(parser: argparse.ArgumentParser) -> None:
     counts = parser.add_mutually_exclusive_group()
     # No argparse default: one equal to a given value hides it from the exclusion check.
-    counts.add_argument("--provider", choices=PROVIDERS,
-                        help=f"the search-count provider (default: {DEFAULT_PROVIDER})")
-    counts.add_argument("--counts", metavar="FILE",
-                        help="a JSON file {term: count} to use instead of a provider")
+    counts.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        help=f"the search-count provider (default: {DEFAULT_PROVIDER})",
+    )
+    counts.add_argument(
+        "--counts", metavar="FILE", help="a JSON file {term: count} to use instead of a provider"
+    )
 
 
-def add_strategy(strategies: argparse._SubParsersAction, name: str, summary: str,
-                 build: StrategyBuilder) -> argparse.ArgumentParser:
+def add_strategy(
+    strategies: argparse._SubParsersAction, name: str, summary: str, build: StrategyBuilder
+) -> argparse.ArgumentParser:
     """`strategy NAME` with the options every strategy shares (hierarchy, output,
     conflicts); the caller adds the strategy's own to the parser returned."""
     parser = strategies.add_parser(name, help=summary, description=summary)
@@ -451,18 +566,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m clustering",
         description="Clustered ImageNet Labels: the offline pipeline (WordNet hierarchy, "
-                    "automatic strategies, vote aggregation, CIL validation).",
+        "automatic strategies, vote aggregation, CIL validation).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("wordnet", help="find or set up WordNet 3.0 for nltk")
-    p.add_argument("--data-dir", help=f"nltk data folder to set it up in (default: {default_data_dir()})")
+    p.add_argument(
+        "--data-dir", help=f"nltk data folder to set it up in (default: {default_data_dir()})"
+    )
     p.set_defaults(func=cmd_wordnet)
 
     p = sub.add_parser("hierarchy", help="build the hypernym hierarchy above the classes")
     add_hierarchy_options(p)
-    p.add_argument("--summary", action="store_true",
-                   help="print classes, synsets and multi-path classes (default without --out)")
+    p.add_argument(
+        "--summary",
+        action="store_true",
+        help="print classes, synsets and multi-path classes (default without --out)",
+    )
     p.add_argument("--out", metavar="FILE", help="write the hierarchy as JSON")
     p.set_defaults(func=cmd_hierarchy)
 
@@ -471,177 +591,311 @@ def build_parser() -> argparse.ArgumentParser:
     add_hierarchy_options(p)
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("strategy", help="an automatic CIL: k levels up, the most popular "
-                                        "ancestor, the entry-level model, a model's "
-                                        "confusions, or a cut of a curated tree")
+    p = sub.add_parser(
+        "strategy",
+        help="an automatic CIL: k levels up, the most popular "
+        "ancestor, the entry-level model, a model's "
+        "confusions, or a cut of a curated tree",
+    )
     strategies = p.add_subparsers(dest="strategy", required=True)
-    p = add_strategy(strategies, "depth", "each class to its ancestor k levels up its longest "
-                                          "hypernym path", depth_cil)
-    p.add_argument("--k", type=_at_least(0), default=1,
-                   help="how many levels up (default: %(default)s)")
-    p = add_strategy(strategies, "popularity", "each class to its most searched ancestor, "
-                                               "too-general words left out", popularity_cil)
+    p = add_strategy(
+        strategies,
+        "depth",
+        "each class to its ancestor k levels up its longest hypernym path",
+        depth_cil,
+    )
+    p.add_argument(
+        "--k", type=_at_least(0), default=1, help="how many levels up (default: %(default)s)"
+    )
+    p = add_strategy(
+        strategies,
+        "popularity",
+        "each class to its most searched ancestor, too-general words left out",
+        popularity_cil,
+    )
     add_counts_options(p)
-    p = add_strategy(strategies, "entry-level", "each class to the candidate the entry-level "
-                                                "model, fitted on human labels, ranks first",
-                     entry_level_cil)
+    p = add_strategy(
+        strategies,
+        "entry-level",
+        "each class to the candidate the entry-level model, fitted on human labels, ranks first",
+        entry_level_cil,
+    )
     add_counts_options(p)
-    p.add_argument("--model", metavar="FILE",
-                   help="a model written by `suggest fit` (default: the shipped one, fitted "
-                        "on the original project's published labels)")
+    p.add_argument(
+        "--model",
+        metavar="FILE",
+        help="a model written by `suggest fit` (default: the shipped one, fitted "
+        "on the original project's published labels)",
+    )
 
-    p = add_strategy(strategies, "confusion", "merge the classes a trained 1,000-way model "
-                                              "confuses, through WordNet synsets only",
-                     confusion_cil)
+    p = add_strategy(
+        strategies,
+        "confusion",
+        "merge the classes a trained 1,000-way model confuses, through WordNet synsets only",
+        confusion_cil,
+    )
     p.description += (
         ". Each step merges into the synset whose current labels the model confuses most "
         "with each other: the share of the merged images turned from mistakes into hits, "
         "per label removed (for two classes, their mutual confusion rate). Merging into a "
-        "synset takes every label below it, so the labels stay a partition.")
-    p.add_argument("--run", metavar="RUN_DIR_OR_NPY", required=True,
-                   help="a run folder of a 1,000-way model after `python -m trainer.features "
-                        "RUN_DIR` (confusion.npy, head_weights.npy, classes.txt), or a .npy "
-                        "file; rows are named by classes.txt beside it, else they are the "
-                        "classes in sorted wnid order")
-    p.add_argument("--weights", action="store_true",
-                   help="use the head's weight rows (cosine similarity, softmax at "
-                        "--temperature) instead of the validation confusion matrix")
-    p.add_argument("--labels", type=_at_least(1), metavar="K",
-                   help="stop once there are at most K labels (default: only the threshold "
-                        "stops)")
-    p.add_argument("--threshold", type=_share, default=DEFAULT_THRESHOLD, metavar="RATE",
-                   help="stop when no merge scores at least this rate (default: %(default)s)")
-    p.add_argument("--temperature", type=float,
-                   help="with --weights: the softmax temperature over cosine similarities "
-                        f"(default: {DEFAULT_TEMPERATURE})")
+        "synset takes every label below it, so the labels stay a partition."
+    )
+    p.add_argument(
+        "--run",
+        metavar="RUN_DIR_OR_NPY",
+        required=True,
+        help="a run folder of a 1,000-way model after `python -m trainer.features "
+        "RUN_DIR` (confusion.npy, head_weights.npy, classes.txt), or a .npy "
+        "file; rows are named by classes.txt beside it, else they are the "
+        "classes in sorted wnid order",
+    )
+    p.add_argument(
+        "--weights",
+        action="store_true",
+        help="use the head's weight rows (cosine similarity, softmax at "
+        "--temperature) instead of the validation confusion matrix",
+    )
+    p.add_argument(
+        "--labels",
+        type=_at_least(1),
+        metavar="K",
+        help="stop once there are at most K labels (default: only the threshold stops)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=_share,
+        default=DEFAULT_THRESHOLD,
+        metavar="RATE",
+        help="stop when no merge scores at least this rate (default: %(default)s)",
+    )
+    p.add_argument(
+        "--temperature",
+        type=float,
+        help="with --weights: the softmax temperature over cosine similarities "
+        f"(default: {DEFAULT_TEMPERATURE})",
+    )
 
-    p = add_strategy(strategies, "hierarchy", "cut a curated tree over the classes (BREEDS' "
-                                              "format) at a level", tree_cil)
+    p = add_strategy(
+        strategies,
+        "hierarchy",
+        "cut a curated tree over the classes (BREEDS' format) at a level",
+        tree_cil,
+    )
     p.description += (
         ". Each class goes to its tree ancestor at the level. A group whose node is not on "
         "every member's WordNet chain is labelled by the deepest synset over all of them; a "
         "class the tree leaves out joins the most specific chosen label above it in "
-        "WordNet, else keeps its own label. Both are reported.")
-    p.add_argument("--tree", metavar="FILE_OR_DIR", required=True,
-                   help="class_hierarchy.txt ('PARENT_WNID CHILD_WNID' per line), or a folder "
-                        "holding it; node_names.txt beside it names the nodes in reports. "
-                        "BREEDS' files: imagenet_class_hierarchy/modified/ of the "
-                        "MadryLab/BREEDS-Benchmarks repository")
-    p.add_argument("--level", type=_at_least(0), required=True,
-                   help="the level to cut at: the shortest distance from the tree's root "
-                        "(0), as BREEDS counts levels")
+        "WordNet, else keeps its own label. Both are reported."
+    )
+    p.add_argument(
+        "--tree",
+        metavar="FILE_OR_DIR",
+        required=True,
+        help="class_hierarchy.txt ('PARENT_WNID CHILD_WNID' per line), or a folder "
+        "holding it; node_names.txt beside it names the nodes in reports. "
+        "BREEDS' files: imagenet_class_hierarchy/modified/ of the "
+        "MadryLab/BREEDS-Benchmarks repository",
+    )
+    p.add_argument(
+        "--level",
+        type=_at_least(0),
+        required=True,
+        help="the level to cut at: the shortest distance from the tree's root "
+        "(0), as BREEDS counts levels",
+    )
 
-    p = sub.add_parser("suggest", help="the entry-level model: fit it on human labels, or "
-                                       "score it against them")
+    p = sub.add_parser(
+        "suggest", help="the entry-level model: fit it on human labels, or score it against them"
+    )
     suggest = p.add_subparsers(dest="suggest", required=True)
-    labels_help = ("human labels: any CIL, flat or rich (default: the original project's "
-                   "published labels, shipped as clustering/data/published_cil_v3.json)")
-    p = suggest.add_parser("fit", help="fit the model; report grouped k-fold held-out agreement",
-                           description="Fit the entry-level model on human labels. Reports "
-                           "held-out agreement over grouped folds (classes sharing a label "
-                           "never in both parts; the L2 strength chosen inside each training "
-                           "part), the in-sample agreement and the weights.")
+    labels_help = (
+        "human labels: any CIL, flat or rich (default: the original project's "
+        "published labels, shipped as clustering/data/published_cil_v3.json)"
+    )
+    p = suggest.add_parser(
+        "fit",
+        help="fit the model; report grouped k-fold held-out agreement",
+        description="Fit the entry-level model on human labels. Reports "
+        "held-out agreement over grouped folds (classes sharing a label "
+        "never in both parts; the L2 strength chosen inside each training "
+        "part), the in-sample agreement and the weights.",
+    )
     p.add_argument("--labels", metavar="FILE", help=labels_help)
     p.add_argument("--out", metavar="FILE", required=True, help="the model JSON to write")
-    p.add_argument("--folds", type=_at_least(2), default=5,
-                   help="grouped folds for the held-out figure (default: %(default)s)")
-    p.add_argument("--seed", type=_at_least(0), default=0,
-                   help="orders equal-sized label groups when dealing folds (default: 0)")
+    p.add_argument(
+        "--folds",
+        type=_at_least(2),
+        default=5,
+        help="grouped folds for the held-out figure (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_at_least(0),
+        default=0,
+        help="orders equal-sized label groups when dealing folds (default: 0)",
+    )
     add_counts_options(p)
     add_hierarchy_options(p)
     p.set_defaults(func=cmd_suggest_fit)
-    p = suggest.add_parser("evaluate", help="agreement of a model and the baselines with "
-                                            "human labels")
+    p = suggest.add_parser(
+        "evaluate", help="agreement of a model and the baselines with human labels"
+    )
     p.add_argument("--labels", metavar="FILE", help=labels_help)
-    p.add_argument("--model", metavar="FILE", help="a model written by `suggest fit` "
-                                                   "(default: the shipped one)")
+    p.add_argument(
+        "--model",
+        metavar="FILE",
+        help="a model written by `suggest fit` (default: the shipped one)",
+    )
     add_counts_options(p)
     add_hierarchy_options(p)
     p.set_defaults(func=cmd_suggest_evaluate)
-    p = suggest.add_parser("halves", help="fit on one half of the labels, score on the other",
-                           description="How well the model carries to label groups it never "
-                           "saw: the labelled classes split in two by whole label groups, a "
-                           "model fitted on each half (L2 chosen inside it) and scored on the "
-                           "other half, for several splits. Prints each half's agreement and "
-                           "the lowest.")
+    p = suggest.add_parser(
+        "halves",
+        help="fit on one half of the labels, score on the other",
+        description="How well the model carries to label groups it never "
+        "saw: the labelled classes split in two by whole label groups, a "
+        "model fitted on each half (L2 chosen inside it) and scored on the "
+        "other half, for several splits. Prints each half's agreement and "
+        "the lowest.",
+    )
     p.add_argument("--labels", metavar="FILE", help=labels_help)
-    p.add_argument("--splits", type=_at_least(1), default=3,
-                   help="two-way splits, each scored both ways (default: %(default)s)")
-    p.add_argument("--seed", type=_at_least(0), default=0,
-                   help="the first split's seed; later splits take the next ones (default: 0)")
+    p.add_argument(
+        "--splits",
+        type=_at_least(1),
+        default=3,
+        help="two-way splits, each scored both ways (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_at_least(0),
+        default=0,
+        help="the first split's seed; later splits take the next ones (default: 0)",
+    )
     add_counts_options(p)
     add_hierarchy_options(p)
     p.set_defaults(func=cmd_suggest_halves)
 
     p = sub.add_parser(
-        "compare", help="label sets side by side: sizes, balance, agreement, ARI, validity",
+        "compare",
+        help="label sets side by side: sizes, balance, agreement, ARI, validity",
         description="For each CIL: labels, singletons, the largest label's share, the "
-                    "entropy of the classes over the labels and its balance (entropy / "
-                    "log2 labels), agreement with a reference (the share of its classes given "
-                    "the same synset), whether `validate` passes; the adjusted Rand index "
-                    "between every two sets; with --run, a 1,000-way model's top-1 on each "
-                    "set by argmax-then-map and summed softmax. Prints Markdown.")
-    p.add_argument("cils", nargs="+", metavar="[NAME=]CIL",
-                   help="label sets, rich or flat; named by the file's stem unless NAME= is "
-                        "given")
-    p.add_argument("--reference", metavar="CIL",
-                   help="the labels agreement is measured against (default: the original "
-                        "project's published labels)")
-    p.add_argument("--run", metavar="RUN_DIR",
-                   help="a 1,000-way run after `python -m trainer.features RUN_DIR`: its "
-                        "confusion.npy (and val_probabilities.npy, for summed softmax)")
+        "entropy of the classes over the labels and its balance (entropy / "
+        "log2 labels), agreement with a reference (the share of its classes given "
+        "the same synset), whether `validate` passes; the adjusted Rand index "
+        "between every two sets; with --run, a 1,000-way model's top-1 on each "
+        "set by argmax-then-map and summed softmax. Prints Markdown.",
+    )
+    p.add_argument(
+        "cils",
+        nargs="+",
+        metavar="[NAME=]CIL",
+        help="label sets, rich or flat; named by the file's stem unless NAME= is given",
+    )
+    p.add_argument(
+        "--reference",
+        metavar="CIL",
+        help="the labels agreement is measured against (default: the original "
+        "project's published labels)",
+    )
+    p.add_argument(
+        "--run",
+        metavar="RUN_DIR",
+        help="a 1,000-way run after `python -m trainer.features RUN_DIR`: its "
+        "confusion.npy (and val_probabilities.npy, for summed softmax)",
+    )
     p.add_argument("--markdown", metavar="FILE", help="also write the tables as Markdown")
     p.add_argument("--csv", metavar="FILE", help="also write the figures as CSV")
     add_hierarchy_options(p)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
-        "discover", help="groups of classes close in a model's features but far in WordNet, "
-                         "and labels the model splits",
+        "discover",
+        help="groups of classes close in a model's features but far in WordNet, "
+        "and labels the model splits",
         description="Cluster the classes' mean penultimate features (HDBSCAN on the centred, "
-                    "unit-length means) and list the clusters whose classes meet only --far or "
-                    "more levels up in WordNet, and the labels of a CIL whose classes fall into "
-                    "two or more clusters: what an admin reads before settling. Needs "
-                    "scikit-learn (the `discover` extra).")
-    p.add_argument("features", metavar="FEATURES",
-                   help="features.npz written by `python -m trainer.features RUN_DIR` (or the "
-                        "run folder), with classes.txt beside it")
-    p.add_argument("--labels", metavar="CIL",
-                   help="the label set to look for splits in (default: the original "
-                        "project's published labels)")
-    p.add_argument("--min-cluster-size", type=_at_least(2), default=DEFAULT_MIN_CLUSTER_SIZE,
-                   help="HDBSCAN's smallest cluster (default: %(default)s)")
-    p.add_argument("--max-width", type=_share, default=DEFAULT_MAX_WIDTH, metavar="SHARE",
-                   help="a cluster's classes must all lie within this share of the median "
-                        "distance between two classes (default: %(default)s)")
-    p.add_argument("--far", type=_at_least(1), default=DEFAULT_FAR, metavar="LEVELS",
-                   help="a cluster is far in WordNet when a class climbs this many levels to "
-                        "the synset all its classes share (default: %(default)s)")
+        "unit-length means) and list the clusters whose classes meet only --far or "
+        "more levels up in WordNet, and the labels of a CIL whose classes fall into "
+        "two or more clusters: what an admin reads before settling. Needs "
+        "scikit-learn (the `discover` extra).",
+    )
+    p.add_argument(
+        "features",
+        metavar="FEATURES",
+        help="features.npz written by `python -m trainer.features RUN_DIR` (or the "
+        "run folder), with classes.txt beside it",
+    )
+    p.add_argument(
+        "--labels",
+        metavar="CIL",
+        help="the label set to look for splits in (default: the original "
+        "project's published labels)",
+    )
+    p.add_argument(
+        "--min-cluster-size",
+        type=_at_least(2),
+        default=DEFAULT_MIN_CLUSTER_SIZE,
+        help="HDBSCAN's smallest cluster (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-width",
+        type=_share,
+        default=DEFAULT_MAX_WIDTH,
+        metavar="SHARE",
+        help="a cluster's classes must all lie within this share of the median "
+        "distance between two classes (default: %(default)s)",
+    )
+    p.add_argument(
+        "--far",
+        type=_at_least(1),
+        default=DEFAULT_FAR,
+        metavar="LEVELS",
+        help="a cluster is far in WordNet when a class climbs this many levels to "
+        "the synset all its classes share (default: %(default)s)",
+    )
     add_hierarchy_options(p)
     p.set_defaults(func=cmd_discover)
 
     p = sub.add_parser("aggregate", help="votes -> a sound CIL, with an agreement report")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--votes", metavar="FILE", help="votes as JSON lines")
-    source.add_argument("--db", metavar="URL",
-                        help="read votes, decisions and the hierarchy from the survey database "
-                             "(a SQLAlchemy URL, e.g. sqlite:///instance/cil.sqlite3)")
-    p.add_argument("--decisions", metavar="FILE",
-                   help="admin decisions as JSON lines (admin, wnid, label, time, note)")
+    source.add_argument(
+        "--db",
+        metavar="URL",
+        help="read votes, decisions and the hierarchy from the survey database "
+        "(a SQLAlchemy URL, e.g. sqlite:///instance/cil.sqlite3)",
+    )
+    p.add_argument(
+        "--decisions",
+        metavar="FILE",
+        help="admin decisions as JSON lines (admin, wnid, label, time, note)",
+    )
     add_hierarchy_options(p)
     add_output_options(p)
-    p.add_argument("--min-votes", type=_at_least(1), default=DEFAULT_MIN_VOTES,
-                   help="votes a class needs; with fewer it keeps its own label "
-                        "(default: %(default)s)")
-    p.add_argument("--weighting", choices=tuple(AGGREGATORS), default="none",
-                   help="none: plain majority; wawa: each annotator weighted by agreement "
-                        "with the majority (default: %(default)s)")
-    p.add_argument("--tie-break", choices=TIE_BREAKS, default=DEFAULT_TIE_BREAK,
-                   help="which tied synset wins: the later (more specific) or earlier in the "
-                        "class's chain (default: %(default)s)")
-    p.add_argument("--report", metavar="FILE",
-                   help="write per-class shares, agreement, undecided classes and conflicts "
-                        "as JSON")
+    p.add_argument(
+        "--min-votes",
+        type=_at_least(1),
+        default=DEFAULT_MIN_VOTES,
+        help="votes a class needs; with fewer it keeps its own label (default: %(default)s)",
+    )
+    p.add_argument(
+        "--weighting",
+        choices=tuple(AGGREGATORS),
+        default="none",
+        help="none: plain majority; wawa: each annotator weighted by agreement "
+        "with the majority (default: %(default)s)",
+    )
+    p.add_argument(
+        "--tie-break",
+        choices=TIE_BREAKS,
+        default=DEFAULT_TIE_BREAK,
+        help="which tied synset wins: the later (more specific) or earlier in the "
+        "class's chain (default: %(default)s)",
+    )
+    p.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write per-class shares, agreement, undecided classes and conflicts as JSON",
+    )
     p.set_defaults(func=cmd_aggregate)
     return parser
 

@@ -40,8 +40,17 @@ from clustering.hierarchy import Hierarchy
 from clustering.human_labels import HumanLabels
 from clustering.validate import validate_file
 
-__all__ = ["PROBABILITIES_FILE", "TARGETS_FILE", "LabelSet", "Row", "adjusted_rand_index",
-           "compare", "format_csv", "format_markdown", "read_label_set"]
+__all__ = [
+    "PROBABILITIES_FILE",
+    "TARGETS_FILE",
+    "LabelSet",
+    "Row",
+    "adjusted_rand_index",
+    "compare",
+    "format_csv",
+    "format_markdown",
+    "read_label_set",
+]
 
 # Written by `python -m trainer.features RUN_DIR` beside confusion.npy.
 PROBABILITIES_FILE = "val_probabilities.npy"  # images x classes, the model's softmax
@@ -72,16 +81,22 @@ def read_label_set(name: str, path: str | Path, hierarchy: Hierarchy) -> LabelSe
     except CILFormatError:
         if not isinstance(data, dict) or "format" in data:
             raise
-        synsets = {w: resolve_name(hierarchy, w, label)[0]
-                   for w, label in data.items() if w in known}
-        problems += (sum(s is None for s in synsets.values())
-                     + len(find_conflicts(hierarchy, {s for s in synsets.values() if s})))
+        synsets = {
+            w: resolve_name(hierarchy, w, label)[0] for w, label in data.items() if w in known
+        }
+        problems += sum(s is None for s in synsets.values()) + len(
+            find_conflicts(hierarchy, {s for s in synsets.values() if s})
+        )
         groups = {w: label for w, label in data.items() if w in known}
         return LabelSet(name, groups, synsets, problems, {g: g for g in groups.values()})
     labels = cil.label_by_index()
-    return LabelSet(name, {c.wnid: c.label_index for c in cil.classes if c.wnid in known},
-                    {c.wnid: labels[c.label_index].wnid for c in cil.classes if c.wnid in known},
-                    problems, {index: label.name for index, label in labels.items()})
+    return LabelSet(
+        name,
+        {c.wnid: c.label_index for c in cil.classes if c.wnid in known},
+        {c.wnid: labels[c.label_index].wnid for c in cil.classes if c.wnid in known},
+        problems,
+        {index: label.name for index, label in labels.items()},
+    )
 
 
 def adjusted_rand_index(first: Sequence[Hashable], second: Sequence[Hashable]) -> float:
@@ -118,9 +133,12 @@ class Row:
     summed_top1: float | None = None  # percent
 
 
-def compare(sets: Sequence[LabelSet], hierarchy: Hierarchy,
-            reference: HumanLabels | None = None, run: str | Path | None = None
-            ) -> tuple[list[Row], dict[tuple[str, str], float]]:
+def compare(
+    sets: Sequence[LabelSet],
+    hierarchy: Hierarchy,
+    reference: HumanLabels | None = None,
+    run: str | Path | None = None,
+) -> tuple[list[Row], dict[tuple[str, str], float]]:
     """The rows of the table, and the adjusted Rand index of every two sets."""
     model = _RunScores(run, hierarchy) if run else None
     rows = []
@@ -132,20 +150,31 @@ def compare(sets: Sequence[LabelSet], hierarchy: Hierarchy,
         agreement = None
         if reference is not None:
             common = [w for w in reference.labels if w in label_set.synsets]
-            agreement = (sum(label_set.synsets[w] == reference.labels[w] for w in common),
-                         len(common))
-        rows.append(Row(
-            label_set.name, total, len(sizes), sum(n == 1 for n in sizes.values()),
-            max(sizes.values()) / total, entropy,
-            entropy / math.log2(len(sizes)) if len(sizes) > 1 else None, agreement,
-            label_set.problems,
-            *(model.top1(label_set.groups) if model else (None, None))))
+            agreement = (
+                sum(label_set.synsets[w] == reference.labels[w] for w in common),
+                len(common),
+            )
+        rows.append(
+            Row(
+                label_set.name,
+                total,
+                len(sizes),
+                sum(n == 1 for n in sizes.values()),
+                max(sizes.values()) / total,
+                entropy,
+                entropy / math.log2(len(sizes)) if len(sizes) > 1 else None,
+                agreement,
+                label_set.problems,
+                *(model.top1(label_set.groups) if model else (None, None)),
+            )
+        )
     ari = {}
     for i, first in enumerate(sets):
-        for second in sets[i + 1:]:
+        for second in sets[i + 1 :]:
             common = sorted(set(first.groups) & set(second.groups))
             ari[first.name, second.name] = ari[second.name, first.name] = adjusted_rand_index(
-                [first.groups[w] for w in common], [second.groups[w] for w in common])
+                [first.groups[w] for w in common], [second.groups[w] for w in common]
+            )
     return rows, ari
 
 
@@ -184,24 +213,45 @@ class _RunScores:
         return mapped, 100 * float(hits.mean())
 
 
-COLUMNS = ("label set", "labels", "singletons", "largest", "entropy (bits)", "balance",
-           "agreement", "valid", "top-1 argmax-then-map", "top-1 summed softmax")
+COLUMNS = (
+    "label set",
+    "labels",
+    "singletons",
+    "largest",
+    "entropy (bits)",
+    "balance",
+    "agreement",
+    "valid",
+    "top-1 argmax-then-map",
+    "top-1 summed softmax",
+)
 
 
 def _cells(row: Row, run: bool) -> list[str]:
-    agreement = ("–" if row.agreement is None else
-                 f"{row.agreement[0]}/{row.agreement[1]} = "
-                 f"{100 * row.agreement[0] / max(row.agreement[1], 1):.1f} %")
-    cells = [row.name, str(row.labels), str(row.singletons), f"{100 * row.largest:.1f} %",
-             f"{row.entropy:.2f}", "–" if row.balance is None else f"{row.balance:.3f}",
-             agreement, "yes" if not row.problems else f"no ({row.problems} problem(s))"]
+    agreement = (
+        "–"
+        if row.agreement is None
+        else f"{row.agreement[0]}/{row.agreement[1]} = "
+        f"{100 * row.agreement[0] / max(row.agreement[1], 1):.1f} %"
+    )
+    cells = [
+        row.name,
+        str(row.labels),
+        str(row.singletons),
+        f"{100 * row.largest:.1f} %",
+        f"{row.entropy:.2f}",
+        "–" if row.balance is None else f"{row.balance:.3f}",
+        agreement,
+        "yes" if not row.problems else f"no ({row.problems} problem(s))",
+    ]
     if run:
         cells += ["–" if x is None else f"{x:.1f} %" for x in (row.mapped_top1, row.summed_top1)]
     return cells
 
 
-def format_markdown(rows: Sequence[Row], ari: dict[tuple[str, str], float],
-                    reference: str | None = None) -> str:
+def format_markdown(
+    rows: Sequence[Row], ari: dict[tuple[str, str], float], reference: str | None = None
+) -> str:
     run = any(row.mapped_top1 is not None for row in rows)
     columns = list(COLUMNS if run else COLUMNS[:-2])
     if reference:
@@ -209,10 +259,17 @@ def format_markdown(rows: Sequence[Row], ari: dict[tuple[str, str], float],
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cells(row, run)) + " |" for row in rows]
     names = [row.name for row in rows]
-    lines += ["", "Adjusted Rand index between the label sets:", "",
-              "| | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
-    lines += ["| " + a + " | " + " | ".join("1" if a == b else f"{ari[a, b]:.3f}"
-                                           for b in names) + " |" for a in names]
+    lines += [
+        "",
+        "Adjusted Rand index between the label sets:",
+        "",
+        "| | " + " | ".join(names) + " |",
+        "|" + "---|" * (len(names) + 1),
+    ]
+    lines += [
+        "| " + a + " | " + " | ".join("1" if a == b else f"{ari[a, b]:.3f}" for b in names) + " |"
+        for a in names
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -221,17 +278,39 @@ def format_csv(rows: Sequence[Row], ari: dict[tuple[str, str], float]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     names = [row.name for row in rows]
-    writer.writerow(["label_set", "classes", "labels", "singletons", "largest_share",
-                     "entropy_bits", "balance", "agreement_same", "agreement_classes",
-                     "problems", "top1_argmax_then_map", "top1_summed_softmax",
-                     *(f"ari_{name}" for name in names)])
+    writer.writerow(
+        [
+            "label_set",
+            "classes",
+            "labels",
+            "singletons",
+            "largest_share",
+            "entropy_bits",
+            "balance",
+            "agreement_same",
+            "agreement_classes",
+            "problems",
+            "top1_argmax_then_map",
+            "top1_summed_softmax",
+            *(f"ari_{name}" for name in names),
+        ]
+    )
     for row in rows:
         same, total = row.agreement or ("", "")
-        writer.writerow([row.name, row.classes, row.labels, row.singletons,
-                         f"{row.largest:.6f}", f"{row.entropy:.6f}",
-                         "" if row.balance is None else f"{row.balance:.6f}", same, total,
-                         row.problems,
-                         *("" if x is None else f"{x:.4f}"
-                           for x in (row.mapped_top1, row.summed_top1)),
-                         *("1" if row.name == b else f"{ari[row.name, b]:.6f}" for b in names)])
+        writer.writerow(
+            [
+                row.name,
+                row.classes,
+                row.labels,
+                row.singletons,
+                f"{row.largest:.6f}",
+                f"{row.entropy:.6f}",
+                "" if row.balance is None else f"{row.balance:.6f}",
+                same,
+                total,
+                row.problems,
+                *("" if x is None else f"{x:.4f}" for x in (row.mapped_top1, row.summed_top1)),
+                *("1" if row.name == b else f"{ari[row.name, b]:.6f}" for b in names),
+            ]
+        )
     return out.getvalue()

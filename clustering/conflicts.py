@@ -37,9 +37,19 @@ from clustering.errors import ClusteringError
 from clustering.hierarchy import Hierarchy
 
 __all__ = [
-    "DEFAULT_MAX_SHARE", "DEFAULT_POLICY", "POLICIES", "CollapseError", "Conflict",
-    "ConflictError", "Overlap", "Resolution", "check_collapse", "describe_conflict",
-    "find_conflicts", "find_overlaps", "resolve_conflicts",
+    "DEFAULT_MAX_SHARE",
+    "DEFAULT_POLICY",
+    "POLICIES",
+    "CollapseError",
+    "Conflict",
+    "ConflictError",
+    "Overlap",
+    "Resolution",
+    "check_collapse",
+    "describe_conflict",
+    "find_conflicts",
+    "find_overlaps",
+    "resolve_conflicts",
 ]
 
 POLICIES = ("lift", "other", "refuse")
@@ -58,8 +68,10 @@ class Conflict:
 
 
 def describe_conflict(hierarchy: Hierarchy, conflict: Conflict) -> str:
-    return (f"{hierarchy.label(conflict.general)} ({conflict.general}) is an ancestor of "
-            f"{hierarchy.label(conflict.specific)} ({conflict.specific})")
+    return (
+        f"{hierarchy.label(conflict.general)} ({conflict.general}) is an ancestor of "
+        f"{hierarchy.label(conflict.specific)} ({conflict.specific})"
+    )
 
 
 class ConflictError(ClusteringError, ValueError):
@@ -77,7 +89,8 @@ def _refusal(hierarchy: Hierarchy, conflicts: list[Conflict]) -> ConflictError:
         f"{len(conflicts)} conflict(s): a chosen label is an ancestor of another chosen "
         f"label, so the labels are not a partition of the classes:\n{lines}\n"
         "Settle them with admin decisions, or export with --conflicts lift or other.",
-        conflicts)
+        conflicts,
+    )
 
 
 @dataclass(frozen=True)
@@ -89,8 +102,9 @@ class Resolution:
     lifted: dict[str, str] = field(default_factory=dict)  # lift: label -> the label it went into
 
 
-def find_conflicts(hierarchy: Hierarchy, labels: Iterable[str],
-                   other_labels: Iterable[str] = ()) -> list[Conflict]:
+def find_conflicts(
+    hierarchy: Hierarchy, labels: Iterable[str], other_labels: Iterable[str] = ()
+) -> list[Conflict]:
     """Every (general, specific) pair among `labels` where general is an ancestor of
     specific, except where general is an `other` label, sorted."""
     chosen = set(labels)
@@ -103,12 +117,14 @@ def find_conflicts(hierarchy: Hierarchy, labels: Iterable[str],
     )
 
 
-def resolve_conflicts(hierarchy: Hierarchy, assignment: Mapping[str, str],
-                      policy: str = DEFAULT_POLICY) -> Resolution:
+def resolve_conflicts(
+    hierarchy: Hierarchy, assignment: Mapping[str, str], policy: str = DEFAULT_POLICY
+) -> Resolution:
     """The assignment made conflict-free by `policy` (see the module's docstring)."""
     if policy not in POLICIES:
-        raise ValueError(f"unknown conflict policy {policy!r}; choose one of: "
-                         f"{', '.join(POLICIES)}")
+        raise ValueError(
+            f"unknown conflict policy {policy!r}; choose one of: {', '.join(POLICIES)}"
+        )
     conflicts = find_conflicts(hierarchy, assignment.values())
     if not conflicts:
         return Resolution(dict(assignment), frozenset(), ())
@@ -116,18 +132,25 @@ def resolve_conflicts(hierarchy: Hierarchy, assignment: Mapping[str, str],
         raise _refusal(hierarchy, conflicts)
     chosen = set(assignment.values())
     if policy == "other":
-        resolved = {wnid: _push_down(hierarchy, wnid, label, chosen)
-                    for wnid, label in assignment.items()}
+        resolved = {
+            wnid: _push_down(hierarchy, wnid, label, chosen) for wnid, label in assignment.items()
+        }
         remaining = find_conflicts(hierarchy, resolved.values())
         other = frozenset(c.general for c in remaining)
     else:
         target = {label: _lift_target(hierarchy, label, chosen) for label in chosen}
         resolved = {wnid: target[label] for wnid, label in assignment.items()}
         other = frozenset()
-    moved = {wnid: (label, resolved[wnid]) for wnid, label in assignment.items()
-             if resolved[wnid] != label}
-    lifted = ({label: target[label] for label in sorted(chosen) if target[label] != label}
-              if policy == "lift" else {})
+    moved = {
+        wnid: (label, resolved[wnid])
+        for wnid, label in assignment.items()
+        if resolved[wnid] != label
+    }
+    lifted = (
+        {label: target[label] for label in sorted(chosen) if target[label] != label}
+        if policy == "lift"
+        else {}
+    )
     return Resolution(resolved, other, tuple(conflicts), moved, lifted)
 
 
@@ -135,14 +158,16 @@ class CollapseError(ConflictError):
     """A lift that puts more than `max_share` of the classes under one label.
     `collapsed` maps each such label to the labels lifted into it (sorted)."""
 
-    def __init__(self, message: str, conflicts: list[Conflict],
-                 collapsed: dict[str, list[str]]) -> None:
+    def __init__(
+        self, message: str, conflicts: list[Conflict], collapsed: dict[str, list[str]]
+    ) -> None:
         self.collapsed = collapsed
         super().__init__(message, conflicts)
 
 
-def check_collapse(hierarchy: Hierarchy, resolution: Resolution,
-                   max_share: float = DEFAULT_MAX_SHARE) -> None:
+def check_collapse(
+    hierarchy: Hierarchy, resolution: Resolution, max_share: float = DEFAULT_MAX_SHARE
+) -> None:
     """Raise `CollapseError` where lifting put more than `max_share` of the classes
     under one label. A label that big by its own classes is no lift's doing, and
     passes: only labels that something was lifted into are measured."""
@@ -151,31 +176,48 @@ def check_collapse(hierarchy: Hierarchy, resolution: Resolution,
     for label, general in resolution.lifted.items():
         into.setdefault(general, []).append(label)
     total = len(resolution.assignment)
-    collapsed = {general: sorted(labels) for general, labels in sorted(into.items())
-                 if sizes[general] > max_share * total}
+    collapsed = {
+        general: sorted(labels)
+        for general, labels in sorted(into.items())
+        if sizes[general] > max_share * total
+    }
     if collapsed:
         raise CollapseError(
-            "\n".join(_collapse_line(hierarchy, resolution, general, labels, max_share)
-                      for general, labels in collapsed.items())
+            "\n".join(
+                _collapse_line(hierarchy, resolution, general, labels, max_share)
+                for general, labels in collapsed.items()
+            )
             + "\nKeep both with --conflicts other, settle the votes by admin decisions, or "
             "pass --allow-collapse.",
-            list(resolution.conflicts), collapsed)
+            list(resolution.conflicts),
+            collapsed,
+        )
 
 
-def _collapse_line(hierarchy: Hierarchy, resolution: Resolution, general: str,
-                   labels: list[str], max_share: float, shown: int = 10) -> str:
+def _collapse_line(
+    hierarchy: Hierarchy,
+    resolution: Resolution,
+    general: str,
+    labels: list[str],
+    max_share: float,
+    shown: int = 10,
+) -> str:
     """One collapsed label: its size and the largest labels lifted into it."""
     size = sum(label == general for label in resolution.assignment.values())
     total = len(resolution.assignment)
     brought = Counter(before for before, after in resolution.moved.values() if after == general)
     largest = sorted(labels, key=lambda label: (-brought[label], hierarchy.label(label), label))
-    listed = ", ".join(f"{hierarchy.label(label)} ({label}, {brought[label]} "
-                       f"class{'es' if brought[label] != 1 else ''})"
-                       for label in largest[:shown])
+    listed = ", ".join(
+        f"{hierarchy.label(label)} ({label}, {brought[label]} "
+        f"class{'es' if brought[label] != 1 else ''})"
+        for label in largest[:shown]
+    )
     more = f" and {len(labels) - shown} more labels" if len(labels) > shown else ""
-    return (f"lift would put {size} of the {total} classes ({100 * size / total:.3g} %) under "
-            f"{hierarchy.label(general)} ({general}), more than the {100 * max_share:.3g} % "
-            f"allowed; it lifts into it: {listed}{more}")
+    return (
+        f"lift would put {size} of the {total} classes ({100 * size / total:.3g} %) under "
+        f"{hierarchy.label(general)} ({general}), more than the {100 * max_share:.3g} % "
+        f"allowed; it lifts into it: {listed}{more}"
+    )
 
 
 def _push_down(hierarchy: Hierarchy, class_wnid: str, label: str, chosen: set[str]) -> str:
@@ -183,8 +225,11 @@ def _push_down(hierarchy: Hierarchy, class_wnid: str, label: str, chosen: set[st
     below `label`, else `label`:
     under the `other` policy a class labelled "bird" that is an ostrich, with
     "ostrich" chosen, belongs to "ostrich", not to "other bird"."""
-    below = [w for w in hierarchy.chain_wnids(class_wnid)
-             if w in chosen and label in hierarchy.ancestors(w)]
+    below = [
+        w
+        for w in hierarchy.chain_wnids(class_wnid)
+        if w in chosen and label in hierarchy.ancestors(w)
+    ]
     return hierarchy.deepest(below) if below else label
 
 

@@ -42,9 +42,19 @@ from clustering.errors import ClusteringError
 from clustering.hierarchy import ClassListError, Hierarchy
 
 __all__ = [
-    "CLASSES_FILE", "CONFUSION_FILE", "DEFAULT_TEMPERATURE", "DEFAULT_THRESHOLD",
-    "WEIGHTS_FILE", "Merge", "MergeResult", "ModelFileError", "confusion_similarity",
-    "describe_merges", "merge_by_confusion", "read_class_matrix", "weight_similarity",
+    "CLASSES_FILE",
+    "CONFUSION_FILE",
+    "DEFAULT_TEMPERATURE",
+    "DEFAULT_THRESHOLD",
+    "WEIGHTS_FILE",
+    "Merge",
+    "MergeResult",
+    "ModelFileError",
+    "confusion_similarity",
+    "describe_merges",
+    "merge_by_confusion",
+    "read_class_matrix",
+    "weight_similarity",
 ]
 
 # The files `python -m trainer.features RUN_DIR` writes into a run folder.
@@ -80,8 +90,9 @@ class MergeResult:
     stopped: str  # why merging stopped, in words
 
 
-def read_class_matrix(source: str | Path, hierarchy: Hierarchy, weights: bool = False
-                      ) -> np.ndarray:
+def read_class_matrix(
+    source: str | Path, hierarchy: Hierarchy, weights: bool = False
+) -> np.ndarray:
     """The confusion matrix (or, with `weights`, the head's weight rows) of a run folder or
     a `.npy` file, its rows in the hierarchy's class order. Rows are named by `classes.txt`
     beside the file; without it they must be the hierarchy's classes in order."""
@@ -89,38 +100,47 @@ def read_class_matrix(source: str | Path, hierarchy: Hierarchy, weights: bool = 
     if path.is_dir():
         path = path / (WEIGHTS_FILE if weights else CONFUSION_FILE)
     if not path.is_file():
-        raise ModelFileError(f"{path} does not exist; write it with "
-                             "`python -m trainer.features RUN_DIR` (a 1,000-way run)")
+        raise ModelFileError(
+            f"{path} does not exist; write it with "
+            "`python -m trainer.features RUN_DIR` (a 1,000-way run)"
+        )
     try:
         matrix = np.load(path, allow_pickle=False)
     except ValueError as exc:
         raise ModelFileError(f"{path} is not a NumPy array file: {exc}") from None
     square = not weights
     if matrix.ndim != 2 or (square and matrix.shape[0] != matrix.shape[1]):
-        raise ModelFileError(f"{path} holds an array of shape {matrix.shape}; expected "
-                             + ("classes x classes" if square else "classes x features"))
+        raise ModelFileError(
+            f"{path} holds an array of shape {matrix.shape}; expected "
+            + ("classes x classes" if square else "classes x features")
+        )
     if not np.isfinite(matrix).all() or (square and (matrix < 0).any()):
-        raise ModelFileError(f"{path} holds " + ("negative or " if square else "")
-                             + "non-finite values")
+        raise ModelFileError(
+            f"{path} holds " + ("negative or " if square else "") + "non-finite values"
+        )
     names_file = path.parent / CLASSES_FILE
     wanted = [c.wnid for c in hierarchy.classes]
     if names_file.is_file():
         rows = names_file.read_text().split()
         if len(rows) != matrix.shape[0]:
-            raise ModelFileError(f"{names_file} names {len(rows)} classes, {path} has "
-                                 f"{matrix.shape[0]} rows")
+            raise ModelFileError(
+                f"{names_file} names {len(rows)} classes, {path} has {matrix.shape[0]} rows"
+            )
     elif matrix.shape[0] == len(wanted):
         rows = wanted
     else:
-        raise ModelFileError(f"{path} has {matrix.shape[0]} rows, the hierarchy "
-                             f"{len(wanted)} classes, and there is no {CLASSES_FILE} beside "
-                             "it to say which row is which")
+        raise ModelFileError(
+            f"{path} has {matrix.shape[0]} rows, the hierarchy "
+            f"{len(wanted)} classes, and there is no {CLASSES_FILE} beside "
+            "it to say which row is which"
+        )
     position = {wnid: i for i, wnid in enumerate(rows)}
     missing = [w for w in wanted if w not in position]
     if missing:
-        raise ClassListError(f"{path} has no row for {len(missing)} of the hierarchy's "
-                             f"classes: {', '.join(missing[:10])}"
-                             + (" ..." if len(missing) > 10 else ""))
+        raise ClassListError(
+            f"{path} has no row for {len(missing)} of the hierarchy's "
+            f"classes: {', '.join(missing[:10])}" + (" ..." if len(missing) > 10 else "")
+        )
     order = np.array([position[w] for w in wanted])
     return matrix[np.ix_(order, order)] if square else matrix[order]
 
@@ -133,8 +153,7 @@ def confusion_similarity(counts: np.ndarray) -> np.ndarray:
     return _symmetric(rates)
 
 
-def weight_similarity(weights: np.ndarray, temperature: float = DEFAULT_TEMPERATURE
-                      ) -> np.ndarray:
+def weight_similarity(weights: np.ndarray, temperature: float = DEFAULT_TEMPERATURE) -> np.ndarray:
     """Mutual confusion rates read from a head's weight rows (see the module's docstring)."""
     if temperature <= 0:
         raise ValueError(f"the temperature must be above 0, got {temperature}")
@@ -153,9 +172,13 @@ def _symmetric(rates: np.ndarray) -> np.ndarray:
     return similarity
 
 
-def merge_by_confusion(hierarchy: Hierarchy, similarity: np.ndarray,
-                       max_labels: int | None = None, threshold: float = DEFAULT_THRESHOLD,
-                       progress: Callable[[int], None] | None = None) -> MergeResult:
+def merge_by_confusion(
+    hierarchy: Hierarchy,
+    similarity: np.ndarray,
+    max_labels: int | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    progress: Callable[[int], None] | None = None,
+) -> MergeResult:
     """Merge the hierarchy's classes greedily by `similarity` (classes x classes in the
     hierarchy's class order, symmetric, zero diagonal), through WordNet synsets (see the
     module's docstring). `progress` is called with the number of labels after each merge."""
@@ -175,8 +198,10 @@ def merge_by_confusion(hierarchy: Hierarchy, similarity: np.ndarray,
         best = state.best()
         # A hair below: a score of 1/50 summed from rates comes out as 0.019999...
         if best is None or best[0] < threshold * (1 - 1e-9):
-            stopped = (f"no merge left scores at least {threshold:g} (best "
-                       f"{0 if best is None else best[0]:.4f})")
+            stopped = (
+                f"no merge left scores at least {threshold:g} (best "
+                f"{0 if best is None else best[0]:.4f})"
+            )
             break
         merges.append(state.merge(best[1], best[0]))
         if progress:
@@ -195,8 +220,11 @@ class _MergeState:
         self.label = list(self.wnids)  # class position -> its label
         self.within = dict.fromkeys(self.wnids, 0.0)  # label -> similarity mass inside it
         # Synsets over at least two classes: the only places a merge can go.
-        self.below = {wnid: np.array([hierarchy.class_index[c] for c in members])
-                      for wnid, members in hierarchy.descendants.items() if len(members) > 1}
+        self.below = {
+            wnid: np.array([hierarchy.class_index[c] for c in members])
+            for wnid, members in hierarchy.descendants.items()
+            if len(members) > 1
+        }
         self.scores: dict[str, float] = {}
         self._rescore(self.below)
 
@@ -243,8 +271,9 @@ class _MergeState:
         if not self.scores:
             return None
         depth = self.hierarchy.synsets
-        synset = min(self.scores, key=lambda s: (-self.scores[s], len(self.below[s]),
-                                                 -depth[s].depth, s))
+        synset = min(
+            self.scores, key=lambda s: (-self.scores[s], len(self.below[s]), -depth[s].depth, s)
+        )
         return self.scores[synset], synset
 
     def merge(self, synset: str, score: float) -> Merge:
@@ -263,7 +292,9 @@ class _MergeState:
 
 def describe_merges(hierarchy: Hierarchy, merges: Sequence[Merge], shown: int = 10) -> list[str]:
     """The first merges, one line each, for a person to check."""
-    return [f"{m.score:.3f}  {hierarchy.label(m.label)} ({m.label}): {m.classes} classes from "
-            + ", ".join(hierarchy.label(a) for a in m.absorbed[:6])
-            + (" ..." if len(m.absorbed) > 6 else "")
-            for m in merges[:shown]]
+    return [
+        f"{m.score:.3f}  {hierarchy.label(m.label)} ({m.label}): {m.classes} classes from "
+        + ", ".join(hierarchy.label(a) for a in m.absorbed[:6])
+        + (" ..." if len(m.absorbed) > 6 else "")
+        for m in merges[:shown]
+    ]

@@ -33,28 +33,59 @@ from clustering.hierarchy import ChainEntry, Hierarchy, ImageClass, LemmaSense, 
 from clustering.votes import Decision, Vote, as_utc
 
 __all__ = [
-    "WORD_FACTS_KEY", "DatabaseError", "engine_for", "psycopg_url", "read_decisions",
-    "read_everything", "read_hierarchy", "read_votes", "word_facts_from_json",
+    "WORD_FACTS_KEY",
+    "DatabaseError",
+    "engine_for",
+    "psycopg_url",
+    "read_decisions",
+    "read_everything",
+    "read_hierarchy",
+    "read_votes",
+    "word_facts_from_json",
     "word_facts_to_json",
 ]
 
 WORD_FACTS_KEY = "word_facts"  # the meta row holding the synsets' WordNet word facts
 
 _users = table("users", column("id", Integer), column("username", String))
-_votes = table("votes", column("id", Integer), column("annotator_id", Integer),
-               column("class_wnid", String), column("synset_wnid", String),
-               column("created_at", DateTime), column("comment", Text))
-_decisions = table("decisions", column("id", Integer), column("admin_id", Integer),
-                   column("class_wnid", String), column("synset_wnid", String),
-                   column("created_at", DateTime), column("note", Text))
-_synsets = table("synsets", column("wnid", String), column("name", String),
-                 column("lemmas_json", Text), column("gloss", Text), column("depth", Integer))
+_votes = table(
+    "votes",
+    column("id", Integer),
+    column("annotator_id", Integer),
+    column("class_wnid", String),
+    column("synset_wnid", String),
+    column("created_at", DateTime),
+    column("comment", Text),
+)
+_decisions = table(
+    "decisions",
+    column("id", Integer),
+    column("admin_id", Integer),
+    column("class_wnid", String),
+    column("synset_wnid", String),
+    column("created_at", DateTime),
+    column("note", Text),
+)
+_synsets = table(
+    "synsets",
+    column("wnid", String),
+    column("name", String),
+    column("lemmas_json", Text),
+    column("gloss", Text),
+    column("depth", Integer),
+)
 _edges = table("synset_edges", column("child", String), column("parent", String))
-_classes = table("classes", column("wnid", String), column("index", Integer),
-                 column("n_paths", Integer))
+_classes = table(
+    "classes", column("wnid", String), column("index", Integer), column("n_paths", Integer)
+)
 _meta = table("meta", column("key", String), column("value", Text))
-_chain = table("chain_entries", column("class_wnid", String), column("position", Integer),
-               column("synset_wnid", String), column("paths", String))
+_chain = table(
+    "chain_entries",
+    column("class_wnid", String),
+    column("position", Integer),
+    column("synset_wnid", String),
+    column("paths", String),
+)
 
 
 class DatabaseError(ClusteringError, RuntimeError):
@@ -64,12 +95,15 @@ class DatabaseError(ClusteringError, RuntimeError):
 def _read_log(connection: Connection, log, author, remark, record: type) -> list:
     """Rows of a log table (votes or decisions) with their author's username, oldest first
     (ties in time by row id, the order they were written), as `record`s."""
-    query = (select(_users.c.username, log.c.class_wnid, log.c.synset_wnid, log.c.created_at,
-                    remark)
-             .join_from(log, _users, author == _users.c.id)
-             .order_by(log.c.created_at, log.c.id))
-    return [record(username, class_wnid, synset_wnid, as_utc(created_at), text or None)
-            for username, class_wnid, synset_wnid, created_at, text in connection.execute(query)]
+    query = (
+        select(_users.c.username, log.c.class_wnid, log.c.synset_wnid, log.c.created_at, remark)
+        .join_from(log, _users, author == _users.c.id)
+        .order_by(log.c.created_at, log.c.id)
+    )
+    return [
+        record(username, class_wnid, synset_wnid, as_utc(created_at), text or None)
+        for username, class_wnid, synset_wnid, created_at, text in connection.execute(query)
+    ]
 
 
 def read_votes(connection: Connection) -> list[Vote]:
@@ -85,12 +119,17 @@ def read_decisions(connection: Connection) -> list[Decision]:
 def read_hierarchy(connection: Connection) -> Hierarchy:
     """The seeded hierarchy, as `flask seed` wrote it, with the word facts kept under
     `WORD_FACTS_KEY` in the meta table (none where the database was seeded before them)."""
-    stored = connection.execute(
-        select(_meta.c.value).where(_meta.c.key == WORD_FACTS_KEY)).scalar()
+    stored = connection.execute(select(_meta.c.value).where(_meta.c.key == WORD_FACTS_KEY)).scalar()
     facts = json.loads(stored) if stored else {}
     synsets = {
-        wnid: Synset(wnid, name, tuple(json.loads(lemmas)), gloss, depth,
-                     *word_facts_from_json(facts.get(wnid)))
+        wnid: Synset(
+            wnid,
+            name,
+            tuple(json.loads(lemmas)),
+            gloss,
+            depth,
+            *word_facts_from_json(facts.get(wnid)),
+        )
         for wnid, name, lemmas, gloss, depth in connection.execute(select(_synsets))
     }
     parents: dict[str, list[str]] = {}
@@ -98,12 +137,15 @@ def read_hierarchy(connection: Connection) -> Hierarchy:
         parents.setdefault(child, []).append(parent)
     chains: dict[str, list[ChainEntry]] = {}
     for class_wnid, _position, synset_wnid, paths in connection.execute(
-            select(_chain).order_by(_chain.c.class_wnid, _chain.c.position)):
+        select(_chain).order_by(_chain.c.class_wnid, _chain.c.position)
+    ):
         chains.setdefault(class_wnid, []).append(
-            ChainEntry(synset_wnid, tuple(int(p) for p in paths.split(","))))
-    classes = [ImageClass(index, wnid, tuple(chains.get(wnid, ())), n_paths)
-               for wnid, index, n_paths in connection.execute(
-                   select(_classes).order_by(_classes.c.index))]
+            ChainEntry(synset_wnid, tuple(int(p) for p in paths.split(",")))
+        )
+    classes = [
+        ImageClass(index, wnid, tuple(chains.get(wnid, ())), n_paths)
+        for wnid, index, n_paths in connection.execute(select(_classes).order_by(_classes.c.index))
+    ]
     if not classes:
         raise DatabaseError("the database holds no classes; seed it first with `flask seed`")
     return Hierarchy(synsets, {k: tuple(sorted(v)) for k, v in parents.items()}, classes)
@@ -112,8 +154,13 @@ def read_hierarchy(connection: Connection) -> Hierarchy:
 def word_facts_to_json(hierarchy: Hierarchy) -> str:
     """The synsets' word facts (lexicographer file, lemma senses) as one JSON text, the
     value the survey's seeding keeps under `WORD_FACTS_KEY`."""
-    return json.dumps({w: [s.lexname, [list(astuple(x)) for x in s.senses]]
-                       for w, s in hierarchy.synsets.items()}, sort_keys=True)
+    return json.dumps(
+        {
+            w: [s.lexname, [list(astuple(x)) for x in s.senses]]
+            for w, s in hierarchy.synsets.items()
+        },
+        sort_keys=True,
+    )
 
 
 def word_facts_from_json(item: list | None) -> tuple[str, tuple[LemmaSense, ...]]:
@@ -128,7 +175,7 @@ def psycopg_url(url: str) -> str:
     driver, the one installed; the app's settings and `--db` read URLs through this."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -138,14 +185,21 @@ def engine_for(url: str) -> Engine:
     try:
         parsed = make_url(url)
         # Connecting would create an empty SQLite file; a wrong path should say so instead.
-        if (parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
-                and not Path(parsed.database).is_file()):
-            raise DatabaseError(f"{parsed.database} does not exist; give the SQLite file "
-                                "the app uses (instance/cil.sqlite3 by default)")
+        if (
+            parsed.get_backend_name() == "sqlite"
+            and parsed.database not in (None, "", ":memory:")
+            and not Path(parsed.database).is_file()
+        ):
+            raise DatabaseError(
+                f"{parsed.database} does not exist; give the SQLite file "
+                "the app uses (instance/cil.sqlite3 by default)"
+            )
         return create_engine(parsed)
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise DatabaseError(f"{url!r} is not a database URL this installation can use "
-                            f"({exc}); give one like sqlite:///instance/cil.sqlite3") from None
+        raise DatabaseError(
+            f"{url!r} is not a database URL this installation can use "
+            f"({exc}); give one like sqlite:///instance/cil.sqlite3"
+        ) from None
 
 
 def read_everything(url: str) -> tuple[Hierarchy, list[Vote], list[Decision]]:
@@ -156,8 +210,10 @@ def read_everything(url: str) -> tuple[Hierarchy, list[Vote], list[Decision]]:
             return read_hierarchy(connection), read_votes(connection), read_decisions(connection)
     except SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or exc
-        raise DatabaseError(f"cannot read the survey database at {url!r}: {reason}. Check the "
-                            "URL, that the server is running, and that it was set up with "
-                            "`flask setup`.") from None
+        raise DatabaseError(
+            f"cannot read the survey database at {url!r}: {reason}. Check the "
+            "URL, that the server is running, and that it was set up with "
+            "`flask setup`."
+        ) from None
     finally:
         engine.dispose()

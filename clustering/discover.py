@@ -34,9 +34,18 @@ import numpy as np
 from clustering.confusion import CLASSES_FILE, ModelFileError
 from clustering.hierarchy import Hierarchy
 
-__all__ = ["DEFAULT_FAR", "DEFAULT_MAX_WIDTH", "DEFAULT_MIN_CLUSTER_SIZE", "FEATURES_FILE",
-           "Cluster", "Discovery", "cluster_features", "discover", "format_discovery",
-           "read_features"]
+__all__ = [
+    "DEFAULT_FAR",
+    "DEFAULT_MAX_WIDTH",
+    "DEFAULT_MIN_CLUSTER_SIZE",
+    "FEATURES_FILE",
+    "Cluster",
+    "Discovery",
+    "cluster_features",
+    "discover",
+    "format_discovery",
+    "read_features",
+]
 
 FEATURES_FILE = "features.npz"  # `mean` (classes x features) and `count` (images per class)
 # Two classes are already a finding: a pair the model cannot tell apart.
@@ -74,8 +83,9 @@ def read_features(source: str | Path, hierarchy: Hierarchy) -> tuple[list[str], 
     if path.is_dir():
         path = path / FEATURES_FILE
     if not path.is_file():
-        raise ModelFileError(f"{path} does not exist; write it with "
-                             "`python -m trainer.features RUN_DIR`")
+        raise ModelFileError(
+            f"{path} does not exist; write it with `python -m trainer.features RUN_DIR`"
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             means, counts = archive["mean"], archive["count"]
@@ -86,16 +96,21 @@ def read_features(source: str | Path, hierarchy: Hierarchy) -> tuple[list[str], 
         raise ModelFileError(f"{names_file} does not exist: it names the rows of {path}")
     rows = names_file.read_text().split()
     if len(rows) != len(means) or len(rows) != len(counts):
-        raise ModelFileError(f"{names_file} names {len(rows)} classes, {path} has "
-                             f"{len(means)} rows")
+        raise ModelFileError(
+            f"{names_file} names {len(rows)} classes, {path} has {len(means)} rows"
+        )
     position = {wnid: i for i, wnid in enumerate(rows)}
-    kept = [c.wnid for c in hierarchy.classes
-            if c.wnid in position and counts[position[c.wnid]] > 0]
+    kept = [
+        c.wnid for c in hierarchy.classes if c.wnid in position and counts[position[c.wnid]] > 0
+    ]
     return kept, means[[position[w] for w in kept]].astype(np.float64)
 
 
-def cluster_features(features: np.ndarray, min_cluster_size: int = DEFAULT_MIN_CLUSTER_SIZE,
-                     max_width: float = DEFAULT_MAX_WIDTH) -> np.ndarray:
+def cluster_features(
+    features: np.ndarray,
+    min_cluster_size: int = DEFAULT_MIN_CLUSTER_SIZE,
+    max_width: float = DEFAULT_MAX_WIDTH,
+) -> np.ndarray:
     """HDBSCAN's cluster of each row (-1: noise), on the rows centred and of unit length.
     HDBSCAN keeps in a cluster every point that ever joined it, however late; a row whose
     strength of membership (the cluster's tightest distance over its joining distance) is
@@ -110,34 +125,44 @@ def cluster_features(features: np.ndarray, min_cluster_size: int = DEFAULT_MIN_C
     # close to each other form a cluster however far the rest lie. Leaf selection keeps the
     # tightest groups instead of the most persistent ones, which on a few hundred points
     # swallow the classes that belong nowhere into the nearest big cluster.
-    found = HDBSCAN(min_cluster_size=min_cluster_size, min_samples=1,
-                    cluster_selection_method="leaf", copy=True).fit(unit)
+    found = HDBSCAN(
+        min_cluster_size=min_cluster_size, min_samples=1, cluster_selection_method="leaf", copy=True
+    ).fit(unit)
     labels = found.labels_.copy()
     labels[found.probabilities_ < MIN_STRENGTH] = -1
     return _drop_loose(unit, labels, min_cluster_size, max_width)
 
 
-def _drop_loose(points: np.ndarray, labels: np.ndarray, min_cluster_size: int,
-                max_width: float) -> np.ndarray:
+def _drop_loose(
+    points: np.ndarray, labels: np.ndarray, min_cluster_size: int, max_width: float
+) -> np.ndarray:
     """Clusters that the strength filter left smaller than asked become noise, and so do
     clusters wider than `max_width` times the median distance between two classes: HDBSCAN
     pairs the two loneliest classes too when nothing else is near them."""
     squares = (points * points).sum(axis=1)
-    distances = np.sqrt(np.maximum(squares[:, None] + squares[None, :] - 2 * points @ points.T,
-                                   0.0))
+    distances = np.sqrt(
+        np.maximum(squares[:, None] + squares[None, :] - 2 * points @ points.T, 0.0)
+    )
     typical = np.median(distances[np.triu_indices(len(points), k=1)])
     for cluster in np.unique(labels[labels >= 0]):
         members = np.flatnonzero(labels == cluster)
-        if (len(members) < min_cluster_size
-                or distances[np.ix_(members, members)].max() > max_width * typical):
+        if (
+            len(members) < min_cluster_size
+            or distances[np.ix_(members, members)].max() > max_width * typical
+        ):
             labels[members] = -1
     return labels
 
 
-def discover(hierarchy: Hierarchy, wnids: list[str], features: np.ndarray,
-             labels: Mapping[str, str] | None = None,
-             min_cluster_size: int = DEFAULT_MIN_CLUSTER_SIZE,
-             far: int = DEFAULT_FAR, max_width: float = DEFAULT_MAX_WIDTH) -> Discovery:
+def discover(
+    hierarchy: Hierarchy,
+    wnids: list[str],
+    features: np.ndarray,
+    labels: Mapping[str, str] | None = None,
+    min_cluster_size: int = DEFAULT_MIN_CLUSTER_SIZE,
+    far: int = DEFAULT_FAR,
+    max_width: float = DEFAULT_MAX_WIDTH,
+) -> Discovery:
     """Cluster the classes' features and set the clusters against WordNet and against
     `labels` (class wnid -> label, any hashable name)."""
     if len(wnids) < max(min_cluster_size, 2):
@@ -163,24 +188,36 @@ def discover(hierarchy: Hierarchy, wnids: list[str], features: np.ndarray,
 def _cluster(hierarchy: Hierarchy, classes: list[str]) -> Cluster:
     meet = hierarchy.meet(classes)
     depth = hierarchy.synsets[meet].depth
-    return Cluster(tuple(classes), meet,
-                   max(hierarchy.synsets[c].depth - depth for c in classes))
+    return Cluster(tuple(classes), meet, max(hierarchy.synsets[c].depth - depth for c in classes))
 
 
-def format_discovery(discovery: Discovery, hierarchy: Hierarchy, far: int,
-                     label_names: Mapping[str, str] | None = None) -> str:
+def format_discovery(
+    discovery: Discovery,
+    hierarchy: Hierarchy,
+    far: int,
+    label_names: Mapping[str, str] | None = None,
+) -> str:
     """The two lists as text for a person."""
+
     def names(classes) -> str:
         return ", ".join(hierarchy.label(c) for c in classes)
 
-    lines = [(f"{len(discovery.clusters)} clusters of "
-              f"{sum(len(c.classes) for c in discovery.clusters)} classes; "
-              f"{len(discovery.noise)} classes in none"),
-             "", f"Close to the model, far in WordNet (they meet {far} or more levels up):"]
-    lines += [f"  - {names(c.classes)}: meet at {hierarchy.label(c.meet)} ({c.meet}), "
-              f"{c.climb} levels up" for c in discovery.far] or ["  (none)"]
+    lines = [
+        (
+            f"{len(discovery.clusters)} clusters of "
+            f"{sum(len(c.classes) for c in discovery.clusters)} classes; "
+            f"{len(discovery.noise)} classes in none"
+        ),
+        "",
+        f"Close to the model, far in WordNet (they meet {far} or more levels up):",
+    ]
+    lines += [
+        f"  - {names(c.classes)}: meet at {hierarchy.label(c.meet)} ({c.meet}), {c.climb} levels up"
+        for c in discovery.far
+    ] or ["  (none)"]
     lines += ["", "One label, split by the model:"]
-    lines += [f"  - {(label_names or {}).get(label, label)}: "
-              + " | ".join(names(part) for part in parts)
-              for label, parts in discovery.split.items()] or ["  (none)"]
+    lines += [
+        f"  - {(label_names or {}).get(label, label)}: " + " | ".join(names(part) for part in parts)
+        for label, parts in discovery.split.items()
+    ] or ["  (none)"]
     return "\n".join(lines) + "\n"

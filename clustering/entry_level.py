@@ -32,9 +32,21 @@ from clustering.familiarity import Familiarity, synset_familiarity
 from clustering.hierarchy import Hierarchy
 
 __all__ = [
-    "DEFAULT_MODEL", "FEATURES", "L2_GRID", "CrossValidation", "EntryLevelModel", "HalfSplit",
-    "ModelError", "agreement", "candidate_features", "cross_validate", "familiarities",
-    "fit_model", "grouped_folds", "half_splits", "load_default_model",
+    "DEFAULT_MODEL",
+    "FEATURES",
+    "L2_GRID",
+    "CrossValidation",
+    "EntryLevelModel",
+    "HalfSplit",
+    "ModelError",
+    "agreement",
+    "candidate_features",
+    "cross_validate",
+    "familiarities",
+    "fit_model",
+    "grouped_folds",
+    "half_splits",
+    "load_default_model",
 ]
 
 MODEL_FORMAT = "cil-entry-level-model"
@@ -46,8 +58,17 @@ L2_GRID = (1.0, 3.0, 10.0, 30.0)
 
 # Lexicographer files that ImageNet-1k's chains pass through, as one-hot features; the
 # rest (noun.body, noun.person, ...) share the all-zero pattern.
-LEXNAMES = ("noun.Tops", "noun.animal", "noun.artifact", "noun.food", "noun.plant",
-            "noun.object", "noun.group", "noun.act", "noun.substance")
+LEXNAMES = (
+    "noun.Tops",
+    "noun.animal",
+    "noun.artifact",
+    "noun.food",
+    "noun.plant",
+    "noun.object",
+    "noun.group",
+    "noun.act",
+    "noun.substance",
+)
 # Kinds of class whose naming habits differ most: people name animals by a group
 # several levels up ("dog", "snake") and artifacts mostly by the class itself.
 CLASS_KINDS = ("noun.animal", "noun.artifact")
@@ -69,8 +90,11 @@ FEATURES: tuple[str, ...] = (
     "familiarity*classes_merged",  # a common word that also merges many classes
     "word_count*first_sense",  # the word's whole count, when this is its first sense
     *(f"lexname={name}" for name in LEXNAMES),
-    *(f"{feature}*class_{kind.removeprefix('noun.')}"
-      for kind in CLASS_KINDS for feature in ("distance", "familiarity", "classes_merged")),
+    *(
+        f"{feature}*class_{kind.removeprefix('noun.')}"
+        for kind in CLASS_KINDS
+        for feature in ("distance", "familiarity", "classes_merged")
+    ),
     "is_class*class_familiarity",  # keep a class whose own name is a common word
     "is_class*class_multiword",  # ... and leave one named by a phrase
 )
@@ -81,8 +105,9 @@ class ModelError(ClusteringError, ValueError):
 
 
 # --- features ---------------------------------------------------------------------------
-def familiarities(hierarchy: Hierarchy, term_counts: Mapping[str, int | None]
-                  ) -> dict[str, Familiarity]:
+def familiarities(
+    hierarchy: Hierarchy, term_counts: Mapping[str, int | None]
+) -> dict[str, Familiarity]:
     """synset wnid -> its sense-aware familiarity, for every synset of the hierarchy."""
     return {wnid: synset_familiarity(s, term_counts) for wnid, s in hierarchy.synsets.items()}
 
@@ -97,8 +122,9 @@ def _log_count(count: int | None) -> float:
     return math.log10(COUNT_FLOOR + (count or 0))
 
 
-def candidate_features(hierarchy: Hierarchy, class_wnid: str,
-                       familiarity: Mapping[str, Familiarity]) -> tuple[list[str], np.ndarray]:
+def candidate_features(
+    hierarchy: Hierarchy, class_wnid: str, familiarity: Mapping[str, Familiarity]
+) -> tuple[list[str], np.ndarray]:
     """The class's chain (root first) and one row of `FEATURES` per candidate."""
     chain = hierarchy.chain_wnids(class_wnid)
     own = hierarchy.synsets[class_wnid]
@@ -118,10 +144,20 @@ def candidate_features(hierarchy: Hierarchy, class_wnid: str,
         word_count = _log_count(best.word_count)
         first_sense = float(best.sense_rank == 1)
         row = [
-            fam[i], word_count, fam[i] - fam.max(),
-            float(rank[i] == 0), float(rank[i] == 1),
-            distance, distance**2 / 10, synset.depth, synset.depth**2 / 10, merged, is_class,
-            first_sense, float(_is_multiword(best.lemma)), fam[i] * merged,
+            fam[i],
+            word_count,
+            fam[i] - fam.max(),
+            float(rank[i] == 0),
+            float(rank[i] == 1),
+            distance,
+            distance**2 / 10,
+            synset.depth,
+            synset.depth**2 / 10,
+            merged,
+            is_class,
+            first_sense,
+            float(_is_multiword(best.lemma)),
+            fam[i] * merged,
             word_count * first_sense,
             *(float(synset.lexname == name) for name in LEXNAMES),
         ]
@@ -152,8 +188,9 @@ class EntryLevelModel:
     def scores(self, rows: np.ndarray) -> np.ndarray:
         return ((rows - self.mean) / self.scale) @ self.weights
 
-    def suggest(self, hierarchy: Hierarchy, class_wnid: str,
-                familiarity: Mapping[str, Familiarity]) -> str:
+    def suggest(
+        self, hierarchy: Hierarchy, class_wnid: str, familiarity: Mapping[str, Familiarity]
+    ) -> str:
         """The candidate of the class's chain people would most likely name it by; ties go
         to the more specific candidate."""
         chain, rows = candidate_features(hierarchy, class_wnid, familiarity)
@@ -161,22 +198,31 @@ class EntryLevelModel:
         best = max(range(len(chain)), key=lambda i: (scores[i], i))  # chain is root first
         return chain[best]
 
-    def assignment(self, hierarchy: Hierarchy, familiarity: Mapping[str, Familiarity],
-                   classes: Sequence[str] | None = None) -> dict[str, str]:
+    def assignment(
+        self,
+        hierarchy: Hierarchy,
+        familiarity: Mapping[str, Familiarity],
+        classes: Sequence[str] | None = None,
+    ) -> dict[str, str]:
         wanted = classes if classes is not None else [c.wnid for c in hierarchy.classes]
         return {c: self.suggest(hierarchy, c, familiarity) for c in wanted}
 
     def weight_table(self) -> list[tuple[str, float]]:
         """(feature, weight per standard deviation), largest effect first."""
-        return sorted(zip(self.features, self.weights.tolist(), strict=True),
-                      key=lambda item: -abs(item[1]))
+        return sorted(
+            zip(self.features, self.weights.tolist(), strict=True), key=lambda item: -abs(item[1])
+        )
 
     # --- file -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
-            "features": list(self.features), "mean": self.mean.tolist(),
-            "scale": self.scale.tolist(), "weights": self.weights.tolist(), "l2": self.l2,
+            "format": MODEL_FORMAT,
+            "format_version": MODEL_FORMAT_VERSION,
+            "features": list(self.features),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "weights": self.weights.tolist(),
+            "l2": self.l2,
             "provenance": self.provenance,
         }
 
@@ -186,24 +232,35 @@ class EntryLevelModel:
     @classmethod
     def from_dict(cls, data: Any, source: str = "the model") -> EntryLevelModel:
         if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
-            raise ModelError(f"{source} is not an entry-level model file (written by "
-                             "`python -m clustering suggest fit`)")
+            raise ModelError(
+                f"{source} is not an entry-level model file (written by "
+                "`python -m clustering suggest fit`)"
+            )
         if data.get("format_version") != MODEL_FORMAT_VERSION:
-            raise ModelError(f"{source}: unsupported model format version "
-                             f"{data.get('format_version')!r}")
+            raise ModelError(
+                f"{source}: unsupported model format version {data.get('format_version')!r}"
+            )
         if list(data.get("features", [])) != list(FEATURES):
-            raise ModelError(f"{source} was fitted on other features than this version "
-                             "computes; fit it again with `python -m clustering suggest fit`")
+            raise ModelError(
+                f"{source} was fitted on other features than this version "
+                "computes; fit it again with `python -m clustering suggest fit`"
+            )
         try:
             arrays = [np.array(data[key], dtype=float) for key in ("mean", "scale", "weights")]
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{source}: malformed numbers ({exc})") from None
-        if any(a.shape != (len(FEATURES),) for a in arrays) or not all(
-                np.isfinite(a).all() for a in arrays) or (arrays[1] <= 0).any():
-            raise ModelError(f"{source}: mean, scale and weights must be {len(FEATURES)} "
-                             "finite numbers each, scales positive")
-        return cls(tuple(FEATURES), *arrays, float(data.get("l2", 0.0)),
-                   dict(data.get("provenance", {})))
+        if (
+            any(a.shape != (len(FEATURES),) for a in arrays)
+            or not all(np.isfinite(a).all() for a in arrays)
+            or (arrays[1] <= 0).any()
+        ):
+            raise ModelError(
+                f"{source}: mean, scale and weights must be {len(FEATURES)} "
+                "finite numbers each, scales positive"
+            )
+        return cls(
+            tuple(FEATURES), *arrays, float(data.get("l2", 0.0)), dict(data.get("provenance", {}))
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> EntryLevelModel:
@@ -235,16 +292,20 @@ class _Examples:
         return _Examples(self.rows[index], self.mask[index], self.target[index])
 
 
-def _examples(hierarchy: Hierarchy, labels: Mapping[str, str],
-              familiarity: Mapping[str, Familiarity], classes: Sequence[str]) -> _Examples:
+def _examples(
+    hierarchy: Hierarchy,
+    labels: Mapping[str, str],
+    familiarity: Mapping[str, Familiarity],
+    classes: Sequence[str],
+) -> _Examples:
     built = [candidate_features(hierarchy, c, familiarity) for c in classes]
     longest = max(len(chain) for chain, _ in built)
     rows = np.zeros((len(built), longest, len(FEATURES)))
     mask = np.zeros((len(built), longest), dtype=bool)
     target = np.zeros(len(built), dtype=int)
     for n, (c, (chain, x)) in enumerate(zip(classes, built, strict=True)):
-        rows[n, :len(chain)] = x
-        mask[n, :len(chain)] = True
+        rows[n, : len(chain)] = x
+        mask[n, : len(chain)] = True
         target[n] = chain.index(labels[c])
     return _Examples(rows, mask, target)
 
@@ -267,8 +328,9 @@ def _newton(z_rows: np.ndarray, mask: np.ndarray, target: np.ndarray, l2: float)
         p = np.exp(log_p)
         mean_row = np.einsum("nk,nkd->nd", p, z_rows)
         gradient = (mean_row - chosen).sum(axis=0) + l2 * w
-        hessian = (np.einsum("nk,nkd,nke->de", p, z_rows, z_rows)
-                   - mean_row.T @ mean_row + l2 * np.eye(d))
+        hessian = (
+            np.einsum("nk,nkd,nke->de", p, z_rows, z_rows) - mean_row.T @ mean_row + l2 * np.eye(d)
+        )
         step = np.linalg.solve(hessian, gradient)
         size = 1.0
         while True:
@@ -301,8 +363,9 @@ def _hits(examples: _Examples, mean: np.ndarray, scale: np.ndarray, w: np.ndarra
     return int((best == examples.target).sum())
 
 
-def grouped_folds(classes: Sequence[str], labels: Mapping[str, str], k: int,
-                  seed: int = 0) -> list[list[str]]:
+def grouped_folds(
+    classes: Sequence[str], labels: Mapping[str, str], k: int, seed: int = 0
+) -> list[list[str]]:
     """`classes` split into k parts of about equal size, each human label's classes in
     one part. Groups are dealt largest first into the smallest part so far; the seed
     shuffles the order of equal-sized groups."""
@@ -320,8 +383,14 @@ def grouped_folds(classes: Sequence[str], labels: Mapping[str, str], k: int,
     return folds
 
 
-def _choose_l2(labels: Mapping[str, str], classes: Sequence[str], examples: _Examples,
-               l2_grid: Sequence[float], inner_folds: int, seed: int) -> float:
+def _choose_l2(
+    labels: Mapping[str, str],
+    classes: Sequence[str],
+    examples: _Examples,
+    l2_grid: Sequence[float],
+    inner_folds: int,
+    seed: int,
+) -> float:
     """The strength with the most grouped-CV hits among `classes` (ties to the larger)."""
     if len(l2_grid) == 1:
         return l2_grid[0]
@@ -355,17 +424,26 @@ class CrossValidation:
 
 
 def _labelled_classes(hierarchy: Hierarchy, labels: Mapping[str, str]) -> list[str]:
-    usable = [c.wnid for c in hierarchy.classes
-              if c.wnid in labels and labels[c.wnid] in hierarchy.chain_wnids(c.wnid)]
+    usable = [
+        c.wnid
+        for c in hierarchy.classes
+        if c.wnid in labels and labels[c.wnid] in hierarchy.chain_wnids(c.wnid)
+    ]
     if not usable:
         raise ModelError("no class of the hierarchy has a human label on its own chain")
     return usable
 
 
-def cross_validate(hierarchy: Hierarchy, labels: Mapping[str, str],
-                   familiarity: Mapping[str, Familiarity], folds: int = 5,
-                   l2_grid: Sequence[float] = L2_GRID, inner_folds: int = 4, seed: int = 0,
-                   progress: Callable[[int, int], None] | None = None) -> CrossValidation:
+def cross_validate(
+    hierarchy: Hierarchy,
+    labels: Mapping[str, str],
+    familiarity: Mapping[str, Familiarity],
+    folds: int = 5,
+    l2_grid: Sequence[float] = L2_GRID,
+    inner_folds: int = 4,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> CrossValidation:
     """Grouped k-fold held-out agreement; the L2 strength is chosen inside each training part."""
     classes = _labelled_classes(hierarchy, labels)
     examples = _examples(hierarchy, labels, familiarity, classes)
@@ -375,29 +453,33 @@ def cross_validate(hierarchy: Hierarchy, labels: Mapping[str, str],
     for i, held in enumerate(parts):
         train = [c for j, part in enumerate(parts) if j != i for c in part]
         train_index = np.array([position[c] for c in train])
-        l2 = _choose_l2(labels, train, examples.subset(train_index), l2_grid, inner_folds,
-                        seed + 1)
+        l2 = _choose_l2(labels, train, examples.subset(train_index), l2_grid, inner_folds, seed + 1)
         chosen.append(l2)
         fitted = _fit(examples.subset(train_index), l2)
         hits += _hits(examples.subset(np.array([position[c] for c in held])), *fitted)
         if progress:
             progress(i + 1, folds)
-    return CrossValidation(folds, hits, len(classes), tuple(chosen),
-                           tuple(len(p) for p in parts))
+    return CrossValidation(folds, hits, len(classes), tuple(chosen), tuple(len(p) for p in parts))
 
 
-def fit_model(hierarchy: Hierarchy, labels: Mapping[str, str],
-              familiarity: Mapping[str, Familiarity], l2_grid: Sequence[float] = L2_GRID,
-              inner_folds: int = 4, seed: int = 0,
-              provenance: Mapping[str, Any] | None = None) -> EntryLevelModel:
+def fit_model(
+    hierarchy: Hierarchy,
+    labels: Mapping[str, str],
+    familiarity: Mapping[str, Familiarity],
+    l2_grid: Sequence[float] = L2_GRID,
+    inner_folds: int = 4,
+    seed: int = 0,
+    provenance: Mapping[str, Any] | None = None,
+) -> EntryLevelModel:
     """A model fitted on every class whose label lies on its chain, the L2 strength
     chosen by grouped cross-validation on those classes."""
     classes = _labelled_classes(hierarchy, labels)
     examples = _examples(hierarchy, labels, familiarity, classes)
     l2 = _choose_l2(labels, classes, examples, l2_grid, inner_folds, seed)
     mean, scale, weights = _fit(examples, l2)
-    return EntryLevelModel(FEATURES, mean, scale, weights, l2,
-                           {"classes": len(classes), **(provenance or {})})
+    return EntryLevelModel(
+        FEATURES, mean, scale, weights, l2, {"classes": len(classes), **(provenance or {})}
+    )
 
 
 @dataclass(frozen=True)
@@ -415,10 +497,16 @@ class HalfSplit:
         return self.hits / self.total if self.total else 0.0
 
 
-def half_splits(hierarchy: Hierarchy, labels: Mapping[str, str],
-                familiarity: Mapping[str, Familiarity], splits: int = 3, seed: int = 0,
-                l2_grid: Sequence[float] = L2_GRID, inner_folds: int = 4,
-                progress: Callable[[int, int], None] | None = None) -> list[HalfSplit]:
+def half_splits(
+    hierarchy: Hierarchy,
+    labels: Mapping[str, str],
+    familiarity: Mapping[str, Familiarity],
+    splits: int = 3,
+    seed: int = 0,
+    l2_grid: Sequence[float] = L2_GRID,
+    inner_folds: int = 4,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[HalfSplit]:
     """For each of `splits` grouped two-way splits (seeds `seed`, `seed + 1`, ...), a model
     fitted on each half and scored on the other: 2 * `splits` results."""
     classes = _labelled_classes(hierarchy, labels)
@@ -426,17 +514,23 @@ def half_splits(hierarchy: Hierarchy, labels: Mapping[str, str],
     for split_seed in range(seed, seed + splits):
         halves = grouped_folds(classes, labels, 2, split_seed)
         for train, test in (halves, halves[::-1]):
-            model = fit_model(hierarchy, {c: labels[c] for c in train}, familiarity, l2_grid,
-                              inner_folds, split_seed)
-            hits, total = agreement(model.assignment(hierarchy, familiarity, test), labels,
-                                    test)
+            model = fit_model(
+                hierarchy,
+                {c: labels[c] for c in train},
+                familiarity,
+                l2_grid,
+                inner_folds,
+                split_seed,
+            )
+            hits, total = agreement(model.assignment(hierarchy, familiarity, test), labels, test)
             results.append(HalfSplit(split_seed, len(train), hits, total))
             if progress:
                 progress(len(results), 2 * splits)
     return results
 
 
-def agreement(assignment: Mapping[str, str], labels: Mapping[str, str],
-              classes: Sequence[str]) -> tuple[int, int]:
+def agreement(
+    assignment: Mapping[str, str], labels: Mapping[str, str], classes: Sequence[str]
+) -> tuple[int, int]:
     """(classes of `classes` whose assigned synset is the human label's, len(classes))."""
     return sum(assignment.get(c) == labels[c] for c in classes), len(classes)

@@ -25,9 +25,12 @@ class ProblemsError(ClusteringError, ValueError):
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
         self.problems = problems
-        shown = "\n".join(f"  - {p}" for p in problems[:self.max_shown])
-        more = (f"\n  ... and {len(problems) - self.max_shown} more"
-                if len(problems) > self.max_shown else "")
+        shown = "\n".join(f"  - {p}" for p in problems[: self.max_shown])
+        more = (
+            f"\n  ... and {len(problems) - self.max_shown} more"
+            if len(problems) > self.max_shown
+            else ""
+        )
         super().__init__(f"{self.headline()}:\n{shown}{more}")
 
     def headline(self) -> str:

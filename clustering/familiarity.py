@@ -21,7 +21,11 @@ from dataclasses import dataclass
 from clustering.hierarchy import LemmaSense, Synset
 
 __all__ = [
-    "SMOOTHING", "Familiarity", "plain_term", "sense_share", "synset_familiarity",
+    "SMOOTHING",
+    "Familiarity",
+    "plain_term",
+    "sense_share",
+    "synset_familiarity",
     "terms_for_synset",
 ]
 
@@ -61,8 +65,9 @@ def sense_share(sense: LemmaSense, smoothing: float = SMOOTHING) -> float:
     return (sense.tagged + smoothing * prior) / (sense.tagged_all + smoothing * total_prior)
 
 
-def synset_familiarity(synset: Synset, term_counts: Mapping[str, int | None],
-                       smoothing: float = SMOOTHING) -> Familiarity:
+def synset_familiarity(
+    synset: Synset, term_counts: Mapping[str, int | None], smoothing: float = SMOOTHING
+) -> Familiarity:
     """The familiarity of `synset` from counts per term (`terms_for_synset`'s terms).
     Ties go to the earlier lemma; a synset without word facts (a hierarchy saved
     before they were recorded) is refused, since its shares cannot be known."""
@@ -70,7 +75,8 @@ def synset_familiarity(synset: Synset, term_counts: Mapping[str, int | None],
         raise ValueError(
             f"synset {synset.wnid} has no WordNet sense facts; rebuild the hierarchy with "
             "`python -m clustering hierarchy --out FILE` (or load it with "
-            "`Hierarchy.load_or_build`, which adds them)")
+            "`Hierarchy.load_or_build`, which adds them)"
+        )
     best: Familiarity | None = None
     for lemma, sense in zip(synset.lemmas, synset.senses, strict=True):
         term = plain_term(lemma)

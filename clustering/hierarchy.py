@@ -166,7 +166,8 @@ class Hierarchy:
             return self
         wordnet = wordnet or _default_wordnet()
         synsets = {
-            wnid: _synset_from_nltk(wordnet.synset(s.name), wordnet) for wnid, s in self.synsets.items()
+            wnid: _synset_from_nltk(wordnet.synset(s.name), wordnet)
+            for wnid, s in self.synsets.items()
         }
         return Hierarchy(synsets, dict(self.parents), list(self.classes))
 
@@ -184,8 +185,11 @@ class Hierarchy:
                     "gloss": s.gloss,
                     "depth": s.depth,
                     "parents": list(self.parents.get(s.wnid, ())),
-                    **({"lexname": s.lexname, "senses": [list(astuple(x)) for x in s.senses]}
-                       if word_facts and s.has_word_facts else {}),
+                    **(
+                        {"lexname": s.lexname, "senses": [list(astuple(x)) for x in s.senses]}
+                        if word_facts and s.has_word_facts
+                        else {}
+                    ),
                 }
                 for s in self.synsets.values()
             },
@@ -205,10 +209,19 @@ class Hierarchy:
         if data.get("format") != FORMAT:
             raise HierarchyFormatError(f"not a hierarchy file (format is {data.get('format')!r})")
         if data.get("format_version") != FORMAT_VERSION:
-            raise HierarchyFormatError(f"unsupported hierarchy format version {data.get('format_version')}")
+            raise HierarchyFormatError(
+                f"unsupported hierarchy format version {data.get('format_version')}"
+            )
         synsets = {
-            wnid: Synset(wnid, s["name"], tuple(s["lemmas"]), s["gloss"], s["depth"],
-                         s.get("lexname", ""), tuple(LemmaSense(*x) for x in s.get("senses", ())))
+            wnid: Synset(
+                wnid,
+                s["name"],
+                tuple(s["lemmas"]),
+                s["gloss"],
+                s["depth"],
+                s.get("lexname", ""),
+                tuple(LemmaSense(*x) for x in s.get("senses", ())),
+            )
             for wnid, s in data["synsets"].items()
         }
         parents = {wnid: tuple(s["parents"]) for wnid, s in data["synsets"].items() if s["parents"]}
@@ -297,8 +310,11 @@ class Hierarchy:
                     swnid = _wnid(synset)
                     on_paths.setdefault(swnid, []).append(path_number)
                     seen = key.get(swnid)
-                    key[swnid] = (position, path_number) if seen is None else (
-                        max(seen[0], position), seen[1])
+                    key[swnid] = (
+                        (position, path_number)
+                        if seen is None
+                        else (max(seen[0], position), seen[1])
+                    )
                     if swnid not in synsets:
                         synsets[swnid] = _synset_from_nltk(synset, wordnet)
                         hypernyms = synset.hypernyms() + synset.instance_hypernyms()
@@ -369,7 +385,9 @@ def read_class_list(source: str | Path | None) -> list[str]:
             )
         return wnids
     if not path.is_file():
-        raise ClassListError(f"{path} does not exist; give a text file of wnids or a dataset folder.")
+        raise ClassListError(
+            f"{path} does not exist; give a text file of wnids or a dataset folder."
+        )
     wnids = []
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         line = line.split("#", 1)[0].strip()

@@ -33,11 +33,11 @@ class HumanLabels:
     source: str
 
     def describe(self) -> str:
-        return (f"{self.source}: {len(self.labels)} classes with a label on their chain"
-                + (f", {len(self.off_chain)} with a label off it (left out)"
-                   if self.off_chain else "")
-                + (f", {self.not_in_hierarchy} not in the hierarchy" if self.not_in_hierarchy
-                   else ""))
+        return (
+            f"{self.source}: {len(self.labels)} classes with a label on their chain"
+            + (f", {len(self.off_chain)} with a label off it (left out)" if self.off_chain else "")
+            + (f", {self.not_in_hierarchy} not in the hierarchy" if self.not_in_hierarchy else "")
+        )
 
 
 def read_human_labels(path: str | Path | None, hierarchy: Hierarchy) -> HumanLabels:

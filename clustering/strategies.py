@@ -33,9 +33,18 @@ from clustering.hierarchy import Hierarchy
 from clustering.popularity import CountProvider
 
 __all__ = [
-    "STRATEGIES", "TOO_GENERAL", "StrategyResult", "assignment_result", "depth_assignment",
-    "entry_level_assignment", "popularity_assignment", "strategy_cil", "suggest_label",
-    "synset_counts", "term_counts", "uncounted_synsets",
+    "STRATEGIES",
+    "TOO_GENERAL",
+    "StrategyResult",
+    "assignment_result",
+    "depth_assignment",
+    "entry_level_assignment",
+    "popularity_assignment",
+    "strategy_cil",
+    "suggest_label",
+    "synset_counts",
+    "term_counts",
+    "uncounted_synsets",
 ]
 
 STRATEGIES = ("depth", "popularity", "entry-level")
@@ -48,20 +57,55 @@ STRATEGIES = ("depth", "popularity", "entry-level")
 # commodity, ...). Chosen by reading the synsets above 10 or more of the
 # ImageNet-1k classes; concrete groups a person does name ("dog", "bird",
 # "fish", "vehicle", "furniture", "tool") are not listed.
-TOO_GENERAL: frozenset[str] = frozenset({
-    # the top of the hierarchy
-    "entity", "physical entity", "abstraction", "object", "whole", "thing", "matter",
-    "substance", "solid", "part", "natural object",
-    # living things and broad animal groups
-    "living thing", "organism", "being", "animal", "chordate", "vertebrate", "invertebrate",
-    "placental", "aquatic vertebrate",
-    # abstract artifact categories
-    "artifact", "instrumentality", "device", "container", "covering", "protective covering",
-    "conveyance", "commodity", "consumer goods", "durables", "equipment", "implement",
-    "structure", "furnishing", "mechanism",
-    # abstract food and plant categories
-    "food", "nutriment", "produce", "plant part", "plant organ", "reproductive structure",
-})
+TOO_GENERAL: frozenset[str] = frozenset(
+    {
+        # the top of the hierarchy
+        "entity",
+        "physical entity",
+        "abstraction",
+        "object",
+        "whole",
+        "thing",
+        "matter",
+        "substance",
+        "solid",
+        "part",
+        "natural object",
+        # living things and broad animal groups
+        "living thing",
+        "organism",
+        "being",
+        "animal",
+        "chordate",
+        "vertebrate",
+        "invertebrate",
+        "placental",
+        "aquatic vertebrate",
+        # abstract artifact categories
+        "artifact",
+        "instrumentality",
+        "device",
+        "container",
+        "covering",
+        "protective covering",
+        "conveyance",
+        "commodity",
+        "consumer goods",
+        "durables",
+        "equipment",
+        "implement",
+        "structure",
+        "furnishing",
+        "mechanism",
+        # abstract food and plant categories
+        "food",
+        "nutriment",
+        "produce",
+        "plant part",
+        "plant organ",
+        "reproductive structure",
+    }
+)
 
 
 def depth_assignment(hierarchy: Hierarchy, k: int) -> dict[str, str]:
@@ -86,8 +130,9 @@ def depth_assignment(hierarchy: Hierarchy, k: int) -> dict[str, str]:
     return assignment
 
 
-def term_counts(hierarchy: Hierarchy, counts: Mapping[str, int | None] | CountProvider
-                ) -> dict[str, int | None]:
+def term_counts(
+    hierarchy: Hierarchy, counts: Mapping[str, int | None] | CountProvider
+) -> dict[str, int | None]:
     """term -> count for every lemma of every synset (`terms_for_synset`). A provider is
     asked once per term; a term the mapping lacks or the provider cannot count (a
     `CountError`) is None."""
@@ -98,64 +143,86 @@ def term_counts(hierarchy: Hierarchy, counts: Mapping[str, int | None] | CountPr
     return {term: counts.get(term) for term in terms}
 
 
-def _by_term(hierarchy: Hierarchy, counts: Mapping[str, int | None] | CountProvider
-             ) -> Mapping[str, int | None]:
+def _by_term(
+    hierarchy: Hierarchy, counts: Mapping[str, int | None] | CountProvider
+) -> Mapping[str, int | None]:
     """`counts` as term -> count: a mapping as it is, a provider asked (`term_counts`)."""
     return counts if isinstance(counts, Mapping) else term_counts(hierarchy, counts)
 
 
 def uncounted_synsets(hierarchy: Hierarchy, counts: Mapping[str, int | None]) -> list[str]:
     """Synsets none of whose lemmas has a count: they rank as never searched."""
-    return sorted(w for w, s in hierarchy.synsets.items()
-                  if all(counts.get(t) is None for t in terms_for_synset(s.lemmas)))
+    return sorted(
+        w
+        for w, s in hierarchy.synsets.items()
+        if all(counts.get(t) is None for t in terms_for_synset(s.lemmas))
+    )
 
 
-def synset_counts(hierarchy: Hierarchy, counts: Mapping[str, int | None] | CountProvider,
-                  per_sense: bool = True) -> dict[str, int]:
+def synset_counts(
+    hierarchy: Hierarchy, counts: Mapping[str, int | None] | CountProvider, per_sense: bool = True
+) -> dict[str, int]:
     """synset wnid -> its sense-aware familiarity (`clustering.familiarity`): the best
     lemma's count times the synset's share of that word; 0 where nothing was counted.
     `per_sense=False` gives the original project's reading: the first lemma's word count."""
     by_term = _by_term(hierarchy, counts)
     if not per_sense:
-        return {w: by_term.get(terms_for_synset(s.lemmas)[0]) or 0
-                for w, s in hierarchy.synsets.items()}
+        return {
+            w: by_term.get(terms_for_synset(s.lemmas)[0]) or 0 for w, s in hierarchy.synsets.items()
+        }
     return {w: f.count or 0 for w, f in familiarities(hierarchy, by_term).items()}
 
 
-def _most_popular(hierarchy: Hierarchy, class_wnid: str, by_synset: Mapping[str, int],
-                  too_general: Collection[str]) -> str:
+def _most_popular(
+    hierarchy: Hierarchy,
+    class_wnid: str,
+    by_synset: Mapping[str, int],
+    too_general: Collection[str],
+) -> str:
     """The chain's synset with the highest count, too-general words left out; ties
     go to the more specific (deeper, then the lowest wnid). The class itself when
     nothing else is left."""
-    candidates = [w for w in hierarchy.chain_wnids(class_wnid)
-                  if normalize_name(hierarchy.label(w)) not in too_general or w == class_wnid]
+    candidates = [
+        w
+        for w in hierarchy.chain_wnids(class_wnid)
+        if normalize_name(hierarchy.label(w)) not in too_general or w == class_wnid
+    ]
     return min(candidates, key=lambda w: (-by_synset.get(w, 0), -hierarchy.synsets[w].depth, w))
 
 
-def popularity_assignment(hierarchy: Hierarchy, counts: Mapping[str, int | None] | CountProvider,
-                          too_general: Collection[str] = TOO_GENERAL,
-                          per_sense: bool = True) -> dict[str, str]:
+def popularity_assignment(
+    hierarchy: Hierarchy,
+    counts: Mapping[str, int | None] | CountProvider,
+    too_general: Collection[str] = TOO_GENERAL,
+    per_sense: bool = True,
+) -> dict[str, str]:
     """Each class -> its most familiar ancestor (or itself); `counts` is a provider or
     a mapping term -> count (terms are lemmas in plain words). `per_sense=False` is the
     original project's rule, on word counts (see `synset_counts`)."""
     by_synset = synset_counts(hierarchy, counts, per_sense)
     excluded = {normalize_name(word) for word in too_general}
-    return {c.wnid: _most_popular(hierarchy, c.wnid, by_synset, excluded)
-            for c in hierarchy.classes}
+    return {
+        c.wnid: _most_popular(hierarchy, c.wnid, by_synset, excluded) for c in hierarchy.classes
+    }
 
 
-def entry_level_assignment(hierarchy: Hierarchy,
-                           counts: Mapping[str, int | None] | CountProvider,
-                           model: EntryLevelModel | None = None) -> dict[str, str]:
+def entry_level_assignment(
+    hierarchy: Hierarchy,
+    counts: Mapping[str, int | None] | CountProvider,
+    model: EntryLevelModel | None = None,
+) -> dict[str, str]:
     """Each class -> the entry-level model's first choice on its chain (the shipped model
     unless `model` is given)."""
     by_term = _by_term(hierarchy, counts)
     return (model or _default_model()).assignment(hierarchy, familiarities(hierarchy, by_term))
 
 
-def suggest_label(hierarchy: Hierarchy, class_wnid: str,
-                  familiarity: Mapping[str, Familiarity],
-                  model: EntryLevelModel | None = None) -> str:
+def suggest_label(
+    hierarchy: Hierarchy,
+    class_wnid: str,
+    familiarity: Mapping[str, Familiarity],
+    model: EntryLevelModel | None = None,
+) -> str:
     """The survey's pre-selected answer for one class: the entry-level model's choice, as
     `entry_level_assignment` makes it. `familiarity` needs the class's chain only (synset
     wnid -> `Familiarity`, from `familiarities` or `synset_familiarity`). Returns a wnid on
@@ -180,11 +247,16 @@ class StrategyResult:
         return len(self.resolution.conflicts)
 
 
-def strategy_cil(hierarchy: Hierarchy, strategy: str, *, k: int = 1,
-                 counts: Mapping[str, int | None] | CountProvider | None = None,
-                 conflicts: str = DEFAULT_POLICY,
-                 too_general: Collection[str] = TOO_GENERAL,
-                 model: EntryLevelModel | None = None) -> StrategyResult:
+def strategy_cil(
+    hierarchy: Hierarchy,
+    strategy: str,
+    *,
+    k: int = 1,
+    counts: Mapping[str, int | None] | CountProvider | None = None,
+    conflicts: str = DEFAULT_POLICY,
+    too_general: Collection[str] = TOO_GENERAL,
+    model: EntryLevelModel | None = None,
+) -> StrategyResult:
     """A CIL by `strategy` ("depth" with `k`; "popularity" or "entry-level" with `counts`,
     the latter with `model`, the shipped one by default), its conflicts resolved by the
     `conflicts` policy. Synsets without any count are named in the result's warnings."""
@@ -201,25 +273,32 @@ def strategy_cil(hierarchy: Hierarchy, strategy: str, *, k: int = 1,
             warnings.append(
                 f"{len(missing)} of {len(hierarchy.synsets)} synsets have no count for any "
                 f"lemma and rank as never searched: {', '.join(missing[:10])}"
-                + (" ..." if len(missing) > 10 else ""))
+                + (" ..." if len(missing) > 10 else "")
+            )
         source = counts.name if isinstance(counts, CountProvider) else "mapping"
         if strategy == "popularity":
             assignment = popularity_assignment(hierarchy, by_term, too_general)
-            settings = {"method": "popularity", "counts": source,
-                        "too_general": sorted(too_general)}
+            settings = {
+                "method": "popularity",
+                "counts": source,
+                "too_general": sorted(too_general),
+            }
         else:
             chosen = model or _default_model()
             assignment = entry_level_assignment(hierarchy, by_term, chosen)
-            settings = {"method": "entry-level", "counts": source,
-                        "model": chosen.provenance}
+            settings = {"method": "entry-level", "counts": source, "model": chosen.provenance}
     else:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}")
     return assignment_result(hierarchy, assignment, settings, conflicts, warnings)
 
 
-def assignment_result(hierarchy: Hierarchy, assignment: Mapping[str, str],
-                      settings: Mapping[str, object], conflicts: str = DEFAULT_POLICY,
-                      warnings: Collection[str] = ()) -> StrategyResult:
+def assignment_result(
+    hierarchy: Hierarchy,
+    assignment: Mapping[str, str],
+    settings: Mapping[str, object],
+    conflicts: str = DEFAULT_POLICY,
+    warnings: Collection[str] = (),
+) -> StrategyResult:
     """Any strategy's last step: the assignment (class wnid -> synset) made conflict-free by
     the `conflicts` policy, and its CIL, whose provenance holds `settings`."""
     resolution = resolve_conflicts(hierarchy, assignment, conflicts)
@@ -230,5 +309,8 @@ def assignment_result(hierarchy: Hierarchy, assignment: Mapping[str, str],
         "hierarchy_version": hierarchy.version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    return StrategyResult(build_cil(hierarchy, resolution.assignment, provenance,
-                                    resolution.other_labels), resolution, tuple(warnings))
+    return StrategyResult(
+        build_cil(hierarchy, resolution.assignment, provenance, resolution.other_labels),
+        resolution,
+        tuple(warnings),
+    )

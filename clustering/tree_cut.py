@@ -34,8 +34,15 @@ from pathlib import Path
 from clustering.errors import ClusteringError
 from clustering.hierarchy import WNID_RE, Hierarchy
 
-__all__ = ["HIERARCHY_FILE", "NAMES_FILE", "Cut", "Tree", "TreeFormatError", "cut_tree",
-           "read_tree"]
+__all__ = [
+    "HIERARCHY_FILE",
+    "NAMES_FILE",
+    "Cut",
+    "Tree",
+    "TreeFormatError",
+    "cut_tree",
+    "read_tree",
+]
 
 HIERARCHY_FILE = "class_hierarchy.txt"
 NAMES_FILE = "node_names.txt"
@@ -77,16 +84,19 @@ def read_tree(path: str | Path) -> Tree:
     if path.is_dir():
         path = path / HIERARCHY_FILE
     if not path.is_file():
-        raise TreeFormatError(f"{path} does not exist; BREEDS' {HIERARCHY_FILE} and "
-                              f"{NAMES_FILE} come from the BREEDS-Benchmarks repository "
-                              "(see the README)")
+        raise TreeFormatError(
+            f"{path} does not exist; BREEDS' {HIERARCHY_FILE} and "
+            f"{NAMES_FILE} come from the BREEDS-Benchmarks repository "
+            "(see the README)"
+        )
     parents: dict[str, set[str]] = {}
     nodes: set[str] = set()
     for number, line in _lines(path):
         fields = line.split()
         if len(fields) != 2 or not all(WNID_RE.match(f) for f in fields):
-            raise TreeFormatError(f"{path}, line {number}: expected 'PARENT_WNID CHILD_WNID', "
-                                  f"found {line!r}")
+            raise TreeFormatError(
+                f"{path}, line {number}: expected 'PARENT_WNID CHILD_WNID', found {line!r}"
+            )
         parent, child = fields
         if parent == child:
             raise TreeFormatError(f"{path}, line {number}: {child} is its own parent")
@@ -100,8 +110,9 @@ def read_tree(path: str | Path) -> Tree:
         for number, line in _lines(names_path):
             wnid, _, name = line.partition("\t") if "\t" in line else line.partition(" ")
             if not WNID_RE.match(wnid.strip()):
-                raise TreeFormatError(f"{names_path}, line {number}: expected 'WNID<TAB>name', "
-                                      f"found {line!r}")
+                raise TreeFormatError(
+                    f"{names_path}, line {number}: expected 'WNID<TAB>name', found {line!r}"
+                )
             names[wnid.strip()] = name.strip()
     frozen = {child: tuple(sorted(ps)) for child, ps in parents.items()}
     return Tree(frozen, names, _levels(nodes, frozen, path), str(path))
@@ -131,8 +142,9 @@ def _levels(nodes: set[str], parents: dict[str, tuple[str, ...]], path: Path) ->
                 ready.append(child)
     cyclic = sorted(node for node, count in waiting.items() if count > 0)
     if cyclic:
-        raise TreeFormatError(f"{path}: {len(cyclic)} node(s) lie on or below a cycle: "
-                              f"{', '.join(cyclic[:10])}")
+        raise TreeFormatError(
+            f"{path}: {len(cyclic)} node(s) lie on or below a cycle: {', '.join(cyclic[:10])}"
+        )
     level = dict.fromkeys(roots, 0)
     queue = deque(roots)
     while queue:
@@ -156,15 +168,19 @@ class Cut:
         """Lines for a person: the renamed groups and the left-out classes."""
         lines = []
         for node, synset in sorted(self.renamed.items())[:shown]:
-            lines.append(f"tree node {tree.name(node)} ({node}) is not on every member's "
-                         f"WordNet chain: labelled {hierarchy.label(synset)} ({synset})")
+            lines.append(
+                f"tree node {tree.name(node)} ({node}) is not on every member's "
+                f"WordNet chain: labelled {hierarchy.label(synset)} ({synset})"
+            )
         if len(self.renamed) > shown:
             lines.append(f"... and {len(self.renamed) - shown} more renamed nodes")
         left_out = len(self.left_out_joined) + len(self.left_out_alone)
         if left_out:
-            lines.append(f"{left_out} of {len(hierarchy.classes)} classes are not in the tree: "
-                         f"{len(self.left_out_joined)} joined the chosen label above them in "
-                         f"WordNet, {len(self.left_out_alone)} kept their own label")
+            lines.append(
+                f"{left_out} of {len(hierarchy.classes)} classes are not in the tree: "
+                f"{len(self.left_out_joined)} joined the chosen label above them in "
+                f"WordNet, {len(self.left_out_alone)} kept their own label"
+            )
         return lines
 
 

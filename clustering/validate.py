@@ -83,8 +83,9 @@ class ValidationReport:
                 lines.append(f"  {check}: skipped ({self.skipped[check]})")
             elif check in self.checks:
                 failures = self.failed(check)
-                lines.append(f"  {check}: " + (f"FAILED, {len(failures)} problem(s)"
-                                               if failures else "ok"))
+                lines.append(
+                    f"  {check}: " + (f"FAILED, {len(failures)} problem(s)" if failures else "ok")
+                )
                 lines.extend(f"    - {f.message}" for f in failures)
         if self.warnings:
             lines.append(f"  warnings: {len(self.warnings)}")
@@ -107,8 +108,9 @@ def validate_file(path: str | Path, hierarchy: Hierarchy | None = None) -> Valid
     return report
 
 
-def validate_cil(cil: CIL, hierarchy: Hierarchy | None = None,
-                 source: str = "the CIL") -> ValidationReport:
+def validate_cil(
+    cil: CIL, hierarchy: Hierarchy | None = None, source: str = "the CIL"
+) -> ValidationReport:
     """Run every check on `cil`; without a hierarchy, `lemmas` and `partition` are skipped."""
     report = ValidationReport(source, num_classes=len(cil.classes), num_labels=cil.num_labels)
     results = {
@@ -138,16 +140,20 @@ def _coverage(cil: CIL, hierarchy: Hierarchy | None) -> Iterable[str]:
     listed = {c.wnid for c in cil.classes}
     missing = [c for c in hierarchy.classes if c.wnid not in listed]
     if missing:
-        yield (f"{len(missing)} of the hierarchy's {len(hierarchy.classes)} classes have no "
-               f"label: " + ", ".join(f"{c.wnid} ({hierarchy.label(c.wnid)})" for c in missing))
+        yield (
+            f"{len(missing)} of the hierarchy's {len(hierarchy.classes)} classes have no "
+            f"label: " + ", ".join(f"{c.wnid} ({hierarchy.label(c.wnid)})" for c in missing)
+        )
     unknown = sorted(listed - set(hierarchy.class_index))
     if unknown:
         yield f"{len(unknown)} class(es) are not in the hierarchy: {', '.join(unknown)}"
     if not missing and not unknown:
         for c in cil.classes:
             if c.index != hierarchy.class_index[c.wnid]:
-                yield (f"class {c.wnid} ({c.name}) has index {c.index}, but it is "
-                       f"{hierarchy.class_index[c.wnid]} in sorted wnid order")
+                yield (
+                    f"class {c.wnid} ({c.name}) has index {c.index}, but it is "
+                    f"{hierarchy.class_index[c.wnid]} in sorted wnid order"
+                )
 
 
 def _indices(cil: CIL) -> Iterable[str]:
@@ -178,7 +184,8 @@ def _names(cil: CIL, hierarchy: Hierarchy | None) -> Iterable[str]:
         # With a hierarchy, a name on no synset of a class's chain is `partition`'s problem.
         if label.wnid or hierarchy is None:
             by_name.setdefault(label.name, []).append(
-                f"{label.index}" + (f" ({label.wnid})" if label.wnid else ""))
+                f"{label.index}" + (f" ({label.wnid})" if label.wnid else "")
+            )
         if label.wnid:
             by_wnid.setdefault(label.wnid, []).append(f"{label.index} ({label.name!r})")
     for name, labels in sorted(by_name.items()):
@@ -198,7 +205,7 @@ def _ref(label: Label) -> str:
 
 
 def _other_names(cil: CIL) -> Iterable[str]:
-    """"X" and "other X" on two synsets: a reader takes "other X" for X less its labels."""
+    """ "X" and "other X" on two synsets: a reader takes "other X" for X less its labels."""
     plain = {label.name: label for label in cil.labels if not label.other and label.wnid}
     for label in cil.labels:
         same = plain.get(label.name.removeprefix(OTHER_PREFIX))
@@ -212,16 +219,23 @@ def _lemmas(cil: CIL, hierarchy: Hierarchy) -> Iterable[str]:
             continue  # `partition` reports an unknown synset, `names` a wnid in the name
         other, base, qualifier = split_name(label.name)
         if base not in plain_lemmas(hierarchy, label.wnid):
-            lemmas = ", ".join(lemma.replace("_", " ")
-                               for lemma in hierarchy.synsets[label.wnid].lemmas)
-            yield (f"label {_ref(label)} is not named by a lemma of its synset ({lemmas}), "
-                   "nor 'other ' and one")
+            lemmas = ", ".join(
+                lemma.replace("_", " ") for lemma in hierarchy.synsets[label.wnid].lemmas
+            )
+            yield (
+                f"label {_ref(label)} is not named by a lemma of its synset ({lemmas}), "
+                "nor 'other ' and one"
+            )
         elif other != label.other:
-            yield (f"label {_ref(label)} is {'' if label.other else 'not '}an 'other' label, "
-                   f"but its name {'does not say' if label.other else 'says'} so")
+            yield (
+                f"label {_ref(label)} is {'' if label.other else 'not '}an 'other' label, "
+                f"but its name {'does not say' if label.other else 'says'} so"
+            )
         elif qualifier_rank(hierarchy, label.wnid, qualifier) is None:
-            yield (f"label {_ref(label)}: {qualifier!r} is neither a lemma of the synset or of "
-                   "one above it nor its sense number")
+            yield (
+                f"label {_ref(label)}: {qualifier!r} is neither a lemma of the synset or of "
+                "one above it nor its sense number"
+            )
 
 
 def _partition(cil: CIL, hierarchy: Hierarchy) -> list[str]:
@@ -233,11 +247,15 @@ def _partition(cil: CIL, hierarchy: Hierarchy) -> list[str]:
         if label is None or c.wnid not in hierarchy.class_index:
             continue  # reported by `indices` / `coverage`
         if label.wnid is None:
-            problems.append(f"class {c.wnid} ({hierarchy.label(c.wnid)}): the label name "
-                            f"{label.name!r} is no synset on its chain")
+            problems.append(
+                f"class {c.wnid} ({hierarchy.label(c.wnid)}): the label name "
+                f"{label.name!r} is no synset on its chain"
+            )
         elif label.wnid not in hierarchy.chain_wnids(c.wnid):
-            problems.append(f"class {c.wnid} ({hierarchy.label(c.wnid)}): label {label.wnid} "
-                            f"({label.name!r}) is not on its chain")
+            problems.append(
+                f"class {c.wnid} ({hierarchy.label(c.wnid)}): label {label.wnid} "
+                f"({label.name!r}) is not on its chain"
+            )
         else:
             chosen.add(label.wnid)
     other = {label.wnid for label in cil.labels if label.other and label.wnid}
@@ -249,13 +267,14 @@ def _partition(cil: CIL, hierarchy: Hierarchy) -> list[str]:
     for general, specifics in sorted(below.items(), key=lambda item: names[item[0]]):
         problems.append(
             f"label {names[general]!r} ({general}) is an ancestor of {len(specifics)} other "
-            "label(s): " + ", ".join(f"{names[s]!r} ({s})"
-                                     for s in sorted(specifics, key=names.__getitem__)))
+            "label(s): "
+            + ", ".join(f"{names[s]!r} ({s})" for s in sorted(specifics, key=names.__getitem__))
+        )
     return problems + _other_labels(cil, hierarchy, chosen)
 
 
 def _other_labels(cil: CIL, hierarchy: Hierarchy, chosen: set[str]) -> list[str]:
-    """"other X" is X less the chosen labels below it: it needs one, and a class under
+    """ "other X" is X less the chosen labels below it: it needs one, and a class under
     one of them belongs to it, not to "other X"."""
     problems = []
     names = {label.wnid: label.name for label in cil.labels if label.wnid}
@@ -264,8 +283,10 @@ def _other_labels(cil: CIL, hierarchy: Hierarchy, chosen: set[str]) -> list[str]
             continue
         below = {w for w in chosen if label.wnid in hierarchy.ancestors(w)}
         if not below:
-            problems.append(f"{_ref(label)} is an 'other' label, but no chosen label lies "
-                            f"below it: call it {label.name.removeprefix(OTHER_PREFIX)!r}")
+            problems.append(
+                f"{_ref(label)} is an 'other' label, but no chosen label lies "
+                f"below it: call it {label.name.removeprefix(OTHER_PREFIX)!r}"
+            )
         misplaced: dict[str, list[str]] = {}
         for member in label.members:
             if member in hierarchy.class_index:
@@ -275,16 +296,23 @@ def _other_labels(cil: CIL, hierarchy: Hierarchy, chosen: set[str]) -> list[str]
             f"{_ref(label)} holds {len(members)} class(es) that lie under the label "
             f"{names[lower]!r} ({lower}) below it: "
             + ", ".join(f"{m} ({hierarchy.label(m)})" for m in members)
-            for lower, members in sorted(misplaced.items(), key=lambda item: names[item[0]]))
+            for lower, members in sorted(misplaced.items(), key=lambda item: names[item[0]])
+        )
     return problems
 
 
 def _overlaps(cil: CIL, hierarchy: Hierarchy) -> list[str]:
     labels = cil.label_by_index()
-    assignment = {c.wnid: labels[c.label_index].wnid for c in cil.classes
-                  if c.label_index in labels and labels[c.label_index].wnid
-                  and c.wnid in hierarchy.class_index}
+    assignment = {
+        c.wnid: labels[c.label_index].wnid
+        for c in cil.classes
+        if c.label_index in labels
+        and labels[c.label_index].wnid
+        and c.wnid in hierarchy.class_index
+    }
     names = {label.wnid: label.name for label in cil.labels if label.wnid}
-    return [f"class {o.wnid} ({hierarchy.label(o.wnid)}), labelled {names[o.label]!r}, also lies "
-            f"under the label {names[o.also_under]!r} ({o.also_under}) on another hypernym path"
-            for o in find_overlaps(hierarchy, assignment)]
+    return [
+        f"class {o.wnid} ({hierarchy.label(o.wnid)}), labelled {names[o.label]!r}, also lies "
+        f"under the label {names[o.also_under]!r} ({o.also_under}) on another hypernym path"
+        for o in find_overlaps(hierarchy, assignment)
+    ]

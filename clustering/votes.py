@@ -29,8 +29,19 @@ from clustering.errors import ProblemsError
 from clustering.hierarchy import Hierarchy
 
 __all__ = [
-    "Decision", "Vote", "VotesError", "as_utc", "check_labels", "decisions_to_jsonl", "latest_decisions", "latest_votes",
-    "parse_time", "read_decisions", "read_votes", "votes_to_jsonl", "write_decisions",
+    "Decision",
+    "Vote",
+    "VotesError",
+    "as_utc",
+    "check_labels",
+    "decisions_to_jsonl",
+    "latest_decisions",
+    "latest_votes",
+    "parse_time",
+    "read_decisions",
+    "read_votes",
+    "votes_to_jsonl",
+    "write_decisions",
     "write_votes",
 ]
 
@@ -96,8 +107,12 @@ def latest_decisions(decisions: Iterable[Decision]) -> dict[str, Decision]:
     return latest
 
 
-def check_labels(hierarchy: Hierarchy, items: Iterable[Vote | Decision],
-                 where: Iterable[str] | None = None, source: str = "votes") -> None:
+def check_labels(
+    hierarchy: Hierarchy,
+    items: Iterable[Vote | Decision],
+    where: Iterable[str] | None = None,
+    source: str = "votes",
+) -> None:
     """Refuse items for unknown classes or for synsets off the class's chain.
 
     `where` names each item in messages (e.g. "line 12"); by default its position.
@@ -107,14 +122,21 @@ def check_labels(hierarchy: Hierarchy, items: Iterable[Vote | Decision],
     for position, item in enumerate(items, start=1):
         place = next(names) if names is not None else f"item {position}"
         if item.wnid not in hierarchy.class_index:
-            problems.append(f"{place}: {item.wnid} is not one of the hierarchy's "
-                            f"{len(hierarchy.classes)} classes")
+            problems.append(
+                f"{place}: {item.wnid} is not one of the hierarchy's "
+                f"{len(hierarchy.classes)} classes"
+            )
         elif item.label not in hierarchy.chain_wnids(item.wnid):
-            known = (f"{item.label} ({hierarchy.label(item.label)})"
-                     if item.label in hierarchy.synsets else item.label)
-            problems.append(f"{place}: label {known} is not on the chain of class {item.wnid} "
-                            f"({hierarchy.label(item.wnid)}); choose one of its ancestors or "
-                            "the class itself")
+            known = (
+                f"{item.label} ({hierarchy.label(item.label)})"
+                if item.label in hierarchy.synsets
+                else item.label
+            )
+            problems.append(
+                f"{place}: label {known} is not on the chain of class {item.wnid} "
+                f"({hierarchy.label(item.wnid)}); choose one of its ancestors or "
+                "the class itself"
+            )
     if problems:
         raise VotesError(source, problems)
 
@@ -135,8 +157,9 @@ def read_decisions(path: str | Path, hierarchy: Hierarchy | None = None) -> list
     return _read(path, hierarchy, Decision, _DECISION_KEYS)
 
 
-def _read(path: str | Path, hierarchy: Hierarchy | None, kind: type, keys: dict[str, str]
-          ) -> list[Any]:
+def _read(
+    path: str | Path, hierarchy: Hierarchy | None, kind: type, keys: dict[str, str]
+) -> list[Any]:
     path = Path(path)
     who, remark = keys["annotator"], keys["comment"]
     try:
@@ -157,8 +180,11 @@ def _read(path: str | Path, hierarchy: Hierarchy | None, kind: type, keys: dict[
         if not isinstance(record, dict):
             problems.append(f"line {number}: expected a JSON object, found {line[:60]!r}")
             continue
-        wrong = [f"{key!r} must be a non-empty string" for key in (who, "wnid", "label", "time")
-                 if not isinstance(record.get(key), str) or not record[key].strip()]
+        wrong = [
+            f"{key!r} must be a non-empty string"
+            for key in (who, "wnid", "label", "time")
+            if not isinstance(record.get(key), str) or not record[key].strip()
+        ]
         if record.get(remark) is not None and not isinstance(record[remark], str):
             wrong.append(f"{remark!r} must be a string when present")
         unknown = sorted(set(record) - {who, "wnid", "label", "time", remark})
@@ -169,13 +195,13 @@ def _read(path: str | Path, hierarchy: Hierarchy | None, kind: type, keys: dict[
             try:
                 moment = parse_time(record["time"])
             except ValueError:
-                wrong.append(f"time {record['time']!r} is not ISO 8601 "
-                             "(like 2024-05-01T12:00:00+00:00)")
+                wrong.append(
+                    f"time {record['time']!r} is not ISO 8601 (like 2024-05-01T12:00:00+00:00)"
+                )
         if wrong:
             problems.append(f"line {number}: {'; '.join(wrong)}")
             continue
-        items.append(kind(record[who], record["wnid"], record["label"], moment,
-                          record.get(remark)))
+        items.append(kind(record[who], record["wnid"], record["label"], moment, record.get(remark)))
         numbers.append(f"line {number}")
     if problems:
         raise VotesError(str(path), problems)
@@ -203,8 +229,12 @@ def write_decisions(decisions: Iterable[Decision], path: str | Path) -> None:
 
 
 def _line(who: str, item: Vote | Decision, remark: str | None, keys: dict[str, str]) -> str:
-    record = {keys["annotator"]: who, "wnid": item.wnid, "label": item.label,
-              "time": _format_time(item.time)}
+    record = {
+        keys["annotator"]: who,
+        "wnid": item.wnid,
+        "label": item.label,
+        "time": _format_time(item.time),
+    }
     if remark:
         record[keys["comment"]] = remark
     return json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"

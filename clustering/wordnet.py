@@ -24,16 +24,51 @@ WORDNET_VERSION = "3.0"
 # WordNet's fixed table of lexicographer files: number, name, part of speech
 # (1 noun, 2 verb, 3 adjective, 4 adverb), as in lexnames(5WN).
 LEXNAMES = [
-    "adj.all 3", "adj.pert 3", "adv.all 4", "noun.Tops 1", "noun.act 1", "noun.animal 1",
-    "noun.artifact 1", "noun.attribute 1", "noun.body 1", "noun.cognition 1",
-    "noun.communication 1", "noun.event 1", "noun.feeling 1", "noun.food 1", "noun.group 1",
-    "noun.location 1", "noun.motive 1", "noun.object 1", "noun.person 1",
-    "noun.phenomenon 1", "noun.plant 1", "noun.possession 1", "noun.process 1",
-    "noun.quantity 1", "noun.relation 1", "noun.shape 1", "noun.state 1",
-    "noun.substance 1", "noun.time 1", "verb.body 2", "verb.change 2", "verb.cognition 2",
-    "verb.communication 2", "verb.competition 2", "verb.consumption 2", "verb.contact 2",
-    "verb.creation 2", "verb.emotion 2", "verb.motion 2", "verb.perception 2",
-    "verb.possession 2", "verb.social 2", "verb.stative 2", "verb.weather 2", "adj.ppl 3",
+    "adj.all 3",
+    "adj.pert 3",
+    "adv.all 4",
+    "noun.Tops 1",
+    "noun.act 1",
+    "noun.animal 1",
+    "noun.artifact 1",
+    "noun.attribute 1",
+    "noun.body 1",
+    "noun.cognition 1",
+    "noun.communication 1",
+    "noun.event 1",
+    "noun.feeling 1",
+    "noun.food 1",
+    "noun.group 1",
+    "noun.location 1",
+    "noun.motive 1",
+    "noun.object 1",
+    "noun.person 1",
+    "noun.phenomenon 1",
+    "noun.plant 1",
+    "noun.possession 1",
+    "noun.process 1",
+    "noun.quantity 1",
+    "noun.relation 1",
+    "noun.shape 1",
+    "noun.state 1",
+    "noun.substance 1",
+    "noun.time 1",
+    "verb.body 2",
+    "verb.change 2",
+    "verb.cognition 2",
+    "verb.communication 2",
+    "verb.competition 2",
+    "verb.consumption 2",
+    "verb.contact 2",
+    "verb.creation 2",
+    "verb.emotion 2",
+    "verb.motion 2",
+    "verb.perception 2",
+    "verb.possession 2",
+    "verb.social 2",
+    "verb.stative 2",
+    "verb.weather 2",
+    "adj.ppl 3",
 ]
 
 NEEDED_FILES = ["data.noun", "index.noun", "noun.exc", "index.sense", "cntlist.rev"]
@@ -111,8 +146,9 @@ def _try_download(target: Path) -> bool:
         socket.setdefaulttimeout(previous)
 
 
-def ensure_wordnet(target: Path | None = None, debian_dir: Path = DEBIAN_WORDNET_DIR,
-                   allow_download: bool = True):
+def ensure_wordnet(
+    target: Path | None = None, debian_dir: Path = DEBIAN_WORDNET_DIR, allow_download: bool = True
+):
     """Return an nltk WordNet 3.0 reader, setting the data up if needed.
 
     Tries, in order: nltk's data path; Debian's packages; nltk's downloader.
@@ -142,6 +178,6 @@ def ensure_wordnet(target: Path | None = None, debian_dir: Path = DEBIAN_WORDNET
         + "; ".join(errors)
         + "). Either install Debian's packages (`apt-get install wordnet-base "
         "wordnet-sense-index`) and run `python -m clustering wordnet` again, or, on a "
-        "machine with network access, run `python -c \"import nltk; "
+        'machine with network access, run `python -c "import nltk; '
         f"nltk.download('wordnet', download_dir='{target}')\"`."
     )

@@ -41,16 +41,65 @@ class AccountError(SurveyError, ValueError):
 # The most used passwords of 8 characters or more in public breach lists
 # (shorter ones fail the length rule anyway); compared ignoring case. A short
 # list against the guesses an attacker tries first, not a strength meter.
-COMMON_PASSWORDS = frozenset([
-    "password", "12345678", "123456789", "1234567890", "12345678910", "123123123", "11111111",
-    "00000000", "88888888", "87654321", "12341234", "11223344", "qwertyuiop", "qwerty123",
-    "qwertyui", "1qaz2wsx", "zaq12wsx", "1q2w3e4r", "1q2w3e4r5t", "asdfghjkl", "asdfasdf",
-    "abcd1234", "abc12345", "iloveyou", "password1", "password12", "password123", "passw0rd",
-    "p@ssw0rd", "p@ssword", "sunshine", "princess", "football", "baseball", "basketball",
-    "superman", "batman123", "welcome1", "welcome123", "trustno1", "letmein1", "letmein123",
-    "changeme", "administrator", "admin123", "master123", "starwars", "whatever", "dragon12",
-    "monkey123", "michael1", "computer", "internet", "q1w2e3r4", "a1b2c3d4",
-])
+COMMON_PASSWORDS = frozenset(
+    [
+        "password",
+        "12345678",
+        "123456789",
+        "1234567890",
+        "12345678910",
+        "123123123",
+        "11111111",
+        "00000000",
+        "88888888",
+        "87654321",
+        "12341234",
+        "11223344",
+        "qwertyuiop",
+        "qwerty123",
+        "qwertyui",
+        "1qaz2wsx",
+        "zaq12wsx",
+        "1q2w3e4r",
+        "1q2w3e4r5t",
+        "asdfghjkl",
+        "asdfasdf",
+        "abcd1234",
+        "abc12345",
+        "iloveyou",
+        "password1",
+        "password12",
+        "password123",
+        "passw0rd",
+        "p@ssw0rd",
+        "p@ssword",
+        "sunshine",
+        "princess",
+        "football",
+        "baseball",
+        "basketball",
+        "superman",
+        "batman123",
+        "welcome1",
+        "welcome123",
+        "trustno1",
+        "letmein1",
+        "letmein123",
+        "changeme",
+        "administrator",
+        "admin123",
+        "master123",
+        "starwars",
+        "whatever",
+        "dragon12",
+        "monkey123",
+        "michael1",
+        "computer",
+        "internet",
+        "q1w2e3r4",
+        "a1b2c3d4",
+    ]
+)
 
 
 def check_password(username: str, password: str) -> None:
@@ -123,7 +172,8 @@ def password_matches(stored: str, password: str) -> bool:
 # werkzeug's formats: "scrypt:N:r:p$salt$hex" and "pbkdf2:HASH:ITERATIONS$salt$hex".
 _HASH_RE = re.compile(
     r"(?:scrypt:(?P<n>\d{1,7}):(?P<r>\d{1,3}):(?P<p>\d{1,3})"
-    r"|pbkdf2:(?P<name>[a-z0-9_]{1,16}):(?P<iterations>\d{1,8}))\$[A-Za-z0-9]{1,64}\$[0-9a-f]{2,256}\Z")
+    r"|pbkdf2:(?P<name>[a-z0-9_]{1,16}):(?P<iterations>\d{1,8}))\$[A-Za-z0-9]{1,64}\$[0-9a-f]{2,256}\Z"
+)
 # Bounds on what one check may cost: werkzeug's defaults are scrypt 32768:8:1
 # (32 MiB) and pbkdf2 1,000,000 iterations; four times either.
 _SCRYPT_MAX_BYTES = 4 * 128 * 32768 * 8
@@ -139,10 +189,17 @@ def valid_password_hash(value: str) -> bool:
         return False
     if parts["n"] is not None:
         n, r, p = int(parts["n"]), int(parts["r"]), int(parts["p"])
-        return (n > 1 and n & (n - 1) == 0 and r > 0 and 0 < p <= 16
-                and 128 * n * r <= _SCRYPT_MAX_BYTES)
-    return (parts["name"] in hashlib.algorithms_guaranteed
-            and 0 < int(parts["iterations"]) <= _PBKDF2_MAX_ITERATIONS)
+        return (
+            n > 1
+            and n & (n - 1) == 0
+            and r > 0
+            and 0 < p <= 16
+            and 128 * n * r <= _SCRYPT_MAX_BYTES
+        )
+    return (
+        parts["name"] in hashlib.algorithms_guaranteed
+        and 0 < int(parts["iterations"]) <= _PBKDF2_MAX_ITERATIONS
+    )
 
 
 def find_user(username: str) -> User | None:
@@ -164,15 +221,21 @@ def authenticate(username: str, password: str) -> User | None:
 
 
 def _dummy_hash() -> str:
-    return kept("dummy_hash", current_app.config["PASSWORD_HASH_METHOD"],
-                lambda: hash_password(secrets.token_hex(8)))
+    return kept(
+        "dummy_hash",
+        current_app.config["PASSWORD_HASH_METHOD"],
+        lambda: hash_password(secrets.token_hex(8)),
+    )
 
 
 def end_sessions(user_id: int) -> None:
     """End every session of the account at its next request, by raising its
     session generation (the caller commits)."""
-    db.session.execute(update(User).where(User.id == user_id)
-                       .values(session_generation=User.session_generation + 1))
+    db.session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(session_generation=User.session_generation + 1)
+    )
 
 
 def change_password(user: User, current: str, new: str) -> None:
@@ -194,15 +257,21 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_invitation(role: str = "annotator", created_by: User | None = None,
-                      days: int | None = None) -> str:
+def create_invitation(
+    role: str = "annotator", created_by: User | None = None, days: int | None = None
+) -> str:
     """Store a new invitation and return its token, the only time it is known."""
     _check_role(role)
     days = current_app.config["INVITATION_DAYS"] if days is None else days
     token = secrets.token_urlsafe(32)
-    db.session.add(Invitation(token_hash=_token_hash(token), role=role,
-                              created_by=created_by.id if created_by else None,
-                              expires_at=utcnow() + timedelta(days=days)))
+    db.session.add(
+        Invitation(
+            token_hash=_token_hash(token),
+            role=role,
+            created_by=created_by.id if created_by else None,
+            expires_at=utcnow() + timedelta(days=days),
+        )
+    )
     db.session.commit()
     return token
 
@@ -212,7 +281,8 @@ def open_invitation(token: str) -> Invitation | None:
     if len(token) > 100:
         return None
     invitation = db.session.scalar(
-        select(Invitation).where(Invitation.token_hash == _token_hash(token)))
+        select(Invitation).where(Invitation.token_hash == _token_hash(token))
+    )
     if invitation is None or invitation_status(invitation) != "open":
         return None
     return invitation
@@ -225,7 +295,8 @@ def accept_invitation(invitation: Invitation, username: str, password: str) -> U
     claimed = db.session.execute(
         update(Invitation)
         .where(Invitation.id == invitation.id, Invitation.used_at.is_(None))
-        .values(used_at=utcnow(), used_by=user.id))
+        .values(used_at=utcnow(), used_by=user.id)
+    )
     if claimed.rowcount != 1:
         db.session.rollback()
         raise AccountError("this invitation has just been used")

@@ -30,29 +30,52 @@ def require_admin() -> None:
 
 def _settings_form() -> SurveySettingsForm:
     settings = survey_settings()
-    return SurveySettingsForm(formdata=None, prefix="survey", guidelines=settings.guidelines,
-                              suggestion_mode=settings.suggestion_mode)
+    return SurveySettingsForm(
+        formdata=None,
+        prefix="survey",
+        guidelines=settings.guidelines,
+        suggestion_mode=settings.suggestion_mode,
+    )
 
 
-def _page(invitation_form: InvitationForm | None = None,
-          settings_form: SurveySettingsForm | None = None, status: int = 200):
+def _page(
+    invitation_form: InvitationForm | None = None,
+    settings_form: SurveySettingsForm | None = None,
+    status: int = 200,
+):
     pace_of = every_pace(len(hierarchy_from_db().classes))
-    activity = {row.annotator_id: row for row in db.session.execute(
-        select(Vote.annotator_id, func.count(distinct(Vote.class_wnid)).label("classes"),
-               func.max(Vote.created_at).label("last_vote")).group_by(Vote.annotator_id))}
+    activity = {
+        row.annotator_id: row
+        for row in db.session.execute(
+            select(
+                Vote.annotator_id,
+                func.count(distinct(Vote.class_wnid)).label("classes"),
+                func.max(Vote.created_at).label("last_vote"),
+            ).group_by(Vote.annotator_id)
+        )
+    }
     users = db.session.scalars(select(User).order_by(User.username)).all()
     invitations = db.session.scalars(
-        select(Invitation).order_by(Invitation.created_at.desc()).limit(50)).all()
+        select(Invitation).order_by(Invitation.created_at.desc()).limit(50)
+    ).all()
     usernames = {u.id: u.username for u in users}
     return render_template(
-        "admin.html", users=users, activity=activity, invitations=invitations,
-        usernames=usernames, status_of=accounts.invitation_status,
+        "admin.html",
+        users=users,
+        activity=activity,
+        invitations=invitations,
+        usernames=usernames,
+        status_of=accounts.invitation_status,
         invitation_form=invitation_form or InvitationForm(formdata=None, prefix="invite"),
-        user_form=NewUserForm(formdata=None, prefix="user"), account_error=ACCOUNT_ERROR,
+        user_form=NewUserForm(formdata=None, prefix="user"),
+        account_error=ACCOUNT_ERROR,
         settings_form=settings_form or _settings_form(),
-        roles=Counter(u.role for u in users), pace_of=pace_of, duration=duration,
+        roles=Counter(u.role for u in users),
+        pace_of=pace_of,
+        duration=duration,
         days_shown=DAYS_SHOWN,
-        image_warning=images.source_warning()), status
+        image_warning=images.source_warning(),
+    ), status
 
 
 @bp.get("/")

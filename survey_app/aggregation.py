@@ -30,16 +30,21 @@ def database_decisions() -> list[Decision]:
 
 
 # Where the append-only vote and decision logs end: a new row changes it.
-_LOG_POSITION = select(select(func.max(models.Vote.id)).scalar_subquery(),
-                       select(func.max(models.Decision.id)).scalar_subquery())
+_LOG_POSITION = select(
+    select(func.max(models.Vote.id)).scalar_subquery(),
+    select(func.max(models.Decision.id)).scalar_subquery(),
+)
 # Aggregations kept per process, one per setting asked for (the review pages
 # ask for one; the downloads may ask for others): more are forgotten.
 AGGREGATIONS_KEPT = 8
 
 
-def current_aggregation(min_votes: int = DEFAULT_MIN_VOTES, conflicts: str = DEFAULT_POLICY,
-                        weighting: str = "none",
-                        tie_break: str = DEFAULT_TIE_BREAK) -> Aggregation:
+def current_aggregation(
+    min_votes: int = DEFAULT_MIN_VOTES,
+    conflicts: str = DEFAULT_POLICY,
+    weighting: str = "none",
+    tie_break: str = DEFAULT_TIE_BREAK,
+) -> Aggregation:
     """The CIL the database's votes and decisions give now (see
     `clustering.aggregate`). Every review page shows it, and it reads every
     vote: it is computed once per position of the logs (and hierarchy and
@@ -49,9 +54,16 @@ def current_aggregation(min_votes: int = DEFAULT_MIN_VOTES, conflicts: str = DEF
     by_settings = kept("aggregations", None, dict)
     if settings in by_settings and by_settings[settings][0] == position:
         return by_settings[settings][1]
-    result = aggregate(hierarchy_from_db(), database_votes(), database_decisions(),
-                       min_votes=min_votes, tie_break=tie_break, weighting=weighting,
-                       conflicts=conflicts, source="database")
+    result = aggregate(
+        hierarchy_from_db(),
+        database_votes(),
+        database_decisions(),
+        min_votes=min_votes,
+        tie_break=tie_break,
+        weighting=weighting,
+        conflicts=conflicts,
+        source="database",
+    )
     if settings not in by_settings and len(by_settings) >= AGGREGATIONS_KEPT:
         by_settings.clear()
     by_settings[settings] = (position, result)

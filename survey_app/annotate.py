@@ -47,9 +47,17 @@ def home():
     votes = latest_votes(current_user.id)
     shown, page, pages = page_of(votes, VOTES_PER_PAGE)
     pace = paces(len(hierarchy_from_db().classes), [current_user.id]).get(current_user.id)
-    return render_template("home.html", total=len(votes), pace=pace, duration=duration,
-                           votes=shown, page=page, pages=pages, names=display_names(),
-                           next_wnid=work_queue.next_class(current_user.id))
+    return render_template(
+        "home.html",
+        total=len(votes),
+        pace=pace,
+        duration=duration,
+        votes=shown,
+        page=page,
+        pages=pages,
+        names=display_names(),
+        next_wnid=work_queue.next_class(current_user.id),
+    )
 
 
 @bp.get("/guidelines")
@@ -76,21 +84,33 @@ def _page(view: ClassView, form: VoteForm, status: int = 200):
     settings = survey_settings()
     if not form.is_submitted():
         # The annotator's vote; else the suggestion where the admins chose to pre-select it.
-        form.synset.data = (view.my_vote.synset_wnid if view.my_vote
-                            else view.suggestion if settings.preselect else None)
+        form.synset.data = (
+            view.my_vote.synset_wnid
+            if view.my_vote
+            else view.suggestion
+            if settings.preselect
+            else None
+        )
         form.submission_id.data = uuid.uuid4().hex
     previous, annotators = work_queue.previous_and_annotators(current_user.id, view.wnid)
     member_sets, chain = fragments(view, form.synset.data, settings.show_suggestion)
     source = images.current_source()
     return render_template(
-        "annotate.html", view=view, form=form, member_sets=member_sets, chain=chain,
+        "annotate.html",
+        view=view,
+        form=form,
+        member_sets=member_sets,
+        chain=chain,
         pictures_on=source is not None,
         # 32 or 64 px pictures shown enlarged: crisp pixels rather than a blur
         pixelated=isinstance(source, images.DownsampledSource),
-        comment_max=COMMENT_MAX, annotators=annotators, guidelines=settings.guidelines,
+        comment_max=COMMENT_MAX,
+        annotators=annotators,
+        guidelines=settings.guidelines,
         prefetch=_next_pictures(view.wnid),
         confusions=model_confusions.top_confusions(view.wnid),
-        previous_url=url_for("annotate.annotate", wnid=previous) if previous else None), status
+        previous_url=url_for("annotate.annotate", wnid=previous) if previous else None,
+    ), status
 
 
 def _next_pictures(wnid: str) -> list[str]:
@@ -117,15 +137,22 @@ def vote(wnid: str):
     status = 400
     if form.validate_on_submit():
         try:
-            _, added = record_vote(current_user, wnid, form.synset.data, form.comment.data,
-                                   form.submission_id.data or None)
+            _, added = record_vote(
+                current_user,
+                wnid,
+                form.synset.data,
+                form.comment.data,
+                form.submission_id.data or None,
+            )
         except VoteError as exc:
             form.form_errors.append(f"{str(exc).capitalize()}.")
             status = 429 if isinstance(exc, TooManyVotes) else 400
         else:
             if added:
-                flash(f"Voted “{display_names()[form.synset.data]}” for "
-                      f"{display_names()[wnid]}.", "info")
+                flash(
+                    f"Voted “{display_names()[form.synset.data]}” for {display_names()[wnid]}.",
+                    "info",
+                )
             following = work_queue.class_after_vote(current_user.id, wnid)
             return redirect(_annotate_url(following), code=303)
     return _page(build_class_view(wnid, current_user.id), form, status)

@@ -113,15 +113,15 @@ def general_prefix(hierarchy: Hierarchy, chain: list[str]) -> int:
     return folded
 
 
-def _members(descendants: tuple[str, ...], class_wnid: str,
-             names: dict[str, str]) -> tuple[Member, ...]:
+def _members(
+    descendants: tuple[str, ...], class_wnid: str, names: dict[str, str]
+) -> tuple[Member, ...]:
     """Up to MEMBERS_SHOWN classes other than `class_wnid`, spread evenly over
     the descendants: for "dog", not ten toy terriers in a row."""
     n, k = len(descendants), MEMBERS_SHOWN + 1  # one more, as the class itself may be picked
     picks = descendants if n <= k else [descendants[i * n // k] for i in range(k)]
     others = [w for w in picks if w != class_wnid][:MEMBERS_SHOWN]
-    return tuple(Member(w, names[w], images.first_thumbnail_url(w))
-                 for w in others)
+    return tuple(Member(w, names[w], images.first_thumbnail_url(w)) for w in others)
 
 
 def build_class_view(class_wnid: str, user_id: int) -> ClassView:
@@ -136,8 +136,9 @@ def suggestions() -> dict[str, str]:
     kept while the counts stay the same: the review summary needs all of them, and
     building each class's view for it took seconds."""
     word_counts = recent_word_counts()
-    return kept("suggestions", word_counts,
-                lambda: entry_level_assignment(hierarchy_from_db(), word_counts))
+    return kept(
+        "suggestions", word_counts, lambda: entry_level_assignment(hierarchy_from_db(), word_counts)
+    )
 
 
 def _kept_view(class_wnid: str) -> ClassView:
@@ -146,13 +147,19 @@ def _kept_view(class_wnid: str) -> ClassView:
     built = views.get(class_wnid)
     if built is None:
         hierarchy = hierarchy_from_db()
-        terms = {e.wnid: tuple(terms_for_synset(hierarchy.synsets[e.wnid].lemmas))
-                 for e in hierarchy.image_class(class_wnid).chain}
+        terms = {
+            e.wnid: tuple(terms_for_synset(hierarchy.synsets[e.wnid].lemmas))
+            for e in hierarchy.image_class(class_wnid).chain
+        }
     else:
         terms = built.terms
     recent = recent_counts()
-    counts = {term: recent[term] for chain_terms in terms.values() for term in chain_terms
-              if term in recent}
+    counts = {
+        term: recent[term]
+        for chain_terms in terms.values()
+        for term in chain_terms
+        if term in recent
+    }
     if built is None or built.counts != counts:
         built = _BuiltView(terms, counts, _class_view(class_wnid, terms, counts))
         views[class_wnid] = built
@@ -166,15 +173,15 @@ class _BuiltView:
     view: ClassView
 
 
-def _class_view(class_wnid: str, terms: dict[str, tuple[str, ...]],
-                cached: dict[str, tuple[int | None, str]]) -> ClassView:
+def _class_view(
+    class_wnid: str, terms: dict[str, tuple[str, ...]], cached: dict[str, tuple[int | None, str]]
+) -> ClassView:
     """The view of a class with the given search counts, and no vote."""
     hierarchy = hierarchy_from_db()
     names = display_names()
     image_class = hierarchy.image_class(class_wnid)
     word_counts = {term: count for term, (count, _provider) in cached.items()}
-    familiarity = {wnid: synset_familiarity(hierarchy.synsets[wnid], word_counts)
-                   for wnid in terms}
+    familiarity = {wnid: synset_familiarity(hierarchy.synsets[wnid], word_counts) for wnid in terms}
     suggestion = suggest_label(hierarchy, class_wnid, familiarity)
     n_paths = image_class.n_paths
     candidates = []
@@ -184,21 +191,39 @@ def _class_view(class_wnid: str, terms: dict[str, tuple[str, ...]],
         on_all = len(entry.paths) == n_paths
         key = len(image_class.chain) - position
         descendants = hierarchy.descendants[entry.wnid]  # the class itself among them
-        candidates.append(Candidate(
-            wnid=entry.wnid, name=names[entry.wnid], lemmas=synset.lemmas, gloss=synset.gloss,
-            depth=synset.depth, paths=entry.paths, on_all_paths=on_all,
-            paths_meet=on_all and not on_all_before,
-            count=familiarity[entry.wnid].count,
-            count_text=format_count(familiarity[entry.wnid].count),
-            count_lemma=familiarity[entry.wnid].lemma,
-            provider=cached.get(familiarity[entry.wnid].lemma, (None, ""))[1],
-            original=entry.wnid == class_wnid, suggested=entry.wnid == suggestion,
-            key=key if key <= NUMBER_KEYS else None,
-            members=_members(descendants, class_wnid, names), merged=len(descendants) - 1))
+        candidates.append(
+            Candidate(
+                wnid=entry.wnid,
+                name=names[entry.wnid],
+                lemmas=synset.lemmas,
+                gloss=synset.gloss,
+                depth=synset.depth,
+                paths=entry.paths,
+                on_all_paths=on_all,
+                paths_meet=on_all and not on_all_before,
+                count=familiarity[entry.wnid].count,
+                count_text=format_count(familiarity[entry.wnid].count),
+                count_lemma=familiarity[entry.wnid].lemma,
+                provider=cached.get(familiarity[entry.wnid].lemma, (None, ""))[1],
+                original=entry.wnid == class_wnid,
+                suggested=entry.wnid == suggestion,
+                key=key if key <= NUMBER_KEYS else None,
+                members=_members(descendants, class_wnid, names),
+                merged=len(descendants) - 1,
+            )
+        )
         on_all_before = on_all
     synset = hierarchy.synsets[class_wnid]
     return ClassView(
-        wnid=class_wnid, index=image_class.index, name=names[class_wnid], gloss=synset.gloss,
-        lemmas=synset.lemmas, n_paths=n_paths, images=tuple(images.image_urls(class_wnid)),
-        candidates=tuple(candidates), suggestion=suggestion,
-        folded=general_prefix(hierarchy, [c.wnid for c in candidates]), my_vote=None)
+        wnid=class_wnid,
+        index=image_class.index,
+        name=names[class_wnid],
+        gloss=synset.gloss,
+        lemmas=synset.lemmas,
+        n_paths=n_paths,
+        images=tuple(images.image_urls(class_wnid)),
+        candidates=tuple(candidates),
+        suggestion=suggestion,
+        folded=general_prefix(hierarchy, [c.wnid for c in candidates]),
+        my_vote=None,
+    )

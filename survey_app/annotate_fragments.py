@@ -21,8 +21,9 @@ class _Rendered:
     chains: dict[tuple[str | None, str | None, bool], Markup]
 
 
-def fragments(view: ClassView, selected: str | None,
-              show_suggestion: bool) -> tuple[tuple[tuple[str, Markup], ...], Markup]:
+def fragments(
+    view: ClassView, selected: str | None, show_suggestion: bool
+) -> tuple[tuple[tuple[str, Markup], ...], Markup]:
     """The member sets and the candidate list of the annotate page, which depend
     only on the class's view, the selected candidate and the annotator's vote. A
     view rebuilt from other search counts brings a new `candidates` tuple, which
@@ -32,8 +33,9 @@ def fragments(view: ClassView, selected: str | None,
     rendered = by_class.get(view.wnid)
     if rendered is None or rendered.candidates is not view.candidates or env.auto_reload:
         member_set = env.get_template("_member_set.html").module.member_set
-        rendered = _Rendered(view.candidates,
-                             tuple((c.wnid, member_set(c)) for c in view.candidates), {})
+        rendered = _Rendered(
+            view.candidates, tuple((c.wnid, member_set(c)) for c in view.candidates), {}
+        )
         by_class[view.wnid] = rendered
     if all(c.wnid != selected for c in view.candidates):
         selected = None  # a refused vote's choice: as many keys as requests otherwise
@@ -41,7 +43,6 @@ def fragments(view: ClassView, selected: str | None,
     key = (selected, mine, show_suggestion)
     chain = rendered.chains.get(key)
     if chain is None:
-        chain = env.get_template("_chain.html").module.chain(view, selected, mine,
-                                                             show_suggestion)
+        chain = env.get_template("_chain.html").module.chain(view, selected, mine, show_suggestion)
         rendered.chains[key] = chain
     return rendered.member_sets, chain

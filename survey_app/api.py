@@ -20,27 +20,48 @@ bp = Blueprint("api", __name__)
 
 def vote_json(vote: Vote | Row) -> dict:
     """A vote as the API answers it, its label with the name the pages show."""
-    return {"id": vote.id, "class": vote.class_wnid, "synset": vote.synset_wnid,
-            "synset_name": display_names()[vote.synset_wnid], "comment": vote.comment,
-            "created_at": vote.created_at.isoformat(timespec="seconds") + "Z"}
+    return {
+        "id": vote.id,
+        "class": vote.class_wnid,
+        "synset": vote.synset_wnid,
+        "synset_name": display_names()[vote.synset_wnid],
+        "comment": vote.comment,
+        "created_at": vote.created_at.isoformat(timespec="seconds") + "Z",
+    }
 
 
 def class_json(view: ClassView) -> dict:
     """What the annotate page shows of a class, with the annotator's vote."""
     return {
-        "wnid": view.wnid, "index": view.index, "name": view.name, "gloss": view.gloss,
-        "lemmas": list(view.lemmas), "n_paths": view.n_paths, "images": list(view.images),
-        "suggestion": view.suggestion, "selected": view.selected,
+        "wnid": view.wnid,
+        "index": view.index,
+        "name": view.name,
+        "gloss": view.gloss,
+        "lemmas": list(view.lemmas),
+        "n_paths": view.n_paths,
+        "images": list(view.images),
+        "suggestion": view.suggestion,
+        "selected": view.selected,
         "my_vote": vote_json(view.my_vote) if view.my_vote else None,
-        "chain": [{
-            "wnid": c.wnid, "name": c.name, "lemmas": list(c.lemmas), "gloss": c.gloss,
-            "depth": c.depth, "paths": list(c.paths), "count": c.count,
-            "count_text": c.count_text, "count_lemma": c.count_lemma,
-            "provider": c.provider or None,
-            "original": c.original, "suggested": c.suggested, "other_classes": c.merged,
-            "members": [{"wnid": m.wnid, "name": m.name, "image": m.image}
-                        for m in c.members],
-        } for c in view.candidates],
+        "chain": [
+            {
+                "wnid": c.wnid,
+                "name": c.name,
+                "lemmas": list(c.lemmas),
+                "gloss": c.gloss,
+                "depth": c.depth,
+                "paths": list(c.paths),
+                "count": c.count,
+                "count_text": c.count_text,
+                "count_lemma": c.count_lemma,
+                "provider": c.provider or None,
+                "original": c.original,
+                "suggested": c.suggested,
+                "other_classes": c.merged,
+                "members": [{"wnid": m.wnid, "name": m.name, "image": m.image} for m in c.members],
+            }
+            for c in view.candidates
+        ],
     }
 
 
@@ -53,8 +74,9 @@ def require_login() -> None:
 @bp.get("/me")
 def me():
     """Who is logged in, and the CSRF token their POSTs must send."""
-    return jsonify(username=current_user.username, role=current_user.role,
-                   csrf_token=generate_csrf())
+    return jsonify(
+        username=current_user.username, role=current_user.role, csrf_token=generate_csrf()
+    )
 
 
 @bp.get("/progress")
@@ -67,8 +89,7 @@ def progress():
 def next_class():
     """The class the annotator should vote on next (null when none is left)."""
     wnid = work_queue.next_class(current_user.id)
-    return jsonify({"class": wnid,
-                    "url": url_for("api.class_detail", wnid=wnid) if wnid else None})
+    return jsonify({"class": wnid, "url": url_for("api.class_detail", wnid=wnid) if wnid else None})
 
 
 @bp.get("/classes/<wnid>")
@@ -98,16 +119,24 @@ def cast_vote():
     """Store a vote: 201 when a row was added, 200 for a resent or unchanged one."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        abort(400, description="send a JSON object: {\"class\": WNID, \"synset\": WNID, "
-                               "\"comment\": TEXT (optional), \"submission_id\": ID (optional)}")
+        abort(
+            400,
+            description='send a JSON object: {"class": WNID, "synset": WNID, '
+            '"comment": TEXT (optional), "submission_id": ID (optional)}',
+        )
     class_wnid, synset_wnid = _text(body, "class"), _text(body, "synset")
     try:
-        vote, added = record_vote(current_user, class_wnid, synset_wnid,
-                                  _text(body, "comment", required=False),
-                                  _text(body, "submission_id", required=False))
+        vote, added = record_vote(
+            current_user,
+            class_wnid,
+            synset_wnid,
+            _text(body, "comment", required=False),
+            _text(body, "submission_id", required=False),
+        )
     except TooManyVotes as exc:
         abort(429, description=str(exc))
     except VoteError as exc:
         abort(400, description=str(exc))
-    return jsonify(vote=vote_json(vote), created=added,
-                   next=work_queue.next_class(current_user.id)), 201 if added else 200
+    return jsonify(
+        vote=vote_json(vote), created=added, next=work_queue.next_class(current_user.id)
+    ), 201 if added else 200

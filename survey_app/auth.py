@@ -81,10 +81,13 @@ class SessionUser(UserMixin):
 
 
 _users = User.__table__
-_ACTIVE_USER = select(_users.c.id, _users.c.username, _users.c.role,
-                      _users.c.session_generation).where(
-    _users.c.id == bindparam("user_id"), _users.c.active.is_(True),
-    _users.c.session_generation == bindparam("generation"))
+_ACTIVE_USER = select(
+    _users.c.id, _users.c.username, _users.c.role, _users.c.session_generation
+).where(
+    _users.c.id == bindparam("user_id"),
+    _users.c.active.is_(True),
+    _users.c.session_generation == bindparam("generation"),
+)
 
 
 @login_manager.user_loader
@@ -96,16 +99,20 @@ def load_user(session_id: str) -> SessionUser | None:
     user_id, _, generation = session_id.partition(".")
     if not (user_id.isdecimal() and generation.isdecimal()):
         return None
-    row = db.session.connection().execute(
-        _ACTIVE_USER, {"user_id": int(user_id), "generation": int(generation)}).first()
+    row = (
+        db.session.connection()
+        .execute(_ACTIVE_USER, {"user_id": int(user_id), "generation": int(generation)})
+        .first()
+    )
     return SessionUser(*row) if row else None
 
 
 @login_manager.unauthorized_handler
 def unauthorized():
     if request.blueprint == "api":
-        abort(401, description="log in first: POST the form at /login, then send the session "
-                               "cookie")
+        abort(
+            401, description="log in first: POST the form at /login, then send the session cookie"
+        )
     flash(login_manager.login_message, login_manager.login_message_category)
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
@@ -138,8 +145,13 @@ def landing_url(user: User) -> str:
 def _safe_next(target: str | None) -> str | None:
     """Only a path on this site: an absolute or scheme-relative URL would make
     the login page an open redirect, and a control character a broken header."""
-    if (not target or not target.startswith("/") or target.startswith("//")
-            or "\\" in target or not target.isprintable()):
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or not target.isprintable()
+    ):
         return None
     try:
         parts = urlsplit(target)
@@ -247,8 +259,9 @@ def _account_form_page(title: str, intro: str, role: str, create: Callable[[str,
             return redirect(landing_url(user))
     elif form.is_submitted():
         status = 400
-    return render_template("account_form.html", form=form, title=title, intro=intro,
-                           role=role), status
+    return render_template(
+        "account_form.html", form=form, title=title, intro=intro, role=role
+    ), status
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
@@ -256,21 +269,29 @@ def accept_invitation(token: str):
     """Choose a username and password with a one-time invitation link."""
     invitation = accounts.open_invitation(token)
     if invitation is None:
-        abort(404, description="This invitation link is not valid: it was used, it expired, "
-                               "or it was copied incompletely. Ask an admin for a new one.")
+        abort(
+            404,
+            description="This invitation link is not valid: it was used, it expired, "
+            "or it was copied incompletely. Ask an admin for a new one.",
+        )
     return _account_form_page(
-        "Join the survey", "Choose a username and a password for your account.",
+        "Join the survey",
+        "Choose a username and a password for your account.",
         invitation.role,
-        lambda username, password: accounts.accept_invitation(invitation, username, password))
+        lambda username, password: accounts.accept_invitation(invitation, username, password),
+    )
 
 
 @bp.route("/setup/<token>", methods=["GET", "POST"])
 def create_first_admin(token: str):
     """Create the first admin with the link printed when the app starts without one."""
     if not accounts.setup_token_valid(token):
-        abort(404, description="This setup link is not valid: an admin exists already, or the "
-                               "link expired. Restart the app for a new one, or use "
-                               "`flask create-admin`.")
+        abort(
+            404,
+            description="This setup link is not valid: an admin exists already, or the "
+            "link expired. Restart the app for a new one, or use "
+            "`flask create-admin`.",
+        )
 
     def create(username: str, password: str) -> User:
         user = accounts.create_user(username, password, "admin")
@@ -279,4 +300,7 @@ def create_first_admin(token: str):
 
     return _account_form_page(
         "Create the first admin",
-        "This one-time link creates the survey's first admin account.", "admin", create)
+        "This one-time link creates the survey's first admin account.",
+        "admin",
+        create,
+    )

@@ -39,23 +39,42 @@ def _time(value: datetime) -> str:
 def dump_records() -> Iterator[dict]:
     """Every annotator, vote and decision, in a stable order."""
     version = db.session.get(Meta, "hierarchy_version")
-    yield {"type": "header", "format": FORMAT, "format_version": FORMAT_VERSION,
-           "hierarchy_version": version.value if version else None}
+    yield {
+        "type": "header",
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "hierarchy_version": version.value if version else None,
+    }
     usernames = {}
     for user in db.session.scalars(select(User).order_by(User.id)):
         usernames[user.id] = user.username
-        yield {"type": "annotator", "username": user.username, "role": user.role,
-               "password_hash": user.password_hash, "active": user.active,
-               "created_at": _time(user.created_at)}
+        yield {
+            "type": "annotator",
+            "username": user.username,
+            "role": user.role,
+            "password_hash": user.password_hash,
+            "active": user.active,
+            "created_at": _time(user.created_at),
+        }
     for vote in db.session.scalars(select(Vote).order_by(Vote.id)):
-        yield {"type": "vote", "annotator": usernames[vote.annotator_id],
-               "wnid": vote.class_wnid, "label": vote.synset_wnid,
-               "time": _time(vote.created_at), "comment": vote.comment,
-               "submission_id": vote.submission_id}
+        yield {
+            "type": "vote",
+            "annotator": usernames[vote.annotator_id],
+            "wnid": vote.class_wnid,
+            "label": vote.synset_wnid,
+            "time": _time(vote.created_at),
+            "comment": vote.comment,
+            "submission_id": vote.submission_id,
+        }
     for decision in db.session.scalars(select(Decision).order_by(Decision.id)):
-        yield {"type": "decision", "admin": usernames[decision.admin_id],
-               "wnid": decision.class_wnid, "label": decision.synset_wnid,
-               "time": _time(decision.created_at), "note": decision.note}
+        yield {
+            "type": "decision",
+            "admin": usernames[decision.admin_id],
+            "wnid": decision.class_wnid,
+            "label": decision.synset_wnid,
+            "time": _time(decision.created_at),
+            "note": decision.note,
+        }
 
 
 def write_dump(stream: IO[str]) -> dict[str, int]:
@@ -79,12 +98,20 @@ def _parse(lines: list[str]) -> list[tuple[int, dict]]:
         except RecursionError:
             raise RestoreError(f"line {number}: not JSON (nested too deeply)") from None
         if not isinstance(record, dict) or record.get("type") not in {
-                "header", "annotator", "vote", "decision"}:
-            raise RestoreError(f"line {number}: expected an object with a type of header, "
-                               "annotator, vote or decision")
+            "header",
+            "annotator",
+            "vote",
+            "decision",
+        }:
+            raise RestoreError(
+                f"line {number}: expected an object with a type of header, "
+                "annotator, vote or decision"
+            )
         records.append((number, record))
     if not records or records[0][1]["type"] != "header" or records[0][1].get("format") != FORMAT:
-        raise RestoreError(f"the first line must be the {FORMAT} header written by `flask dump-data`")
+        raise RestoreError(
+            f"the first line must be the {FORMAT} header written by `flask dump-data`"
+        )
     return records
 
 
@@ -123,8 +150,11 @@ class _Checker:
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
         if value > self.now:
-            raise self.refuse(key, f"{value.isoformat()} UTC is in the future (this machine's "
-                                   f"clock says {self.now.isoformat(timespec='seconds')})")
+            raise self.refuse(
+                key,
+                f"{value.isoformat()} UTC is in the future (this machine's "
+                f"clock says {self.now.isoformat(timespec='seconds')})",
+            )
         return value
 
     def text(self, key: str) -> str | None:
@@ -146,12 +176,16 @@ def restore_records(lines: list[str]) -> dict[str, int]:
     if stored is None:
         raise RestoreError("the database is not seeded; run `flask setup` (or `flask seed`) first")
     if header_version and header_version != stored.value:
-        raise RestoreError(f"the dump was made with hierarchy {header_version}, this database "
-                           f"holds {stored.value}: seed it from the same class list")
+        raise RestoreError(
+            f"the dump was made with hierarchy {header_version}, this database "
+            f"holds {stored.value}: seed it from the same class list"
+        )
     for model in (Vote, Decision):
         if db.session.scalar(select(func.count()).select_from(model)):
-            raise RestoreError("the database already holds votes or decisions; restore into a "
-                               "freshly seeded database so nothing is mixed or lost")
+            raise RestoreError(
+                "the database already holds votes or decisions; restore into a "
+                "freshly seeded database so nothing is mixed or lost"
+            )
     hierarchy = hierarchy_from_db()
     existing = {u.username: u for u in db.session.scalars(select(User))}
     users = dict(existing)
@@ -169,18 +203,23 @@ def restore_records(lines: list[str]) -> dict[str, int]:
                 if username in existing:
                     continue  # already here (e.g. the admin who restores)
                 if username.lower() in names:
-                    raise check.refuse("username", f"{username!r} is already the name of "
-                                                   f"{names[username.lower()]!r}")
+                    raise check.refuse(
+                        "username",
+                        f"{username!r} is already the name of {names[username.lower()]!r}",
+                    )
                 role = check.field("role")
                 if role not in ROLES:
                     raise check.refuse("role", f"unknown role {role!r}")
                 password_hash = check.field("password_hash", optional=True)
                 if password_hash is not None and not valid_password_hash(password_hash):
                     raise check.refuse("password_hash", "not a password hash this app can check")
-                users[username] = User(username=username, role=role,
-                                       password_hash=password_hash,
-                                       active=check.field("active", bool),
-                                       created_at=check.time("created_at"))
+                users[username] = User(
+                    username=username,
+                    role=role,
+                    password_hash=password_hash,
+                    active=check.field("active", bool),
+                    created_at=check.time("created_at"),
+                )
                 names[username.lower()] = username
                 db.session.add(users[username])
                 counts[kind] += 1
@@ -188,8 +227,10 @@ def restore_records(lines: list[str]) -> dict[str, int]:
             author = "annotator" if kind == "vote" else "admin"
             person = check.field(author)
             if person not in users:
-                raise check.refuse(author, f"unknown user {person!r} (annotator lines must "
-                                           "come before their votes)")
+                raise check.refuse(
+                    author,
+                    f"unknown user {person!r} (annotator lines must come before their votes)",
+                )
             if kind == "decision" and users[person].role != "admin":
                 raise check.refuse(author, f"{person!r} is not an admin; only admins decide")
             class_wnid = check.field("wnid")
@@ -207,15 +248,26 @@ def restore_records(lines: list[str]) -> dict[str, int]:
                     if not re.fullmatch(SUBMISSION_ID_RE, submission_id):
                         raise check.refuse("submission_id", f"has {SUBMISSION_ID_RULE}")
                     if submission_id in submissions:
-                        raise check.refuse("submission_id", "the same as on line "
-                                                            f"{submissions[submission_id]}")
+                        raise check.refuse(
+                            "submission_id", f"the same as on line {submissions[submission_id]}"
+                        )
                     submissions[submission_id] = number
-                row = Vote(annotator=users[person], class_wnid=class_wnid, synset_wnid=label,
-                           created_at=when, comment=check.text("comment"),
-                           submission_id=submission_id)
+                row = Vote(
+                    annotator=users[person],
+                    class_wnid=class_wnid,
+                    synset_wnid=label,
+                    created_at=when,
+                    comment=check.text("comment"),
+                    submission_id=submission_id,
+                )
             else:
-                row = Decision(admin=users[person], class_wnid=class_wnid, synset_wnid=label,
-                               created_at=when, note=check.text("note"))
+                row = Decision(
+                    admin=users[person],
+                    class_wnid=class_wnid,
+                    synset_wnid=label,
+                    created_at=when,
+                    note=check.text("note"),
+                )
             logs.append((when, number, row))
             counts[kind] += 1
         db.session.flush()  # the users first, whatever the order of the lines

@@ -27,12 +27,20 @@ def _matches(hierarchy: Hierarchy, query: str) -> list[ImageClass]:
     names holds it, ignoring case."""
     if not query or not hierarchy.classes:
         return hierarchy.classes
-    names = kept("class_search", None, lambda: {
-        c.wnid: tuple(_searchable(lemma) for lemma in hierarchy.synsets[c.wnid].lemmas)
-        for c in hierarchy.classes})
+    names = kept(
+        "class_search",
+        None,
+        lambda: {
+            c.wnid: tuple(_searchable(lemma) for lemma in hierarchy.synsets[c.wnid].lemmas)
+            for c in hierarchy.classes
+        },
+    )
     wnid, needle = query.lower(), _searchable(query)
-    return [c for c in hierarchy.classes
-            if c.wnid.lower() == wnid or any(needle in name for name in names[c.wnid])]
+    return [
+        c
+        for c in hierarchy.classes
+        if c.wnid.lower() == wnid or any(needle in name for name in names[c.wnid])
+    ]
 
 
 @bp.get("/classes")
@@ -48,15 +56,28 @@ def class_list():
         hierarchy = Hierarchy({}, {}, [])
     matches = _matches(hierarchy, query)
     total = len(matches)
-    classes = matches[(page - 1) * PER_PAGE:page * PER_PAGE]
+    classes = matches[(page - 1) * PER_PAGE : page * PER_PAGE]
     counts, word_counts = recent_counts(), recent_word_counts()
     # The same sense-aware figure, from the same lemma, as the annotate page shows.
-    familiarity = {e.wnid: synset_familiarity(hierarchy.synsets[e.wnid], word_counts)
-                   for c in classes for e in c.chain}
-    shown_counts = {wnid: (format_count(f.count), counts.get(f.lemma, (None, ""))[1])
-                    for wnid, f in familiarity.items()}
+    familiarity = {
+        e.wnid: synset_familiarity(hierarchy.synsets[e.wnid], word_counts)
+        for c in classes
+        for e in c.chain
+    }
+    shown_counts = {
+        wnid: (format_count(f.count), counts.get(f.lemma, (None, ""))[1])
+        for wnid, f in familiarity.items()
+    }
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     folded = {c.wnid: general_prefix(hierarchy, [e.wnid for e in c.chain]) for c in classes}
-    return render_template("classes.html", classes=classes, synsets=hierarchy.synsets,
-                           folded=folded,
-                           counts=shown_counts, query=query, page=page, pages=pages, total=total)
+    return render_template(
+        "classes.html",
+        classes=classes,
+        synsets=hierarchy.synsets,
+        folded=folded,
+        counts=shown_counts,
+        query=query,
+        page=page,
+        pages=pages,
+        total=total,
+    )

@@ -41,6 +41,7 @@ bp = Blueprint("cli", __name__, cli_group=None)
 def command(name: str):
     """`bp.cli.command(name)`, ending on an error of the survey or of the
     clustering pipeline with its message (exit status 1)."""
+
     def register(function):
         @functools.wraps(function)
         def run(*args, **kwargs):
@@ -48,7 +49,9 @@ def command(name: str):
                 return function(*args, **kwargs)
             except (SurveyError, ClusteringError) as exc:
                 raise click.ClickException(str(exc)) from None
+
         return bp.cli.command(name)(run)
+
     return register
 
 
@@ -56,8 +59,9 @@ def command(name: str):
 def load_or_build_hierarchy(path: str | None = None, classes: str | None = None) -> Hierarchy:
     """The hierarchy JSON at `path` (HIERARCHY_FILE by default); built from WordNet
     and saved there when it does not exist yet."""
-    return Hierarchy.load_or_build(path or current_app.config["HIERARCHY_FILE"],
-                                   classes or current_app.config["CLASS_LIST"])
+    return Hierarchy.load_or_build(
+        path or current_app.config["HIERARCHY_FILE"], classes or current_app.config["CLASS_LIST"]
+    )
 
 
 def _seed(hierarchy_file, classes) -> None:
@@ -79,15 +83,21 @@ def _fill(provider: str, retry_failed: bool) -> None:
     if result["stopped"]:
         raise click.ClickException(
             f"stopped after repeated failures with {result['stopped']} terms left; the "
-            "service looks unreachable. Run `flask fill-counts --retry-failed` later to resume.")
+            "service looks unreachable. Run `flask fill-counts --retry-failed` later to resume."
+        )
 
 
 hierarchy_option = click.option(
-    "--hierarchy", "hierarchy_file", metavar="FILE",
-    help="hierarchy JSON (default: HIERARCHY_FILE, built from WordNet when missing)")
+    "--hierarchy",
+    "hierarchy_file",
+    metavar="FILE",
+    help="hierarchy JSON (default: HIERARCHY_FILE, built from WordNet when missing)",
+)
 classes_option = click.option(
-    "--classes", metavar="FILE_OR_DIR",
-    help="class list when building: a file of wnids or a dataset folder (default: ImageNet-1k)")
+    "--classes",
+    metavar="FILE_OR_DIR",
+    help="class list when building: a file of wnids or a dataset folder (default: ImageNet-1k)",
+)
 
 
 @command("seed")
@@ -99,8 +109,11 @@ def seed_command(hierarchy_file, classes) -> None:
 
 
 @command("fill-counts")
-@click.option("--provider", default=None,
-              help="search-count provider (default: COUNT_PROVIDER, normally wordfreq)")
+@click.option(
+    "--provider",
+    default=None,
+    help="search-count provider (default: COUNT_PROVIDER, normally wordfreq)",
+)
 @click.option("--retry-failed", is_flag=True, help="also retry terms whose last fetch failed")
 def fill_counts_command(provider, retry_failed) -> None:
     """Fill the search-count cache for every synset; resumes where it stopped."""
@@ -117,7 +130,8 @@ def setup_command(hierarchy_file, classes) -> None:
     except OperationalError as exc:
         raise click.ClickException(
             f"cannot reach the database {current_app.config['SQLALCHEMY_DATABASE_URI']!r}: "
-            f"{exc.orig}. Check DATABASE_URL and that the server is running.") from None
+            f"{exc.orig}. Check DATABASE_URL and that the server is running."
+        ) from None
     _seed(hierarchy_file, classes)
     _fill(current_app.config["COUNT_PROVIDER"], retry_failed=False)
 
@@ -125,27 +139,41 @@ def setup_command(hierarchy_file, classes) -> None:
 # --- accounts: create-admin, invite ----------------------------------------------------
 @command("create-admin")
 @click.argument("username")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              envvar="CIL_ADMIN_PASSWORD",
-              help="asked for when not given (or set CIL_ADMIN_PASSWORD)")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="CIL_ADMIN_PASSWORD",
+    help="asked for when not given (or set CIL_ADMIN_PASSWORD)",
+)
 def create_admin_command(username: str, password: str) -> None:
     """Create an admin account."""
     try:
         accounts.create_user(username, password, "admin")
         db.session.commit()
     except SQLAlchemyError as exc:
-        raise click.ClickException(f"the database is not ready ({exc.__class__.__name__}); "
-                                   "run `flask --app survey_app setup` first") from None
+        raise click.ClickException(
+            f"the database is not ready ({exc.__class__.__name__}); "
+            "run `flask --app survey_app setup` first"
+        ) from None
     click.echo(f"Admin {username} created; log in at /login.")
 
 
 @command("invite")
 @click.option("--role", type=click.Choice(accounts.ROLES), default="annotator", show_default=True)
-@click.option("--days", type=click.IntRange(min=1), default=None,
-              help="days the link stays valid (default: INVITATION_DAYS, 7)")
-@click.option("--base-url", default=None,
-              help="the address annotators open the app at (default: CIL_BASE_URL, else "
-                   "where `flask run` last served the app, else http://127.0.0.1:5000)")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="days the link stays valid (default: INVITATION_DAYS, 7)",
+)
+@click.option(
+    "--base-url",
+    default=None,
+    help="the address annotators open the app at (default: CIL_BASE_URL, else "
+    "where `flask run` last served the app, else http://127.0.0.1:5000)",
+)
 def invite_command(role: str, days: int | None, base_url: str | None) -> None:
     """Print a one-time invitation link."""
     token = accounts.create_invitation(role, days=days)
@@ -164,9 +192,13 @@ def _write(path: str, text: str) -> None:
 
 @command("export-votes")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True))
-@click.option("--decisions", "decisions_file", metavar="FILE",
-              help="also write the admin decisions as JSON lines, for `python -m clustering "
-                   "aggregate --decisions`")
+@click.option(
+    "--decisions",
+    "decisions_file",
+    metavar="FILE",
+    help="also write the admin decisions as JSON lines, for `python -m clustering "
+    "aggregate --decisions`",
+)
 def export_votes_command(file: str, decisions_file: str | None) -> None:
     """Write every vote as JSON lines (annotator, wnid, label, time, comment)."""
     votes = database_votes()
@@ -182,24 +214,53 @@ def export_votes_command(file: str, decisions_file: str | None) -> None:
 @command("export-cil")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True))
 @click.option("--flat", is_flag=True, help="the original flat {wnid: label name} format")
-@click.option("--min-votes", type=click.IntRange(min=1), default=DEFAULT_MIN_VOTES,
-              show_default=True, help="votes a class needs; with fewer it keeps its own label")
-@click.option("--conflicts", type=click.Choice(POLICIES), default=DEFAULT_POLICY,
-              show_default=True, help="how to resolve a label that is an ancestor of another")
-@click.option("--weighting", type=click.Choice(tuple(AGGREGATORS)), default="none",
-              show_default=True, help="none: plain majority; wawa: weighted by agreement")
-@click.option("--tie-break", type=click.Choice(TIE_BREAKS), default=DEFAULT_TIE_BREAK,
-              show_default=True, help="which tied synset wins")
+@click.option(
+    "--min-votes",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MIN_VOTES,
+    show_default=True,
+    help="votes a class needs; with fewer it keeps its own label",
+)
+@click.option(
+    "--conflicts",
+    type=click.Choice(POLICIES),
+    default=DEFAULT_POLICY,
+    show_default=True,
+    help="how to resolve a label that is an ancestor of another",
+)
+@click.option(
+    "--weighting",
+    type=click.Choice(tuple(AGGREGATORS)),
+    default="none",
+    show_default=True,
+    help="none: plain majority; wawa: weighted by agreement",
+)
+@click.option(
+    "--tie-break",
+    type=click.Choice(TIE_BREAKS),
+    default=DEFAULT_TIE_BREAK,
+    show_default=True,
+    help="which tied synset wins",
+)
 @click.option("--report", "report_file", metavar="FILE", help="also write the aggregation report")
-def export_cil_command(file: str, flat: bool, min_votes: int, conflicts: str, weighting: str,
-                       tie_break: str, report_file: str | None) -> None:
+def export_cil_command(
+    file: str,
+    flat: bool,
+    min_votes: int,
+    conflicts: str,
+    weighting: str,
+    tie_break: str,
+    report_file: str | None,
+) -> None:
     """Aggregate the votes into a CIL and write it."""
     result = current_aggregation(min_votes, conflicts, weighting, tie_break)
     _write(file, dumps_cil(result.cil, flat))
     if report_file:
         _write(report_file, json.dumps(result.report(), sort_keys=True, indent=1) + "\n")
-    click.echo(f"Wrote {file}: {result.cil.num_labels} labels for {len(result.cil.classes)} "
-               f"classes; {len(result.resolution.conflicts)} conflict(s) resolved ({conflicts}).")
+    click.echo(
+        f"Wrote {file}: {result.cil.num_labels} labels for {len(result.cil.classes)} "
+        f"classes; {len(result.resolution.conflicts)} conflict(s) resolved ({conflicts})."
+    )
 
 
 # --- backups: dump-data, restore-data ---------------------------------------------------
@@ -220,8 +281,11 @@ def dump_command(path: Path) -> None:
     else:
         with _private_stream(path) as stream:
             written = write_dump(stream)
-    click.echo(f"dumped {written['annotator']} annotators, {written['vote']} votes, "
-               f"{written['decision']} decisions", err=True)
+    click.echo(
+        f"dumped {written['annotator']} annotators, {written['vote']} votes, "
+        f"{written['decision']} decisions",
+        err=True,
+    )
 
 
 @command("restore-data")
@@ -236,5 +300,7 @@ def restore_command(path: Path) -> None:
         counts = restore_records(text.splitlines())
     except RestoreError as exc:
         raise click.ClickException(f"{path}: {exc}. Nothing was restored.") from None
-    click.echo(f"restored {counts['annotator']} annotators, {counts['vote']} votes, "
-               f"{counts['decision']} decisions")
+    click.echo(
+        f"restored {counts['annotator']} annotators, {counts['vote']} votes, "
+        f"{counts['decision']} decisions"
+    )

@@ -26,21 +26,31 @@ def synset_terms() -> dict[str, list[str]]:
     }
 
 
-def fill_search_counts(provider_name: str, retry_failed: bool = False, progress: bool = True,
-                       give_up_after: int = 20, **provider_options) -> dict[str, int]:
+def fill_search_counts(
+    provider_name: str,
+    retry_failed: bool = False,
+    progress: bool = True,
+    give_up_after: int = 20,
+    **provider_options,
+) -> dict[str, int]:
     """Fetch a count for each synset's term not yet cached for this provider.
     A failed term is stored with its error and never stops the run, but
     `give_up_after` failures in a row (an unreachable service) end it early;
     the next run resumes from there."""
     with get_provider(provider_name, **provider_options) as provider:
-        stored = {row.term: row for row in db.session.scalars(
-            select(SearchCount).where(SearchCount.provider == provider.name))}
+        stored = {
+            row.term: row
+            for row in db.session.scalars(
+                select(SearchCount).where(SearchCount.provider == provider.name)
+            )
+        }
         terms = sorted({t for terms in synset_terms().values() for t in terms})
         todo = [t for t in terms if t not in stored or (retry_failed and stored[t].count is None)]
         result = {"fetched": 0, "failed": 0, "cached": len(terms) - len(todo), "stopped": 0}
         failures_in_a_row = 0
-        bar = tqdm(todo, desc=f"counts ({provider.name})", unit="term",
-                   disable=not progress or not todo)
+        bar = tqdm(
+            todo, desc=f"counts ({provider.name})", unit="term", disable=not progress or not todo
+        )
         for number, term in enumerate(bar, start=1):
             row = stored.get(term) or SearchCount(term=term, provider=provider.name)
             try:
@@ -66,8 +76,11 @@ def fill_search_counts(provider_name: str, retry_failed: bool = False, progress:
 
 # Core rows rather than ORM objects: the pages read every count at once (recent_counts).
 _search_counts = SearchCount.__table__
-_CACHED = (select(_search_counts.c.term, _search_counts.c.count, _search_counts.c.provider)
-           .where(_search_counts.c.count.is_not(None)).order_by(_search_counts.c.fetched_at))
+_CACHED = (
+    select(_search_counts.c.term, _search_counts.c.count, _search_counts.c.provider)
+    .where(_search_counts.c.count.is_not(None))
+    .order_by(_search_counts.c.fetched_at)
+)
 _CACHED_FOR_TERMS = _CACHED.where(_search_counts.c.term.in_(bindparam("terms", expanding=True)))
 # How old the counts a process shows may be: they change only when `flask
 # fill-counts` runs, usually in another process.
@@ -78,8 +91,11 @@ def cached_counts(terms: list[str] | None = None) -> dict[str, tuple[int | None,
     """term -> (count, provider) from the cache, never from the network; where
     several providers have a term, a web provider's count wins over wordfreq's."""
     connection = db.session.connection()
-    rows = (connection.execute(_CACHED) if terms is None
-            else connection.execute(_CACHED_FOR_TERMS, {"terms": terms}))
+    rows = (
+        connection.execute(_CACHED)
+        if terms is None
+        else connection.execute(_CACHED_FOR_TERMS, {"terms": terms})
+    )
     counts: dict[str, tuple[int | None, str]] = {}
     for term, count, provider in rows:
         if term not in counts or counts[term][1] == "wordfreq":
@@ -99,5 +115,6 @@ def recent_word_counts() -> dict[str, int | None]:
     """recent_counts() without the providers (term -> count), made once per read
     of the counts: the class list and the suggestions need every term's count."""
     recent = recent_counts()
-    return kept("word_counts", recent,
-                lambda: {term: count for term, (count, _provider) in recent.items()})
+    return kept(
+        "word_counts", recent, lambda: {term: count for term, (count, _provider) in recent.items()}
+    )

@@ -14,8 +14,10 @@ from survey_app.database import safe_rollback
 from survey_app.errors import UnknownClass
 from survey_app.extensions import login_manager
 
-CSRF_MESSAGE = ("The form was missing its security token or the token did not match "
-                "(for example after logging in elsewhere). Reload the page and try again.")
+CSRF_MESSAGE = (
+    "The form was missing its security token or the token did not match "
+    "(for example after logging in elsewhere). Reload the page and try again."
+)
 DATABASE_MESSAGE = "The database is not reachable right now. Please try again in a minute."
 
 
@@ -36,14 +38,20 @@ def handle_http_error(error: HTTPException):
 
 
 def handle_csrf_error(error: CSRFError):
-    return _answer(400, "Bad request", CSRF_MESSAGE if not _for_api()
-                   else f"{error.description} Send the token from GET /api/me in an "
-                        "X-CSRFToken header.")
+    return _answer(
+        400,
+        "Bad request",
+        CSRF_MESSAGE
+        if not _for_api()
+        else f"{error.description} Send the token from GET /api/me in an X-CSRFToken header.",
+    )
 
 
 def handle_unknown_class(error: UnknownClass):
     message = str(error)
-    return _answer(NotFound.code, HTTP_STATUS_CODES[NotFound.code], message if _for_api() else f"{message}.")
+    return _answer(
+        NotFound.code, HTTP_STATUS_CODES[NotFound.code], message if _for_api() else f"{message}."
+    )
 
 
 def handle_database_error(error: OperationalError):
@@ -55,8 +63,9 @@ def handle_database_error(error: OperationalError):
         login_manager._update_request_context_with_user()
     if request.path == "/health":  # what load balancers and docker-compose read
         return jsonify(status="unavailable", error=DATABASE_MESSAGE), ServiceUnavailable.code
-    return _answer(ServiceUnavailable.code, HTTP_STATUS_CODES[ServiceUnavailable.code],
-                   DATABASE_MESSAGE)
+    return _answer(
+        ServiceUnavailable.code, HTTP_STATUS_CODES[ServiceUnavailable.code], DATABASE_MESSAGE
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -25,8 +25,10 @@ from survey_app.votes import COMMENT_MAX, SUBMISSION_ID_RE
 
 class LoginForm(FlaskForm):
     # No account has another shape, so nothing else reaches the database.
-    username = StringField("Username", validators=[
-        InputRequired(), Regexp(USERNAME_RE, message="Wrong username or password.")])
+    username = StringField(
+        "Username",
+        validators=[InputRequired(), Regexp(USERNAME_RE, message="Wrong username or password.")],
+    )
     password = PasswordField("Password", validators=[InputRequired(), Length(max=256)])
     submit = SubmitField("Log in")
 
@@ -34,11 +36,18 @@ class LoginForm(FlaskForm):
 class AccountForm(FlaskForm):
     """Choose a username and password: accepting an invitation, or the first admin."""
 
-    username = StringField("Username", validators=[
-        InputRequired(), Regexp(USERNAME_RE, message=f"A username has {USERNAME_RULE}.")])
+    username = StringField(
+        "Username",
+        validators=[
+            InputRequired(),
+            Regexp(USERNAME_RE, message=f"A username has {USERNAME_RULE}."),
+        ],
+    )
     password = PasswordField("Password", validators=[InputRequired(), Length(max=256)])
-    confirm = PasswordField("Repeat the password", validators=[
-        InputRequired(), EqualTo("password", message="The two passwords differ.")])
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[InputRequired(), EqualTo("password", message="The two passwords differ.")],
+    )
     submit = SubmitField("Create account")
 
 
@@ -47,8 +56,10 @@ class PasswordForm(FlaskForm):
 
     current = PasswordField("Current password", validators=[InputRequired(), Length(max=256)])
     password = PasswordField("New password", validators=[InputRequired(), Length(max=256)])
-    confirm = PasswordField("Repeat the new password", validators=[
-        InputRequired(), EqualTo("password", message="The two passwords differ.")])
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[InputRequired(), EqualTo("password", message="The two passwords differ.")],
+    )
     submit = SubmitField("Change password")
 
 
@@ -64,12 +75,19 @@ class InvitationForm(FlaskForm):
 
 
 class SurveySettingsForm(FlaskForm):
-    guidelines = TextAreaField("Guidelines for annotators (plain text)",
-                               validators=[Optional(), Length(max=GUIDELINES_MAX)])
-    suggestion_mode = SelectField("The suggestion", choices=[
-        SelectChoice("preselect", "selected in advance"),
-        SelectChoice("badge", "marked, not selected"),
-        SelectChoice("hidden", "not shown")], validate_choice=True)
+    guidelines = TextAreaField(
+        "Guidelines for annotators (plain text)",
+        validators=[Optional(), Length(max=GUIDELINES_MAX)],
+    )
+    suggestion_mode = SelectField(
+        "The suggestion",
+        choices=[
+            SelectChoice("preselect", "selected in advance"),
+            SelectChoice("badge", "marked, not selected"),
+            SelectChoice("hidden", "not shown"),
+        ],
+        validate_choice=True,
+    )
     submit = SubmitField("Save settings")
 
 
@@ -84,6 +102,5 @@ class VoteForm(FlaskForm):
         csrf = False
 
     synset = RadioField("Label", validators=[InputRequired()], validate_choice=True)
-    comment = StringField("Comment (optional)",
-                          validators=[Optional(), Length(max=COMMENT_MAX)])
+    comment = StringField("Comment (optional)", validators=[Optional(), Length(max=COMMENT_MAX)])
     submission_id = HiddenField(validators=[Optional(), Regexp(SUBMISSION_ID_RE)])

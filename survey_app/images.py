@@ -52,15 +52,16 @@ class FolderSource:
 
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
-        self._bases = [b for b in (self.root, self.root / "train", self.root / "val")
-                       if b.is_dir()]
+        self._bases = [b for b in (self.root, self.root / "train", self.root / "val") if b.is_dir()]
 
     def problem(self, class_wnids: Iterable[str]) -> str | None:
         """Why no class would show a picture, or None."""
         if any(self._class_dir(wnid) for wnid in class_wnids):
             return None
-        return (f"IMAGE_SOURCE {str(self.root)!r} holds no folder named after a class "
-                "(like n01440764/), not even under train/ or val/")
+        return (
+            f"IMAGE_SOURCE {str(self.root)!r} holds no folder named after a class "
+            "(like n01440764/), not even under train/ or val/"
+        )
 
     @property
     def cache_key(self) -> str:
@@ -75,9 +76,15 @@ class FolderSource:
     def names(self, wnid: str) -> list[str]:
         if wnid not in self._names:
             folder = self._class_dir(wnid)
-            found = [] if folder is None else (
-                entry.name for entry in os.scandir(folder)
-                if entry.name.lower().endswith(IMAGE_SUFFIXES) and entry.is_file())
+            found = (
+                []
+                if folder is None
+                else (
+                    entry.name
+                    for entry in os.scandir(folder)
+                    if entry.name.lower().endswith(IMAGE_SUFFIXES) and entry.is_file()
+                )
+            )
             # Only the few shown are kept: a train folder holds 1,300 names per class.
             self._names[wnid] = heapq.nsmallest(IMAGES_PER_CLASS, found)
         return self._names[wnid]
@@ -171,9 +178,11 @@ def source_warning() -> str | None:
     """What the admin should know about the image source, or None when all is well."""
     source, problem = current_app.extensions["cil_images"]
     if source is None and problem is None:
-        return ("No image source is configured, so the pages show placeholders. Set "
-                "CIL_IMAGE_SOURCE to a local ImageNet folder (ROOT/<wnid>/*.JPEG) or a folder "
-                "of Downsampled ImageNet files, and restart.")
+        return (
+            "No image source is configured, so the pages show placeholders. Set "
+            "CIL_IMAGE_SOURCE to a local ImageNet folder (ROOT/<wnid>/*.JPEG) or a folder "
+            "of Downsampled ImageNet files, and restart."
+        )
     problem = problem or source.problem(hierarchy_from_db().class_index)
     return f"{problem}; the pages show placeholders instead of pictures." if problem else None
 
@@ -191,8 +200,9 @@ def first_thumbnail_url(wnid: str) -> str | None:
 
 
 def _thumbnail_path(source: ImageSource, size: str, wnid: str, number: int) -> Path:
-    return (Path(current_app.config["THUMBNAIL_DIR"]) / source.cache_key / size / wnid
-            / f"{number}.jpg")
+    return (
+        Path(current_app.config["THUMBNAIL_DIR"]) / source.cache_key / size / wnid / f"{number}.jpg"
+    )
 
 
 def make_thumbnail(original: Path, target: Path, side: int, upscale: bool) -> None:
@@ -202,8 +212,9 @@ def make_thumbnail(original: Path, target: Path, side: int, upscale: bool) -> No
         image = ImageOps.exif_transpose(image).convert("RGB")
     if upscale:
         scale = side / max(image.size)
-        image = image.resize((round(image.width * scale), round(image.height * scale)),
-                             Image.Resampling.LANCZOS)
+        image = image.resize(
+            (round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS
+        )
     else:
         image.thumbnail((side, side), Image.Resampling.LANCZOS)
     target.parent.mkdir(parents=True, exist_ok=True)

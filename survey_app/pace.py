@@ -33,15 +33,18 @@ class Pace:
         """SVG polyline points in a 0..100 x 0..20 box: the votes per day."""
         top = max(self.per_day) or 1
         step = 100 / (len(self.per_day) - 1)
-        return " ".join(f"{i * step:.1f},{20 - 18 * n / top:.1f}"
-                        for i, n in enumerate(self.per_day))
+        return " ".join(
+            f"{i * step:.1f},{20 - 18 * n / top:.1f}" for i, n in enumerate(self.per_day)
+        )
 
 
-def paces(total_classes: int, annotator_ids: list[int] | None = None,
-          today: date | None = None) -> dict[int, Pace]:
+def paces(
+    total_classes: int, annotator_ids: list[int] | None = None, today: date | None = None
+) -> dict[int, Pace]:
     """annotator id -> Pace, for those with votes (or the ids given)."""
     query = select(Vote.annotator_id, Vote.class_wnid, Vote.created_at).order_by(
-        Vote.annotator_id, Vote.id)
+        Vote.annotator_id, Vote.id
+    )
     if annotator_ids is not None:
         query = query.where(Vote.annotator_id.in_(annotator_ids))
     today = today or datetime.now(UTC).date()
@@ -60,9 +63,9 @@ def paces(total_classes: int, annotator_ids: list[int] | None = None,
             day = (vote.created_at.date() - first_day).days
             if 0 <= day < DAYS_SHOWN:
                 per_day[day] += 1
-        result[annotator] = Pace(classes, median,
-                                 median * (total_classes - classes) if median else None,
-                                 tuple(per_day))
+        result[annotator] = Pace(
+            classes, median, median * (total_classes - classes) if median else None, tuple(per_day)
+        )
     return result
 
 
@@ -77,7 +80,7 @@ def every_pace(total_classes: int) -> dict[int, Pace]:
 
 
 def duration(seconds: float | None) -> str:
-    """"42 s", "3 min", "5.2 h", or "—"."""
+    """ "42 s", "3 min", "5.2 h", or "—"."""
     if seconds is None:
         return "—"
     if seconds < 90:

@@ -12,4 +12,4 @@ def page_of(items: Sequence, per_page: int) -> tuple[Sequence, int, int]:
     (kept within the pages), the number of pages (at least 1)."""
     pages = max((len(items) + per_page - 1) // per_page, 1)
     page = min(max(request.args.get("page", 1, type=int), 1), pages)
-    return items[(page - 1) * per_page:page * per_page], page, pages
+    return items[(page - 1) * per_page : page * per_page], page, pages

@@ -26,8 +26,11 @@ def _window_start():
 
 def _over_limit(username: str, remote_addr: str) -> bool:
     """True when the rows in the window, this attempt's included, exceed a limit."""
-    recent = select(func.count()).select_from(LoginFailure).where(
-        LoginFailure.remote_addr == remote_addr, LoginFailure.created_at > _window_start())
+    recent = (
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.remote_addr == remote_addr, LoginFailure.created_at > _window_start())
+    )
     if db.session.scalar(recent) > current_app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"]:
         return True
     for_user = recent.where(LoginFailure.username == username)
@@ -40,9 +43,11 @@ def start_attempt(username: str, remote_addr: str) -> bool:
     that left the window are forgotten on the way."""
     username, remote_addr = username[:64], remote_addr[:64]
     db.session.execute(delete(LoginFailure).where(LoginFailure.created_at <= _window_start()))
-    attempt = db.session.scalar(insert(LoginFailure).values(
-        username=username, remote_addr=remote_addr, created_at=utcnow()
-    ).returning(LoginFailure.id))
+    attempt = db.session.scalar(
+        insert(LoginFailure)
+        .values(username=username, remote_addr=remote_addr, created_at=utcnow())
+        .returning(LoginFailure.id)
+    )
     db.session.commit()
     if not _over_limit(username, remote_addr):
         return True
@@ -54,6 +59,9 @@ def start_attempt(username: str, remote_addr: str) -> bool:
 def clear_failures(username: str, remote_addr: str) -> None:
     """A successful login forgives this address's earlier typos for the user,
     and this attempt."""
-    db.session.execute(delete(LoginFailure).where(LoginFailure.username == username[:64],
-                                                  LoginFailure.remote_addr == remote_addr[:64]))
+    db.session.execute(
+        delete(LoginFailure).where(
+            LoginFailure.username == username[:64], LoginFailure.remote_addr == remote_addr[:64]
+        )
+    )
     db.session.commit()

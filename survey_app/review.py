@@ -69,11 +69,11 @@ class DecisionForm(FlaskForm):
     submit = SubmitField("Settle")
 
 
-def decision_form(hierarchy: Hierarchy, wnid: str, current: str,
-                  formdata: object | None = None) -> DecisionForm:
+def decision_form(
+    hierarchy: Hierarchy, wnid: str, current: str, formdata: object | None = None
+) -> DecisionForm:
     form = DecisionForm(formdata=formdata, prefix=wnid)
-    form.synset.choices = [(w, hierarchy.label(w))
-                           for w in reversed(hierarchy.chain_wnids(wnid))]
+    form.synset.choices = [(w, hierarchy.label(w)) for w in reversed(hierarchy.chain_wnids(wnid))]
     if formdata is None:
         form.synset.data = current
     return form
@@ -116,9 +116,14 @@ def _conflict_groups(result: Aggregation) -> list[ConflictGroup]:
     classes_of: dict[str, list[str]] = {}
     for wnid, label in decided.items():
         classes_of.setdefault(label, []).append(wnid)
-    groups = [ConflictGroup(general, _by_name(hierarchy, specifics),
-                            _by_name(hierarchy, (w for s in specifics for w in classes_of[s])))
-              for general, specifics in below.items()]
+    groups = [
+        ConflictGroup(
+            general,
+            _by_name(hierarchy, specifics),
+            _by_name(hierarchy, (w for s in specifics for w in classes_of[s])),
+        )
+        for general, specifics in below.items()
+    ]
     return sorted(groups, key=lambda g: _name_key(hierarchy, g.general))
 
 
@@ -193,8 +198,11 @@ def _disagreement_queue(result: Aggregation) -> list[QueueEntry]:
         if outcome.comments:
             reasons.append("comment")
         if reasons:
-            entries.append(QueueEntry(wnid, outcome, result.resolution.assignment[wnid],
-                                      tuple(reasons), since[wnid]))
+            entries.append(
+                QueueEntry(
+                    wnid, outcome, result.resolution.assignment[wnid], tuple(reasons), since[wnid]
+                )
+            )
     return sorted(entries, key=lambda e: (e.since, e.wnid))
 
 
@@ -204,8 +212,9 @@ def _label_names(result: Aggregation) -> dict[str, str]:
 
 def _page_of(items: Sequence, per_page: int = PER_PAGE) -> tuple[Sequence, int, int]:
     """`page_of`, with `?per_page=` up to MAX_PER_PAGE."""
-    return page_of(items, min(max(request.args.get("per_page", per_page, type=int), 1),
-                              MAX_PER_PAGE))
+    return page_of(
+        items, min(max(request.args.get("per_page", per_page, type=int), 1), MAX_PER_PAGE)
+    )
 
 
 @bp.get("/")
@@ -221,13 +230,25 @@ def index():
     groups = conflict_groups(result)
     shown, page, pages = _page_of(groups)
     return render_template(
-        "review/index.html", result=result, agreement=result.agreement,
-        classes_by_annotator=Counter(v.annotator for v in counted), last_vote=last_vote,
-        suggested_share=_suggested_share(result), statuses=statuses,
-        total=len(result.outcomes), queue_length=len(disagreement_queue(result)),
-        groups=shown, n_groups=len(groups), page=page, pages=pages, hierarchy=result.hierarchy,
-        policies=POLICIES, default_policy=DEFAULT_POLICY, min_votes=DEFAULT_MIN_VOTES,
-        names_shown=NAMES_SHOWN)
+        "review/index.html",
+        result=result,
+        agreement=result.agreement,
+        classes_by_annotator=Counter(v.annotator for v in counted),
+        last_vote=last_vote,
+        suggested_share=_suggested_share(result),
+        statuses=statuses,
+        total=len(result.outcomes),
+        queue_length=len(disagreement_queue(result)),
+        groups=shown,
+        n_groups=len(groups),
+        page=page,
+        pages=pages,
+        hierarchy=result.hierarchy,
+        policies=POLICIES,
+        default_policy=DEFAULT_POLICY,
+        min_votes=DEFAULT_MIN_VOTES,
+        names_shown=NAMES_SHOWN,
+    )
 
 
 def _suggested_share(result: Aggregation) -> dict[str, tuple[int, int]]:
@@ -276,11 +297,20 @@ def classes():
         abort(400, description=f"{annotator!r} has no counted vote")
     matching = _class_filter(result, status, annotator)
     wnids, page, pages = _page_of(matching)
-    return render_template("review/classes.html", wnids=wnids, total=len(matching),
-                           result=result, status=status, filters=FILTERS,
-                           annotator=annotator, annotators=annotators,
-                           names=_label_names(result), hierarchy=result.hierarchy,
-                           page=page, pages=pages)
+    return render_template(
+        "review/classes.html",
+        wnids=wnids,
+        total=len(matching),
+        result=result,
+        status=status,
+        filters=FILTERS,
+        annotator=annotator,
+        annotators=annotators,
+        names=_label_names(result),
+        hierarchy=result.hierarchy,
+        page=page,
+        pages=pages,
+    )
 
 
 @bp.get("/queue")
@@ -291,14 +321,22 @@ def queue():
     entries = disagreement_queue(result)
     shown, page, pages = _page_of(entries)
     forms = {e.wnid: decision_form(hierarchy, e.wnid, e.final) for e in shown}
-    return render_template("review/queue.html", entries=shown, total=len(entries), forms=forms,
-                           hierarchy=hierarchy, names=_label_names(result),
-                           page=page, pages=pages)
+    return render_template(
+        "review/queue.html",
+        entries=shown,
+        total=len(entries),
+        forms=forms,
+        hierarchy=hierarchy,
+        names=_label_names(result),
+        page=page,
+        pages=pages,
+    )
 
 
 def _record_decision(wnid: str, label: str, note: str | None) -> None:
-    db.session.add(Decision(admin_id=current_user.id, class_wnid=wnid, synset_wnid=label,
-                            note=note))
+    db.session.add(
+        Decision(admin_id=current_user.id, class_wnid=wnid, synset_wnid=label, note=note)
+    )
 
 
 @bp.post("/classes/<wnid>/decision")
@@ -308,8 +346,9 @@ def decide(wnid: str):
     hierarchy = hierarchy_from_db()
     form = decision_form(hierarchy, wnid, wnid, formdata=request.form)
     if not form.validate():
-        problems = "; ".join(f"{field}: {', '.join(errors)}"
-                             for field, errors in form.errors.items())
+        problems = "; ".join(
+            f"{field}: {', '.join(errors)}" for field, errors in form.errors.items()
+        )
         abort(400, description=f"The decision was not recorded: {problems}")
     try:
         note = clean_text(form.note.data, "note")
@@ -317,8 +356,9 @@ def decide(wnid: str):
         abort(400, description=f"The decision was not recorded: {exc}")
     _record_decision(wnid, form.synset.data, note)
     db.session.commit()
-    flash(f"Settled {hierarchy.label(wnid)} ({wnid}) as {hierarchy.label(form.synset.data)}.",
-          "info")
+    flash(
+        f"Settled {hierarchy.label(wnid)} ({wnid}) as {hierarchy.label(form.synset.data)}.", "info"
+    )
     return redirect(url_for("review.queue"), code=303)
 
 
@@ -334,8 +374,11 @@ def merge(general: str):
     for wnid in group.classes:
         _record_decision(wnid, general, f"merged into {hierarchy.label(general)}")
     db.session.commit()
-    flash(f"Settled {len(group.classes)} class{'es' if len(group.classes) != 1 else ''} as "
-          f"{hierarchy.label(general)}.", "info")
+    flash(
+        f"Settled {len(group.classes)} class{'es' if len(group.classes) != 1 else ''} as "
+        f"{hierarchy.label(general)}.",
+        "info",
+    )
     return redirect(url_for("review.index"), code=303)
 
 
@@ -346,10 +389,22 @@ def overview():
     hierarchy = result.hierarchy
     labels = sorted(result.cil.labels, key=lambda lab: (-len(lab.members), lab.name.casefold()))
     shown, page, pages = _page_of(labels)
-    cards = [(label, next(filter(None, map(images.first_thumbnail_url, label.members)), None),
-              [hierarchy.label(w) for w in label.members[:NAMES_SHOWN]]) for label in shown]
-    return render_template("review/overview.html", cards=cards, total=len(labels),
-                           image_warning=images.source_warning(), page=page, pages=pages)
+    cards = [
+        (
+            label,
+            next(filter(None, map(images.first_thumbnail_url, label.members)), None),
+            [hierarchy.label(w) for w in label.members[:NAMES_SHOWN]],
+        )
+        for label in shown
+    ]
+    return render_template(
+        "review/overview.html",
+        cards=cards,
+        total=len(labels),
+        image_warning=images.source_warning(),
+        page=page,
+        pages=pages,
+    )
 
 
 DOWNLOADS = {
@@ -370,13 +425,18 @@ def download(name: str):
         conflicts = request.args.get("conflicts", DEFAULT_POLICY)
         min_votes = request.args.get("min_votes", DEFAULT_MIN_VOTES, type=int)
         if conflicts not in POLICIES or min_votes < 1:
-            abort(400, description=f"conflicts must be one of {', '.join(POLICIES)} and "
-                                   "min_votes a whole number of at least 1")
+            abort(
+                400,
+                description=f"conflicts must be one of {', '.join(POLICIES)} and "
+                "min_votes a whole number of at least 1",
+            )
         try:
             result = current_aggregation(min_votes=min_votes, conflicts=conflicts)
         except ConflictError as exc:
-            return render_template("error.html", code=409, title="conflicts",
-                                   message=str(exc)), 409
+            return render_template("error.html", code=409, title="conflicts", message=str(exc)), 409
         body = dumps_cil(result.cil, flat=name == "cil-flat.json")
-    return Response(body, mimetype=DOWNLOADS[name],
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        body,
+        mimetype=DOWNLOADS[name],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -35,11 +35,20 @@ def seed_hierarchy(hierarchy: Hierarchy) -> dict[str, int]:
     have_synsets = set(db.session.scalars(select(Synset.wnid)))
     for s in hierarchy.synsets.values():
         if s.wnid not in have_synsets:
-            db.session.add(Synset(wnid=s.wnid, name=s.name, lemmas_json=json.dumps(list(s.lemmas)),
-                                  gloss=s.gloss, depth=s.depth))
+            db.session.add(
+                Synset(
+                    wnid=s.wnid,
+                    name=s.name,
+                    lemmas_json=json.dumps(list(s.lemmas)),
+                    gloss=s.gloss,
+                    depth=s.depth,
+                )
+            )
             added["synsets"] += 1
     db.session.flush()
-    have_edges = {tuple(row) for row in db.session.execute(select(SynsetEdge.child, SynsetEdge.parent))}
+    have_edges = {
+        tuple(row) for row in db.session.execute(select(SynsetEdge.child, SynsetEdge.parent))
+    }
     for child, parents in hierarchy.parents.items():
         for parent in parents:
             if (child, parent) not in have_edges:
@@ -52,8 +61,14 @@ def seed_hierarchy(hierarchy: Hierarchy) -> dict[str, int]:
         db.session.add(ImageClass(wnid=c.wnid, index=c.index, n_paths=c.n_paths))
         added["classes"] += 1
         for position, entry in enumerate(c.chain):
-            db.session.add(ChainEntry(class_wnid=c.wnid, position=position, synset_wnid=entry.wnid,
-                                      paths=",".join(map(str, entry.paths))))
+            db.session.add(
+                ChainEntry(
+                    class_wnid=c.wnid,
+                    position=position,
+                    synset_wnid=entry.wnid,
+                    paths=",".join(map(str, entry.paths)),
+                )
+            )
             added["chain_entries"] += 1
     if not stored_version:
         db.session.add(Meta(key="hierarchy_version", value=hierarchy.version))

@@ -27,7 +27,9 @@ def _server_address() -> str | None:
         return UNKNOWN_ADDRESS
     if context.info_name != "run":
         return None
-    return f"http://{context.params.get('host') or '127.0.0.1'}:{context.params.get('port') or 5000}"
+    return (
+        f"http://{context.params.get('host') or '127.0.0.1'}:{context.params.get('port') or 5000}"
+    )
 
 
 def remember_address(app: Flask, address: str) -> None:
@@ -65,6 +67,9 @@ def announce_setup_link(app: Flask) -> None:
         path = url_for("auth.create_first_admin", token=setup_token())
     hours = app.config["SETUP_LINK_MAX_AGE_SECONDS"] // 3600
     where = " (HOST:PORT: where the app is served)" if address == UNKNOWN_ADDRESS else ""
-    click.echo(f"\n    No admin account exists yet. Create the first one with this one-time link"
-               f"{where},\n    valid for {hours} hours:\n\n        {address}{path}\n\n"
-               "    or with `flask --app survey_app create-admin USERNAME`.\n", err=True)
+    click.echo(
+        f"\n    No admin account exists yet. Create the first one with this one-time link"
+        f"{where},\n    valid for {hours} hours:\n\n        {address}{path}\n\n"
+        "    or with `flask --app survey_app create-admin USERNAME`.\n",
+        err=True,
+    )

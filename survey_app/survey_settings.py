@@ -35,11 +35,15 @@ class SurveySettings:
 
 def survey_settings() -> SurveySettings:
     """One query, on every annotate page."""
-    stored = dict(db.session.execute(
-        select(Meta.key, Meta.value).where(Meta.key.in_((GUIDELINES_KEY, SUGGESTION_KEY)))).all())
+    stored = dict(
+        db.session.execute(
+            select(Meta.key, Meta.value).where(Meta.key.in_((GUIDELINES_KEY, SUGGESTION_KEY)))
+        ).all()
+    )
     mode = stored.get(SUGGESTION_KEY, "preselect")
-    return SurveySettings(stored.get(GUIDELINES_KEY, ""),
-                          mode if mode in SUGGESTION_MODES else "preselect")
+    return SurveySettings(
+        stored.get(GUIDELINES_KEY, ""), mode if mode in SUGGESTION_MODES else "preselect"
+    )
 
 
 def save_survey_settings(guidelines: str, suggestion_mode: str) -> None:

@@ -32,13 +32,24 @@ SUBMISSION_ID_RULE = "8 to 64 letters, digits, '_' or '-'"
 # once, on the session's connection and in its transaction: the ORM cost more
 # than the database did. Such a row has the columns of Vote as attributes.
 _votes = Vote.__table__
-_LATEST = (select(_votes).where(_votes.c.annotator_id == bindparam("user_id"),
-                                _votes.c.class_wnid == bindparam("class_wnid"))
-           .order_by(_votes.c.id.desc()).limit(1))
+_LATEST = (
+    select(_votes)
+    .where(
+        _votes.c.annotator_id == bindparam("user_id"),
+        _votes.c.class_wnid == bindparam("class_wnid"),
+    )
+    .order_by(_votes.c.id.desc())
+    .limit(1)
+)
 _BY_SUBMISSION = select(_votes).where(_votes.c.submission_id == bindparam("submission_id"))
 # The time of the annotator's n-th latest vote, along ix_votes_annotator_id.
-_NTH_LATEST_TIME = (select(_votes.c.created_at).where(_votes.c.annotator_id == bindparam("user_id"))
-                    .order_by(_votes.c.id.desc()).offset(bindparam("skip")).limit(1))
+_NTH_LATEST_TIME = (
+    select(_votes.c.created_at)
+    .where(_votes.c.annotator_id == bindparam("user_id"))
+    .order_by(_votes.c.id.desc())
+    .offset(bindparam("skip"))
+    .limit(1)
+)
 _ADD = insert(_votes).returning(*_votes.c)
 
 
@@ -87,21 +98,28 @@ def latest_vote(user_id: int, class_wnid: str) -> Row | None:
 
 def latest_votes(user_id: int) -> list[Vote]:
     """The annotator's vote that counts for each class, newest first."""
-    latest_ids = (select(func.max(Vote.id)).where(Vote.annotator_id == user_id)
-                  .group_by(Vote.class_wnid))
-    return list(db.session.scalars(
-        select(Vote).where(Vote.id.in_(latest_ids)).order_by(Vote.id.desc())))
+    latest_ids = (
+        select(func.max(Vote.id)).where(Vote.annotator_id == user_id).group_by(Vote.class_wnid)
+    )
+    return list(
+        db.session.scalars(select(Vote).where(Vote.id.in_(latest_ids)).order_by(Vote.id.desc()))
+    )
 
 
 def vote_history(user_id: int) -> list[Vote]:
     """Every vote the annotator cast, superseded ones included, oldest first."""
-    return list(db.session.scalars(
-        select(Vote).where(Vote.annotator_id == user_id).order_by(Vote.id)))
+    return list(
+        db.session.scalars(select(Vote).where(Vote.annotator_id == user_id).order_by(Vote.id))
+    )
 
 
-def record_vote(user: User | SessionUser, class_wnid: str, synset_wnid: str,
-                comment: str | None = None,
-                submission_id: str | None = None) -> tuple[Row, bool]:
+def record_vote(
+    user: User | SessionUser,
+    class_wnid: str,
+    synset_wnid: str,
+    comment: str | None = None,
+    submission_id: str | None = None,
+) -> tuple[Row, bool]:
     """Store a vote; returns (the row of the vote that counts, whether a row was added)."""
     require_class(class_wnid)
     if synset_wnid not in hierarchy_from_db().chain_wnids(class_wnid):
@@ -118,9 +136,14 @@ def record_vote(user: User | SessionUser, class_wnid: str, synset_wnid: str,
         return latest, False
     _check_rate(user.id)
     try:
-        vote = execute(_ADD, annotator_id=user.id, class_wnid=class_wnid,
-                        synset_wnid=synset_wnid, comment=comment,
-                        submission_id=submission_id).one()
+        vote = execute(
+            _ADD,
+            annotator_id=user.id,
+            class_wnid=class_wnid,
+            synset_wnid=synset_wnid,
+            comment=comment,
+            submission_id=submission_id,
+        ).one()
         db.session.commit()
     except IntegrityError:  # the same form, sent twice at once: the other request won
         db.session.rollback()
@@ -143,8 +166,9 @@ def _check_rate(user_id: int) -> None:
     window = current_app.config["VOTE_RATE_WINDOW_SECONDS"]
     oldest = execute(_NTH_LATEST_TIME, user_id=user_id, skip=limit - 1).scalar()
     if oldest is not None and oldest > utcnow() - timedelta(seconds=window):
-        raise TooManyVotes(f"too many votes: at most {limit} in {window} seconds; "
-                           "wait a moment and vote again")
+        raise TooManyVotes(
+            f"too many votes: at most {limit} in {window} seconds; wait a moment and vote again"
+        )
 
 
 def _vote_with_submission(submission_id: str) -> Row | None:

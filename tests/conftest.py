@@ -43,9 +43,11 @@ def postgres_answers() -> bool:
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("postgres") and not postgres_answers():
-        pytest.skip("needs the PostgreSQL server at 127.0.0.1:5432, which does not answer "
-                    "(start it with `pg_ctlcluster --skip-systemctl-redirect "
-                    "$(ls /etc/postgresql) main start`; CI runs one)")
+        pytest.skip(
+            "needs the PostgreSQL server at 127.0.0.1:5432, which does not answer "
+            "(start it with `pg_ctlcluster --skip-systemctl-redirect "
+            "$(ls /etc/postgresql) main start`; CI runs one)"
+        )
 
 
 @pytest.fixture(scope="session")

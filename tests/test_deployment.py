@@ -81,13 +81,17 @@ def test_forwarded_headers_are_trusted_in_one_place():
 
 
 def test_image_runs_as_an_unprivileged_user():
-    lines = [line.split(maxsplit=1) for line in (ROOT / "Dockerfile").read_text().splitlines()
-             if line and not line.startswith("#") and not line.startswith(" ")]
+    lines = [
+        line.split(maxsplit=1)
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line and not line.startswith("#") and not line.startswith(" ")
+    ]
     instructions = [words[0] for words in lines]
     user = [words[1].strip() for words in lines if words[0] == "USER"]
     assert user and user[-1] not in ("root", "0")
     # Everything after the switch runs unprivileged, the command included.
-    assert instructions.index("USER") > max(i for i, word in enumerate(instructions)
-                                            if word == "RUN")
+    assert instructions.index("USER") > max(
+        i for i, word in enumerate(instructions) if word == "RUN"
+    )
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "/data" in dockerfile and "instance" in dockerfile  # writable where the app writes

@@ -77,9 +77,7 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
     merge, distances = scoring(trained, merged, device)
     records = RunRecords(run_dir) if placement.is_main else None
     if records:
-        records.write_args(
-            run_settings(config, placement, trained, merged, on_device)
-        )
+        records.write_args(run_settings(config, placement, trained, merged, on_device))
     say(
         f"evaluating {len(models)} model(s) on {len(val_split):,} validation images: "
         f"{trained.num_labels} outputs ({trained.source})"

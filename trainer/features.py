@@ -59,23 +59,30 @@ def class_head_width(source: dict[str, object], classes: tuple[str, ...]) -> int
 
 
 @torch.no_grad()
-def read_out(model: nn.Module, split: Split, num_classes: int, class_outputs: int | None, *,
-             device: torch.device, batch_size: int = 256, amp: bool = False
-             ) -> dict[str, np.ndarray]:
+def read_out(
+    model: nn.Module,
+    split: Split,
+    num_classes: int,
+    class_outputs: int | None,
+    *,
+    device: torch.device,
+    batch_size: int = 256,
+    amp: bool = False,
+) -> dict[str, np.ndarray]:
     """One pass over `split`: per class the sum and count of the penultimate features (the
     input of `model.fc`) and, with `class_outputs`, the confusion matrix, the softmax and the
     targets. Sums stay on the device; probabilities are copied out batch by batch."""
     model.eval()
     captured: list[torch.Tensor] = []
-    hook = model.fc.register_forward_hook(lambda module, inputs, output: captured.append(
-        inputs[0]))
+    hook = model.fc.register_forward_hook(lambda module, inputs, output: captured.append(inputs[0]))
     width = model.fc.in_features
     sums = torch.zeros(num_classes, width, dtype=torch.float64, device=device)
     counts = torch.zeros(num_classes, dtype=torch.float64, device=device)
     confusion = torch.zeros(num_classes * num_classes, dtype=torch.int64, device=device)
     probabilities, targets = [], []
-    batches = make_batches(split, train=False, batch_size=batch_size, device=device,
-                           on_device=False, workers=0)
+    batches = make_batches(
+        split, train=False, batch_size=batch_size, device=device, on_device=False, workers=0
+    )
     try:
         for inputs, classes in tqdm(batches, desc="validation", disable=None, leave=False):
             captured.clear()
@@ -86,14 +93,17 @@ def read_out(model: nn.Module, split: Split, num_classes: int, class_outputs: in
             if class_outputs is not None:
                 softmax = logits[:, :class_outputs].softmax(dim=1)
                 # index_add_ rather than bincount: bincount sizes its output on the host
-                confusion.index_add_(0, classes * num_classes + softmax.argmax(dim=1),
-                                     torch.ones_like(classes))
+                confusion.index_add_(
+                    0, classes * num_classes + softmax.argmax(dim=1), torch.ones_like(classes)
+                )
                 probabilities.append(softmax.half().cpu())
                 targets.append(classes.cpu())
     finally:
         hook.remove()
-    found = {"count": counts.cpu().numpy().astype(np.int64),
-             "mean": (sums / counts.clamp_min(1)[:, None]).float().cpu().numpy()}
+    found = {
+        "count": counts.cpu().numpy().astype(np.int64),
+        "mean": (sums / counts.clamp_min(1)[:, None]).float().cpu().numpy(),
+    }
     if class_outputs is not None:
         found["confusion"] = confusion.view(num_classes, num_classes).cpu().numpy()
         found["probabilities"] = torch.cat(probabilities).numpy()
@@ -101,9 +111,14 @@ def read_out(model: nn.Module, split: Split, num_classes: int, class_outputs: in
     return found
 
 
-def write_features(run_dir: Path, *, data_dir: Path | None = None,
-                   checkpoint: Path | None = None, device_name: str = "auto",
-                   batch_size: int = 256) -> list[Path]:
+def write_features(
+    run_dir: Path,
+    *,
+    data_dir: Path | None = None,
+    checkpoint: Path | None = None,
+    device_name: str = "auto",
+    batch_size: int = 256,
+) -> list[Path]:
     """Read the run's model and validation data and write the files of the module's docstring;
     returns their paths."""
     args_file = run_dir / "args.json"
@@ -124,16 +139,26 @@ def write_features(run_dir: Path, *, data_dir: Path | None = None,
     )
     if split_classes != classes:
         raise RunError(f"{config.data_dir}: the validation data's classes are not the run's")
-    found = read_out(model, split, len(classes), head, device=device,
-                     batch_size=batch_size, amp=device.type == "cuda")
+    found = read_out(
+        model,
+        split,
+        len(classes),
+        head,
+        device=device,
+        batch_size=batch_size,
+        amp=device.type == "cuda",
+    )
     written = [run_dir / CLASSES_FILE, run_dir / FEATURES_FILE]
     written[0].write_text("".join(f"{wnid}\n" for wnid in classes))
     np.savez(written[1], mean=found["mean"], count=found["count"])
     if head is not None:
         weights = source["model"]["fc.weight"][:head].float().numpy()
-        for name, array in ((CONFUSION_FILE, found["confusion"]), (WEIGHTS_FILE, weights),
-                            (PROBABILITIES_FILE, found["probabilities"]),
-                            (TARGETS_FILE, found["targets"])):
+        for name, array in (
+            (CONFUSION_FILE, found["confusion"]),
+            (WEIGHTS_FILE, weights),
+            (PROBABILITIES_FILE, found["probabilities"]),
+            (TARGETS_FILE, found["targets"]),
+        ):
             np.save(run_dir / name, array)
             written.append(run_dir / name)
     return written
@@ -143,28 +168,43 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m trainer.features",
         description="Write a run's per-class mean penultimate features and, for a class-level "
-                    "model, its validation confusion matrix, head weight rows and softmax, as "
-                    "NumPy files in the run folder, for `python -m clustering strategy "
-                    "confusion`, `discover` and `compare`.")
+        "model, its validation confusion matrix, head weight rows and softmax, as "
+        "NumPy files in the run folder, for `python -m clustering strategy "
+        "confusion`, `discover` and `compare`.",
+    )
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a training run's folder")
-    parser.add_argument("--data", type=Path, metavar="DIR",
-                        help="the dataset folder (default: the run's, from args.json)")
-    parser.add_argument("--checkpoint", type=Path, metavar="FILE",
-                        help="the checkpoint to read (default: RUN_DIR/best.pt)")
-    parser.add_argument("--device", default="auto",
-                        help="auto, cpu, cuda or cuda:N (default: auto)")
-    parser.add_argument("-b", "--batch-size", type=int, default=256,
-                        help="images per batch (default: 256)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="the dataset folder (default: the run's, from args.json)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="FILE",
+        help="the checkpoint to read (default: RUN_DIR/best.pt)",
+    )
+    parser.add_argument(
+        "--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
+    )
+    parser.add_argument(
+        "-b", "--batch-size", type=int, default=256, help="images per batch (default: 256)"
+    )
     args = parser.parse_args(argv)
     try:
-        written = write_features(args.run_dir, data_dir=args.data, checkpoint=args.checkpoint,
-                                 device_name=args.device, batch_size=args.batch_size)
+        written = write_features(
+            args.run_dir,
+            data_dir=args.data,
+            checkpoint=args.checkpoint,
+            device_name=args.device,
+            batch_size=args.batch_size,
+        )
     except (*USER_ERRORS, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if len(written) == 2:
-        print("the model's outputs are CIL labels, not the classes: features only",
-              file=sys.stderr)
+        print("the model's outputs are CIL labels, not the classes: features only", file=sys.stderr)
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -51,4 +51,3 @@ def make_scheduler(
             cycle_momentum=False,  # keep --momentum as given
         )
     raise ValueError(f"unknown schedule {schedule!r}")
-

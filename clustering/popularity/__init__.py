@@ -37,17 +37,33 @@ from clustering.popularity.wikipedia import (
 )
 
 __all__ = [
-    "DEFAULT_PROVIDER", "PROVIDERS", "WEB_CORPUS_TOKENS", "CountError", "CountProvider",
-    "CountResult", "GoogleCustomSearchProvider", "HttpCountProvider", "HttpOptions",
+    "DEFAULT_PROVIDER",
+    "PROVIDERS",
+    "WEB_CORPUS_TOKENS",
+    "CountError",
+    "CountProvider",
+    "CountResult",
+    "GoogleCustomSearchProvider",
+    "HttpCountProvider",
+    "HttpOptions",
     "JsonFileProvider",
-    "ProviderConfigError", "WikipediaPageviewsProvider", "WordfreqProvider", "format_count",
-    "get_provider", "last_full_months", "wikipedia_title",
+    "ProviderConfigError",
+    "WikipediaPageviewsProvider",
+    "WordfreqProvider",
+    "format_count",
+    "get_provider",
+    "last_full_months",
+    "wikipedia_title",
 ]
 
 _PROVIDER_CLASSES: dict[str, type[CountProvider]] = {
     cls.name: cls
-    for cls in (WordfreqProvider, WikipediaPageviewsProvider, GoogleCustomSearchProvider,
-                JsonFileProvider)
+    for cls in (
+        WordfreqProvider,
+        WikipediaPageviewsProvider,
+        GoogleCustomSearchProvider,
+        JsonFileProvider,
+    )
 }
 PROVIDERS: tuple[str, ...] = tuple(_PROVIDER_CLASSES)
 DEFAULT_PROVIDER = WordfreqProvider.name

@@ -55,8 +55,9 @@ class CountProvider(ABC):
         results: dict[str, CountResult] = {}
         failed = 0
         unique = list(dict.fromkeys(terms))
-        with tqdm(unique, desc=f"search counts ({self.name})", unit="term",
-                  disable=not progress) as bar:
+        with tqdm(
+            unique, desc=f"search counts ({self.name})", unit="term", disable=not progress
+        ) as bar:
             for term in bar:
                 try:
                     results[term] = CountResult(term, self.count(term), None)

@@ -37,8 +37,11 @@ class GoogleCustomSearchProvider(HttpCountProvider):
     ) -> None:
         api_key = api_key or os.environ.get("GOOGLE_API_KEY", "")
         engine_id = engine_id or os.environ.get("GOOGLE_CSE_ID", "")
-        missing = [name for name, value in
-                   (("GOOGLE_API_KEY", api_key), ("GOOGLE_CSE_ID", engine_id)) if not value]
+        missing = [
+            name
+            for name, value in (("GOOGLE_API_KEY", api_key), ("GOOGLE_CSE_ID", engine_id))
+            if not value
+        ]
         if missing:
             raise ProviderConfigError(
                 f"the google provider needs {' and '.join(missing)} in the environment: "
@@ -51,8 +54,9 @@ class GoogleCustomSearchProvider(HttpCountProvider):
 
     def count(self, term: str) -> int:
         params = {"cx": self._engine_id, "q": f'"{search_phrase(term)}"'}
-        data = self._get_json(self.base_url, params, headers={"X-goog-api-key": self._api_key},
-                              follow_redirects=False)
+        data = self._get_json(
+            self.base_url, params, headers={"X-goog-api-key": self._api_key}, follow_redirects=False
+        )
         info = data.get("searchInformation") if isinstance(data, dict) else None
         if not isinstance(info, dict) or "totalResults" not in info:
             raise CountError("the answer has no searchInformation.totalResults")

@@ -35,8 +35,10 @@ def _default_user_agent() -> str:
         version = metadata.version("clustered-imagenet-labels")
     except metadata.PackageNotFoundError:  # run from a source tree that is not installed
         version = "0+unknown"
-    return (f"clustered-imagenet-labels/{version} (ImageNet label survey; search-count "
-            f"hints for WordNet synsets) python-requests/{requests.__version__}")
+    return (
+        f"clustered-imagenet-labels/{version} (ImageNet label survey; search-count "
+        f"hints for WordNet synsets) python-requests/{requests.__version__}"
+    )
 
 
 def _describe_status(response: requests.Response) -> str:
@@ -78,8 +80,13 @@ class _Retry(Retry):
     limit), and an unreadable Retry-After falls back to the backoff instead of failing
     the request."""
 
-    def __init__(self, *args: Any, sleep: Callable[[float], None] = time.sleep,
-                 before_retry: Callable[[], None] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        sleep: Callable[[float], None] = time.sleep,
+        before_retry: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.pause = sleep
         self.before_retry = before_retry
@@ -97,8 +104,11 @@ class _Retry(Retry):
 
     def sleep(self, response: BaseHTTPResponse | None = None) -> None:
         # urllib3's rule: the server's Retry-After when it asks for a wait, else the backoff.
-        retry_after = (self.get_retry_after(response)
-                       if response is not None and self.respect_retry_after_header else None)
+        retry_after = (
+            self.get_retry_after(response)
+            if response is not None and self.respect_retry_after_header
+            else None
+        )
         wait = retry_after or self.get_backoff_time()
         if wait > 0:
             self.pause(wait)
@@ -119,8 +129,11 @@ def _os_reason(error: BaseException | None) -> str | None:
             return error.strerror
         if error is not None and id(error) not in seen:
             seen.add(id(error))
-            todo += [error.__cause__, error.__context__,
-                     *(arg for arg in error.args if isinstance(arg, BaseException))]
+            todo += [
+                error.__cause__,
+                error.__context__,
+                *(arg for arg in error.args if isinstance(arg, BaseException)),
+            ]
     return None
 
 
@@ -152,14 +165,19 @@ class HttpCountProvider(CountProvider):
     def __init__(self, base_url: str, **http: Unpack[HttpOptions]) -> None:
         unknown = sorted(http.keys() - HttpOptions.__annotations__.keys())
         if unknown:
-            raise TypeError(f"{type(self).__name__} got unexpected option(s): "
-                            f"{', '.join(unknown)}")
+            raise TypeError(f"{type(self).__name__} got unexpected option(s): {', '.join(unknown)}")
         for name, value in http.items():
             setattr(self, name, value)
-        if (self.timeout <= 0 or self.retries < 0 or self.backoff < 0 or self.max_delay < 0
-                or self.min_interval < 0):
-            raise ProviderConfigError("timeout must be > 0; retries, backoff, max_delay and "
-                                      "min_interval must be >= 0")
+        if (
+            self.timeout <= 0
+            or self.retries < 0
+            or self.backoff < 0
+            or self.max_delay < 0
+            or self.min_interval < 0
+        ):
+            raise ProviderConfigError(
+                "timeout must be > 0; retries, backoff, max_delay and min_interval must be >= 0"
+            )
         self.base_url = base_url.rstrip("/")
         retry = _Retry(
             total=self.retries,
@@ -204,8 +222,13 @@ class HttpCountProvider(CountProvider):
         """
         self._wait_for_turn()
         try:
-            response = self._session.get(url, params=params, headers=headers,
-                                         timeout=self.timeout, allow_redirects=follow_redirects)
+            response = self._session.get(
+                url,
+                params=params,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=follow_redirects,
+            )
         except requests.RequestException as exc:
             raise CountError(self._describe_failure(exc, urlsplit(url).netloc)) from None
         status = response.status_code

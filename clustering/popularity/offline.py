@@ -33,7 +33,7 @@ class WordfreqProvider(CountProvider):
 
 def _read_counts_file(path: Path) -> dict[str, int]:
     """Load and check a `{term: count}` file, naming the first problems found."""
-    fix = "give a JSON object mapping each term to a whole number, e.g. {\"dog\": 168000000}"
+    fix = 'give a JSON object mapping each term to a whole number, e.g. {"dog": 168000000}'
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -54,8 +54,7 @@ def _read_counts_file(path: Path) -> dict[str, int]:
             f"counts file {path} holds a JSON {type(data).__name__}, not an object; {fix}"
         )
     # bool is a subclass of int, but `true` is no count.
-    bad = [(term, value) for term, value in data.items()
-           if type(value) is not int or value < 0]
+    bad = [(term, value) for term, value in data.items() if type(value) is not int or value < 0]
     if bad:
         shown = ", ".join(f"{term!r}: {json.dumps(value)}" for term, value in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""

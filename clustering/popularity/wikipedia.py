@@ -66,12 +66,14 @@ class WikipediaPageviewsProvider(HttpCountProvider):
 
     def count(self, term: str) -> int:
         title = wikipedia_title(term)
-        url = (f"{self.base_url}/{self.project}/all-access/user/{quote(title, safe='')}"
-               f"/monthly/{self.start:%Y%m%d}/{self.end:%Y%m%d}")
+        url = (
+            f"{self.base_url}/{self.project}/all-access/user/{quote(title, safe='')}"
+            f"/monthly/{self.start:%Y%m%d}/{self.end:%Y%m%d}"
+        )
         data = self._get_json(
             url,
             not_found=f"no page views for Wikipedia article {title!r} from {self.start} to "
-                      f"{self.end} (no article of that name, or no data for the period)",
+            f"{self.end} (no article of that name, or no data for the period)",
         )
         items = data.get("items") if isinstance(data, dict) else None
         if not isinstance(items, list):

@@ -16,13 +16,13 @@ ix_votes_annotator_id lets "previous" and "next" along an annotator's voting
 order walk their votes by id instead of grouping all of them by class.
 
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0003'
-down_revision = '0002'
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -88,28 +88,37 @@ POSTGRES_TRIGGERS = [
     FOR EACH ROW EXECUTE FUNCTION class_tallies_vote_removed()""",
 ]
 
-TRIGGERS = [("class_tallies_new_class", "classes"), ("class_tallies_vote_added", "votes"),
-            ("class_tallies_vote_removed", "votes")]
+TRIGGERS = [
+    ("class_tallies_new_class", "classes"),
+    ("class_tallies_vote_added", "votes"),
+    ("class_tallies_vote_removed", "votes"),
+]
 
 
 def upgrade():
-    op.create_table('class_tallies',
-    sa.Column('class_wnid', sa.String(length=16), nullable=False),
-    sa.Column('class_index', sa.Integer(), nullable=False),
-    sa.Column('annotators', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['class_wnid'], ['classes.wnid'], name=op.f('fk_class_tallies_class_wnid_classes')),
-    sa.PrimaryKeyConstraint('class_wnid', name=op.f('pk_class_tallies'))
+    op.create_table(
+        "class_tallies",
+        sa.Column("class_wnid", sa.String(length=16), nullable=False),
+        sa.Column("class_index", sa.Integer(), nullable=False),
+        sa.Column("annotators", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["class_wnid"], ["classes.wnid"], name=op.f("fk_class_tallies_class_wnid_classes")
+        ),
+        sa.PrimaryKeyConstraint("class_wnid", name=op.f("pk_class_tallies")),
     )
-    with op.batch_alter_table('class_tallies', schema=None) as batch_op:
-        batch_op.create_index('ix_class_tallies_queue', ['annotators', 'class_index', 'class_wnid'], unique=False)
+    with op.batch_alter_table("class_tallies", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_class_tallies_queue", ["annotators", "class_index", "class_wnid"], unique=False
+        )
 
-    with op.batch_alter_table('votes', schema=None) as batch_op:
-        batch_op.create_index('ix_votes_annotator_id', ['annotator_id', 'id'], unique=False)
+    with op.batch_alter_table("votes", schema=None) as batch_op:
+        batch_op.create_index("ix_votes_annotator_id", ["annotator_id", "id"], unique=False)
 
     op.execute(
-        'INSERT INTO class_tallies (class_wnid, class_index, annotators) '
+        "INSERT INTO class_tallies (class_wnid, class_index, annotators) "
         'SELECT wnid, "index", (SELECT count(DISTINCT annotator_id) FROM votes '
-        'WHERE votes.class_wnid = classes.wnid) FROM classes')
+        "WHERE votes.class_wnid = classes.wnid) FROM classes"
+    )
     postgres = op.get_bind().dialect.name == "postgresql"
     for statement in POSTGRES_TRIGGERS if postgres else SQLITE_TRIGGERS:
         op.execute(statement)
@@ -124,10 +133,10 @@ def downgrade():
         else:
             op.execute(f"DROP TRIGGER {name}")
 
-    with op.batch_alter_table('votes', schema=None) as batch_op:
-        batch_op.drop_index('ix_votes_annotator_id')
+    with op.batch_alter_table("votes", schema=None) as batch_op:
+        batch_op.drop_index("ix_votes_annotator_id")
 
-    with op.batch_alter_table('class_tallies', schema=None) as batch_op:
-        batch_op.drop_index('ix_class_tallies_queue')
+    with op.batch_alter_table("class_tallies", schema=None) as batch_op:
+        batch_op.drop_index("ix_class_tallies_queue")
 
-    op.drop_table('class_tallies')
+    op.drop_table("class_tallies")

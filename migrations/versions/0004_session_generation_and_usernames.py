@@ -17,20 +17,21 @@ Both are plain additions, with no batch copy of `users`: on SQLite a batch
 migration recreates the table, which the votes, decisions and invitations
 refer to.
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0004'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 CLASHES = sa.text(
     "SELECT lower(username) AS name, username FROM users WHERE lower(username) IN "
     "(SELECT lower(username) FROM users GROUP BY lower(username) HAVING count(*) > 1) "
-    "ORDER BY lower(username), username")
+    "ORDER BY lower(username), username"
+)
 
 
 class UsernameClash(RuntimeError):
@@ -52,13 +53,14 @@ def upgrade():
         raise UsernameClash(
             f"usernames must now be unique whatever their case, and these differ only in "
             f"case: {listed}. Rename all but one of each group (UPDATE users SET username = "
-            "'...' WHERE username = '...'), then run the upgrade again; nothing was changed.")
-    op.add_column('users', sa.Column('session_generation', sa.Integer(), nullable=False,
-                                     server_default='0'))
-    op.create_index('uq_users_username_lower', 'users', [sa.text('lower(username)')],
-                    unique=True)
+            "'...' WHERE username = '...'), then run the upgrade again; nothing was changed."
+        )
+    op.add_column(
+        "users", sa.Column("session_generation", sa.Integer(), nullable=False, server_default="0")
+    )
+    op.create_index("uq_users_username_lower", "users", [sa.text("lower(username)")], unique=True)
 
 
 def downgrade():
-    op.drop_index('uq_users_username_lower', table_name='users')
-    op.drop_column('users', 'session_generation')
+    op.drop_index("uq_users_username_lower", table_name="users")
+    op.drop_column("users", "session_generation")

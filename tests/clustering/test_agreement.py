@@ -30,9 +30,18 @@ def test_krippendorff_alpha_matches_krippendorffs_example():
 def test_fleiss_kappa_matches_fleiss_example():
     """The worked example of Fleiss' kappa (Wikipedia, after Fleiss 1971): 10
     subjects, 14 raters, 5 categories; kappa = 0.210."""
-    table = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0],
-             [2, 2, 8, 1, 1], [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2],
-             [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
+    table = [
+        [0, 0, 0, 0, 14],
+        [0, 2, 6, 4, 2],
+        [0, 0, 3, 5, 6],
+        [0, 3, 9, 2, 0],
+        [2, 2, 8, 1, 1],
+        [7, 7, 0, 0, 0],
+        [3, 2, 6, 3, 0],
+        [2, 5, 3, 2, 2],
+        [6, 5, 2, 1, 0],
+        [0, 2, 2, 3, 7],
+    ]
     subjects = [{category: n for category, n in enumerate(row) if n} for row in table]
     assert fleiss_kappa(subjects) == pytest.approx(0.210, abs=5e-4)
 
@@ -51,19 +60,38 @@ def test_fleiss_kappa_refuses_uneven_raters():
 
 
 def test_annotator_agreement_with_the_consensus():
-    votes = [vote("ann", PUG, DOG), vote("bob", PUG, MAMMAL), vote("ann", OSTRICH, BIRD),
-             vote("bob", OSTRICH, BIRD), vote("cat", OSTRICH, RATITE)]
+    votes = [
+        vote("ann", PUG, DOG),
+        vote("bob", PUG, MAMMAL),
+        vote("ann", OSTRICH, BIRD),
+        vote("bob", OSTRICH, BIRD),
+        vote("cat", OSTRICH, RATITE),
+    ]
     agreement = annotator_agreement(votes, {PUG: DOG, OSTRICH: BIRD})
     assert {name: (a.votes, a.agreed) for name, a in agreement.items()} == {
-        "ann": (2, 2), "bob": (2, 1), "cat": (1, 0)}
+        "ann": (2, 2),
+        "bob": (2, 1),
+        "cat": (1, 0),
+    }
     assert agreement["bob"].share == 0.5
 
 
 def test_summary_uses_the_most_common_number_of_raters_for_kappa():
-    votes = [vote("ann", PUG, DOG), vote("bob", PUG, DOG), vote("cat", PUG, DOG),
-             vote("ann", OSTRICH, BIRD), vote("bob", OSTRICH, RATITE), vote("cat", OSTRICH, BIRD),
-             vote("ann", "n01440764", "n01440764"), vote("bob", "n01440764", "n01440764")]
+    votes = [
+        vote("ann", PUG, DOG),
+        vote("bob", PUG, DOG),
+        vote("cat", PUG, DOG),
+        vote("ann", OSTRICH, BIRD),
+        vote("bob", OSTRICH, RATITE),
+        vote("cat", OSTRICH, BIRD),
+        vote("ann", "n01440764", "n01440764"),
+        vote("bob", "n01440764", "n01440764"),
+    ]
     summary = agreement_summary(votes, {PUG: DOG, OSTRICH: BIRD})
-    assert (summary["kappa_classes"], summary["kappa_raters"], summary["alpha_classes"]) == (2, 3, 3)
+    assert (summary["kappa_classes"], summary["kappa_raters"], summary["alpha_classes"]) == (
+        2,
+        3,
+        3,
+    )
     assert summary["annotators"]["bob"] == {"votes": 2, "agreed": 1, "share": 0.5}
     assert 0 < summary["krippendorff_alpha_nominal"] < 1

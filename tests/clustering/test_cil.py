@@ -49,9 +49,16 @@ def merged(hierarchy: Hierarchy, **labels: str) -> dict[str, str]:
 def cil():
     """The toy hierarchy's dogs and fish merged, the vehicles each their own label."""
     hierarchy = toy.toy_hierarchy()
-    assignment = merged(hierarchy, **{toy.HUSKY: toy.DOG, toy.MALAMUTE: toy.DOG,
-                                      toy.PUG: toy.DOG, toy.TENCH: toy.FISH,
-                                      toy.GOLDFISH: toy.FISH})
+    assignment = merged(
+        hierarchy,
+        **{
+            toy.HUSKY: toy.DOG,
+            toy.MALAMUTE: toy.DOG,
+            toy.PUG: toy.DOG,
+            toy.TENCH: toy.FISH,
+            toy.GOLDFISH: toy.FISH,
+        },
+    )
     return build_cil(hierarchy, assignment, {"method": "test"})
 
 
@@ -63,8 +70,7 @@ def test_build_gives_one_label_per_class_in_name_order(cil):
     assert names == sorted(names)
     assert [label.index for label in cil.labels] == list(range(cil.num_labels))
     dog = cil.labels[cil.label_of(toy.HUSKY)]
-    assert (dog.wnid, dog.name, dog.members) == (
-        toy.DOG, "dog", (toy.HUSKY, toy.MALAMUTE, toy.PUG))
+    assert (dog.wnid, dog.name, dog.members) == (toy.DOG, "dog", (toy.HUSKY, toy.MALAMUTE, toy.PUG))
     assert cil.class_to_label[toy.TENCH] == cil.class_to_label[toy.GOLDFISH]
     assert cil.classes[hierarchy.class_index[toy.TENCH]].name == "tench"
     assert cil.num_labels == 5  # car, dog, fish, school bus, trolleybus
@@ -91,7 +97,8 @@ def test_flat_round_trip_keeps_label_indices(cil, tmp_path):
     assert data[toy.HUSKY] == "dog" and len(data) == 8
     back = read_cil(path)
     assert [(label.index, label.name, label.members) for label in back.labels] == [
-        (label.index, label.name, label.members) for label in cil.labels]
+        (label.index, label.name, label.members) for label in cil.labels
+    ]
     assert back.class_to_label == cil.class_to_label
     assert all(label.wnid is None for label in back.labels)
     assert back.classes[0].name == toy.TENCH  # without a hierarchy the class is known by wnid
@@ -109,13 +116,20 @@ def test_flat_without_hierarchy_orders_names_and_wnids(tmp_path):
 
 def test_flat_with_hierarchy_resolves_names_on_each_chain(panda_hierarchy, tmp_path):
     path = tmp_path / "flat.json"
-    path.write_text(json.dumps({
-        OSTRICH: "bird", CRANE_BIRD: "Bird", DALMATIAN: "dog",
-        LESSER_PANDA: "panda", GIANT_PANDA: "panda",  # one name, two synsets
-        SCHOOL_BUS: "car",  # not on the chain of a school bus
-        CRANE_MACHINE: "crane (lifting device)",  # a qualified name, as unique_names writes
-        PUG: "other dog",
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                OSTRICH: "bird",
+                CRANE_BIRD: "Bird",
+                DALMATIAN: "dog",
+                LESSER_PANDA: "panda",
+                GIANT_PANDA: "panda",  # one name, two synsets
+                SCHOOL_BUS: "car",  # not on the chain of a school bus
+                CRANE_MACHINE: "crane (lifting device)",  # a qualified name, as unique_names writes
+                PUG: "other dog",
+            }
+        )
+    )
     cil = read_cil(path, hierarchy=panda_hierarchy)
     by_class = {c.wnid: cil.labels[c.label_index] for c in cil.classes}
     assert by_class[OSTRICH].wnid == by_class[CRANE_BIRD].wnid == BIRD
@@ -140,10 +154,12 @@ def test_resolve_name_prefers_the_synset_nearest_the_class(small_hierarchy):
 
 
 def test_unique_names_tell_the_two_cranes_apart(small_hierarchy):
-    names = unique_names(small_hierarchy, {CRANE_BIRD: "crane", CRANE_MACHINE: "crane",
-                                           DOG: "dog"})
-    assert names == {CRANE_BIRD: "crane (wading bird)", CRANE_MACHINE: "crane (lifting device)",
-                     DOG: "dog"}
+    names = unique_names(small_hierarchy, {CRANE_BIRD: "crane", CRANE_MACHINE: "crane", DOG: "dog"})
+    assert names == {
+        CRANE_BIRD: "crane (wading bird)",
+        CRANE_MACHINE: "crane (lifting device)",
+        DOG: "dog",
+    }
 
 
 def test_unique_names_prefer_another_lemma_to_a_parent(small_hierarchy):
@@ -163,8 +179,9 @@ def test_names_never_hold_a_wnid_on_imagenet(imagenet_hierarchy):
     from clustering.popularity import get_provider
     from clustering.strategies import strategy_cil
 
-    every_synset = unique_names(imagenet_hierarchy,
-                                {w: imagenet_hierarchy.label(w) for w in imagenet_hierarchy.synsets})
+    every_synset = unique_names(
+        imagenet_hierarchy, {w: imagenet_hierarchy.label(w) for w in imagenet_hierarchy.synsets}
+    )
     assert not [name for name in every_synset.values() if WNID.search(name)]
     assert len(set(every_synset.values())) == len(every_synset)
     runs = [{"strategy": "depth", "k": k} for k in (1, 2, 3, 4)]
@@ -187,7 +204,8 @@ def test_flat_round_trip_keeps_synsets_on_imagenet(imagenet_hierarchy, tmp_path,
     write_cil(cil, path, flat=True)
     back = read_cil(path, imagenet_hierarchy)
     assert [(label.wnid, label.name, label.other, label.members) for label in back.labels] == [
-        (label.wnid, label.name, label.other, label.members) for label in cil.labels]
+        (label.wnid, label.name, label.other, label.members) for label in cil.labels
+    ]
 
 
 def test_flat_reader_refuses_an_ambiguous_name(wordnet, tmp_path):
@@ -198,10 +216,13 @@ def test_flat_reader_refuses_an_ambiguous_name(wordnet, tmp_path):
     with pytest.raises(CILFormatError) as caught:
         read_cil(path, printer)
     assert caught.value.problems == [
-        ("the name 'printer' can mean 2 synsets on the chain of n04004767 (printer): "
-        "n04004475 (printer, printing machine: a machine that prints), n04004767 (printer: "
-        "(computer science) an output device that prints the results of data processing); "
-        "say which, e.g. 'printer (printing machine)' or 'printer (peripheral)'")]
+        (
+            "the name 'printer' can mean 2 synsets on the chain of n04004767 (printer): "
+            "n04004475 (printer, printing machine: a machine that prints), n04004767 (printer: "
+            "(computer science) an output device that prints the results of data processing); "
+            "say which, e.g. 'printer (printing machine)' or 'printer (peripheral)'"
+        )
+    ]
     built = build_cil(printer, {"n04004767": "n04004475"})
     assert built.labels[0].name == "printer (printing machine)"
     write_cil(built, path, flat=True)
@@ -223,15 +244,18 @@ def test_flat_writer_refuses_shared_names(panda_hierarchy, tmp_path):
         write_cil(cil, tmp_path / "out.json", flat=True)
 
 
-@pytest.mark.parametrize(("content", "problem"), [
-    ("{not json", "not JSON"),
-    ("[1, 2]", "expected a JSON object"),
-    ('{"format": "cil", "format_version": 7}', "format_version 7 is not supported"),
-    ('{"format": "other"}', "format is 'other'"),
-    ('{"n0211": "dog"}', "is not a wnid"),
-    ('{"n02110341": ""}', "non-empty string"),
-    ("{}", "maps no classes"),
-])
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{not json", "not JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"format": "cil", "format_version": 7}', "format_version 7 is not supported"),
+        ('{"format": "other"}', "format is 'other'"),
+        ('{"n0211": "dog"}', "is not a wnid"),
+        ('{"n02110341": ""}', "non-empty string"),
+        ("{}", "maps no classes"),
+    ],
+)
 def test_reader_refuses_what_is_no_cil(tmp_path, content, problem):
     path = tmp_path / "bad.json"
     path.write_text(content)

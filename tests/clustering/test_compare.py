@@ -31,11 +31,20 @@ from .toy_hierarchy import (
 )
 
 # A: fish {tench, goldfish}, dog {husky, malamute, pug}, bus {school bus, trolleybus}, car.
-BASIC = {TENCH: FISH, GOLDFISH: FISH, HUSKY: DOG, MALAMUTE: DOG, PUG: DOG,
-         SCHOOL_BUS: BUS, TROLLEYBUS: BUS, CAR: CAR}
+BASIC = {
+    TENCH: FISH,
+    GOLDFISH: FISH,
+    HUSKY: DOG,
+    MALAMUTE: DOG,
+    PUG: DOG,
+    SCHOOL_BUS: BUS,
+    TROLLEYBUS: BUS,
+    CAR: CAR,
+}
 # B (flat): animal for five classes, vehicle for three.
 COARSE = {w: "animal" for w in (TENCH, GOLDFISH, HUSKY, MALAMUTE, PUG)} | {
-    w: "vehicle" for w in (SCHOOL_BUS, TROLLEYBUS, CAR)}
+    w: "vehicle" for w in (SCHOOL_BUS, TROLLEYBUS, CAR)
+}
 # C (flat): every class alone, but the car called "vehicle", which lies above the buses'
 # labels: not a partition, one problem for `validate`.
 ALONE = {w: w for w in CLASSES} | {CAR: VEHICLE}
@@ -44,11 +53,13 @@ ALONE = {w: w for w in CLASSES} | {CAR: VEHICLE}
 @pytest.fixture
 def files(tmp_path):
     hierarchy = toy_hierarchy()
-    write_cil(assignment_result(hierarchy, BASIC, {"method": "by hand"}).cil,
-              tmp_path / "basic.json")
+    write_cil(
+        assignment_result(hierarchy, BASIC, {"method": "by hand"}).cil, tmp_path / "basic.json"
+    )
     (tmp_path / "coarse.json").write_text(json.dumps(COARSE))
-    (tmp_path / "alone.json").write_text(json.dumps(
-        {w: hierarchy.label(label) for w, label in ALONE.items()}))
+    (tmp_path / "alone.json").write_text(
+        json.dumps({w: hierarchy.label(label) for w, label in ALONE.items()})
+    )
     return tmp_path
 
 
@@ -64,8 +75,10 @@ def test_the_adjusted_rand_index_by_hand():
 
 def test_the_table_by_hand(files):
     hierarchy = toy_hierarchy()
-    sets = [read_label_set(name, files / f"{name}.json", hierarchy)
-            for name in ("basic", "coarse", "alone")]
+    sets = [
+        read_label_set(name, files / f"{name}.json", hierarchy)
+        for name in ("basic", "coarse", "alone")
+    ]
     reference = read_human_labels(files / "basic.json", hierarchy)
     rows, ari = compare(sets, hierarchy, reference)
     basic, coarse, alone = rows
@@ -97,11 +110,13 @@ def test_a_run_scores_each_set_both_ways(files):
     probabilities = np.zeros((2, 8))
     probabilities[0, [position[TENCH], position[GOLDFISH], position[PUG]]] = 0.25, 0.25, 0.4
     probabilities[0, position[CAR]] = 0.1
-    probabilities[1, [position[SCHOOL_BUS], position[TROLLEYBUS], position[CAR]]] = .3, .3, .4
+    probabilities[1, [position[SCHOOL_BUS], position[TROLLEYBUS], position[CAR]]] = 0.3, 0.3, 0.4
     np.save(files / "val_probabilities.npy", probabilities)
     np.save(files / "val_targets.npy", np.array([position[TENCH], position[CAR]]))
-    sets = [read_label_set(name, files / f"{name}.json", hierarchy)
-            for name in ("basic", "coarse", "alone")]
+    sets = [
+        read_label_set(name, files / f"{name}.json", hierarchy)
+        for name in ("basic", "coarse", "alone")
+    ]
     rows, _ = compare(sets, hierarchy, run=files)
     assert [r.mapped_top1 for r in rows] == [96.25, 100.0, 93.75]
     # basic: fish 0.5 beats dog 0.4 (right); buses 0.6 beat the car (wrong): 50 %.
@@ -110,9 +125,18 @@ def test_a_run_scores_each_set_both_ways(files):
 
 
 def test_compare_prints_markdown_and_writes_csv(files, toy_hierarchy_file, capsys):
-    argv = ["compare", f"A={files / 'basic.json'}", str(files / "coarse.json"),
-            str(files / "alone.json"), "--reference", str(files / "basic.json"),
-            "--hierarchy", toy_hierarchy_file, "--csv", str(files / "table.csv")]
+    argv = [
+        "compare",
+        f"A={files / 'basic.json'}",
+        str(files / "coarse.json"),
+        str(files / "alone.json"),
+        "--reference",
+        str(files / "basic.json"),
+        "--hierarchy",
+        toy_hierarchy_file,
+        "--csv",
+        str(files / "table.csv"),
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "| A | 4 | 1 | 37.5 % | 1.91 | 0.953 | 8/8 = 100.0 % | yes |" in printed
@@ -125,9 +149,9 @@ def test_compare_prints_markdown_and_writes_csv(files, toy_hierarchy_file, capsy
     assert "two label sets share a name" in capsys.readouterr().err
 
 
-def test_a_label_set_that_is_no_json_is_an_error_not_a_traceback(tmp_path, toy_hierarchy_file,
-                                                                 capsys):
+def test_a_label_set_that_is_no_json_is_an_error_not_a_traceback(
+    tmp_path, toy_hierarchy_file, capsys
+):
     (tmp_path / "broken.json").write_text("nope")
-    assert main(["compare", str(tmp_path / "broken.json"), "--hierarchy",
-                 toy_hierarchy_file]) == 2
+    assert main(["compare", str(tmp_path / "broken.json"), "--hierarchy", toy_hierarchy_file]) == 2
     assert "not JSON" in capsys.readouterr().err

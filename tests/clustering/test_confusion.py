@@ -53,9 +53,16 @@ def confusions(*pairs: tuple[str, str, int], images: int = 50) -> np.ndarray:
 # but across the tree. Merges then score (see clustering.confusion): fish 0.2, bus 0.16,
 # dog (0.3 + 0.1) * 2 / (3 * 2) = 0.133; afterwards only entity is left with any
 # confusion, 0.12 * 2 / (8 classes * 3 labels removed) = 0.01.
-MATRIX = confusions((TENCH, GOLDFISH, 10), (GOLDFISH, TENCH, 10), (HUSKY, MALAMUTE, 15),
-                    (MALAMUTE, HUSKY, 15), (PUG, HUSKY, 10), (SCHOOL_BUS, TROLLEYBUS, 8),
-                    (TROLLEYBUS, SCHOOL_BUS, 8), (MALAMUTE, SCHOOL_BUS, 12))
+MATRIX = confusions(
+    (TENCH, GOLDFISH, 10),
+    (GOLDFISH, TENCH, 10),
+    (HUSKY, MALAMUTE, 15),
+    (MALAMUTE, HUSKY, 15),
+    (PUG, HUSKY, 10),
+    (SCHOOL_BUS, TROLLEYBUS, 8),
+    (TROLLEYBUS, SCHOOL_BUS, 8),
+    (MALAMUTE, SCHOOL_BUS, 12),
+)
 
 
 def test_similarity_is_the_mutual_confusion_rate():
@@ -68,9 +75,20 @@ def test_similarity_is_the_mutual_confusion_rate():
 def test_merges_follow_the_confusions_inside_wordnet():
     result = merge_by_confusion(toy_hierarchy(), confusion_similarity(MATRIX))
     assert [(m.label, round(m.score, 4)) for m in result.merges] == [
-        (FISH, 0.2), (BUS, 0.16), (DOG, 0.1333)]
-    assert result.assignment == {TENCH: FISH, GOLDFISH: FISH, HUSKY: DOG, MALAMUTE: DOG,
-                                 PUG: DOG, SCHOOL_BUS: BUS, TROLLEYBUS: BUS, CAR: CAR}
+        (FISH, 0.2),
+        (BUS, 0.16),
+        (DOG, 0.1333),
+    ]
+    assert result.assignment == {
+        TENCH: FISH,
+        GOLDFISH: FISH,
+        HUSKY: DOG,
+        MALAMUTE: DOG,
+        PUG: DOG,
+        SCHOOL_BUS: BUS,
+        TROLLEYBUS: BUS,
+        CAR: CAR,
+    }
     # The malamute-school bus confusion would need "entity", which scores 0.01.
     assert "best 0.0100" in result.stopped
 
@@ -113,8 +131,21 @@ def test_rows_are_read_by_the_class_list_beside_the_matrix(tmp_path):
 def test_strategy_confusion_writes_a_valid_cil(tmp_path, toy_hierarchy_file, capsys):
     np.save(tmp_path / "confusion.npy", MATRIX)
     out = tmp_path / "cil.json"
-    assert main(["strategy", "confusion", "--run", str(tmp_path), "--hierarchy",
-                 toy_hierarchy_file, "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "strategy",
+                "confusion",
+                "--run",
+                str(tmp_path),
+                "--hierarchy",
+                toy_hierarchy_file,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "4 labels for 8 classes (confusion matrix, 3 merges" in printed
     assert sorted(label.name for label in read_cil(out).labels) == ["bus", "car", "dog", "fish"]
@@ -135,13 +166,22 @@ def test_the_synthetic_matrix_has_its_images_and_gives_a_valid_cil():
 
 
 def test_strategy_confusion_reads_weight_rows_and_refuses_a_stray_temperature(
-        tmp_path, toy_hierarchy_file, capsys):
+    tmp_path, toy_hierarchy_file, capsys
+):
     rows = np.random.default_rng(0).normal(size=(len(CLASSES), 16))
     rows[POSITION[GOLDFISH]] = rows[POSITION[TENCH]]
     np.save(tmp_path / "head_weights.npy", rows)
     out = tmp_path / "cil.json"
-    run = ["strategy", "confusion", "--run", str(tmp_path), "--hierarchy", toy_hierarchy_file,
-           "--out", str(out)]
+    run = [
+        "strategy",
+        "confusion",
+        "--run",
+        str(tmp_path),
+        "--hierarchy",
+        toy_hierarchy_file,
+        "--out",
+        str(out),
+    ]
     assert main([*run, "--weights", "--threshold", "0.05"]) == 0
     assert "7 labels for 8 classes (head weight rows, 1 merges" in capsys.readouterr().out
     assert main([*run, "--temperature", "0.5"]) == 2

@@ -69,8 +69,9 @@ def test_familiarity_comes_from_the_best_lemma(small_hierarchy):
     assert synset_familiarity(dog, {}).count is None
 
 
-def test_familiarity_refuses_a_hierarchy_without_word_facts(small_hierarchy, tmp_path,
-                                                            session_wordnet):
+def test_familiarity_refuses_a_hierarchy_without_word_facts(
+    small_hierarchy, tmp_path, session_wordnet
+):
     data = small_hierarchy.to_dict()
     for synset in data["synsets"].values():
         del synset["lexname"], synset["senses"]
@@ -98,24 +99,28 @@ def test_grouped_folds_never_split_a_label():
 
 @pytest.fixture(scope="module")
 def imagenet_familiarity(imagenet_hierarchy):
-    return familiarities(imagenet_hierarchy,
-                         term_counts(imagenet_hierarchy, get_provider("wordfreq")))
+    return familiarities(
+        imagenet_hierarchy, term_counts(imagenet_hierarchy, get_provider("wordfreq"))
+    )
 
 
 def test_the_model_learns_held_out_labels(imagenet_hierarchy, imagenet_familiarity):
     human = read_human_labels(None, imagenet_hierarchy)
     assert len(human.labels) == 978 and len(human.off_chain) == 22
-    cv = cross_validate(imagenet_hierarchy, human.labels, imagenet_familiarity, folds=3,
-                        l2_grid=(1.0,))
+    cv = cross_validate(
+        imagenet_hierarchy, human.labels, imagenet_familiarity, folds=3, l2_grid=(1.0,)
+    )
     # Far above leaving every class as it is (280 of 978), on labels it never saw.
     assert cv.total == 978 and cv.agreement > 0.55
 
 
-def test_half_splits_score_each_half_on_groups_it_never_saw(imagenet_hierarchy,
-                                                           imagenet_familiarity):
+def test_half_splits_score_each_half_on_groups_it_never_saw(
+    imagenet_hierarchy, imagenet_familiarity
+):
     labels = read_human_labels(None, imagenet_hierarchy).labels
-    results = half_splits(imagenet_hierarchy, labels, imagenet_familiarity, splits=1,
-                          l2_grid=(1.0,))
+    results = half_splits(
+        imagenet_hierarchy, labels, imagenet_familiarity, splits=1, l2_grid=(1.0,)
+    )
     assert len(results) == 2 and sum(r.total for r in results) == 978
     assert all(r.trained_on + r.total == 978 for r in results)
     # Each half is new label groups to its model, and still far above the class itself.
@@ -125,19 +130,23 @@ def test_half_splits_score_each_half_on_groups_it_never_saw(imagenet_hierarchy,
 def test_model_file_round_trip_and_refusals(small_hierarchy, tmp_path):
     labels = {c.wnid: c.wnid for c in small_hierarchy.classes}
     labels.update({DALMATIAN: DOG, PUG: DOG, OSTRICH: BIRD, TENCH: FISH})
-    familiarity = familiarities(small_hierarchy, term_counts(small_hierarchy,
-                                                             get_provider("wordfreq")))
+    familiarity = familiarities(
+        small_hierarchy, term_counts(small_hierarchy, get_provider("wordfreq"))
+    )
     model = fit_model(small_hierarchy, labels, familiarity, l2_grid=(1.0,))
     path = tmp_path / "model.json"
     model.save(path)
     again = EntryLevelModel.load(path)
     assert np.allclose(again.weights, model.weights) and again.features == FEATURES
     assert again.assignment(small_hierarchy, familiarity) == model.assignment(
-        small_hierarchy, familiarity)
+        small_hierarchy, familiarity
+    )
     data = json.loads(path.read_text())
-    for broken, message in [({**data, "features": ["x"]}, "other features"),
-                            ({**data, "weights": [1.0]}, "finite numbers"),
-                            ({**data, "format": "cil"}, "not an entry-level model")]:
+    for broken, message in [
+        ({**data, "features": ["x"]}, "other features"),
+        ({**data, "weights": [1.0]}, "finite numbers"),
+        ({**data, "format": "cil"}, "not an entry-level model"),
+    ]:
         path.write_text(json.dumps(broken))
         with pytest.raises(ModelError, match=message):
             EntryLevelModel.load(path)
@@ -146,8 +155,10 @@ def test_model_file_round_trip_and_refusals(small_hierarchy, tmp_path):
 
 def test_entry_level_strategy_writes_a_valid_cil(tmp_path, imagenet_hierarchy_file, capsys):
     out = tmp_path / "entry.json"
-    assert main(["strategy", "entry-level", "--hierarchy", imagenet_hierarchy_file,
-                 "--out", str(out)]) == 0
+    assert (
+        main(["strategy", "entry-level", "--hierarchy", imagenet_hierarchy_file, "--out", str(out)])
+        == 0
+    )
     assert "(entry-level, the shipped model, wordfreq)" in capsys.readouterr().out
     assert validate_file(out, Hierarchy.load(imagenet_hierarchy_file)).ok
     names = [label["name"] for label in json.loads(out.read_text())["labels"]]
@@ -157,27 +168,56 @@ def test_entry_level_strategy_writes_a_valid_cil(tmp_path, imagenet_hierarchy_fi
 def test_strategy_warns_about_synsets_without_counts(tmp_path, small_hierarchy_file, capsys):
     counts = tmp_path / "counts.json"
     counts.write_text(json.dumps({"dog": 10**8, "bird": 10**8}))
-    assert main(["strategy", "popularity", "--hierarchy", small_hierarchy_file,
-                 "--counts", str(counts), "--out", str(tmp_path / "p.json")]) == 0
+    assert (
+        main(
+            [
+                "strategy",
+                "popularity",
+                "--hierarchy",
+                small_hierarchy_file,
+                "--counts",
+                str(counts),
+                "--out",
+                str(tmp_path / "p.json"),
+            ]
+        )
+        == 0
+    )
     assert "synsets have no count for any lemma" in capsys.readouterr().err
 
 
 def test_suggest_commands(tmp_path, imagenet_hierarchy_file, capsys):
     model = tmp_path / "model.json"
-    assert main(["suggest", "fit", "--hierarchy", imagenet_hierarchy_file, "--folds", "2",
-                 "--out", str(model)]) == 0
+    assert (
+        main(
+            [
+                "suggest",
+                "fit",
+                "--hierarchy",
+                imagenet_hierarchy_file,
+                "--folds",
+                "2",
+                "--out",
+                str(model),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "held-out agreement, grouped 2-fold" in printed and "weights" in printed
-    assert main(["suggest", "evaluate", "--hierarchy", imagenet_hierarchy_file,
-                 "--model", str(model)]) == 0
+    assert (
+        main(["suggest", "evaluate", "--hierarchy", imagenet_hierarchy_file, "--model", str(model)])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "original rule" in printed and "/978 =" in printed
-    assert main(["suggest", "halves", "--hierarchy", imagenet_hierarchy_file, "--splits",
-                 "1"]) == 0
+    assert main(["suggest", "halves", "--hierarchy", imagenet_hierarchy_file, "--splits", "1"]) == 0
     printed = capsys.readouterr().out
     assert printed.count("trained on 489 classes") == 2 and "lowest:" in printed
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
-    assert main(["suggest", "evaluate", "--hierarchy", imagenet_hierarchy_file,
-                 "--model", str(bad)]) == 2
+    assert (
+        main(["suggest", "evaluate", "--hierarchy", imagenet_hierarchy_file, "--model", str(bad)])
+        == 2
+    )
     assert "not an entry-level model" in capsys.readouterr().err

@@ -17,8 +17,17 @@ from clustering.votes import VotesError
 from clustering.wordnet import WordNetUnavailable
 
 # Callers outside the package (the survey app, the trainer) catch these builtin bases.
-VALUE_ERRORS = (CILFormatError, VotesError, ConflictError, CollapseError, ModelFileError,
-                ClassListError, HierarchyFormatError, TreeFormatError, ProviderConfigError)
+VALUE_ERRORS = (
+    CILFormatError,
+    VotesError,
+    ConflictError,
+    CollapseError,
+    ModelFileError,
+    ClassListError,
+    HierarchyFormatError,
+    TreeFormatError,
+    ProviderConfigError,
+)
 RUNTIME_ERRORS = (DatabaseError, WordNetUnavailable)
 
 

@@ -17,7 +17,10 @@ from tests.conftest import SMALL_CLASSES
 
 def test_imagenet_summary(imagenet_hierarchy):
     assert imagenet_hierarchy.summary() == {
-        "classes": 1000, "synsets": 1860, "multi_path_classes": 304}
+        "classes": 1000,
+        "synsets": 1860,
+        "multi_path_classes": 304,
+    }
 
 
 def test_class_index_is_sorted_wnid_order(imagenet_hierarchy):
@@ -121,7 +124,10 @@ def test_cli_summary_and_out(tmp_path, session_wordnet, small_hierarchy, capsys)
     out = tmp_path / "h.json"
     assert main(["hierarchy", "--classes", str(listing), "--summary", "--out", str(out)]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "classes: 10", "synsets: 46", "multi_path_classes: 2"]
+        "classes: 10",
+        "synsets: 46",
+        "multi_path_classes: 2",
+    ]
     assert Hierarchy.load(out).to_dict() == small_hierarchy.to_dict()
 
 
@@ -135,6 +141,8 @@ def test_cli_reports_bad_class_list(tmp_path, session_wordnet, capsys):
 def test_cli_runs_as_a_module(toy_hierarchy_file):
     result = subprocess.run(
         [sys.executable, "-m", "clustering", "hierarchy", "--hierarchy", toy_hierarchy_file],
-        capture_output=True, text=True, check=True)
-    assert result.stdout.splitlines() == [
-        "classes: 8", "synsets: 14", "multi_path_classes: 0"]
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.splitlines() == ["classes: 8", "synsets: 14", "multi_path_classes: 0"]

@@ -69,8 +69,12 @@ class FakeApi:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
-                seen = Seen(parts.path, parse_qs(parts.query), self.headers["User-Agent"],
-                            self.headers["X-goog-api-key"])
+                seen = Seen(
+                    parts.path,
+                    parse_qs(parts.query),
+                    self.headers["User-Agent"],
+                    self.headers["X-goog-api-key"],
+                )
                 api.seen.append(seen)
                 reply = api.replies[min(len(api.seen), len(api.replies)) - 1]
                 if reply.delay:
@@ -85,10 +89,10 @@ class FakeApi:
                         self.send_header(name, value)
                     self.end_headers()
                     if reply.stall:
-                        self.wfile.write(data[:len(data) // 2])
+                        self.wfile.write(data[: len(data) // 2])
                         self.wfile.flush()
                         api.release.wait(reply.stall)
-                        data = data[len(data) // 2:]
+                        data = data[len(data) // 2 :]
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up waiting, as the timeout test intends
@@ -99,8 +103,7 @@ class FakeApi:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         # A short poll interval lets shutdown() return at once instead of after 0.5 s.
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,),
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
 
     def reply(self, *replies: Reply) -> None:
         self.replies = list(replies)
@@ -174,22 +177,30 @@ def google_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # --- Wikipedia: the request and the sum ----------------------------------------------
 
+
 def test_wikipedia_sums_monthly_user_views_of_the_titled_article(fake_api, make_provider):
     fake_api.reply(Reply(body=pageviews(10, 20, 30)))
     provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW, **FAST)
 
     assert provider.count("domestic_animal") == 60
     [seen] = fake_api.seen
-    assert seen.path == ("/en.wikipedia.org/all-access/user/Domestic_animal"
-                         "/monthly/20240101/20241231")
+    assert seen.path == (
+        "/en.wikipedia.org/all-access/user/Domestic_animal/monthly/20240101/20241231"
+    )
     assert seen.user_agent.startswith("clustered-imagenet-labels/")
 
 
 def test_wikipedia_title_escapes_slashes_and_widens_the_window_to_whole_months(
-        fake_api, make_provider):
+    fake_api, make_provider
+):
     fake_api.reply(Reply(body=pageviews(5)))
-    provider = make_provider(WikipediaPageviewsProvider, fake_api.url,
-                             start=date(2024, 2, 15), end=date(2024, 4, 3), **FAST)
+    provider = make_provider(
+        WikipediaPageviewsProvider,
+        fake_api.url,
+        start=date(2024, 2, 15),
+        end=date(2024, 4, 3),
+        **FAST,
+    )
 
     assert provider.count("AC/DC") == 5
     assert fake_api.seen[0].path.endswith("/AC%2FDC/monthly/20240201/20240430")
@@ -200,19 +211,25 @@ def test_wikipedia_title_capitalises_only_the_first_letter():
     assert wikipedia_title("  iPod  touch ") == "IPod_touch"
 
 
-@pytest.mark.parametrize(("today", "window"), [
-    (date(2025, 1, 10), (date(2024, 1, 1), date(2024, 12, 31))),
-    (date(2025, 3, 31), (date(2024, 3, 1), date(2025, 2, 28))),
-    (date(2024, 3, 1), (date(2023, 3, 1), date(2024, 2, 29))),
-])
+@pytest.mark.parametrize(
+    ("today", "window"),
+    [
+        (date(2025, 1, 10), (date(2024, 1, 1), date(2024, 12, 31))),
+        (date(2025, 3, 31), (date(2024, 3, 1), date(2025, 2, 28))),
+        (date(2024, 3, 1), (date(2023, 3, 1), date(2024, 2, 29))),
+    ],
+)
 def test_default_window_is_the_last_twelve_full_months(today, window):
     assert last_full_months(12, today) == window
 
 
-@pytest.mark.parametrize(("window", "message"), [
-    ({"start": date(2024, 1, 1)}, "give both start and end"),
-    ({"start": date(2024, 5, 1), "end": date(2024, 4, 30)}, "start 2024-05-01 is after end"),
-])
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        ({"start": date(2024, 1, 1)}, "give both start and end"),
+        ({"start": date(2024, 5, 1), "end": date(2024, 4, 30)}, "start 2024-05-01 is after end"),
+    ],
+)
 def test_wikipedia_rejects_a_bad_window(window, message):
     with pytest.raises(ProviderConfigError, match=message):
         WikipediaPageviewsProvider("http://127.0.0.1:9", **window)
@@ -228,6 +245,7 @@ def test_wikipedia_missing_article_fails_at_once_with_its_title(fake_api, make_p
 
 
 # --- Retries, backoff, timeouts ----------------------------------------------------------
+
 
 def test_429_then_success_takes_the_retry(fake_api, make_provider):
     fake_api.reply(Reply(429), Reply(body=pageviews(7)))
@@ -265,10 +283,15 @@ def test_500_then_success_recovers(fake_api, make_provider):
 
 
 def test_backoff_doubles_between_tries_and_retry_after_replaces_one_wait(
-        fake_api, make_provider, fake_time):
+    fake_api, make_provider, fake_time
+):
     fake_api.reply(Reply(500), Reply(500), Reply(429, headers={"Retry-After": "1"}), Reply(500))
-    provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW,
-                             **{**FAST, "retries": 4, "backoff": 0.05})
+    provider = make_provider(
+        WikipediaPageviewsProvider,
+        fake_api.url,
+        **WINDOW,
+        **{**FAST, "retries": 4, "backoff": 0.05},
+    )
 
     with pytest.raises(CountError, match="HTTP 500.*gave up after 5 tries"):
         provider.count("dog")
@@ -280,8 +303,9 @@ def test_backoff_doubles_between_tries_and_retry_after_replaces_one_wait(
 
 def test_retry_after_seconds_is_respected(fake_api, make_provider, fake_time):
     fake_api.reply(Reply(429, headers={"Retry-After": "1"}), Reply(body=pageviews(4)))
-    provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW,
-                             **{**FAST, "backoff": 0.0})
+    provider = make_provider(
+        WikipediaPageviewsProvider, fake_api.url, **WINDOW, **{**FAST, "backoff": 0.0}
+    )
 
     assert provider.count("dog") == 4
     assert fake_time.waits == [1.0]
@@ -289,8 +313,9 @@ def test_retry_after_seconds_is_respected(fake_api, make_provider, fake_time):
 
 def test_retry_after_is_capped_by_max_delay(fake_api, make_provider, fake_time):
     fake_api.reply(Reply(503, headers={"Retry-After": "5"}), Reply(body=pageviews(4)))
-    provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW,
-                             **FAST, max_delay=0.2)
+    provider = make_provider(
+        WikipediaPageviewsProvider, fake_api.url, **WINDOW, **FAST, max_delay=0.2
+    )
 
     assert provider.count("dog") == 4
     assert fake_time.waits == [0.2]
@@ -298,8 +323,12 @@ def test_retry_after_is_capped_by_max_delay(fake_api, make_provider, fake_time):
 
 def test_backoff_is_capped_by_max_delay(fake_api, make_provider, fake_time):
     fake_api.reply(Reply(500))
-    provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW,
-                             **{**FAST, "backoff": 10.0, "max_delay": 0.2})
+    provider = make_provider(
+        WikipediaPageviewsProvider,
+        fake_api.url,
+        **WINDOW,
+        **{**FAST, "backoff": 10.0, "max_delay": 0.2},
+    )
 
     with pytest.raises(CountError, match="gave up after 3 tries"):
         provider.count("dog")
@@ -309,8 +338,9 @@ def test_backoff_is_capped_by_max_delay(fake_api, make_provider, fake_time):
 def test_retry_after_as_http_date_is_respected(fake_api, make_provider, fake_time):
     soon = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     fake_api.reply(Reply(503, headers={"Retry-After": soon}), Reply(body=pageviews(4)))
-    provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW,
-                             **{**FAST, "backoff": 0.0})
+    provider = make_provider(
+        WikipediaPageviewsProvider, fake_api.url, **WINDOW, **{**FAST, "backoff": 0.0}
+    )
 
     assert provider.count("dog") == 4
     # The date has whole seconds, so it is 29 to 30 s away when written, and a moment
@@ -319,17 +349,23 @@ def test_retry_after_as_http_date_is_respected(fake_api, make_provider, fake_tim
     assert 28 < wait <= 30
 
 
-@pytest.mark.parametrize("retry_after", [
-    "Tue, 01 Dec 2020 12:00:00 GMT",  # in the past
-    "0",
-    "soon",  # unreadable
-])
-def test_retry_after_without_a_wait_falls_back_to_the_backoff(fake_api, make_provider,
-                                                              fake_time, retry_after):
-    fake_api.reply(Reply(500), Reply(429, headers={"Retry-After": retry_after}),
-                   Reply(body=pageviews(4)))
-    provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW,
-                             **{**FAST, "backoff": 0.15})
+@pytest.mark.parametrize(
+    "retry_after",
+    [
+        "Tue, 01 Dec 2020 12:00:00 GMT",  # in the past
+        "0",
+        "soon",  # unreadable
+    ],
+)
+def test_retry_after_without_a_wait_falls_back_to_the_backoff(
+    fake_api, make_provider, fake_time, retry_after
+):
+    fake_api.reply(
+        Reply(500), Reply(429, headers={"Retry-After": retry_after}), Reply(body=pageviews(4))
+    )
+    provider = make_provider(
+        WikipediaPageviewsProvider, fake_api.url, **WINDOW, **{**FAST, "backoff": 0.15}
+    )
 
     assert provider.count("dog") == 4
     assert fake_time.waits == pytest.approx([0.3])  # backoff * 2, the second retry's
@@ -338,8 +374,15 @@ def test_retry_after_without_a_wait_falls_back_to_the_backoff(fake_api, make_pro
 def test_slow_answer_times_out_quickly(fake_api, make_provider):
     # The answer comes after 10 s: only the 0.2 s timeout makes this an error.
     fake_api.reply(Reply(body=pageviews(1), delay=10))
-    provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW,
-                             timeout=0.2, retries=1, backoff=0.0, min_interval=0.0)
+    provider = make_provider(
+        WikipediaPageviewsProvider,
+        fake_api.url,
+        **WINDOW,
+        timeout=0.2,
+        retries=1,
+        backoff=0.0,
+        min_interval=0.0,
+    )
 
     with pytest.raises(CountError, match=r"^no answer within 0.2 s; gave up after 2 tries$"):
         provider.count("dog")
@@ -349,19 +392,30 @@ def test_slow_answer_times_out_quickly(fake_api, make_provider):
 def test_answer_that_stalls_midway_times_out_without_retry(fake_api, make_provider):
     # The rest of the answer comes after 10 s: only the 0.2 s timeout makes this an error.
     fake_api.reply(Reply(body=pageviews(1), stall=10))
-    provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW,
-                             timeout=0.2, retries=1, backoff=0.0, min_interval=0.0)
+    provider = make_provider(
+        WikipediaPageviewsProvider,
+        fake_api.url,
+        **WINDOW,
+        timeout=0.2,
+        retries=1,
+        backoff=0.0,
+        min_interval=0.0,
+    )
 
-    with pytest.raises(CountError, match=r"^no answer within 0.2 s while reading the answer; "
-                                         r"not retried$"):
+    with pytest.raises(
+        CountError,
+        match=r"^no answer within 0.2 s while reading the answer; "
+        r"not retried$",
+    ):
         provider.count("dog")
     assert len(fake_api.seen) == 1
 
 
 def test_rate_limit_spaces_requests(fake_api, make_provider, fake_time):
     fake_api.reply(Reply(body=pageviews(1)))
-    provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW,
-                             **{**FAST, "min_interval": 0.15})
+    provider = make_provider(
+        WikipediaPageviewsProvider, fake_api.url, **WINDOW, **{**FAST, "min_interval": 0.15}
+    )
 
     for term in ("dog", "cat", "bird", "fish"):
         provider.count(term)
@@ -371,8 +425,12 @@ def test_rate_limit_spaces_requests(fake_api, make_provider, fake_time):
 
 def test_rate_limit_spaces_retries_too(fake_api, make_provider, fake_time):
     fake_api.reply(Reply(500), Reply(503), Reply(body=pageviews(1)))
-    provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW,
-                             **{**FAST, "backoff": 0.0, "min_interval": 0.15})
+    provider = make_provider(
+        WikipediaPageviewsProvider,
+        fake_api.url,
+        **WINDOW,
+        **{**FAST, "backoff": 0.0, "min_interval": 0.15},
+    )
 
     assert provider.count("dog") == 1
     assert len(fake_api.seen) == 3
@@ -381,18 +439,22 @@ def test_rate_limit_spaces_retries_too(fake_api, make_provider, fake_time):
 
 # --- Garbage answers ---------------------------------------------------------------------
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("this is not json", "not JSON"),
-    ([1, 2], "no list of monthly 'items'"),
-    ({"items": "many"}, "no list of monthly 'items'"),
-    ({"other": []}, "no list of monthly 'items'"),
-    (pageviews(10, -5), "views is -5"),
-    (pageviews("12"), 'views is "12"'),
-    (pageviews(1.5), "views is 1.5"),
-    (pageviews(True), "views is true"),
-    ({"items": [{"article": "Dog"}]}, "views is null"),
-    ({"items": ["x"]}, "views is null"),
-])
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("this is not json", "not JSON"),
+        ([1, 2], "no list of monthly 'items'"),
+        ({"items": "many"}, "no list of monthly 'items'"),
+        ({"other": []}, "no list of monthly 'items'"),
+        (pageviews(10, -5), "views is -5"),
+        (pageviews("12"), 'views is "12"'),
+        (pageviews(1.5), "views is 1.5"),
+        (pageviews(True), "views is true"),
+        ({"items": [{"article": "Dog"}]}, "views is null"),
+        ({"items": ["x"]}, "views is null"),
+    ],
+)
 def test_wikipedia_garbage_is_a_count_error_without_retry(fake_api, make_provider, body, message):
     fake_api.reply(Reply(body=body))
     provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW, **FAST)
@@ -404,6 +466,7 @@ def test_wikipedia_garbage_is_a_count_error_without_retry(fake_api, make_provide
 
 # --- Google ------------------------------------------------------------------------------
 
+
 def test_google_counts_the_quoted_phrase_with_key_and_engine(fake_api, make_provider, google_env):
     fake_api.reply(Reply(body=google_answer("2900000000")))
     provider = make_provider(GoogleCustomSearchProvider, fake_api.url, **FAST)
@@ -414,14 +477,17 @@ def test_google_counts_the_quoted_phrase_with_key_and_engine(fake_api, make_prov
     assert seen.api_key == "SECRET-KEY"  # in a header, never in the URL
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({}, "no searchInformation.totalResults"),
-    ({"searchInformation": {}}, "no searchInformation.totalResults"),
-    (google_answer("-3"), 'totalResults is "-3"'),
-    (google_answer("lots"), 'totalResults is "lots"'),
-    (google_answer("²"), 'totalResults is "'),
-    (google_answer(None), "totalResults is null"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "no searchInformation.totalResults"),
+        ({"searchInformation": {}}, "no searchInformation.totalResults"),
+        (google_answer("-3"), 'totalResults is "-3"'),
+        (google_answer("lots"), 'totalResults is "lots"'),
+        (google_answer("²"), 'totalResults is "'),
+        (google_answer(None), "totalResults is null"),
+    ],
+)
 def test_google_garbage_is_a_count_error(fake_api, make_provider, google_env, body, message):
     fake_api.reply(Reply(body=body))
     provider = make_provider(GoogleCustomSearchProvider, fake_api.url, **FAST)
@@ -431,7 +497,8 @@ def test_google_garbage_is_a_count_error(fake_api, make_provider, google_env, bo
 
 
 def test_google_client_error_is_reported_with_its_message_and_not_retried(
-        fake_api, make_provider, google_env):
+    fake_api, make_provider, google_env
+):
     fake_api.reply(Reply(400, {"error": {"code": 400, "message": "API key not valid."}}))
     provider = make_provider(GoogleCustomSearchProvider, fake_api.url, **FAST)
 
@@ -456,12 +523,15 @@ def closed_port() -> int:
 
 def test_connection_failure_does_not_leak_the_api_key(make_provider, google_env):
     port = closed_port()
-    provider = make_provider(GoogleCustomSearchProvider, f"http://127.0.0.1:{port}",
-                             **{**FAST, "retries": 1})
+    provider = make_provider(
+        GoogleCustomSearchProvider, f"http://127.0.0.1:{port}", **{**FAST, "retries": 1}
+    )
 
-    with pytest.raises(CountError, match=rf"^could not reach 127.0.0.1:{port} "
-                                         r"\(Connection refused\); gave up after 2 tries$"
-                       ) as raised:
+    with pytest.raises(
+        CountError,
+        match=rf"^could not reach 127.0.0.1:{port} "
+        r"\(Connection refused\); gave up after 2 tries$",
+    ) as raised:
         provider.count("dog")
     assert "SECRET-KEY" not in str(raised.value)
 
@@ -471,15 +541,17 @@ def test_the_api_key_never_reaches_a_log(fake_api, make_provider, google_env, ca
     fake_api.reply(Reply(500), Reply(body=google_answer("12")))
     with make_provider(GoogleCustomSearchProvider, fake_api.url, **FAST) as provider:
         assert provider.count("dog") == 12
-    down = make_provider(GoogleCustomSearchProvider, f"http://127.0.0.1:{closed_port()}",
-                         **{**FAST, "retries": 1})
+    down = make_provider(
+        GoogleCustomSearchProvider, f"http://127.0.0.1:{closed_port()}", **{**FAST, "retries": 1}
+    )
     with pytest.raises(CountError):
         down.count("dog")
 
     logged = caplog.text
     assert "cx=engine-1" in logged  # urllib3 logged the URLs, of the retries too...
-    assert any(r.levelno == logging.WARNING and "Retrying" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        r.levelno == logging.WARNING and "Retrying" in r.getMessage() for r in caplog.records
+    )
     assert "SECRET-KEY" not in logged  # ...but the key was never in them
 
 
@@ -494,21 +566,36 @@ def test_google_does_not_follow_a_redirect_with_its_key(fake_api, make_provider,
 
 # --- options --------------------------------------------------------------------------------
 
+
 def test_each_provider_has_its_own_default_interval_and_takes_the_shared_options(google_env):
-    with (WikipediaPageviewsProvider() as wikipedia, GoogleCustomSearchProvider() as google,
-          WikipediaPageviewsProvider(timeout=3, retries=0, backoff=2, max_delay=5,
-                                     min_interval=0.25, user_agent="me") as tuned):
+    with (
+        WikipediaPageviewsProvider() as wikipedia,
+        GoogleCustomSearchProvider() as google,
+        WikipediaPageviewsProvider(
+            timeout=3, retries=0, backoff=2, max_delay=5, min_interval=0.25, user_agent="me"
+        ) as tuned,
+    ):
         assert (wikipedia.min_interval, google.min_interval) == (0.1, 1.0)
-        assert (wikipedia.timeout, wikipedia.retries, wikipedia.backoff, wikipedia.max_delay) \
-            == (google.timeout, google.retries, google.backoff, google.max_delay) \
+        assert (
+            (wikipedia.timeout, wikipedia.retries, wikipedia.backoff, wikipedia.max_delay)
+            == (google.timeout, google.retries, google.backoff, google.max_delay)
             == (10.0, 3, 1.0, 60.0)
-        assert (tuned.timeout, tuned.retries, tuned.backoff, tuned.max_delay,
-                tuned.min_interval, tuned.user_agent) == (3, 0, 2, 5, 0.25, "me")
+        )
+        assert (
+            tuned.timeout,
+            tuned.retries,
+            tuned.backoff,
+            tuned.max_delay,
+            tuned.min_interval,
+            tuned.user_agent,
+        ) == (3, 0, 2, 5, 0.25, "me")
         assert WikipediaPageviewsProvider.min_interval == 0.1  # the class is untouched
 
 
-@pytest.mark.parametrize("option", [{"timeout": 0}, {"retries": -1}, {"backoff": -1},
-                                    {"max_delay": -1}, {"min_interval": -0.1}])
+@pytest.mark.parametrize(
+    "option",
+    [{"timeout": 0}, {"retries": -1}, {"backoff": -1}, {"max_delay": -1}, {"min_interval": -0.1}],
+)
 def test_http_options_out_of_range_are_a_config_error(option):
     with pytest.raises(ProviderConfigError, match="timeout must be > 0"):
         WikipediaPageviewsProvider("http://127.0.0.1:9", **option)
@@ -521,10 +608,12 @@ def test_an_unknown_http_option_is_a_type_error():
 
 # --- count_many ----------------------------------------------------------------------------
 
+
 def test_count_many_records_failures_and_continues(fake_api, make_provider, capsys):
     fake_api.reply(Reply(body=pageviews(3)), Reply(500), Reply(body=pageviews(9)))
-    provider = make_provider(WikipediaPageviewsProvider, fake_api.url, **WINDOW,
-                             **{**FAST, "retries": 0})
+    provider = make_provider(
+        WikipediaPageviewsProvider, fake_api.url, **WINDOW, **{**FAST, "retries": 0}
+    )
 
     results = provider.count_many(["dog", "cat", "dog", "bird"], progress=True)
 
@@ -549,6 +638,7 @@ def test_count_many_lets_bugs_through():
 
 # --- JSON file -----------------------------------------------------------------------------
 
+
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "counts.json"
     path.write_text(text, encoding="utf-8")
@@ -556,8 +646,12 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_json_file_counts_with_lemma_or_phrase_spelling(tmp_path):
-    provider = JsonFileProvider(write(tmp_path, json.dumps(
-        {"dog": 168_000_000, "domestic animal": 5_000, "coach_dog": 12, "zero": 0})))
+    provider = JsonFileProvider(
+        write(
+            tmp_path,
+            json.dumps({"dog": 168_000_000, "domestic animal": 5_000, "coach_dog": 12, "zero": 0}),
+        )
+    )
 
     assert provider.count("dog") == 168_000_000
     assert provider.count("domestic_animal") == 5_000
@@ -567,14 +661,21 @@ def test_json_file_counts_with_lemma_or_phrase_spelling(tmp_path):
         provider.count("cyprinid")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ('{"dog": 1,', r"not valid JSON \(Expecting property name .* at line 1, column 11\)"),
-    ("[1, 2]", "holds a JSON list, not an object"),
-    ('"dog"', "holds a JSON str, not an object"),
-    ('{"dog": "many", "cat": 1.5, "eel": -1, "owl": true, "ant": null, "ok": 3}',
-     (r"has 5 count\(s\) that are not whole numbers >= 0 \('dog': \"many\", 'cat': 1.5, "
-      r"'eel': -1, 'owl': true, 'ant': null\)")),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"dog": 1,', r"not valid JSON \(Expecting property name .* at line 1, column 11\)"),
+        ("[1, 2]", "holds a JSON list, not an object"),
+        ('"dog"', "holds a JSON str, not an object"),
+        (
+            '{"dog": "many", "cat": 1.5, "eel": -1, "owl": true, "ant": null, "ok": 3}',
+            (
+                r"has 5 count\(s\) that are not whole numbers >= 0 \('dog': \"many\", 'cat': 1.5, "
+                r"'eel': -1, 'owl': true, 'ant': null\)"
+            ),
+        ),
+    ],
+)
 def test_corrupt_json_file_says_what_is_wrong_and_what_to_do(tmp_path, text, message):
     path = write(tmp_path, text)
 
@@ -598,12 +699,14 @@ def test_missing_json_file_is_a_config_error(tmp_path):
 
 # --- wordfreq ------------------------------------------------------------------------------
 
+
 def test_wordfreq_is_frequency_times_corpus_size_and_deterministic():
     first, second = WordfreqProvider(), WordfreqProvider()
 
     assert first.count("dog") == round(word_frequency("dog", "en") * WEB_CORPUS_TOKENS)
-    assert [first.count(t) for t in ("dog", "cyprinid", "tench")] == \
-           [second.count(t) for t in ("dog", "cyprinid", "tench")]
+    assert [first.count(t) for t in ("dog", "cyprinid", "tench")] == [
+        second.count(t) for t in ("dog", "cyprinid", "tench")
+    ]
 
 
 def test_wordfreq_ranks_common_words_above_rare_ones():
@@ -628,6 +731,7 @@ def test_empty_term_is_a_count_error():
 
 # --- registry and helpers ------------------------------------------------------------------
 
+
 def test_get_provider_builds_each_named_provider(tmp_path, google_env):
     options = {"json": {"path": write(tmp_path, "{}")}}
 
@@ -643,19 +747,22 @@ def test_get_provider_rejects_an_unknown_name():
         get_provider("bing")
 
 
-@pytest.mark.parametrize(("n", "text"), [
-    (2_900_000_000, "2.9B"),
-    (168_000_000, "168M"),
-    (12_345, "12K"),
-    (1_500, "1.5K"),
-    (1_000, "1K"),
-    (9_960, "10K"),
-    (999_999, "1M"),
-    (999, "999"),
-    (0, "0"),
-    (3 * 10**12, "3T"),
-    (None, "—"),
-])
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (2_900_000_000, "2.9B"),
+        (168_000_000, "168M"),
+        (12_345, "12K"),
+        (1_500, "1.5K"),
+        (1_000, "1K"),
+        (9_960, "10K"),
+        (999_999, "1M"),
+        (999, "999"),
+        (0, "0"),
+        (3 * 10**12, "3T"),
+        (None, "—"),
+    ],
+)
 def test_format_count(n, text):
     assert format_count(n) == text
 

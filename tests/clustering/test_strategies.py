@@ -38,16 +38,26 @@ from .wnids import (
 # Counts are per word and shared among the word's senses: the bird is the second sense of
 # "ostrich" (after a person who will not face reality) and keeps a third of it; "bird",
 # tagged 29 times of 30 as the animal, keeps 93 %.
-COUNTS = {"animal": 2_900_000_000, "dog": 2_200_000_000, "bird": 900_000_000,
-          "ostrich": 3_000_000_000, "bus": 500_000_000, "school bus": 40_000_000,
-          "whole": 9_000_000_000}
+COUNTS = {
+    "animal": 2_900_000_000,
+    "dog": 2_200_000_000,
+    "bird": 900_000_000,
+    "ostrich": 3_000_000_000,
+    "bus": 500_000_000,
+    "school bus": 40_000_000,
+    "whole": 9_000_000_000,
+}
 
 
 def test_depth_goes_k_steps_up_the_longest_path(small_hierarchy):
     assert depth_assignment(small_hierarchy, 0) == {c.wnid: c.wnid for c in small_hierarchy.classes}
     one = depth_assignment(small_hierarchy, 1)
     assert (one[TENCH], one[OSTRICH], one[SCHOOL_BUS], one[DALMATIAN]) == (
-        CYPRINID, RATITE, BUS, DOG)
+        CYPRINID,
+        RATITE,
+        BUS,
+        DOG,
+    )
     two = depth_assignment(small_hierarchy, 2)
     # The dalmatian's longer path runs through canine, not domestic animal.
     assert (two[OSTRICH], two[DALMATIAN]) == (BIRD, CANINE)
@@ -114,8 +124,21 @@ def test_strategy_cil_resolves_conflicts():
 
 def test_strategy_command(tmp_path, small_hierarchy_file, capsys):
     out = tmp_path / "depth.json"
-    assert main(["strategy", "depth", "--k", "2", "--hierarchy", small_hierarchy_file,
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "strategy",
+                "depth",
+                "--k",
+                "2",
+                "--hierarchy",
+                small_hierarchy_file,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert printed.startswith(f"{out}: ") and "(depth, k=2)" in printed
     assert "conflict(s) resolved (other)" in printed
@@ -123,15 +146,39 @@ def test_strategy_command(tmp_path, small_hierarchy_file, capsys):
     counts = tmp_path / "counts.json"
     counts.write_text(json.dumps(COUNTS))
     flat = tmp_path / "popular.json"
-    assert main(["strategy", "popularity", "--counts", str(counts), "--hierarchy",
-                 small_hierarchy_file, "--out", str(flat), "--flat"]) == 0
+    assert (
+        main(
+            [
+                "strategy",
+                "popularity",
+                "--counts",
+                str(counts),
+                "--hierarchy",
+                small_hierarchy_file,
+                "--out",
+                str(flat),
+                "--flat",
+            ]
+        )
+        == 0
+    )
     assert json.loads(flat.read_text())[PUG] == "dog"
 
 
 def test_strategy_command_refuses_bad_k(toy_hierarchy_file, tmp_path, capsys):
     with pytest.raises(SystemExit):
-        main(["strategy", "depth", "--k", "-2", "--hierarchy", toy_hierarchy_file,
-              "--out", str(tmp_path / "x.json")])
+        main(
+            [
+                "strategy",
+                "depth",
+                "--k",
+                "-2",
+                "--hierarchy",
+                toy_hierarchy_file,
+                "--out",
+                str(tmp_path / "x.json"),
+            ]
+        )
     assert "expected at least 0, got -2" in capsys.readouterr().err
 
 
@@ -140,13 +187,17 @@ def test_strategies_on_imagenet(imagenet_hierarchy, imagenet_hierarchy_file, tmp
     -s), each CIL written by the command and accepted by the validator."""
     figures = []
     # lift collapses depth k >= 2 into a few labels: asked for here, refused by default
-    runs = [["depth", "--k", str(k), *policy] for k in (1, 2, 3, 4)
-            for policy in (["--conflicts", "other"], ["--conflicts", "lift", "--allow-collapse"])]
+    runs = [
+        ["depth", "--k", str(k), *policy]
+        for k in (1, 2, 3, 4)
+        for policy in (["--conflicts", "other"], ["--conflicts", "lift", "--allow-collapse"])
+    ]
     runs += [["popularity", "--conflicts", policy] for policy in ("other", "lift")]
     for number, run in enumerate(runs):
         out = tmp_path / f"{number}.json"
-        assert main(["strategy", *run, "--hierarchy", imagenet_hierarchy_file,
-                     "--out", str(out)]) == 0
+        assert (
+            main(["strategy", *run, "--hierarchy", imagenet_hierarchy_file, "--out", str(out)]) == 0
+        )
         figures.append(capsys.readouterr().out.strip().split(": ", 1)[1])
         cil = read_cil(out)
         assert len(cil.classes) == 1000

@@ -56,8 +56,10 @@ def test_a_sound_cil_passes(sound, small_hierarchy, tmp_path):
 
 def test_without_a_hierarchy_the_partition_is_skipped(sound):
     report = validate_cil(sound)
-    assert report.ok and report.skipped == {"lemmas": "needs the hierarchy",
-                                            "partition": "needs the hierarchy"}
+    assert report.ok and report.skipped == {
+        "lemmas": "needs the hierarchy",
+        "partition": "needs the hierarchy",
+    }
     assert "partition: skipped (needs the hierarchy)" in report.format()
 
 
@@ -66,8 +68,9 @@ def test_every_failure_is_reported_at_once(sound, small_hierarchy, tmp_path):
     dropped = data["classes"].pop()  # trolleybus: coverage
     for label in data["labels"]:
         label["members"] = [m for m in label["members"] if m != dropped["wnid"]]
-    data["labels"] = [label for label in data["labels"] if label["members"] or
-                      label["name"] == "tench"]
+    data["labels"] = [
+        label for label in data["labels"] if label["members"] or label["name"] == "tench"
+    ]
     tench = next(label for label in data["labels"] if label["name"] == "tench")
     tench["name"] = "bird"  # a second "bird": names
     for entry in data["classes"]:
@@ -83,7 +86,8 @@ def test_every_failure_is_reported_at_once(sound, small_hierarchy, tmp_path):
     assert not report.ok
     assert [f.check for f in report.failures] == ["coverage", "indices", "names", "lemmas"]
     assert report.failed("coverage")[0].message == (
-        "1 of the hierarchy's 10 classes have no label: n04487081 (trolleybus)")
+        "1 of the hierarchy's 10 classes have no label: n04487081 (trolleybus)"
+    )
     assert report.failed("indices")[0].message.startswith("label indices are not 0..5: missing 3")
     assert report.failed("names")[0].message.startswith("the name 'bird' stands for 2 labels")
     text = report.format()
@@ -92,8 +96,9 @@ def test_every_failure_is_reported_at_once(sound, small_hierarchy, tmp_path):
 
 def test_conflicts_and_off_chain_labels_fail_the_partition(small_hierarchy, tmp_path):
     flat = own_labels(small_hierarchy)
-    flat.update({BRAMBLING: "bird", CRANE_BIRD: "bird", PUG: "mammal", DALMATIAN: "dog",
-                 SCHOOL_BUS: "car"})
+    flat.update(
+        {BRAMBLING: "bird", CRANE_BIRD: "bird", PUG: "mammal", DALMATIAN: "dog", SCHOOL_BUS: "car"}
+    )
     report = validate_file(write(tmp_path, flat), small_hierarchy)
     messages = [f.message for f in report.failed("partition")]
     assert messages == [
@@ -114,7 +119,8 @@ def test_the_published_cils_panda(panda_hierarchy, tmp_path):
     flat.update({LESSER_PANDA: "panda", GIANT_PANDA: "panda"})
     report = validate_file(write(tmp_path, flat), panda_hierarchy)
     assert [f.message for f in report.failures] == [
-        f"the name 'panda' stands for 2 labels: 6 ({LESSER_PANDA}), 7 ({GIANT_PANDA})"]
+        f"the name 'panda' stands for 2 labels: 6 ({LESSER_PANDA}), 7 ({GIANT_PANDA})"
+    ]
 
 
 def test_overlaps_are_warnings(small_hierarchy, tmp_path):
@@ -123,10 +129,14 @@ def test_overlaps_are_warnings(small_hierarchy, tmp_path):
     report = validate_file(write(tmp_path, flat), small_hierarchy)
     assert report.ok
     assert report.warnings == [
-        ("class n02110341 (dalmatian), labelled 'domestic animal', also lies under the label "
-         "'canine' (n02083346) on another hypernym path"),
-        ("class n02110958 (pug), labelled 'canine', also lies under the label 'domestic animal' "
-         "(n01317541) on another hypernym path"),
+        (
+            "class n02110341 (dalmatian), labelled 'domestic animal', also lies under the label "
+            "'canine' (n02083346) on another hypernym path"
+        ),
+        (
+            "class n02110958 (pug), labelled 'canine', also lies under the label 'domestic animal' "
+            "(n01317541) on another hypernym path"
+        ),
     ]
 
 
@@ -136,12 +146,17 @@ def test_class_indices_must_follow_the_hierarchy(sound, small_hierarchy, tmp_pat
     report = validate_file(write(tmp_path, data), small_hierarchy)
     assert [f.check for f in report.failures] == ["coverage", "coverage"]
     assert report.failures[1].message == (
-        "class n01440764 (tench) has index 1, but it is 0 in sorted wnid order")
+        "class n01440764 (tench) has index 1, but it is 0 in sorted wnid order"
+    )
 
 
 def test_a_file_that_is_no_cil(tmp_path):
-    report = validate_file(write(tmp_path, {"format": "cil", "format_version": 1,
-                                            "classes": {}, "labels": [], "provenance": {}}))
+    report = validate_file(
+        write(
+            tmp_path,
+            {"format": "cil", "format_version": 1, "classes": {}, "labels": [], "provenance": {}},
+        )
+    )
     assert [f.message for f in report.failures] == ["'classes' must be a JSON array"]
     assert set(report.skipped) == {"coverage", "indices", "names", "lemmas", "partition"}
 
@@ -202,8 +217,11 @@ def test_an_other_label_holding_a_class_under_a_label_below_it_fails(small_hiera
     flat.update({DALMATIAN: "other mammal", PUG: "dog"})  # a dalmatian is a dog
     report = validate_file(write(tmp_path, flat), small_hierarchy)
     assert [f.message for f in report.failed("partition")] == [
-        (f"'other mammal' ({MAMMAL}) holds 1 class(es) that lie under the label 'dog' ({DOG}) "
-        f"below it: {DALMATIAN} (dalmatian)")]
+        (
+            f"'other mammal' ({MAMMAL}) holds 1 class(es) that lie under the label 'dog' ({DOG}) "
+            f"below it: {DALMATIAN} (dalmatian)"
+        )
+    ]
 
 
 def test_an_other_label_with_nothing_below_it_fails(small_hierarchy, tmp_path):
@@ -211,21 +229,33 @@ def test_an_other_label_with_nothing_below_it_fails(small_hierarchy, tmp_path):
     flat.update({DALMATIAN: "other dog", PUG: "other dog"})
     report = validate_file(write(tmp_path, flat), small_hierarchy)
     assert [f.message for f in report.failed("partition")] == [
-        (f"'other dog' ({DOG}) is an 'other' label, but no chosen label lies below it: "
-        "call it 'dog'")]
+        (
+            f"'other dog' ({DOG}) is an 'other' label, but no chosen label lies below it: "
+            "call it 'dog'"
+        )
+    ]
 
 
 def test_x_and_other_x_on_different_synsets_fail(machine_hierarchy, tmp_path):
-    flat = {CAR_WHEEL: "machine", PADDLEWHEEL: "machine", CASH_MACHINE: "other machine",
-            CHAIN_SAW: "chain saw"}
+    flat = {
+        CAR_WHEEL: "machine",
+        PADDLEWHEEL: "machine",
+        CASH_MACHINE: "other machine",
+        CHAIN_SAW: "chain saw",
+    }
     report = validate_file(write(tmp_path, flat), machine_hierarchy)
     assert [f.message for f in report.failures] == [
-        f"'machine' ({SIMPLE_MACHINE}) and 'other machine' ({MACHINE}) are different synsets"]
+        f"'machine' ({SIMPLE_MACHINE}) and 'other machine' ({MACHINE}) are different synsets"
+    ]
 
 
 def test_build_cil_names_x_and_other_x_apart(machine_hierarchy):
-    assignment = {CAR_WHEEL: SIMPLE_MACHINE, PADDLEWHEEL: SIMPLE_MACHINE, CASH_MACHINE: MACHINE,
-                  CHAIN_SAW: CHAIN_SAW}
+    assignment = {
+        CAR_WHEEL: SIMPLE_MACHINE,
+        PADDLEWHEEL: SIMPLE_MACHINE,
+        CASH_MACHINE: MACHINE,
+        CHAIN_SAW: CHAIN_SAW,
+    }
     cil = build_cil(machine_hierarchy, assignment, other_labels={MACHINE})
     names = {label.wnid: label.name for label in cil.labels}
     assert names[SIMPLE_MACHINE] == "machine (simple machine)"
@@ -236,8 +266,11 @@ def test_build_cil_names_x_and_other_x_apart(machine_hierarchy):
 def test_a_name_that_is_no_lemma_of_its_synset_fails(sound, small_hierarchy, tmp_path):
     report = validate_file(write(tmp_path, renamed(sound, DOG, "doggy")), small_hierarchy)
     assert [f.message for f in report.failures] == [
-        (f"label 'doggy' ({DOG}) is not named by a lemma of its synset (dog, domestic dog, "
-        "Canis familiaris), nor 'other ' and one")]
+        (
+            f"label 'doggy' ({DOG}) is not named by a lemma of its synset (dog, domestic dog, "
+            "Canis familiaris), nor 'other ' and one"
+        )
+    ]
     # "other" must say what the label is, no more and no less
     report = validate_file(write(tmp_path, renamed(sound, DOG, "other dog")), small_hierarchy)
     assert [f.check for f in report.failures] == ["lemmas"]
@@ -248,14 +281,18 @@ def test_a_qualifier_must_be_a_lemma_of_the_synset_or_above(sound, small_hierarc
     assert validate_file(write(tmp_path, good), small_hierarchy).ok
     bad = renamed(sound, DOG, "dog (cat)")
     assert [f.message for f in validate_file(write(tmp_path, bad), small_hierarchy).failures] == [
-        (f"label 'dog (cat)' ({DOG}): 'cat' is neither a lemma of the synset or of one above "
-        "it nor its sense number")]
+        (
+            f"label 'dog (cat)' ({DOG}): 'cat' is neither a lemma of the synset or of one above "
+            "it nor its sense number"
+        )
+    ]
 
 
 def test_a_wnid_in_a_name_fails(sound, small_hierarchy, tmp_path):
     report = validate_file(write(tmp_path, renamed(sound, DOG, f"dog ({DOG})")), small_hierarchy)
     assert [f.message for f in report.failures] == [
-        f"label 'dog ({DOG})' ({DOG}) holds a wnid: display names are words"]
+        f"label 'dog ({DOG})' ({DOG}) holds a wnid: display names are words"
+    ]
 
 
 def test_one_problem_is_reported_once(small_hierarchy, tmp_path):
@@ -265,4 +302,5 @@ def test_one_problem_is_reported_once(small_hierarchy, tmp_path):
     flat.update({OSTRICH: "bird", BRAMBLING: "bird", CRANE_BIRD: "bird", SCHOOL_BUS: "bird"})
     report = validate_file(write(tmp_path, flat), small_hierarchy)
     assert [f.message for f in report.failures] == [
-        "class n04146614 (school bus): the label name 'bird' is no synset on its chain"]
+        "class n04146614 (school bus): the label name 'bird' is no synset on its chain"
+    ]

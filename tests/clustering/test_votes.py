@@ -29,8 +29,13 @@ def test_round_trip(tmp_path):
     path = tmp_path / "votes.jsonl"
     write_votes(votes, path)
     lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert lines[0] == {"annotator": "ann", "wnid": PUG, "label": DOG,
-                        "time": "2024-05-01T12:00:00+00:00", "comment": "a dog to anyone"}
+    assert lines[0] == {
+        "annotator": "ann",
+        "wnid": PUG,
+        "label": DOG,
+        "time": "2024-05-01T12:00:00+00:00",
+        "comment": "a dog to anyone",
+    }
     assert "comment" not in lines[1]
     assert read_votes(path, toy_hierarchy()) == votes
 
@@ -68,7 +73,14 @@ def test_every_malformed_line_is_named(tmp_path):
         read_votes(path)
     problems = caught.value.problems
     assert [p.split(":")[0] for p in problems] == [
-        "line 2", "line 3", "line 4", "line 6", "line 7", "line 8", "line 9"]
+        "line 2",
+        "line 3",
+        "line 4",
+        "line 6",
+        "line 7",
+        "line 8",
+        "line 9",
+    ]
     assert "not JSON" in problems[0]
     assert "'annotator' must be a non-empty string" in problems[2]
     assert "not ISO 8601" in problems[3]
@@ -79,16 +91,27 @@ def test_every_malformed_line_is_named(tmp_path):
 
 def test_votes_off_the_chain_or_for_unknown_classes_are_refused(tmp_path):
     path = tmp_path / "votes.jsonl"
-    write_votes([vote("ann", PUG, DOG), vote("ann", PUG, BUS, 1), vote("bob", "n09999999", DOG),
-                 vote("cat", TENCH, "n00000007")], path)
+    write_votes(
+        [
+            vote("ann", PUG, DOG),
+            vote("ann", PUG, BUS, 1),
+            vote("bob", "n09999999", DOG),
+            vote("cat", TENCH, "n00000007"),
+        ],
+        path,
+    )
     with pytest.raises(VotesError) as caught:
         read_votes(path, toy_hierarchy())
     assert caught.value.problems == [
-        (f"line 2: label {BUS} (bus) is not on the chain of class {PUG} (pug); choose one "
-         "of its ancestors or the class itself"),
+        (
+            f"line 2: label {BUS} (bus) is not on the chain of class {PUG} (pug); choose one "
+            "of its ancestors or the class itself"
+        ),
         "line 3: n09999999 is not one of the hierarchy's 8 classes",
-        (f"line 4: label n00000007 is not on the chain of class {TENCH} (tench); choose one "
-         "of its ancestors or the class itself"),
+        (
+            f"line 4: label n00000007 is not on the chain of class {TENCH} (tench); choose one "
+            "of its ancestors or the class itself"
+        ),
     ]
 
 
@@ -103,12 +126,18 @@ def test_missing_file(tmp_path):
 
 
 def test_the_latest_vote_counts():
-    votes = [vote("ann", PUG, DOG, 5), vote("ann", PUG, PUG, 1), vote("bob", PUG, PUG, 2),
-             vote("bob", PUG, DOG, 2)]  # same time: the later line wins
+    votes = [
+        vote("ann", PUG, DOG, 5),
+        vote("ann", PUG, PUG, 1),
+        vote("bob", PUG, PUG, 2),
+        vote("bob", PUG, DOG, 2),
+    ]  # same time: the later line wins
     assert latest_votes(votes) == [vote("ann", PUG, DOG, 5), vote("bob", PUG, DOG, 2)]
 
 
 def test_the_latest_decision_counts():
     decisions = [decision(PUG, DOG, 4), decision(PUG, PUG, 2), decision(TENCH, FISH, 1)]
-    assert latest_decisions(decisions) == {PUG: decision(PUG, DOG, 4),
-                                           TENCH: decision(TENCH, FISH, 1)}
+    assert latest_decisions(decisions) == {
+        PUG: decision(PUG, DOG, 4),
+        TENCH: decision(TENCH, FISH, 1),
+    }

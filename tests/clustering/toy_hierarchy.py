@@ -19,17 +19,41 @@ from clustering.hierarchy import ChainEntry, Hierarchy, ImageClass, Synset
 
 ENTITY, ANIMAL, FISH, DOG, VEHICLE, BUS = (f"n0000000{i}" for i in range(1, 7))
 TENCH, GOLDFISH, HUSKY, MALAMUTE, PUG, SCHOOL_BUS, TROLLEYBUS, CAR = (
-    f"n000000{i}" for i in range(11, 19))
+    f"n000000{i}" for i in range(11, 19)
+)
 CLASSES = (TENCH, GOLDFISH, HUSKY, MALAMUTE, PUG, SCHOOL_BUS, TROLLEYBUS, CAR)
 
-NAMES = {ENTITY: "entity", ANIMAL: "animal", FISH: "fish", DOG: "dog", VEHICLE: "vehicle",
-         BUS: "bus", TENCH: "tench", GOLDFISH: "goldfish", HUSKY: "husky",
-         MALAMUTE: "malamute", PUG: "pug", SCHOOL_BUS: "school_bus", TROLLEYBUS: "trolleybus",
-         CAR: "car"}
-PARENTS = {ANIMAL: (ENTITY,), VEHICLE: (ENTITY,), FISH: (ANIMAL,), DOG: (ANIMAL,),
-           BUS: (VEHICLE,), TENCH: (FISH,), GOLDFISH: (FISH,), HUSKY: (DOG,),
-           MALAMUTE: (DOG,), PUG: (DOG,), SCHOOL_BUS: (BUS,), TROLLEYBUS: (BUS,),
-           CAR: (VEHICLE,)}
+NAMES = {
+    ENTITY: "entity",
+    ANIMAL: "animal",
+    FISH: "fish",
+    DOG: "dog",
+    VEHICLE: "vehicle",
+    BUS: "bus",
+    TENCH: "tench",
+    GOLDFISH: "goldfish",
+    HUSKY: "husky",
+    MALAMUTE: "malamute",
+    PUG: "pug",
+    SCHOOL_BUS: "school_bus",
+    TROLLEYBUS: "trolleybus",
+    CAR: "car",
+}
+PARENTS = {
+    ANIMAL: (ENTITY,),
+    VEHICLE: (ENTITY,),
+    FISH: (ANIMAL,),
+    DOG: (ANIMAL,),
+    BUS: (VEHICLE,),
+    TENCH: (FISH,),
+    GOLDFISH: (FISH,),
+    HUSKY: (DOG,),
+    MALAMUTE: (DOG,),
+    PUG: (DOG,),
+    SCHOOL_BUS: (BUS,),
+    TROLLEYBUS: (BUS,),
+    CAR: (VEHICLE,),
+}
 
 
 def _path(wnid: str) -> list[str]:
@@ -38,9 +62,14 @@ def _path(wnid: str) -> list[str]:
 
 
 def toy_hierarchy() -> Hierarchy:
-    synsets = {wnid: Synset(wnid, f"{name}.n.01", (name,), f"a {name.replace('_', ' ')}",
-                            len(_path(wnid)) - 1)
-               for wnid, name in NAMES.items()}
-    classes = [ImageClass(index, wnid, tuple(ChainEntry(w, (0,)) for w in _path(wnid)), 1)
-               for index, wnid in enumerate(sorted(CLASSES))]
+    synsets = {
+        wnid: Synset(
+            wnid, f"{name}.n.01", (name,), f"a {name.replace('_', ' ')}", len(_path(wnid)) - 1
+        )
+        for wnid, name in NAMES.items()
+    }
+    classes = [
+        ImageClass(index, wnid, tuple(ChainEntry(w, (0,)) for w in _path(wnid)), 1)
+        for index, wnid in enumerate(sorted(CLASSES))
+    ]
     return Hierarchy(synsets, dict(PARENTS), classes)

@@ -42,8 +42,9 @@ PUBLIC_TRANSPORT = "n04019101"
 START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def vote(annotator: str, wnid: str, label: str, minute: int = 0,
-         comment: str | None = None) -> Vote:
+def vote(
+    annotator: str, wnid: str, label: str, minute: int = 0, comment: str | None = None
+) -> Vote:
     return Vote(annotator, wnid, label, START + timedelta(minutes=minute), comment)
 
 

@@ -30,8 +30,14 @@ from survey_app.models import User
 from survey_app.seeding import seed_hierarchy
 
 CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_TEST_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"  # + "/" + a database name
 
@@ -127,8 +133,9 @@ class TemplateDatabases:
             # copyfile keeps the target's owner-only mode (see database._create_private)
             shutil.copyfile(self._sqlite_template(hierarchy), url.database)
             return
-        create_postgres_database(app.config["SQLALCHEMY_DATABASE_URI"],
-                                 self._postgres_template(hierarchy))
+        create_postgres_database(
+            app.config["SQLALCHEMY_DATABASE_URI"], self._postgres_template(hierarchy)
+        )
 
     def _sqlite_template(self, hierarchy: Hierarchy) -> Path:
         if id(hierarchy) not in self.sqlite:
@@ -302,8 +309,9 @@ def make_image_folder(root, wnids, per_class: int = 3, size=(200, 150)):
     return root
 
 
-def load_survey(tmp_path, hierarchy, database_url: str | None = None,
-                annotators: int = 8) -> tuple[load_votes.Survey, list[str]]:
+def load_survey(
+    tmp_path, hierarchy, database_url: str | None = None, annotators: int = 8
+) -> tuple[load_votes.Survey, list[str]]:
     """A survey for the load tests to serve under gunicorn: a seeded database
     (a template's copy, not `flask setup` again) with `annotators` annotators,
     who log in with the tests' fast password hash."""
@@ -313,6 +321,7 @@ def load_survey(tmp_path, hierarchy, database_url: str | None = None,
         add_user(app, name, password=load_votes.PASSWORD)
     with app.app_context():
         db.engine.dispose()
-    survey = load_votes.Survey(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path,
-                               Path(app.config["HIERARCHY_FILE"]))
+    survey = load_votes.Survey(
+        app.config["SQLALCHEMY_DATABASE_URI"], tmp_path, Path(app.config["HIERARCHY_FILE"])
+    )
     return survey, names

@@ -32,14 +32,24 @@ def users(app) -> dict[str, str]:
 
 def post_login(client, username, password=PASSWORD, **query):
     token = csrf_token(client)
-    return client.post("/login", query_string=query,
-                       data={"csrf_token": token, "username": username, "password": password})
+    return client.post(
+        "/login",
+        query_string=query,
+        data={"csrf_token": token, "username": username, "password": password},
+    )
 
 
 def account_form(client, path, username, password=PASSWORD, confirm=None):
     token = csrf_token(client, path)
-    return client.post(path, data={"csrf_token": token, "username": username,
-                                   "password": password, "confirm": confirm or password})
+    return client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "username": username,
+            "password": password,
+            "confirm": confirm or password,
+        },
+    )
 
 
 # --- the first admin ------------------------------------------------------------------
@@ -61,8 +71,11 @@ def test_create_admin_command_hashes_with_scrypt(tmp_path, small_hierarchy):
 
 
 def test_create_admin_before_setup_says_what_to_do(tmp_path):
-    result = make_app(tmp_path).test_cli_runner().invoke(
-        args=["create-admin", "root", "--password", PASSWORD])
+    result = (
+        make_app(tmp_path)
+        .test_cli_runner()
+        .invoke(args=["create-admin", "root", "--password", PASSWORD])
+    )
     assert result.exit_code == 1 and "flask --app survey_app setup" in result.output
     assert "Traceback" not in result.output
 
@@ -150,7 +163,9 @@ def test_invite_command_prints_a_working_link(app, runner):
     link = result.output.strip()
     assert link.startswith("http://cil.example/invite/")
     client = app.test_client()
-    assert account_form(client, link.removeprefix("http://cil.example"), "deputy").status_code == 302
+    assert (
+        account_form(client, link.removeprefix("http://cil.example"), "deputy").status_code == 302
+    )
     assert users(app) == {"deputy": "admin"}
 
 
@@ -178,8 +193,17 @@ def test_login_refuses_wrong_password_and_inactive_users(app, client):
     assert post_login(client, "ann").status_code == 401
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "\\\\evil", "x",
-                                    "http://[::1", "/ok\r\nSet-Cookie: a=b"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example/x",
+        "https://evil.example/",
+        "\\\\evil",
+        "x",
+        "http://[::1",
+        "/ok\r\nSet-Cookie: a=b",
+    ],
+)
 def test_login_never_redirects_off_site(app, client, target):
     add_user(app, "ann")
     assert post_login(client, "ann", next=target).location == "/next"
@@ -194,8 +218,9 @@ def test_session_is_new_after_login(app, client):
     with client.session_transaction() as session:
         assert "planted" not in session and session["_user_id"]
     # A token from before the login belongs to the old session and is refused.
-    response = client.post("/annotate/n01440764", data={"csrf_token": before,
-                                                         "synset": "n01440764"})
+    response = client.post(
+        "/annotate/n01440764", data={"csrf_token": before, "synset": "n01440764"}
+    )
     assert response.status_code == 400
 
 
@@ -208,8 +233,9 @@ def test_login_attempts_are_rate_limited(app, client):
     assert blocked.status_code == 429 and "Too many failed attempts" in blocked.text
     assert post_login(client, "bob").status_code == 302  # another user is not locked out
     with app.app_context():
-        db.session.execute(LoginFailure.__table__.update().values(
-            created_at=utcnow() - timedelta(hours=1)))
+        db.session.execute(
+            LoginFailure.__table__.update().values(created_at=utcnow() - timedelta(hours=1))
+        )
         db.session.commit()
     assert post_login(client, "ann").status_code == 302
 
@@ -235,8 +261,14 @@ def test_forms_without_csrf_token_are_refused(app, client):
 
 
 def test_security_headers_everywhere(annotator):
-    for path in ("/login", "/", "/annotate/n01440764", "/api/progress", "/static/style.css",
-                 "/nowhere"):
+    for path in (
+        "/login",
+        "/",
+        "/annotate/n01440764",
+        "/api/progress",
+        "/static/style.css",
+        "/nowhere",
+    ):
         with annotator.get(path) as response:  # closes the static file
             headers = response.headers
         assert headers["Content-Security-Policy"].startswith("default-src 'self'")
@@ -319,10 +351,16 @@ def test_username_migration_reports_clashes(any_database, capsys):
     with any_database.app_context():
         upgrade(revision="0003")
         # The table as revision 0003 has it, without session_generation.
-        db.session.execute(text("INSERT INTO users (username, role, active, created_at) "
-                                "VALUES (:username, 'annotator', :active, :created_at)"), [
-            {"username": name, "active": True, "created_at": utcnow()}
-            for name in ("alice", "Alice", "bob", "BOB", "carol")])
+        db.session.execute(
+            text(
+                "INSERT INTO users (username, role, active, created_at) "
+                "VALUES (:username, 'annotator', :active, :created_at)"
+            ),
+            [
+                {"username": name, "active": True, "created_at": utcnow()}
+                for name in ("alice", "Alice", "bob", "BOB", "carol")
+            ],
+        )
         db.session.commit()
         capsys.readouterr()
         with pytest.raises(SystemExit):  # how Flask-Migrate ends a failed upgrade
@@ -333,8 +371,9 @@ def test_username_migration_reports_clashes(any_database, capsys):
         assert "nothing was changed" in message
         columns = {c["name"] for c in inspect(db.engine).get_columns("users")}
         assert "session_generation" not in columns
-        db.session.execute(text("UPDATE users SET username = username || '2' "
-                                "WHERE username IN ('Alice', 'BOB')"))
+        db.session.execute(
+            text("UPDATE users SET username = username || '2' WHERE username IN ('Alice', 'BOB')")
+        )
         db.session.commit()
         db.session.remove()
         upgrade()
@@ -342,16 +381,19 @@ def test_username_migration_reports_clashes(any_database, capsys):
 
 
 # --- passwords ------------------------------------------------------------------------
-@pytest.mark.parametrize("username, password, reason", [
-    ("ann", " " * 8, "only spaces"),
-    ("ann", "\t \n \t \n ", "only spaces"),
-    ("longusername", "longusername", "the username"),
-    ("longusername", "LongUserName", "the username"),
-    ("ann", "password", "too common"),
-    ("ann", "12345678", "too common"),
-    ("ann", "Qwertyuiop", "too common"),
-    ("ann", "short", "at least 8"),
-])
+@pytest.mark.parametrize(
+    "username, password, reason",
+    [
+        ("ann", " " * 8, "only spaces"),
+        ("ann", "\t \n \t \n ", "only spaces"),
+        ("longusername", "longusername", "the username"),
+        ("longusername", "LongUserName", "the username"),
+        ("ann", "password", "too common"),
+        ("ann", "12345678", "too common"),
+        ("ann", "Qwertyuiop", "too common"),
+        ("ann", "short", "at least 8"),
+    ],
+)
 def test_weak_passwords_are_refused(app, client, username, password, reason):
     with app.app_context():
         with pytest.raises(accounts.AccountError, match=reason):

@@ -10,8 +10,12 @@ from survey_app.models import Invitation, User
 
 from .conftest import PASSWORD, add_user, csrf_token, log_in
 
-ADMIN_POSTS = ["/admin/invitations", "/admin/invitations/1/revoke", "/admin/users",
-               "/admin/users/1/active"]
+ADMIN_POSTS = [
+    "/admin/invitations",
+    "/admin/invitations/1/revoke",
+    "/admin/users",
+    "/admin/users/1/active",
+]
 
 
 def test_annotator_gets_403_and_anonymous_the_login_page(app, annotator):
@@ -33,23 +37,30 @@ def test_admin_page_lists_users_and_activity(app, admin, annotator):
 
 def test_invitation_link_is_shown_once_and_works(app, admin):
     token = csrf_token(admin, "/admin/")
-    response = admin.post("/admin/invitations", data={"csrf_token": token,
-                                                       "invite-role": "annotator"},
-                          follow_redirects=True)
+    response = admin.post(
+        "/admin/invitations",
+        data={"csrf_token": token, "invite-role": "annotator"},
+        follow_redirects=True,
+    )
     link = re.search(r"(http://localhost/invite/[\w-]+)", response.text).group(1)
     assert "invite/" not in admin.get("/admin/").text  # not shown again
     newcomer = app.test_client()
     path = link.removeprefix("http://localhost")
-    form = {"csrf_token": csrf_token(newcomer, path), "username": "newbie",
-            "password": PASSWORD, "confirm": PASSWORD}
+    form = {
+        "csrf_token": csrf_token(newcomer, path),
+        "username": "newbie",
+        "password": PASSWORD,
+        "confirm": PASSWORD,
+    }
     assert newcomer.post(path, data=form).location == "/next"
     assert "used by newbie" in admin.get("/admin/").text
 
 
 def test_bad_invitation_role_is_refused(app, admin):
     token = csrf_token(admin, "/admin/")
-    response = admin.post("/admin/invitations", data={"csrf_token": token,
-                                                       "invite-role": "superuser"})
+    response = admin.post(
+        "/admin/invitations", data={"csrf_token": token, "invite-role": "superuser"}
+    )
     assert response.status_code == 400
     with app.app_context():
         assert db.session.scalar(select(Invitation)) is None
@@ -57,22 +68,30 @@ def test_bad_invitation_role_is_refused(app, admin):
 
 def test_revoke_invitation(app, admin):
     token = csrf_token(admin, "/admin/")
-    page = admin.post("/admin/invitations", data={"csrf_token": token,
-                                                   "invite-role": "annotator"},
-                      follow_redirects=True).text
+    page = admin.post(
+        "/admin/invitations",
+        data={"csrf_token": token, "invite-role": "annotator"},
+        follow_redirects=True,
+    ).text
     path = re.search(r"http://localhost(/invite/[\w-]+)", page).group(1)
     with app.app_context():
         invitation_id = db.session.scalar(select(Invitation.id))
     admin.post(f"/admin/invitations/{invitation_id}/revoke", data={"csrf_token": token})
     assert app.test_client().get(path).status_code == 404
-    assert admin.post("/admin/invitations/999/revoke",
-                      data={"csrf_token": token}).status_code == 404
+    assert (
+        admin.post("/admin/invitations/999/revoke", data={"csrf_token": token}).status_code == 404
+    )
 
 
 def test_create_account_directly(app, admin):
     token = csrf_token(admin, "/admin/")
-    form = {"csrf_token": token, "user-username": "carol", "user-password": PASSWORD,
-            "user-confirm": PASSWORD, "user-role": "admin"}
+    form = {
+        "csrf_token": token,
+        "user-username": "carol",
+        "user-password": PASSWORD,
+        "user-confirm": PASSWORD,
+        "user-role": "admin",
+    }
     assert admin.post("/admin/users", data=form).status_code == 303
     short = {**form, "user-username": "dave", "user-password": "short", "user-confirm": "short"}
     response = admin.post("/admin/users", data=short)
@@ -89,11 +108,19 @@ def test_deactivated_user_is_logged_out(app, admin):
     annotator = log_in(app.test_client(), user_id)
     assert annotator.get("/").status_code == 200
     token = csrf_token(admin, "/admin/")
-    assert admin.post(f"/admin/users/{user_id}/active",
-                      data={"csrf_token": token, "active": "0"}).status_code == 303
+    assert (
+        admin.post(
+            f"/admin/users/{user_id}/active", data={"csrf_token": token, "active": "0"}
+        ).status_code
+        == 303
+    )
     assert annotator.get("/").status_code == 302
-    assert admin.post(f"/admin/users/{user_id}/active",
-                      data={"csrf_token": token, "active": "yes"}).status_code == 400
+    assert (
+        admin.post(
+            f"/admin/users/{user_id}/active", data={"csrf_token": token, "active": "yes"}
+        ).status_code
+        == 400
+    )
     admin.post(f"/admin/users/{user_id}/active", data={"csrf_token": token, "active": "1"})
     assert annotator.get("/").status_code == 302  # reactivation does not revive the session
 
@@ -102,8 +129,9 @@ def test_admin_cannot_deactivate_themselves(app, admin):
     with app.app_context():
         own_id = db.session.scalar(select(User.id).where(User.username == "boss"))
     token = csrf_token(admin, "/admin/")
-    response = admin.post(f"/admin/users/{own_id}/active",
-                          data={"csrf_token": token, "active": "0"})
+    response = admin.post(
+        f"/admin/users/{own_id}/active", data={"csrf_token": token, "active": "0"}
+    )
     assert response.status_code == 400
 
 

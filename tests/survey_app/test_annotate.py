@@ -26,14 +26,17 @@ def chain(app, wnid: str) -> list[str]:
 
 def vote_rows(app) -> list[tuple[str, str, str | None]]:
     with app.app_context():
-        return [(v.class_wnid, v.synset_wnid, v.comment)
-                for v in db.session.scalars(select(Vote).order_by(Vote.id))]
+        return [
+            (v.class_wnid, v.synset_wnid, v.comment)
+            for v in db.session.scalars(select(Vote).order_by(Vote.id))
+        ]
 
 
 def form_fields(page: str) -> dict[str, str]:
     """The hidden fields of the vote form, as the browser would send them back."""
-    return dict(re.findall(r'<input[^>]*name="(csrf_token|submission_id)"[^>]*value="([^"]*)"',
-                           page))
+    return dict(
+        re.findall(r'<input[^>]*name="(csrf_token|submission_id)"[^>]*value="([^"]*)"', page)
+    )
 
 
 def vote(client, wnid: str, synset: str, comment: str = "", **override):
@@ -75,7 +78,7 @@ def test_annotate_page_shows_the_class_and_its_chain(app, annotator):
     assert "<h1>tench" in page and "freshwater dace-like game fish" in page
     candidates = re.findall(r'name="synset" value="(n\d{8})"', page)
     assert candidates == chain(app, TENCH)[::-1]  # the class itself first, the root last
-    general = page[page.index('<details class="more-general"'):]
+    general = page[page.index('<details class="more-general"') :]
     assert general.index("entity") < general.index("</summary>")  # folded, named
     assert f'value="{chain(app, TENCH)[0]}"' in general
     assert 'class="badge original"' in page and 'class="badge suggested"' in page
@@ -114,8 +117,11 @@ def test_counts_are_per_sense_with_the_lemma_they_came_from(annotator):
     dog = chain[DOG]
     assert dog["count_lemma"] == "dog"
     # "dog" has seven noun senses; the animal, tagged 42 times of 42, keeps nearly all of it
-    assert 0.9 * get_provider("wordfreq").count("dog") < dog["count"] < get_provider(
-        "wordfreq").count("dog")
+    assert (
+        0.9 * get_provider("wordfreq").count("dog")
+        < dog["count"]
+        < get_provider("wordfreq").count("dog")
+    )
 
 
 def test_multi_path_class_shows_where_the_paths_meet(annotator):
@@ -124,18 +130,19 @@ def test_multi_path_class_shows_where_the_paths_meet(annotator):
     assert "meet again at “dog”" in page
     lanes = re.findall(r'<span class="lanes" aria-hidden="true">(.*?)</span>', page)
     assert lanes and all(lane.count('class="lane') == 2 for lane in lanes)
-    row = page[page.index(f'value="{DOMESTIC_ANIMAL}"'):]
-    row = row[:row.index("</li>")]
+    row = page[page.index(f'value="{DOMESTIC_ANIMAL}"') :]
+    row = row[: row.index("</li>")]
     assert "on path 1 only" in row or "on path 2 only" in row  # read out, not a tag per row
     assert 'class="path-tag"' not in page
-    dog_row = page[page.index(f'value="{DOG}"'):]
+    dog_row = page[page.index(f'value="{DOG}"') :]
     assert dog_row.index('class="badge meet"') < dog_row.index("</li>")
 
 
 def test_members_of_each_candidate(annotator):
     page = annotator.get(f"/annotate/{DALMATIAN}").text
-    dog_set = re.search(rf'<div class="member-set" data-for="{DOG}">(.*?)</div>',
-                        page, re.DOTALL).group(1)
+    dog_set = re.search(
+        rf'<div class="member-set" data-for="{DOG}">(.*?)</div>', page, re.DOTALL
+    ).group(1)
     assert "“dog” would merge this class with 1 other" in dog_set
     assert "<li>pug</li>" in dog_set  # no image source: the names, no empty tiles
     assert f'data-for="{CANINE}" hidden' in page  # only the selected candidate's set shows
@@ -161,10 +168,11 @@ def test_unknown_class_is_404(annotator):
     assert annotator.get("/annotate/n99999999").status_code == 404
     assert annotator.get("/annotate/<script>").status_code == 404
     token = csrf_token(annotator, "/")
-    assert annotator.post("/annotate/n99999999",
-                          data={"csrf_token": token, "synset": DOG}).status_code == 404
-    assert annotator.post("/annotate/n99999999/skip",
-                          data={"csrf_token": token}).status_code == 404
+    assert (
+        annotator.post("/annotate/n99999999", data={"csrf_token": token, "synset": DOG}).status_code
+        == 404
+    )
+    assert annotator.post("/annotate/n99999999/skip", data={"csrf_token": token}).status_code == 404
 
 
 def test_double_submitted_form_counts_once(app, annotator):
@@ -208,8 +216,7 @@ def test_reopen_and_change_a_vote(app, annotator):
 def test_previous_of_an_unvoted_class_is_the_last_vote(app, annotator):
     assert 'data-previous-url=""' in annotator.get(f"/annotate/{TENCH}").text
     vote(annotator, TENCH, TENCH)
-    assert f'data-previous-url="/annotate/{TENCH}"' in annotator.get(
-        f"/annotate/{GOLDFISH}").text
+    assert f'data-previous-url="/annotate/{TENCH}"' in annotator.get(f"/annotate/{GOLDFISH}").text
     assert 'data-previous-url=""' in annotator.get(f"/annotate/{TENCH}").text
 
 
@@ -240,7 +247,7 @@ def test_comment_html_is_shown_escaped(app, annotator):
     vote(annotator, TENCH, TENCH, comment='<script>alert("x")</script><b>bold</b>')
     page = annotator.get("/").text
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;" in page
-    assert "<b>bold" not in page and '<script>alert' not in page
+    assert "<b>bold" not in page and "<script>alert" not in page
 
 
 def test_progress_bars(app):
@@ -257,7 +264,8 @@ def test_progress_bars(app):
         user_id = db.session.scalar(select(func.min(Vote.annotator_id)))
         assert work_queue.progress(user_id).as_dict() == {
             "annotator": {"voted": 2, "total": 10},
-            "team": {"complete": 2, "total": 10, "votes_per_class": 2}}
+            "team": {"complete": 2, "total": 10, "votes_per_class": 2},
+        }
 
 
 def test_unstorable_comment_is_refused(app, annotator):
@@ -277,8 +285,7 @@ def test_queue_votes_and_skips_on_postgres(tmp_path, small_hierarchy, postgres_u
         client.post(f"/annotate/{GOLDFISH}/skip", data={"csrf_token": token})
         assert vote(client, OSTRICH, OSTRICH).location == f"/annotate/{BRAMBLING}"
         assert vote(client, OSTRICH, OSTRICH, comment="again").location == f"/annotate/{BRAMBLING}"
-        assert f'data-previous-url="/annotate/{OSTRICH}"' in client.get(
-            f"/annotate/{TENCH}").text
+        assert f'data-previous-url="/annotate/{OSTRICH}"' in client.get(f"/annotate/{TENCH}").text
         assert client.get("/api/progress").get_json()["annotator"]["voted"] == 1
         assert [v["comment"] for v in client.get("/api/votes").get_json()["votes"]] == ["again"]
         assert "again" in client.get("/").text

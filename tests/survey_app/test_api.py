@@ -39,9 +39,9 @@ def test_me_progress_and_next(annotator):
     assert me["username"] == "ann" and me["role"] == "annotator" and me["csrf_token"]
     assert annotator.get("/api/progress").get_json() == {
         "annotator": {"voted": 0, "total": 10},
-        "team": {"complete": 0, "total": 10, "votes_per_class": 3}}
-    assert annotator.get("/api/next").get_json() == {
-        "class": TENCH, "url": f"/api/classes/{TENCH}"}
+        "team": {"complete": 0, "total": 10, "votes_per_class": 3},
+    }
+    assert annotator.get("/api/next").get_json() == {"class": TENCH, "url": f"/api/classes/{TENCH}"}
 
 
 def test_class_with_chain_and_counts(annotator):
@@ -65,8 +65,10 @@ def test_unknown_class_is_404_json(annotator):
 
 
 def test_vote_round_trip(app, annotator):
-    response = post_vote(annotator, {"class": TENCH, "synset": TENCH, "comment": "<i>hm</i>",
-                                     "submission_id": "abcdef12"})
+    response = post_vote(
+        annotator,
+        {"class": TENCH, "synset": TENCH, "comment": "<i>hm</i>", "submission_id": "abcdef12"},
+    )
     assert response.status_code == 201
     body = response.get_json()
     assert body["created"] and body["next"] == GOLDFISH
@@ -76,26 +78,30 @@ def test_vote_round_trip(app, annotator):
     post_vote(annotator, {"class": TENCH, "synset": "n02512053"})  # fish
     latest = annotator.get("/api/votes").get_json()["votes"]
     assert [(v["class"], v["synset"], v["synset_name"]) for v in latest] == [
-        (TENCH, "n02512053", "fish")]
+        (TENCH, "n02512053", "fish")
+    ]
     history = annotator.get("/api/votes?history=1").get_json()["votes"]
     assert [v["synset"] for v in history] == [TENCH, "n02512053"]
     assert annotator.get(f"/api/classes/{TENCH}").get_json()["my_vote"]["synset"] == "n02512053"
     assert annotator.get("/api/progress").get_json()["annotator"]["voted"] == 1
 
 
-@pytest.mark.parametrize("body, status", [
-    ({"class": TENCH, "synset": DOG}, 400),  # not on the chain
-    ({"class": "n99999999", "synset": DOG}, 404),
-    ({"class": TENCH}, 400),
-    ({"class": TENCH, "synset": 5}, 400),
-    ({"class": [TENCH], "synset": TENCH}, 400),
-    ({"class": TENCH, "synset": TENCH, "comment": 3}, 400),
-    ({"class": TENCH, "synset": TENCH, "comment": "x" * 1001}, 400),
-    ({"class": TENCH, "synset": TENCH, "comment": "bad \ud800 surrogate"}, 400),
-    ({"class": TENCH, "synset": TENCH, "submission_id": "no spaces allowed"}, 400),
-    ([TENCH, TENCH], 400),
-    ("not json", 400),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"class": TENCH, "synset": DOG}, 400),  # not on the chain
+        ({"class": "n99999999", "synset": DOG}, 404),
+        ({"class": TENCH}, 400),
+        ({"class": TENCH, "synset": 5}, 400),
+        ({"class": [TENCH], "synset": TENCH}, 400),
+        ({"class": TENCH, "synset": TENCH, "comment": 3}, 400),
+        ({"class": TENCH, "synset": TENCH, "comment": "x" * 1001}, 400),
+        ({"class": TENCH, "synset": TENCH, "comment": "bad \ud800 surrogate"}, 400),
+        ({"class": TENCH, "synset": TENCH, "submission_id": "no spaces allowed"}, 400),
+        ([TENCH, TENCH], 400),
+        ("not json", 400),
+    ],
+)
 def test_bad_votes_store_nothing(app, annotator, body, status):
     response = post_vote(annotator, body)
     assert response.status_code == status and response.get_json()["error"]
@@ -118,8 +124,9 @@ def test_oversized_body_is_refused(app, annotator):
 @pytest.mark.parametrize("submission_id", ["a" * 64 + "\n", "abcdefgh\n", "abcdefgh\r"])
 def test_submission_id_must_match_whole(either_app, submission_id):
     annotator = log_in(either_app.test_client(), add_user(either_app, "ann"))
-    response = post_vote(annotator, {"class": DALMATIAN, "synset": DOG,
-                                     "submission_id": submission_id})
+    response = post_vote(
+        annotator, {"class": DALMATIAN, "synset": DOG, "submission_id": submission_id}
+    )
     assert response.status_code == 400 and "submission_id" in response.get_json()["error"]
     assert stored_votes(either_app) == 0
 
@@ -129,14 +136,21 @@ def test_votes_are_rate_limited(app, annotator):
     0.7 GB an hour. A person votes far slower than the limit."""
     app.config.update(VOTE_RATE_LIMIT=3, VOTE_RATE_WINDOW_SECONDS=60)
     for n, label in enumerate((DOG, DALMATIAN, DOG)):
-        assert post_vote(annotator, {"class": DALMATIAN, "synset": label,
-                                     "comment": "x" * n}).status_code == 201
+        assert (
+            post_vote(
+                annotator, {"class": DALMATIAN, "synset": label, "comment": "x" * n}
+            ).status_code
+            == 201
+        )
     refused = post_vote(annotator, {"class": TENCH, "synset": TENCH})
     assert refused.status_code == 429 and "votes" in refused.get_json()["error"]
-    page = annotator.post(f"/annotate/{GOLDFISH}", data={
-        "csrf_token": csrf_token(annotator, "/"), "synset": GOLDFISH})
+    page = annotator.post(
+        f"/annotate/{GOLDFISH}", data={"csrf_token": csrf_token(annotator, "/"), "synset": GOLDFISH}
+    )
     assert page.status_code == 429 and "Too many votes" in page.text
     # A resent vote adds nothing, so it is answered as before.
-    assert post_vote(annotator, {"class": DALMATIAN, "synset": DOG,
-                                 "comment": "xx"}).status_code == 200
+    assert (
+        post_vote(annotator, {"class": DALMATIAN, "synset": DOG, "comment": "xx"}).status_code
+        == 200
+    )
     assert stored_votes(app) == 3

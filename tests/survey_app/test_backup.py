@@ -29,18 +29,31 @@ def fill_survey(app) -> None:
         db.session.add_all([alice, bob, root])
         db.session.flush()
         rows = [
-            (alice, "n02110341", "n02084071", None),   # dalmatian -> dog
+            (alice, "n02110341", "n02084071", None),  # dalmatian -> dog
             (alice, "n02110341", "n02110341", "<b>changed</b> my mind"),
             (bob, "n02110341", "n02084071", None),
             (bob, "n01440764", "n02512053", "fish ü"),  # tench -> fish
         ]
         for i, (user, wnid, label, comment) in enumerate(rows):
-            db.session.add(Vote(annotator_id=user.id, class_wnid=wnid, synset_wnid=label,
-                                comment=comment, created_at=start + timedelta(seconds=i),
-                                submission_id=f"sub-{i:05d}"))
-        db.session.add(Decision(admin_id=root.id, class_wnid="n02110341",
-                                synset_wnid="n02084071", note="dog it is",
-                                created_at=start + timedelta(minutes=5)))
+            db.session.add(
+                Vote(
+                    annotator_id=user.id,
+                    class_wnid=wnid,
+                    synset_wnid=label,
+                    comment=comment,
+                    created_at=start + timedelta(seconds=i),
+                    submission_id=f"sub-{i:05d}",
+                )
+            )
+        db.session.add(
+            Decision(
+                admin_id=root.id,
+                class_wnid="n02110341",
+                synset_wnid="n02084071",
+                note="dog it is",
+                created_at=start + timedelta(minutes=5),
+            )
+        )
         db.session.commit()
 
 
@@ -93,17 +106,40 @@ def test_cli_dump_and_restore(tmp_path, app, small_hierarchy):
         assert db.session.scalar(select(func.count()).select_from(Vote)) == 4
 
 
-@pytest.mark.parametrize("bad_line, message", [
-    ("{not json", "not JSON"),
-    (('{"type": "vote", "annotator": "alice", "wnid": "n02110341", "label": "n01440764",'
-      ' "time": "2026-01-01T00:00:00"}'), "not on the chain"),
-    (('{"type": "vote", "annotator": "zoe", "wnid": "n02110341", "label": "n02110341",'
-      ' "time": "2026-01-01T00:00:00"}'), "unknown user"),
-    (('{"type": "vote", "annotator": "alice", "wnid": "n99999999", "label": "n02110341",'
-      ' "time": "2026-01-01T00:00:00"}'), "not a class"),
-    (('{"type": "vote", "annotator": "alice", "wnid": "n02110341", "label": "n02110341",'
-      ' "time": "yesterday"}'), "ISO 8601"),
-])
+@pytest.mark.parametrize(
+    "bad_line, message",
+    [
+        ("{not json", "not JSON"),
+        (
+            (
+                '{"type": "vote", "annotator": "alice", "wnid": "n02110341", "label": "n01440764",'
+                ' "time": "2026-01-01T00:00:00"}'
+            ),
+            "not on the chain",
+        ),
+        (
+            (
+                '{"type": "vote", "annotator": "zoe", "wnid": "n02110341", "label": "n02110341",'
+                ' "time": "2026-01-01T00:00:00"}'
+            ),
+            "unknown user",
+        ),
+        (
+            (
+                '{"type": "vote", "annotator": "alice", "wnid": "n99999999", "label": "n02110341",'
+                ' "time": "2026-01-01T00:00:00"}'
+            ),
+            "not a class",
+        ),
+        (
+            (
+                '{"type": "vote", "annotator": "alice", "wnid": "n02110341", "label": "n02110341",'
+                ' "time": "yesterday"}'
+            ),
+            "ISO 8601",
+        ),
+    ],
+)
 def test_bad_dump_restores_nothing(tmp_path, app, small_hierarchy, bad_line, message):
     fill_survey(app)
     lines = dump(app).splitlines()
@@ -123,51 +159,82 @@ def test_restore_needs_the_header(app):
 
 
 # --- hostile dump files ---------------------------------------------------------------
-HEADER = {"type": "header", "format": "cil-survey-dump", "format_version": 1,
-          "hierarchy_version": None}
-ALICE = {"type": "annotator", "username": "alice", "role": "annotator", "password_hash": None,
-         "active": True, "created_at": "2026-01-01T00:00:00"}
+HEADER = {
+    "type": "header",
+    "format": "cil-survey-dump",
+    "format_version": 1,
+    "hierarchy_version": None,
+}
+ALICE = {
+    "type": "annotator",
+    "username": "alice",
+    "role": "annotator",
+    "password_hash": None,
+    "active": True,
+    "created_at": "2026-01-01T00:00:00",
+}
 ROOT = {**ALICE, "username": "root", "role": "admin"}
-VOTE = {"type": "vote", "annotator": "alice", "wnid": "n02110341", "label": "n02084071",
-        "time": "2026-01-02T00:00:00", "comment": None, "submission_id": "sub-00001"}
-DECISION = {"type": "decision", "admin": "root", "wnid": "n02110341", "label": "n02084071",
-            "time": "2026-01-03T00:00:00", "note": None}
+VOTE = {
+    "type": "vote",
+    "annotator": "alice",
+    "wnid": "n02110341",
+    "label": "n02084071",
+    "time": "2026-01-02T00:00:00",
+    "comment": None,
+    "submission_id": "sub-00001",
+}
+DECISION = {
+    "type": "decision",
+    "admin": "root",
+    "wnid": "n02110341",
+    "label": "n02084071",
+    "time": "2026-01-03T00:00:00",
+    "note": None,
+}
 
 
 def dump_file(tmp_path, *records) -> str:
     path = tmp_path / "hostile.jsonl"
-    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n"
-                            for r in (HEADER, ALICE, ROOT, *records)))
+    path.write_text(
+        "".join(
+            (r if isinstance(r, str) else json.dumps(r)) + "\n"
+            for r in (HEADER, ALICE, ROOT, *records)
+        )
+    )
     return str(path)
 
 
-@pytest.mark.parametrize("record, line, field", [
-    ({**ALICE, "username": "<script>alert(1)</script>"}, 4, "username"),
-    ({**ALICE, "username": "a" * 5000}, 4, "username"),
-    ({**ALICE, "username": ""}, 4, "username"),
-    ({**ALICE, "username": "bob "}, 4, "username"),
-    ({**ALICE, "username": "Alice"}, 4, "username"),
-    ({**ALICE, "username": "bob", "password_hash": "foo$bar$baz"}, 4, "password_hash"),
-    ({**ALICE, "username": "bob", "password_hash": "scrypt:1073741824:8:1$s$00"}, 4,
-     "password_hash"),
-    ({**ALICE, "username": "bob", "active": "yes"}, 4, "active"),
-    ({**ALICE, "username": "bob", "role": "root"}, 4, "role"),
-    ({**ALICE, "username": "bob", "created_at": "2999-01-01T00:00:00"}, 4, "created_at"),
-    ({**VOTE, "comment": "x" * 5028 + "\x00"}, 4, "comment"),
-    ({**VOTE, "comment": "fine\x00"}, 4, "comment"),
-    ({**VOTE, "submission_id": "../" * 72}, 4, "submission_id"),
-    ({**VOTE, "submission_id": "sub-00001\n"}, 4, "submission_id"),
-    ({**VOTE, "time": "2999-01-01T00:00:00"}, 4, "time"),
-    ({**VOTE, "time": 20260101}, 4, "time"),
-    ({**DECISION, "admin": "alice"}, 4, "admin"),
-    ({**DECISION, "note": "\x00"}, 4, "note"),
-    ({**DECISION, "time": "2999-01-01T00:00:00+00:00"}, 4, "time"),
-    ("[" * 100_000 + "]" * 100_000, 4, None),
-])
-def test_hostile_dump_is_refused_with_its_line_and_field(tmp_path, either_app, record, line,
-                                                         field):
-    result = either_app.test_cli_runner().invoke(
-        args=["restore-data", dump_file(tmp_path, record)])
+@pytest.mark.parametrize(
+    "record, line, field",
+    [
+        ({**ALICE, "username": "<script>alert(1)</script>"}, 4, "username"),
+        ({**ALICE, "username": "a" * 5000}, 4, "username"),
+        ({**ALICE, "username": ""}, 4, "username"),
+        ({**ALICE, "username": "bob "}, 4, "username"),
+        ({**ALICE, "username": "Alice"}, 4, "username"),
+        ({**ALICE, "username": "bob", "password_hash": "foo$bar$baz"}, 4, "password_hash"),
+        (
+            {**ALICE, "username": "bob", "password_hash": "scrypt:1073741824:8:1$s$00"},
+            4,
+            "password_hash",
+        ),
+        ({**ALICE, "username": "bob", "active": "yes"}, 4, "active"),
+        ({**ALICE, "username": "bob", "role": "root"}, 4, "role"),
+        ({**ALICE, "username": "bob", "created_at": "2999-01-01T00:00:00"}, 4, "created_at"),
+        ({**VOTE, "comment": "x" * 5028 + "\x00"}, 4, "comment"),
+        ({**VOTE, "comment": "fine\x00"}, 4, "comment"),
+        ({**VOTE, "submission_id": "../" * 72}, 4, "submission_id"),
+        ({**VOTE, "submission_id": "sub-00001\n"}, 4, "submission_id"),
+        ({**VOTE, "time": "2999-01-01T00:00:00"}, 4, "time"),
+        ({**VOTE, "time": 20260101}, 4, "time"),
+        ({**DECISION, "admin": "alice"}, 4, "admin"),
+        ({**DECISION, "note": "\x00"}, 4, "note"),
+        ({**DECISION, "time": "2999-01-01T00:00:00+00:00"}, 4, "time"),
+        ("[" * 100_000 + "]" * 100_000, 4, None),
+    ],
+)
+def test_hostile_dump_is_refused_with_its_line_and_field(tmp_path, either_app, record, line, field):
+    result = either_app.test_cli_runner().invoke(args=["restore-data", dump_file(tmp_path, record)])
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output and "Nothing was restored" in result.output
     assert f"line {line}" in result.output
@@ -178,13 +245,17 @@ def test_hostile_dump_is_refused_with_its_line_and_field(tmp_path, either_app, r
             assert db.session.scalar(select(func.count()).select_from(model)) == 0
 
 
-@pytest.mark.parametrize("records, line, field", [
-    ([VOTE, VOTE], 5, "submission_id"),  # the same submission twice
-    ([ALICE], 4, "username"),  # the same annotator twice
-])
+@pytest.mark.parametrize(
+    "records, line, field",
+    [
+        ([VOTE, VOTE], 5, "submission_id"),  # the same submission twice
+        ([ALICE], 4, "username"),  # the same annotator twice
+    ],
+)
 def test_duplicates_in_a_dump_are_refused(tmp_path, either_app, records, line, field):
     result = either_app.test_cli_runner().invoke(
-        args=["restore-data", dump_file(tmp_path, *records)])
+        args=["restore-data", dump_file(tmp_path, *records)]
+    )
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert f"line {line}" in result.output and f"field {field!r}" in result.output
 
@@ -206,7 +277,8 @@ def test_restore_keeps_time_zones_and_one_order(tmp_path, app):
     shifted = {**VOTE, "time": "2026-01-02T05:30:00+05:30"}
     second = {**VOTE, "time": "2026-01-01T12:00:00", "submission_id": "sub-00002"}
     result = app.test_cli_runner().invoke(
-        args=["restore-data", dump_file(tmp_path, late, early, shifted, second)])
+        args=["restore-data", dump_file(tmp_path, late, early, shifted, second)]
+    )
     assert result.exit_code == 0, result.output
     with app.app_context():
         decisions = db.session.scalars(select(Decision).order_by(Decision.id)).all()
@@ -242,8 +314,7 @@ def test_secret_key_is_never_readable_by_others(tmp_path, monkeypatch):
     """Created private, not created readable and narrowed afterwards."""
     seen = []
     chmod = Path.chmod
-    monkeypatch.setattr(Path, "chmod", lambda self, m: (seen.append(mode(self)),
-                                                        chmod(self, m)))
+    monkeypatch.setattr(Path, "chmod", lambda self, m: (seen.append(mode(self)), chmod(self, m)))
     monkeypatch.delenv("SECRET_KEY", raising=False)
     key = secret_key(str(tmp_path))
     assert len(key) == 64 and secret_key(str(tmp_path)) == key

@@ -19,9 +19,12 @@ TENCH, GOLDFISH, OSTRICH, BRAMBLING = "n01440764", "n01443537", "n01518878", "n0
 DALMATIAN = "n02110341"
 
 pytestmark = [
-    pytest.mark.browser, pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium "
-                       "(`apt-get install chromium`; `make test` installs it)"),
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs /usr/bin/chromium (`apt-get install chromium`; `make test` installs it)",
+    ),
 ]
 
 
@@ -65,28 +68,40 @@ def test_keyboard_only_votes_and_a_changed_mind(served, browser):
 
     page.keyboard.press("Backspace")
     page.wait_for_url(f"{base}/annotate/{OSTRICH}")
-    assert page.locator('input[name="synset"]:checked').get_attribute("value") == \
-        chains[OSTRICH][-3]  # the earlier vote is pre-selected
+    assert (
+        page.locator('input[name="synset"]:checked').get_attribute("value") == chains[OSTRICH][-3]
+    )  # the earlier vote is pre-selected
     page.keyboard.press("ArrowUp")  # one step more specific (up the list): the parent
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base}/annotate/{BRAMBLING}")
 
     with app.app_context():
-        rows = [(v.class_wnid, v.synset_wnid)
-                for v in db.session.scalars(select(Vote).order_by(Vote.id))]
-    assert rows == [(TENCH, chains[TENCH][-1]), (GOLDFISH, chains[GOLDFISH][-2]),
-                    (OSTRICH, chains[OSTRICH][-3]), (OSTRICH, chains[OSTRICH][-2])]
+        rows = [
+            (v.class_wnid, v.synset_wnid)
+            for v in db.session.scalars(select(Vote).order_by(Vote.id))
+        ]
+    assert rows == [
+        (TENCH, chains[TENCH][-1]),
+        (GOLDFISH, chains[GOLDFISH][-2]),
+        (OSTRICH, chains[OSTRICH][-3]),
+        (OSTRICH, chains[OSTRICH][-2]),
+    ]
     latest = dict(rows)  # later rows overwrite earlier ones: the latest vote per class
-    assert latest == {TENCH: chains[TENCH][-1], GOLDFISH: chains[GOLDFISH][-2],
-                      OSTRICH: chains[OSTRICH][-2]}
+    assert latest == {
+        TENCH: chains[TENCH][-1],
+        GOLDFISH: chains[GOLDFISH][-2],
+        OSTRICH: chains[OSTRICH][-2],
+    }
     assert errors == []
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.goto(f"{base}/annotate/{DALMATIAN}")
     assert page.locator(".class-images img").count() == 6
     page.wait_for_load_state("networkidle")
-    assert page.evaluate("Array.from(document.querySelectorAll('.class-images img'))"
-                         ".every(image => image.complete && image.naturalWidth > 0)")
+    assert page.evaluate(
+        "Array.from(document.querySelectorAll('.class-images img'))"
+        ".every(image => image.complete && image.naturalWidth > 0)"
+    )
     page.screenshot(path=str(ARTIFACTS / "annotate.png"), full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll

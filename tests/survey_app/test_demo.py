@@ -123,8 +123,12 @@ def test_an_upload_is_kept_only_when_asked(boss, tmp_path):
 
 
 def test_a_picture_of_the_image_source(boss):
-    data = {"csrf_token": csrf_token(boss, "/demo/"), "run": "colours", "wnid": "n01440764",
-            "number": "1"}
+    data = {
+        "csrf_token": csrf_token(boss, "/demo/"),
+        "run": "colours",
+        "wnid": "n01440764",
+        "number": "1",
+    }
     page = boss.post("/demo/", data=data).get_data(as_text=True)
     assert "n01440764 #1" in page
     assert 'src="/images/large/n01440764/1.jpg"' in page
@@ -182,7 +186,9 @@ class Blocker(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Blocker())
 """
 
-WITHOUT_TORCH = BLOCKED + """
+WITHOUT_TORCH = (
+    BLOCKED
+    + """
 import pkgutil, survey_app
 for module in pkgutil.iter_modules(survey_app.__path__):
     __import__(f"survey_app.{module.name}")
@@ -197,13 +203,18 @@ assert page.status_code == 200, page.status_code
 print(page.get_data(as_text=True))
 assert not {"torch", "onnxruntime"} & set(sys.modules)
 """
+)
 
 
 def test_the_app_runs_without_onnxruntime_and_torch(tmp_path, demo_runs):
     """Every module of the app imports, the app starts, and the page says what is missing."""
     result = subprocess.run(
         [sys.executable, "-c", WITHOUT_TORCH, str(tmp_path / "db.sqlite3"), str(demo_runs)],
-        cwd=REPOSITORY, capture_output=True, text=True, timeout=120, check=False,
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "The demo is unavailable." in result.stdout

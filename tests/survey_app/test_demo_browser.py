@@ -18,8 +18,10 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium "
-                       "(`apt-get install chromium`; `make test` installs it)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs /usr/bin/chromium (`apt-get install chromium`; `make test` installs it)",
+    ),
 ]
 pytest.importorskip("onnxruntime", reason="the demo extra: pip install -e '.[demo]'")
 pytest.importorskip("onnx", reason="the export extra makes the hand-made classifier")
@@ -30,8 +32,12 @@ def served(tmp_path, small_hierarchy):
     write_handmade_classifier(tmp_path / "runs" / "colours" / "model.onnx")
     images = make_image_folder(tmp_path / "imagenet", ["n01440764"], per_class=2)
     app = seeded(
-        make_app(tmp_path, DEMO_RUNS=str(tmp_path / "runs"),
-                 DEMO_KEEP_DIR=str(tmp_path / "kept"), IMAGE_SOURCE=str(images)),
+        make_app(
+            tmp_path,
+            DEMO_RUNS=str(tmp_path / "runs"),
+            DEMO_KEEP_DIR=str(tmp_path / "kept"),
+            IMAGE_SOURCE=str(images),
+        ),
         small_hierarchy,
     )
     add_user(app, "boss", role="admin")

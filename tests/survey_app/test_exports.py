@@ -20,18 +20,31 @@ from survey_app.models import Vote as VoteRow
 from .conftest import make_app, seeded
 
 PUG, DALMATIAN, OSTRICH, BRAMBLING, CRANE_BIRD = (
-    "n02110958", "n02110341", "n01518878", "n01530575", "n02012849")
+    "n02110958",
+    "n02110341",
+    "n01518878",
+    "n01530575",
+    "n02012849",
+)
 DOG, BIRD, MAMMAL = "n02084071", "n01503061", "n01861778"
 START = datetime(2024, 5, 1, 12, 0)  # the database keeps naive UTC times
 
 # (annotator, class, label) in the order they were cast
 VOTES = [
-    ("ann", PUG, PUG), ("ann", PUG, DOG),  # ann changed her mind: DOG counts
-    ("bob", PUG, DOG), ("cat", PUG, PUG),
-    ("ann", DALMATIAN, DOG), ("bob", DALMATIAN, DOG), ("cat", DALMATIAN, MAMMAL),
-    ("ann", BRAMBLING, BIRD), ("bob", BRAMBLING, BIRD),
-    ("ann", CRANE_BIRD, BIRD), ("bob", CRANE_BIRD, CRANE_BIRD), ("cat", CRANE_BIRD, BIRD),
-    ("ann", OSTRICH, OSTRICH), ("bob", OSTRICH, OSTRICH),  # "ostrich" under "bird": a conflict
+    ("ann", PUG, PUG),
+    ("ann", PUG, DOG),  # ann changed her mind: DOG counts
+    ("bob", PUG, DOG),
+    ("cat", PUG, PUG),
+    ("ann", DALMATIAN, DOG),
+    ("bob", DALMATIAN, DOG),
+    ("cat", DALMATIAN, MAMMAL),
+    ("ann", BRAMBLING, BIRD),
+    ("bob", BRAMBLING, BIRD),
+    ("ann", CRANE_BIRD, BIRD),
+    ("bob", CRANE_BIRD, CRANE_BIRD),
+    ("cat", CRANE_BIRD, BIRD),
+    ("ann", OSTRICH, OSTRICH),
+    ("bob", OSTRICH, OSTRICH),  # "ostrich" under "bird": a conflict
 ]
 
 
@@ -43,11 +56,24 @@ def fill(app) -> None:
         db.session.add_all(users.values())
         db.session.flush()
         for minute, (name, wnid, label) in enumerate(VOTES):
-            db.session.add(VoteRow(annotator_id=users[name].id, class_wnid=wnid, synset_wnid=label,
-                                   created_at=START + timedelta(minutes=minute),
-                                   comment="a pug is a dog" if minute == 2 else None))
-        db.session.add(Decision(admin_id=users["boss"].id, class_wnid="n01440764",
-                                synset_wnid="n02512053", created_at=START, note="fish"))
+            db.session.add(
+                VoteRow(
+                    annotator_id=users[name].id,
+                    class_wnid=wnid,
+                    synset_wnid=label,
+                    created_at=START + timedelta(minutes=minute),
+                    comment="a pug is a dog" if minute == 2 else None,
+                )
+            )
+        db.session.add(
+            Decision(
+                admin_id=users["boss"].id,
+                class_wnid="n01440764",
+                synset_wnid="n02512053",
+                created_at=START,
+                note="fish",
+            )
+        )
         db.session.commit()
 
 
@@ -95,16 +121,16 @@ def test_export_cil_end_to_end(voted, runner, tmp_path, small_hierarchy):
 
 def test_export_cil_flat_and_policies(voted, runner, tmp_path, small_hierarchy):
     flat = tmp_path / "flat.json"
-    result = runner.invoke(args=["export-cil", str(flat), "--flat", "--conflicts", "lift",
-                                 "--min-votes", "3"])
+    result = runner.invoke(
+        args=["export-cil", str(flat), "--flat", "--conflicts", "lift", "--min-votes", "3"]
+    )
     assert result.exit_code == 0, result.output
     mapping = json.loads(flat.read_text())
     assert mapping[PUG] == "dog" and mapping[CRANE_BIRD] == "bird"
     # Two votes are too few: the ostrich keeps its own label, which lifts into "bird".
     assert mapping[OSTRICH] == mapping[BRAMBLING] == "bird"
     assert validate_file(flat, small_hierarchy).ok
-    refused = runner.invoke(args=["export-cil", str(tmp_path / "no.json"),
-                                  "--conflicts", "refuse"])
+    refused = runner.invoke(args=["export-cil", str(tmp_path / "no.json"), "--conflicts", "refuse"])
     assert refused.exit_code == 1
     assert "bird (n01503061) is an ancestor of ostrich (n01518878)" in refused.output
     assert not (tmp_path / "no.json").exists()

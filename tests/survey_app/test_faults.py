@@ -96,8 +96,12 @@ def test_count_provider_down_pages_render_from_cache(app, client, monkeypatch):
     def broken(self, term):
         raise AssertionError("a page asked a search-count provider")
 
-    for provider in (popularity.WordfreqProvider, popularity.WikipediaPageviewsProvider,
-                     popularity.GoogleCustomSearchProvider, popularity.JsonFileProvider):
+    for provider in (
+        popularity.WordfreqProvider,
+        popularity.WikipediaPageviewsProvider,
+        popularity.GoogleCustomSearchProvider,
+        popularity.JsonFileProvider,
+    ):
         monkeypatch.setattr(provider, "count", broken)
     connections = []
 
@@ -126,8 +130,9 @@ def test_sigkill_mid_load_loses_no_acknowledged_vote(tmp_path, imagenet_hierarch
             survey.start()
 
     try:
-        results, _ = load_votes.run_annotators(survey, names, seconds=6, max_votes=10_000,
-                                               during=kill_and_restart)
+        results, _ = load_votes.run_annotators(
+            survey, names, seconds=6, max_votes=10_000, during=kill_and_restart
+        )
     finally:
         survey.stop()
     assert restarted, "the server was never killed"

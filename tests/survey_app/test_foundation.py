@@ -14,13 +14,25 @@ from survey_app.seeding import SeedError, seed_hierarchy
 
 from .conftest import make_app
 
-TABLES = {"meta", "synsets", "synset_edges", "classes", "chain_entries", "search_counts",
-          "users", "invitations", "votes", "decisions"}
+TABLES = {
+    "meta",
+    "synsets",
+    "synset_edges",
+    "classes",
+    "chain_entries",
+    "search_counts",
+    "users",
+    "invitations",
+    "votes",
+    "decisions",
+}
 
 
 def row_counts():
-    return {model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
-            for model in (Synset, SynsetEdge, ImageClass, ChainEntry, SearchCount)}
+    return {
+        model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
+        for model in (Synset, SynsetEdge, ImageClass, ChainEntry, SearchCount)
+    }
 
 
 def check_migrations_round_trip(app, hierarchy):
@@ -31,7 +43,12 @@ def check_migrations_round_trip(app, hierarchy):
         first = row_counts()
         assert first["classes"] == len(hierarchy.classes)
         assert seed_hierarchy(hierarchy) == {
-            "synsets": 0, "edges": 0, "classes": 0, "chain_entries": 0, "word_facts": 0}
+            "synsets": 0,
+            "edges": 0,
+            "classes": 0,
+            "chain_entries": 0,
+            "word_facts": 0,
+        }
         assert row_counts() == first
         db.session.remove()
         downgrade(revision="base")
@@ -87,16 +104,20 @@ def test_fill_counts_records_failures(app, tmp_path):
     counts_file.write_text(json.dumps({"dog": 5000}))
     with app.app_context():
         # Every lemma is a term now, so "dog" comes after more than 20 misses in a row.
-        result = fill_search_counts("json", progress=False, give_up_after=10_000,
-                                    path=counts_file)
+        result = fill_search_counts("json", progress=False, give_up_after=10_000, path=counts_file)
         assert result["fetched"] == 1
         assert result["failed"] > 0
-        failed = db.session.scalars(select(SearchCount).where(
-            SearchCount.provider == "json", SearchCount.count.is_(None))).all()
+        failed = db.session.scalars(
+            select(SearchCount).where(SearchCount.provider == "json", SearchCount.count.is_(None))
+        ).all()
         assert len(failed) == result["failed"] and all(row.error for row in failed)
         # A retry asks only for the failed terms, and a web count wins over wordfreq's.
-        assert fill_search_counts("json", progress=False, give_up_after=10_000,
-                                  path=counts_file)["fetched"] == 0
+        assert (
+            fill_search_counts("json", progress=False, give_up_after=10_000, path=counts_file)[
+                "fetched"
+            ]
+            == 0
+        )
         assert cached_counts(["dog"])["dog"] == (5000, "json")
 
 
@@ -164,7 +185,13 @@ def test_cli_fill_counts_reports_a_provider_that_cannot_start(runner, tmp_path):
 
 def test_fill_counts_gives_up_on_an_unreachable_service(app):
     with app.app_context():
-        result = fill_search_counts("wikipedia", progress=False, give_up_after=3,
-                                    base_url="http://127.0.0.1:1", retries=0, min_interval=0,
-                                    timeout=0.5)
+        result = fill_search_counts(
+            "wikipedia",
+            progress=False,
+            give_up_after=3,
+            base_url="http://127.0.0.1:1",
+            retries=0,
+            min_interval=0,
+            timeout=0.5,
+        )
         assert result["failed"] == 3 and result["fetched"] == 0 and result["stopped"] > 0

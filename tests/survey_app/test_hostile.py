@@ -18,27 +18,46 @@ from .conftest import add_user, csrf_token, log_in
 
 DALMATIAN, DOG, TENCH = "n02110341", "n02084071", "n01440764"
 PAYLOADS = [
-    "<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "' OR 1=1 --",
-    "\x00", "a" * 5000, "../../etc/passwd", "{{ 7 * 7 }}", "%s%n", "\u202e", DALMATIAN,
-    DOG, "", " ", "n0", "javascript:alert(1)",
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "' OR 1=1 --",
+    "\x00",
+    "a" * 5000,
+    "../../etc/passwd",
+    "{{ 7 * 7 }}",
+    "%s%n",
+    "\u202e",
+    DALMATIAN,
+    DOG,
+    "",
+    " ",
+    "n0",
+    "javascript:alert(1)",
 ]
 SCRIPT = "<script>alert(1)</script>"
-text = st.one_of(st.text(st.characters(exclude_categories=("Cs",)), max_size=200),
-                 st.sampled_from(PAYLOADS))
+text = st.one_of(
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=200), st.sampled_from(PAYLOADS)
+)
 json_value = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
-    max_leaves=6)
+    max_leaves=6,
+)
 wnid = st.one_of(st.sampled_from([DALMATIAN, DOG, TENCH, "n99999999"]), text)
 
-HYPOTHESIS = settings(max_examples=30, deadline=None, suppress_health_check=[
-    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+HYPOTHESIS = settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def stored(app) -> dict[str, int]:
     with app.app_context():
-        return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
-                for model in (User, Vote, Decision, Invitation, Skip)}
+        return {
+            model.__name__: db.session.scalar(select(func.count()).select_from(model))
+            for model in (User, Vote, Decision, Invitation, Skip)
+        }
 
 
 def assert_safe(response) -> None:
@@ -62,9 +81,15 @@ def assert_refused_stores_nothing(app, before: dict, response, accepted: set[int
 def test_vote_form(app, annotator, class_wnid, synset, comment, submission_id):
     token = csrf_token(annotator, "/")
     before = stored(app)
-    response = annotator.post(f"/annotate/{class_wnid}", data={
-        "csrf_token": token, "synset": synset, "comment": comment,
-        "submission_id": submission_id})
+    response = annotator.post(
+        f"/annotate/{class_wnid}",
+        data={
+            "csrf_token": token,
+            "synset": synset,
+            "comment": comment,
+            "submission_id": submission_id,
+        },
+    )
     assert_refused_stores_nothing(app, before, response, accepted={303})
     if response.status_code == 303:
         for page in ("/", f"/annotate/{class_wnid}", "/api/votes?history=1"):
@@ -76,16 +101,26 @@ def test_vote_form(app, annotator, class_wnid, synset, comment, submission_id):
 def test_vote_api(app, annotator, body):
     token = csrf_token(annotator, "/")
     before = stored(app)
-    response = annotator.post("/api/votes", data=json.dumps(body),
-                              content_type="application/json", headers={"X-CSRFToken": token})
+    response = annotator.post(
+        "/api/votes",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
     assert_refused_stores_nothing(app, before, response, accepted={200, 201})
     assert response.is_json
 
 
 @HYPOTHESIS
-@given(body=st.fixed_dictionaries({
-    "class": st.sampled_from([DALMATIAN, TENCH]), "synset": st.sampled_from([DALMATIAN, TENCH]),
-    "comment": st.sampled_from([SCRIPT, '"><b>x</b>', "ok"])}))
+@given(
+    body=st.fixed_dictionaries(
+        {
+            "class": st.sampled_from([DALMATIAN, TENCH]),
+            "synset": st.sampled_from([DALMATIAN, TENCH]),
+            "comment": st.sampled_from([SCRIPT, '"><b>x</b>', "ok"]),
+        }
+    )
+)
 def test_comments_come_back_escaped(app, annotator, body):
     token = csrf_token(annotator, "/")
     response = annotator.post("/api/votes", json=body, headers={"X-CSRFToken": token})
@@ -100,8 +135,9 @@ def test_comments_come_back_escaped(app, annotator, body):
 def test_login_form(app, client, username, password):
     token = csrf_token(client)
     before = stored(app)
-    response = client.post("/login", data={"csrf_token": token, "username": username,
-                                           "password": password})
+    response = client.post(
+        "/login", data={"csrf_token": token, "username": username, "password": password}
+    )
     assert_refused_stores_nothing(app, before, response, accepted=set())
 
 
@@ -115,18 +151,35 @@ def test_invitation_form(app, username, password, confirm):
     page = client.get(f"/invite/{token}")
     assert page.status_code == 200
     before = stored(app)
-    response = client.post(f"/invite/{token}", data={
-        "csrf_token": csrf_token(client, f"/invite/{token}"), "username": username,
-        "password": password, "confirm": confirm})
+    response = client.post(
+        f"/invite/{token}",
+        data={
+            "csrf_token": csrf_token(client, f"/invite/{token}"),
+            "username": username,
+            "password": password,
+            "confirm": confirm,
+        },
+    )
     assert_refused_stores_nothing(app, before, response, accepted={302, 303})
 
 
 @HYPOTHESIS
-@given(form=st.dictionaries(st.sampled_from(["username", "password", "confirm", "role", "days",
-                                             "synset", "note"]), text, max_size=5),
-       path=st.sampled_from(["/admin/users", "/admin/invitations",
-                             f"/admin/review/classes/{DALMATIAN}/decision",
-                             "/admin/users/1/active", "/admin/invitations/1/revoke"]))
+@given(
+    form=st.dictionaries(
+        st.sampled_from(["username", "password", "confirm", "role", "days", "synset", "note"]),
+        text,
+        max_size=5,
+    ),
+    path=st.sampled_from(
+        [
+            "/admin/users",
+            "/admin/invitations",
+            f"/admin/review/classes/{DALMATIAN}/decision",
+            "/admin/users/1/active",
+            "/admin/invitations/1/revoke",
+        ]
+    ),
+)
 def test_admin_forms(app, admin, form, path):
     before = stored(app)
     response = admin.post(path, data={"csrf_token": csrf_token(admin, "/admin/"), **form})
@@ -140,8 +193,12 @@ def test_admin_forms(app, admin, form, path):
 @HYPOTHESIS
 @given(segment=text)
 def test_hostile_paths(annotator, segment):
-    for path in (f"/annotate/{segment}", f"/api/classes/{segment}",
-                 f"/images/small/{segment}/0.jpg", f"/images/large/{DALMATIAN}/{segment}.jpg"):
+    for path in (
+        f"/annotate/{segment}",
+        f"/api/classes/{segment}",
+        f"/images/small/{segment}/0.jpg",
+        f"/images/large/{DALMATIAN}/{segment}.jpg",
+    ):
         try:
             response = annotator.get(path)
         except ValueError:  # the test client itself cannot build such a URL
@@ -192,8 +249,9 @@ def test_deeply_nested_json_is_a_bad_request(app, annotator):
     token = csrf_token(annotator, "/")
     before = stored(app)
     for body in ("[" * 100_000 + "]" * 100_000, '{"class": ' + "[" * 50_000 + "]" * 50_000 + "}"):
-        response = annotator.post("/api/votes", data=body, content_type="application/json",
-                                  headers={"X-CSRFToken": token})
+        response = annotator.post(
+            "/api/votes", data=body, content_type="application/json", headers={"X-CSRFToken": token}
+        )
         assert response.status_code == 400 and response.is_json
     assert stored(app) == before
 
@@ -203,8 +261,13 @@ def test_decision_notes_get_the_checks_of_comments(either_app, note):
     app = either_app
     client = log_in(app.test_client(), add_user(app, "boss", role="admin"))
     before = stored(app)
-    response = client.post(f"/admin/review/classes/{DALMATIAN}/decision", data={
-        "csrf_token": csrf_token(client, "/admin/"), f"{DALMATIAN}-synset": DOG,
-        f"{DALMATIAN}-note": note})
+    response = client.post(
+        f"/admin/review/classes/{DALMATIAN}/decision",
+        data={
+            "csrf_token": csrf_token(client, "/admin/"),
+            f"{DALMATIAN}-synset": DOG,
+            f"{DALMATIAN}-note": note,
+        },
+    )
     assert response.status_code == 400
     assert stored(app) == before

@@ -32,8 +32,7 @@ def fetch(client, url):
 @pytest.mark.parametrize("layout", ["", "train", "val"])
 def test_folder_source_serves_cached_thumbnails(tmp_path, small_hierarchy, layout):
     root = tmp_path / "imagenet"
-    make_image_folder(root / layout if layout else root, PICTURED, per_class=8,
-                      size=(800, 600))
+    make_image_folder(root / layout if layout else root, PICTURED, per_class=8, size=(800, 600))
     _, client = annotator_for(tmp_path, small_hierarchy, root)
     page = client.get(f"/annotate/{TENCH}").text
     urls = [f"/images/large/{TENCH}/{n}.jpg" for n in range(6)]  # at most 6 of the 8
@@ -58,17 +57,20 @@ def test_members_show_their_first_picture(tmp_path, small_hierarchy):
     assert '<span class="placeholder">no picture</span>' in page  # pug has no folder
 
 
-@pytest.mark.parametrize("path", [
-    "/images/large/../../etc/passwd",
-    "/images/large/..%2F..%2Fetc/0.jpg",
-    "/images/large/%2e%2e/0.jpg",
-    f"/images/large/{TENCH}/..%2F..%2Fsecret.jpg",
-    f"/images/large/{TENCH}/-1.jpg",
-    f"/images/large/{TENCH}/99.jpg",
-    f"/images/huge/{TENCH}/0.jpg",
-    "/images/large/n09999999/0.jpg",  # a folder on disk, but not a class of the survey
-    "/images/large/imagenet/0.jpg",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/images/large/../../etc/passwd",
+        "/images/large/..%2F..%2Fetc/0.jpg",
+        "/images/large/%2e%2e/0.jpg",
+        f"/images/large/{TENCH}/..%2F..%2Fsecret.jpg",
+        f"/images/large/{TENCH}/-1.jpg",
+        f"/images/large/{TENCH}/99.jpg",
+        f"/images/huge/{TENCH}/0.jpg",
+        "/images/large/n09999999/0.jpg",  # a folder on disk, but not a class of the survey
+        "/images/large/imagenet/0.jpg",
+    ],
+)
 def test_no_path_outside_the_root(tmp_path, small_hierarchy, path):
     root = make_image_folder(tmp_path / "imagenet", [TENCH, "n09999999"])
     (tmp_path / "secret.jpg").write_bytes(b"secret")

@@ -34,9 +34,14 @@ def parallel_logins(app, attempts: list[tuple[str, str]]) -> list[int]:
     def attempt(number: int) -> None:
         username, password = attempts[number]
         start.wait()
-        statuses[number] = clients[number].post("/login", data={
-            "csrf_token": tokens[number], "username": username, "password": password}
-        ).status_code
+        statuses[number] = (
+            clients[number]
+            .post(
+                "/login",
+                data={"csrf_token": tokens[number], "username": username, "password": password},
+            )
+            .status_code
+        )
 
     threads = [threading.Thread(target=attempt, args=(n,)) for n in range(len(attempts))]
     for thread in threads:
@@ -121,8 +126,11 @@ class ForwardingProxy:
             head += data
         head, rest = head.split(b"\r\n\r\n", 1)
         lines = head.split(b"\r\n")
-        forwarded = [line.split(b":", 1)[1].strip() for line in lines[1:]
-                     if line.lower().startswith(b"x-forwarded-for:")]
+        forwarded = [
+            line.split(b":", 1)[1].strip()
+            for line in lines[1:]
+            if line.lower().startswith(b"x-forwarded-for:")
+        ]
         lines = [line for line in lines if not line.lower().startswith(b"x-forwarded-for:")]
         lines.append(b"X-Forwarded-For: " + b", ".join([*forwarded, address.encode()]))
         upstream = socket.create_connection(("127.0.0.1", self.target_port))
@@ -143,10 +151,14 @@ class Visitor:
         self.cookies: dict[str, str] = {}
 
     def send(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10,
-                                                source_address=(self.address, 0))
-        headers = {**self.headers, "Connection": "close",
-                   "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=10, source_address=(self.address, 0)
+        )
+        headers = {
+            **self.headers,
+            "Connection": "close",
+            "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+        }
         body = None
         if form is not None:
             body = urlencode(form)
@@ -166,8 +178,9 @@ class Visitor:
         status, page = self.send("GET", "/login")
         assert status == 200
         token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
-        return self.send("POST", "/login", {"csrf_token": token, "username": username,
-                                            "password": password})[0]
+        return self.send(
+            "POST", "/login", {"csrf_token": token, "username": username, "password": password}
+        )[0]
 
 
 @pytest.mark.slow
@@ -175,11 +188,17 @@ def test_one_client_behind_the_proxy_cannot_lock_out_the_others(tmp_path, small_
     app = seeded(make_app(tmp_path), small_hierarchy)
     add_user(app, "bob")
     add_user(app, "boss", role="admin")
-    survey = load_votes.Survey(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path,
-                               tmp_path / "hierarchy.json", workers=1, settings={
-                                   "CIL_TRUSTED_PROXIES": "1",
-                                   "CIL_LOGIN_MAX_FAILURES_PER_ADDRESS": "5",
-                                   "CIL_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+    survey = load_votes.Survey(
+        app.config["SQLALCHEMY_DATABASE_URI"],
+        tmp_path,
+        tmp_path / "hierarchy.json",
+        workers=1,
+        settings={
+            "CIL_TRUSTED_PROXIES": "1",
+            "CIL_LOGIN_MAX_FAILURES_PER_ADDRESS": "5",
+            "CIL_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        },
+    )
     survey.start()
     proxy = ForwardingProxy(survey.port)
     try:

@@ -11,7 +11,12 @@ from tests.conftest import SMALL_CLASSES
 from .conftest import CHROMIUM, PASSWORD, add_user, log_in, make_app, seeded, serving
 
 TENCH, GOLDFISH, BRAMBLING, CRANE_BIRD, PUG = (
-    "n01440764", "n01443537", "n01530575", "n02012849", "n02110958")
+    "n01440764",
+    "n01443537",
+    "n01530575",
+    "n02012849",
+    "n02110958",
+)
 SHOWN = "The model confuses this class mostly with: goldfish (40 %), brambling (10 %), pug (4 %)."
 
 
@@ -42,11 +47,11 @@ def test_the_three_most_confused_classes_are_shown(tmp_path, small_hierarchy, co
     assert SHOWN in page(tmp_path, small_hierarchy, str(confusion_file))
 
 
-def test_nothing_is_shown_without_a_matrix_or_a_mistake(tmp_path, small_hierarchy,
-                                                         confusion_file):
+def test_nothing_is_shown_without_a_matrix_or_a_mistake(tmp_path, small_hierarchy, confusion_file):
     assert "model confuses" not in page(tmp_path / "a", small_hierarchy, None)
-    assert "model confuses" not in page(tmp_path / "b", small_hierarchy, str(confusion_file),
-                                        GOLDFISH)
+    assert "model confuses" not in page(
+        tmp_path / "b", small_hierarchy, str(confusion_file), GOLDFISH
+    )
 
 
 def test_a_wrong_setting_leaves_the_page_working(tmp_path, small_hierarchy, caplog):

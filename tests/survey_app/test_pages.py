@@ -25,9 +25,12 @@ MAX_HEIGHT = 6000
 TENCH, DALMATIAN = "n01440764", "n02110341"  # one hypernym path; two
 
 pytestmark = [
-    pytest.mark.browser, pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium "
-                       "(`apt-get install chromium`; `make test` installs it)"),
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs /usr/bin/chromium (`apt-get install chromium`; `make test` installs it)",
+    ),
 ]
 
 
@@ -40,8 +43,14 @@ def _team_votes(hierarchy) -> list[tuple[str, str, str, str | None]]:
         parent, grandparent = chain[-2], chain[-3]
         votes.append(("ann1", image_class.wnid, parent, None))
         votes.append(("ann2", image_class.wnid, parent if i % 7 else chain[-1], None))
-        votes.append(("ann3", image_class.wnid, grandparent if i % 5 == 0 else parent,
-                      "not sure about this one" if i % 97 == 0 else None))
+        votes.append(
+            (
+                "ann3",
+                image_class.wnid,
+                grandparent if i % 5 == 0 else parent,
+                "not sure about this one" if i % 97 == 0 else None,
+            )
+        )
     return votes
 
 
@@ -59,9 +68,15 @@ def site(tmp_path_factory, imagenet_hierarchy):
     start = datetime(2026, 11, 20, 9)
     with app.app_context():
         db.session.add_all(
-            Vote(annotator_id=ids[name], class_wnid=wnid, synset_wnid=label, comment=comment,
-                 created_at=start + timedelta(seconds=7 * n))
-            for n, (name, wnid, label, comment) in enumerate(_team_votes(hierarchy_from_db())))
+            Vote(
+                annotator_id=ids[name],
+                class_wnid=wnid,
+                synset_wnid=label,
+                comment=comment,
+                created_at=start + timedelta(seconds=7 * n),
+            )
+            for n, (name, wnid, label, comment) in enumerate(_team_votes(hierarchy_from_db()))
+        )
         db.session.commit()
         invitation = accounts.create_invitation("annotator")
     with serving(app) as base:
@@ -81,18 +96,27 @@ def _logged_in(browser, base: str, username: str | None):
 
 
 def _measure(page) -> dict:
-    return page.evaluate("({width: document.documentElement.scrollWidth,"
-                         " height: document.documentElement.scrollHeight})")
+    return page.evaluate(
+        "({width: document.documentElement.scrollWidth,"
+        " height: document.documentElement.scrollHeight})"
+    )
 
 
 def _axe_violations(page) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
-    results = Axe().run(page, options={
-        "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
-        "resultTypes": ["violations"]})
-    return [f"{v['id']}: {node['target']} {node.get('failureSummary', '')}"
-            for v in results.response["violations"] for node in v["nodes"]]
+    results = Axe().run(
+        page,
+        options={
+            "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+            "resultTypes": ["violations"],
+        },
+    )
+    return [
+        f"{v['id']}: {node['target']} {node.get('failureSummary', '')}"
+        for v in results.response["violations"]
+        for node in v["nodes"]
+    ]
 
 
 def _pages(invitation: str) -> list[tuple[str, str | None, str]]:
@@ -157,8 +181,9 @@ def test_chains_on_classes_stay_inline_and_comments_stay_cells(site, browser):
     _, base, _ = site
     page = _logged_in(browser, base, "ann3")
     page.goto(f"{base}/classes")
-    displays = page.eval_on_selector_all("td.chain .candidate",
-                                         "nodes => [...new Set(nodes.map(n => getComputedStyle(n).display))]")
+    displays = page.eval_on_selector_all(
+        "td.chain .candidate", "nodes => [...new Set(nodes.map(n => getComputedStyle(n).display))]"
+    )
     assert displays == ["inline"]
     assert _measure(page)["height"] < MAX_HEIGHT
     page.goto(f"{base}/")
@@ -215,9 +240,13 @@ def test_keys_help_overlay_filter_and_guidelines(site, browser):
     page.keyboard.press("/")
     page.keyboard.type("fish")
     names = page.locator("li.candidate:visible .name").all_inner_texts()
-    assert names and all("fish" in (page.locator(f"li.candidate:visible >> nth={i}")
-                                     .get_attribute("data-search") + names[i]).lower()
-                         for i in range(len(names)))
+    assert names and all(
+        "fish"
+        in (
+            page.locator(f"li.candidate:visible >> nth={i}").get_attribute("data-search") + names[i]
+        ).lower()
+        for i in range(len(names))
+    )
     page.keyboard.press("Enter")  # picks the first match, does not vote
     assert page.url == first
     assert page.locator("input[name=synset]:checked").count() == 1
@@ -240,8 +269,9 @@ def test_keys_help_overlay_filter_and_guidelines(site, browser):
         page.keyboard.press("Enter")
         page.wait_for_url(lambda now, was=url: now != was)
     seconds = (time.perf_counter() - started) / votes
-    (SHOTS / "pace.txt").write_text(f"{seconds:.3f} seconds per vote by keyboard "
-                                    f"({votes} votes, 1,000 classes)\n")
+    (SHOTS / "pace.txt").write_text(
+        f"{seconds:.3f} seconds per vote by keyboard ({votes} votes, 1,000 classes)\n"
+    )
     assert page.locator(".guidelines").count() == 0  # only on the first class
 
 

@@ -19,27 +19,45 @@ from .conftest import csrf_token
 
 PUG, DALMATIAN, OSTRICH, BRAMBLING = "n02110958", "n02110341", "n01518878", "n01530575"
 DOG, BIRD, MAMMAL, BUS = "n02084071", "n01503061", "n01861778", "n02924116"
-PAGES = ["/admin/review/", "/admin/review/classes", "/admin/review/queue",
-         "/admin/review/overview", "/admin/review/download/cil.json",
-         "/admin/review/download/cil-flat.json", "/admin/review/download/votes.jsonl"]
+PAGES = [
+    "/admin/review/",
+    "/admin/review/classes",
+    "/admin/review/queue",
+    "/admin/review/overview",
+    "/admin/review/download/cil.json",
+    "/admin/review/download/cil-flat.json",
+    "/admin/review/download/votes.jsonl",
+]
 
 
 @pytest.fixture
 def voted(app):
     """Votes of three people: the pug split, "bird" above "ostrich", a comment."""
-    votes = [("v1", PUG, DOG), ("v2", PUG, MAMMAL), ("v3", PUG, PUG),
-             ("v1", DALMATIAN, DOG), ("v2", DALMATIAN, DOG),
-             ("v1", BRAMBLING, BIRD), ("v2", BRAMBLING, BIRD),
-             ("v1", OSTRICH, OSTRICH), ("v2", OSTRICH, OSTRICH)]
+    votes = [
+        ("v1", PUG, DOG),
+        ("v2", PUG, MAMMAL),
+        ("v3", PUG, PUG),
+        ("v1", DALMATIAN, DOG),
+        ("v2", DALMATIAN, DOG),
+        ("v1", BRAMBLING, BIRD),
+        ("v2", BRAMBLING, BIRD),
+        ("v1", OSTRICH, OSTRICH),
+        ("v2", OSTRICH, OSTRICH),
+    ]
     with app.app_context():
         users = {name: User(username=name) for name in ("v1", "v2", "v3")}
         db.session.add_all(users.values())
         db.session.flush()
         for minute, (name, wnid, label) in enumerate(votes):
-            db.session.add(Vote(annotator_id=users[name].id, class_wnid=wnid, synset_wnid=label,
-                                created_at=datetime(2024, 5, 1) + timedelta(minutes=minute),
-                                comment="hard to say" if wnid == DALMATIAN and name == "v2"
-                                else None))
+            db.session.add(
+                Vote(
+                    annotator_id=users[name].id,
+                    class_wnid=wnid,
+                    synset_wnid=label,
+                    created_at=datetime(2024, 5, 1) + timedelta(minutes=minute),
+                    comment="hard to say" if wnid == DALMATIAN and name == "v2" else None,
+                )
+            )
         db.session.commit()
     return app
 
@@ -56,8 +74,10 @@ def test_annotators_are_refused(voted, annotator):
     for page in PAGES:
         assert annotator.get(page).status_code == 403, page
     token = csrf_token(annotator, "/")
-    response = annotator.post(f"/admin/review/classes/{PUG}/decision",
-                              data={f"{PUG}-csrf_token": token, f"{PUG}-synset": DOG})
+    response = annotator.post(
+        f"/admin/review/classes/{PUG}/decision",
+        data={f"{PUG}-csrf_token": token, f"{PUG}-synset": DOG},
+    )
     assert response.status_code == 403
 
 
@@ -86,14 +106,21 @@ def test_the_queue_lists_disagreements(voted, admin):
 def test_settling_a_class_appends_a_decision(voted, admin):
     token = csrf_token(admin, "/admin/review/queue")
     for label in (MAMMAL, DOG):  # a changed mind is a second row
-        response = admin.post(f"/admin/review/classes/{PUG}/decision",
-                              data={f"{PUG}-csrf_token": token, f"{PUG}-synset": label,
-                                    f"{PUG}-note": "a dog to anyone"})
+        response = admin.post(
+            f"/admin/review/classes/{PUG}/decision",
+            data={
+                f"{PUG}-csrf_token": token,
+                f"{PUG}-synset": label,
+                f"{PUG}-note": "a dog to anyone",
+            },
+        )
         assert response.status_code == 303 and response.location.endswith("/admin/review/queue")
     with voted.app_context():
         rows = db.session.scalars(select(Decision).order_by(Decision.id)).all()
         assert [(d.class_wnid, d.synset_wnid, d.note) for d in rows] == [
-            (PUG, MAMMAL, "a dog to anyone"), (PUG, DOG, "a dog to anyone")]
+            (PUG, MAMMAL, "a dog to anyone"),
+            (PUG, DOG, "a dog to anyone"),
+        ]
     assert f'id="{PUG}"' not in admin.get("/admin/review/queue").get_data(as_text=True)
     cil = cil_from_json(admin.get("/admin/review/download/cil.json").get_json())
     assert cil.labels[cil.label_of(PUG)].wnid == DOG
@@ -101,13 +128,17 @@ def test_settling_a_class_appends_a_decision(voted, admin):
 
 def test_bad_decisions_are_refused(voted, admin):
     token = csrf_token(admin, "/admin/review/queue")
-    off_chain = admin.post(f"/admin/review/classes/{PUG}/decision",
-                           data={f"{PUG}-csrf_token": token, f"{PUG}-synset": BUS})
+    off_chain = admin.post(
+        f"/admin/review/classes/{PUG}/decision",
+        data={f"{PUG}-csrf_token": token, f"{PUG}-synset": BUS},
+    )
     assert off_chain.status_code == 400 and "Not a valid choice" in off_chain.get_data(as_text=True)
     no_token = admin.post(f"/admin/review/classes/{PUG}/decision", data={f"{PUG}-synset": DOG})
     assert no_token.status_code == 400
-    unknown = admin.post("/admin/review/classes/n09999999/decision",
-                         data={"n09999999-csrf_token": token, "n09999999-synset": DOG})
+    unknown = admin.post(
+        "/admin/review/classes/n09999999/decision",
+        data={"n09999999-csrf_token": token, "n09999999-synset": DOG},
+    )
     assert unknown.status_code == 404
     with voted.app_context():
         assert db.session.scalars(select(Decision)).first() is None
@@ -143,8 +174,13 @@ def test_aggregation_is_computed_once_per_vote_log_position(voted, admin, monkey
         db.session.commit()
     token = csrf_token(admin, "/admin/review/queue")
     assert len(calls) == 2
-    assert admin.post(f"/admin/review/classes/{PUG}/decision", data={
-        f"{PUG}-csrf_token": token, f"{PUG}-synset": DOG}).status_code == 303
+    assert (
+        admin.post(
+            f"/admin/review/classes/{PUG}/decision",
+            data={f"{PUG}-csrf_token": token, f"{PUG}-synset": DOG},
+        ).status_code
+        == 303
+    )
     for page in ("/admin/review/", "/admin/review/overview"):
         assert admin.get(page).status_code == 200
     assert len(calls) == 3
@@ -165,20 +201,28 @@ def add_votes(app, votes, start=datetime(2024, 5, 2)):
                 db.session.add(user)
                 db.session.flush()
                 users[name] = user.id
-            db.session.add(Vote(annotator_id=users[name], class_wnid=wnid, synset_wnid=label,
-                                comment=comment,
-                                created_at=start + timedelta(minutes=minute)))
+            db.session.add(
+                Vote(
+                    annotator_id=users[name],
+                    class_wnid=wnid,
+                    synset_wnid=label,
+                    comment=comment,
+                    created_at=start + timedelta(minutes=minute),
+                )
+            )
         db.session.commit()
 
 
 def test_conflicts_are_counted_among_decided_labels_only_and_grouped(voted, admin):
-    """"bus" decided for the school bus sits above the trolleybus, which has no
+    """ "bus" decided for the school bus sits above the trolleybus, which has no
     vote and keeps its own label: no conflict to look at yet."""
     add_votes(voted, [("v1", SCHOOL_BUS, BUS, None), ("v2", SCHOOL_BUS, BUS, None)])
     with voted.app_context():
         groups = review.conflict_groups(aggregation.current_aggregation())
     assert [(g.general, g.specifics, g.classes) for g in groups] == [
-        (BIRD, (OSTRICH,), (OSTRICH,)), (DOG, (PUG,), (PUG,))]
+        (BIRD, (OSTRICH,), (OSTRICH,)),
+        (DOG, (PUG,), (PUG,)),
+    ]
     summary = " ".join(admin.get("/admin/review/").text.split())
     assert "trolleybus" not in summary and "2 conflicts" in summary
     assert "bird</a> is above 1 decided label: ostrich" in summary
@@ -191,17 +235,27 @@ def test_one_click_settles_a_conflict_group(voted, admin):
     with voted.app_context():
         rows = [(d.class_wnid, d.synset_wnid) for d in db.session.scalars(select(Decision))]
         assert rows == [(OSTRICH, BIRD)]
-        assert [g.general for g in review.conflict_groups(aggregation.current_aggregation())] == [DOG]
-    assert admin.post(f"/admin/review/conflicts/{BUS}/merge",
-                      data={"csrf_token": token}).status_code == 404  # no such conflict
+        assert [g.general for g in review.conflict_groups(aggregation.current_aggregation())] == [
+            DOG
+        ]
+    assert (
+        admin.post(f"/admin/review/conflicts/{BUS}/merge", data={"csrf_token": token}).status_code
+        == 404
+    )  # no such conflict
 
 
 def test_queue_rules(voted):
     """At least the minimum votes and no clear winner, or in a conflict among
     decided labels, or a comment; never a class without votes; oldest first."""
-    add_votes(voted, [("v1", SCHOOL_BUS, BUS, None), ("v2", SCHOOL_BUS, BUS, None),
-                      ("v1", TROLLEYBUS, TROLLEYBUS, "is this a bus?"),
-                      ("v1", "n01440764", "n01440764", None)])  # tench: one vote, no comment
+    add_votes(
+        voted,
+        [
+            ("v1", SCHOOL_BUS, BUS, None),
+            ("v2", SCHOOL_BUS, BUS, None),
+            ("v1", TROLLEYBUS, TROLLEYBUS, "is this a bus?"),
+            ("v1", "n01440764", "n01440764", None),
+        ],
+    )  # tench: one vote, no comment
     with voted.app_context():
         entries = review.disagreement_queue(aggregation.current_aggregation())
     assert [e.wnid for e in entries] == [PUG, DALMATIAN, BRAMBLING, OSTRICH, TROLLEYBUS]

@@ -18,8 +18,10 @@ NEW_PASSWORD = "a brand new passphrase"
 def logged_in(app, username: str, password: str = PASSWORD):
     """A client logged in through the login form, as a browser is."""
     client = app.test_client()
-    response = client.post("/login", data={"csrf_token": csrf_token(client),
-                                            "username": username, "password": password})
+    response = client.post(
+        "/login",
+        data={"csrf_token": csrf_token(client), "username": username, "password": password},
+    )
     assert response.status_code == 302, response.text
     return client
 
@@ -37,8 +39,11 @@ def answers(client) -> bool:
     if me.status_code != 200:
         assert me.status_code == 401
         return False
-    vote = client.post("/api/votes", json={"class": DALMATIAN, "synset": DALMATIAN},
-                       headers={"X-CSRFToken": me.get_json()["csrf_token"]})
+    vote = client.post(
+        "/api/votes",
+        json={"class": DALMATIAN, "synset": DALMATIAN},
+        headers={"X-CSRFToken": me.get_json()["csrf_token"]},
+    )
     assert vote.status_code in (200, 201)
     return True
 
@@ -58,8 +63,9 @@ def test_logout_ends_a_copied_session(app):
 def test_admin_logs_a_user_out_everywhere(app, admin):
     user_id = add_user(app, "ann")
     first, second = logged_in(app, "ann"), logged_in(app, "ann")
-    response = admin.post(f"/admin/users/{user_id}/sessions",
-                          data={"csrf_token": csrf_token(admin, "/admin/")})
+    response = admin.post(
+        f"/admin/users/{user_id}/sessions", data={"csrf_token": csrf_token(admin, "/admin/")}
+    )
     assert response.status_code == 303
     assert not answers(first) and not answers(second)
     assert answers(admin)  # the admin's own session is untouched
@@ -70,28 +76,46 @@ def test_password_change_ends_the_other_sessions(app):
     browser, elsewhere = logged_in(app, "ann"), logged_in(app, "ann")
     thief = copy_of(app, browser)
     assert browser.get("/account").status_code == 200
-    wrong = browser.post("/account/password", data={
-        "csrf_token": csrf_token(browser, "/account"), "current": "not my password",
-        "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    wrong = browser.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(browser, "/account"),
+            "current": "not my password",
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
+    )
     assert wrong.status_code == 400 and answers(elsewhere)
-    response = browser.post("/account/password", data={
-        "csrf_token": csrf_token(browser, "/account"), "current": PASSWORD,
-        "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    response = browser.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(browser, "/account"),
+            "current": PASSWORD,
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
+    )
     assert response.status_code == 303
     assert answers(browser)  # the browser that changed it stays logged in, on a new session
     assert not answers(elsewhere) and not answers(thief)
     assert logged_in(app, "ann", NEW_PASSWORD)
     old = app.test_client()
-    assert old.post("/login", data={"csrf_token": csrf_token(old), "username": "ann",
-                                    "password": PASSWORD}).status_code == 401
+    assert (
+        old.post(
+            "/login", data={"csrf_token": csrf_token(old), "username": "ann", "password": PASSWORD}
+        ).status_code
+        == 401
+    )
 
 
 def test_deactivation_ends_sessions_and_reactivation_does_not_revive_them(app, admin):
     user_id = add_user(app, "ann")
     browser = logged_in(app, "ann")
     for active in ("0", "1"):
-        response = admin.post(f"/admin/users/{user_id}/active",
-                              data={"csrf_token": csrf_token(admin, "/admin/"), "active": active})
+        response = admin.post(
+            f"/admin/users/{user_id}/active",
+            data={"csrf_token": csrf_token(admin, "/admin/"), "active": active},
+        )
         assert response.status_code == 303
     with app.app_context():
         assert db.session.scalar(select(User.active).where(User.id == user_id))

@@ -21,9 +21,13 @@ def tallies() -> dict[str, int]:
 
 
 def counted_from_votes() -> dict[str, int]:
-    counted = dict(db.session.execute(
-        select(Vote.class_wnid, func.count(distinct(Vote.annotator_id)))
-        .group_by(Vote.class_wnid)).all())
+    counted = dict(
+        db.session.execute(
+            select(Vote.class_wnid, func.count(distinct(Vote.annotator_id))).group_by(
+                Vote.class_wnid
+            )
+        ).all()
+    )
     return {wnid: counted.get(wnid, 0) for wnid in db.session.scalars(select(ImageClass.wnid))}
 
 
@@ -38,8 +42,9 @@ def any_app(request, tmp_path, small_hierarchy):
 
 def test_every_class_has_a_tally_in_index_order(any_app):
     with any_app.app_context():
-        rows = db.session.execute(select(ClassTally.class_wnid, ClassTally.class_index,
-                                         ClassTally.annotators)).all()
+        rows = db.session.execute(
+            select(ClassTally.class_wnid, ClassTally.class_index, ClassTally.annotators)
+        ).all()
         classes = dict(db.session.execute(select(ImageClass.wnid, ImageClass.index)).all())
         assert {wnid: index for wnid, index, _ in rows} == classes
         assert {annotators for *_, annotators in rows} == {0}
@@ -48,12 +53,20 @@ def test_every_class_has_a_tally_in_index_order(any_app):
 def test_tallies_follow_votes_written_any_way(any_app):
     ann, bob = add_user(any_app, "ann"), add_user(any_app, "bob")
     with any_app.app_context():
-        db.session.execute(insert(Vote), [  # as a restore writes them: straight rows
-            {"annotator_id": ann, "class_wnid": TENCH, "synset_wnid": TENCH},
-            {"annotator_id": ann, "class_wnid": TENCH, "synset_wnid": TENCH,
-             "comment": "a changed mind counts once"},
-            {"annotator_id": bob, "class_wnid": TENCH, "synset_wnid": TENCH},
-            {"annotator_id": bob, "class_wnid": GOLDFISH, "synset_wnid": GOLDFISH}])
+        db.session.execute(
+            insert(Vote),
+            [  # as a restore writes them: straight rows
+                {"annotator_id": ann, "class_wnid": TENCH, "synset_wnid": TENCH},
+                {
+                    "annotator_id": ann,
+                    "class_wnid": TENCH,
+                    "synset_wnid": TENCH,
+                    "comment": "a changed mind counts once",
+                },
+                {"annotator_id": bob, "class_wnid": TENCH, "synset_wnid": TENCH},
+                {"annotator_id": bob, "class_wnid": GOLDFISH, "synset_wnid": GOLDFISH},
+            ],
+        )
         db.session.commit()
         assert tallies()[TENCH] == 2 and tallies()[GOLDFISH] == 1
         assert tallies() == counted_from_votes()
@@ -82,13 +95,23 @@ def test_the_migration_counts_the_votes_already_there(tmp_path, small_hierarchy)
         upgrade(revision="0002")
         seed_hierarchy(small_hierarchy)
         # The users table as revision 0002 has it (the model has later columns).
-        ann, bob = (db.session.execute(text(
-            "INSERT INTO users (username, role, active, created_at) "
-            "VALUES (:name, 'annotator', true, CURRENT_TIMESTAMP) RETURNING id"),
-            {"name": name}).scalar_one() for name in ("ann", "bob"))
-        db.session.execute(insert(Vote), [
-            {"annotator_id": user, "class_wnid": wnid, "synset_wnid": wnid}
-            for user, wnid in ((ann, TENCH), (ann, TENCH), (bob, TENCH), (bob, GOLDFISH))])
+        ann, bob = (
+            db.session.execute(
+                text(
+                    "INSERT INTO users (username, role, active, created_at) "
+                    "VALUES (:name, 'annotator', true, CURRENT_TIMESTAMP) RETURNING id"
+                ),
+                {"name": name},
+            ).scalar_one()
+            for name in ("ann", "bob")
+        )
+        db.session.execute(
+            insert(Vote),
+            [
+                {"annotator_id": user, "class_wnid": wnid, "synset_wnid": wnid}
+                for user, wnid in ((ann, TENCH), (ann, TENCH), (bob, TENCH), (bob, GOLDFISH))
+            ],
+        )
         db.session.commit()
         upgrade()
         assert tallies()[TENCH] == 2 and tallies() == counted_from_votes()
@@ -99,8 +122,9 @@ def test_the_migration_counts_the_votes_already_there(tmp_path, small_hierarchy)
 
 
 @pytest.mark.postgres
-def test_simultaneous_first_votes_of_one_annotator_count_once(tmp_path, small_hierarchy,
-                                                              postgres_url):
+def test_simultaneous_first_votes_of_one_annotator_count_once(
+    tmp_path, small_hierarchy, postgres_url
+):
     """Two first votes of the same annotator on the same class, in transactions
     that overlap: the second waits for the first and does not count again."""
     app = seeded(make_app(tmp_path, postgres_url), small_hierarchy)

@@ -32,8 +32,7 @@ def test_service_unavailable_page_names_the_error(app, monkeypatch):
     assert "<property" not in page.text and "Service Unavailable" in page.text
 
 
-def test_invite_prints_the_address_the_app_was_last_served_at(app, runner, tmp_path,
-                                                              monkeypatch):
+def test_invite_prints_the_address_the_app_was_last_served_at(app, runner, tmp_path, monkeypatch):
     monkeypatch.setattr(app, "instance_path", str(tmp_path))  # not the project's instance/
     startup.remember_address(app, "http://127.0.0.1:8123")
     link = runner.invoke(args=["invite"]).output.strip()
@@ -44,9 +43,11 @@ def test_invite_prints_the_address_the_app_was_last_served_at(app, runner, tmp_p
 
 def test_invitation_link_on_the_admin_page_is_a_link_with_a_copy_button(app, admin):
     token = csrf_token(admin, "/admin/")
-    page = admin.post("/admin/invitations", data={"csrf_token": token,
-                                                   "invite-role": "annotator"},
-                      follow_redirects=True).text
+    page = admin.post(
+        "/admin/invitations",
+        data={"csrf_token": token, "invite-role": "annotator"},
+        follow_redirects=True,
+    ).text
     link = re.search(r'<a href="(http://localhost/invite/[\w.-]+)"', page)
     assert link, page
     assert f'data-copy="{link.group(1)}"' in page
@@ -55,8 +56,13 @@ def test_invitation_link_on_the_admin_page_is_a_link_with_a_copy_button(app, adm
 
 def test_a_refused_new_account_redirects_so_a_reload_posts_nothing(app, admin):
     token = csrf_token(admin, "/admin/")
-    form = {"csrf_token": token, "user-username": "dave", "user-password": "short",
-            "user-confirm": "short", "user-role": "annotator"}
+    form = {
+        "csrf_token": token,
+        "user-username": "dave",
+        "user-password": "short",
+        "user-confirm": "short",
+        "user-role": "annotator",
+    }
     response = admin.post("/admin/users", data=form)
     assert response.status_code == 303 and response.location.endswith("/admin/#new-account")
     assert "at least 8 characters" in admin.get("/admin/").text
@@ -89,10 +95,13 @@ def test_readme_states_the_submission_id_rule():
 
 def test_system_deps_waits_for_the_dpkg_lock():
     script = (ROOT / "scripts" / "system-deps.sh").read_text()
-    calls = [line for line in script.splitlines()
-             if re.search(r"\bapt-get\b.*\b(update|install)\b", line) and not line.lstrip().startswith("#")]
+    calls = [
+        line
+        for line in script.splitlines()
+        if re.search(r"\bapt-get\b.*\b(update|install)\b", line)
+        and not line.lstrip().startswith("#")
+    ]
     assert calls and all("DPkg::Lock::Timeout" in line for line in calls), calls
-
 
 
 # --- the annotate page: suggestion modes, guidelines, prefetch -------------------------
@@ -101,9 +110,10 @@ TENCH, GOLDFISH = "n01440764", "n01443537"
 
 def save_settings(admin, guidelines: str = "", mode: str = "preselect"):
     token = csrf_token(admin, "/admin/")
-    return admin.post("/admin/settings", data={"csrf_token": token,
-                                               "survey-guidelines": guidelines,
-                                               "survey-suggestion_mode": mode})
+    return admin.post(
+        "/admin/settings",
+        data={"csrf_token": token, "survey-guidelines": guidelines, "survey-suggestion_mode": mode},
+    )
 
 
 def test_suggestion_modes(app, admin, annotator):
@@ -156,9 +166,15 @@ def test_pace_is_the_median_gap_without_breaks(app, admin):
     offsets = [0, 10, 30, 3600, 3620]  # a break of almost an hour after the third
     classes = ["n01440764", "n01443537", "n01518878", "n01530575", "n02012849"]
     with app.app_context():
-        db.session.add_all(Vote(annotator_id=ann, class_wnid=w, synset_wnid=w,
-                                created_at=start + timedelta(seconds=s))
-                           for w, s in zip(classes, offsets, strict=True))
+        db.session.add_all(
+            Vote(
+                annotator_id=ann,
+                class_wnid=w,
+                synset_wnid=w,
+                created_at=start + timedelta(seconds=s),
+            )
+            for w, s in zip(classes, offsets, strict=True)
+        )
         db.session.commit()
         pace = paces(10, today=start.date())[ann]
     assert pace.median_seconds == 20 and pace.classes == 5
@@ -169,7 +185,13 @@ def test_pace_is_the_median_gap_without_breaks(app, admin):
     # The admin page keeps the figures until a vote is added, then shows the new ones.
     assert "20 s a class, 2 min left" in admin.get("/admin/").text
     with app.app_context():
-        db.session.add(Vote(annotator_id=ann, class_wnid="n01440764", synset_wnid="n01440764",
-                            created_at=start + timedelta(seconds=3621)))
+        db.session.add(
+            Vote(
+                annotator_id=ann,
+                class_wnid="n01440764",
+                synset_wnid="n01440764",
+                created_at=start + timedelta(seconds=3621),
+            )
+        )
         db.session.commit()
     assert "15 s a class, 75 s left" in admin.get("/admin/").text  # median of 10, 20, 20, 1

@@ -37,8 +37,9 @@ def test_a_class_model_writes_features_confusions_weights_and_softmax(class_runs
     ties = ((probabilities == probabilities.max(axis=1, keepdims=True)).sum(axis=1) > 1).sum()
     assert np.abs(tallied - confusion).sum() <= 2 * ties
     checkpoint = torch.load(run / "best.pt", weights_only=True)
-    assert np.array_equal(np.load(run / "head_weights.npy"),
-                          checkpoint["model"]["fc.weight"].numpy())
+    assert np.array_equal(
+        np.load(run / "head_weights.npy"), checkpoint["model"]["fc.weight"].numpy()
+    )
 
 
 def test_a_folder_that_is_no_run_is_refused(tmp_path, capsys):
@@ -56,6 +57,7 @@ def test_the_clustering_package_reads_the_files(class_runs, imagenet_hierarchy):
     assert main([str(run), "--device", "cpu", "-b", "16"]) == 0
     assert read_class_matrix(run, imagenet_hierarchy).sum() == 32
     assert read_class_matrix(run, imagenet_hierarchy, weights=True).shape == (1000, 64)
-    (row,), _ = compare([read_label_set("default", DEFAULT_CIL, imagenet_hierarchy)],
-                        imagenet_hierarchy, run=run)
+    (row,), _ = compare(
+        [read_label_set("default", DEFAULT_CIL, imagenet_hierarchy)], imagenet_hierarchy, run=run
+    )
     assert 0 <= row.mapped_top1 <= 100 and 0 <= row.summed_top1 <= 100
