@@ -10,7 +10,8 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -300,10 +301,18 @@ def cmd_discover(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def progress_bar(total: int, desc: str, unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr when it is a terminal, and the (done, total) callback that
+    advances it."""
+    with tqdm(total=total, desc=desc, unit=unit, disable=not sys.stderr.isatty()) as bar:
+        yield lambda done, total: bar.update(1)
+
+
 def suggest_inputs(
     args: argparse.Namespace,
 ) -> tuple[Hierarchy, HumanLabels, CountProvider, dict[str, int | None]]:
-    """What both `suggest` commands start from: the hierarchy, the human labels (described
+    """What the `suggest` commands start from: the hierarchy, the human labels (described
     on stdout), the count provider and the counts of every synset's terms."""
     hierarchy = load_hierarchy(args, word_facts=True)
     human = read_human_labels(args.labels, hierarchy)
@@ -316,16 +325,14 @@ def cmd_suggest_fit(args: argparse.Namespace) -> int:
     hierarchy, human, counts, by_term = suggest_inputs(args)
     familiarity = familiarities(hierarchy, by_term)
     started = time.perf_counter()
-    with tqdm(
-        total=args.folds, desc="grouped folds", unit="fold", disable=not sys.stderr.isatty()
-    ) as bar:
+    with progress_bar(args.folds, "grouped folds", "fold") as progress:
         cv = cross_validate(
             hierarchy,
             human.labels,
             familiarity,
             folds=args.folds,
             seed=args.seed,
-            progress=lambda done, total: bar.update(1),
+            progress=progress,
         )
     print(
         f"held-out agreement, grouped {cv.folds}-fold (no label in both parts): "
@@ -389,16 +396,14 @@ def cmd_suggest_evaluate(args: argparse.Namespace) -> int:
 def cmd_suggest_halves(args: argparse.Namespace) -> int:
     hierarchy, human, counts, by_term = suggest_inputs(args)
     familiarity = familiarities(hierarchy, by_term)
-    with tqdm(
-        total=2 * args.splits, desc="half splits", unit="half", disable=not sys.stderr.isatty()
-    ) as bar:
+    with progress_bar(2 * args.splits, "half splits", "half") as progress:
         results = half_splits(
             hierarchy,
             human.labels,
             familiarity,
             splits=args.splits,
             seed=args.seed,
-            progress=lambda done, total: bar.update(1),
+            progress=progress,
         )
     print(
         f"fitted on one half of the labels (whole label groups), scored on the other "
