@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from clustering.hierarchy import LemmaSense, Synset
+from clustering.hierarchy import HierarchyFormatError, LemmaSense, Synset
 
 __all__ = [
     "SMOOTHING",
@@ -72,7 +72,7 @@ def synset_familiarity(
     Ties go to the earlier lemma; a synset without word facts (a hierarchy saved
     before they were recorded) is refused, since its shares cannot be known."""
     if not synset.has_word_facts:
-        raise ValueError(
+        raise HierarchyFormatError(
             f"synset {synset.wnid} has no WordNet sense facts; rebuild the hierarchy with "
             "`python -m clustering hierarchy --out FILE` (or load it with "
             "`Hierarchy.load_or_build`, which adds them)"

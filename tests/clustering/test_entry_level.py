@@ -20,7 +20,7 @@ from clustering.entry_level import (
     load_default_model,
 )
 from clustering.familiarity import sense_share, synset_familiarity
-from clustering.hierarchy import Hierarchy, LemmaSense
+from clustering.hierarchy import Hierarchy, HierarchyFormatError, LemmaSense
 from clustering.human_labels import read_human_labels
 from clustering.popularity import get_provider
 from clustering.strategies import term_counts
@@ -77,7 +77,7 @@ def test_familiarity_refuses_a_hierarchy_without_word_facts(
         del synset["lexname"], synset["senses"]
     old = Hierarchy.from_dict(data)
     assert old.version == small_hierarchy.version  # the facts are not part of the version
-    with pytest.raises(ValueError, match="no WordNet sense facts"):
+    with pytest.raises(HierarchyFormatError, match="no WordNet sense facts"):
         synset_familiarity(old.synsets[DOG], {"dog": 1})
     path = tmp_path / "old.json"
     path.write_text(json.dumps(data))
