@@ -48,19 +48,19 @@ def read_human_labels(path: str | Path | None, hierarchy: Hierarchy) -> HumanLab
     else:
         source = str(path)
         data = read_cil_json(path)
-    if isinstance(data, dict) and "format" in data:
-        cil = cil_from_json(data, source)
+    cil = cil_from_json(data, source)  # for a flat file, only its shape checks
+    rich = "format" in data
+    if rich:
         by_index = cil.label_by_index()
         named = {c.wnid: by_index[c.label_index].wnid for c in cil.classes}
-    else:
-        cil_from_json(data, source)  # the shape checks of a flat file, names resolved below
-        named = {wnid: name for wnid, name in data.items()}
+    else:  # names, resolved on each class's chain below
+        named = dict(data)
     labels, off_chain, unknown = {}, [], 0
     for wnid, label in sorted(named.items()):
         if wnid not in hierarchy.class_index:
             unknown += 1
             continue
-        synset = label if "format" in data else resolve_name(hierarchy, wnid, label)[0]
+        synset = label if rich else resolve_name(hierarchy, wnid, label)[0]
         if synset and synset in hierarchy.chain_wnids(wnid):
             labels[wnid] = synset
         else:
