@@ -92,7 +92,7 @@ def _page(view: ClassView, form: VoteForm, status: int = 200):
             else None
         )
         form.submission_id.data = uuid.uuid4().hex
-    previous, annotators = work_queue.previous_and_annotators(current_user.id, view.wnid)
+    previous, annotators, following = work_queue.around_class(current_user.id, view.wnid)
     member_sets, chain = fragments(view, form.synset.data, settings.show_suggestion)
     source = images.current_source()
     return render_template(
@@ -107,18 +107,13 @@ def _page(view: ClassView, form: VoteForm, status: int = 200):
         comment_max=COMMENT_MAX,
         annotators=annotators,
         guidelines=settings.guidelines,
-        prefetch=_next_pictures(view.wnid),
+        # The pictures of the class Enter will most likely open, for the browser to
+        # fetch while the annotator looks at this one. Not the page itself: it shows
+        # the vote just cast and the progress after it, so it cannot be fetched before.
+        prefetch=images.image_urls(following) if following else [],
         confusions=model_confusions.top_confusions(view.wnid),
         previous_url=url_for("annotate.annotate", wnid=previous) if previous else None,
     ), status
-
-
-def _next_pictures(wnid: str) -> list[str]:
-    """The pictures of the class Enter will most likely open, for the browser to
-    fetch while the annotator looks at this one. Not the page itself: it shows
-    the vote just cast and the progress after it, so it cannot be fetched before."""
-    following = work_queue.likely_next(current_user.id, wnid)
-    return images.image_urls(following) if following else []
 
 
 @bp.get("/annotate/<wnid>")

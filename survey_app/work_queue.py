@@ -78,7 +78,9 @@ _NEXT_BESIDES = select(
     )
 )
 _annotators = select(_tallies.c.annotators).where(_tallies.c.class_wnid == bindparam("class_wnid"))
-_PREVIOUS_AND_ANNOTATORS = select(_previous.scalar_subquery(), _annotators.scalar_subquery())
+_AROUND_CLASS = select(
+    _previous.scalar_subquery(), _annotators.scalar_subquery(), _NEXT_BESIDES.scalar_subquery()
+)
 _PROGRESS = select(
     select(func.count(distinct(_votes.c.class_wnid)))
     .where(_votes.c.annotator_id == _user)
@@ -116,25 +118,21 @@ def next_class(user_id: int) -> str | None:
     return None
 
 
-def previous_and_annotators(user_id: int, class_wnid: str) -> tuple[str | None, int]:
+def around_class(user_id: int, class_wnid: str) -> tuple[str | None, int, str | None]:
     """What the annotate page shows besides the class, in one round trip: the
     class voted on just before this one (for a class not voted on yet, the last
-    one voted on), and how many annotators have voted on this one."""
-    previous, annotators = execute(
-        _PREVIOUS_AND_ANNOTATORS, user_id=user_id, class_wnid=class_wnid
+    one voted on), how many annotators have voted on this one, and where voting
+    on it now would most likely lead (see _NEXT_BESIDES)."""
+    previous, annotators, following = execute(
+        _AROUND_CLASS, user_id=user_id, class_wnid=class_wnid
     ).one()
-    return previous, annotators or 0
+    return previous, annotators or 0, following
 
 
 def class_after_vote(user_id: int, class_wnid: str) -> str | None:
     """Where Enter leads after a vote: the class after this one in the voting
     order (when it was reopened), else the queue's next class."""
     return execute(_AFTER_VOTE, user_id=user_id, class_wnid=class_wnid).scalar()
-
-
-def likely_next(user_id: int, class_wnid: str) -> str | None:
-    """Where voting on `class_wnid` now would most likely lead (see _NEXT_BESIDES)."""
-    return execute(_NEXT_BESIDES, user_id=user_id, class_wnid=class_wnid).scalar()
 
 
 def progress(user_id: int) -> Progress:
