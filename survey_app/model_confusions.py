@@ -32,13 +32,20 @@ class Confusion:
 
 def top_confusions(class_wnid: str) -> tuple[Confusion, ...]:
     """The classes the model takes `class_wnid` for most often, most first; empty without
-    a confusion matrix, or for a class it never got wrong."""
+    a confusion matrix, or for a class it never got wrong. Found once per class and kept
+    with the matrix: the annotate page asks on every view."""
     path = current_app.config.get("MODEL_CONFUSION")
     if not path:
         return ()
-    wnids, matrix = kept("model_confusions", path, lambda: _read(path))
+    wnids, matrix, found = kept("model_confusions", path, lambda: _read(path))
     if matrix is None:
         return ()
+    if class_wnid not in found:
+        found[class_wnid] = _top(wnids, matrix, class_wnid)
+    return found[class_wnid]
+
+
+def _top(wnids: list[str], matrix: np.ndarray, class_wnid: str) -> tuple[Confusion, ...]:
     position = wnids.index(class_wnid)
     row = matrix[position].astype(np.float64)
     total = row.sum()
@@ -49,8 +56,9 @@ def top_confusions(class_wnid: str) -> tuple[Confusion, ...]:
     return tuple(Confusion(wnids[i], names[wnids[i]], row[i] / total) for i in order[:SHOWN])
 
 
-def _read(path: str) -> tuple[list[str], np.ndarray | None]:
-    """The classes' wnids in the matrix's order, and the matrix (None when it cannot be used)."""
+def _read(path: str) -> tuple[list[str], np.ndarray | None, dict[str, tuple[Confusion, ...]]]:
+    """The classes' wnids in the matrix's order, the matrix (None when it cannot be used),
+    and an empty dict for each class's confusions as they are found."""
     hierarchy = hierarchy_from_db()
     try:
         matrix = read_class_matrix(path, hierarchy)
@@ -58,4 +66,4 @@ def _read(path: str) -> tuple[list[str], np.ndarray | None]:
         # A wrong setting should not take the annotate page down: said once, then off.
         current_app.logger.warning("MODEL_CONFUSION is not used: %s", exc)
         matrix = None
-    return [c.wnid for c in hierarchy.classes], matrix
+    return [c.wnid for c in hierarchy.classes], matrix, {}
