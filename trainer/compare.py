@@ -83,7 +83,7 @@ def compare(args: argparse.Namespace) -> list[Row]:
     from trainer.batches import make_batches
     from trainer.data import data_classes, load_validation
     from trainer.distributed import resolve_device
-    from trainer.engine import OutputSlice, evaluate
+    from trainer.engine import SecondHead, evaluate
     from trainer.errors import RunError
     from trainer.evaluation import checkpoint_file
     from trainer.labels import checkpoint_labels, label_spaces
@@ -103,7 +103,7 @@ def compare(args: argparse.Namespace) -> list[Row]:
         if "cil_head" in source:
             if not cil.same_outputs(source["cil_head"]):
                 raise RunError(f"{file}'s CIL head has other labels than the CIL {cil.source}")
-            multi.append((name, restore_model(source, space, device, False), space.num_labels))
+            multi.append((name, restore_model(source, space, device, False)))
         elif space.source == "original":
             fine.append((name, restore_model(source, space, device, False)))
         elif not cil.same_outputs(space.describe()):
@@ -128,7 +128,9 @@ def compare(args: argparse.Namespace) -> list[Row]:
     merge, class_distances = scoring(original, merged, device)
     _, cil_distances = scoring(cil, None, device)
 
-    def score(models: list[torch.nn.Module], fine_level: bool) -> dict[str, object]:
+    def score(
+        models: list[torch.nn.Module], fine_level: bool, second_head: SecondHead | None = None
+    ) -> dict[str, object]:
         space = original if fine_level else cil
         return evaluate(
             models,
@@ -139,6 +141,7 @@ def compare(args: argparse.Namespace) -> list[Row]:
             distances=class_distances if fine_level else cil_distances,
             device=device,
             show_progress=True,
+            second_head=second_head,
         )
 
     rows: list[Row] = []
@@ -163,9 +166,11 @@ def compare(args: argparse.Namespace) -> list[Row]:
         add_fine(name, score([model], True))
     if len(fine) > 1:
         add_fine(f"{len(fine)} runs", score([m for _, m in fine], True), "1,000-way ensemble")
-    for name, model, width in multi:
-        add_fine(name, score([OutputSlice(model, 0, width)], True), "multi-head, class head")
-        add("multi-head, CIL head", name, score([OutputSlice(model, width)], False))
+    cil_head = SecondHead(cil.lookup(device), cil.num_labels, cil_distances)
+    for name, model in multi:  # both heads scored from one pass
+        val = score([model], True, cil_head)
+        add_fine(name, val, "multi-head, class head")
+        add("multi-head, CIL head", name, val["second_head"])
     for name, model, kind in coarse:
         add(kind, name, score([model], False))
     if len(coarse) > 1:

@@ -63,15 +63,14 @@ class Objective:
         return logits if self.classes is None else logits[:, : self.classes]
 
 
-class OutputSlice(nn.Module):
-    """One head of a multi-head model, as a model of its own for `evaluate`."""
+@dataclass(frozen=True)
+class SecondHead:
+    """The CIL head of a multi-head model: the outputs after the class head's, scored against
+    the CIL's labels in the same pass over the data as the class head."""
 
-    def __init__(self, model: nn.Module, start: int, stop: int | None = None) -> None:
-        super().__init__()
-        self.model, self.start, self.stop = model, start, stop
-
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.model(inputs)[:, self.start : self.stop]
+    lookup: torch.Tensor  # class index -> the head's label index
+    num_labels: int
+    distances: torch.Tensor | None = None  # labels x labels, in the WordNet hierarchy
 
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
@@ -166,6 +165,81 @@ def train_one_epoch(
     }
 
 
+class _Scores:
+    """One head's meters over an evaluation pass, and what they read as at its end."""
+
+    def __init__(
+        self,
+        device: torch.device,
+        lookup: torch.Tensor,
+        num_labels: int,
+        merge: Merge | None,
+        distances: torch.Tensor | None,
+    ) -> None:
+        self.lookup, self.merge, self.distances = lookup, merge, distances
+        self.views = [("", distances)]
+        if distances is not None:
+            self.views.append(("crm_", distances))
+        if merge:
+            self.views += [("merged_", merge.distances), ("mapped_", merge.distances)]
+        self.width = merge.matrix.shape[1] if merge else 0
+        # Every meter is made before the first batch, so that a DDP rank without a batch sums too.
+        meters = self.meters = {"loss": AverageMeter(device)}
+        for view, view_distances in self.views:
+            names = ["top1", "top5"] + ([] if view_distances is None else ["severity", "hdist5"])
+            meters |= {f"{view}{name}": AverageMeter(device) for name in names}
+        meters["per_label"] = AverageMeter(device, num_labels)  # top-1 hits per label
+        if merge:
+            meters["merged_per_label"] = AverageMeter(device, self.width)
+
+    def _score(
+        self, view: str, scores: torch.Tensor, targets: torch.Tensor, d: torch.Tensor | None
+    ) -> None:
+        top1, top5 = topk_correct(scores, targets)
+        self.meters[f"{view}top1"].update(top1, len(targets))
+        self.meters[f"{view}top5"].update(top5, len(targets))
+        if d is not None:
+            severity, mistakes, at_k = hierarchical_sums(scores, targets, d)
+            self.meters[f"{view}severity"].update(severity, mistakes)
+            self.meters[f"{view}hdist5"].update(at_k, len(targets))
+
+    def add(self, logits: torch.Tensor, classes: torch.Tensor) -> None:
+        targets = self.lookup[classes]
+        probabilities = logits.softmax(dim=1)
+        loss = F.cross_entropy(logits, targets, reduction="sum")
+        self.meters["loss"].update(loss, len(targets))
+        self._score("", logits, targets, self.distances)
+        hits = logits.argmax(dim=1) == targets
+        self.meters["per_label"].update_per_label(targets, hits)
+        if self.distances is not None:
+            crm = crm_scores(probabilities, self.distances)
+            self._score("crm_", crm, targets, self.distances)
+        if self.merge:
+            merged_targets = self.merge.lookup[classes]
+            summed = summed_softmax(probabilities, self.merge.matrix)
+            self._score("merged_", summed, merged_targets, self.merge.distances)
+            mapped = argmax_then_map(probabilities, self.merge.lookup, self.width)
+            self._score("mapped_", mapped, merged_targets, self.merge.distances)
+            hits = summed.argmax(dim=1) == merged_targets
+            self.meters["merged_per_label"].update_per_label(merged_targets, hits)
+
+    def result(self, read: dict[str, Reading | list[Reading]]) -> dict[str, object]:
+        result: dict[str, object] = {
+            "loss": read["loss"].average,
+            "images": int(read["loss"].count),
+        }
+        for view, view_distances in self.views:
+            result[f"{view}top1"] = read[f"{view}top1"].percent
+            result[f"{view}top5"] = read[f"{view}top5"].percent
+            if view_distances is not None:
+                result[f"{view}severity"] = read[f"{view}severity"].average
+                result[f"{view}hdist5"] = read[f"{view}hdist5"].average
+        result["per_label"] = _accuracies(read["per_label"])
+        if self.merge:
+            result["merged_per_label"] = _accuracies(read["merged_per_label"])
+        return result
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module | Sequence[nn.Module],
@@ -178,6 +252,7 @@ def evaluate(
     device: torch.device,
     amp: bool = False,
     show_progress: bool = True,
+    second_head: SecondHead | None = None,
 ) -> dict[str, object]:
     """Score the model (or the ensemble of several: their softmax averaged) on `batches` of
     (inputs, class targets).
@@ -188,72 +263,44 @@ def evaluate(
     hdist5 (metrics.py), and the same four scores after conditional risk minimisation (crm_*).
     With `merge`, the scores on the CIL's labels by summed softmax (merged_*, and
     merged_per_label) and by argmax-then-map (mapped_*).
+
+    With `second_head`, the first `num_labels` outputs are the class head and the rest the CIL
+    head, scored from the same forward pass; the CIL head's scores are under "second_head".
     """
     models = list(model) if isinstance(model, Sequence) else [model]
     for member in models:
         member.eval()
-    views = [("", distances)]
-    if distances is not None:
-        views.append(("crm_", distances))
-    if merge:
-        views += [("merged_", merge.distances), ("mapped_", merge.distances)]
-    # Every meter is made before the first batch, so that a DDP rank without a batch sums too.
-    meters = {"loss": AverageMeter(device)}
-    for prefix, view_distances in views:
-        names = ["top1", "top5"] + ([] if view_distances is None else ["severity", "hdist5"])
-        meters |= {f"{prefix}{name}": AverageMeter(device) for name in names}
-    width = merge.matrix.shape[1] if merge else 0
-    meters["per_label"] = AverageMeter(device, num_labels)  # top-1 hits per label
-    if merge:
-        meters["merged_per_label"] = AverageMeter(device, width)
-
-    def score(prefix: str, scores: torch.Tensor, targets: torch.Tensor, d: torch.Tensor | None):
-        top1, top5 = topk_correct(scores, targets)
-        meters[f"{prefix}top1"].update(top1, len(targets))
-        meters[f"{prefix}top5"].update(top5, len(targets))
-        if d is not None:
-            severity, mistakes, at_k = hierarchical_sums(scores, targets, d)
-            meters[f"{prefix}severity"].update(severity, mistakes)
-            meters[f"{prefix}hdist5"].update(at_k, len(targets))
-
+    class_columns = slice(0, num_labels) if second_head else slice(None)
+    heads = [(_Scores(device, lookup, num_labels, merge, distances), class_columns)]
+    if second_head:
+        cil = second_head
+        scores = _Scores(device, cil.lookup, cil.num_labels, None, cil.distances)
+        heads.append((scores, slice(num_labels, None)))
     for inputs, classes in _bar(batches, "evaluate", show_progress):
-        targets = lookup[classes]
-        logits = _outputs(models, inputs, device, amp)
-        probabilities = logits.softmax(dim=1)
-        meters["loss"].update(F.cross_entropy(logits, targets, reduction="sum"), len(targets))
-        score("", logits, targets, distances)
-        meters["per_label"].update_per_label(targets, logits.argmax(dim=1) == targets)
-        if distances is not None:
-            score("crm_", crm_scores(probabilities, distances), targets, distances)
-        if merge:
-            merged_targets = merge.lookup[classes]
-            summed = summed_softmax(probabilities, merge.matrix)
-            score("merged_", summed, merged_targets, merge.distances)
-            mapped = argmax_then_map(probabilities, merge.lookup, width)
-            score("mapped_", mapped, merged_targets, merge.distances)
-            hits = summed.argmax(dim=1) == merged_targets
-            meters["merged_per_label"].update_per_label(merged_targets, hits)
-    read = read_meters(meters)
-    result: dict[str, object] = {"loss": read["loss"].average, "images": int(read["loss"].count)}
-    for prefix, view_distances in views:
-        result[f"{prefix}top1"] = read[f"{prefix}top1"].percent
-        result[f"{prefix}top5"] = read[f"{prefix}top5"].percent
-        if view_distances is not None:
-            result[f"{prefix}severity"] = read[f"{prefix}severity"].average
-            result[f"{prefix}hdist5"] = read[f"{prefix}hdist5"].average
-    result["per_label"] = _accuracies(read["per_label"])
-    if merge:
-        result["merged_per_label"] = _accuracies(read["merged_per_label"])
-    return result
+        with autocast(device, amp):
+            outputs = [member(inputs).float() for member in models]
+        for scores, columns in heads:
+            scores.add(_combined([output[:, columns] for output in outputs]), classes)
+    # every head's meters in one read: one wait for the device per pass
+    read = read_meters(
+        {
+            f"{i}/{name}": meter
+            for i, (scores, _) in enumerate(heads)
+            for name, meter in scores.meters.items()
+        }
+    )
+    results = [
+        scores.result({name: read[f"{i}/{name}"] for name in scores.meters})
+        for i, (scores, _) in enumerate(heads)
+    ]
+    if second_head:
+        results[0]["second_head"] = results[1]
+    return results[0]
 
 
-def _outputs(
-    models: list[nn.Module], inputs: torch.Tensor, device: torch.device, amp: bool
-) -> torch.Tensor:
-    """One model's logits in float32; for an ensemble, the log of its members' mean softmax,
+def _combined(outputs: list[torch.Tensor]) -> torch.Tensor:
+    """One model's logits as they are; for an ensemble, the log of its members' mean softmax,
     which every reader of logits (softmax, cross-entropy, top-k) takes as they are."""
-    with autocast(device, amp):
-        outputs = [member(inputs).float() for member in models]
     if len(outputs) == 1:
         return outputs[0]
     mean = torch.stack([o.softmax(dim=1) for o in outputs]).mean(dim=0)

@@ -15,7 +15,7 @@ from trainer import distributed
 from trainer.batches import make_batches
 from trainer.config import Config
 from trainer.data import data_classes, load_validation
-from trainer.engine import OutputSlice, evaluate
+from trainer.engine import SecondHead, evaluate
 from trainer.errors import RunError
 from trainer.labels import checkpoint_labels
 from trainer.models import restore_model
@@ -84,10 +84,11 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
         + (f", also scored on the {merged.num_labels} labels of {merged.source}" if merged else "")
     )
 
-    cil_head = None
+    second_head = None
     if "cil_head" in sources[0]:  # a multi-head model: its class head, and its CIL head after
         cil_head, _ = checkpoint_labels(sources[0]["cil_head"], classes, None)
-        models = [OutputSlice(model, 0, trained.num_labels) for model in models]
+        cil_distances = scoring(cil_head, None, device)[1]
+        second_head = SecondHead(cil_head.lookup(device), cil_head.num_labels, cil_distances)
     groups = [(str(path), [model]) for path, model in zip(paths, models, strict=True)]
     if len(models) > 1:
         groups.append(("ensemble", models))
@@ -103,24 +104,16 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
             device=device,
             amp=amp,
             show_progress=placement.is_main,
+            second_head=second_head,
         )
+        head_val = val.pop("second_head", None)
         row = {
             "model": name,
             "labels": trained.source,
             **val_columns(val),
             "val_images": val["images"],
         }
-        if cil_head:
-            head_val = evaluate(
-                [OutputSlice(member.model, trained.num_labels) for member in group],
-                batches,
-                lookup=cil_head.lookup(device),
-                num_labels=cil_head.num_labels,
-                distances=scoring(cil_head, None, device)[1],
-                device=device,
-                amp=amp,
-                show_progress=placement.is_main,
-            )
+        if head_val:
             row.update(val_columns(head_val, "val_cil_head_"))
         rows.append(row)
         if records:

@@ -32,7 +32,7 @@ from trainer.checkpoint import (
 )
 from trainer.config import DEFAULT_CIL, Config
 from trainer.data import Dataset, Sharing, Split, data_classes, load_dataset
-from trainer.engine import Merge, Objective, OutputSlice, evaluate, train_one_epoch
+from trainer.engine import Merge, Objective, SecondHead, evaluate, train_one_epoch
 from trainer.errors import RunError
 from trainer.hierarchy import distance_matrix, read_hypernyms
 from trainer.labels import LabelSpace, label_spaces
@@ -156,16 +156,13 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
     evaluated = unwrap(model) if placement.distributed else model
     merge, distances = scoring(trained, merged, device)
     lookup = trained.lookup(device)
-    objective, class_head, second_head = Objective(), evaluated, None
+    objective, second_head = Objective(), None
     if cil_head:  # one network whose outputs are the two heads side by side
+        cil_lookup = cil_head.lookup(device)
         objective = Objective(
-            trained.num_labels,
-            cil_head.lookup(device),
-            config.class_loss_weight,
-            config.cil_loss_weight,
+            trained.num_labels, cil_lookup, config.class_loss_weight, config.cil_loss_weight
         )
-        class_head = OutputSlice(evaluated, 0, trained.num_labels)
-        second_head = OutputSlice(evaluated, trained.num_labels)
+        second_head = SecondHead(cil_lookup, cil_head.num_labels, merge.distances)
     row: dict[str, object] = {}
     for epoch in range(start_epoch + 1, config.epochs + 1):
         train_batches.set_epoch(epoch)
@@ -183,7 +180,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
             objective=objective,
         )
         val = evaluate(
-            class_head,
+            evaluated,
             val_batches,
             lookup=lookup,
             num_labels=trained.num_labels,
@@ -192,19 +189,11 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
             device=device,
             amp=amp,
             show_progress=placement.is_main,
+            second_head=second_head,
         )
+        head_val = val.pop("second_head", None)
         row = epoch_row(epoch, train, val, (datetime.now() - started).total_seconds())
-        if second_head is not None:
-            head_val = evaluate(
-                second_head,
-                val_batches,
-                lookup=cil_head.lookup(device),
-                num_labels=cil_head.num_labels,
-                distances=merge.distances,
-                device=device,
-                amp=amp,
-                show_progress=placement.is_main,
-            )
+        if head_val:
             row.update(val_columns(head_val, "val_cil_head_"))
         if records:
             is_best = val["top1"] > best_top1

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainer.engine import Merge, Objective, evaluate, train_one_epoch
+from trainer.engine import Merge, Objective, SecondHead, evaluate, train_one_epoch
 from trainer.metrics import summed_softmax, topk_correct
 
 CPU = torch.device("cpu")
@@ -128,3 +128,41 @@ def test_the_multi_head_objective_weighs_both_heads():
     assert objective.loss(logits, targets).item() == pytest.approx(0.25 * fine + 2.0 * coarse)
     assert torch.equal(objective.scored(logits), logits[:, :3])
     assert torch.equal(Objective().loss(logits, targets), F.cross_entropy(logits, targets))
+
+
+def test_a_second_head_is_scored_from_the_same_pass_as_the_first():
+    # 3 classes in 2 labels: outputs 0..2 are the class head, 3..4 the CIL head; two members,
+    # whose ensemble averages each head's softmax on its own
+    torch.manual_seed(0)
+    members = [FixedLogits(torch.randn(4, 5)) for _ in range(2)]
+    batches = [(torch.tensor([[0.0], [1.0], [2.0], [3.0]]), torch.tensor([0, 1, 2, 2]))]
+    calls = []
+    for member in members:
+        member.register_forward_hook(lambda *_: calls.append(1))
+    lookup = torch.tensor([0, 0, 1])
+    distances = torch.tensor([[0.0, 2.0], [2.0, 0.0]])
+    common = {"device": CPU, "show_progress": False}
+    both = evaluate(
+        members,
+        batches,
+        lookup=torch.arange(3),
+        num_labels=3,
+        second_head=SecondHead(lookup, 2, distances),
+        **common,
+    )
+    assert len(calls) == 2  # one forward per member and batch
+
+    class Columns(nn.Module):
+        def __init__(self, model: nn.Module, columns: slice) -> None:
+            super().__init__()
+            self.model, self.columns = model, columns
+
+        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+            return self.model(inputs)[:, self.columns]
+
+    fine = [Columns(member, slice(0, 3)) for member in members]
+    coarse = [Columns(member, slice(3, None)) for member in members]
+    alone = evaluate(fine, batches, lookup=torch.arange(3), num_labels=3, **common)
+    head = evaluate(coarse, batches, lookup=lookup, num_labels=2, distances=distances, **common)
+    assert both.pop("second_head") == head and both == alone
+    assert "crm_top1" in head
