@@ -12,6 +12,7 @@ from survey_app.annotate_data import general_prefix
 from survey_app.caches import kept
 from survey_app.counts import recent_counts, recent_word_counts
 from survey_app.database import hierarchy_from_db
+from survey_app.paging import page_of
 
 bp = Blueprint("browse", __name__)
 PER_PAGE = 50
@@ -49,14 +50,12 @@ def class_list():
     Read from the kept hierarchy and counts (`hierarchy_from_db`,
     `recent_counts`), as the annotate page is."""
     query = request.args.get("q", "").strip()
-    page = max(request.args.get("page", 1, type=int), 1)
     try:
         hierarchy = hierarchy_from_db()
     except DatabaseError:  # not seeded yet: the page says how to seed it
         hierarchy = Hierarchy({}, {}, [])
     matches = _matches(hierarchy, query)
-    total = len(matches)
-    classes = matches[(page - 1) * PER_PAGE : page * PER_PAGE]
+    classes, page, pages = page_of(matches, PER_PAGE)
     counts, word_counts = recent_counts(), recent_word_counts()
     # The same sense-aware figure, from the same lemma, as the annotate page shows.
     familiarity = {
@@ -68,7 +67,6 @@ def class_list():
         wnid: (format_count(f.count), counts.get(f.lemma, (None, ""))[1])
         for wnid, f in familiarity.items()
     }
-    pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     folded = {c.wnid: general_prefix(hierarchy, [e.wnid for e in c.chain]) for c in classes}
     return render_template(
         "classes.html",
@@ -79,5 +77,5 @@ def class_list():
         query=query,
         page=page,
         pages=pages,
-        total=total,
+        total=len(matches),
     )
