@@ -77,6 +77,21 @@ def epoch_path(run_dir: Path, epoch: int) -> Path:
     return run_dir / f"epoch_{epoch:03d}.pt"
 
 
+def best_checkpoint(source: Path) -> Path:
+    """A run folder stands for its best.pt; a file for itself (what every command that reads a
+    trained model takes)."""
+    if source.is_dir():
+        if not (source / "best.pt").is_file():
+            raise CheckpointError(
+                f"{source} holds no best.pt: not a run folder, or a run that has not finished "
+                "an epoch (pass one of its epoch_NNN.pt files to use another checkpoint)"
+            )
+        return source / "best.pt"
+    if not source.is_file():
+        raise CheckpointError(f"{source}: no such run folder or checkpoint")
+    return source
+
+
 def latest_checkpoint(run_dir: Path) -> Path:
     """The checkpoint of the last completed epoch in a run folder."""
     found = [p for p in run_dir.glob("epoch_*.pt") if p.stem.removeprefix("epoch_").isdigit()]

@@ -19,7 +19,7 @@ from clustering.cil import read_cil
 from imagenet_files.classifier_file import METADATA_KEY, Description, Head, OnnxClassifier
 from imagenet_files.label_order import read_label_order
 from trainer.batches import MEAN, STD, statistics
-from trainer.checkpoint import CheckpointError
+from trainer.checkpoint import CheckpointError, best_checkpoint
 from trainer.errors import TrainerError
 from trainer.labels import cil_labels
 from trainer.models import build_model
@@ -63,20 +63,6 @@ class Classifier(nn.Module):
         return tuple(heads)
 
 
-def checkpoint_path(source: Path) -> Path:
-    """A run folder stands for its best.pt; a file for itself."""
-    if source.is_dir():
-        if not (source / "best.pt").is_file():
-            raise ClassifierError(
-                f"{source} holds no best.pt: not a run folder, or a run that has not finished "
-                "an epoch (pass one of its epoch_NNN.pt files to use another checkpoint)"
-            )
-        return source / "best.pt"
-    if not source.is_file():
-        raise ClassifierError(f"{source}: no such run folder or checkpoint")
-    return source
-
-
 def load_classifier(
     source: Path, *, labels: Path | None = None, image_size: int | None = None
 ) -> tuple[Classifier, Description]:
@@ -85,8 +71,8 @@ def load_classifier(
     `labels`: a CIL whose merged labels a class-level model's probabilities are summed into.
     `image_size`: for checkpoints that do not record it (older ones and the original trainer's).
     """
-    path = checkpoint_path(source)
     try:
+        path = best_checkpoint(source)
         # The original trainer's 1,000-way models output the sorted ImageNet-1k wnids.
         checkpoint = read_model_checkpoint(path, tuple(sorted(read_label_order())))
     except CheckpointError as error:

@@ -81,11 +81,11 @@ def compare(args: argparse.Namespace) -> list[Row]:
     import torch
 
     from trainer.batches import make_batches
+    from trainer.checkpoint import best_checkpoint
     from trainer.data import data_classes, load_validation
     from trainer.distributed import resolve_device
     from trainer.engine import SecondHead, evaluate
     from trainer.errors import RunError
-    from trainer.evaluation import checkpoint_file
     from trainer.labels import checkpoint_labels, label_spaces
     from trainer.models import restore_model
     from trainer.original import read_model_checkpoint
@@ -96,7 +96,7 @@ def compare(args: argparse.Namespace) -> list[Row]:
     cil, _ = label_spaces(classes, args.labels, original=False)
     fine, coarse, multi = [], [], []  # class-level, CIL-level and multi-head models
     for path in args.runs:
-        file = checkpoint_file(path)
+        file = best_checkpoint(path)
         source = read_model_checkpoint(file, classes)
         space, _ = checkpoint_labels(source["labels"], classes, args.labels)
         name = str(path)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from trainer import distributed
 from trainer.batches import make_batches
+from trainer.checkpoint import best_checkpoint
 from trainer.config import Config
 from trainer.data import data_classes, load_validation
 from trainer.engine import SecondHead, evaluate
@@ -44,7 +45,7 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
     if (run_dir / "metrics.jsonl").exists():
         raise RunError(f"{run_dir} already holds records: choose another --out")
     classes = data_classes(config.data_dir, config.label_order)
-    paths = [checkpoint_file(path) for path in config.evaluate]
+    paths = [best_checkpoint(path) for path in config.evaluate]
     sources = [read_model_checkpoint(path, classes) for path in paths]
     trained, merged = checkpoint_labels(sources[0]["labels"], classes, config.labels)
     for path, source in zip(paths[1:], sources[1:], strict=True):
@@ -123,12 +124,3 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
         records.write_label_scores(val, trained, merged)
         say(f"records: {run_dir}")
     return {"run_dir": run_dir, "rows": rows, "labels": trained}
-
-
-def checkpoint_file(path: Path) -> Path:
-    """A run folder stands for its best.pt."""
-    if path.is_dir():
-        path = path / "best.pt"
-    if not path.is_file():
-        raise RunError(f"--evaluate {path}: no such checkpoint")
-    return path

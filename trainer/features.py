@@ -31,12 +31,12 @@ from torch import nn
 from tqdm import tqdm
 
 from trainer.batches import make_batches
+from trainer.checkpoint import best_checkpoint
 from trainer.config import Config
 from trainer.data import Split, data_classes, load_validation
 from trainer.distributed import resolve_device
 from trainer.engine import autocast
 from trainer.errors import USER_ERRORS, RunError
-from trainer.evaluation import checkpoint_file
 from trainer.labels import checkpoint_labels
 from trainer.models import restore_model
 from trainer.original import read_model_checkpoint
@@ -127,7 +127,7 @@ def write_features(
     config = Config.from_dict(json.loads(args_file.read_text()))
     if data_dir is not None:
         config = Config.from_dict({**config.to_dict(), "data_dir": str(data_dir)})
-    path = checkpoint_file(checkpoint or run_dir)
+    path = best_checkpoint(checkpoint or run_dir)
     classes = data_classes(config.data_dir, config.label_order)
     source = read_model_checkpoint(path, classes)
     head = class_head_width(source, classes)

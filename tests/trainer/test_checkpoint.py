@@ -8,6 +8,7 @@ from torch import nn
 
 from trainer.checkpoint import (
     CheckpointError,
+    best_checkpoint,
     epoch_path,
     latest_checkpoint,
     load_checkpoint,
@@ -59,3 +60,14 @@ def test_unwrap_reaches_the_plain_model():
     wrapper = nn.Module()
     wrapper.module = model
     assert unwrap(wrapper) is model and unwrap(model) is model
+
+
+def test_a_run_folder_stands_for_its_best_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="holds no best.pt"):
+        best_checkpoint(tmp_path)
+    (tmp_path / "best.pt").write_bytes(b"")
+    (tmp_path / "epoch_001.pt").write_bytes(b"")
+    assert best_checkpoint(tmp_path) == tmp_path / "best.pt"
+    assert best_checkpoint(tmp_path / "epoch_001.pt") == tmp_path / "epoch_001.pt"
+    with pytest.raises(CheckpointError, match="no such run folder or checkpoint"):
+        best_checkpoint(tmp_path / "missing.pt")
