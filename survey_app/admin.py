@@ -13,7 +13,7 @@ from survey_app import accounts, images
 from survey_app.auth import admin_required
 from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
-from survey_app.forms import InvitationForm, NewUserForm, SurveySettingsForm
+from survey_app.forms import InvitationForm, NewUserForm, SurveySettingsForm, add_error
 from survey_app.models import Invitation, User, Vote
 from survey_app.pace import DAYS_SHOWN, duration, every_pace
 from survey_app.survey_settings import save_survey_settings, survey_settings
@@ -112,7 +112,7 @@ def create_user():
         try:
             user = accounts.create_user(form.username.data, form.password.data, form.role.data)
         except accounts.AccountError as exc:
-            form.form_errors.append(f"{str(exc).capitalize()}.")
+            add_error(form, exc)
         else:
             db.session.commit()
             flash(f"Account {user.username} ({user.role}) created.", "info")

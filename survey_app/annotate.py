@@ -12,7 +12,7 @@ from survey_app import images, model_confusions, work_queue
 from survey_app.annotate_data import ClassView, build_class_view, display_names
 from survey_app.annotate_fragments import fragments
 from survey_app.database import hierarchy_from_db, require_class
-from survey_app.forms import VoteForm
+from survey_app.forms import VoteForm, add_error
 from survey_app.pace import duration, paces
 from survey_app.paging import page_of
 from survey_app.survey_settings import survey_settings
@@ -140,7 +140,7 @@ def vote(wnid: str):
                 form.submission_id.data or None,
             )
         except VoteError as exc:
-            form.form_errors.append(f"{str(exc).capitalize()}.")
+            add_error(form, exc)
             status = 429 if isinstance(exc, TooManyVotes) else 400
         else:
             if added:

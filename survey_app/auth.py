@@ -33,7 +33,7 @@ from sqlalchemy import bindparam, select
 from survey_app import accounts, ratelimit
 from survey_app.caches import caches
 from survey_app.extensions import db, login_manager
-from survey_app.forms import AccountForm, LoginForm, PasswordForm
+from survey_app.forms import AccountForm, LoginForm, PasswordForm, add_error
 from survey_app.models import User
 
 bp = Blueprint("auth", __name__)
@@ -216,7 +216,7 @@ def change_password():
         try:  # a refused new password is not a guess of the current one
             accounts.check_password(user.username, form.password.data)
         except accounts.AccountError as exc:
-            form.form_errors.append(f"{str(exc).capitalize()}.")
+            add_error(form, exc)
         else:
             status = _change_password(form, user)
             if status is None:
@@ -235,7 +235,7 @@ def _change_password(form: PasswordForm, user: User) -> int | None:
     try:
         accounts.change_password(user, form.current.data, form.password.data)
     except accounts.AccountError as exc:
-        form.form_errors.append(f"{str(exc).capitalize()}.")
+        add_error(form, exc)
         return 400
     db.session.commit()
     ratelimit.clear_failures(key, address)
@@ -251,7 +251,7 @@ def _account_form_page(title: str, intro: str, role: str, create: Callable[[str,
         try:
             user = create(form.username.data, form.password.data)
         except accounts.AccountError as exc:
-            form.form_errors.append(f"{str(exc).capitalize()}.")
+            add_error(form, exc)
             status = 400
         else:
             start_session(user)

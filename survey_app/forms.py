@@ -104,3 +104,11 @@ class VoteForm(FlaskForm):
     synset = RadioField("Label", validators=[InputRequired()], validate_choice=True)
     comment = StringField("Comment (optional)", validators=[Optional(), Length(max=COMMENT_MAX)])
     submission_id = HiddenField(validators=[Optional(), Regexp(SUBMISSION_ID_RE)])
+
+
+def add_error(form: FlaskForm, error: Exception) -> None:
+    """Show a refusal's message (`AccountError`, `VoteError`: "the username 'Alice' is
+    taken") above the form, as a sentence: its first letter raised, the rest as it
+    is (str.capitalize() would lower it, usernames included)."""
+    message = str(error)
+    form.form_errors.append(f"{message[:1].upper()}{message[1:]}.")

@@ -141,3 +141,16 @@ def test_admin_required_guards_any_view(app):
     assert app.test_client().get("/probe").location.startswith("/login?next=")
     assert log_in(app.test_client(), add_user(app, "ann")).get("/probe").status_code == 403
     assert log_in(app.test_client(), add_user(app, "boss", "admin")).get("/probe").text == "secret"
+
+
+def test_a_refusal_keeps_the_case_of_the_username(app, admin):
+    add_user(app, "ann")
+    form = {
+        "csrf_token": csrf_token(admin, "/admin/"),
+        "user-username": "Ann",
+        "user-password": PASSWORD,
+        "user-confirm": PASSWORD,
+        "user-role": "annotator",
+    }
+    admin.post("/admin/users", data=form)
+    assert "The username &#39;Ann&#39; is taken." in admin.get("/admin/").text
