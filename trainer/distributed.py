@@ -6,7 +6,9 @@ torchrun sets RANK, WORLD_SIZE and LOCAL_RANK; the process group then initialise
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -38,6 +40,11 @@ class Placement:
     @property
     def distributed(self) -> bool:
         return self.world_size > 1
+
+    def say(self, text: str) -> None:
+        """Print, from the main process only: one line per run, not one per process."""
+        if self.is_main:
+            print(text)
 
     def wait_all(self) -> None:
         """Return once every process has called this; through gloo with a long timeout, as one
@@ -78,3 +85,13 @@ def start(device_name: str) -> Placement:
 def stop(placement: Placement) -> None:
     if placement.distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def placed(device_name: str) -> Iterator[Placement]:
+    """`start`, and `stop` however the block ends."""
+    placement = start(device_name)
+    try:
+        yield placement
+    finally:
+        stop(placement)

@@ -29,17 +29,14 @@ from trainer.summaries import model_summary
 def evaluate_checkpoints(config: Config) -> dict[str, object]:
     """Score each checkpoint of `config.evaluate`, then their ensemble; returns the run folder
     and the rows."""
-    placement = distributed.start(config.device)
-    try:
+    with distributed.placed(config.device) as placement:
         return _evaluate(config, placement)
-    finally:
-        distributed.stop(placement)
 
 
 def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, object]:
     device = placement.device
     amp, channels_last = config.amp_and_channels_last(device.type == "cuda")
-    say = print if placement.is_main else (lambda _: None)
+    say = placement.say
 
     run_dir = config.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S-evaluate")
     if (run_dir / "metrics.jsonl").exists():

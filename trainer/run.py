@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -45,11 +44,8 @@ from trainer.summaries import describe_data, describe_model, epoch_summary
 
 def run(config: Config) -> dict[str, object]:
     """Train (or range-test) as `config` says; returns the run folder and the last epoch's row."""
-    placement = distributed.start(config.device)
-    try:
+    with distributed.placed(config.device) as placement:
         return _run(config, placement)
-    finally:
-        distributed.stop(placement)
 
 
 def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
@@ -57,7 +53,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
     cuda = device.type == "cuda"
     amp, channels_last = config.amp_and_channels_last(cuda)
     torch.backends.cudnn.benchmark = cuda
-    say: Callable[[str], None] = print if placement.is_main else (lambda _: None)
+    say = placement.say
 
     resume_from = _resume_path(config.resume) if config.resume else None
     checkpoint = load_checkpoint(resume_from) if resume_from else None
