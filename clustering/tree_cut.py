@@ -198,11 +198,10 @@ def cut_tree(tree: Tree, hierarchy: Hierarchy, level: int) -> Cut:
         members.setdefault(node, []).append(wnid)
     groups, renamed = {}, {}
     for node, classes in members.items():
-        chains = [set(hierarchy.chain_wnids(c)) for c in classes]
-        if all(node in chain for chain in chains):
+        if all(node in hierarchy.chain_wnids(c) for c in classes):
             groups[node] = node
         else:
-            groups[node] = renamed[node] = hierarchy.deepest(set.intersection(*chains))
+            groups[node] = renamed[node] = hierarchy.meet(classes)
     assignment = {c: groups[node] for node, classes in members.items() for c in classes}
     chosen = set(groups.values())
     joined, alone = [], []
