@@ -245,10 +245,11 @@ def resolve_name(hierarchy: Hierarchy, class_wnid: str, name: str) -> tuple[str 
     a time: where the name can mean several synsets there (`name_readings`), the deepest
     (then the lowest wnid), as the published CIL's README reads its names. `read_cil`
     refuses such a name instead, because a file must say which synset it means."""
-    readings = name_readings(hierarchy, class_wnid, name)
+    readings = dict(name_readings(hierarchy, class_wnid, name))  # synset -> other
     if not readings:
         return None, False
-    return min(readings, key=lambda r: (-hierarchy.synsets[r[0]].depth, r[0]))
+    deepest = hierarchy.deepest(readings)
+    return deepest, readings[deepest]
 
 
 def unique_names(
