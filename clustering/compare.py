@@ -35,7 +35,7 @@ import numpy as np
 
 from clustering.cil import CILFormatError, cil_from_json, read_cil_json, resolve_name
 from clustering.conflicts import find_conflicts
-from clustering.confusion import CLASSES_FILE, read_class_matrix
+from clustering.confusion import class_order, read_class_matrix
 from clustering.hierarchy import Hierarchy
 from clustering.human_labels import HumanLabels
 from clustering.validate import validate_file
@@ -187,15 +187,14 @@ class _RunScores:
         self.probabilities = self.targets = None
         folder = Path(run) if Path(run).is_dir() else Path(run).parent
         if (folder / PROBABILITIES_FILE).is_file() and (folder / TARGETS_FILE).is_file():
-            names = folder / CLASSES_FILE
-            columns = names.read_text().split() if names.is_file() else self.wnids
-            position = {w: i for i, w in enumerate(columns)}
-            order = np.array([position[w] for w in self.wnids])
-            mine = np.full(len(columns), -1)  # a column of classes.txt -> the hierarchy's
+            probabilities = np.load(folder / PROBABILITIES_FILE)
+            columns = probabilities.shape[1]
+            order = class_order(folder / PROBABILITIES_FILE, columns, hierarchy, "column")
+            mine = np.full(columns, -1)  # a column of classes.txt -> the hierarchy's
             mine[order] = np.arange(len(order))
             targets = mine[np.load(folder / TARGETS_FILE)]
             kept = targets >= 0  # images of classes outside the hierarchy are left out
-            self.probabilities = np.load(folder / PROBABILITIES_FILE)[kept][:, order]
+            self.probabilities = probabilities[kept][:, order]
             self.targets = targets[kept]
 
     def top1(self, groups: dict[str, Hashable]) -> tuple[float | None, float | None]:

@@ -50,6 +50,7 @@ __all__ = [
     "Merge",
     "MergeResult",
     "ModelFileError",
+    "class_order",
     "confusion_similarity",
     "describe_merges",
     "merge_by_confusion",
@@ -118,31 +119,38 @@ def read_class_matrix(
         raise ModelFileError(
             f"{path} holds " + ("negative or " if square else "") + "non-finite values"
         )
+    order = class_order(path, matrix.shape[0], hierarchy)
+    return matrix[np.ix_(order, order)] if square else matrix[order]
+
+
+def class_order(path: Path, count: int, hierarchy: Hierarchy, unit: str = "row") -> np.ndarray:
+    """Where each of the hierarchy's classes, in its order, sits among the `count` rows
+    (or columns: `unit`) of the array file `path`. They are named by `classes.txt` beside
+    it; without it they must be the hierarchy's classes in order."""
     names_file = path.parent / CLASSES_FILE
     wanted = [c.wnid for c in hierarchy.classes]
     if names_file.is_file():
-        rows = names_file.read_text().split()
-        if len(rows) != matrix.shape[0]:
+        names = names_file.read_text().split()
+        if len(names) != count:
             raise ModelFileError(
-                f"{names_file} names {len(rows)} classes, {path} has {matrix.shape[0]} rows"
+                f"{names_file} names {len(names)} classes, {path} has {count} {unit}s"
             )
-    elif matrix.shape[0] == len(wanted):
-        rows = wanted
+    elif count == len(wanted):
+        names = wanted
     else:
         raise ModelFileError(
-            f"{path} has {matrix.shape[0]} rows, the hierarchy "
+            f"{path} has {count} {unit}s, the hierarchy "
             f"{len(wanted)} classes, and there is no {CLASSES_FILE} beside "
-            "it to say which row is which"
+            f"it to say which {unit} is which"
         )
-    position = {wnid: i for i, wnid in enumerate(rows)}
+    position = {wnid: i for i, wnid in enumerate(names)}
     missing = [w for w in wanted if w not in position]
     if missing:
         raise ClassListError(
-            f"{path} has no row for {len(missing)} of the hierarchy's "
+            f"{path} has no {unit} for {len(missing)} of the hierarchy's "
             f"classes: {', '.join(missing[:10])}" + (" ..." if len(missing) > 10 else "")
         )
-    order = np.array([position[w] for w in wanted])
-    return matrix[np.ix_(order, order)] if square else matrix[order]
+    return np.array([position[w] for w in wanted])
 
 
 def confusion_similarity(counts: np.ndarray) -> np.ndarray:

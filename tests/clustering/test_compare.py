@@ -10,6 +10,7 @@ import pytest
 from clustering.cil import write_cil
 from clustering.cli import main
 from clustering.compare import adjusted_rand_index, compare, read_label_set
+from clustering.confusion import ModelFileError
 from clustering.human_labels import read_human_labels
 from clustering.strategies import assignment_result
 
@@ -122,6 +123,17 @@ def test_a_run_scores_each_set_both_ways(files):
     # basic: fish 0.5 beats dog 0.4 (right); buses 0.6 beat the car (wrong): 50 %.
     # coarse: animal 0.9 (right), vehicle 1.0 (right). alone: pug, car: 50 %.
     assert [r.summed_top1 for r in rows] == [50.0, 100.0, 50.0]
+
+
+def test_probabilities_must_have_a_column_per_class(files):
+    """Their columns are named as the confusion matrix's rows are: by classes.txt, else
+    they must be the hierarchy's classes; a column short is an error, not a misread."""
+    hierarchy = toy_hierarchy()
+    np.save(files / "confusion.npy", np.eye(8))
+    np.save(files / "val_probabilities.npy", np.full((1, 7), 1 / 7))
+    np.save(files / "val_targets.npy", np.array([0]))
+    with pytest.raises(ModelFileError, match="val_probabilities.npy has 7 columns"):
+        compare([], hierarchy, run=files)
 
 
 def test_compare_prints_markdown_and_writes_csv(files, toy_hierarchy_file, capsys):
