@@ -184,7 +184,7 @@ def check_collapse(
     if collapsed:
         raise CollapseError(
             "\n".join(
-                _collapse_line(hierarchy, resolution, general, labels, max_share)
+                _collapse_line(hierarchy, resolution, general, sizes[general], labels, max_share)
                 for general, labels in collapsed.items()
             )
             + "\nKeep both with --conflicts other, settle the votes by admin decisions, or "
@@ -198,12 +198,12 @@ def _collapse_line(
     hierarchy: Hierarchy,
     resolution: Resolution,
     general: str,
+    size: int,
     labels: list[str],
     max_share: float,
     shown: int = 10,
 ) -> str:
-    """One collapsed label: its size and the largest labels lifted into it."""
-    size = sum(label == general for label in resolution.assignment.values())
+    """One collapsed label: its `size` (classes) and the largest labels lifted into it."""
     total = len(resolution.assignment)
     brought = Counter(before for before, after in resolution.moved.values() if after == general)
     largest = sorted(labels, key=lambda label: (-brought[label], hierarchy.label(label), label))
