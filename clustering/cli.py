@@ -567,6 +567,28 @@ def add_strategy(
     return parser
 
 
+def add_suggest(
+    commands: argparse._SubParsersAction,
+    name: str,
+    summary: str,
+    run: Callable[[argparse.Namespace], int],
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    """`suggest NAME` with the options every suggest command shares (human labels,
+    counts, hierarchy: `suggest_inputs` reads them); the caller adds the command's own."""
+    parser = commands.add_parser(name, help=summary, description=description)
+    parser.add_argument(
+        "--labels",
+        metavar="FILE",
+        help="human labels: any CIL, flat or rich (default: the original project's "
+        "published labels, shipped as clustering/data/published_cil_v3.json)",
+    )
+    add_counts_options(parser)
+    add_hierarchy_options(parser)
+    parser.set_defaults(func=run)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m clustering",
@@ -713,19 +735,16 @@ def build_parser() -> argparse.ArgumentParser:
         "suggest", help="the entry-level model: fit it on human labels, or score it against them"
     )
     suggest = p.add_subparsers(dest="suggest", required=True)
-    labels_help = (
-        "human labels: any CIL, flat or rich (default: the original project's "
-        "published labels, shipped as clustering/data/published_cil_v3.json)"
-    )
-    p = suggest.add_parser(
+    p = add_suggest(
+        suggest,
         "fit",
-        help="fit the model; report grouped k-fold held-out agreement",
+        "fit the model; report grouped k-fold held-out agreement",
+        cmd_suggest_fit,
         description="Fit the entry-level model on human labels. Reports "
         "held-out agreement over grouped folds (classes sharing a label "
         "never in both parts; the L2 strength chosen inside each training "
         "part), the in-sample agreement and the weights.",
     )
-    p.add_argument("--labels", metavar="FILE", help=labels_help)
     p.add_argument("--out", metavar="FILE", required=True, help="the model JSON to write")
     p.add_argument(
         "--folds",
@@ -739,31 +758,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="orders equal-sized label groups when dealing folds (default: 0)",
     )
-    add_counts_options(p)
-    add_hierarchy_options(p)
-    p.set_defaults(func=cmd_suggest_fit)
-    p = suggest.add_parser(
-        "evaluate", help="agreement of a model and the baselines with human labels"
+    p = add_suggest(
+        suggest,
+        "evaluate",
+        "agreement of a model and the baselines with human labels",
+        cmd_suggest_evaluate,
     )
-    p.add_argument("--labels", metavar="FILE", help=labels_help)
     p.add_argument(
         "--model",
         metavar="FILE",
         help="a model written by `suggest fit` (default: the shipped one)",
     )
-    add_counts_options(p)
-    add_hierarchy_options(p)
-    p.set_defaults(func=cmd_suggest_evaluate)
-    p = suggest.add_parser(
+    p = add_suggest(
+        suggest,
         "halves",
-        help="fit on one half of the labels, score on the other",
+        "fit on one half of the labels, score on the other",
+        cmd_suggest_halves,
         description="How well the model carries to label groups it never "
         "saw: the labelled classes split in two by whole label groups, a "
         "model fitted on each half (L2 chosen inside it) and scored on the "
         "other half, for several splits. Prints each half's agreement and "
         "the lowest.",
     )
-    p.add_argument("--labels", metavar="FILE", help=labels_help)
     p.add_argument(
         "--splits",
         type=_at_least(1),
@@ -776,9 +792,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="the first split's seed; later splits take the next ones (default: 0)",
     )
-    add_counts_options(p)
-    add_hierarchy_options(p)
-    p.set_defaults(func=cmd_suggest_halves)
 
     p = sub.add_parser(
         "compare",
