@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
 
 from trainer.batches import LoaderBatches, ResidentBatches
-from trainer.engine import autocast
+from trainer.engine import Objective, autocast
 
 
 @dataclass(frozen=True)
@@ -108,10 +107,11 @@ def find_lr(
     device: torch.device,
     amp: bool,
     run_dir: Path,
+    objective: Objective,
 ) -> dict[str, object]:
     """The `--lr-find` mode: a range test of `steps` steps over the training batches (epoch
-    after epoch), written to `run_dir` and printed; returns the run folder, the suggested rate
-    and the range test."""
+    after epoch) on the loss that training minimises, written to `run_dir` and printed; returns
+    the run folder, the suggested rate and the range test."""
 
     def endless() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for epoch in itertools.count(1):
@@ -120,7 +120,7 @@ def find_lr(
 
     def loss_of(inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         with autocast(device, amp):
-            return F.cross_entropy(model(inputs), targets)
+            return objective.loss(model(inputs), targets)
 
     result = lr_range_test(model, endless(), optimizer, loss_of, steps=steps)
     run_dir.mkdir(parents=True, exist_ok=True)

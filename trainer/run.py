@@ -104,6 +104,14 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
     )
 
     optimizer = make_optimizer(model, config)
+    objective = Objective()
+    if cil_head:  # one network whose outputs are the two heads side by side
+        objective = Objective(
+            trained.num_labels,
+            cil_head.lookup(device),
+            config.class_loss_weight,
+            config.cil_loss_weight,
+        )
     if config.lr_find:
         if placement.distributed:
             raise RunError("run --lr-find in one process, not under torchrun")
@@ -116,6 +124,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
             device=device,
             amp=amp,
             run_dir=run_dir,
+            objective=objective,
         )
 
     scheduler = make_scheduler(
@@ -152,13 +161,9 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
     evaluated = unwrap(model) if placement.distributed else model
     merge, distances = scoring(trained, merged, device)
     lookup = trained.lookup(device)
-    objective, second_head = Objective(), None
-    if cil_head:  # one network whose outputs are the two heads side by side
-        cil_lookup = cil_head.lookup(device)
-        objective = Objective(
-            trained.num_labels, cil_lookup, config.class_loss_weight, config.cil_loss_weight
-        )
-        second_head = SecondHead(cil_lookup, cil_head.num_labels, merge.distances)
+    second_head = None
+    if cil_head:
+        second_head = SecondHead(objective.lookup, cil_head.num_labels, merge.distances)
     row: dict[str, object] = {}
     for epoch in range(start_epoch + 1, config.epochs + 1):
         train_batches.set_epoch(epoch)

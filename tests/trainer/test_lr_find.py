@@ -66,3 +66,18 @@ def test_lr_find_prints_plots_and_suggests(downsampled_dir, tmp_path, capsys):
     assert json.loads((tmp_path / "find" / "args.json").read_text())["lr_find_steps"] == 30
     assert "suggested --lr" in capsys.readouterr().out
     assert not list((tmp_path / "find").glob("*.pt"))
+
+
+def test_lr_find_of_a_multi_head_run_tests_its_weighted_loss(downsampled_dir, cil_file, tmp_path):
+    config = tiny_config(
+        downsampled_dir,
+        tmp_path / "find",
+        lr_find=True,
+        lr_find_steps=5,
+        multi_head=True,
+        labels=cil_file,
+        class_loss_weight=0.0,
+    )
+    losses = run(config)["range_test"].losses
+    # the CIL head's 3 labels alone, about ln 3; cross-entropy over all 1,003 outputs: ln 1003
+    assert losses[0] < 3
