@@ -206,6 +206,10 @@ class Hierarchy:
 
     @classmethod
     def from_dict(cls, data: dict) -> Hierarchy:
+        if not isinstance(data, dict):
+            raise HierarchyFormatError(
+                f"not a hierarchy file (a JSON {type(data).__name__}, not an object)"
+            )
         if data.get("format") != FORMAT:
             raise HierarchyFormatError(f"not a hierarchy file (format is {data.get('format')!r})")
         if data.get("format_version") != FORMAT_VERSION:

@@ -87,6 +87,9 @@ def test_load_rejects_other_files(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(HierarchyFormatError, match="not valid JSON"):
         Hierarchy.load(bad)
+    bad.write_text("[1]")
+    with pytest.raises(HierarchyFormatError, match=r"not a hierarchy file \(a JSON list"):
+        Hierarchy.load(bad)
 
 
 def test_class_list_sources(tmp_path):
