@@ -89,10 +89,7 @@ def load_hierarchy(args: argparse.Namespace, word_facts: bool = False) -> Hierar
     """The hierarchy from `--hierarchy FILE` if given, else built from WordNet. With
     `word_facts`, a file saved before they were recorded gets them from WordNet."""
     if getattr(args, "hierarchy", None):
-        try:
-            hierarchy = Hierarchy.load(args.hierarchy)
-        except (FileNotFoundError, ValueError) as exc:
-            raise CommandError(str(exc)) from None
+        hierarchy = Hierarchy.load(args.hierarchy)
         if word_facts and not hierarchy.has_word_facts:
             print(f"{args.hierarchy} has no word facts; reading them from WordNet", file=sys.stderr)
             hierarchy = hierarchy.with_word_facts()
