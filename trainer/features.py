@@ -71,7 +71,8 @@ def read_out(
 ) -> dict[str, np.ndarray]:
     """One pass over `split`: per class the sum and count of the penultimate features (the
     input of `model.fc`) and, with `class_outputs`, the confusion matrix, the softmax and the
-    targets. Sums stay on the device; probabilities are copied out batch by batch."""
+    targets. Everything stays on the device until the pass ends, then is copied out at once
+    (the softmax of ImageNet's 50,000 validation images is 100 MB in float16)."""
     model.eval()
     captured: list[torch.Tensor] = []
     hook = model.fc.register_forward_hook(lambda module, inputs, output: captured.append(inputs[0]))
@@ -96,8 +97,8 @@ def read_out(
                 confusion.index_add_(
                     0, classes * num_classes + softmax.argmax(dim=1), torch.ones_like(classes)
                 )
-                probabilities.append(softmax.half().cpu())
-                targets.append(classes.cpu())
+                probabilities.append(softmax.half())
+                targets.append(classes)
     finally:
         hook.remove()
     found = {
@@ -106,8 +107,8 @@ def read_out(
     }
     if class_outputs is not None:
         found["confusion"] = confusion.view(num_classes, num_classes).cpu().numpy()
-        found["probabilities"] = torch.cat(probabilities).numpy()
-        found["targets"] = torch.cat(targets).numpy()
+        found["probabilities"] = torch.cat(probabilities).cpu().numpy()
+        found["targets"] = torch.cat(targets).cpu().numpy()
     return found
 
 
