@@ -66,6 +66,18 @@ def chromium():
         launched.close()
 
 
+# The marks of a module of browser tests: `-m "not browser"` leaves them out,
+# and without Chromium they are skipped, saying how to get it.
+BROWSER_TESTS = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs /usr/bin/chromium (`apt-get install chromium`; `make test` installs it)",
+    ),
+]
+
+
 @pytest.fixture
 def browser(chromium):
     """The folder's Chromium for one test: its pages (a context each, so no
@@ -73,6 +85,33 @@ def browser(chromium):
     yield chromium
     for context in chromium.contexts:
         context.close()
+
+
+def browser_log_in(page, base: str, username: str) -> None:
+    """Log `page` in at `base` by the login form, as a person would."""
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+
+def axe_violations(page) -> list[str]:
+    """What axe-core finds against WCAG 2.1 A and AA on `page`, one line a node."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(
+        page,
+        options={
+            "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+            "resultTypes": ["violations"],
+        },
+    )
+    return [
+        f"{v['id']}: {node['target']} {node.get('failureSummary', '')}"
+        for v in results.response["violations"]
+        for node in v["nodes"]
+    ]
 
 
 # Werkzeug gives its logger a handler on the sys.stderr of the moment when it has

@@ -12,20 +12,13 @@ from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
 from survey_app.models import Vote
 
-from .conftest import CHROMIUM, PASSWORD, make_app, make_image_folder, seeded, serving
+from .conftest import BROWSER_TESTS, PASSWORD, make_app, make_image_folder, seeded, serving
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 TENCH, GOLDFISH, OSTRICH, BRAMBLING = "n01440764", "n01443537", "n01518878", "n01530575"
 DALMATIAN = "n02110341"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="needs /usr/bin/chromium (`apt-get install chromium`; `make test` installs it)",
-    ),
-]
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture

@@ -10,19 +10,21 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from .conftest import CHROMIUM, PASSWORD, add_user, make_app, make_image_folder, seeded, serving
+from .conftest import (
+    BROWSER_TESTS,
+    add_user,
+    axe_violations,
+    browser_log_in,
+    make_app,
+    make_image_folder,
+    seeded,
+    serving,
+)
 from .handmade_classifier import write_handmade_classifier
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="needs /usr/bin/chromium (`apt-get install chromium`; `make test` installs it)",
-    ),
-]
+pytestmark = BROWSER_TESTS
 pytest.importorskip("onnxruntime", reason="the demo extra: pip install -e '.[demo]'")
 pytest.importorskip("onnx", reason="the export extra makes the hand-made classifier")
 
@@ -50,10 +52,7 @@ def page(served, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.errors = []
     page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
-    page.goto(f"{served}/login")
-    page.fill("#username", "boss")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
+    browser_log_in(page, served, "boss")
     page.goto(f"{served}/demo/")
     yield page
     page.close()
@@ -71,9 +70,7 @@ def test_an_admin_classifies_an_upload(page, tmp_path):
     assert "tiger shark" in heads.nth(1).locator("td").first.inner_text()
     assert page.locator("meter").count() == 7
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
-    from .test_pages import _axe_violations
-
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "demo-1280.png"), full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import SMALL_CLASSES
 
-from .conftest import CHROMIUM, PASSWORD, add_user, log_in, make_app, seeded, serving
+from .conftest import CHROMIUM, add_user, browser_log_in, log_in, make_app, seeded, serving
 
 TENCH, GOLDFISH, BRAMBLING, CRANE_BIRD, PUG = (
     "n01440764",
@@ -68,10 +68,7 @@ def test_a_browser_sees_the_confusions(tmp_path, small_hierarchy, confusion_file
     add_user(app, "ann")
     with serving(app) as base:
         tab = browser.new_page()
-        tab.goto(f"{base}/login")
-        tab.fill("input[name=username]", "ann")
-        tab.fill("input[name=password]", PASSWORD)
-        tab.press("input[name=password]", "Enter")
+        browser_log_in(tab, base, "ann")
         tab.wait_for_url(f"{base}/annotate/**")
         tab.goto(f"{base}/annotate/{TENCH}")
         shown = tab.locator(".model-confusions")

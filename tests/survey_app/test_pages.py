@@ -17,21 +17,24 @@ from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
 from survey_app.models import Vote
 
-from .conftest import CHROMIUM, PASSWORD, add_user, make_app, make_image_folder, seeded, serving
+from .conftest import (
+    BROWSER_TESTS,
+    PASSWORD,
+    add_user,
+    axe_violations,
+    browser_log_in,
+    make_app,
+    make_image_folder,
+    seeded,
+    serving,
+)
 
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "pages"
 WIDTHS = (1280, 390)
 MAX_HEIGHT = 6000
 TENCH, DALMATIAN = "n01440764", "n02110341"  # one hypernym path; two
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="needs /usr/bin/chromium (`apt-get install chromium`; `make test` installs it)",
-    ),
-]
+pytestmark = BROWSER_TESTS
 
 
 def _team_votes(hierarchy) -> list[tuple[str, str, str, str | None]]:
@@ -87,11 +90,7 @@ def _logged_in(browser, base: str, username: str | None):
     context = browser.new_context(viewport={"width": WIDTHS[0], "height": 900})
     page = context.new_page()
     if username:
-        page.goto(f"{base}/login")
-        page.fill("#username", username)
-        page.fill("#password", PASSWORD)
-        with page.expect_navigation():
-            page.keyboard.press("Enter")
+        browser_log_in(page, base, username)
     return page
 
 
@@ -100,23 +99,6 @@ def _measure(page) -> dict:
         "({width: document.documentElement.scrollWidth,"
         " height: document.documentElement.scrollHeight})"
     )
-
-
-def _axe_violations(page) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(
-        page,
-        options={
-            "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
-            "resultTypes": ["violations"],
-        },
-    )
-    return [
-        f"{v['id']}: {node['target']} {node.get('failureSummary', '')}"
-        for v in results.response["violations"]
-        for node in v["nodes"]
-    ]
 
 
 def _pages(invitation: str) -> list[tuple[str, str | None, str]]:
@@ -153,7 +135,7 @@ def test_every_page_fits_both_widths_and_passes_axe(site, browser):
                 problems.append(f"{name} at {width} px: {size['width']} px wide")
             if size["height"] > MAX_HEIGHT:
                 problems.append(f"{name} at {width} px: {size['height']} px tall")
-            problems.extend(f"{name} at {width} px: {v}" for v in _axe_violations(page))
+            problems.extend(f"{name} at {width} px: {v}" for v in axe_violations(page))
             page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
     assert not problems, "\n".join(problems)
 
@@ -172,7 +154,7 @@ def test_first_admin_page_passes_axe(tmp_path, small_hierarchy, browser):
             page.goto(f"{base}/setup/{token}")
             assert page.locator("input[name=username]").count() == 1  # the form, not a 404
             assert _measure(page)["width"] <= width
-            assert _axe_violations(page) == []
+            assert axe_violations(page) == []
 
 
 def test_chains_on_classes_stay_inline_and_comments_stay_cells(site, browser):
