@@ -321,6 +321,15 @@ def csrf_token(client, path: str = "/login") -> str:
     return re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
 
 
+def invite_on_admin_page(admin, role: str = "annotator") -> str:
+    """The admin page after the logged-in admin asked it for an invitation link."""
+    return admin.post(
+        "/admin/invitations",
+        data={"csrf_token": csrf_token(admin, "/admin/"), "invite-role": role},
+        follow_redirects=True,
+    ).text
+
+
 @pytest.fixture
 def annotator(app):
     """A client logged in as the annotator `ann`."""

@@ -8,7 +8,7 @@ from survey_app.auth import admin_required
 from survey_app.extensions import db
 from survey_app.models import Invitation, User
 
-from .conftest import PASSWORD, add_user, csrf_token, log_in
+from .conftest import PASSWORD, add_user, csrf_token, invite_on_admin_page, log_in
 
 ADMIN_POSTS = [
     "/admin/invitations",
@@ -36,13 +36,7 @@ def test_admin_page_lists_users_and_activity(app, admin, annotator):
 
 
 def test_invitation_link_is_shown_once_and_works(app, admin):
-    token = csrf_token(admin, "/admin/")
-    response = admin.post(
-        "/admin/invitations",
-        data={"csrf_token": token, "invite-role": "annotator"},
-        follow_redirects=True,
-    )
-    link = re.search(r"(http://localhost/invite/[\w-]+)", response.text).group(1)
+    link = re.search(r"(http://localhost/invite/[\w-]+)", invite_on_admin_page(admin)).group(1)
     assert "invite/" not in admin.get("/admin/").text  # not shown again
     newcomer = app.test_client()
     path = link.removeprefix("http://localhost")
@@ -67,13 +61,8 @@ def test_bad_invitation_role_is_refused(app, admin):
 
 
 def test_revoke_invitation(app, admin):
+    path = re.search(r"http://localhost(/invite/[\w-]+)", invite_on_admin_page(admin)).group(1)
     token = csrf_token(admin, "/admin/")
-    page = admin.post(
-        "/admin/invitations",
-        data={"csrf_token": token, "invite-role": "annotator"},
-        follow_redirects=True,
-    ).text
-    path = re.search(r"http://localhost(/invite/[\w-]+)", page).group(1)
     with app.app_context():
         invitation_id = db.session.scalar(select(Invitation.id))
     admin.post(f"/admin/invitations/{invitation_id}/revoke", data={"csrf_token": token})

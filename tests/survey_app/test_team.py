@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError
 from survey_app import startup
 from survey_app.votes import SUBMISSION_ID_RE
 
-from .conftest import add_user, csrf_token
+from .conftest import add_user, csrf_token, invite_on_admin_page
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,12 +42,7 @@ def test_invite_prints_the_address_the_app_was_last_served_at(app, runner, tmp_p
 
 
 def test_invitation_link_on_the_admin_page_is_a_link_with_a_copy_button(app, admin):
-    token = csrf_token(admin, "/admin/")
-    page = admin.post(
-        "/admin/invitations",
-        data={"csrf_token": token, "invite-role": "annotator"},
-        follow_redirects=True,
-    ).text
+    page = invite_on_admin_page(admin)
     link = re.search(r'<a href="(http://localhost/invite/[\w.-]+)"', page)
     assert link, page
     assert f'data-copy="{link.group(1)}"' in page
