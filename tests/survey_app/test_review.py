@@ -30,35 +30,46 @@ PAGES = [
 ]
 
 
-@pytest.fixture
-def voted(app):
-    """Votes of three people: the pug split, "bird" above "ostrich", a comment."""
-    votes = [
-        ("v1", PUG, DOG),
-        ("v2", PUG, MAMMAL),
-        ("v3", PUG, PUG),
-        ("v1", DALMATIAN, DOG),
-        ("v2", DALMATIAN, DOG),
-        ("v1", BRAMBLING, BIRD),
-        ("v2", BRAMBLING, BIRD),
-        ("v1", OSTRICH, OSTRICH),
-        ("v2", OSTRICH, OSTRICH),
-    ]
+def add_votes(app, votes, start=datetime(2024, 5, 2)):
+    """(annotator, class, label, comment) rows, a minute apart from `start`."""
     with app.app_context():
-        users = {name: User(username=name) for name in ("v1", "v2", "v3")}
-        db.session.add_all(users.values())
-        db.session.flush()
-        for minute, (name, wnid, label) in enumerate(votes):
+        users = {u.username: u.id for u in db.session.scalars(select(User))}
+        for minute, (name, wnid, label, comment) in enumerate(votes):
+            if name not in users:
+                user = User(username=name)
+                db.session.add(user)
+                db.session.flush()
+                users[name] = user.id
             db.session.add(
                 Vote(
-                    annotator_id=users[name].id,
+                    annotator_id=users[name],
                     class_wnid=wnid,
                     synset_wnid=label,
-                    created_at=datetime(2024, 5, 1) + timedelta(minutes=minute),
-                    comment="hard to say" if wnid == DALMATIAN and name == "v2" else None,
+                    comment=comment,
+                    created_at=start + timedelta(minutes=minute),
                 )
             )
         db.session.commit()
+
+
+@pytest.fixture
+def voted(app):
+    """Votes of three people: the pug split, "bird" above "ostrich", a comment."""
+    add_votes(
+        app,
+        [
+            ("v1", PUG, DOG, None),
+            ("v2", PUG, MAMMAL, None),
+            ("v3", PUG, PUG, None),
+            ("v1", DALMATIAN, DOG, None),
+            ("v2", DALMATIAN, DOG, "hard to say"),
+            ("v1", BRAMBLING, BIRD, None),
+            ("v2", BRAMBLING, BIRD, None),
+            ("v1", OSTRICH, OSTRICH, None),
+            ("v2", OSTRICH, OSTRICH, None),
+        ],
+        start=datetime(2024, 5, 1),
+    )
     return app
 
 
@@ -189,28 +200,6 @@ def test_aggregation_is_computed_once_per_vote_log_position(voted, admin, monkey
 
 
 SCHOOL_BUS, TROLLEYBUS = "n04146614", "n04487081"
-
-
-def add_votes(app, votes, start=datetime(2024, 5, 2)):
-    """(annotator, class, label, comment) rows, a minute apart from `start`."""
-    with app.app_context():
-        users = {u.username: u.id for u in db.session.scalars(select(User))}
-        for minute, (name, wnid, label, comment) in enumerate(votes):
-            if name not in users:
-                user = User(username=name)
-                db.session.add(user)
-                db.session.flush()
-                users[name] = user.id
-            db.session.add(
-                Vote(
-                    annotator_id=users[name],
-                    class_wnid=wnid,
-                    synset_wnid=label,
-                    comment=comment,
-                    created_at=start + timedelta(minutes=minute),
-                )
-            )
-        db.session.commit()
 
 
 def test_conflicts_are_counted_among_decided_labels_only_and_grouped(voted, admin):
