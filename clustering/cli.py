@@ -12,7 +12,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 
 from tqdm import tqdm
@@ -61,7 +60,7 @@ from clustering.entry_level import (
 )
 from clustering.errors import ClusteringError
 from clustering.hierarchy import Hierarchy, read_class_list
-from clustering.human_labels import PUBLISHED_LABELS, HumanLabels, read_human_labels
+from clustering.human_labels import HumanLabels, published_labels_path, read_human_labels
 from clustering.popularity import (
     DEFAULT_PROVIDER,
     PROVIDERS,
@@ -276,8 +275,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_discover(args: argparse.Namespace) -> int:
     hierarchy = load_hierarchy(args)
     wnids, features = read_features(args.features, hierarchy)
-    published = Path(str(resources.files("clustering").joinpath(PUBLISHED_LABELS)))
-    labels = read_label_set("labels", args.labels or published, hierarchy)
+    labels = read_label_set("labels", args.labels or published_labels_path(), hierarchy)
     try:
         found = discover(
             hierarchy,

@@ -12,7 +12,6 @@ The original project's published labels ship as `data/published_cil_v3.json`
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 from clustering.cil import cil_from_json, read_cil_json, resolve_name
 from clustering.hierarchy import Hierarchy
 
-__all__ = ["PUBLISHED_LABELS", "HumanLabels", "read_human_labels"]
+__all__ = ["PUBLISHED_LABELS", "HumanLabels", "published_labels_path", "read_human_labels"]
 
 PUBLISHED_LABELS = "data/published_cil_v3.json"  # inside the clustering package
 
@@ -40,14 +39,15 @@ class HumanLabels:
         )
 
 
+def published_labels_path() -> Path:
+    """The file of the original project's published labels, shipped with the package."""
+    return Path(str(resources.files("clustering").joinpath(PUBLISHED_LABELS)))
+
+
 def read_human_labels(path: str | Path | None, hierarchy: Hierarchy) -> HumanLabels:
     """The labels of the CIL at `path` (None: the published labels shipped with the project)."""
-    if path is None:
-        source = f"clustering/{PUBLISHED_LABELS}"
-        data = json.loads(resources.files("clustering").joinpath(PUBLISHED_LABELS).read_text())
-    else:
-        source = str(path)
-        data = read_cil_json(path)
+    source = f"clustering/{PUBLISHED_LABELS}" if path is None else str(path)
+    data = read_cil_json(published_labels_path() if path is None else path)
     cil = cil_from_json(data, source)  # for a flat file, only its shape checks
     rich = "format" in data
     if rich:
