@@ -27,7 +27,8 @@ SMALL_CLASSES = [
 ]
 
 
-POSTGRES_ADDRESS = ("127.0.0.1", 5432)
+POSTGRES_ADDRESS = ("127.0.0.1", 5432)  # where the `postgres` tests find the server
+POSTGRES_HOST = "{}:{}".format(*POSTGRES_ADDRESS)
 
 
 @functools.cache
@@ -44,7 +45,7 @@ def postgres_answers() -> bool:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("postgres") and not postgres_answers():
         pytest.skip(
-            "needs the PostgreSQL server at 127.0.0.1:5432, which does not answer "
+            f"needs the PostgreSQL server at {POSTGRES_HOST}, which does not answer "
             "(start it with `pg_ctlcluster --skip-systemctl-redirect "
             "$(ls /etc/postgresql) main start`; CI runs one)"
         )

@@ -28,6 +28,7 @@ from survey_app.counts import fill_search_counts
 from survey_app.extensions import db
 from survey_app.models import User
 from survey_app.seeding import seed_hierarchy
+from tests.conftest import POSTGRES_HOST
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -38,8 +39,8 @@ LAUNCH_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_TEST_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"  # + "/" + a database name
+PG_ADMIN_URL = f"postgresql://postgres@{POSTGRES_HOST}/postgres"
+PG_TEST_URL = f"postgresql+psycopg://postgres@{POSTGRES_HOST}"  # + "/" + a database name
 
 
 def make_app(tmp_path, database_url: str | None = None, **settings):

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from benchmarks import load_votes
+from tests.conftest import POSTGRES_ADDRESS, POSTGRES_HOST
 
 from .conftest import add_user, load_survey, log_in, make_app, pipe, seeded
 
@@ -54,9 +55,9 @@ class FlakyProxy:
 
 @pytest.mark.postgres
 def test_database_gone_gives_503_and_the_app_recovers(tmp_path, small_hierarchy, postgres_url):
-    proxy = FlakyProxy(("127.0.0.1", 5432))
+    proxy = FlakyProxy(POSTGRES_ADDRESS)
     proxy.start()
-    url = postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    url = postgres_url.replace(POSTGRES_HOST, f"127.0.0.1:{proxy.port}")
     app = seeded(make_app(tmp_path, url), small_hierarchy)
     # The annotate page reads the annotator and their vote from the database on
     # every request (/classes, from the process's caches, would not notice).
