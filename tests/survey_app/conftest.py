@@ -322,6 +322,15 @@ def csrf_token(client, path: str = "/login") -> str:
     return re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
 
 
+def post_login(client, username: str, password: str = PASSWORD, **query):
+    """The answer to the login form, sent with the session's CSRF token."""
+    return client.post(
+        "/login",
+        query_string=query,
+        data={"csrf_token": csrf_token(client), "username": username, "password": password},
+    )
+
+
 def invite_on_admin_page(admin, role: str = "annotator") -> str:
     """The admin page after the logged-in admin asked it for an invitation link."""
     return admin.post(

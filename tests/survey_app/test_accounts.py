@@ -21,6 +21,7 @@ from .conftest import (
     csrf_token,
     log_in,
     make_app,
+    post_login,
     serving,
 )
 
@@ -28,15 +29,6 @@ from .conftest import (
 def users(app) -> dict[str, str]:
     with app.app_context():
         return {u.username: u.role for u in db.session.scalars(select(User))}
-
-
-def post_login(client, username, password=PASSWORD, **query):
-    token = csrf_token(client)
-    return client.post(
-        "/login",
-        query_string=query,
-        data={"csrf_token": token, "username": username, "password": password},
-    )
 
 
 def account_form(client, path, username, password=PASSWORD, confirm=None):

@@ -14,7 +14,7 @@ from survey_app import accounts
 from survey_app.extensions import db
 from survey_app.models import Decision, Invitation, Skip, User, Vote
 
-from .conftest import add_user, csrf_token, log_in
+from .conftest import add_user, csrf_token, log_in, post_login
 
 DALMATIAN, DOG, TENCH = "n02110341", "n02084071", "n01440764"
 PAYLOADS = [
@@ -133,11 +133,8 @@ def test_comments_come_back_escaped(app, annotator, body):
 @HYPOTHESIS
 @given(username=text, password=text)
 def test_login_form(app, client, username, password):
-    token = csrf_token(client)
     before = stored(app)
-    response = client.post(
-        "/login", data={"csrf_token": token, "username": username, "password": password}
-    )
+    response = post_login(client, username, password)
     assert_refused_stores_nothing(app, before, response, accepted=set())
 
 

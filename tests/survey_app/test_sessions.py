@@ -9,7 +9,7 @@ from sqlalchemy import select
 from survey_app.extensions import db
 from survey_app.models import User
 
-from .conftest import PASSWORD, add_user, csrf_token
+from .conftest import PASSWORD, add_user, csrf_token, post_login
 
 DALMATIAN = "n02110341"
 NEW_PASSWORD = "a brand new passphrase"
@@ -18,10 +18,7 @@ NEW_PASSWORD = "a brand new passphrase"
 def logged_in(app, username: str, password: str = PASSWORD):
     """A client logged in through the login form, as a browser is."""
     client = app.test_client()
-    response = client.post(
-        "/login",
-        data={"csrf_token": csrf_token(client), "username": username, "password": password},
-    )
+    response = post_login(client, username, password)
     assert response.status_code == 302, response.text
     return client
 
@@ -99,13 +96,7 @@ def test_password_change_ends_the_other_sessions(app):
     assert answers(browser)  # the browser that changed it stays logged in, on a new session
     assert not answers(elsewhere) and not answers(thief)
     assert logged_in(app, "ann", NEW_PASSWORD)
-    old = app.test_client()
-    assert (
-        old.post(
-            "/login", data={"csrf_token": csrf_token(old), "username": "ann", "password": PASSWORD}
-        ).status_code
-        == 401
-    )
+    assert post_login(app.test_client(), "ann", PASSWORD).status_code == 401
 
 
 def test_deactivation_ends_sessions_and_reactivation_does_not_revive_them(app, admin):
