@@ -159,11 +159,13 @@ def _clear_winner(outcome: ClassOutcome) -> bool:
     return not outcome.tied and outcome.share > 0.5
 
 
-def _latest_votes(result: Aggregation) -> dict[str, datetime]:
+def _latest_times(result: Aggregation, key: str) -> dict[str, datetime]:
+    """The counted votes' `key` ("wnid", "annotator") -> the time of the latest of them."""
     latest: dict[str, datetime] = {}
     for vote in result.aggregator.counted_votes_:
-        if vote.wnid not in latest or vote.time > latest[vote.wnid]:
-            latest[vote.wnid] = vote.time
+        of = getattr(vote, key)
+        if of not in latest or vote.time > latest[of]:
+            latest[of] = vote.time
     return latest
 
 
@@ -181,7 +183,7 @@ def _disagreement_queue(result: Aggregation) -> list[QueueEntry]:
     in_conflict = {w for g in conflict_groups(result) for w in (g.general, *g.specifics)}
     decided = decided_labels(result)
     overlapping = {o.wnid for o in find_overlaps(result.hierarchy, result.resolution.assignment)}
-    since = _latest_votes(result)
+    since = _latest_times(result, "wnid")
     entries = []
     for wnid, outcome in result.outcomes.items():
         if outcome.status == "decided" or not outcome.n_votes:
@@ -222,10 +224,6 @@ def index():
     """Progress and agreement: the classes' outcomes, each annotator's votes, and the conflict groups."""
     result = current_aggregation()
     counted = result.aggregator.counted_votes_
-    last_vote: dict[str, datetime] = {}
-    for vote in counted:
-        if vote.annotator not in last_vote or vote.time > last_vote[vote.annotator]:
-            last_vote[vote.annotator] = vote.time
     statuses = Counter(o.status for o in result.outcomes.values())
     groups = conflict_groups(result)
     shown, page, pages = _page_of(groups)
@@ -234,7 +232,7 @@ def index():
         result=result,
         agreement=result.agreement,
         classes_by_annotator=Counter(v.annotator for v in counted),
-        last_vote=last_vote,
+        last_vote=_latest_times(result, "annotator"),
         suggested_share=_suggested_share(result),
         statuses=statuses,
         total=len(result.outcomes),
