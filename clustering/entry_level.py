@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from clustering.errors import ClusteringError
-from clustering.familiarity import Familiarity, synset_familiarity
+from clustering.familiarity import Familiarity, plain_term, synset_familiarity
 from clustering.hierarchy import Hierarchy
 
 __all__ = [
@@ -89,6 +89,12 @@ FEATURES: tuple[str, ...] = (
     "multiword",  # the best lemma is several words ("great ape")
     "familiarity*classes_merged",  # a common word that also merges many classes
     "word_count*first_sense",  # the word's whole count, when this is its first sense
+    "compound_head",  # the nearest candidate whose lemma ends the class's name ("beer bottle")
+    # How often WordNet's sense-tagged corpus (SemCor, running text) uses the words: a
+    # second opinion on familiarity, from speech-like prose rather than the web.
+    "tagged",  # log(1 + tags of the synset, all lemmas)
+    "tagged_sense",  # log(1 + tags of the best lemma in this sense)
+    "tagged_word",  # log(1 + tags of the best lemma's word in any noun sense)
     *(f"lexname={name}" for name in LEXNAMES),
     *(
         f"{feature}*class_{kind.removeprefix('noun.')}"
@@ -134,6 +140,7 @@ def candidate_features(
     rank[order] = np.arange(len(chain))
     class_familiarity = _log_count(familiarity[class_wnid].count)
     class_multiword = _is_multiword(familiarity[class_wnid].lemma)
+    head = _compound_head(hierarchy, class_wnid, chain)
     rows = []
     for i, wnid in enumerate(chain):
         synset = hierarchy.synsets[wnid]
@@ -159,6 +166,10 @@ def candidate_features(
             float(_is_multiword(best.lemma)),
             fam[i] * merged,
             word_count * first_sense,
+            float(wnid == head),
+            math.log1p(sum(sense.tagged for sense in synset.senses)),
+            math.log1p(best.sense.tagged),
+            math.log1p(best.sense.tagged_all),
             *(float(synset.lexname == name) for name in LEXNAMES),
         ]
         for kind in CLASS_KINDS:
@@ -171,6 +182,32 @@ def candidate_features(
 
 def _is_multiword(term: str) -> bool:
     return " " in term or "-" in term
+
+
+def _compound_head(hierarchy: Hierarchy, class_wnid: str, chain: Sequence[str]) -> str | None:
+    """The nearest candidate above the class with a lemma that is the head of one of the
+    class's: "bottle" for "beer bottle", "boat" for "lifeboat"; None if there is none."""
+    names = [_word(lemma) for lemma in hierarchy.synsets[class_wnid].lemmas]
+    for wnid in reversed(chain[:-1]):  # the chain ends with the class itself
+        heads = [_word(lemma) for lemma in hierarchy.synsets[wnid].lemmas]
+        if any(_is_head(head, name) for name in names for head in heads):
+            return wnid
+    return None
+
+
+def _word(lemma: str) -> str:
+    return plain_term(lemma).lower()
+
+
+def _is_head(head: str, name: str) -> bool:
+    """`head` ends `name` as its last word ("beer bottle", "hand-cart"), or ends a closed
+    compound at least three letters longer ("lifeboat"). Only the class's own ancestors
+    are tried, so a chance ending ("ant" in "elephant") would have to be one of them."""
+    if head == name:
+        return False
+    return name.endswith((" " + head, "-" + head)) or (
+        name.endswith(head) and len(name) >= len(head) + 3
+    )
 
 
 # --- the model --------------------------------------------------------------------------

@@ -43,7 +43,12 @@ class Familiarity:
     lemma: str  # the lemma (in plain words) the count came from
     word_count: int | None  # that word's own count, before sharing
     share: float  # the synset's share of the word's count
-    sense_rank: int  # the synset's place among that word's noun senses, 1 = most frequent
+    sense: LemmaSense  # that lemma's sense facts: rank among the word's senses, tagged counts
+
+    @property
+    def sense_rank(self) -> int:
+        """The synset's place among the word's noun senses, 1 = most frequent."""
+        return self.sense.rank
 
 
 def terms_for_synset(lemmas: tuple[str, ...] | list[str]) -> list[str]:
@@ -84,9 +89,9 @@ def synset_familiarity(
         if word_count is None:
             continue
         share = sense_share(sense, smoothing)
-        candidate = Familiarity(round(word_count * share), term, word_count, share, sense.rank)
+        candidate = Familiarity(round(word_count * share), term, word_count, share, sense)
         if best is None or candidate.count > best.count:
             best = candidate
     if best is None:
-        return Familiarity(None, synset.label, None, 0.0, synset.senses[0].rank)
+        return Familiarity(None, synset.label, None, 0.0, synset.senses[0])
     return best
