@@ -12,6 +12,7 @@ from clustering.entry_level import (
     FEATURES,
     EntryLevelModel,
     ModelError,
+    candidate_features,
     cross_validate,
     familiarities,
     fit_model,
@@ -26,11 +27,25 @@ from clustering.popularity import get_provider
 from clustering.strategies import term_counts
 from clustering.validate import validate_file
 
-from .wnids import BIRD, CRANE_BIRD, CRANE_MACHINE, DALMATIAN, DOG, FISH, OSTRICH, PUG, TENCH
+from .wnids import (
+    BIRD,
+    CRANE_BIRD,
+    CRANE_MACHINE,
+    DALMATIAN,
+    DOG,
+    FISH,
+    OSTRICH,
+    PUG,
+    SCHOOL_BUS,
+    TENCH,
+    TROLLEYBUS,
+)
 
 GAME_ANIMAL = "n02152991"  # game: animals hunted for food or sport
 SYSTEM_ARTIFACT = "n04377057"  # system: instrumentality that combines interrelated parts
 IPOD = "n03584254"
+LIFEBOAT = "n03662601"
+BEER_BOTTLE = "n02823428"
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +81,7 @@ def test_familiarity_comes_from_the_best_lemma(small_hierarchy):
     assert dog.lemmas[:2] == ("dog", "domestic_dog")
     best = synset_familiarity(dog, {"dog": 10, "domestic dog": 10**6})
     assert best.lemma == "domestic dog" and best.word_count == 10**6
+    assert best.sense == dog.senses[1]  # the sense facts come from the same lemma
     assert synset_familiarity(dog, {}).count is None
 
 
@@ -95,6 +111,40 @@ def test_grouped_folds_never_split_a_label():
             assert owners.setdefault(labels[c], number) == number
     with pytest.raises(ModelError, match="cannot make 8 grouped folds"):
         grouped_folds(sorted(labels), labels, 8)
+
+
+def _feature(hierarchy, class_wnid, familiarity, name):
+    """synset label -> the feature `name` of that candidate of the class's chain."""
+    chain, rows = candidate_features(hierarchy, class_wnid, familiarity)
+    column = FEATURES.index(name)
+    return {hierarchy.synsets[w].label: row[column] for w, row in zip(chain, rows, strict=True)}
+
+
+def test_compound_head_marks_the_nearest_ancestor_ending_the_class_name(imagenet_hierarchy):
+    familiarity = familiarities(imagenet_hierarchy, {})
+    expected = {
+        SCHOOL_BUS: "bus",  # a last word
+        TROLLEYBUS: "bus",  # a closed compound
+        LIFEBOAT: "boat",
+        BEER_BOTTLE: "bottle",
+        DALMATIAN: "dog",  # through its lemma "coach dog"
+        TENCH: None,
+        CRANE_BIRD: None,  # "crane" is its own name, not an ancestor's
+    }
+    for class_wnid, head in expected.items():
+        feature = _feature(imagenet_hierarchy, class_wnid, familiarity, "compound_head")
+        assert [label for label, on in feature.items() if on] == ([head] if head else [])
+
+
+def test_tagged_counts_tell_running_text_words_from_specialist_ones(imagenet_hierarchy):
+    familiarity = familiarities(imagenet_hierarchy, {})
+    tagged = _feature(imagenet_hierarchy, DALMATIAN, familiarity, "tagged")
+    assert tagged["dog"] > tagged["mammal"] > tagged["canine"] == tagged["placental"] == 0
+    # "whole" (the object) was never tagged in this sense, though its word often was
+    sense = _feature(imagenet_hierarchy, DALMATIAN, familiarity, "tagged_sense")
+    word = _feature(imagenet_hierarchy, DALMATIAN, familiarity, "tagged_word")
+    assert sense["whole"] == 0 < word["whole"]
+    assert sense["dog"] == word["dog"] > 0
 
 
 @pytest.fixture(scope="module")
