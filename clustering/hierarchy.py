@@ -251,9 +251,12 @@ class Hierarchy:
             raise FileNotFoundError(
                 f"{path} does not exist; write it with `python -m clustering hierarchy --out {path}`"
             ) from None
-        except json.JSONDecodeError as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise HierarchyFormatError(f"{path} is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except HierarchyFormatError as exc:
+            raise HierarchyFormatError(f"{path}: {exc}") from None
 
     @classmethod
     def load_or_build(cls, path: str | Path, classes: str | Path | None = None) -> Hierarchy:

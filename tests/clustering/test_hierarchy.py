@@ -82,13 +82,19 @@ def test_json_round_trip(tmp_path, small_hierarchy):
 def test_load_rejects_other_files(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"format": "something-else"}))
-    with pytest.raises(HierarchyFormatError, match="not a hierarchy file"):
+    # the message names the file, which a command given several cannot leave out
+    with pytest.raises(HierarchyFormatError, match=r"bad\.json: not a hierarchy file"):
         Hierarchy.load(bad)
     bad.write_text("{not json")
     with pytest.raises(HierarchyFormatError, match="not valid JSON"):
         Hierarchy.load(bad)
+    bad.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(HierarchyFormatError, match=r"bad\.json is not valid JSON"):
+        Hierarchy.load(bad)
     bad.write_text("[1]")
-    with pytest.raises(HierarchyFormatError, match=r"not a hierarchy file \(a JSON list"):
+    with pytest.raises(
+        HierarchyFormatError, match=r"bad\.json: not a hierarchy file \(a JSON list"
+    ):
         Hierarchy.load(bad)
 
 

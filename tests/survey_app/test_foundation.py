@@ -177,6 +177,17 @@ def test_cli_seed_reports_bad_class_list(tmp_path, wordnet, monkeypatch):
     assert result.exit_code == 1 and "n99999999" in result.output
 
 
+def test_cli_seed_names_a_file_that_is_not_a_hierarchy(tmp_path):
+    bad = tmp_path / "votes.json"
+    bad.write_text('{"format": "cil"}')
+    app = make_app(tmp_path)
+    with app.app_context():
+        upgrade()
+    result = app.test_cli_runner().invoke(args=["seed", "--hierarchy", str(bad)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{bad}: not a hierarchy file" in result.output
+
+
 def test_cli_fill_counts_reports_a_provider_that_cannot_start(runner, tmp_path):
     result = runner.invoke(args=["fill-counts", "--provider", "nonsense"])
     assert result.exit_code == 1 and "nonsense" in result.output
