@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from clustering.cil import normalize_name
 from clustering.errors import ClusteringError
-from clustering.familiarity import Familiarity, plain_term, synset_familiarity
+from clustering.familiarity import Familiarity, synset_familiarity
 from clustering.hierarchy import Hierarchy
 
 __all__ = [
@@ -191,16 +192,12 @@ def _is_multiword(term: str) -> bool:
 def _compound_head(hierarchy: Hierarchy, class_wnid: str, chain: Sequence[str]) -> str | None:
     """The nearest candidate above the class with a lemma that is the head of one of the
     class's: "bottle" for "beer bottle", "boat" for "lifeboat"; None if there is none."""
-    names = [_word(lemma) for lemma in hierarchy.synsets[class_wnid].lemmas]
+    names = [normalize_name(lemma) for lemma in hierarchy.synsets[class_wnid].lemmas]
     for wnid in reversed(chain[:-1]):  # the chain ends with the class itself
-        heads = [_word(lemma) for lemma in hierarchy.synsets[wnid].lemmas]
+        heads = [normalize_name(lemma) for lemma in hierarchy.synsets[wnid].lemmas]
         if any(_is_head(head, name) for name in names for head in heads):
             return wnid
     return None
-
-
-def _word(lemma: str) -> str:
-    return plain_term(lemma).lower()
 
 
 def _is_head(head: str, name: str) -> bool:
