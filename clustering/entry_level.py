@@ -154,7 +154,7 @@ def candidate_features(
         merged = math.log1p(len(hierarchy.descendants.get(wnid, ())))
         is_class = float(wnid == class_wnid)
         word_count = _log_count(best.word_count)
-        first_sense = float(best.sense_rank == 1)
+        first_sense = float(best.sense.rank == 1)
         row = [
             fam[i],
             word_count,

@@ -45,11 +45,6 @@ class Familiarity:
     share: float  # the synset's share of the word's count
     sense: LemmaSense  # that lemma's sense facts: rank among the word's senses, tagged counts
 
-    @property
-    def sense_rank(self) -> int:
-        """The synset's place among the word's noun senses, 1 = most frequent."""
-        return self.sense.rank
-
 
 def terms_for_synset(lemmas: tuple[str, ...] | list[str]) -> list[str]:
     """The search terms of a synset: each lemma in plain words, in WordNet's order."""
