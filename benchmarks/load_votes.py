@@ -143,7 +143,10 @@ class Survey:
         )
         return names
 
-    def start(self) -> None:
+    def start(self, timeout: float = 60) -> None:
+        """Serve the survey; return once /health answers. A server that does not answer
+        within `timeout` seconds is stopped before the error is raised: no caller is left
+        with a gunicorn holding the port (and the database) after a failed start."""
         log = self.workdir / "gunicorn.log"
         with log.open("ab") as stderr:
             self.process = subprocess.Popen(
@@ -165,14 +168,18 @@ class Survey:
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.healthy():
-                return
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{log.read_text()}")
-            time.sleep(0.1)
-        raise RuntimeError("gunicorn did not answer /health within 60 s")
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                if self.healthy():
+                    return
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"gunicorn exited:\n{log.read_text()}")
+                time.sleep(0.1)
+            raise RuntimeError(f"gunicorn did not answer /health within {timeout:g} s")
+        except BaseException:
+            self.stop()
+            raise
 
     def healthy(self) -> bool:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
