@@ -32,6 +32,7 @@ from sqlalchemy import bindparam, select
 
 from survey_app import accounts, ratelimit
 from survey_app.caches import caches
+from survey_app.database import execute
 from survey_app.extensions import db, login_manager
 from survey_app.forms import AccountForm, LoginForm, PasswordForm, add_error
 from survey_app.models import User
@@ -99,11 +100,7 @@ def load_user(session_id: str) -> SessionUser | None:
     user_id, _, generation = session_id.partition(".")
     if not (user_id.isdecimal() and generation.isdecimal()):
         return None
-    row = (
-        db.session.connection()
-        .execute(_ACTIVE_USER, {"user_id": int(user_id), "generation": int(generation)})
-        .first()
-    )
+    row = execute(_ACTIVE_USER, user_id=int(user_id), generation=int(generation)).first()
     return SessionUser(*row) if row else None
 
 

@@ -11,6 +11,7 @@ from tqdm import tqdm
 from clustering.familiarity import terms_for_synset
 from clustering.popularity import CountError, get_provider
 from survey_app.caches import caches, kept
+from survey_app.database import execute
 from survey_app.extensions import db
 from survey_app.models import SearchCount, Synset, utcnow
 
@@ -90,12 +91,7 @@ COUNTS_MAX_AGE_SECONDS = 60
 def cached_counts(terms: list[str] | None = None) -> dict[str, tuple[int | None, str]]:
     """term -> (count, provider) from the cache, never from the network; where
     several providers have a term, a web provider's count wins over wordfreq's."""
-    connection = db.session.connection()
-    rows = (
-        connection.execute(_CACHED)
-        if terms is None
-        else connection.execute(_CACHED_FOR_TERMS, {"terms": terms})
-    )
+    rows = execute(_CACHED) if terms is None else execute(_CACHED_FOR_TERMS, terms=terms)
     counts: dict[str, tuple[int | None, str]] = {}
     for term, count, provider in rows:
         if term not in counts or counts[term][1] == "wordfreq":
