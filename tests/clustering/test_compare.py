@@ -15,11 +15,9 @@ from clustering.human_labels import read_human_labels
 from clustering.strategies import assignment_result
 
 from .toy_hierarchy import (
-    BUS,
+    BASIC_LABELS,
     CAR,
     CLASSES,
-    DOG,
-    FISH,
     GOLDFISH,
     HUSKY,
     MALAMUTE,
@@ -31,17 +29,8 @@ from .toy_hierarchy import (
     toy_hierarchy,
 )
 
-# A: fish {tench, goldfish}, dog {husky, malamute, pug}, bus {school bus, trolleybus}, car.
-BASIC = {
-    TENCH: FISH,
-    GOLDFISH: FISH,
-    HUSKY: DOG,
-    MALAMUTE: DOG,
-    PUG: DOG,
-    SCHOOL_BUS: BUS,
-    TROLLEYBUS: BUS,
-    CAR: CAR,
-}
+# A (BASIC_LABELS): fish {tench, goldfish}, dog {husky, malamute, pug}, bus {school bus,
+# trolleybus}, car.
 # B (flat): animal for five classes, vehicle for three.
 COARSE = {w: "animal" for w in (TENCH, GOLDFISH, HUSKY, MALAMUTE, PUG)} | {
     w: "vehicle" for w in (SCHOOL_BUS, TROLLEYBUS, CAR)
@@ -55,7 +44,8 @@ ALONE = {w: w for w in CLASSES} | {CAR: VEHICLE}
 def files(tmp_path):
     hierarchy = toy_hierarchy()
     write_cil(
-        assignment_result(hierarchy, BASIC, {"method": "by hand"}).cil, tmp_path / "basic.json"
+        assignment_result(hierarchy, BASIC_LABELS, {"method": "by hand"}).cil,
+        tmp_path / "basic.json",
     )
     (tmp_path / "coarse.json").write_text(json.dumps(COARSE))
     (tmp_path / "alone.json").write_text(
@@ -67,7 +57,7 @@ def files(tmp_path):
 def test_the_adjusted_rand_index_by_hand():
     # A against B, 8 classes, 28 pairs. Pairs together in A: 1 + 3 + 1 = 5, in B:
     # 10 + 3 = 13, in both: 5. Expected 5 * 13 / 28; ARI = (5 - 65/28) / (9 - 65/28).
-    a = [BASIC[w] for w in CLASSES]
+    a = [BASIC_LABELS[w] for w in CLASSES]
     b = [COARSE[w] for w in CLASSES]
     assert adjusted_rand_index(a, b) == pytest.approx(75 / 187)
     assert adjusted_rand_index(a, list(CLASSES)) == 0.0

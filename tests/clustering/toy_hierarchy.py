@@ -22,6 +22,18 @@ TENCH, GOLDFISH, HUSKY, MALAMUTE, PUG, SCHOOL_BUS, TROLLEYBUS, CAR = (
     f"n000000{i}" for i in range(11, 19)
 )
 CLASSES = (TENCH, GOLDFISH, HUSKY, MALAMUTE, PUG, SCHOOL_BUS, TROLLEYBUS, CAR)
+# Each class under its nearest group: fish, dog, bus, and the car its own label (its
+# parent, vehicle, lies above the buses' label).
+BASIC_LABELS = {
+    TENCH: FISH,
+    GOLDFISH: FISH,
+    HUSKY: DOG,
+    MALAMUTE: DOG,
+    PUG: DOG,
+    SCHOOL_BUS: BUS,
+    TROLLEYBUS: BUS,
+    CAR: CAR,
+}
 
 NAMES = {
     ENTITY: "entity",
