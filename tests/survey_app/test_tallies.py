@@ -31,17 +31,8 @@ def counted_from_votes() -> dict[str, int]:
     return {wnid: counted.get(wnid, 0) for wnid in db.session.scalars(select(ImageClass.wnid))}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_app(request, tmp_path, small_hierarchy):
-    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    app = seeded(make_app(tmp_path, url), small_hierarchy)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-
-
-def test_every_class_has_a_tally_in_index_order(any_app):
-    with any_app.app_context():
+def test_every_class_has_a_tally_in_index_order(either_app):
+    with either_app.app_context():
         rows = db.session.execute(
             select(ClassTally.class_wnid, ClassTally.class_index, ClassTally.annotators)
         ).all()
@@ -50,9 +41,9 @@ def test_every_class_has_a_tally_in_index_order(any_app):
         assert {annotators for *_, annotators in rows} == {0}
 
 
-def test_tallies_follow_votes_written_any_way(any_app):
-    ann, bob = add_user(any_app, "ann"), add_user(any_app, "bob")
-    with any_app.app_context():
+def test_tallies_follow_votes_written_any_way(either_app):
+    ann, bob = add_user(either_app, "ann"), add_user(either_app, "bob")
+    with either_app.app_context():
         db.session.execute(
             insert(Vote),
             [  # as a restore writes them: straight rows
@@ -80,9 +71,9 @@ def test_tallies_follow_votes_written_any_way(any_app):
         assert tallies() == counted_from_votes()
 
 
-def test_a_rolled_back_vote_leaves_the_tally(any_app):
-    ann = add_user(any_app, "ann")
-    with any_app.app_context():
+def test_a_rolled_back_vote_leaves_the_tally(either_app):
+    ann = add_user(either_app, "ann")
+    with either_app.app_context():
         db.session.add(Vote(annotator_id=ann, class_wnid=TENCH, synset_wnid=TENCH))
         db.session.flush()
         db.session.rollback()
