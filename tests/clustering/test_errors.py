@@ -9,6 +9,7 @@ from clustering.cli import CommandError
 from clustering.conflicts import CollapseError, ConflictError
 from clustering.confusion import ModelFileError
 from clustering.dbread import DatabaseError
+from clustering.entry_level import ModelError
 from clustering.errors import ClusteringError
 from clustering.hierarchy import ClassListError, HierarchyFormatError
 from clustering.popularity import CountError, ProviderConfigError
@@ -23,6 +24,7 @@ VALUE_ERRORS = (
     ConflictError,
     CollapseError,
     ModelFileError,
+    ModelError,
     ClassListError,
     HierarchyFormatError,
     TreeFormatError,
