@@ -5,7 +5,6 @@ template database built once per session)."""
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import socket
 import threading
@@ -319,7 +318,7 @@ def log_in(client, user_id: int):
 def csrf_token(client, path: str = "/login") -> str:
     """The session's CSRF token, read from a page as a browser would."""
     page = client.get(path).get_data(as_text=True)
-    return re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+    return load_votes.CSRF_RE.search(page).group(1)
 
 
 def post_login(client, username: str, password: str = PASSWORD, **query):

@@ -4,7 +4,6 @@ password hashing, deliberately slow, runs a bounded number at a time."""
 from __future__ import annotations
 
 import http.client
-import re
 import socket
 import threading
 import time
@@ -177,7 +176,7 @@ class Visitor:
     def log_in(self, username: str, password: str) -> int:
         status, page = self.send("GET", "/login")
         assert status == 200
-        token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+        token = load_votes.CSRF_RE.search(page).group(1)
         return self.send(
             "POST", "/login", {"csrf_token": token, "username": username, "password": password}
         )[0]
