@@ -18,7 +18,7 @@ from trainer.config import Config
 from trainer.data import data_classes, load_validation
 from trainer.engine import SecondHead, evaluate
 from trainer.errors import RunError
-from trainer.labels import checkpoint_labels
+from trainer.labels import LabelSpace, checkpoint_labels
 from trainer.models import restore_model
 from trainer.original import read_model_checkpoint
 from trainer.records import RunRecords, run_settings, val_columns
@@ -45,11 +45,14 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
     paths = [best_checkpoint(path) for path in config.evaluate]
     sources = [read_model_checkpoint(path, classes) for path in paths]
     trained, merged = checkpoint_labels(sources[0]["labels"], classes, config.labels)
+    cil_head = None
+    if "cil_head" in sources[0]:  # a multi-head model: its class head, and its CIL head after
+        cil_head, _ = checkpoint_labels(sources[0]["cil_head"], classes, None)
     for path, source in zip(paths[1:], sources[1:], strict=True):
-        if not trained.same_outputs(source["labels"]):
+        if not trained.same_outputs(source["labels"]) or not _same_cil_head(cil_head, source):
             raise RunError(
                 f"{path} has other outputs than {paths[0]}: an ensemble's members must be "
-                "trained on the same labels"
+                "trained on the same labels, with the same heads"
             )
     models = [restore_model(source, trained, device, channels_last) for source in sources]
 
@@ -83,8 +86,7 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
     )
 
     second_head = None
-    if "cil_head" in sources[0]:  # a multi-head model: its class head, and its CIL head after
-        cil_head, _ = checkpoint_labels(sources[0]["cil_head"], classes, None)
+    if cil_head:
         cil_distances = scoring(cil_head, None, device)[1]
         second_head = SecondHead(cil_head.lookup(device), cil_head.num_labels, cil_distances)
     groups = [(str(path), [model]) for path, model in zip(paths, models, strict=True)]
@@ -121,3 +123,10 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
         records.write_label_scores(val, trained, merged)
         say(f"records: {run_dir}")
     return {"run_dir": run_dir, "rows": rows, "labels": trained}
+
+
+def _same_cil_head(cil_head: LabelSpace | None, source: dict[str, object]) -> bool:
+    """Whether a checkpoint has the CIL head `cil_head` (None: no second head at all)."""
+    if cil_head is None or "cil_head" not in source:
+        return cil_head is None and "cil_head" not in source
+    return cil_head.same_outputs(source["cil_head"])

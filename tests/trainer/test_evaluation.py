@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tests.trainer.synthetic import ORDER, tiny_config
-from trainer.checkpoint import save_checkpoint
+from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.labels import original_labels
 from trainer.main import main
 from trainer.models import build_model, make_model
@@ -109,3 +109,25 @@ def test_a_multi_head_checkpoint_is_scored_on_both_heads(
     assert main([*argv, "--labels", str(cil_file), "--out", str(tmp_path / "scored"), *CPU]) == 0
     (row,) = rows_of(tmp_path / "scored")
     assert {"val_top1", "val_merged_top1", "val_mapped_top1", "val_cil_head_top1"} <= set(row)
+
+
+@pytest.mark.parametrize("multi_head_first", [True, False])
+def test_an_ensemble_of_a_multi_head_and_a_one_head_model_is_refused(
+    downsampled_dir, cil_file, multi_head_run, tmp_path, capsys, multi_head_first
+):
+    # the multi-head run's class head alone: the same labels, but no CIL head after them
+    state = load_checkpoint(multi_head_run / "best.pt")
+    del state["cil_head"]
+    classes = len(state["labels"]["names"])
+    for key in ("fc.weight", "fc.bias"):
+        state["model"][key] = state["model"][key][:classes]
+    one_head = tmp_path / "one_head.pt"
+    save_checkpoint(
+        one_head, {key: state[key] for key in state if key not in ("format", "version")}
+    )
+    members = [str(multi_head_run), str(one_head)][:: 1 if multi_head_first else -1]
+    argv = [str(downsampled_dir), "-e", "--resume", *members, "--labels", str(cil_file)]
+    assert main([*argv, "--out", str(tmp_path / "out"), *CPU]) == 2
+    assert "an ensemble's members must be trained on the same labels, with the same heads" in (
+        capsys.readouterr().err
+    )
