@@ -263,18 +263,11 @@ def create_postgres_database(url: str, template: str | None = None) -> None:
 def postgres_url():
     """The URL of a PostgreSQL database of the test's own, dropped afterwards. It
     is not created yet: `seeded` creates it as a template's copy, and
-    `empty_postgres_url` empty (creating it empty first cost each test a database)."""
+    `unmigrated_app` empty (creating it empty first cost each test a database)."""
     name = f"cil_test_{uuid.uuid4().hex[:12]}"
     yield f"{PG_TEST_URL}/{name}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def empty_postgres_url(postgres_url):
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    create_postgres_database(postgres_url)
-    return postgres_url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -288,6 +281,19 @@ def database_url(request):
 def either_app(tmp_path, small_hierarchy, database_url):
     """The `app` fixture on SQLite and on PostgreSQL."""
     app = seeded(make_app(tmp_path, database_url), small_hierarchy)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def unmigrated_app(tmp_path, database_url):
+    """The app on a fresh, unmigrated SQLite file or PostgreSQL database, for the
+    migration tests."""
+    if database_url:
+        create_postgres_database(database_url)
+    app = make_app(tmp_path, database_url)
     yield app
     with app.app_context():
         db.session.remove()

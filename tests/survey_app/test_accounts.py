@@ -17,7 +17,6 @@ from survey_app.models import Invitation, LoginFailure, User, utcnow
 from .conftest import (
     PASSWORD,
     add_user,
-    create_postgres_database,
     csrf_token,
     log_in,
     make_app,
@@ -278,8 +277,8 @@ def test_pages_have_no_inline_script(annotator, admin):
 
 
 # --- the schema -----------------------------------------------------------------------
-def check_accounts_migration(app):
-    with app.app_context():
+def test_accounts_migration(unmigrated_app):
+    with unmigrated_app.app_context():
         upgrade()
         assert {"skips", "login_failures"} <= set(inspect(db.engine).get_table_names())
         db.session.remove()
@@ -287,18 +286,6 @@ def check_accounts_migration(app):
         assert not {"skips", "login_failures"} & set(inspect(db.engine).get_table_names())
         upgrade()
         db.session.remove()
-
-
-def test_accounts_migration_sqlite(tmp_path):
-    check_accounts_migration(make_app(tmp_path))
-
-
-@pytest.mark.postgres
-def test_accounts_migration_postgres(tmp_path, empty_postgres_url):
-    app = make_app(tmp_path, empty_postgres_url)
-    check_accounts_migration(app)
-    with app.app_context():
-        db.engine.dispose()
 
 
 # --- usernames: whole matches, one name whatever its case -----------------------------
@@ -327,20 +314,8 @@ def test_usernames_are_unique_whatever_their_case(app, client):
     assert post_login(other, "alice").status_code == 429
 
 
-@pytest.fixture
-def any_database(tmp_path, database_url):
-    """The app on a fresh, unmigrated SQLite file or PostgreSQL database."""
-    if database_url:
-        create_postgres_database(database_url)
-    app = make_app(tmp_path, database_url)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-def test_username_migration_reports_clashes(any_database, capsys):
-    with any_database.app_context():
+def test_username_migration_reports_clashes(unmigrated_app, capsys):
+    with unmigrated_app.app_context():
         upgrade(revision="0003")
         # The table as revision 0003 has it, without session_generation.
         db.session.execute(
