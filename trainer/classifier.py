@@ -19,7 +19,7 @@ from clustering.cil import read_cil
 from imagenet_files.classifier_file import METADATA_KEY, Description, Head, OnnxClassifier
 from imagenet_files.label_order import read_label_order
 from trainer.batches import MEAN, STD, statistics
-from trainer.checkpoint import CheckpointError, best_checkpoint
+from trainer.checkpoint import best_checkpoint
 from trainer.errors import TrainerError
 from trainer.labels import cil_labels
 from trainer.models import build_model
@@ -71,12 +71,9 @@ def load_classifier(
     `labels`: a CIL whose merged labels a class-level model's probabilities are summed into.
     `image_size`: for checkpoints that do not record it (older ones and the original trainer's).
     """
-    try:
-        path = best_checkpoint(source)
-        # The original trainer's 1,000-way models output the sorted ImageNet-1k wnids.
-        checkpoint = read_model_checkpoint(path, tuple(sorted(read_label_order())))
-    except CheckpointError as error:
-        raise ClassifierError(str(error)) from None
+    path = best_checkpoint(source)
+    # The original trainer's 1,000-way models output the sorted ImageNet-1k wnids.
+    checkpoint = read_model_checkpoint(path, tuple(sorted(read_label_order())))
     size = image_size or checkpoint.get("image_size") or checkpoint["config"].get("image_size")
     if not size:
         raise ClassifierError(
