@@ -56,7 +56,12 @@ class LabelSpace:
 
     def same_outputs(self, described: dict[str, object]) -> bool:
         """Whether a checkpoint's `describe()` has these outputs (older ones lack the mapping);
-        where the CIL file lies does not matter, only its labels."""
+        where the CIL file lies does not matter, only its labels. Outputs that are the data's
+        classes are the same classes in the same order, whichever CIL gave their names."""
+        if self.source == "original":
+            return described.get("source") == "original" and described.get("wnids") == list(
+                self.wnids
+            )
         return all(
             described.get(key) == value
             for key, value in self.describe().items()

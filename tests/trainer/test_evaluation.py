@@ -54,6 +54,18 @@ def test_several_checkpoints_are_scored_with_their_ensemble(downsampled_dir, cla
     assert rows[2]["val_loss"] <= (rows[0]["val_loss"] + rows[1]["val_loss"]) / 2 + 1e-9
 
 
+def test_an_ensemble_is_scored_on_another_cil_than_the_one_naming_its_classes(
+    downsampled_dir, cil_file, class_runs, tmp_path
+):
+    # the runs' class outputs were named by the default CIL; the pair CIL names them by wnid
+    out = tmp_path / "ensemble"
+    argv = [str(downsampled_dir), "-e", "--resume", *map(str, class_runs), "--out", str(out)]
+    assert main([*argv, "--labels", str(cil_file), *CPU]) == 0
+    rows = rows_of(out)
+    assert [r["model"] for r in rows][2] == "ensemble" and len(rows) == 3
+    assert all("val_merged_top1" in r for r in rows)
+
+
 def original_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """This trainer's resnet18 keys as the original trainer named them (kuangliu's ResNet)."""
     parts = {"body.0": "conv1", "body.1": "bn1", "body.3": "conv2", "body.4": "bn2"}

@@ -107,3 +107,13 @@ def test_merge_matrix_and_lookup(cil_file):
 def test_original_labels_take_class_names_from_a_cil(cil_file):
     space = original_labels(CLASSES, read_cil(cil_file))
     assert space.names == CLASSES  # a flat CIL read without a hierarchy names classes by wnid
+
+
+def test_class_outputs_are_the_same_whichever_cil_named_them(cil_file):
+    by_pairs = original_labels(CLASSES, read_cil(cil_file))  # named by wnid
+    by_default = original_labels(CLASSES, read_cil(DEFAULT_CIL))  # named in words
+    assert by_pairs.names != by_default.names
+    assert by_pairs.same_outputs(by_default.describe())
+    assert not by_pairs.same_outputs(original_labels(CLASSES[::-1]).describe())  # other order
+    cil = cil_labels(CLASSES, read_cil(cil_file), str(cil_file))
+    assert not by_pairs.same_outputs(cil.describe()) and not cil.same_outputs(by_pairs.describe())
