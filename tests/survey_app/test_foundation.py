@@ -131,6 +131,15 @@ def test_class_list_page(client):
     assert "dalmatian" not in found
 
 
+def test_class_list_pages_keep_the_search(client, monkeypatch):
+    monkeypatch.setattr("survey_app.browse.PER_PAGE", 3)
+    assert "page 1 of 4" in client.get("/classes").text
+    first = client.get("/classes?q=e").text
+    assert "page 1 of 2" in first and 'href="/classes?q=e&amp;page=2"' in first
+    second = client.get("/classes?q=e&page=2").text
+    assert "page 2 of 2" in second and 'href="/classes?q=e&amp;page=1"' in second
+
+
 def test_cli_seed_and_setup(tmp_path, small_hierarchy):
     hierarchy_file = tmp_path / "h.json"
     small_hierarchy.save(hierarchy_file)
