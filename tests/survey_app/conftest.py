@@ -336,6 +336,20 @@ def post_login(client, username: str, password: str = PASSWORD, **query):
     )
 
 
+def account_form(client, path: str, username: str, password: str = PASSWORD, confirm=None):
+    """The answer to an account form (an invitation's, the first admin's) at
+    `path`: `confirm` repeats the password unless given."""
+    return client.post(
+        path,
+        data={
+            "csrf_token": csrf_token(client, path),
+            "username": username,
+            "password": password,
+            "confirm": password if confirm is None else confirm,
+        },
+    )
+
+
 def invite_on_admin_page(admin, role: str = "annotator") -> str:
     """The admin page after the logged-in admin asked it for an invitation link."""
     return admin.post(

@@ -16,6 +16,7 @@ from survey_app.models import Invitation, LoginFailure, User, utcnow
 
 from .conftest import (
     PASSWORD,
+    account_form,
     add_user,
     csrf_token,
     log_in,
@@ -28,19 +29,6 @@ from .conftest import (
 def users(app) -> dict[str, str]:
     with app.app_context():
         return {u.username: u.role for u in db.session.scalars(select(User))}
-
-
-def account_form(client, path, username, password=PASSWORD, confirm=None):
-    token = csrf_token(client, path)
-    return client.post(
-        path,
-        data={
-            "csrf_token": token,
-            "username": username,
-            "password": password,
-            "confirm": confirm or password,
-        },
-    )
 
 
 # --- the first admin ------------------------------------------------------------------

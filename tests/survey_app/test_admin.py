@@ -8,7 +8,7 @@ from survey_app.auth import admin_required
 from survey_app.extensions import db
 from survey_app.models import Invitation, User
 
-from .conftest import PASSWORD, add_user, csrf_token, invite_on_admin_page, log_in
+from .conftest import PASSWORD, account_form, add_user, csrf_token, invite_on_admin_page, log_in
 
 ADMIN_POSTS = [
     "/admin/invitations",
@@ -40,13 +40,7 @@ def test_invitation_link_is_shown_once_and_works(app, admin):
     assert "invite/" not in admin.get("/admin/").text  # not shown again
     newcomer = app.test_client()
     path = link.removeprefix("http://localhost")
-    form = {
-        "csrf_token": csrf_token(newcomer, path),
-        "username": "newbie",
-        "password": PASSWORD,
-        "confirm": PASSWORD,
-    }
-    assert newcomer.post(path, data=form).location == "/next"
+    assert account_form(newcomer, path, "newbie").location == "/next"
     assert "used by newbie" in admin.get("/admin/").text
 
 

@@ -14,7 +14,7 @@ from survey_app import accounts
 from survey_app.extensions import db
 from survey_app.models import Decision, Invitation, Skip, User, Vote
 
-from .conftest import add_user, csrf_token, log_in, post_login
+from .conftest import account_form, add_user, csrf_token, log_in, post_login
 
 DALMATIAN, DOG, TENCH = "n02110341", "n02084071", "n01440764"
 PAYLOADS = [
@@ -148,15 +148,7 @@ def test_invitation_form(app, username, password, confirm):
     page = client.get(f"/invite/{token}")
     assert page.status_code == 200
     before = stored(app)
-    response = client.post(
-        f"/invite/{token}",
-        data={
-            "csrf_token": csrf_token(client, f"/invite/{token}"),
-            "username": username,
-            "password": password,
-            "confirm": confirm,
-        },
-    )
+    response = account_form(client, f"/invite/{token}", username, password, confirm)
     assert_refused_stores_nothing(app, before, response, accepted={302, 303})
 
 
