@@ -8,7 +8,9 @@ class of the hierarchy), `outcomes_` (the votes behind each), and for `Wawa`
 The rules, in order:
 
 1. Only each annotator's latest vote per class counts (the log is append-only).
-2. An admin's latest decision for a class overrides its votes.
+2. An admin's latest decision for a class overrides its votes, and holds
+   exactly through conflict resolution (label decisions too; see
+   `clustering.conflicts`).
 3. A class with fewer than `min_votes` counted votes is *undecided* and keeps
    its own synset as label: one person's opinion is not a consensus.
 4. Otherwise the label with the most (weighted) votes wins. Ties are broken by
@@ -21,7 +23,8 @@ The rules, in order:
    to number the paths.
 
 `aggregate` runs the whole job: an aggregator, then `clustering.conflicts` to
-make the labels a partition (refusing a lift that collapses more than
+make the labels a partition (by default the settlement that satisfies the most
+votes, each class weighing its labels by its `scores`) (refusing a lift that collapses more than
 `max_share` of the classes into one label, where a share is given), then
 `clustering.cil.build_cil`, with agreement figures, warnings and a report.
 """
@@ -39,6 +42,7 @@ from clustering.agreement import agreement_summary
 from clustering.cil import CIL, build_cil
 from clustering.conflicts import (
     DEFAULT_POLICY,
+    DecisionConflictError,
     Resolution,
     check_collapse,
     describe_conflict,
@@ -46,7 +50,17 @@ from clustering.conflicts import (
     resolve_conflicts,
 )
 from clustering.hierarchy import Hierarchy
-from clustering.votes import Decision, Vote, check_labels, latest_decisions, latest_votes
+from clustering.votes import (
+    Decision,
+    LabelDecision,
+    Vote,
+    check_label_decisions,
+    check_labels,
+    label_decision_record,
+    latest_decisions,
+    latest_votes,
+    split_decisions,
+)
 
 __all__ = [
     "AGGREGATORS",
@@ -56,10 +70,13 @@ __all__ = [
     "TIE_BREAKS",
     "Aggregation",
     "ClassOutcome",
+    "DecisionConflictError",
     "MajorityVote",
     "Wawa",
     "aggregate",
+    "class_reasons",
     "make_aggregator",
+    "settlement_records",
 ]
 
 DEFAULT_MIN_VOTES = 2
@@ -116,13 +133,20 @@ class MajorityVote:
         self.min_votes = min_votes
         self.tie_break = tie_break
 
-    def fit(self, votes: Iterable[Vote], decisions: Iterable[Decision] = ()) -> Self:
-        """Aggregate; votes and decisions for unknown classes or off-chain synsets are
-        refused with a `clustering.votes.VotesError` naming each."""
+    def fit(
+        self, votes: Iterable[Vote], decisions: Iterable[Decision | LabelDecision] = ()
+    ) -> Self:
+        """Aggregate; votes and decisions for unknown classes or off-chain synsets, and
+        label decisions naming synsets outside their general label, are refused with a
+        `clustering.votes.VotesError` naming each. Label decisions are kept in
+        `label_decisions_` for the conflict resolution; they change no class's outcome."""
         counted = latest_votes(votes)
-        decided = latest_decisions(decisions)
+        class_decisions, self.label_decisions_ = split_decisions(decisions)
+        decided = latest_decisions(class_decisions)
         check_labels(self.hierarchy, counted, source="votes")
         check_labels(self.hierarchy, decided.values(), source="decisions")
+        check_label_decisions(self.hierarchy, self.label_decisions_, source="decisions")
+        self.decisions_: dict[str, Decision] = decided
         by_class: dict[str, list[Vote]] = {}
         for vote in counted:
             by_class.setdefault(vote.wnid, []).append(vote)
@@ -138,7 +162,7 @@ class MajorityVote:
         return self
 
     def fit_predict(
-        self, votes: Iterable[Vote], decisions: Iterable[Decision] = ()
+        self, votes: Iterable[Vote], decisions: Iterable[Decision | LabelDecision] = ()
     ) -> dict[str, str]:
         return self.fit(votes, decisions).labels_
 
@@ -244,11 +268,24 @@ class Aggregation:
     def outcomes(self) -> dict[str, ClassOutcome]:
         return self.aggregator.outcomes_
 
+    @property
+    def reasons(self) -> dict[str, str]:
+        """class -> why its exported label is not simply the one its votes chose: an
+        admin's decision, too few votes, a move, a merge or an "other" name."""
+        return class_reasons(
+            self.hierarchy,
+            self.outcomes,
+            self.aggregator.decisions_,
+            self.resolution,
+            self.settings,
+        )
+
     def report(self) -> dict[str, Any]:
         """The report as plain JSON values (written with sorted keys)."""
         h = self.hierarchy
         final = self.resolution.assignment
         label_names = {label.wnid: label.name for label in self.cil.labels}
+        reasons = self.reasons
         return {
             "format": REPORT_FORMAT,
             "format_version": 1,
@@ -266,6 +303,7 @@ class Aggregation:
                     "share": round(o.share, 4),
                     "tied": o.tied,
                     "comments": list(o.comments),
+                    "reason": reasons.get(wnid),
                 }
                 for wnid, o in self.outcomes.items()
             },
@@ -279,6 +317,8 @@ class Aggregation:
             "moved": {w: {"from": a, "to": b} for w, (a, b) in self.resolution.moved.items()},
             "lifted": self.resolution.lifted,
             "other_labels": sorted(self.resolution.other_labels),
+            "settlements": settlement_records(self.resolution),
+            "broken_decisions": list(self.resolution.broken),
             "overlaps": [
                 {"class": o.wnid, "label": o.label, "also_under": o.also_under}
                 for o in find_overlaps(h, final)
@@ -300,15 +340,26 @@ def aggregate(
     conflicts: str = DEFAULT_POLICY,
     max_share: float | None = None,
     source: str = "votes",
+    check_decisions: bool = True,
 ) -> Aggregation:
     """Votes -> a sound CIL. Raises `clustering.conflicts.ConflictError` under the
-    `refuse` policy when labels conflict, its `CollapseError` where a lift puts more
-    than `max_share` of the classes under one label (None: no limit), and
-    `clustering.votes.VotesError` for bad votes."""
+    `refuse` policy when labels conflict, its `DecisionConflictError` where decisions
+    cannot all hold (unless `check_decisions` is false: the review pages show them),
+    its `CollapseError` where a lift puts more than `max_share` of the classes under
+    one label (None: no limit), and `clustering.votes.VotesError` for bad votes."""
     votes = list(votes)
     decisions = list(decisions)
     aggregator = make_aggregator(hierarchy, weighting, min_votes, tie_break).fit(votes, decisions)
-    resolution = resolve_conflicts(hierarchy, aggregator.labels_, conflicts)
+    resolution = resolve_conflicts(
+        hierarchy,
+        aggregator.labels_,
+        conflicts,
+        scores={w: o.scores for w, o in aggregator.outcomes_.items()},
+        decided=aggregator.decisions_,
+        label_decisions=aggregator.label_decisions_,
+    )
+    if check_decisions:
+        resolution.check_decisions()
     if max_share is not None:
         check_collapse(hierarchy, resolution, max_share)
     outcomes = aggregator.outcomes_
@@ -336,9 +387,19 @@ def aggregate(
             "classes_with_votes": len({v.wnid for v in counted}),
             "undecided": sum(o.status == "undecided" for o in outcomes.values()),
             "decided_by_admin": sum(o.status == "decided" for o in outcomes.values()),
+            "label_decisions": len(aggregator.label_decisions_),
         },
+        "label_decisions": [label_decision_record(d) for d in aggregator.label_decisions_],
+        "settlements": settlement_records(resolution),
     }
-    cil = build_cil(hierarchy, resolution.assignment, provenance, resolution.other_labels)
+    cil = build_cil(
+        hierarchy,
+        resolution.assignment,
+        provenance,
+        resolution.other_labels,
+        names=resolution.names,
+        reasons=class_reasons(hierarchy, outcomes, aggregator.decisions_, resolution, settings),
+    )
     return Aggregation(
         hierarchy,
         aggregator,
@@ -348,6 +409,51 @@ def aggregate(
         settings,
         _min_votes_warnings(outcomes, min_votes),
     )
+
+
+def settlement_records(resolution: Resolution) -> list[dict[str, Any]]:
+    """Each specific label's settlement as plain JSON: how every conflict was resolved."""
+    records = []
+    for label, settlement in sorted(resolution.settlements.items()):
+        record: dict[str, Any] = {
+            "label": label,
+            "general": settlement.general,
+            "kept": settlement.kept,
+            "by": settlement.by,
+            "kept_votes": settlement.kept_votes,
+            "merged_votes": settlement.merged_votes,
+        }
+        if settlement.decision is not None:
+            record["admin"] = settlement.decision.admin
+            record["time"] = settlement.decision.time.isoformat()
+        records.append(record)
+    return records
+
+
+def class_reasons(
+    hierarchy: Hierarchy,
+    outcomes: dict[str, ClassOutcome],
+    decisions: dict[str, Decision],
+    resolution: Resolution,
+    settings: dict[str, Any],
+) -> dict[str, str]:
+    """class -> why its label is what it is, where that is not simply its votes'
+    choice (see `Aggregation.reasons`)."""
+    reasons = dict(resolution.reasons)
+    for wnid, outcome in outcomes.items():
+        if outcome.status == "decided":
+            decision = decisions[wnid]
+            note = f": {decision.note}" if decision.note else ""
+            reasons[wnid] = (
+                f"settled as {hierarchy.label(outcome.label)} ({outcome.label}) by "
+                f"{decision.admin} on {decision.time:%Y-%m-%d %H:%M}{note}"
+            )
+        elif outcome.status == "undecided" and wnid not in reasons:
+            reasons[wnid] = (
+                f"{outcome.n_votes} of the {settings['min_votes']} votes a class needs: "
+                "keeps its own label"
+            )
+    return reasons
 
 
 def _min_votes_warnings(outcomes: dict[str, ClassOutcome], min_votes: int) -> tuple[str, ...]:

@@ -82,6 +82,9 @@ class ClassEntry:
     wnid: str
     name: str  # the class's display name (its wnid where the file does not say)
     label_index: int
+    # Why the class has this label where it is not simply its voters' choice (an
+    # admin's decision, a merge, a move, an "other" name); None where it is.
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ class CIL:
                     "label_index": c.label_index,
                     "label_wnid": labels[c.label_index].wnid,
                     "label_name": labels[c.label_index].name,
+                    **({"reason": c.reason} if c.reason else {}),
                 }
                 for c in self.classes
             ],
@@ -344,11 +348,13 @@ def build_cil(
     assignment: Mapping[str, str],
     provenance: Mapping[str, Any] | None = None,
     other_labels: Collection[str] = (),
+    names: Mapping[str, str] | None = None,
+    reasons: Mapping[str, str] | None = None,
 ) -> CIL:
     """A CIL from `assignment` (class wnid -> label synset wnid) over the hierarchy's classes.
 
-    Display names are the synsets' first lemmas, "other <lemma>" for the label
-    wnids in `other_labels`, made unique by `unique_names` so that the flat format
+    Display names are the synsets' first lemmas (or the lemma `names` gives a label
+    wnid), "other <lemma>" for the label wnids in `other_labels`, made unique by `unique_names` so that the flat format
     reads back to the same synsets. Labels are indexed
     in display-name order, which is also the order a reader of the flat format
     gives them, so writing either format and reading it back keeps the indices.
@@ -365,9 +371,14 @@ def build_cil(
             )
         raise ValueError("; ".join(problems))
     label_wnids = sorted(set(assignment.values()))
-    wanted = {
-        w: f"{OTHER_PREFIX}{hierarchy.label(w)}" if w in other_labels else hierarchy.label(w)
+    names = names or {}
+    reasons = reasons or {}
+    lemma = {
+        w: " ".join(names[w].replace("_", " ").split()) if w in names else hierarchy.label(w)
         for w in label_wnids
+    }
+    wanted = {
+        w: f"{OTHER_PREFIX}{lemma[w]}" if w in other_labels else lemma[w] for w in label_wnids
     }
     members: dict[str, list[str]] = {w: [] for w in label_wnids}
     for image_class in hierarchy.classes:
@@ -376,7 +387,13 @@ def build_cil(
     order = sorted(label_wnids, key=lambda w: (display[w], w))
     index_of = {wnid: index for index, wnid in enumerate(order)}
     classes = [
-        ClassEntry(c.index, c.wnid, hierarchy.label(c.wnid), index_of[assignment[c.wnid]])
+        ClassEntry(
+            c.index,
+            c.wnid,
+            hierarchy.label(c.wnid),
+            index_of[assignment[c.wnid]],
+            reasons.get(c.wnid),
+        )
         for c in hierarchy.classes
     ]
     labels = [
@@ -613,7 +630,13 @@ def _from_rich(data: dict, source: str) -> CIL:
                     f"{where}: label_name {fields['label_name']!r} differs from label "
                     f"{label.index}'s name {label.name!r}"
                 )
-        classes.append(ClassEntry(fields["index"], wnid, fields["name"], fields["label_index"]))
+        reason = item.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            problems.append(f"{where}: reason must be a string when present, found {reason!r}")
+            reason = None
+        classes.append(
+            ClassEntry(fields["index"], wnid, fields["name"], fields["label_index"], reason)
+        )
     for label in labels:
         for member in label.members:
             if seen.get(member) != label.index:

@@ -68,6 +68,7 @@ from clustering.popularity import (
     get_provider,
 )
 from clustering.strategies import (
+    STRATEGY_POLICY,
     StrategyResult,
     assignment_result,
     popularity_assignment,
@@ -494,7 +495,7 @@ def _share(text: str) -> float:
     return value
 
 
-def add_output_options(parser: argparse.ArgumentParser) -> None:
+def add_output_options(parser: argparse.ArgumentParser, policy: str = DEFAULT_POLICY) -> None:
     parser.add_argument("--out", metavar="FILE", required=True, help="the CIL JSON to write")
     parser.add_argument(
         "--flat",
@@ -504,9 +505,11 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--conflicts",
         choices=POLICIES,
-        default=DEFAULT_POLICY,
-        help="how to resolve a label that is an ancestor of another: lift the "
-        "specific classes into it, rename it 'other ...', or refuse "
+        default=policy,
+        help="how to settle a label that is an ancestor of another, where no admin "
+        "decision settles it: votes (keep or merge each specific label, whichever "
+        "satisfies more votes), other (keep every specific label and rename the general "
+        "one 'other ...'), lift (merge every specific label into it), or refuse "
         "(default: %(default)s)",
     )
     parser.add_argument(
@@ -557,7 +560,7 @@ def add_strategy(
     conflicts); the caller adds the strategy's own to the parser returned."""
     parser = strategies.add_parser(name, help=summary, description=summary)
     add_hierarchy_options(parser)
-    add_output_options(parser)
+    add_output_options(parser, STRATEGY_POLICY)
     parser.set_defaults(func=cmd_strategy, build=build)
     return parser
 

@@ -2,24 +2,52 @@
 
 A *conflict* is a chosen label that is a WordNet ancestor of another chosen
 label ("bird" beside "ostrich"): a classifier would be asked to tell an ostrich
-from a bird. Every conflict is found (`find_conflicts`) and resolved by a
-policy (`resolve_conflicts`):
+from a bird. Conflicts are grouped by their general label: each chosen label
+with a chosen label above it (a *specific* label) belongs to the group of the
+nearest chosen label above it (the deepest, then the lowest wnid).
 
-- `other` (the default): the specific label stays and the general one becomes
-  "other bird", the synset less the labels below it; a class that voted "bird"
-  but lies under a chosen label below it (a "hen" voted "bird" while "chicken"
-  is a label) moves down into that label, the most specific one on its chain.
-  Every voted label survives, and the change stays local.
-- `lift`: the specific label's classes move into the general label (ostrich ->
-  bird), so every label is its synset whole. It is not the default because one
-  class voted "mammal" lifts all 218 mammals of ImageNet-1k into it: on the
-  popularity strategy's 172 conflicts, lift leaves 177 labels, other 323.
-  Worse, one class voted "physical entity" lifts 997 classes into it, so
-  `check_collapse` refuses a lift that puts more than a stated share of the
-  classes under one label (`CollapseError`, naming what was lifted into what);
-  the command line asks it at `DEFAULT_MAX_SHARE` unless `--allow-collapse`.
-- `refuse`: nothing is exported; `ConflictError` lists every conflict for an
-  admin to settle by decisions.
+Resolving a conflict is settling each specific label: *kept* beside the general
+label, which then stands for "other <general>" (the synset less the labels
+below it), or *merged* into it. Every class then takes, of the kept labels on
+its chain, the deepest one at or below its *anchor*: its own chosen label if
+that is kept, else the nearest kept label above it. So a class that chose
+"bird" while "ostrich" is kept below it on its chain moves down into "ostrich"
+(a bird that is an ostrich is no "other bird"), and a class that chose
+"ostrich" goes up into "bird" when "ostrich" is merged. A label on another
+hypernym path of the class is never taken (see `find_overlaps`).
+
+Admins' decisions come first and hold exactly:
+
+- a label decision (`clustering.votes.LabelDecision`) keeps or merges the
+  labels it names below its general label; the latest one naming a label counts;
+- a class decision (this class -> this synset) keeps its synset and merges
+  every chosen label below it on the class's chain, so that the class lands
+  exactly on its synset. Where two decisions need the same label kept and
+  merged, the later one is followed and the earlier one is *broken*:
+  `Resolution.broken` says which and why, and exports refuse
+  (`DecisionConflictError`) instead of changing a decision silently.
+
+The labels no decision settles are settled by a policy:
+
+- `votes` (the default): the settlement that satisfies the most votes, a
+  class's satisfied votes being its (weighted) votes for the label it ends in.
+  Keeping a specific label satisfies the classes that chose it and moves down
+  into it the classes below it that chose something more general; merging it
+  does the opposite. Starting from every label kept and, separately, from every
+  label merged, each label is flipped while that strictly gains votes, until no
+  flip does; the better of the two ends wins (the all-kept one on a tie). So
+  one class's noisy "hunting dog" (two votes) is merged into "dog" when twenty
+  classes below it chose "dog", instead of carrying them all with it. A tie
+  keeps the label (a tie never justifies merging more than was asked for).
+- `other`: every specific label is kept.
+- `lift`: every specific label is merged, so every label is its synset whole.
+  One class voted "mammal" lifts all 218 mammals of ImageNet-1k into it, and
+  one voted "physical entity" 997 classes, so `check_collapse` refuses a lift
+  that puts more than a stated share of the classes under one label
+  (`CollapseError`); the command line asks it at `DEFAULT_MAX_SHARE` unless
+  `--allow-collapse`.
+- `refuse`: nothing is exported while a conflict is unsettled; `ConflictError`
+  lists them for an admin to settle by decisions.
 
 Classes with several hypernym paths can also lie under two chosen labels that
 are not ancestors of each other ("black grouse" under both "game" and "bird").
@@ -31,10 +59,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from clustering.errors import ClusteringError
 from clustering.hierarchy import Hierarchy
+from clustering.votes import Decision, LabelDecision
 
 __all__ = [
     "DEFAULT_MAX_SHARE",
@@ -43,8 +72,11 @@ __all__ = [
     "CollapseError",
     "Conflict",
     "ConflictError",
+    "ConflictGroup",
+    "DecisionConflictError",
     "Overlap",
     "Resolution",
+    "Settlement",
     "check_collapse",
     "describe_conflict",
     "find_conflicts",
@@ -52,8 +84,8 @@ __all__ = [
     "resolve_conflicts",
 ]
 
-POLICIES = ("lift", "other", "refuse")
-DEFAULT_POLICY = "other"
+POLICIES = ("votes", "other", "lift", "refuse")
+DEFAULT_POLICY = "votes"
 # The most of the classes that `lift` may put under one label unless asked. On
 # ImageNet-1k the largest groups a person names stay below it: "dog" (118 classes),
 # and "mammal" (218), the largest label of popularity and of depth k=1 under lift;
@@ -83,14 +115,55 @@ class ConflictError(ClusteringError, ValueError):
         super().__init__(message)
 
 
+class DecisionConflictError(ConflictError):
+    """Decisions that cannot all hold; `broken` says, per broken decision, what is in
+    its way. An export refuses rather than change a decision."""
+
+    def __init__(self, broken: Iterable[str], conflicts: list[Conflict]) -> None:
+        self.broken = tuple(broken)
+        lines = "\n".join(f"  - {line}" for line in self.broken)
+        super().__init__(
+            f"{len(self.broken)} decision(s) cannot hold as decided, so nothing is exported:"
+            f"\n{lines}\nSettle again so that the decisions agree (the review's class "
+            "pages say what is in the way).",
+            conflicts,
+        )
+
+
 def _refusal(hierarchy: Hierarchy, conflicts: list[Conflict]) -> ConflictError:
     lines = "\n".join(f"  - {describe_conflict(hierarchy, c)}" for c in conflicts)
     return ConflictError(
         f"{len(conflicts)} conflict(s): a chosen label is an ancestor of another chosen "
         f"label, so the labels are not a partition of the classes:\n{lines}\n"
-        "Settle them with admin decisions, or export with --conflicts lift or other.",
+        "Settle them with admin decisions, or export with --conflicts votes, other or lift.",
         conflicts,
     )
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """How a specific label was settled, and by whom."""
+
+    label: str
+    general: str  # its group's general label: the nearest chosen label above it
+    kept: bool  # kept beside the general label (else merged into it)
+    by: str  # "label decision", "class decision" or "policy"
+    decision: LabelDecision | Decision | None = None  # the decision behind it, if any
+    kept_votes: float = 0.0  # the votes satisfied with it kept, the rest as settled ...
+    merged_votes: float = 0.0  # ... and with it merged
+
+    @property
+    def by_admin(self) -> bool:
+        return self.by != "policy"
+
+
+@dataclass(frozen=True)
+class ConflictGroup:
+    """A general label and the specific labels whose nearest chosen label above is it."""
+
+    general: str
+    specifics: tuple[str, ...]  # by wnid
+    settled: bool  # every specific label settled by an admin's decision
 
 
 @dataclass(frozen=True)
@@ -99,7 +172,18 @@ class Resolution:
     other_labels: frozenset[str]  # labels that stand for "other <synset>"
     conflicts: tuple[Conflict, ...]  # every conflict found before resolving
     moved: dict[str, tuple[str, str]] = field(default_factory=dict)  # class -> (from, to)
-    lifted: dict[str, str] = field(default_factory=dict)  # lift: label -> the label it went into
+    lifted: dict[str, str] = field(default_factory=dict)  # merged label -> the kept label above
+    settlements: dict[str, Settlement] = field(default_factory=dict)  # specific label -> how
+    groups: tuple[ConflictGroup, ...] = ()  # by general label wnid
+    names: dict[str, str] = field(default_factory=dict)  # general label -> lemma an admin chose
+    reasons: dict[str, str] = field(default_factory=dict)  # moved or "other" class -> why
+    broken: tuple[str, ...] = ()  # decisions that do not hold, and why
+    policy: str = DEFAULT_POLICY
+
+    def check_decisions(self) -> None:
+        """Raise `DecisionConflictError` when a decision does not hold."""
+        if self.broken:
+            raise DecisionConflictError(self.broken, list(self.conflicts))
 
 
 def find_conflicts(
@@ -117,41 +201,287 @@ def find_conflicts(
     )
 
 
+class _Problem:
+    """The classes, their chosen labels and votes, as the search over settlements needs them."""
+
+    def __init__(
+        self,
+        hierarchy: Hierarchy,
+        assignment: Mapping[str, str],
+        scores: Mapping[str, Mapping[str, float]],
+        fixed: set[str],
+    ) -> None:
+        self.hierarchy = hierarchy
+        self.assignment = assignment
+        self.scores = scores
+        chosen = set(assignment.values())
+        self.chosen = chosen
+        order = {w: (-hierarchy.synsets[w].depth, w) for w in chosen}
+        # Per class: the chosen labels on its chain, deepest first.
+        self.candidates = {
+            c: sorted((w for w in hierarchy.chain_wnids(c) if w in chosen), key=order.__getitem__)
+            for c in assignment
+        }
+        self.above = {w: hierarchy.ancestors(w) & chosen for w in chosen}
+        self.above_by_depth = {w: sorted(self.above[w], key=order.__getitem__) for w in chosen}
+        # The classes whose outcome a label's settlement can change, decided ones aside.
+        self.affected: dict[str, list[str]] = {}
+        for c, labels in self.candidates.items():
+            if c in fixed:
+                continue
+            for w in labels:
+                self.affected.setdefault(w, []).append(c)
+
+    def final(self, class_wnid: str, kept: set[str]) -> str:
+        label = self.assignment[class_wnid]
+        anchor = label
+        if label not in kept:
+            anchor = next((w for w in self.above_by_depth[label] if w in kept), label)
+        for w in self.candidates[class_wnid]:
+            if w in kept and (w == anchor or anchor in self.above[w]):
+                return w
+        return anchor
+
+    def score(self, classes: Iterable[str], kept: set[str]) -> float:
+        return sum(self.scores.get(c, {}).get(self.final(c, kept), 0.0) for c in classes)
+
+    def gain(self, label: str, kept: set[str]) -> tuple[float, float]:
+        """(votes satisfied with `label` kept, with it merged), the rest as in `kept`."""
+        classes = self.affected.get(label, ())
+        with_it, without = kept | {label}, kept - {label}
+        return self.score(classes, with_it), self.score(classes, without)
+
+
 def resolve_conflicts(
-    hierarchy: Hierarchy, assignment: Mapping[str, str], policy: str = DEFAULT_POLICY
+    hierarchy: Hierarchy,
+    assignment: Mapping[str, str],
+    policy: str = DEFAULT_POLICY,
+    *,
+    scores: Mapping[str, Mapping[str, float]] | None = None,
+    decided: Mapping[str, Decision] | None = None,
+    label_decisions: Iterable[LabelDecision] = (),
 ) -> Resolution:
-    """The assignment made conflict-free by `policy` (see the module's docstring)."""
+    """The assignment made conflict-free (see the module's docstring).
+
+    assignment: class wnid -> its chosen label (the votes' winner, or the decision's);
+    scores: class wnid -> {label: votes} (default: one vote for its chosen label);
+    decided: class wnid -> its latest class decision, which must hold;
+    label_decisions: every label decision (the latest naming a label counts).
+    """
     if policy not in POLICIES:
         raise ValueError(
             f"unknown conflict policy {policy!r}; choose one of: {', '.join(POLICIES)}"
         )
+    decided = dict(decided or {})
     conflicts = find_conflicts(hierarchy, assignment.values())
     if not conflicts:
-        return Resolution(dict(assignment), frozenset(), ())
-    if policy == "refuse":
-        raise _refusal(hierarchy, conflicts)
-    chosen = set(assignment.values())
-    if policy == "other":
-        resolved = {
-            wnid: _push_down(hierarchy, wnid, label, chosen) for wnid, label in assignment.items()
-        }
-        remaining = find_conflicts(hierarchy, resolved.values())
-        other = frozenset(c.general for c in remaining)
-    else:
-        target = {label: _lift_target(hierarchy, label, chosen) for label in chosen}
-        resolved = {wnid: target[label] for wnid, label in assignment.items()}
-        other = frozenset()
-    moved = {
-        wnid: (label, resolved[wnid])
-        for wnid, label in assignment.items()
-        if resolved[wnid] != label
-    }
-    lifted = (
-        {label: target[label] for label in sorted(chosen) if target[label] != label}
-        if policy == "lift"
-        else {}
+        return Resolution(dict(assignment), frozenset(), (), policy=policy)
+    if scores is None:
+        scores = {c: {label: 1.0} for c, label in assignment.items()}
+    problem = _Problem(hierarchy, assignment, scores, set(decided))
+    specifics = sorted(w for w in problem.chosen if problem.above[w])
+    general_of = {w: problem.above_by_depth[w][0] for w in specifics}
+    settled, broken = _admin_settlements(hierarchy, problem, general_of, decided, label_decisions)
+    free = [w for w in specifics if w not in settled]
+    if free and policy == "refuse":
+        raise _refusal(hierarchy, [c for c in conflicts if c.specific in free])
+    kept = {w for w in problem.chosen if not problem.above[w]}
+    kept |= {w for w, (keep, _, _) in settled.items() if keep}
+    chosen_free = _settle_free(problem, free, kept, policy)
+    kept |= chosen_free
+    final = {c: problem.final(c, kept) for c in assignment}
+    settlements = {}
+    for w in specifics:
+        kept_votes, merged_votes = problem.gain(w, kept)
+        keep, by, decision = settled.get(w, (w in kept, "policy", None))
+        settlements[w] = Settlement(w, general_of[w], keep, by, decision, kept_votes, merged_votes)
+    by_general: dict[str, list[str]] = {}
+    for w in specifics:
+        by_general.setdefault(general_of[w], []).append(w)
+    groups = tuple(
+        ConflictGroup(g, tuple(ws), all(settlements[w].by_admin for w in ws))
+        for g, ws in sorted(by_general.items())
     )
-    return Resolution(resolved, other, tuple(conflicts), moved, lifted)
+    used = set(final.values())
+    other = frozenset(c.general for c in find_conflicts(hierarchy, used))
+    names = _chosen_names(label_decisions, problem.chosen)
+    moved = {c: (label, final[c]) for c, label in assignment.items() if final[c] != label}
+    lifted = {
+        w: next(a for a in problem.above_by_depth[w] if a in kept)
+        for w in specifics
+        if w not in kept
+    }
+    for c, decision in sorted(decided.items()):
+        if final[c] != decision.label:
+            broken.append(
+                f"{_decision_text(hierarchy, decision)} ends in {hierarchy.label(final[c])} "
+                f"({final[c]}) instead"
+            )
+    resolution = Resolution(
+        final,
+        other,
+        tuple(conflicts),
+        moved,
+        lifted,
+        settlements,
+        groups,
+        names,
+        {},
+        tuple(dict.fromkeys(broken)),
+        policy,
+    )
+    reasons = _reasons(hierarchy, resolution, assignment, decided)
+    return replace(resolution, reasons=reasons)
+
+
+def _decision_text(hierarchy: Hierarchy, decision: Decision) -> str:
+    return (
+        f"the decision on {hierarchy.label(decision.wnid)} ({decision.wnid}) as "
+        f"{hierarchy.label(decision.label)} ({decision.label}) by {decision.admin}"
+    )
+
+
+def _label_decision_text(hierarchy: Hierarchy, decision: LabelDecision) -> str:
+    return (
+        f"{decision.admin}'s label decision on {hierarchy.label(decision.general)} "
+        f"({decision.general}) of {decision.time:%Y-%m-%d %H:%M}"
+    )
+
+
+def _admin_settlements(
+    hierarchy: Hierarchy,
+    problem: _Problem,
+    general_of: Mapping[str, str],
+    decided: Mapping[str, Decision],
+    label_decisions: Iterable[LabelDecision],
+) -> tuple[dict[str, tuple[bool, str, LabelDecision | Decision]], list[str]]:
+    """specific label -> (kept, "label decision" or "class decision", the decision),
+    from the decisions in time order (a later one overrides an earlier one, which is
+    then broken: the list of why)."""
+    needs: list[tuple[object, int, str, bool, str, LabelDecision | Decision, str]] = []
+    for order, decision in enumerate(label_decisions):
+        if decision.general not in problem.chosen:
+            continue
+        for keep, wnids in ((True, decision.keep), (False, decision.merge)):
+            for w in wnids:
+                if w in general_of and decision.general in problem.above[w]:
+                    text = _label_decision_text(hierarchy, decision)
+                    needs.append((decision.time, order, w, keep, "label decision", decision, text))
+    for class_wnid, decision in decided.items():
+        text = _decision_text(hierarchy, decision)
+        if decision.label in general_of:
+            needs.append(
+                (decision.time, -1, decision.label, True, "class decision", decision, text)
+            )
+        for w in problem.candidates[class_wnid]:
+            if w in general_of and decision.label in problem.above[w]:
+                needs.append((decision.time, -1, w, False, "class decision", decision, text))
+    settled: dict[str, tuple[bool, str, LabelDecision | Decision]] = {}
+    said: dict[str, str] = {}
+    broken = []
+    for _, _, w, keep, by, decision, text in sorted(needs, key=lambda n: (n[0], n[1], n[2])):
+        earlier = settled.get(w)
+        if earlier is not None and earlier[0] != keep and earlier[1] == "class decision":
+            name = f"{hierarchy.label(w)} ({w})"
+            broken.append(
+                f"{said[w]} needs {name} {'kept' if earlier[0] else 'merged'}, but the later "
+                f"{text} needs it {'kept' if keep else 'merged'}"
+            )
+        settled[w] = (keep, by, decision)
+        said[w] = text
+    return settled, broken
+
+
+def _settle_free(problem: _Problem, free: list[str], kept: set[str], policy: str) -> set[str]:
+    """The free specific labels to keep, by `policy` (see the module's docstring)."""
+    if policy == "other":
+        return set(free)
+    if policy == "lift":
+        return set()
+    ends = []
+    for start in (set(free), set()):
+        state = kept | start
+        changed = True
+        while changed:
+            changed = False
+            for w in sorted(free, key=lambda w: (-problem.hierarchy.synsets[w].depth, w)):
+                with_it, without = problem.gain(w, state)
+                if w in state and without > with_it + 1e-9:
+                    state.discard(w)
+                    changed = True
+                elif w not in state and with_it > without + 1e-9:
+                    state.add(w)
+                    changed = True
+        ends.append(state)
+    total = [problem.score(problem.scores, state) for state in ends]
+    best = ends[1] if total[1] > total[0] + 1e-9 else ends[0]
+    return best & set(free)
+
+
+def _chosen_names(label_decisions: Iterable[LabelDecision], chosen: set[str]) -> dict[str, str]:
+    """general label -> the lemma the latest label decision naming it chose."""
+    names: dict[str, str] = {}
+    for decision in sorted(label_decisions, key=lambda d: d.time):
+        if decision.name and decision.general in chosen:
+            names[decision.general] = decision.name
+    return names
+
+
+def _settled_by(hierarchy: Hierarchy, settlement: Settlement, policy: str) -> str:
+    if settlement.by == "label decision":
+        return _label_decision_text(hierarchy, settlement.decision)
+    if settlement.by == "class decision":
+        return _decision_text(hierarchy, settlement.decision)
+    votes = f"{settlement.kept_votes:g} votes kept against {settlement.merged_votes:g} merged"
+    return f"the proposed resolution ({policy} policy; {votes})"
+
+
+def _reasons(
+    hierarchy: Hierarchy,
+    resolution: Resolution,
+    assignment: Mapping[str, str],
+    decided: Mapping[str, Decision],
+) -> dict[str, str]:
+    """class -> why its label is not its chosen label whole: moved down, merged up, or
+    the "other" rest of a general label."""
+    reasons = {}
+    settlements = resolution.settlements
+    for c, label in assignment.items():
+        if c in decided:
+            continue
+        final = resolution.assignment[c]
+        chose = f"{hierarchy.label(label)} ({label})"
+        into = f"{hierarchy.label(final)} ({final})"
+        if final != label and label in hierarchy.ancestors(final):
+            reasons[c] = (
+                f"moved from {chose}, its chosen label, into {into}, a label kept below it on "
+                f"its chain by {_settled_by(hierarchy, settlements[final], resolution.policy)}"
+            )
+        elif final != label:
+            merged = settlements.get(label)
+            how = (
+                f"{chose} is merged by {_settled_by(hierarchy, merged, resolution.policy)}"
+                if merged is not None
+                else f"{chose} is not kept"
+            )
+            reasons[c] = f"merged from {chose}, its chosen label, into {into}: {how}"
+        elif final in resolution.other_labels:
+            below = sorted(
+                {
+                    w
+                    for w in resolution.assignment.values()
+                    if w != final and final in hierarchy.ancestors(w)
+                },
+                key=lambda w: (hierarchy.label(w).casefold(), w),
+            )
+            shown = ", ".join(hierarchy.label(w) for w in below[:3])
+            more = f" and {len(below) - 3} more" if len(below) > 3 else ""
+            sources = {_settled_by(hierarchy, settlements[w], resolution.policy) for w in below}
+            by = sources.pop() if len(sources) == 1 else "several settlements"
+            reasons[c] = (
+                f"the rest of {chose} beside the labels kept below it ({shown}{more}), kept by {by}"
+            )
+    return reasons
 
 
 class CollapseError(ConflictError):
@@ -218,33 +548,6 @@ def _collapse_line(
         f"{hierarchy.label(general)} ({general}), more than the {100 * max_share:.3g} % "
         f"allowed; it lifts into it: {listed}{more}"
     )
-
-
-def _push_down(hierarchy: Hierarchy, class_wnid: str, label: str, chosen: set[str]) -> str:
-    """The most specific (deepest, then lowest wnid) chosen label on the class's chain
-    below `label`, else `label`:
-    under the `other` policy a class labelled "bird" that is an ostrich, with
-    "ostrich" chosen, belongs to "ostrich", not to "other bird"."""
-    below = [
-        w
-        for w in hierarchy.chain_wnids(class_wnid)
-        if w in chosen and label in hierarchy.ancestors(w)
-    ]
-    return hierarchy.deepest(below) if below else label
-
-
-def _lift_target(hierarchy: Hierarchy, label: str, chosen: set[str]) -> str:
-    """The label itself when no chosen label is above it; else the topmost chosen label
-    above it. Where a class has several hypernym paths, two unrelated chosen labels
-    can both be topmost above it ("domestic animal", "canine"): the one over more
-    ImageNet classes wins, then the lower wnid, so the result is deterministic.
-    Lifting to the topmost leaves no chosen label above another, so one pass suffices.
-    """
-    above = hierarchy.ancestors(label) & chosen
-    if not above:
-        return label
-    tops = [g for g in above if not hierarchy.ancestors(g) & chosen]
-    return min(tops, key=lambda g: (-len(hierarchy.descendants.get(g, ())), g))
 
 
 @dataclass(frozen=True, order=True)

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from functools import cache
 
 from clustering.cil import CIL, build_cil, normalize_name
-from clustering.conflicts import DEFAULT_POLICY, Resolution, resolve_conflicts
+from clustering.conflicts import Resolution, resolve_conflicts
 from clustering.entry_level import EntryLevelModel, familiarities, load_default_model
 from clustering.familiarity import Familiarity, terms_for_synset
 from clustering.hierarchy import Hierarchy
@@ -34,6 +34,7 @@ from clustering.popularity import CountProvider
 
 __all__ = [
     "STRATEGIES",
+    "STRATEGY_POLICY",
     "TOO_GENERAL",
     "StrategyResult",
     "assignment_result",
@@ -48,6 +49,9 @@ __all__ = [
 ]
 
 STRATEGIES = ("depth", "popularity", "entry-level")
+# A strategy gives each class one label and no votes to weigh, so its conflicts are
+# settled by keeping every specific label ("other"), as the compare table measures.
+STRATEGY_POLICY = "other"
 
 # First lemmas (in plain words) of synsets too general to name what a picture
 # shows, though searched often: the top of WordNet (entity .. whole, living
@@ -253,7 +257,7 @@ def strategy_cil(
     *,
     k: int = 1,
     counts: Mapping[str, int | None] | CountProvider | None = None,
-    conflicts: str = DEFAULT_POLICY,
+    conflicts: str = STRATEGY_POLICY,
     too_general: Collection[str] = TOO_GENERAL,
     model: EntryLevelModel | None = None,
 ) -> StrategyResult:
@@ -296,7 +300,7 @@ def assignment_result(
     hierarchy: Hierarchy,
     assignment: Mapping[str, str],
     settings: Mapping[str, object],
-    conflicts: str = DEFAULT_POLICY,
+    conflicts: str = STRATEGY_POLICY,
     warnings: Collection[str] = (),
 ) -> StrategyResult:
     """Any strategy's last step: the assignment (class wnid -> synset) made conflict-free by

@@ -7,8 +7,23 @@ A votes file has one JSON object per line:
 
 `wnid` is the ImageNet class voted on, `label` the synset chosen for it (one
 of the class's chain), `time` an ISO 8601 instant (UTC assumed when it has no
-offset), `comment` optional. A decisions file is the same with `admin` in place
-of `annotator` and `note` in place of `comment`.
+offset), `comment` optional.
+
+A decisions file holds two kinds of line. A *class decision* settles one class,
+and is a vote's line with `admin` in place of `annotator` and `note` in place
+of `comment`. A *label decision* settles a label conflict in one act:
+
+    {"admin": "root", "general": "n07829412", "keep": ["n07838073"],
+     "merge": ["n07830593"], "name": "sauce", "time": "2024-05-02T09:00:00+00:00",
+     "note": "carbonara is a dish of its own"}
+
+`general` is the conflict's general label (a synset), `keep` and `merge` list
+chosen labels below it (synsets under `general`, each at most once over both):
+those in `merge` go into `general`, those in `keep` stay beside it, and the
+rest of `general` is then "other NAME", `name` being one of its lemmas
+(optional; its first lemma by default). `note` is optional. A line is a label
+decision when it has `general`, a class decision when it has `wnid`; anything
+else is refused with its line number.
 
 The log is append-only: a changed mind is a later vote, and `latest_votes`
 keeps each annotator's last vote per class. Readers refuse a malformed file as
@@ -25,21 +40,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from clustering.cil import normalize_name, plain_lemmas
 from clustering.errors import ProblemsError
 from clustering.hierarchy import Hierarchy
 
 __all__ = [
     "Decision",
+    "LabelDecision",
     "Vote",
     "VotesError",
     "as_utc",
+    "check_label_decisions",
     "check_labels",
     "decisions_to_jsonl",
+    "label_decision_problems",
+    "label_decision_record",
     "latest_decisions",
     "latest_votes",
     "parse_time",
     "read_decisions",
     "read_votes",
+    "split_decisions",
     "votes_to_jsonl",
     "write_decisions",
     "write_votes",
@@ -67,6 +88,22 @@ class Decision:
     wnid: str
     label: str
     time: datetime
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class LabelDecision:
+    """An admin's settlement of a label conflict (see the module's docstring): the
+    labels in `merge` go into `general`, those in `keep` stay beside it as labels of
+    their own, and the rest of `general` is named "other `name`". For each label
+    below a general label, the latest label decision that names it counts."""
+
+    admin: str
+    general: str
+    keep: tuple[str, ...]
+    merge: tuple[str, ...]
+    time: datetime
+    name: str | None = None  # a lemma of `general`; None: its first lemma
     note: str | None = None
 
 
@@ -141,6 +178,56 @@ def check_labels(
         raise VotesError(source, problems)
 
 
+def check_label_decisions(
+    hierarchy: Hierarchy,
+    items: Iterable[LabelDecision],
+    where: Iterable[str] | None = None,
+    source: str = "decisions",
+) -> None:
+    """Refuse label decisions whose general label is no synset of the hierarchy, whose
+    `keep` or `merge` names a synset not below it (or one twice), or whose `name` is not
+    a lemma of it; `where` names each item in messages, by default its position."""
+    problems = []
+    names = iter(where) if where is not None else None
+    for position, item in enumerate(items, start=1):
+        place = next(names) if names is not None else f"item {position}"
+        problems.extend(
+            f"{place}: {problem}" for problem in label_decision_problems(hierarchy, item)
+        )
+    if problems:
+        raise VotesError(source, problems)
+
+
+def label_decision_problems(hierarchy: Hierarchy, item: LabelDecision) -> list[str]:
+    """What is wrong with one label decision against the hierarchy (empty: nothing)."""
+    if item.general not in hierarchy.synsets:
+        return [f"general {item.general} is not a synset of the hierarchy"]
+    general = f"{item.general} ({hierarchy.label(item.general)})"
+    problems = []
+    listed = [*item.keep, *item.merge]
+    if not listed:
+        problems.append("'keep' and 'merge' are both empty: name the labels below the general one")
+    for wnid in sorted({w for w in listed if listed.count(w) > 1}):
+        problems.append(f"{wnid} is listed more than once in 'keep' and 'merge'")
+    for field_name, wnids in (("keep", item.keep), ("merge", item.merge)):
+        for wnid in wnids:
+            if wnid not in hierarchy.synsets:
+                problems.append(f"{field_name}: {wnid} is not a synset of the hierarchy")
+            elif item.general not in hierarchy.ancestors(wnid):
+                problems.append(
+                    f"{field_name}: {wnid} ({hierarchy.label(wnid)}) is not below the general "
+                    f"label {general}"
+                )
+    if item.name is not None and normalize_name(item.name) not in plain_lemmas(
+        hierarchy, item.general
+    ):
+        lemmas = ", ".join(
+            repr(lemma.replace("_", " ")) for lemma in hierarchy.synsets[item.general].lemmas
+        )
+        problems.append(f"name {item.name!r} is not a lemma of {general}; choose one of {lemmas}")
+    return problems
+
+
 # --- JSON lines -------------------------------------------------------------------------
 _VOTE_KEYS = {"annotator": "annotator", "comment": "comment"}
 _DECISION_KEYS = {"annotator": "admin", "comment": "note"}
@@ -149,19 +236,33 @@ _DECISION_KEYS = {"annotator": "admin", "comment": "note"}
 def read_votes(path: str | Path, hierarchy: Hierarchy | None = None) -> list[Vote]:
     """The votes in a JSON-lines file, in file order; with `hierarchy`, also checked
     against it (`check_labels`), with line numbers in the messages."""
-    return _read(path, hierarchy, Vote, _VOTE_KEYS)
+    return _read(path, hierarchy, _VOTE_KEYS, decisions=False)
 
 
-def read_decisions(path: str | Path, hierarchy: Hierarchy | None = None) -> list[Decision]:
-    """The admin decisions in a JSON-lines file (`admin`, `wnid`, `label`, `time`, `note`)."""
-    return _read(path, hierarchy, Decision, _DECISION_KEYS)
+def read_decisions(
+    path: str | Path, hierarchy: Hierarchy | None = None
+) -> list[Decision | LabelDecision]:
+    """The admin decisions in a JSON-lines file, in file order: class decisions
+    (`admin`, `wnid`, `label`, `time`, `note`) and label decisions (`admin`,
+    `general`, `keep`, `merge`, `name`, `time`, `note`); see the module's docstring."""
+    return _read(path, hierarchy, _DECISION_KEYS, decisions=True)
+
+
+def split_decisions(
+    decisions: Iterable[Decision | LabelDecision],
+) -> tuple[list[Decision], list[LabelDecision]]:
+    """(class decisions, label decisions), each in the given order."""
+    classes: list[Decision] = []
+    labels: list[LabelDecision] = []
+    for decision in decisions:
+        (labels if isinstance(decision, LabelDecision) else classes).append(decision)
+    return classes, labels
 
 
 def _read(
-    path: str | Path, hierarchy: Hierarchy | None, kind: type, keys: dict[str, str]
+    path: str | Path, hierarchy: Hierarchy | None, keys: dict[str, str], decisions: bool
 ) -> list[Any]:
     path = Path(path)
-    who, remark = keys["annotator"], keys["comment"]
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -180,34 +281,109 @@ def _read(
         if not isinstance(record, dict):
             problems.append(f"line {number}: expected a JSON object, found {line[:60]!r}")
             continue
-        wrong = [
-            f"{key!r} must be a non-empty string"
-            for key in (who, "wnid", "label", "time")
-            if not isinstance(record.get(key), str) or not record[key].strip()
-        ]
-        if record.get(remark) is not None and not isinstance(record[remark], str):
-            wrong.append(f"{remark!r} must be a string when present")
-        unknown = sorted(set(record) - {who, "wnid", "label", "time", remark})
-        if unknown:
-            wrong.append(f"unknown key(s) {', '.join(map(repr, unknown))}")
-        moment = None
-        if not wrong:
-            try:
-                moment = parse_time(record["time"])
-            except ValueError:
-                wrong.append(
-                    f"time {record['time']!r} is not ISO 8601 (like 2024-05-01T12:00:00+00:00)"
-                )
+        if decisions and "general" in record:
+            item, wrong = _label_decision(record)
+        elif decisions and "wnid" not in record:
+            item, wrong = None, [_NEITHER]
+        else:
+            item, wrong = _class_record(record, keys, Decision if decisions else Vote)
         if wrong:
             problems.append(f"line {number}: {'; '.join(wrong)}")
             continue
-        items.append(kind(record[who], record["wnid"], record["label"], moment, record.get(remark)))
+        items.append(item)
         numbers.append(f"line {number}")
     if problems:
         raise VotesError(str(path), problems)
     if hierarchy is not None:
-        check_labels(hierarchy, items, numbers, str(path))
+        by_class = [
+            (i, n) for i, n in zip(items, numbers, strict=True) if not isinstance(i, LabelDecision)
+        ]
+        by_label = [
+            (i, n) for i, n in zip(items, numbers, strict=True) if isinstance(i, LabelDecision)
+        ]
+        problems = []
+        for check, pairs in ((check_labels, by_class), (check_label_decisions, by_label)):
+            try:
+                check(hierarchy, [i for i, _ in pairs], [n for _, n in pairs], str(path))
+            except VotesError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise VotesError(str(path), sorted(problems, key=_line_number))
     return items
+
+
+def _line_number(problem: str) -> int:
+    return int(problem.split(":", 1)[0].removeprefix("line "))
+
+
+def _parse_time(record: dict, wrong: list[str]) -> datetime | None:
+    try:
+        return parse_time(record["time"])
+    except ValueError:
+        wrong.append(f"time {record['time']!r} is not ISO 8601 (like 2024-05-01T12:00:00+00:00)")
+        return None
+
+
+def _class_record(record: dict, keys: dict[str, str], kind: type) -> tuple[Any, list[str]]:
+    """A vote or class decision from its JSON object, or the list of what is wrong."""
+    who, remark = keys["annotator"], keys["comment"]
+    wrong = [
+        f"{key!r} must be a non-empty string"
+        for key in (who, "wnid", "label", "time")
+        if not isinstance(record.get(key), str) or not record[key].strip()
+    ]
+    if record.get(remark) is not None and not isinstance(record[remark], str):
+        wrong.append(f"{remark!r} must be a string when present")
+    unknown = sorted(set(record) - {who, "wnid", "label", "time", remark})
+    if unknown:
+        wrong.append(f"unknown key(s) {', '.join(map(repr, unknown))}")
+    moment = None if wrong else _parse_time(record, wrong)
+    if wrong:
+        return None, wrong
+    return kind(record[who], record["wnid"], record["label"], moment, record.get(remark)), []
+
+
+_NEITHER = (
+    "neither a class decision (with 'wnid' and 'label') nor a label decision "
+    "(with 'general', 'keep' and 'merge')"
+)
+_NEITHER = (
+    "neither a class decision (with 'wnid' and 'label') nor a label decision "
+    "(with 'general', 'keep' and 'merge')"
+)
+_LABEL_DECISION_KEYS = {"admin", "general", "keep", "merge", "name", "time", "note"}
+
+
+def _label_decision(record: dict) -> tuple[LabelDecision | None, list[str]]:
+    """A label decision from its JSON object, or the list of what is wrong."""
+    wrong = [
+        f"{key!r} must be a non-empty string"
+        for key in ("admin", "general", "time")
+        if not isinstance(record.get(key), str) or not record[key].strip()
+    ]
+    for key in ("keep", "merge"):
+        value = record.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(w, str) for w in value):
+            wrong.append(f"{key!r} must be a list of synset wnids")
+    for key in ("name", "note"):
+        if record.get(key) is not None and not isinstance(record[key], str):
+            wrong.append(f"{key!r} must be a string when present")
+    unknown = sorted(set(record) - _LABEL_DECISION_KEYS)
+    if unknown:
+        wrong.append(f"unknown key(s) {', '.join(map(repr, unknown))}")
+    moment = None if wrong else _parse_time(record, wrong)
+    if wrong:
+        return None, wrong
+    decision = LabelDecision(
+        record["admin"],
+        record["general"],
+        tuple(record.get("keep", [])),
+        tuple(record.get("merge", [])),
+        moment,
+        record.get("name") or None,
+        record.get("note") or None,
+    )
+    return decision, []
 
 
 def votes_to_jsonl(votes: Iterable[Vote]) -> str:
@@ -219,13 +395,38 @@ def write_votes(votes: Iterable[Vote], path: str | Path) -> None:
     Path(path).write_text(votes_to_jsonl(votes), encoding="utf-8")
 
 
-def decisions_to_jsonl(decisions: Iterable[Decision]) -> str:
-    """The decisions as JSON lines (`admin`, `wnid`, `label`, `time`, `note`)."""
-    return "".join(_line(d.admin, d, d.note, _DECISION_KEYS) for d in decisions)
+def decisions_to_jsonl(decisions: Iterable[Decision | LabelDecision]) -> str:
+    """The decisions as JSON lines, class and label decisions alike (module docstring)."""
+    return "".join(
+        _label_line(d)
+        if isinstance(d, LabelDecision)
+        else _line(d.admin, d, d.note, _DECISION_KEYS)
+        for d in decisions
+    )
 
 
-def write_decisions(decisions: Iterable[Decision], path: str | Path) -> None:
+def write_decisions(decisions: Iterable[Decision | LabelDecision], path: str | Path) -> None:
     Path(path).write_text(decisions_to_jsonl(decisions), encoding="utf-8")
+
+
+def label_decision_record(decision: LabelDecision) -> dict[str, Any]:
+    """A label decision as the JSON object of its line (`name`, `note` where given)."""
+    record: dict[str, Any] = {
+        "admin": decision.admin,
+        "general": decision.general,
+        "keep": list(decision.keep),
+        "merge": list(decision.merge),
+        "time": _format_time(decision.time),
+    }
+    if decision.name:
+        record["name"] = decision.name
+    if decision.note:
+        record["note"] = decision.note
+    return record
+
+
+def _label_line(decision: LabelDecision) -> str:
+    return json.dumps(label_decision_record(decision), sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _line(who: str, item: Vote | Decision, remark: str | None, keys: dict[str, str]) -> str:

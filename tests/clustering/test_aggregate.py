@@ -314,6 +314,8 @@ def test_report_and_provenance(small_hierarchy):
         "share": 0.6667,
         "tied": False,
         "comments": [],
+        "reason": "the rest of bird (n01503061) beside the labels kept below it (ostrich), "
+        "kept by the proposed resolution (votes policy; 2 votes kept against 0 merged)",
     }
     assert report["classes"][PUG]["comments"] == ["obviously a dog"]
     assert PUG in report["undecided"] and report["decided"] == [TENCH]
