@@ -331,10 +331,11 @@ def test_report_and_provenance(small_hierarchy):
         "classes_with_votes": 4,
         "undecided": 6,
         "decided_by_admin": 1,
+        "label_decisions": 0,
     }
     assert provenance["hierarchy_version"] == small_hierarchy.version
     assert (provenance["conflicts"], provenance["min_votes"], provenance["source"]) == (
-        "other",
+        "votes",
         2,
         "test",
     )
