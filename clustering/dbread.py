@@ -30,14 +30,16 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from clustering.errors import ClusteringError
 from clustering.hierarchy import ChainEntry, Hierarchy, ImageClass, LemmaSense, Synset
-from clustering.votes import Decision, Vote, as_utc
+from clustering.votes import Decision, LabelDecision, Vote, as_utc
 
 __all__ = [
     "WORD_FACTS_KEY",
     "DatabaseError",
     "engine_for",
     "psycopg_url",
+    "read_class_decisions",
     "read_decisions",
+    "read_label_decisions",
     "read_everything",
     "read_hierarchy",
     "read_votes",
@@ -63,6 +65,17 @@ _decisions = table(
     column("admin_id", Integer),
     column("class_wnid", String),
     column("synset_wnid", String),
+    column("created_at", DateTime),
+    column("note", Text),
+)
+_label_decisions = table(
+    "label_decisions",
+    column("id", Integer),
+    column("admin_id", Integer),
+    column("general_wnid", String),
+    column("keep_json", Text),
+    column("merge_json", Text),
+    column("name", String),
     column("created_at", DateTime),
     column("note", Text),
 )
@@ -111,9 +124,44 @@ def read_votes(connection: Connection) -> list[Vote]:
     return _read_log(connection, _votes, _votes.c.annotator_id, _votes.c.comment, Vote)
 
 
-def read_decisions(connection: Connection) -> list[Decision]:
-    """Every admin decision, oldest first."""
+def read_class_decisions(connection: Connection) -> list[Decision]:
+    """Every class decision, oldest first."""
     return _read_log(connection, _decisions, _decisions.c.admin_id, _decisions.c.note, Decision)
+
+
+def read_label_decisions(connection: Connection) -> list[LabelDecision]:
+    """Every label decision, oldest first (ties in time by row id)."""
+    log = _label_decisions
+    query = (
+        select(
+            _users.c.username,
+            log.c.general_wnid,
+            log.c.keep_json,
+            log.c.merge_json,
+            log.c.created_at,
+            log.c.name,
+            log.c.note,
+        )
+        .join_from(log, _users, log.c.admin_id == _users.c.id)
+        .order_by(log.c.created_at, log.c.id)
+    )
+    return [
+        LabelDecision(
+            username,
+            general,
+            tuple(json.loads(keep)),
+            tuple(json.loads(merge)),
+            as_utc(created_at),
+            name or None,
+            note or None,
+        )
+        for username, general, keep, merge, created_at, name, note in connection.execute(query)
+    ]
+
+
+def read_decisions(connection: Connection) -> list[Decision | LabelDecision]:
+    """Every admin decision, class decisions then label decisions, each oldest first."""
+    return [*read_class_decisions(connection), *read_label_decisions(connection)]
 
 
 def read_hierarchy(connection: Connection) -> Hierarchy:
@@ -202,7 +250,7 @@ def engine_for(url: str) -> Engine:
         ) from None
 
 
-def read_everything(url: str) -> tuple[Hierarchy, list[Vote], list[Decision]]:
+def read_everything(url: str) -> tuple[Hierarchy, list[Vote], list[Decision | LabelDecision]]:
     """The hierarchy, votes and decisions of the database at `url`, in one transaction."""
     engine = engine_for(url)
     try:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from clustering import dbread
 from clustering.aggregate import DEFAULT_MIN_VOTES, DEFAULT_TIE_BREAK, Aggregation, aggregate
 from clustering.conflicts import DEFAULT_POLICY
-from clustering.votes import Decision, Vote
+from clustering.votes import Decision, LabelDecision, Vote
 from survey_app import models
 from survey_app.caches import kept
 from survey_app.database import hierarchy_from_db
@@ -24,8 +24,9 @@ def database_votes() -> list[Vote]:
     return dbread.read_votes(db.session.connection())
 
 
-def database_decisions() -> list[Decision]:
-    """Every admin decision in the database, oldest first."""
+def database_decisions() -> list[Decision | LabelDecision]:
+    """Every admin decision in the database: class decisions, then label decisions,
+    each oldest first."""
     return dbread.read_decisions(db.session.connection())
 
 
@@ -33,6 +34,7 @@ def database_decisions() -> list[Decision]:
 _LOG_POSITION = select(
     select(func.max(models.Vote.id)).scalar_subquery(),
     select(func.max(models.Decision.id)).scalar_subquery(),
+    select(func.max(models.LabelDecision.id)).scalar_subquery(),
 )
 # Aggregations kept per process, one per setting asked for (the review pages
 # ask for one; the downloads may ask for others): more are forgotten.
@@ -63,6 +65,7 @@ def current_aggregation(
         weighting=weighting,
         conflicts=conflicts,
         source="database",
+        check_decisions=False,  # the review pages show broken decisions; exports refuse
     )
     if settings not in by_settings and len(by_settings) >= AGGREGATIONS_KEPT:
         by_settings.clear()

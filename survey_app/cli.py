@@ -254,6 +254,7 @@ def export_cil_command(
 ) -> None:
     """Aggregate the votes into a CIL and write it."""
     result = current_aggregation(min_votes, conflicts, weighting, tie_break)
+    result.resolution.check_decisions()
     _write(file, dumps_cil(result.cil, flat))
     if report_file:
         _write(report_file, json.dumps(result.report(), sort_keys=True, indent=1) + "\n")

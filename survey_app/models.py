@@ -178,6 +178,25 @@ class Decision(db.Model):
     admin: Mapped[User] = relationship()
 
 
+class LabelDecision(db.Model):
+    """An admin's settlement of a label conflict in one act: the labels in `keep_json`
+    stay beside the general label, those in `merge_json` go into it (JSON lists of
+    synset wnids), and `name`, a lemma of the general label, names its rest.
+    Append-only; for each label, the latest label decision naming it counts."""
+
+    __tablename__ = "label_decisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    general_wnid: Mapped[str] = mapped_column(WNID, ForeignKey("synsets.wnid"))
+    keep_json: Mapped[str] = mapped_column(Text)
+    merge_json: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    admin: Mapped[User] = relationship()
+
+
 class Skip(db.Model):
     """An annotator put a class aside; the queue offers it again only when
     nothing unskipped is left. Not a vote, so it never counts towards K."""

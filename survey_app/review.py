@@ -430,6 +430,7 @@ def download(name: str):
             )
         try:
             result = current_aggregation(min_votes=min_votes, conflicts=conflicts)
+            result.resolution.check_decisions()
         except ConflictError as exc:
             return render_template("error.html", code=409, title="conflicts", message=str(exc)), 409
         body = dumps_cil(result.cil, flat=name == "cil-flat.json")
