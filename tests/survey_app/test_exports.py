@@ -107,7 +107,7 @@ def test_export_cil_end_to_end(voted, runner, tmp_path, small_hierarchy):
     result = runner.invoke(args=["export-cil", str(path), "--report", str(report)])
     assert result.exit_code == 0, result.output
     # bird above ostrich; the decided "fish" above the goldfish, which has no votes
-    assert "2 conflict(s) resolved (other)" in result.output
+    assert "2 conflict(s) resolved (votes)" in result.output
     assert validate_file(path, small_hierarchy).ok
     cil = read_cil(path)
     names = {c.wnid: cil.labels[c.label_index].name for c in cil.classes}
