@@ -357,6 +357,7 @@ def aggregate(
         scores={w: o.scores for w, o in aggregator.outcomes_.items()},
         decided=aggregator.decisions_,
         label_decisions=aggregator.label_decisions_,
+        undecided=[w for w, o in aggregator.outcomes_.items() if o.status == "undecided"],
     )
     if check_decisions:
         resolution.check_decisions()

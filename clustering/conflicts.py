@@ -260,13 +260,16 @@ def resolve_conflicts(
     scores: Mapping[str, Mapping[str, float]] | None = None,
     decided: Mapping[str, Decision] | None = None,
     label_decisions: Iterable[LabelDecision] = (),
+    undecided: Iterable[str] = (),
 ) -> Resolution:
     """The assignment made conflict-free (see the module's docstring).
 
     assignment: class wnid -> its chosen label (the votes' winner, or the decision's);
     scores: class wnid -> {label: votes} (default: one vote for its chosen label);
     decided: class wnid -> its latest class decision, which must hold;
-    label_decisions: every label decision (the latest naming a label counts).
+    label_decisions: every label decision (the latest naming a label counts);
+    undecided: classes that keep their own synset for want of votes: nobody's choice
+        yet, so their labels are always kept and settle no conflict.
     """
     if policy not in POLICIES:
         raise ValueError(
@@ -279,13 +282,16 @@ def resolve_conflicts(
     if scores is None:
         scores = {c: {label: 1.0} for c, label in assignment.items()}
     problem = _Problem(hierarchy, assignment, scores, set(decided))
-    specifics = sorted(w for w in problem.chosen if problem.above[w])
+    standing = {assignment[c] for c in undecided} - {
+        label for c, label in assignment.items() if c not in set(undecided)
+    }
+    specifics = sorted(w for w in problem.chosen if problem.above[w] and w not in standing)
     general_of = {w: problem.above_by_depth[w][0] for w in specifics}
     settled, broken = _admin_settlements(hierarchy, problem, general_of, decided, label_decisions)
     free = [w for w in specifics if w not in settled]
     if free and policy == "refuse":
         raise _refusal(hierarchy, [c for c in conflicts if c.specific in free])
-    kept = {w for w in problem.chosen if not problem.above[w]}
+    kept = {w for w in problem.chosen if not problem.above[w]} | standing
     kept |= {w for w, (keep, _, _) in settled.items() if keep}
     chosen_free = _settle_free(problem, free, kept, policy)
     kept |= chosen_free
@@ -476,7 +482,12 @@ def _reasons(
             )
             shown = ", ".join(hierarchy.label(w) for w in below[:3])
             more = f" and {len(below) - 3} more" if len(below) > 3 else ""
-            sources = {_settled_by(hierarchy, settlements[w], resolution.policy) for w in below}
+            sources = {
+                _settled_by(hierarchy, settlements[w], resolution.policy)
+                if w in settlements
+                else "too few votes yet"
+                for w in below
+            }
             by = sources.pop() if len(sources) == 1 else "several settlements"
             reasons[c] = (
                 f"the rest of {chose} beside the labels kept below it ({shown}{more}), kept by {by}"
