@@ -291,8 +291,10 @@ def resolve_conflicts(
     free = [w for w in specifics if w not in settled]
     if free and policy == "refuse":
         raise _refusal(hierarchy, [c for c in conflicts if c.specific in free])
-    kept = {w for w in problem.chosen if not problem.above[w]} | standing
+    kept = {w for w in problem.chosen if not problem.above[w]}
     kept |= {w for w, (keep, _, _) in settled.items() if keep}
+    # Labels kept for want of votes stay, but a lift takes them too, as it takes all.
+    kept |= standing if policy != "lift" else {w for w in standing if not problem.above[w]}
     chosen_free = _settle_free(problem, free, kept, policy)
     kept |= chosen_free
     final = {c: problem.final(c, kept) for c in assignment}
@@ -314,7 +316,7 @@ def resolve_conflicts(
     moved = {c: (label, final[c]) for c, label in assignment.items() if final[c] != label}
     lifted = {
         w: next(a for a in problem.above_by_depth[w] if a in kept)
-        for w in specifics
+        for w in problem.chosen
         if w not in kept
     }
     for c, decision in sorted(decided.items()):
