@@ -484,13 +484,13 @@ def _reasons(
             )
             shown = ", ".join(hierarchy.label(w) for w in below[:3])
             more = f" and {len(below) - 3} more" if len(below) > 3 else ""
+            # The labels right below it are settled in its own group, by one act or more.
             sources = {
                 _settled_by(hierarchy, settlements[w], resolution.policy)
-                if w in settlements
-                else "too few votes yet"
                 for w in below
-            }
-            by = sources.pop() if len(sources) == 1 else "several settlements"
+                if w in settlements and settlements[w].general == final
+            } or {"too few votes yet"}
+            by = sources.pop() if len(sources) == 1 else f"{len(sources)} settlements"
             reasons[c] = (
                 f"the rest of {chose} beside the labels kept below it ({shown}{more}), kept by {by}"
             )

@@ -10,8 +10,9 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-# The CIL trained without --labels, as the original trainer trained its CIL by default. Rewritten
-# by `python -m clustering strategy entry-level --out trainer/data/default_cil.json`.
+# The CIL trained without --labels, as the original trainer trained its CIL by default: the
+# published human labels signed off, rewritten by
+# `python -m clustering signoff --out trainer/data/default_cil.json`.
 DEFAULT_CIL = Path(__file__).resolve().parent / "data" / "default_cil.json"
 ARCHS = ("resnet18", "resnet34", "resnet50", "vgg19")
 SCHEDULES = ("step", "onecycle")
@@ -152,14 +153,22 @@ def _plain(value: object) -> object:
 
 
 def default_cil_summary() -> str:
-    """What the default CIL is, for --help: its file, labels and the strategy that wrote it.
+    """What the default CIL is, for --help: its file, labels and what made it.
 
     Read as plain JSON so that --help needs neither torch nor the CIL reader's checks.
     """
     try:
         content = json.loads(DEFAULT_CIL.read_text())
-        method = content.get("provenance", {}).get("method", "unknown method")
-        size = f"{len(content['labels'])} labels, written by the {method} strategy"
+        provenance = content.get("provenance", {})
+        signoff = provenance.get("signoff")
+        if signoff:
+            size = (
+                f"{len(content['labels'])} labels: the human labels of {signoff['labels']}, "
+                "their conflicts settled by accepted proposals"
+            )
+        else:
+            method = provenance.get("method", "unknown method")
+            size = f"{len(content['labels'])} labels, written by the {method} strategy"
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         size = "missing or unreadable"
     return f"trainer/data/default_cil.json ({size})"

@@ -115,7 +115,7 @@ def test_help_names_the_default_cil_and_where_it_came_from(capsys):
         parse_config(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "Default: the project's CIL, trainer/data/default_cil.json (" in text
-    assert "labels, written by the" in text and "strategy)" in text
+    assert "labels: the human labels of clustering/data/published_cil_v3.json" in text
     assert "defaults: the paper's run, but for --crop-padding" in text
 
 
