@@ -1,5 +1,6 @@
 """The admin's review of the survey: progress and agreement, the disagreement
-queue where a class is settled by an (append-only) decision, the "look at once"
+queue where conflicts are settled as labels (label decisions) and classes one by
+one (class decisions, both append-only), a page per class, the "look at once"
 overview of the current labels, and the downloads.
 
 Every page aggregates the database's votes afresh through `survey_app.aggregation`,
@@ -9,10 +10,12 @@ would write.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import ClassVar
 
 from flask import (
     Blueprint,
@@ -26,56 +29,118 @@ from flask import (
 )
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, SubmitField
-from wtforms.validators import InputRequired, Length, Optional
+from sqlalchemy import select
+from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
-from clustering.aggregate import DEFAULT_MIN_VOTES, Aggregation, ClassOutcome
+from clustering.aggregate import DEFAULT_MIN_VOTES, Aggregation, ClassOutcome, aggregate
 from clustering.cil import dumps_cil
 from clustering.conflicts import (
     DEFAULT_POLICY,
     POLICIES,
     ConflictError,
-    find_conflicts,
+    ConflictGroup,
+    Settlement,
     find_overlaps,
 )
 from clustering.hierarchy import Hierarchy
-from clustering.votes import votes_to_jsonl
-from survey_app import images
-from survey_app.aggregation import current_aggregation, database_votes
+from clustering.votes import LabelDecision as LabelDecisionValue
+from clustering.votes import label_decision_problems, votes_to_jsonl
+from survey_app import images, label_decisions
+from survey_app.aggregation import current_aggregation, database_decisions, database_votes
 from survey_app.annotate_data import suggestions
 from survey_app.auth import admin_required
 from survey_app.caches import kept
 from survey_app.database import hierarchy_from_db, require_class
 from survey_app.extensions import db
-from survey_app.models import Decision
+from survey_app.models import Decision, LabelDecision, User, Vote
 from survey_app.paging import page_of
 from survey_app.votes import COMMENT_MAX, clean_text
 
 bp = Blueprint("review", __name__)
 
 # The class list's filters: by vote, too few votes, settled by an admin, no clear
-# winner, in a conflict among decided labels, with a comment.
-FILTERS = ("voted", "undecided", "settled", "split", "conflict", "comment")
+# winner, its label in an open conflict, under two labels, with a comment.
+FILTERS = ("voted", "undecided", "settled", "split", "conflict", "overlap", "comment")
 PER_PAGE = 50
 MAX_PER_PAGE = 200
 NAMES_SHOWN = 8  # member names on a label's card, and below a conflict's general label
+SAID_IN_FULL = 3  # labels a proposal names, each side, before "and N more"
+PICTURES = 3  # of a conflict's members in its queue row
+CLASS_PICTURES = 6
+ACCEPTED_AS_EXPORTED = "accepted as exported"
 
 
 class DecisionForm(FlaskForm):
-    """Settle one class: a synset of its chain (the choices), and why."""
+    """Settle one class: a synset of its chain (the choices), and why. `then` is
+    "merge" once the admin has confirmed the labels the decision merges; `back`
+    says which page to return to."""
 
     synset = SelectField("Label", validators=[InputRequired()], validate_choice=True)
     note = StringField("Note (optional)", validators=[Optional(), Length(max=COMMENT_MAX)])
+    then = HiddenField(validators=[Optional(), AnyOf(["merge"])])
+    back = HiddenField(validators=[Optional(), AnyOf(["queue", "class"])])
     submit = SubmitField("Settle")
 
 
 def decision_form(
-    hierarchy: Hierarchy, wnid: str, current: str, formdata: object | None = None
+    hierarchy: Hierarchy,
+    wnid: str,
+    current: str,
+    formdata: object | None = None,
+    back: str = "queue",
 ) -> DecisionForm:
     form = DecisionForm(formdata=formdata, prefix=wnid)
-    form.synset.choices = [(w, hierarchy.label(w)) for w in reversed(hierarchy.chain_wnids(wnid))]
+    form.synset.choices = [
+        SelectChoice(w, hierarchy.label(w)) for w in reversed(hierarchy.chain_wnids(wnid))
+    ]
     if formdata is None:
         form.synset.data = current
+        form.back.data = back
+    return form
+
+
+class SettleForm(FlaskForm):
+    """Settle a conflict differently: keep or merge each label below (a radio field
+    per label, added by `settle_form`), and the name of the general label's rest.
+    The name's choices are not checked here: `label_decisions.record` checks them,
+    with the same message the API gives."""
+
+    name = SelectField("Name the rest", validate_choice=False)
+    note = StringField("Note (optional)", validators=[Optional(), Length(max=COMMENT_MAX)])
+    submit = SubmitField("Settle")
+
+
+def settle_form(
+    hierarchy: Hierarchy,
+    general: str,
+    specifics: Sequence[str],
+    proposed: Iterable[str] = (),
+    name: str | None = None,
+    formdata: object | None = None,
+) -> SettleForm:
+    """The form for one group: `proposed` are the labels kept now, `name` the rest's now."""
+    keep = set(proposed)
+    here = hierarchy.label(general) if general in hierarchy.synsets else general
+    fields = {
+        f"label_{w}": RadioField(
+            hierarchy.label(w),
+            choices=[
+                SelectChoice("keep", f"keep beside {here}"),
+                SelectChoice("merge", f"merge into {here}"),
+            ],
+            default="keep" if w in keep else "merge",
+            validators=[InputRequired()],
+        )
+        for w in specifics
+    }
+    form = type("GroupSettleForm", (SettleForm,), fields)(formdata=formdata, prefix=general)
+    if general in hierarchy.synsets:
+        lemmas = [lemma.replace("_", " ") for lemma in hierarchy.synsets[general].lemmas]
+        form.name.choices = [SelectChoice(lemma, f"other {lemma}") for lemma in lemmas]
+        if formdata is None:
+            form.name.data = name or lemmas[0]
     return form
 
 
@@ -85,53 +150,10 @@ def require_admin() -> None:
     """Every page and action here is for admins only."""
 
 
-@dataclass(frozen=True)
-class ConflictGroup:
-    """A decided label above other decided labels: "bird is above ostrich, cock, ..."."""
-
-    general: str
-    specifics: tuple[str, ...]  # the decided labels below it, by name
-    classes: tuple[str, ...]  # the classes decided as one of them, by name: what merging settles
-
-
-def decided_labels(result: Aggregation) -> dict[str, str]:
-    """Class -> label for the classes decided by vote or by an admin. An undecided
-    class keeps its own label in an export, but it is no one's choice yet, so
-    it makes no conflict worth an admin's time."""
-    return {w: o.label for w, o in result.outcomes.items() if o.status != "undecided"}
-
-
-def conflict_groups(result: Aggregation) -> list[ConflictGroup]:
-    """The conflicts among decided labels, one group per general label, the
-    groups by the general label's name (case-insensitive)."""
-    return _derived(result, "conflict_groups", _conflict_groups)
-
-
-def _conflict_groups(result: Aggregation) -> list[ConflictGroup]:
-    decided = decided_labels(result)
-    hierarchy = result.hierarchy
-    below: dict[str, set[str]] = {}
-    for conflict in find_conflicts(hierarchy, decided.values()):
-        below.setdefault(conflict.general, set()).add(conflict.specific)
-    classes_of: dict[str, list[str]] = {}
-    for wnid, label in decided.items():
-        classes_of.setdefault(label, []).append(wnid)
-    groups = [
-        ConflictGroup(
-            general,
-            _by_name(hierarchy, specifics),
-            _by_name(hierarchy, (w for s in specifics for w in classes_of[s])),
-        )
-        for general, specifics in below.items()
-    ]
-    return sorted(groups, key=lambda g: _name_key(hierarchy, g.general))
-
-
-def _derived(result: Aggregation, name: str, compute: Callable[[Aggregation], list]) -> list:
+def _derived(result: Aggregation, name: str, compute: Callable[[Aggregation], object]):
     """`compute(result)`, kept while `result` is the current aggregation (which
     `current_aggregation` keeps until a vote or decision is added): every review
-    page needs the conflicts and the queue, and finding them took most of a
-    page's time at 1,000 classes."""
+    page needs the queue, and finding it took most of a page's time at 1,000 classes."""
     return kept(("review", name), result, lambda: compute(result))
 
 
@@ -143,15 +165,75 @@ def _by_name(hierarchy: Hierarchy, wnids: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(wnids, key=lambda w: _name_key(hierarchy, w)))
 
 
+def chosen_by(result: Aggregation) -> dict[str, tuple[str, ...]]:
+    """Label -> the classes decided as it (by vote or by an admin), by name."""
+    return _derived(result, "chosen_by", _chosen_by)
+
+
+def _chosen_by(result: Aggregation) -> dict[str, tuple[str, ...]]:
+    classes: dict[str, list[str]] = {}
+    for wnid, outcome in result.outcomes.items():
+        if outcome.status != "undecided":
+            classes.setdefault(outcome.label, []).append(wnid)
+    return {label: _by_name(result.hierarchy, ws) for label, ws in classes.items()}
+
+
+# --- the queue ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LabelBelow:
+    """A label below a conflict's general label, as the queue shows it."""
+
+    wnid: str
+    classes: tuple[str, ...]  # the classes decided as it, by name
+    votes: int  # their votes for it
+    settlement: Settlement  # how the export settles it now
+
+
+@dataclass(frozen=True)
+class ConflictRow:
+    """An open conflict group: the general label, the labels below it, and what
+    the export does with them now (the proposal, which Accept records)."""
+
+    kind: ClassVar[str] = "conflict"
+    group: ConflictGroup
+    classes: tuple[str, ...]  # the classes decided as the general label, by name
+    below: tuple[LabelBelow, ...]  # by name
+    rest_name: str  # the lemma that names the general label's rest now
+
+    @property
+    def general(self) -> str:
+        return self.group.general
+
+    @property
+    def kept(self) -> tuple[LabelBelow, ...]:
+        return tuple(b for b in self.below if b.settlement.kept)
+
+    @property
+    def merged(self) -> tuple[LabelBelow, ...]:
+        return tuple(b for b in self.below if not b.settlement.kept)
+
+    def members(self) -> list[str]:
+        """The classes of the conflict: the general label's, then each label's."""
+        return [*self.classes, *(c for b in self.below for c in b.classes)]
+
+
 @dataclass(frozen=True)
 class QueueEntry:
-    """A class an admin should look at, and why."""
+    """A class an admin should look at for a reason of its own."""
 
+    kind: ClassVar[str] = "class"
     wnid: str
     outcome: ClassOutcome
     final: str  # its label in the CIL, after conflicts
-    reasons: tuple[str, ...]  # "split", "tie", "conflict", "overlap", "comment"
+    reasons: tuple[str, ...]  # "split", "tie", "overlap", "comment"
     since: datetime  # its latest counted vote: how long it has waited
+    also_under: tuple[str, ...] = ()  # the chosen labels it also lies under (overlap)
+
+    @property
+    def proposed(self) -> bool:
+        """Only an overlap has a proposal (keep the exported label); a split, a tie or
+        a comment needs a person."""
+        return self.reasons == ("overlap",)
 
 
 def _clear_winner(outcome: ClassOutcome) -> bool:
@@ -169,20 +251,45 @@ def _latest_times(result: Aggregation, key: str) -> dict[str, datetime]:
     return latest
 
 
-def disagreement_queue(result: Aggregation) -> list[QueueEntry]:
-    """The classes not settled by a decision that an admin should look at: those
-    with at least the minimum votes and no clear winner, those whose decided
-    label is in a conflict with another decided label (or that lie under two
-    labels through two paths), and those with a comment, whatever their votes.
-    A class without votes is never here. Oldest first: by the latest counted
-    vote, so the class that has waited longest comes first."""
-    return _derived(result, "queue", _disagreement_queue)
+def conflict_rows(result: Aggregation, groups: Iterable[ConflictGroup]) -> list[ConflictRow]:
+    """`groups` as the queue and the summary show them, by the general label's name."""
+    hierarchy = result.hierarchy
+    classes = chosen_by(result)
+    settlements = result.resolution.settlements
+    names = result.resolution.names
+    rows = [
+        ConflictRow(
+            group,
+            classes.get(group.general, ()),
+            tuple(
+                LabelBelow(
+                    w,
+                    classes.get(w, ()),
+                    sum(result.outcomes[c].votes.get(w, 0) for c in classes.get(w, ())),
+                    settlements[w],
+                )
+                for w in _by_name(hierarchy, group.specifics)
+            ),
+            names.get(group.general, hierarchy.label(group.general)),
+        )
+        for group in groups
+    ]
+    return sorted(rows, key=lambda row: _name_key(hierarchy, row.general))
 
 
-def _disagreement_queue(result: Aggregation) -> list[QueueEntry]:
-    in_conflict = {w for g in conflict_groups(result) for w in (g.general, *g.specifics)}
-    decided = decided_labels(result)
-    overlapping = {o.wnid for o in find_overlaps(result.hierarchy, result.resolution.assignment)}
+def class_entries(result: Aggregation) -> list[QueueEntry]:
+    """The classes not settled by a decision that an admin should look at, for a
+    reason of their own: at least the minimum votes and no clear winner, under two
+    chosen labels through two hypernym paths (an overlap), or a comment. A class
+    without votes is never here, nor one whose only trouble is its label's conflict
+    (the conflict's row settles that). Oldest first: by the latest counted vote."""
+    return _derived(result, "class_entries", _class_entries)
+
+
+def _class_entries(result: Aggregation) -> list[QueueEntry]:
+    also: dict[str, list[str]] = {}
+    for overlap in find_overlaps(result.hierarchy, result.resolution.assignment):
+        also.setdefault(overlap.wnid, []).append(overlap.also_under)
     since = _latest_times(result, "wnid")
     entries = []
     for wnid, outcome in result.outcomes.items():
@@ -193,19 +300,69 @@ def _disagreement_queue(result: Aggregation) -> list[QueueEntry]:
             reasons.append("split")
             if outcome.tied:
                 reasons.append("tie")
-        if wnid in decided and decided[wnid] in in_conflict:
-            reasons.append("conflict")
-        if wnid in decided and wnid in overlapping:
+        if outcome.status == "voted" and wnid in also:
             reasons.append("overlap")
         if outcome.comments:
             reasons.append("comment")
         if reasons:
+            final = result.resolution.assignment[wnid]
             entries.append(
                 QueueEntry(
-                    wnid, outcome, result.resolution.assignment[wnid], tuple(reasons), since[wnid]
+                    wnid, outcome, final, tuple(reasons), since[wnid], tuple(also.get(wnid, ()))
                 )
             )
     return sorted(entries, key=lambda e: (e.since, e.wnid))
+
+
+def disagreement_queue(result: Aggregation) -> list[ConflictRow | QueueEntry]:
+    """What an admin should settle: each open conflict group once (by the general
+    label's name), then the classes with a reason of their own (`class_entries`)."""
+    return _derived(result, "queue", _disagreement_queue)
+
+
+def _disagreement_queue(result: Aggregation) -> list[ConflictRow | QueueEntry]:
+    return [*conflict_rows(result, label_decisions.open_groups(result)), *class_entries(result)]
+
+
+def _votes_text(n: float) -> str:
+    return f"{n:g} vote{'' if n == 1 else 's'}"
+
+
+def _listed(hierarchy: Hierarchy, below: Sequence[LabelBelow]) -> str:
+    """ "ostrich (2 votes kept against 0 merged), cock (…) and 4 more"."""
+    said = [
+        f"{hierarchy.label(b.wnid)} ({_votes_text(b.settlement.kept_votes)} kept against "
+        f"{b.settlement.merged_votes:g} merged)"
+        for b in below[:SAID_IN_FULL]
+    ]
+    if len(below) > SAID_IN_FULL:
+        return f"{', '.join(said)} and {len(below) - SAID_IN_FULL} more"
+    return said[0] if len(said) == 1 else f"{', '.join(said[:-1])} and {said[-1]}"
+
+
+def proposal_text(hierarchy: Hierarchy, row: ConflictRow) -> str:
+    """The proposed resolution in words: "keep carbonara (3 votes kept against 0
+    merged); name the rest “other sauce”"."""
+    parts = []
+    if row.kept:
+        parts.append(f"keep {_listed(hierarchy, row.kept)}")
+    if row.merged:
+        parts.append(f"merge {_listed(hierarchy, row.merged)} into {hierarchy.label(row.general)}")
+    if row.kept:
+        parts.append(f"name the rest “other {row.rest_name}”")
+    return "; ".join(parts)
+
+
+def _pictures(wnids: Iterable[str], limit: int = PICTURES) -> list[tuple[str, str]]:
+    """(url, class wnid) of the first small picture of up to `limit` of the classes."""
+    found = []
+    for wnid in wnids:
+        url = images.first_thumbnail_url(wnid)
+        if url:
+            found.append((url, wnid))
+            if len(found) == limit:
+                break
+    return found
 
 
 def _label_names(result: Aggregation) -> dict[str, str]:
@@ -219,14 +376,375 @@ def _page_of(items: Sequence, per_page: int = PER_PAGE) -> tuple[Sequence, int, 
     )
 
 
+@bp.get("/queue")
+def queue():
+    """Each open conflict with its proposal, Accept and a settle form; the classes
+    with a reason of their own, each with a decision form."""
+    result = current_aggregation()
+    hierarchy = result.hierarchy
+    entries = disagreement_queue(result)
+    shown, page, pages = _page_of(entries)
+    conflicts = [e for e in shown if e.kind == "conflict"]
+    classes = [e for e in shown if e.kind == "class"]
+    settlements = result.resolution.settlements
+    return render_template(
+        "review/queue.html",
+        conflicts=conflicts,
+        classes=classes,
+        n_conflicts=sum(e.kind == "conflict" for e in entries),
+        n_classes=sum(e.kind == "class" for e in entries),
+        n_proposed=sum(e.kind == "conflict" or e.proposed for e in entries),
+        proposals={row.general: proposal_text(hierarchy, row) for row in conflicts},
+        pictures={row.general: _pictures(row.members()) for row in conflicts},
+        settle_forms={
+            row.general: settle_form(
+                hierarchy,
+                row.general,
+                row.group.specifics,
+                (w for w in row.group.specifics if settlements[w].kept),
+                row.rest_name,
+            )
+            for row in conflicts
+        },
+        forms={e.wnid: decision_form(hierarchy, e.wnid, e.final) for e in classes},
+        hierarchy=hierarchy,
+        names=_label_names(result),
+        broken=result.resolution.broken,
+        page=page,
+        pages=pages,
+    )
+
+
+def _after_settling():
+    return redirect(url_for("review.queue"), code=303)
+
+
+@bp.post("/conflicts/<general>/accept")
+def accept(general: str):
+    """Record a conflict's proposed resolution as a label decision, in one click."""
+    result = current_aggregation()
+    if general not in {g.general for g in label_decisions.open_groups(result)}:
+        abort(404, description="No open conflict has this general label; it may be settled.")
+    label_decisions.accept(result, current_user.id, [general])
+    db.session.commit()
+    flash(f"Accepted the proposed resolution of {result.hierarchy.label(general)}.", "info")
+    return _after_settling()
+
+
+@bp.post("/queue/accept-all")
+def accept_all():
+    """Record every proposal: a class decision equal to its exported label for each
+    class whose only trouble is an overlap, then a label decision for each open
+    conflict, read from the labels those decisions give."""
+    result = current_aggregation()
+    overlaps = [e for e in class_entries(result) if e.proposed]
+    for entry in overlaps:
+        _record_decision(entry.wnid, entry.final, ACCEPTED_AS_EXPORTED)
+    if overlaps:
+        db.session.flush()
+        # A class decision may change a class's chosen label and so the groups; not
+        # `current_aggregation`, which would keep a result of rows not yet committed.
+        result = _aggregation_of_session()
+    rows = label_decisions.accept(result, current_user.id)
+    db.session.commit()
+    flash(
+        f"Accepted {len(rows)} conflict resolution{'s' if len(rows) != 1 else ''} and kept "
+        f"{len(overlaps)} class{'es' if len(overlaps) != 1 else ''} under two labels as exported.",
+        "info",
+    )
+    return _after_settling()
+
+
+def _aggregation_of_session() -> Aggregation:
+    """The aggregation of the session's rows, flushed ones included, with the review's
+    settings (those `current_aggregation` uses by default)."""
+    return aggregate(
+        hierarchy_from_db(),
+        database_votes(),
+        database_decisions(),
+        source="database",
+        check_decisions=False,
+    )
+
+
+@bp.post("/conflicts/<general>/settle")
+def settle(general: str):
+    """Settle a conflict as the admin chose: each label below kept or merged, the
+    rest named by a lemma of the general label."""
+    result = current_aggregation()
+    group = label_decisions.group_of(result, general)
+    specifics = group.specifics if group else ()
+    form = settle_form(result.hierarchy, general, specifics, formdata=request.form)
+    if not form.validate():
+        abort(400, description=f"The label decision was not recorded: {_form_problems(form)}")
+    choice = {w: form[f"label_{w}"].data for w in specifics}
+    try:
+        label_decisions.record(
+            result,
+            current_user.id,
+            general,
+            [w for w in specifics if choice[w] == "keep"],
+            [w for w in specifics if choice[w] == "merge"],
+            form.name.data,
+            form.note.data,
+        )
+    except label_decisions.LabelDecisionError as exc:
+        abort(400, description=str(exc))
+    db.session.commit()
+    flash(f"Settled the conflict below {result.hierarchy.label(general)}.", "info")
+    return _after_settling()
+
+
+def _form_problems(form: FlaskForm) -> str:
+    return "; ".join(f"{field}: {', '.join(errors)}" for field, errors in form.errors.items())
+
+
+# --- settling a class -----------------------------------------------------------------
+def labels_merged_by(result: Aggregation, wnid: str, label: str) -> list[str]:
+    """The labels that settling `wnid` as `label` would merge into it, deepest last:
+    the labels decided for other classes, kept now, below `label` on the class's
+    chain. A class decision lands its class exactly on its label, so no kept label
+    may stay between; the classes exported as those labels would go with it."""
+    hierarchy = result.hierarchy
+    others = chosen_by(result)
+    settlements = result.resolution.settlements
+    return [
+        w
+        for w in hierarchy.chain_wnids(wnid)
+        if label in hierarchy.ancestors(w)
+        and any(c != wnid for c in others.get(w, ()))
+        and (w not in settlements or settlements[w].kept)
+    ]
+
+
+@dataclass(frozen=True)
+class Merge:
+    """What a class decision merges: `labels` into `label`, taking the classes
+    `exported` as them, and `decided`, the classes an admin settled as one of them."""
+
+    wnid: str
+    label: str
+    labels: tuple[str, ...]
+    exported: tuple[str, ...]
+    decided: tuple[str, ...]
+
+
+def merge_of(result: Aggregation, wnid: str, label: str) -> Merge:
+    labels = labels_merged_by(result, wnid, label)
+    exported = [
+        c for c, final in result.resolution.assignment.items() if final in labels and c != wnid
+    ]
+    decided = [
+        c for c, d in result.aggregator.decisions_.items() if d.label in labels and c != wnid
+    ]
+    hierarchy = result.hierarchy
+    return Merge(
+        wnid, label, tuple(labels), _by_name(hierarchy, exported), _by_name(hierarchy, decided)
+    )
+
+
+def _record_decision(wnid: str, label: str, note: str | None) -> None:
+    db.session.add(
+        Decision(admin_id=current_user.id, class_wnid=wnid, synset_wnid=label, note=note)
+    )
+
+
+def _record_merge(hierarchy: Hierarchy, merge: Merge, note: str | None) -> None:
+    """The label decision that merges `merge.labels` into the decided label, and a
+    decision for each class settled as one of them, as the general label: else that
+    class's decision would need the label kept and could not hold. Built directly,
+    not by `label_decisions.record`: the decided label becomes a conflict's general
+    label only with the class decision beside it."""
+    why = note or f"with {hierarchy.label(merge.wnid)} settled as {hierarchy.label(merge.label)}"
+    value = LabelDecisionValue(
+        current_user.username, merge.label, (), merge.labels, datetime.now(UTC), None, why
+    )
+    problems = label_decision_problems(hierarchy, value)
+    if problems:
+        abort(400, description=f"The label decision was not recorded: {'; '.join(problems)}")
+    db.session.add(
+        LabelDecision(
+            admin_id=current_user.id,
+            general_wnid=merge.label,
+            keep_json="[]",
+            merge_json=json.dumps(list(merge.labels)),
+            note=why,
+        )
+    )
+    for wnid in merge.decided:
+        _record_decision(wnid, merge.label, f"merged into {hierarchy.label(merge.label)}")
+
+
+@bp.post("/classes/<wnid>/decision")
+def decide(wnid: str):
+    """Settle a class with an (append-only) decision; where it would merge labels of
+    other classes, ask first (the confirmation page posts here again)."""
+    require_class(wnid)
+    result = current_aggregation()
+    hierarchy = result.hierarchy
+    form = decision_form(hierarchy, wnid, wnid, formdata=request.form)
+    if not form.validate():
+        abort(400, description=f"The decision was not recorded: {_form_problems(form)}")
+    try:
+        note = clean_text(form.note.data, "note")
+    except ValueError as exc:
+        abort(400, description=f"The decision was not recorded: {exc}")
+    label = form.synset.data
+    merge = merge_of(result, wnid, label)
+    if merge.labels and form.then.data != "merge":
+        return render_template(
+            "review/confirm.html",
+            merge=merge,
+            instead=hierarchy.deepest(merge.labels),
+            form=form,
+            hierarchy=hierarchy,
+            names_shown=NAMES_SHOWN,
+            back=_back_url(form.back.data, wnid),
+        )
+    _record_decision(wnid, label, note)
+    if merge.labels:
+        _record_merge(hierarchy, merge, note)
+    db.session.commit()
+    merged = f", merging {_names(hierarchy, merge.labels)} into it" if merge.labels else ""
+    flash(f"Settled {hierarchy.label(wnid)} ({wnid}) as {hierarchy.label(label)}{merged}.", "info")
+    return redirect(_back_url(form.back.data, wnid), code=303)
+
+
+def _back_url(back: str | None, wnid: str) -> str:
+    if back == "class":
+        return url_for("review.class_page", wnid=wnid)
+    return url_for("review.queue")
+
+
+def _names(hierarchy: Hierarchy, wnids: Iterable[str]) -> str:
+    return ", ".join(hierarchy.label(w) for w in wnids)
+
+
+# --- a class's page -------------------------------------------------------------------
+@dataclass(frozen=True)
+class VoteRow:
+    annotator: str
+    label: str
+    time: datetime
+    comment: str | None
+    counted: bool  # the annotator's latest vote for the class
+
+
+def class_votes(wnid: str) -> list[VoteRow]:
+    """Every vote for the class, oldest first; the latest of each annotator counts
+    (of two at the same time, the later row, as `clustering.votes.latest_votes`)."""
+    rows = db.session.execute(
+        select(Vote, User.username)
+        .join(User, Vote.annotator_id == User.id)
+        .where(Vote.class_wnid == wnid)
+        .order_by(Vote.created_at, Vote.id)
+    ).all()
+    latest = {name: vote.id for vote, name in rows}
+    return [
+        VoteRow(name, vote.synset_wnid, vote.created_at, vote.comment, latest[name] == vote.id)
+        for vote, name in rows
+    ]
+
+
+def class_decisions(wnid: str) -> list[Decision]:
+    """The class's decisions, oldest first (the latest counts)."""
+    return db.session.scalars(
+        select(Decision)
+        .where(Decision.class_wnid == wnid)
+        .order_by(Decision.created_at, Decision.id)
+    ).all()
+
+
+@dataclass(frozen=True)
+class LabelDecisionRow:
+    admin: str
+    time: datetime
+    general: str
+    keep: tuple[str, ...]
+    merge: tuple[str, ...]
+    name: str | None
+    note: str | None
+
+
+def label_decisions_on(hierarchy: Hierarchy, wnid: str) -> list[LabelDecisionRow]:
+    """The label decisions that name a synset of the class's chain: those settling
+    its label, a label it lies under, or one that would take it."""
+    chain = set(hierarchy.chain_wnids(wnid))
+    rows = []
+    for row in db.session.scalars(
+        select(LabelDecision).order_by(LabelDecision.created_at, LabelDecision.id)
+    ):
+        keep, merge = tuple(json.loads(row.keep_json)), tuple(json.loads(row.merge_json))
+        if chain.intersection((row.general_wnid, *keep, *merge)):
+            rows.append(
+                LabelDecisionRow(
+                    row.admin.username,
+                    row.created_at,
+                    row.general_wnid,
+                    keep,
+                    merge,
+                    row.name,
+                    row.note,
+                )
+            )
+    return rows
+
+
+def class_status(result: Aggregation, wnid: str) -> str:
+    """ "settled", "voted: split, tie", "undecided", ... with the queue's reasons."""
+    outcome = result.outcomes[wnid]
+    status = "settled" if outcome.status == "decided" else outcome.status
+    entry = next((e for e in class_entries(result) if e.wnid == wnid), None)
+    return f"{status}: {', '.join(entry.reasons)}" if entry else status
+
+
+def class_groups(result: Aggregation, wnid: str) -> list[ConflictGroup]:
+    """The conflict groups whose labels lie on the class's chain."""
+    chain = set(result.hierarchy.chain_wnids(wnid))
+    return [g for g in result.resolution.groups if chain.intersection((g.general, *g.specifics))]
+
+
+@bp.get("/classes/<wnid>")
+def class_page(wnid: str):
+    """One class: its pictures, every vote, the decisions on it, its exported
+    label and why, and a form to settle it."""
+    require_class(wnid)
+    result = current_aggregation()
+    hierarchy = result.hierarchy
+    final = result.resolution.assignment[wnid]
+    return render_template(
+        "review/class.html",
+        wnid=wnid,
+        synset=hierarchy.synsets[wnid],
+        outcome=result.outcomes[wnid],
+        status=class_status(result, wnid),
+        pictures=images.image_urls(wnid, "small", CLASS_PICTURES),
+        image_warning=images.source_warning(),
+        votes=class_votes(wnid),
+        decisions=class_decisions(wnid),
+        label_decisions=label_decisions_on(hierarchy, wnid),
+        groups=class_groups(result, wnid),
+        open_groups={g.general for g in label_decisions.open_groups(result)},
+        final=final,
+        names=_label_names(result),
+        reason=_derived(result, "reasons", lambda r: r.reasons).get(wnid),
+        form=decision_form(hierarchy, wnid, final, back="class"),
+        hierarchy=hierarchy,
+        broken=result.resolution.broken,
+    )
+
+
+# --- the summary, the class list, the overview ----------------------------------------
 @bp.get("/")
 def index():
-    """Progress and agreement: the classes' outcomes, each annotator's votes, and the conflict groups."""
+    """Progress and agreement: the classes' outcomes, each annotator's votes, and the
+    conflict groups."""
     result = current_aggregation()
     counted = result.aggregator.counted_votes_
     statuses = Counter(o.status for o in result.outcomes.values())
-    groups = conflict_groups(result)
-    shown, page, pages = _page_of(groups)
+    groups = result.resolution.groups
+    rows = _derived(result, "all_conflicts", lambda r: conflict_rows(r, r.resolution.groups))
+    shown, page, pages = _page_of(rows)
     return render_template(
         "review/index.html",
         result=result,
@@ -237,8 +755,9 @@ def index():
         statuses=statuses,
         total=len(result.outcomes),
         queue_length=len(disagreement_queue(result)),
-        groups=shown,
+        rows=shown,
         n_groups=len(groups),
+        n_open=sum(not g.settled for g in groups),
         page=page,
         pages=pages,
         hierarchy=result.hierarchy,
@@ -246,6 +765,7 @@ def index():
         default_policy=DEFAULT_POLICY,
         min_votes=DEFAULT_MIN_VOTES,
         names_shown=NAMES_SHOWN,
+        broken=result.resolution.broken,
     )
 
 
@@ -266,13 +786,17 @@ def _class_filter(result: Aggregation, status: str, annotator: str) -> list[str]
     """The classes under the filters, by name (case-insensitive)."""
     wnids: Iterable[str] = result.outcomes
     if status:
-        queue = {e.wnid: e.reasons for e in disagreement_queue(result)}
+        reasons = {e.wnid: e.reasons for e in class_entries(result)}
+        in_conflict = {
+            w for g in label_decisions.open_groups(result) for w in (g.general, *g.specifics)
+        }
         test = {
             "voted": lambda o: o.status == "voted",
             "undecided": lambda o: o.status == "undecided",
             "settled": lambda o: o.status == "decided",
-            "split": lambda o: "split" in queue.get(o.wnid, ()),
-            "conflict": lambda o: "conflict" in queue.get(o.wnid, ()),
+            "split": lambda o: "split" in reasons.get(o.wnid, ()),
+            "conflict": lambda o: o.status != "undecided" and o.label in in_conflict,
+            "overlap": lambda o: "overlap" in reasons.get(o.wnid, ()),
             "comment": lambda o: bool(o.comments),
         }[status]
         wnids = [w for w in wnids if test(result.outcomes[w])]
@@ -311,78 +835,63 @@ def classes():
     )
 
 
-@bp.get("/queue")
-def queue():
-    """The classes an admin should settle, each with a decision form."""
-    result = current_aggregation()
+def _settled_by(settlement: Settlement) -> str:
+    """Who settled a label, briefly: "the proposed resolution", "boss's label decision"."""
+    if settlement.by == "policy":
+        return "the proposed resolution"
+    return f"{settlement.decision.admin}'s {settlement.by}"
+
+
+def label_notes(result: Aggregation, label: str, members: Sequence[str]) -> list[str]:
+    """Where a label is not simply its members' own choice, in short sentences: the
+    rest of a general label, labels merged into it, classes moved down into it,
+    classes settled by an admin or still short of votes."""
     hierarchy = result.hierarchy
-    entries = disagreement_queue(result)
-    shown, page, pages = _page_of(entries)
-    forms = {e.wnid: decision_form(hierarchy, e.wnid, e.final) for e in shown}
-    return render_template(
-        "review/queue.html",
-        entries=shown,
-        total=len(entries),
-        forms=forms,
-        hierarchy=hierarchy,
-        names=_label_names(result),
-        page=page,
-        pages=pages,
-    )
-
-
-def _record_decision(wnid: str, label: str, note: str | None) -> None:
-    db.session.add(
-        Decision(admin_id=current_user.id, class_wnid=wnid, synset_wnid=label, note=note)
-    )
-
-
-@bp.post("/classes/<wnid>/decision")
-def decide(wnid: str):
-    """Settle a class with an (append-only) decision."""
-    require_class(wnid)
-    hierarchy = hierarchy_from_db()
-    form = decision_form(hierarchy, wnid, wnid, formdata=request.form)
-    if not form.validate():
-        problems = "; ".join(
-            f"{field}: {', '.join(errors)}" for field, errors in form.errors.items()
+    resolution = result.resolution
+    outcomes = result.outcomes
+    notes = []
+    if label in resolution.other_labels:
+        below = _by_name(
+            hierarchy,
+            {w for w in resolution.assignment.values() if hierarchy.is_ancestor(label, w)},
         )
-        abort(400, description=f"The decision was not recorded: {problems}")
-    try:
-        note = clean_text(form.note.data, "note")
-    except ValueError as exc:
-        abort(400, description=f"The decision was not recorded: {exc}")
-    _record_decision(wnid, form.synset.data, note)
-    db.session.commit()
-    flash(
-        f"Settled {hierarchy.label(wnid)} ({wnid}) as {hierarchy.label(form.synset.data)}.", "info"
-    )
-    return redirect(url_for("review.queue"), code=303)
-
-
-@bp.post("/conflicts/<general>/merge")
-def merge(general: str):
-    """Settle a conflict group in one click: every class decided as a label below
-    `general` is settled as `general`."""
-    result = current_aggregation()
-    group = next((g for g in conflict_groups(result) if g.general == general), None)
-    if group is None:
-        abort(404, description="No conflict among the decided labels has this label above others.")
-    hierarchy = result.hierarchy
-    for wnid in group.classes:
-        _record_decision(wnid, general, f"merged into {hierarchy.label(general)}")
-    db.session.commit()
-    flash(
-        f"Settled {len(group.classes)} class{'es' if len(group.classes) != 1 else ''} as "
-        f"{hierarchy.label(general)}.",
-        "info",
-    )
-    return redirect(url_for("review.index"), code=303)
+        more = f" and {len(below) - SAID_IN_FULL} more" if len(below) > SAID_IN_FULL else ""
+        notes.append(
+            f"other {hierarchy.label(label)}: the rest of {hierarchy.label(label)} beside "
+            f"{_names(hierarchy, below[:SAID_IN_FULL])}{more}"
+        )
+    chose = {
+        c: outcomes[c].label
+        for c in members
+        if outcomes[c].status == "voted" and outcomes[c].label != label
+    }
+    merged = _by_name(hierarchy, {w for w in chose.values() if hierarchy.is_ancestor(label, w)})
+    by_whom: dict[str, list[str]] = {}
+    for w in merged:
+        by_whom.setdefault(_settled_by(resolution.settlements[w]), []).append(w)
+    for who, labels in by_whom.items():
+        notes.append(f"merged from {_names(hierarchy, labels)} by {who}")
+    above = [c for c, w in chose.items() if hierarchy.is_ancestor(w, label)]
+    if above:  # only a kept label below another takes classes down into it
+        n = len(above)
+        notes.append(
+            f"{n} class{'es' if n != 1 else ''} moved down from "
+            f"{_names(hierarchy, _by_name(hierarchy, {chose[c] for c in above}))}, kept below "
+            f"it by {_settled_by(resolution.settlements[label])}"
+        )
+    decided = sum(outcomes[c].status == "decided" for c in members)
+    if decided:
+        notes.append(f"{decided} class{'es' if decided != 1 else ''} settled by an admin")
+    short = sum(outcomes[c].status == "undecided" for c in members)
+    if short:
+        notes.append("too few votes yet: keeps its own label")
+    return notes
 
 
 @bp.get("/overview")
 def overview():
-    """The current labels, largest first, each with a picture and member names."""
+    """The current labels, largest first, each with a picture, member names and
+    where it is not its members' own choice."""
     result = current_aggregation()
     hierarchy = result.hierarchy
     labels = sorted(result.cil.labels, key=lambda lab: (-len(lab.members), lab.name.casefold()))
@@ -391,7 +900,8 @@ def overview():
         (
             label,
             next(filter(None, map(images.first_thumbnail_url, label.members)), None),
-            [hierarchy.label(w) for w in label.members[:NAMES_SHOWN]],
+            [(w, hierarchy.label(w)) for w in label.members[:NAMES_SHOWN]],
+            label_notes(result, label.wnid, label.members),
         )
         for label in shown
     ]

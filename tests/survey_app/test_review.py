@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from clustering.cil import cil_from_json
 from clustering.validate import validate_cil
-from survey_app import aggregation, review
+from survey_app import aggregation, label_decisions, review
 from survey_app.extensions import db
-from survey_app.models import Decision, User, Vote
+from survey_app.models import Decision, LabelDecision, User, Vote
 
-from .conftest import csrf_token
+from .conftest import add_user, csrf_token, log_in, make_app, seeded
 
 PUG, DALMATIAN, OSTRICH, BRAMBLING = "n02110958", "n02110341", "n01518878", "n01530575"
 DOG, BIRD, MAMMAL, BUS = "n02084071", "n01503061", "n01861778", "n02924116"
@@ -96,7 +96,8 @@ def test_the_pages_show_progress_agreement_and_labels(voted, admin):
     summary = admin.get("/admin/review/").get_data(as_text=True)
     assert "Krippendorff" in summary and "Fleiss" in summary
     assert "v1" in summary and "4 of 10" in summary  # v1 voted on four classes
-    assert "bird</a> is above 1 decided label: ostrich" in " ".join(summary.split())
+    text = " ".join(summary.split())
+    assert "<strong>bird</strong> (<a" in text and "is above 1 label: ostrich (<a" in text
     classes = admin.get("/admin/review/classes?status=voted").get_data(as_text=True)
     assert "dalmatian" in classes and "tench" not in classes
     assert admin.get("/admin/review/classes?status=nonsense").status_code == 400
@@ -108,15 +109,14 @@ def test_the_pages_show_progress_agreement_and_labels(voted, admin):
 def test_the_queue_lists_disagreements(voted, admin):
     page = admin.get("/admin/review/queue").get_data(as_text=True)
     assert f'id="{PUG}"' in page and "split, tie" in page  # three different votes
-    assert f'id="{OSTRICH}"' in page and "conflict" in page
     assert "hard to say" in page
-    assert f'id="{BRAMBLING}"' in page  # voted "bird", which is above "ostrich"
+    assert f'id="conflict-{BIRD}"' in page  # "bird" is above "ostrich"
     assert "csrf_token" in page
 
 
 def test_settling_a_class_appends_a_decision(voted, admin):
     token = csrf_token(admin, "/admin/review/queue")
-    for label in (MAMMAL, DOG):  # a changed mind is a second row
+    for label in (PUG, DOG):  # a changed mind is a second row
         response = admin.post(
             f"/admin/review/classes/{PUG}/decision",
             data={
@@ -129,7 +129,7 @@ def test_settling_a_class_appends_a_decision(voted, admin):
     with voted.app_context():
         rows = db.session.scalars(select(Decision).order_by(Decision.id)).all()
         assert [(d.class_wnid, d.synset_wnid, d.note) for d in rows] == [
-            (PUG, MAMMAL, "a dog to anyone"),
+            (PUG, PUG, "a dog to anyone"),
             (PUG, DOG, "a dog to anyone"),
         ]
     assert f'id="{PUG}"' not in admin.get("/admin/review/queue").get_data(as_text=True)
@@ -207,35 +207,21 @@ def test_conflicts_are_counted_among_decided_labels_only_and_grouped(voted, admi
     vote and keeps its own label: no conflict to look at yet."""
     add_votes(voted, [("v1", SCHOOL_BUS, BUS, None), ("v2", SCHOOL_BUS, BUS, None)])
     with voted.app_context():
-        groups = review.conflict_groups(aggregation.current_aggregation())
-    assert [(g.general, g.specifics, g.classes) for g in groups] == [
-        (BIRD, (OSTRICH,), (OSTRICH,)),
-        (DOG, (PUG,), (PUG,)),
+        result = aggregation.current_aggregation()
+        rows = review.conflict_rows(result, result.resolution.groups)
+    assert [(r.general, [b.wnid for b in r.below], r.classes) for r in rows] == [
+        (BIRD, [OSTRICH], (BRAMBLING,)),
+        (DOG, [PUG], (DALMATIAN,)),
     ]
+    assert [b.classes for b in rows[0].below] == [(OSTRICH,)]
     summary = " ".join(admin.get("/admin/review/").text.split())
-    assert "trolleybus" not in summary and "2 conflicts" in summary
-    assert "bird</a> is above 1 decided label: ostrich" in summary
-
-
-def test_one_click_settles_a_conflict_group(voted, admin):
-    token = csrf_token(admin, "/admin/review/")
-    response = admin.post(f"/admin/review/conflicts/{BIRD}/merge", data={"csrf_token": token})
-    assert response.status_code == 303
-    with voted.app_context():
-        rows = [(d.class_wnid, d.synset_wnid) for d in db.session.scalars(select(Decision))]
-        assert rows == [(OSTRICH, BIRD)]
-        assert [g.general for g in review.conflict_groups(aggregation.current_aggregation())] == [
-            DOG
-        ]
-    assert (
-        admin.post(f"/admin/review/conflicts/{BUS}/merge", data={"csrf_token": token}).status_code
-        == 404
-    )  # no such conflict
+    assert "trolleybus" not in summary and "2 conflicts among decided labels: 2 open" in summary
 
 
 def test_queue_rules(voted):
-    """At least the minimum votes and no clear winner, or in a conflict among
-    decided labels, or a comment; never a class without votes; oldest first."""
+    """Each open conflict once, then the classes with at least the minimum votes and
+    no clear winner, or a comment; never a class without votes, nor one whose only
+    trouble is its label's conflict; the classes oldest first."""
     add_votes(
         voted,
         [
@@ -247,11 +233,11 @@ def test_queue_rules(voted):
     )  # tench: one vote, no comment
     with voted.app_context():
         entries = review.disagreement_queue(aggregation.current_aggregation())
-    assert [e.wnid for e in entries] == [PUG, DALMATIAN, BRAMBLING, OSTRICH, TROLLEYBUS]
-    reasons = {e.wnid: e.reasons for e in entries}
-    assert reasons[PUG] == ("split", "tie", "conflict")  # "dog" is decided for the dalmatian
-    assert reasons[TROLLEYBUS] == ("comment",)
-    assert "conflict" in reasons[OSTRICH] and SCHOOL_BUS not in reasons
+    assert [e.general for e in entries if e.kind == "conflict"] == [BIRD, DOG]
+    classes = [e for e in entries if e.kind == "class"]
+    assert [e.wnid for e in classes] == [PUG, DALMATIAN, TROLLEYBUS]
+    reasons = {e.wnid: e.reasons for e in classes}
+    assert reasons == {PUG: ("split", "tie"), DALMATIAN: ("comment",), TROLLEYBUS: ("comment",)}
 
 
 def test_review_lists_page_and_filter(voted, admin):
@@ -267,3 +253,218 @@ def test_review_lists_page_and_filter(voted, admin):
     assert names == sorted(names, key=str.casefold)
     overview = admin.get("/admin/review/overview").text
     assert overview.count('class="label-card"') == 10 and "page 1 of 1" in overview
+
+
+# --- the queue: one row per conflict group, accept, settle differently --------------------
+CRANE_BIRD, DOMESTIC_ANIMAL = "n02012849", "n01317541"
+
+
+def plain(html: str) -> str:
+    """A page's words, without tags, spaces collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", "", html).split())
+
+
+def label_decision_rows(app):
+    with app.app_context():
+        return [
+            (d.general_wnid, json.loads(d.keep_json), json.loads(d.merge_json), d.name)
+            for d in db.session.scalars(select(LabelDecision).order_by(LabelDecision.id))
+        ]
+
+
+def test_the_queue_lists_a_conflict_once_not_its_classes(voted, admin):
+    page = " ".join(admin.get("/admin/review/queue").text.split())
+    assert page.count(f'id="conflict-{BIRD}"') == 1
+    assert f'id="{OSTRICH}"' not in page and f'id="{BRAMBLING}"' not in page
+    assert "keep ostrich (2 votes kept against 0 merged); name the rest “other bird”" in page
+    assert f'href="/admin/review/classes/{OSTRICH}"' in page  # its classes, linked
+    assert f'id="{PUG}"' in page and "split, tie" in page  # a reason of its own
+    assert "conflict" not in re.findall(r'data-label="Why">([^<]*)<', page)[0]
+    assert "Accept all 3 proposed resolutions" not in page  # pug and dalmatian need a person
+    assert "Accept all 2 proposed resolutions" in page  # the bird and dog groups
+
+
+def test_accept_records_a_label_decision_and_the_conflict_leaves_the_queue(voted, admin):
+    token = csrf_token(admin, "/admin/review/queue")
+    response = admin.post(f"/admin/review/conflicts/{BIRD}/accept", data={"csrf_token": token})
+    assert response.status_code == 303 and response.location.endswith("/admin/review/queue")
+    assert label_decision_rows(voted) == [(BIRD, [OSTRICH], [], None)]
+    assert f'id="conflict-{BIRD}"' not in admin.get("/admin/review/queue").text
+    again = admin.post(f"/admin/review/conflicts/{BUS}/accept", data={"csrf_token": token})
+    assert again.status_code == 404
+
+
+def test_a_new_vote_reopens_a_settled_conflict(voted, admin):
+    token = csrf_token(admin, "/admin/review/queue")
+    admin.post(f"/admin/review/conflicts/{BIRD}/accept", data={"csrf_token": token})
+    add_votes(voted, [("v1", CRANE_BIRD, CRANE_BIRD, None), ("v2", CRANE_BIRD, CRANE_BIRD, None)])
+    page = " ".join(admin.get("/admin/review/queue").text.split())
+    assert f'id="conflict-{BIRD}"' in page and "crane" in page
+
+
+@pytest.fixture
+def conflicts_and_overlaps(app):
+    """No split, tie or comment: "bird" above "ostrich", and the pug ("mammal") and the
+    dalmatian ("domestic animal") each under the other's label through its other path."""
+    add_votes(
+        app,
+        [
+            (name, wnid, label, None)
+            for name in ("v1", "v2")
+            for wnid, label in (
+                (BRAMBLING, BIRD),
+                (OSTRICH, OSTRICH),
+                (PUG, MAMMAL),
+                (DALMATIAN, DOMESTIC_ANIMAL),
+            )
+        ],
+    )
+    return app
+
+
+def test_accept_all_empties_a_queue_of_conflicts_and_overlaps(conflicts_and_overlaps, admin):
+    page = " ".join(admin.get("/admin/review/queue").text.split())
+    assert f'id="conflict-{BIRD}"' in page and f'id="{PUG}"' in page and f'id="{DALMATIAN}"' in page
+    assert "Accept all 3 proposed resolutions" in page
+    token = csrf_token(admin, "/admin/review/queue")
+    response = admin.post("/admin/review/queue/accept-all", data={"csrf_token": token})
+    assert response.status_code == 303
+    after = admin.get("/admin/review/queue").text
+    assert "Nothing to settle" in after
+    assert label_decision_rows(conflicts_and_overlaps) == [(BIRD, [OSTRICH], [], None)]
+    with conflicts_and_overlaps.app_context():
+        decided = {
+            (d.class_wnid, d.synset_wnid, d.note) for d in db.session.scalars(select(Decision))
+        }
+        assert decided == {
+            (PUG, MAMMAL, "accepted as exported"),
+            (DALMATIAN, DOMESTIC_ANIMAL, "accepted as exported"),
+        }
+        assert aggregation.current_aggregation().resolution.broken == ()
+
+
+def test_settling_a_conflict_differently(voted, admin):
+    token = csrf_token(admin, "/admin/review/queue")
+    page = admin.get("/admin/review/queue").text
+    assert f'name="{BIRD}-label_{OSTRICH}"' in page and f'name="{BIRD}-name"' in page
+    response = admin.post(
+        f"/admin/review/conflicts/{BIRD}/settle",
+        data={
+            f"{BIRD}-csrf_token": token,
+            f"{BIRD}-label_{OSTRICH}": "merge",
+            f"{BIRD}-name": "bird",
+        },
+    )
+    assert response.status_code == 303
+    assert label_decision_rows(voted) == [(BIRD, [], [OSTRICH], "bird")]
+    cil = cil_from_json(admin.get("/admin/review/download/cil.json").get_json())
+    assert cil.labels[cil.label_of(OSTRICH)].wnid == BIRD
+
+
+def test_wrong_label_decisions_are_refused_naming_the_field(voted, admin):
+    token = csrf_token(admin, "/admin/review/queue")
+    not_a_conflict = admin.post(
+        f"/admin/review/conflicts/{BUS}/settle", data={f"{BUS}-csrf_token": token}
+    )
+    assert not_a_conflict.status_code == 400 and "general:" in not_a_conflict.text
+    not_a_lemma = admin.post(
+        f"/admin/review/conflicts/{DOG}/settle",
+        data={f"{DOG}-csrf_token": token, f"{DOG}-label_{PUG}": "keep", f"{DOG}-name": "hound"},
+    )
+    assert not_a_lemma.status_code == 400 and "name:" in not_a_lemma.text
+    assert "hound" in not_a_lemma.text
+    with voted.app_context():  # a wnid outside the group, as the pages and the API check it
+        with pytest.raises(label_decisions.LabelDecisionError) as refused:
+            label_decisions.record(
+                aggregation.current_aggregation(), 1, DOG, [PUG, DALMATIAN], [], None
+            )
+        assert set(refused.value.problems) == {"keep"}
+        db.session.rollback()
+    assert label_decision_rows(voted) == []
+
+
+# --- settling a class where the decision needs another change -----------------------------
+JAY, MAGPIE, CORVINE = "n01580077", "n01582220", "n01578575"
+
+
+@pytest.fixture(scope="module")
+def corvine_hierarchy(wordnet):
+    from clustering.hierarchy import Hierarchy
+
+    return Hierarchy.from_wordnet([BRAMBLING, JAY, MAGPIE], wordnet)
+
+
+@pytest.fixture
+def corvines(tmp_path, corvine_hierarchy):
+    """magpie and jay voted "corvine bird", the brambling "bird"; magpie settled as
+    "corvine bird" by an admin."""
+    app = seeded(make_app(tmp_path), corvine_hierarchy)
+    boss = add_user(app, "boss", role="admin")
+    add_votes(
+        app,
+        [
+            (name, wnid, label, None)
+            for name in ("v1", "v2")
+            for wnid, label in ((MAGPIE, CORVINE), (JAY, CORVINE), (BRAMBLING, BIRD))
+        ],
+    )
+    with app.app_context():
+        db.session.add(Decision(admin_id=boss, class_wnid=MAGPIE, synset_wnid=CORVINE))
+        db.session.commit()
+    return app, log_in(app.test_client(), boss)
+
+
+def settle(client, wnid, label, **extra):
+    token = csrf_token(client, f"/admin/review/classes/{wnid}")
+    data = {f"{wnid}-csrf_token": token, f"{wnid}-synset": label, f"{wnid}-note": "a bird"}
+    data.update({f"{wnid}-{key}": value for key, value in extra.items()})
+    return client.post(f"/admin/review/classes/{wnid}/decision", data=data)
+
+
+def exported(client, wnid):
+    cil = cil_from_json(client.get("/admin/review/download/cil.json").get_json())
+    return cil.labels[cil.label_of(wnid)].wnid
+
+
+def test_a_class_decision_that_merges_another_label_asks_first(corvines):
+    app, admin = corvines
+    asked = settle(admin, JAY, BIRD)
+    assert asked.status_code == 200
+    text = plain(asked.text)
+    assert "Settling jay as bird merges corvine bird (the label of magpie) into bird" in text
+    assert "Settle jay as bird and merge corvine bird into bird" in text
+    assert "Settle jay as corvine bird instead" in text and "Cancel" in text
+    with app.app_context():
+        assert len(db.session.scalars(select(Decision)).all()) == 1  # nothing saved yet
+    merged = settle(admin, JAY, BIRD, then="merge")
+    assert merged.status_code == 303
+    assert label_decision_rows(app) == [(BIRD, [], [CORVINE], None)]
+    with app.app_context():
+        rows = db.session.scalars(select(Decision).order_by(Decision.id))
+        latest = {d.class_wnid: d.synset_wnid for d in rows}
+        assert latest == {JAY: BIRD, MAGPIE: BIRD}  # magpie's decision follows the merge
+        assert aggregation.current_aggregation().resolution.broken == ()
+    assert exported(admin, JAY) == BIRD and exported(admin, MAGPIE) == BIRD
+
+
+def test_settling_as_the_label_below_instead(corvines):
+    app, admin = corvines
+    instead = settle(admin, JAY, CORVINE)
+    assert instead.status_code == 303  # needs no other change: saved at once
+    assert exported(admin, JAY) == CORVINE
+    with app.app_context():
+        assert aggregation.current_aggregation().resolution.broken == ()
+
+
+def test_the_class_page_shows_votes_decisions_and_the_reason(voted, admin):
+    add_votes(voted, [("v1", PUG, PUG, "changed my mind")], start=datetime(2024, 6, 1))
+    settle(admin, PUG, DOG)
+    page = " ".join(admin.get(f"/admin/review/classes/{PUG}").text.split())
+    assert "pug" in page and PUG in page
+    assert page.count('<tr class="vote') == 4  # every vote, the first of v1's not counted
+    assert "changed my mind" in page and "not counted" in page
+    assert "boss" in page and "a bird" in page  # the decision and its note
+    assert "settled as dog" in page  # why its label is what it is
+    assert f'action="/admin/review/classes/{PUG}/decision"' in page
+    assert admin.get("/admin/review/classes/n09999999").status_code == 404
+    assert f'href="/admin/review/classes/{PUG}"' in admin.get("/admin/review/classes").text
