@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Self
 
 from clustering.agreement import agreement_summary
 from clustering.cil import CIL, build_cil
+from clustering.confidence import TeamSkills, belief, team_skills
 from clustering.conflicts import (
     DEFAULT_POLICY,
     DecisionConflictError,
@@ -70,6 +71,7 @@ __all__ = [
     "TIE_BREAKS",
     "Aggregation",
     "ClassOutcome",
+    "Confident",
     "DecisionConflictError",
     "MajorityVote",
     "Wawa",
@@ -94,6 +96,9 @@ class ClassOutcome:
     scores: dict[str, float]  # label wnid -> weighted votes (equal to `votes` unweighted)
     tied: bool  # the winner was picked by the tie-break
     comments: tuple[str, ...]  # the counted votes' comments
+    # The probability of `label` given the votes (`clustering.confidence`), where the
+    # aggregator computes one; None otherwise.
+    confidence: float | None = None
 
     @property
     def n_votes(self) -> int:
@@ -231,7 +236,64 @@ class Wawa(MajorityVote):
         return self.skills_
 
 
-AGGREGATORS: dict[str, type[MajorityVote]] = {"none": MajorityVote, "wawa": Wawa}
+class Confident(MajorityVote):
+    """The label most probable given the votes, each annotator's reliability and the
+    entry-level model's prior (`clustering.confidence`): the numbers the survey's queue
+    closes a class by. `priors` maps class -> {candidate: probability} (None: uniform);
+    `suggestions` (class -> the model's suggestion) lets anchoring on a shown suggestion
+    be told from agreement (see `clustering.confidence.team_skills`).
+
+    skills_: `TeamSkills`; each outcome's `confidence` is its label's probability.
+    Ties in probability go by `tie_break`, as the majority's do. Scores (what conflict
+    resolution satisfies) stay the plain votes."""
+
+    def __init__(
+        self,
+        hierarchy: Hierarchy,
+        *,
+        min_votes: int = DEFAULT_MIN_VOTES,
+        tie_break: str = DEFAULT_TIE_BREAK,
+        priors: Mapping[str, Mapping[str, float]] | None = None,
+        suggestions: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(hierarchy, min_votes=min_votes, tie_break=tie_break)
+        self.priors = priors or {}
+        self.suggestions = suggestions or {}
+
+    def _annotator_weights(self, by_class: dict[str, list[Vote]]) -> dict[str, float]:
+        votes = [vote for class_votes in by_class.values() for vote in class_votes]
+        self.skills_ = team_skills(votes, self.suggestions)
+        return {vote.annotator: 1.0 for vote in votes}
+
+    def _outcome(
+        self, wnid: str, votes: list[Vote], weights: dict[str, float], decision: Decision | None
+    ) -> ClassOutcome:
+        outcome = super()._outcome(wnid, votes, weights, decision)
+        if not votes:
+            return outcome
+        believed = belief(
+            self.hierarchy.chain_wnids(wnid), votes, self.skills_, self.priors.get(wnid)
+        )
+        if outcome.status != "voted":
+            return replace(outcome, confidence=believed.probabilities[outcome.label])
+        best = believed.confidence
+        tied = [
+            w
+            for w, p in believed.probabilities.items()
+            if math.isclose(p, best, rel_tol=1e-9, abs_tol=1e-12)
+        ]
+        label, _ = self._winner({w: 1.0 for w in tied})
+        return replace(
+            outcome, label=label, tied=len(tied) > 1, confidence=believed.probabilities[label]
+        )
+
+
+METHODS = {"none": "majority vote", "wawa": "wawa", "confidence": "confidence"}
+AGGREGATORS: dict[str, type[MajorityVote]] = {
+    "none": MajorityVote,
+    "wawa": Wawa,
+    "confidence": Confident,
+}
 
 
 def make_aggregator(
@@ -239,14 +301,25 @@ def make_aggregator(
     weighting: str = "none",
     min_votes: int = DEFAULT_MIN_VOTES,
     tie_break: str = DEFAULT_TIE_BREAK,
+    priors: Mapping[str, Mapping[str, float]] | None = None,
+    suggestions: Mapping[str, str] | None = None,
 ) -> MajorityVote:
-    """The aggregator for `weighting`: "none" (plain majority) or "wawa"."""
+    """The aggregator for `weighting`: "none" (plain majority), "wawa", or "confidence"
+    (which alone reads `priors` and `suggestions`)."""
     try:
         cls = AGGREGATORS[weighting]
     except KeyError:
         raise ValueError(
             f"unknown weighting {weighting!r}; choose one of: {', '.join(AGGREGATORS)}"
         ) from None
+    if cls is Confident:
+        return Confident(
+            hierarchy,
+            min_votes=min_votes,
+            tie_break=tie_break,
+            priors=priors,
+            suggestions=suggestions,
+        )
     return cls(hierarchy, min_votes=min_votes, tie_break=tie_break)
 
 
@@ -324,7 +397,7 @@ class Aggregation:
                 for o in find_overlaps(h, final)
             ],
             "agreement": self.agreement,
-            "skills": getattr(self.aggregator, "skills_", None),
+            "skills": _skills_record(getattr(self.aggregator, "skills_", None)),
             "warnings": list(self.warnings),
         }
 
@@ -341,6 +414,8 @@ def aggregate(
     max_share: float | None = None,
     source: str = "votes",
     check_decisions: bool = True,
+    priors: Mapping[str, Mapping[str, float]] | None = None,
+    suggestions: Mapping[str, str] | None = None,
 ) -> Aggregation:
     """Votes -> a sound CIL. Raises `clustering.conflicts.ConflictError` under the
     `refuse` policy when labels conflict, its `DecisionConflictError` where decisions
@@ -349,7 +424,9 @@ def aggregate(
     one label (None: no limit), and `clustering.votes.VotesError` for bad votes."""
     votes = list(votes)
     decisions = list(decisions)
-    aggregator = make_aggregator(hierarchy, weighting, min_votes, tie_break).fit(votes, decisions)
+    aggregator = make_aggregator(
+        hierarchy, weighting, min_votes, tie_break, priors, suggestions
+    ).fit(votes, decisions)
     resolution = resolve_conflicts(
         hierarchy,
         aggregator.labels_,
@@ -368,7 +445,7 @@ def aggregate(
     counted = aggregator.counted_votes_
     latest = max((v.time for v in votes), default=None)
     settings = {
-        "method": "wawa" if weighting == "wawa" else "majority vote",
+        "method": METHODS[weighting],
         "min_votes": min_votes,
         "tie_break": tie_break,
         "conflicts": conflicts,
@@ -410,6 +487,20 @@ def aggregate(
         settings,
         _min_votes_warnings(outcomes, min_votes),
     )
+
+
+def _skills_record(skills: Any) -> Any:
+    """The aggregator's skills as plain JSON (Wawa's are already)."""
+    if isinstance(skills, TeamSkills):
+        return {
+            "reliability": skills.reliability,
+            "anchoring": skills.anchoring,
+            "suggestion_shares": {
+                name: {kind: list(pair) for kind, pair in kinds.items()}
+                for name, kinds in skills.suggestion_shares.items()
+            },
+        }
+    return skills
 
 
 def settlement_records(resolution: Resolution) -> list[dict[str, Any]]:

@@ -58,6 +58,7 @@ _votes = table(
     column("synset_wnid", String),
     column("created_at", DateTime),
     column("comment", Text),
+    column("suggestion_wnid", String),
 )
 _decisions = table(
     "decisions",
@@ -120,8 +121,23 @@ def _read_log(connection: Connection, log, author, remark, record: type) -> list
 
 
 def read_votes(connection: Connection) -> list[Vote]:
-    """Every vote, oldest first."""
-    return _read_log(connection, _votes, _votes.c.annotator_id, _votes.c.comment, Vote)
+    """Every vote, oldest first, with the suggestion its annotator was shown."""
+    query = (
+        select(
+            _users.c.username,
+            _votes.c.class_wnid,
+            _votes.c.synset_wnid,
+            _votes.c.created_at,
+            _votes.c.comment,
+            _votes.c.suggestion_wnid,
+        )
+        .join_from(_votes, _users, _votes.c.annotator_id == _users.c.id)
+        .order_by(_votes.c.created_at, _votes.c.id)
+    )
+    return [
+        Vote(username, class_wnid, synset_wnid, as_utc(created_at), text or None, shown)
+        for username, class_wnid, synset_wnid, created_at, text, shown in connection.execute(query)
+    ]
 
 
 def read_class_decisions(connection: Connection) -> list[Decision]:

@@ -236,6 +236,15 @@ class EntryLevelModel:
         best = max(range(len(chain)), key=lambda i: (scores[i], i))  # chain is root first
         return chain[best]
 
+    def probabilities(
+        self, hierarchy: Hierarchy, class_wnid: str, familiarity: Mapping[str, Familiarity]
+    ) -> dict[str, float]:
+        """The model's probability of each candidate of the class's chain (its softmax)."""
+        chain, rows = candidate_features(hierarchy, class_wnid, familiarity)
+        scores = self.scores(rows)
+        weights = np.exp(scores - scores.max())
+        return dict(zip(chain, (weights / weights.sum()).tolist(), strict=True))
+
     def assignment(
         self,
         hierarchy: Hierarchy,

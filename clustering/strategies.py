@@ -40,6 +40,7 @@ __all__ = [
     "assignment_result",
     "depth_assignment",
     "entry_level_assignment",
+    "entry_level_priors",
     "popularity_assignment",
     "strategy_cil",
     "suggest_label",
@@ -219,6 +220,19 @@ def entry_level_assignment(
     unless `model` is given)."""
     by_term = _by_term(hierarchy, counts)
     return (model or _default_model()).assignment(hierarchy, familiarities(hierarchy, by_term))
+
+
+def entry_level_priors(
+    hierarchy: Hierarchy,
+    counts: Mapping[str, int | None] | CountProvider,
+    model: EntryLevelModel | None = None,
+) -> dict[str, dict[str, float]]:
+    """Each class -> the entry-level model's probability of each candidate of its chain:
+    the prior of `clustering.confidence`."""
+    by_term = _by_term(hierarchy, counts)
+    familiarity = familiarities(hierarchy, by_term)
+    chosen = model or _default_model()
+    return {c.wnid: chosen.probabilities(hierarchy, c.wnid, familiarity) for c in hierarchy.classes}
 
 
 def suggest_label(

@@ -7,7 +7,8 @@ A votes file has one JSON object per line:
 
 `wnid` is the ImageNet class voted on, `label` the synset chosen for it (one
 of the class's chain), `time` an ISO 8601 instant (UTC assumed when it has no
-offset), `comment` optional.
+offset), `comment` optional, and `suggestion` (optional) the synset the survey
+suggested when the vote was cast, absent where it was hidden.
 
 A decisions file holds two kinds of line. A *class decision* settles one class,
 and is a vote's line with `admin` in place of `annotator` and `note` in place
@@ -78,6 +79,9 @@ class Vote:
     label: str  # the synset chosen for it
     time: datetime  # timezone-aware, UTC
     comment: str | None = None
+    # The suggestion the annotator was shown (pre-selected or marked) when voting; None
+    # when it was hidden or is not known. See `clustering.confidence`.
+    suggestion: str | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,15 @@ def check_labels(
             problems.append(
                 f"{place}: {item.wnid} is not one of the hierarchy's "
                 f"{len(hierarchy.classes)} classes"
+            )
+        elif (
+            isinstance(item, Vote)
+            and item.suggestion
+            and (item.suggestion not in hierarchy.chain_wnids(item.wnid))
+        ):
+            problems.append(
+                f"{place}: suggestion {item.suggestion} is not on the chain of class "
+                f"{item.wnid} ({hierarchy.label(item.wnid)})"
             )
         elif item.label not in hierarchy.chain_wnids(item.wnid):
             known = (
@@ -334,13 +347,19 @@ def _class_record(record: dict, keys: dict[str, str], kind: type) -> tuple[Any, 
     ]
     if record.get(remark) is not None and not isinstance(record[remark], str):
         wrong.append(f"{remark!r} must be a string when present")
-    unknown = sorted(set(record) - {who, "wnid", "label", "time", remark})
+    known = {who, "wnid", "label", "time", remark} | ({"suggestion"} if kind is Vote else set())
+    if record.get("suggestion") is not None and not isinstance(record["suggestion"], str):
+        wrong.append("'suggestion' must be a synset wnid when present")
+    unknown = sorted(set(record) - known)
     if unknown:
         wrong.append(f"unknown key(s) {', '.join(map(repr, unknown))}")
     moment = None if wrong else _parse_time(record, wrong)
     if wrong:
         return None, wrong
-    return kind(record[who], record["wnid"], record["label"], moment, record.get(remark)), []
+    fields = (record[who], record["wnid"], record["label"], moment, record.get(remark))
+    if kind is Vote:
+        return Vote(*fields, record.get("suggestion") or None), []
+    return kind(*fields), []
 
 
 _NEITHER = (
@@ -438,4 +457,6 @@ def _line(who: str, item: Vote | Decision, remark: str | None, keys: dict[str, s
     }
     if remark:
         record[keys["comment"]] = remark
+    if isinstance(item, Vote) and item.suggestion:
+        record["suggestion"] = item.suggestion
     return json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"

@@ -28,7 +28,9 @@ from survey_app import (
 )
 from survey_app.config import defaults, secret_key
 from survey_app.database import init_database
+from survey_app.errors import SurveyError
 from survey_app.extensions import csrf, db, migrate
+from survey_app.survey_settings import QUEUE_KEYS, check_queue_settings
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
 
@@ -57,6 +59,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     else:
         app.config["SECRET_KEY"] = "test"
         app.config.update(test_config)
+
+    try:
+        check_queue_settings({name: app.config[name] for name in QUEUE_KEYS.values()})
+    except ValueError as exc:
+        raise SurveyError(
+            f"The queue's settings (CIL_MIN_VOTES, CIL_MAX_VOTES, CIL_TARGET_CONFIDENCE, "
+            f"CIL_QUEUE_BATCH, CIL_HIDE_FIRST_SUGGESTION) are out of range: {exc}"
+        ) from None
 
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies:

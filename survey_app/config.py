@@ -1,5 +1,5 @@
 """Settings: defaults here, overridden by `CIL_*` environment variables
-(`CIL_VOTES_PER_CLASS=5` sets `VOTES_PER_CLASS`), `DATABASE_URL`, and a test mapping."""
+(`CIL_MAX_VOTES=6` sets `MAX_VOTES`), `DATABASE_URL`, and a test mapping."""
 
 from __future__ import annotations
 
@@ -54,7 +54,19 @@ def defaults(instance_path: str) -> dict:
         # Class list for seeding: None is ImageNet-1k; else a wnid file or dataset folder.
         "CLASS_LIST": None,
         "COUNT_PROVIDER": "wordfreq",
-        "VOTES_PER_CLASS": 3,
+        # The adaptive queue (`clustering.confidence`, survey_app.class_states): a class
+        # closes with at least MIN_VOTES votes once its leading label's probability
+        # reaches TARGET_CONFIDENCE, or at MAX_VOTES (then unsure: the admin's). The
+        # admin page overrides these. MIN_VOTES = MAX_VOTES gives every class that many.
+        "MIN_VOTES": 2,
+        "MAX_VOTES": 5,
+        "TARGET_CONFIDENCE": 0.85,
+        # The queue serves the first QUEUE_BATCH open classes (by index) before any
+        # other, started ones first, so that votes overlap from the first hour.
+        "QUEUE_BATCH": 20,
+        # The first vote on a class is cast with the suggestion hidden, so that at
+        # least one vote per class is independent of the model.
+        "HIDE_FIRST_SUGGESTION": True,
         # Image source: None, a local ImageNet folder (ROOT/<wnid>/*.JPEG, or its
         # train/ or val/ subfolder), or a Downsampled ImageNet folder.
         "IMAGE_SOURCE": None,

@@ -65,6 +65,20 @@ class ClassTally(db.Model):
     __table_args__ = (Index("ix_class_tallies_queue", "annotators", "class_index", "class_wnid"),)
 
 
+class ClassState(db.Model):
+    """What a class's counted votes make of it (`clustering.confidence`), rewritten by
+    the vote path in the vote's transaction: the queue skips closed classes. A class
+    without a row has no votes."""
+
+    __tablename__ = "class_states"
+    class_wnid: Mapped[str] = mapped_column(WNID, ForeignKey("classes.wnid"), primary_key=True)
+    votes: Mapped[int]
+    leader: Mapped[str | None] = mapped_column(WNID)
+    confidence: Mapped[float]
+    closed: Mapped[bool]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ChainEntry(db.Model):
     """One candidate label of a class: an ancestor (or the class itself), root first."""
 
@@ -150,6 +164,9 @@ class Vote(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     comment: Mapped[str | None] = mapped_column(Text)
     submission_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The suggestion shown when the vote was cast (pre-selected or marked); None when
+    # hidden or unknown. A vote that only accepted it is weak evidence (migration 0006).
+    suggestion_wnid: Mapped[str | None] = mapped_column(WNID)
 
     annotator: Mapped[User] = relationship()
 

@@ -15,10 +15,12 @@ from flask import current_app
 from sqlalchemy import Row, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from survey_app import class_states
 from survey_app.database import execute, hierarchy_from_db, require_class
 from survey_app.errors import SurveyError
 from survey_app.extensions import db
 from survey_app.models import Skip, User, Vote, utcnow
+from survey_app.survey_settings import survey_settings
 
 if TYPE_CHECKING:
     from survey_app.auth import SessionUser
@@ -135,6 +137,7 @@ def record_vote(
     if latest is not None and (latest.synset_wnid, latest.comment) == (synset_wnid, comment):
         return latest, False
     _check_rate(user.id)
+    settings = survey_settings()
     try:
         vote = execute(
             _ADD,
@@ -143,7 +146,9 @@ def record_vote(
             synset_wnid=synset_wnid,
             comment=comment,
             submission_id=submission_id,
+            suggestion_wnid=class_states.shown_suggestion(class_wnid, user.id, settings),
         ).one()
+        class_states.refresh(class_wnid, settings.closing)
         db.session.commit()
     except IntegrityError:  # the same form, sent twice at once: the other request won
         db.session.rollback()

@@ -1,26 +1,36 @@
 """Which class an annotator sees next, where "previous" leads, and progress.
 
-"Next" is the class with the fewest votes (distinct annotators) among those
-the annotator has not voted on, ties by class index; classes they skipped come
-last. "Previous" walks back through the classes in the order of the
-annotator's first vote on each, like a browser's back button, and submitting a
-reopened class steps forward again along that same order.
+"Next" is, among the classes the annotator has neither voted on nor skipped and
+that the queue has not closed (`survey_app.class_states`), the first of:
+
+1. a class among the first `batch` open classes (by class index) that others have
+   voted on, the fewest votes first: votes overlap from the first hour, so the
+   team sees agreement (and the admin disagreements) early;
+2. a class among those first `batch` open classes that nobody has voted on;
+3. beyond them, a started class before a new one, then by class index.
+
+Two annotators asking at once may get the same class; a class that closes while
+they look at it still takes their votes, so a class gets at most its maximum
+plus the number of its pages open at that moment, less one. "Previous" walks back
+through the classes in the order of the annotator's first vote on each, like a
+browser's back button; a vote, even on a reopened class, leads back to new work.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
-from sqlalchemy import bindparam, distinct, exists, func, or_, select
+from sqlalchemy import bindparam, case, distinct, exists, func, or_, select
 
 from survey_app.database import execute, hierarchy_from_db
-from survey_app.models import ClassTally, Skip, Vote
+from survey_app.models import ClassState, ClassTally, Skip, Vote
+from survey_app.survey_settings import SurveySettings, survey_settings
 
 # Core statements built once and run on the session's connection: the ORM's
 # per-statement cost was most of each request's time. The per-class counts come
 # from `class_tallies` (see models.ClassTally), not from counting every vote.
 _tallies, _votes, _skips = ClassTally.__table__, Vote.__table__, Skip.__table__
+_states = ClassState.__table__
 _user = bindparam("user_id")
 _voted = exists().where(
     _votes.c.annotator_id == _user, _votes.c.class_wnid == _tallies.c.class_wnid
@@ -28,17 +38,26 @@ _voted = exists().where(
 _skipped = exists().where(
     _skips.c.annotator_id == _user, _skips.c.class_wnid == _tallies.c.class_wnid
 )
-# Walks the (annotators, class_index) index, looking each class up among the
-# annotator's votes, and stops at the first they have not voted on: no sort
-# over all classes, nor a list of all their votes. Skipped classes come only
-# when no other is left, as a second walk.
-_fewest = (
+_closed = exists().where(_states.c.class_wnid == _tallies.c.class_wnid, _states.c.closed)
+# The class index where the first `batch` open classes end (NULL: fewer are open).
+_batch_end = (
+    select(_tallies.c.class_index)
+    .where(~_closed)
+    .order_by(_tallies.c.class_index)
+    .offset(bindparam("batch") - 1)
+    .limit(1)
+    .scalar_subquery()
+)
+_beyond_batch = case((_tallies.c.class_index > func.coalesce(_batch_end, -1), 1), else_=0)
+_batch_ordered = case((_batch_end.is_(None), 0), else_=_beyond_batch)
+_new = case((_tallies.c.annotators == 0, 1), else_=0)
+_open_for_user = (
     select(_tallies.c.class_wnid)
-    .where(~_voted)
-    .order_by(_tallies.c.annotators, _tallies.c.class_index)
+    .where(~_voted, ~_skipped, ~_closed)
+    .order_by(_batch_ordered, _new, _tallies.c.annotators, _tallies.c.class_index)
     .limit(1)
 )
-_NEXT = (_fewest.where(~_skipped), _fewest.where(_skipped))
+_NEXT = _open_for_user
 # The voting order: each class the annotator voted on, by the id of their first
 # vote on it. Its neighbours are found by walking the annotator's votes by id
 # (ix_votes_annotator_id) from this class's first vote to the nearest vote that
@@ -61,22 +80,9 @@ _previous = (
     .order_by(_votes.c.id.desc())
     .limit(1)
 )
-_following = _first_votes.where(_votes.c.id > _first_vote_here).order_by(_votes.c.id).limit(1)
-# One round trip for the answer to every vote; COALESCE stops at the first
-# subquery that finds a class.
-_AFTER_VOTE = select(func.coalesce(*(s.scalar_subquery() for s in (_following, *_NEXT))))
 # The class Enter will most likely lead to, looked up before the vote so the
-# page can prefetch its pictures: the next in the voting order, else the queue's
-# next class other than this one.
-_NEXT_BESIDES = select(
-    func.coalesce(
-        _following.scalar_subquery(),
-        *(
-            s.where(_tallies.c.class_wnid != bindparam("class_wnid")).scalar_subquery()
-            for s in _NEXT
-        ),
-    )
-)
+# page can prefetch its pictures: the queue's next class other than this one.
+_NEXT_BESIDES = _open_for_user.where(_tallies.c.class_wnid != bindparam("class_wnid"))
 _annotators = select(_tallies.c.annotators).where(_tallies.c.class_wnid == bindparam("class_wnid"))
 _AROUND_CLASS = select(
     _previous.scalar_subquery(), _annotators.scalar_subquery(), _NEXT_BESIDES.scalar_subquery()
@@ -85,37 +91,34 @@ _PROGRESS = select(
     select(func.count(distinct(_votes.c.class_wnid)))
     .where(_votes.c.annotator_id == _user)
     .scalar_subquery(),
-    select(func.count())
-    .select_from(_tallies)
-    .where(_tallies.c.annotators >= bindparam("k"))
-    .scalar_subquery(),
+    select(func.count()).select_from(_states).where(_states.c.closed).scalar_subquery(),
 )
 
 
 @dataclass(frozen=True)
 class Progress:
     voted: int  # classes this annotator has voted on
-    complete: int  # classes with at least `votes_per_class` annotators' votes
+    complete: int  # classes the queue has closed (agreement enough, or the most votes)
     total: int
-    votes_per_class: int
+    settings: SurveySettings
 
     def as_dict(self) -> dict:
+        rule = self.settings.closing
         return {
             "annotator": {"voted": self.voted, "total": self.total},
             "team": {
                 "complete": self.complete,
                 "total": self.total,
-                "votes_per_class": self.votes_per_class,
+                "min_votes": rule.min_votes,
+                "max_votes": rule.max_votes,
+                "target": rule.target,
             },
         }
 
 
-def next_class(user_id: int) -> str | None:
-    for statement in _NEXT:
-        wnid = execute(statement, user_id=user_id).scalar()
-        if wnid is not None:
-            return wnid
-    return None
+def next_class(user_id: int, settings: SurveySettings | None = None) -> str | None:
+    batch = (settings or survey_settings()).batch
+    return execute(_NEXT, user_id=user_id, batch=batch).scalar()
 
 
 def around_class(user_id: int, class_wnid: str) -> tuple[str | None, int, str | None]:
@@ -124,20 +127,22 @@ def around_class(user_id: int, class_wnid: str) -> tuple[str | None, int, str | 
     one voted on), how many annotators have voted on this one, and where voting
     on it now would most likely lead (see _NEXT_BESIDES)."""
     previous, annotators, following = execute(
-        _AROUND_CLASS, user_id=user_id, class_wnid=class_wnid
+        _AROUND_CLASS, user_id=user_id, class_wnid=class_wnid, batch=survey_settings().batch
     ).one()
     return previous, annotators or 0, following
 
 
-def class_after_vote(user_id: int, class_wnid: str) -> str | None:
-    """Where Enter leads after a vote: the class after this one in the voting
-    order (when it was reopened), else the queue's next class."""
-    return execute(_AFTER_VOTE, user_id=user_id, class_wnid=class_wnid).scalar()
+def class_after_vote(user_id: int) -> str | None:
+    """Where Enter leads after a vote: the queue's next class, new work even after
+    changing an old vote (walking on through older votes is Backspace's job)."""
+    return next_class(user_id)
 
 
 def progress(user_id: int) -> Progress:
-    k = current_app.config["VOTES_PER_CLASS"]
-    voted, complete = execute(_PROGRESS, user_id=user_id, k=k).one()
+    voted, complete = execute(_PROGRESS, user_id=user_id).one()
     return Progress(
-        voted=voted, complete=complete, total=len(hierarchy_from_db().classes), votes_per_class=k
+        voted=voted,
+        complete=complete,
+        total=len(hierarchy_from_db().classes),
+        settings=survey_settings(),
     )

@@ -1,0 +1,238 @@
+"""How sure a class's votes make its label: the survey queue's closing rule and the
+export's aggregation read the same numbers from here.
+
+For a class whose chain holds K candidates, the probability that people name it
+by candidate l, given votes v_1..v_n cast by annotators a_1..a_n, is
+
+    P(l | votes) = pi(l) * prod_i L_i(l) / sum over candidates m of pi(m) * prod_i L_i(m)
+
+    L_i(l) = r_a                    where v_i = l        (a "one-coin" annotator: right
+           = (1 - r_a) / (K - 1)    otherwise             with probability r_a, else any
+                                                          other candidate alike)
+
+and, for a vote cast while the suggestion s was shown and equal to it,
+
+    L_i(l) = q_a + (1 - q_a) * [the line above]
+
+- pi is the prior: the entry-level model's softmax over the chain, mixed with the
+  uniform (`PRIOR_MIX` of it is uniform) so that no model outvotes two people; a
+  uniform prior where there is no model.
+- r_a, the annotator's reliability, is learned from agreement as Wawa does, with a
+  prior: (agreed + RELIABILITY_PRIOR[0]) / (votes + sum(RELIABILITY_PRIOR)), where a
+  vote agrees when it equals the leading label of the *other* votes on its class
+  (classes where the others have a clear leader only). An annotator without such
+  votes has the prior's mean, 0.8.
+- q_a, how often the annotator takes a shown suggestion without judging it, is what
+  keeps the model's prior from entering twice: a vote that only accepted the
+  suggestion is no evidence beyond the prior. It is the share by which their votes
+  equal the suggestion more often when it was shown than when it was hidden,
+  (shown_share - hidden_share) / (1 - hidden_share), each share smoothed towards the
+  team's (`ANCHOR_PSEUDO_VOTES`), at least 0.
+
+A class *closes* once it has at least `min_votes` votes and its leading label's
+probability reaches `target`, or once it has `max_votes` votes; a class that reached
+`max_votes` below `target` is *unsure* and goes to the admin's queue.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from clustering.votes import Vote
+
+__all__ = [
+    "DEFAULT_MAX_VOTES",
+    "DEFAULT_MIN_VOTES",
+    "DEFAULT_TARGET",
+    "PRIOR_MIX",
+    "RELIABILITY_PRIOR",
+    "Belief",
+    "ClosingRule",
+    "TeamSkills",
+    "belief",
+    "team_skills",
+]
+
+PRIOR_MIX = 0.5  # the share of the prior that is uniform over the chain
+RELIABILITY_PRIOR = (4.0, 1.0)  # Beta pseudo-votes (agreed, disagreed): a mean of 0.8
+ANCHOR_PSEUDO_VOTES = 10.0  # how many votes' worth the team's share weighs in each one's
+DEFAULT_MIN_VOTES = 2
+DEFAULT_MAX_VOTES = 5
+DEFAULT_TARGET = 0.95
+
+
+@dataclass(frozen=True)
+class ClosingRule:
+    """When a class has votes enough: see the module's docstring."""
+
+    min_votes: int = DEFAULT_MIN_VOTES
+    max_votes: int = DEFAULT_MAX_VOTES
+    target: float = DEFAULT_TARGET
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("min_votes", "max_votes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                problems.append(f"{name} must be a whole number of at least 1, got {value!r}")
+        if not problems and self.min_votes > self.max_votes:
+            problems.append(
+                f"min_votes ({self.min_votes}) must not be above max_votes ({self.max_votes})"
+            )
+        if not isinstance(self.target, int | float) or not 0.5 < self.target < 1:
+            problems.append(f"target must lie strictly between 0.5 and 1, got {self.target!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def closed(self, n_votes: int, confidence: float) -> bool:
+        return n_votes >= self.max_votes or (
+            n_votes >= self.min_votes and confidence >= self.target
+        )
+
+    def unsure(self, n_votes: int, confidence: float) -> bool:
+        """Closed for want of more votes allowed, not by agreement: an admin's to settle."""
+        return n_votes >= self.max_votes and confidence < self.target
+
+
+@dataclass(frozen=True)
+class TeamSkills:
+    """Per annotator: reliability r_a and suggestion anchoring q_a (module docstring)."""
+
+    reliability: dict[str, float]
+    anchoring: dict[str, float]
+    # Per annotator: (votes equal to the suggestion, votes) when it was shown and when not.
+    suggestion_shares: dict[str, dict[str, tuple[int, int]]]
+
+    def r(self, annotator: str) -> float:
+        return self.reliability.get(annotator, _prior_mean())
+
+    def q(self, annotator: str) -> float:
+        return self.anchoring.get(annotator, 0.0)
+
+
+def _prior_mean() -> float:
+    agreed, disagreed = RELIABILITY_PRIOR
+    return agreed / (agreed + disagreed)
+
+
+def team_skills(votes: Iterable[Vote], suggestions: Mapping[str, str] | None = None) -> TeamSkills:
+    """Reliability and anchoring of every annotator from the counted votes (each
+    annotator's latest per class); `suggestions` (class -> the model's suggestion)
+    tells, for votes cast with it hidden, whether they equal it anyway."""
+    by_class: dict[str, list[Vote]] = defaultdict(list)
+    for vote in votes:
+        by_class[vote.wnid].append(vote)
+    agreed: Counter[str] = Counter()
+    judged: Counter[str] = Counter()
+    for class_votes in by_class.values():
+        for vote in class_votes:
+            others = Counter(v.label for v in class_votes if v is not vote)
+            if not others:
+                continue
+            (leader, top), *rest = others.most_common(2) + [(None, 0)]
+            if rest and rest[0][1] == top:
+                continue  # the others tie: no leader to agree with
+            judged[vote.annotator] += 1
+            agreed[vote.annotator] += vote.label == leader
+    a, b = RELIABILITY_PRIOR
+    annotators = {v.annotator for vs in by_class.values() for v in vs}
+    reliability = {name: (agreed[name] + a) / (judged[name] + a + b) for name in sorted(annotators)}
+    shares = _suggestion_shares(by_class.values(), suggestions or {})
+    return TeamSkills(reliability, _anchoring(shares), shares)
+
+
+def _suggestion_shares(
+    by_class: Iterable[list[Vote]], suggestions: Mapping[str, str]
+) -> dict[str, dict[str, tuple[int, int]]]:
+    counts: dict[str, dict[str, list[int]]] = {}
+    for class_votes in by_class:
+        for vote in class_votes:
+            if vote.suggestion is not None:
+                kind, equal = "shown", vote.label == vote.suggestion
+            elif vote.wnid in suggestions:
+                kind, equal = "hidden", vote.label == suggestions[vote.wnid]
+            else:
+                continue
+            tally = counts.setdefault(vote.annotator, {}).setdefault(kind, [0, 0])
+            tally[0] += equal
+            tally[1] += 1
+    return {
+        name: {kind: (t[0], t[1]) for kind, t in kinds.items()} for name, kinds in counts.items()
+    }
+
+
+def _anchoring(shares: dict[str, dict[str, tuple[int, int]]]) -> dict[str, float]:
+    """q_a per annotator with shown votes: the excess of their shown share over their
+    hidden share, each smoothed towards the team's."""
+    team = {
+        kind: (
+            sum(s.get(kind, (0, 0))[0] for s in shares.values()),
+            sum(s.get(kind, (0, 0))[1] for s in shares.values()),
+        )
+        for kind in ("shown", "hidden")
+    }
+    if not team["hidden"][1] or not team["shown"][1]:
+        return {}  # nothing to compare with: every vote counts as independent
+    team_share = {kind: equal / n for kind, (equal, n) in team.items()}
+    anchoring = {}
+    for name, kinds in shares.items():
+        if "shown" not in kinds:
+            continue
+        share = {
+            kind: (kinds.get(kind, (0, 0))[0] + ANCHOR_PSEUDO_VOTES * team_share[kind])
+            / (kinds.get(kind, (0, 0))[1] + ANCHOR_PSEUDO_VOTES)
+            for kind in ("shown", "hidden")
+        }
+        if share["hidden"] >= 1:
+            anchoring[name] = 0.0
+            continue
+        anchoring[name] = max(0.0, (share["shown"] - share["hidden"]) / (1 - share["hidden"]))
+    return anchoring
+
+
+@dataclass(frozen=True)
+class Belief:
+    """The probability of each candidate of one class, given its votes."""
+
+    probabilities: dict[str, float]  # candidate wnid -> probability, summing to 1
+
+    @property
+    def leader(self) -> str:
+        """The most probable candidate (ties: the lowest wnid)."""
+        return min(self.probabilities, key=lambda w: (-self.probabilities[w], w))
+
+    @property
+    def confidence(self) -> float:
+        return self.probabilities[self.leader]
+
+
+def belief(
+    candidates: Sequence[str],
+    votes: Iterable[Vote],
+    skills: TeamSkills,
+    prior: Mapping[str, float] | None = None,
+) -> Belief:
+    """P(l | votes) for every candidate l of one class (module docstring); `prior` is
+    the model's distribution over `candidates` (None: uniform), mixed with the uniform."""
+    k = len(candidates)
+    uniform = 1.0 / k
+    log_p = {
+        w: math.log(
+            PRIOR_MIX * uniform + (1 - PRIOR_MIX) * (prior.get(w, 0.0) if prior else uniform)
+        )
+        for w in candidates
+    }
+    for vote in votes:
+        r = min(max(skills.r(vote.annotator), 1e-6), 1 - 1e-6)
+        wrong = (1 - r) / (k - 1) if k > 1 else 0.0
+        q = skills.q(vote.annotator) if vote.suggestion == vote.label else 0.0
+        for w in candidates:
+            independent = r if vote.label == w else wrong
+            log_p[w] += math.log(q + (1 - q) * independent) if independent or q else -1e9
+    top = max(log_p.values())
+    weights = {w: math.exp(v - top) for w, v in log_p.items()}
+    total = sum(weights.values())
+    return Belief({w: weight / total for w, weight in weights.items()})

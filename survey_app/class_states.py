@@ -1,0 +1,164 @@
+"""Each class's state in the adaptive queue: what its counted votes make of it
+(`clustering.confidence`), kept in `class_states` and rewritten by the vote path in
+the vote's own transaction, so that the queue can skip closed classes in SQL.
+
+The numbers are the export's: `survey_app.aggregation` aggregates with the
+`confidence` weighting, the same priors (the entry-level model over each chain) and
+the same skills model. The skills (each annotator's reliability and anchoring) are
+computed from every counted vote once per SKILLS_REFRESH_VOTES new votes in each
+process, so a class's state may lag the export's skills by that many votes; an
+admin's change of the queue's settings recomputes every class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from clustering import dbread
+from clustering.confidence import Belief, ClosingRule, TeamSkills, belief, team_skills
+from clustering.strategies import entry_level_priors
+from clustering.votes import Vote, as_utc, latest_votes
+from survey_app.caches import kept
+from survey_app.counts import recent_word_counts
+from survey_app.database import execute, hierarchy_from_db
+from survey_app.extensions import db
+from survey_app.models import ClassState, ClassTally, User, utcnow
+from survey_app.models import Vote as VoteRow
+from survey_app.survey_settings import SurveySettings, survey_settings
+
+SKILLS_REFRESH_VOTES = 50
+
+_votes, _users = VoteRow.__table__, User.__table__
+_states, _tallies = ClassState.__table__, ClassTally.__table__
+_CLASS_VOTES = (
+    select(
+        _users.c.username,
+        _votes.c.synset_wnid,
+        _votes.c.created_at,
+        _votes.c.suggestion_wnid,
+    )
+    .join_from(_votes, _users, _votes.c.annotator_id == _users.c.id)
+    .where(_votes.c.class_wnid == bindparam("class_wnid"))
+    .order_by(_votes.c.created_at, _votes.c.id)
+)
+_OTHERS_VOTED = select(func.count()).where(
+    _votes.c.class_wnid == bindparam("class_wnid"), _votes.c.annotator_id != bindparam("user_id")
+)
+_LAST_VOTE = select(func.max(_votes.c.id))
+_UPDATE = (
+    update(_states)
+    .where(_states.c.class_wnid == bindparam("wnid"))
+    .values(
+        votes=bindparam("n_votes"),
+        leader=bindparam("leader"),
+        confidence=bindparam("confidence"),
+        closed=bindparam("closed"),
+        updated_at=bindparam("now"),
+    )
+)
+_INSERT = insert(_states).values(
+    class_wnid=bindparam("wnid"),
+    votes=bindparam("n_votes"),
+    leader=bindparam("leader"),
+    confidence=bindparam("confidence"),
+    closed=bindparam("closed"),
+    updated_at=bindparam("now"),
+)
+
+
+def priors() -> dict[str, dict[str, float]]:
+    """class -> the entry-level model's probability of each candidate of its chain, kept
+    while the search counts stay the same."""
+    counts = recent_word_counts()
+    return kept("priors", counts, lambda: entry_level_priors(hierarchy_from_db(), counts))
+
+
+def suggestions() -> dict[str, str]:
+    """class -> the model's suggestion, the candidate its prior favours (ties: the more
+    specific, as `EntryLevelModel.suggest` breaks them)."""
+    every = priors()
+    return kept(
+        "prior_suggestions",
+        id(every),
+        lambda: {c: max(reversed(list(p)), key=p.get) for c, p in every.items()},
+    )
+
+
+def skills() -> TeamSkills:
+    """Every annotator's reliability and anchoring from all counted votes, recomputed
+    once per SKILLS_REFRESH_VOTES new votes."""
+    last = execute(_LAST_VOTE).scalar() or 0
+    return kept(
+        "skills",
+        last // SKILLS_REFRESH_VOTES,
+        lambda: team_skills(
+            latest_votes(dbread.read_votes(db.session.connection())), suggestions()
+        ),
+    )
+
+
+def shown_suggestion(class_wnid: str, user_id: int, settings: SurveySettings) -> str | None:
+    """The suggestion the annotate page shows this annotator for this class, or None: not
+    in "hidden" mode, nor (with `hide_first`) before anyone else has voted on the class.
+    The vote path asks the same, to record what the annotator saw."""
+    if not settings.show_suggestion:
+        return None
+    if (
+        settings.hide_first
+        and not execute(_OTHERS_VOTED, class_wnid=class_wnid, user_id=user_id).scalar()
+    ):
+        return None
+    return suggestions().get(class_wnid)
+
+
+def class_votes(class_wnid: str) -> list[Vote]:
+    """The class's counted votes: each annotator's latest."""
+    rows = execute(_CLASS_VOTES, class_wnid=class_wnid).all()
+    return latest_votes(
+        Vote(username, class_wnid, synset, as_utc(created_at), None, suggestion)
+        for username, synset, created_at, suggestion in rows
+    )
+
+
+def class_belief(class_wnid: str, votes: Iterable[Vote], team: TeamSkills | None = None) -> Belief:
+    chain = hierarchy_from_db().chain_wnids(class_wnid)
+    return belief(chain, votes, team or skills(), priors().get(class_wnid))
+
+
+def refresh(class_wnid: str, rule: ClosingRule | None = None) -> None:
+    """Rewrite the class's row from its counted votes, in the caller's transaction."""
+    rule = rule or survey_settings().closing
+    votes = class_votes(class_wnid)
+    believed = class_belief(class_wnid, votes)
+    values = {
+        "wnid": class_wnid,
+        "n_votes": len(votes),
+        "leader": believed.leader if votes else None,
+        "confidence": believed.confidence if votes else 0.0,
+        "closed": bool(votes) and rule.closed(len(votes), believed.confidence),
+        "now": utcnow(),
+    }
+    if execute(_UPDATE, **values).rowcount:
+        return
+    try:
+        with db.session.begin_nested():  # a savepoint: another vote may insert it first
+            execute(_INSERT, **values)
+    except IntegrityError:
+        execute(_UPDATE, **values)
+
+
+def refresh_all(rule: ClosingRule | None = None) -> int:
+    """Every voted class's row anew (after the queue's settings changed); returns how
+    many. The caller commits."""
+    rule = rule or survey_settings().closing
+    classes = db.session.scalars(select(VoteRow.class_wnid).distinct()).all()
+    for class_wnid in classes:
+        refresh(class_wnid, rule)
+    return len(classes)
+
+
+def state_of(class_wnid: str) -> ClassState | None:
+    return db.session.get(ClassState, class_wnid)

@@ -1,0 +1,180 @@
+"""The adaptive queue: overlap first, a class closes when its votes agree, more votes
+go where they don't, and the first vote is cast without the suggestion."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from survey_app import class_states, create_app, work_queue
+from survey_app.database import hierarchy_from_db
+from survey_app.errors import SurveyError
+from survey_app.extensions import db
+from survey_app.models import ClassState, Skip, User, Vote
+from survey_app.survey_settings import save_queue_settings, survey_settings
+from survey_app.votes import record_vote
+
+from .conftest import add_user, make_app, seeded
+
+TENCH, GOLDFISH, OSTRICH, BRAMBLING = "n01440764", "n01443537", "n01518878", "n01530575"
+BIRD = "n01503061"
+
+
+def cast(app, username: str, votes: dict[str, str]) -> int:
+    """Votes of an annotator (created if new) through the vote path; their user id."""
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == username))
+    user_id = user.id if user else add_user(app, username)
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        for class_wnid, synset in votes.items():
+            record_vote(user, class_wnid, synset)
+    return user_id
+
+
+def next_for(app, user_id: int) -> str | None:
+    with app.app_context():
+        return work_queue.next_class(user_id)
+
+
+def state(app, wnid: str) -> ClassState | None:
+    with app.app_context():
+        row = db.session.get(ClassState, wnid)
+        db.session.expunge_all()
+        return row
+
+
+def classes(app) -> list[str]:
+    with app.app_context():
+        return [c.wnid for c in hierarchy_from_db().classes]
+
+
+def test_a_started_class_comes_before_a_new_one(app):
+    first = cast(app, "ann", {})
+    assert next_for(app, first) == TENCH
+    cast(app, "bob", {OSTRICH: OSTRICH})
+    # The ostrich has a vote: the next annotator overlaps on it before opening the tench.
+    assert next_for(app, first) == OSTRICH
+    cast(app, "cid", {OSTRICH: BIRD})  # a disagreement: still open
+    cast(app, "dan", {GOLDFISH: GOLDFISH})
+    assert next_for(app, first) == GOLDFISH  # one vote before two
+
+
+def test_agreeing_votes_close_a_class_and_disagreeing_ones_go_on_to_the_maximum(app):
+    cast(app, "ann", {TENCH: TENCH})
+    assert not state(app, TENCH).closed  # one vote is below the minimum of 2
+    cast(app, "bob", {TENCH: TENCH})
+    closed = state(app, TENCH)
+    assert closed.closed and closed.votes == 2 and closed.confidence >= 0.85
+    assert next_for(app, add_user(app, "cid")) != TENCH
+    # Votes spread over the chain stay open until the maximum, 5.
+    with app.app_context():
+        chain = hierarchy_from_db().chain_wnids(GOLDFISH)
+    for number, synset in enumerate(chain[-4:] + chain[-2:-1], start=1):
+        cast(app, f"voter{number}", {GOLDFISH: synset})
+        assert state(app, GOLDFISH).closed == (number == 5), number
+
+
+def test_an_annotator_never_gets_a_class_voted_skipped_or_closed(app):
+    every = classes(app)
+    ann = cast(app, "ann", {every[0]: every[0]})
+    with app.app_context():
+        db.session.add(Skip(annotator_id=ann, class_wnid=every[1]))
+        db.session.commit()
+    cast(app, "bob", {every[2]: every[2]})
+    cast(app, "cid", {every[2]: every[2]})  # closed by agreement
+    served = set()
+    for _ in every:
+        wnid = next_for(app, ann)
+        if wnid is None:
+            break
+        served.add(wnid)
+        cast(app, "ann", {wnid: wnid})
+    assert served == set(every) - {every[0], every[1], every[2]}
+    assert next_for(app, ann) is None
+
+
+def test_the_batch_keeps_the_team_on_the_first_open_classes(tmp_path, small_hierarchy):
+    app = seeded(make_app(tmp_path, QUEUE_BATCH=2), small_hierarchy)
+    every = classes(app)
+    cast(app, "bob", {every[5]: every[5]})  # started, but beyond the first two
+    ann = add_user(app, "ann")
+    assert next_for(app, ann) == every[0]  # a new class inside the batch first
+    cast(app, "ann", {every[0]: every[0]})
+    assert next_for(app, ann) == every[1]
+    cast(app, "ann", {every[1]: every[1]})
+    # Beyond the batch a started class comes before a new one.
+    assert next_for(app, ann) == every[5]
+
+
+def test_the_pilot_overlaps_from_the_first_votes(tmp_path, imagenet_hierarchy):
+    # Three annotators voting 30 classes each, in turns, as a pilot would: with one
+    # vote per class there were no agreement figures; now most classes get two or more.
+    app = seeded(make_app(tmp_path), imagenet_hierarchy)
+    users = [add_user(app, name) for name in ("ann", "bob", "cid")]
+    with app.app_context():
+        for _ in range(30):
+            for user_id in users:
+                wnid = work_queue.next_class(user_id)
+                record_vote(db.session.get(User, user_id), wnid, wnid)
+        voters: dict[str, int] = {}
+        for vote in db.session.scalars(select(Vote)):
+            voters[vote.class_wnid] = voters.get(vote.class_wnid, 0) + 1
+    assert sum(n >= 2 for n in voters.values()) >= 25, voters
+
+
+def test_enter_after_changing_an_old_vote_leads_back_to_new_work(app):
+    ann = cast(app, "ann", {TENCH: TENCH, GOLDFISH: GOLDFISH, OSTRICH: OSTRICH})
+    with app.app_context():
+        fish = hierarchy_from_db().chain_wnids(TENCH)[-2]
+    cast(app, "ann", {TENCH: fish})  # the tench reopened and changed
+    with app.app_context():
+        assert work_queue.class_after_vote(ann) == work_queue.next_class(ann) == BRAMBLING
+
+
+def test_the_first_vote_is_cast_without_the_suggestion(app):
+    cast(app, "ann", {TENCH: TENCH})
+    cast(app, "bob", {TENCH: TENCH})
+    with app.app_context():
+        shown = dict(db.session.execute(select(Vote.annotator_id, Vote.suggestion_wnid)).all())
+        suggestion = class_states.suggestions()[TENCH]
+    assert sorted(shown.values(), key=str) == sorted([None, suggestion], key=str)
+    # With the setting off, the first vote records the suggestion it was shown.
+    with app.app_context():
+        values = {
+            "MIN_VOTES": 2,
+            "MAX_VOTES": 5,
+            "TARGET_CONFIDENCE": 0.85,
+            "QUEUE_BATCH": 20,
+            "HIDE_FIRST_SUGGESTION": False,
+        }
+        save_queue_settings(values)
+        assert not survey_settings().hide_first
+    cast(app, "cid", {GOLDFISH: GOLDFISH})
+    with app.app_context():
+        first = db.session.scalar(select(Vote).where(Vote.class_wnid == GOLDFISH))
+        assert first.suggestion_wnid == class_states.suggestions()[GOLDFISH]
+
+
+def test_progress_counts_closed_classes(app):
+    ann = cast(app, "ann", {TENCH: TENCH, GOLDFISH: GOLDFISH})
+    cast(app, "bob", {TENCH: TENCH})
+    with app.app_context():
+        assert work_queue.progress(ann).as_dict() == {
+            "annotator": {"voted": 2, "total": 10},
+            "team": {"complete": 1, "total": 10, "min_votes": 2, "max_votes": 5, "target": 0.85},
+        }
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"MIN_VOTES": 6}, "must not be above max_votes"),
+        ({"TARGET_CONFIDENCE": 1.0}, "strictly between 0.5 and 1"),
+        ({"MAX_VOTES": -1}, "at least 1"),
+        ({"QUEUE_BATCH": 0}, "batch must be a whole number"),
+    ],
+)
+def test_settings_out_of_range_are_refused(tmp_path, settings, message):
+    with pytest.raises(SurveyError, match=message):
+        create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", **settings})
