@@ -15,8 +15,8 @@ and, for a vote cast while the suggestion s was shown and equal to it,
     L_i(l) = q_a + (1 - q_a) * [the line above]
 
 - pi is the prior: the entry-level model's softmax over the chain, mixed with the
-  uniform (`PRIOR_MIX` of it is uniform) so that no model outvotes two people; a
-  uniform prior where there is no model.
+  uniform (`PRIOR_MIX` of it is uniform), which bounds how far the model can lean
+  (no candidate below PRIOR_MIX / K); a uniform prior where there is no model.
 - r_a, the annotator's reliability, is learned from agreement as Wawa does, with a
   prior: (agreed + RELIABILITY_PRIOR[0]) / (votes + sum(RELIABILITY_PRIOR)), where a
   vote agrees when it equals the leading label of the *other* votes on its class

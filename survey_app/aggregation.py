@@ -13,7 +13,7 @@ from clustering import dbread
 from clustering.aggregate import DEFAULT_MIN_VOTES, DEFAULT_TIE_BREAK, Aggregation, aggregate
 from clustering.conflicts import DEFAULT_POLICY
 from clustering.votes import Decision, LabelDecision, Vote
-from survey_app import models
+from survey_app import class_states, models
 from survey_app.caches import kept
 from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
@@ -39,18 +39,22 @@ _LOG_POSITION = select(
 # Aggregations kept per process, one per setting asked for (the review pages
 # ask for one; the downloads may ask for others): more are forgotten.
 AGGREGATIONS_KEPT = 8
+# The queue's numbers (clustering.confidence), which the export reads too.
+SURVEY_WEIGHTING = "confidence"
 
 
 def current_aggregation(
     min_votes: int = DEFAULT_MIN_VOTES,
     conflicts: str = DEFAULT_POLICY,
-    weighting: str = "none",
+    weighting: str = SURVEY_WEIGHTING,
     tie_break: str = DEFAULT_TIE_BREAK,
 ) -> Aggregation:
     """The CIL the database's votes and decisions give now (see
     `clustering.aggregate`). Every review page shows it, and it reads every
     vote: it is computed once per position of the logs (and hierarchy and
-    settings), and kept until a vote or decision is added."""
+    settings), and kept until a vote or decision is added. By default each class's
+    label is the most probable one given its votes, the annotators' reliability and
+    the model's prior: the numbers the queue closes classes by (`class_states`)."""
     position = tuple(db.session.execute(_LOG_POSITION).one())
     settings = (min_votes, conflicts, weighting, tie_break)
     by_settings = kept("aggregations", None, dict)
@@ -66,6 +70,8 @@ def current_aggregation(
         conflicts=conflicts,
         source="database",
         check_decisions=False,  # the review pages show broken decisions; exports refuse
+        priors=class_states.priors(),
+        suggestions=class_states.suggestions(),
     )
     if settings not in by_settings and len(by_settings) >= AGGREGATIONS_KEPT:
         by_settings.clear()
