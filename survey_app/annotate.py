@@ -148,7 +148,7 @@ def vote(wnid: str):
                     f"Voted “{display_names()[form.synset.data]}” for {display_names()[wnid]}.",
                     "info",
                 )
-            following = work_queue.class_after_vote(current_user.id, wnid)
+            following = work_queue.class_after_vote(current_user.id)
             return redirect(_annotate_url(following), code=303)
     return _page(build_class_view(wnid, current_user.id), form, status)
 

@@ -10,6 +10,7 @@ counts stay the same.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Row
@@ -17,7 +18,7 @@ from sqlalchemy import Row
 from clustering.cil import normalize_name, unique_names
 from clustering.familiarity import synset_familiarity, terms_for_synset
 from clustering.hierarchy import Hierarchy
-from clustering.popularity import format_count
+from clustering.popularity import WEB_CORPUS_TOKENS, format_count
 from clustering.strategies import TOO_GENERAL, entry_level_assignment, suggest_label
 from survey_app import images
 from survey_app.caches import kept
@@ -52,11 +53,17 @@ class Candidate:
     count_text: str
     count_lemma: str  # the lemma the count came from (the best of the synset's)
     provider: str
+    count_meaning: str  # the count in words, for the title and screen readers (count_meaning)
     original: bool
     suggested: bool
     key: int | None  # the number key that selects it
     members: tuple[Member, ...]  # up to MEMBERS_SHOWN of them
     merged: int  # how many other classes lie under it
+
+    @property
+    def count_title(self) -> str:
+        """The count's meaning and what it is for, shown on hovering it."""
+        return f"{self.count_meaning}: {FAMILIARITY_HINT}"
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,7 @@ class ClassView:
     candidates: tuple[Candidate, ...]
     suggestion: str
     folded: int  # candidates from the root down folded as "more general" (general_prefix)
+    count_notes: tuple[str, ...]  # the key help's word on the counts (count_notes)
     my_vote: Row | None  # a row of `votes` (see votes.latest_vote)
 
     @property
@@ -111,6 +119,63 @@ def general_prefix(hierarchy: Hierarchy, chain: list[str]) -> int:
             break
         folded += 1
     return folded
+
+
+_UNITS = {"K": "thousand", "M": "million", "B": "billion", "T": "trillion"}
+
+
+def count_in_words(count: int) -> str:
+    """A count as a person says it: "about 170 thousand", "about 2.9 billion", "999"."""
+    text = format_count(count)
+    unit = _UNITS.get(text[-1])
+    return f"about {text[:-1]} {unit}" if unit else text
+
+
+# What a count is, per provider (clustering.popularity), in words a lay annotator
+# reads: "170K wordfreq" said nothing. `{n}` is the count in words, `{word}` the
+# lemma it came from; each count is that word's, times this sense's share of it
+# (clustering.familiarity). Wikipedia's window is the 12 months `fill-counts` reads.
+_CORPUS = count_in_words(WEB_CORPUS_TOKENS).removeprefix("about ")
+COUNT_MEANINGS = {
+    "wordfreq": f"{{n}} uses of “{{word}}” in this sense per {_CORPUS} words of English "
+    "text, as the wordfreq word-frequency list estimates",
+    "wikipedia": "{n} views of the English Wikipedia article “{word}” in a year, "
+    "this sense’s share",
+    "google": "{n} Google search results for “{word}”, this sense’s share",
+    "json": "a count of {n} for “{word}” in this sense, from the counts file",
+}
+FAMILIARITY_HINT = "a hint of how familiar the word is"
+
+
+def count_meaning(count: int | None, word: str, provider: str) -> str:
+    """What a candidate's count says, in words: "about 126 million uses of “dog” in
+    this sense per 1 trillion words of English text, as the wordfreq word-frequency
+    list estimates". A provider with no wording here (a row from a provider since
+    removed) is named as it is."""
+    if count is None:
+        return f"no count for “{word}” yet"
+    if count == 0 and provider == "wordfreq":
+        return (
+            f"0 uses of “{word}” per {_CORPUS} words of English text (too rare for the "
+            "wordfreq word-frequency list)"
+        )
+    meaning = COUNT_MEANINGS.get(provider, "a count of {n} for “{word}” from " + provider)
+    return meaning.format(n=count_in_words(count), word=word)
+
+
+def count_notes(entries: Iterable[tuple[str, int | None, str, str]]) -> tuple[str, ...]:
+    """The word on the counts for the key help and the class list: one example per
+    provider, from `entries` (name, count, the word counted, provider) in the
+    order examples are preferred: "“126M wordfreq” beside dog: about 126 million
+    uses of “dog” ..."."""
+    examples: dict[str, str] = {}
+    for name, count, word, provider in entries:
+        if count and provider not in examples:
+            examples[provider] = (
+                f"“{format_count(count)} {provider}” beside {name}: "
+                f"{count_meaning(count, word, provider)}"
+            )
+    return tuple(examples.values())
 
 
 def _members(
@@ -190,6 +255,7 @@ def _class_view(
         synset = hierarchy.synsets[entry.wnid]
         on_all = len(entry.paths) == n_paths
         key = len(image_class.chain) - position
+        provider = cached.get(familiarity[entry.wnid].lemma, (None, ""))[1]
         descendants = hierarchy.descendants[entry.wnid]  # the class itself among them
         candidates.append(
             Candidate(
@@ -204,7 +270,10 @@ def _class_view(
                 count=familiarity[entry.wnid].count,
                 count_text=format_count(familiarity[entry.wnid].count),
                 count_lemma=familiarity[entry.wnid].lemma,
-                provider=cached.get(familiarity[entry.wnid].lemma, (None, ""))[1],
+                provider=provider,
+                count_meaning=count_meaning(
+                    familiarity[entry.wnid].count, familiarity[entry.wnid].lemma, provider
+                ),
                 original=entry.wnid == class_wnid,
                 suggested=entry.wnid == suggestion,
                 key=key if key <= NUMBER_KEYS else None,
@@ -214,6 +283,10 @@ def _class_view(
         )
         on_all_before = on_all
     synset = hierarchy.synsets[class_wnid]
+    # The key help's examples: the suggestion's count (a familiar word) first, then
+    # those from the class upward.
+    upward = candidates[::-1]
+    examples = [c for c in upward if c.suggested] + [c for c in upward if not c.suggested]
     return ClassView(
         wnid=class_wnid,
         index=image_class.index,
@@ -225,5 +298,6 @@ def _class_view(
         candidates=tuple(candidates),
         suggestion=suggestion,
         folded=general_prefix(hierarchy, [c.wnid for c in candidates]),
+        count_notes=count_notes((c.name, c.count, c.count_lemma, c.provider) for c in examples),
         my_vote=None,
     )

@@ -1,5 +1,5 @@
-// The annotate page's keyboard, its candidate filter, its key help and the pictures
-// of the selected candidate.
+// The annotate page's keyboard, its candidate filter, its comment key, its key help
+// and the pictures of the selected candidate.
 // A static file (never inline) so the content security policy can forbid inline scripts.
 // Without JavaScript the page still works: radio buttons, a submit button, links.
 "use strict";
@@ -13,6 +13,7 @@
   const memberSets = Array.from(document.querySelectorAll(".member-set"));
   const skipForm = document.getElementById("skip-form");
   const filter = document.getElementById("chain-filter");
+  const comment = document.getElementById("comment");
   const filterEmpty = form.querySelector(".filter-empty");
   const general = form.querySelector("details.more-general");
   const help = document.getElementById("key-help");
@@ -39,10 +40,13 @@
     return radios.filter((radio) => !row(radio).hidden);
   }
 
+  // The focus follows the selection, as with a radio group's own arrow keys: Tab
+  // then leads on to the comment box rather than from the top of the page.
   function choose(radio) {
     if (!radio) return;
     if (general && general.contains(radio)) general.open = true;
     radio.checked = true;
+    radio.focus({ preventScroll: true });
     row(radio).scrollIntoView({ block: "nearest" });
     show();
   }
@@ -88,16 +92,26 @@
     if (event.key === "Enter") {
       event.preventDefault();  // Enter here picks the first match; it does not vote
       choose(reachable()[0]);
-      radios[current()]?.focus();
     } else if (event.key === "Escape") {
       event.preventDefault();
       clearFilter();
-      (radios[current()] || radios[0]).focus();
+      backToChain();
     } else if (event.key === "ArrowDown") {
       event.preventDefault();
       choose(reachable()[0]);
-      radios[current()]?.focus();
     }
+  }
+
+  // From the filter or the comment box back to the candidates, where the keys work.
+  function backToChain() {
+    (radios[current()] || radios[0]).focus();
+  }
+
+  // Enter in the comment box votes (the form's own submit); Escape leaves it.
+  function onCommentKey(event) {
+    if (event.key !== "Escape") return;
+    event.preventDefault();
+    backToChain();
   }
 
   function onKey(event) {
@@ -118,6 +132,8 @@
       skipForm.requestSubmit();
     } else if (key === "/") {
       filter.focus();
+    } else if (key === "c" || key === "C") {
+      comment.focus();
     } else if (key === "Escape" && filter.value) {
       clearFilter();
     } else if (key === "?") {
@@ -150,6 +166,7 @@
   skipForm.addEventListener("submit", guardDoubleSubmit);
   filter.addEventListener("input", applyFilter);
   filter.addEventListener("keydown", onFilterKey);
+  comment.addEventListener("keydown", onCommentKey);
   document.getElementById("open-help").addEventListener("click", () => help.showModal());
   // A page restored by the back button is a fresh chance to vote.
   window.addEventListener("pageshow", (event) => {

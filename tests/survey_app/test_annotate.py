@@ -309,3 +309,139 @@ def test_my_votes_in_pages(app, monkeypatch):
     assert "page 1 of 2" in client.get("/").text
     assert "page 2 of 2" in client.get("/?page=2").text
     assert "page 2 of 2" in client.get("/?page=9").text  # kept within the pages
+
+
+# --- the classes page: each hypernym path, search by the words of the chain -------------
+def _text(html: str) -> str:
+    """What a person reads of an HTML fragment: the tags gone, blanks collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_classes_shows_each_path_of_a_two_path_class(annotator):
+    """Dalmatian is a domestic animal and, apart from that, a canine: two paths,
+    not one chain with "domestic animal" above "chordate"."""
+    page = annotator.get("/classes?q=dalmatian").text
+    paths = [_text(p) for p in re.findall(r'<div class="path">(.*?)</div>', page, re.DOTALL)]
+    assert len(paths) == 2, paths
+    first, second = paths
+    assert first.startswith("path 1:") and second.startswith("path 2:")
+    assert "domestic animal" in first and "chordate" not in first
+    assert "canine" in second and "domestic animal" not in second
+    for path in paths:
+        assert re.search(r"dog \S+ › dalmatian \S+$", path), path
+
+
+@pytest.fixture
+def imagenet_annotator(tmp_path, imagenet_hierarchy):
+    """An annotator on a survey of all 1,000 ImageNet classes."""
+    app = seeded(make_app(tmp_path), imagenet_hierarchy)
+    return log_in(app.test_client(), add_user(app, "ann"))
+
+
+def _found(client, query: str) -> list[str]:
+    """The wnids /classes lists for `query`, in order, over all its pages."""
+    found, page = [], 1
+    while True:
+        html = client.get("/classes", query_string={"q": query, "page": page}).text
+        found += re.findall(r"<code>(n\d{8})</code>", html)
+        if f"page={page + 1}" not in html:
+            return found
+        page += 1
+
+
+def test_classes_search_finds_every_class_under_a_word_of_its_chain(
+    imagenet_annotator, imagenet_hierarchy
+):
+    """ "dog" finds the 118 classes under dog.n.01, not only the 16 named so: the
+    names first, then the classes whose chain holds the word."""
+    under_dog = {
+        c.wnid for c in imagenet_hierarchy.classes if DOG in imagenet_hierarchy.chain_wnids(c.wnid)
+    }
+    assert len(under_dog) == 118
+    found = _found(imagenet_annotator, "dog")
+    assert under_dog <= set(found) and len(found) == len(set(found))
+
+    def named_dog(wnid: str) -> bool:
+        lemmas = imagenet_hierarchy.synsets[wnid].lemmas
+        return any("dog" in lemma.replace("_", " ").lower() for lemma in lemmas)
+
+    by_name = [named_dog(w) for w in found]
+    assert by_name[0] and not by_name[-1]
+    assert by_name == sorted(by_name, reverse=True)  # every name match before the rest
+    # Words of the chain match whole: "cat" is not in "domesticated animal".
+    assert "n02085620" not in _found(imagenet_annotator, "cat")  # Chihuahua
+    assert "n02123045" in _found(imagenet_annotator, "cat")  # tabby
+
+
+# --- what a search count means, in words -------------------------------------------------
+def _row(page: str, wnid: str) -> str:
+    row = page[page.index(f'value="{wnid}"') :]
+    return row[: row.index("</li>")]
+
+
+def _count_meaning(row: str) -> tuple[str, str]:
+    """A candidate's figure as hovering shows it (the title) and as a screen reader
+    reads it (the text hidden from sight)."""
+    title = re.search(r'<span class="count" title="([^"]*)"', row).group(1)
+    spoken = re.search(r'<span class="visually-hidden">([^<]*)</span>', row).group(1)
+    return title, spoken
+
+
+def test_each_count_says_what_it_counts(annotator):
+    """Figures like "170K wordfreq" and "0 wordfreq" meant nothing to a lay annotator."""
+    page = annotator.get(f"/annotate/{DALMATIAN}").text
+    title, spoken = _count_meaning(_row(page, DOG))
+    assert re.fullmatch(
+        r"about [\d.]+ million uses of “dog” in this sense per 1 trillion words of English "
+        r"text, as the wordfreq word-frequency list estimates: a hint of how familiar "
+        r"the word is",
+        title,
+    )
+    assert title.startswith(spoken)
+    help_text = _text(page[page.index('<dialog id="key-help"') : page.index("</dialog>")])
+    assert "wordfreq" in help_text and "how familiar" in help_text
+    assert "uses of “dog” in this sense per 1 trillion words" in help_text
+    rare = annotator.get(f"/annotate/{TENCH}").text
+    title, _ = _count_meaning(_row(rare, "n01438208"))  # cypriniform fish
+    assert title.startswith("0 uses of “cypriniform fish”")
+    assert "too rare for the wordfreq word-frequency list" in title
+
+
+@pytest.mark.parametrize(
+    ("provider", "meaning"),
+    [
+        ("wikipedia", r"about [\d.]+ billion views of the English Wikipedia article “dog”"),
+        ("google", r"about [\d.]+ billion Google search results for “dog”"),
+        ("json", r"a count of about [\d.]+ billion for “dog” in this sense, from the counts file"),
+    ],
+)
+def test_the_count_says_what_its_provider_counts(app, annotator, provider, meaning):
+    from survey_app.caches import caches
+    from survey_app.models import SearchCount
+
+    with app.app_context():
+        db.session.add(SearchCount(term="dog", provider=provider, count=3_000_000_000))
+        db.session.commit()
+        caches().clear()
+    page = annotator.get(f"/annotate/{DALMATIAN}").text
+    title, _ = _count_meaning(_row(page, DOG))
+    assert re.match(meaning, title), title
+    assert "wordfreq" in _count_meaning(_row(page, CANINE))[0]  # the other words keep theirs
+    help_text = _text(page[page.index('<dialog id="key-help"') : page.index("</dialog>")])
+    assert re.search(meaning, help_text) and "wordfreq" in help_text
+
+
+def test_the_class_list_says_what_its_counts_count(annotator):
+    listed = annotator.get("/classes?q=dalmatian").text
+    assert re.search(r'title="[^"]*about [\d.]+ million uses of “dog” in this sense', listed)
+    note = _text(re.search(r'<p class="count-note[^>]*>(.*?)</p>', listed, re.DOTALL).group(1))
+    assert "wordfreq" in note and "how familiar" in note
+
+
+def test_the_comment_box_has_a_key(annotator):
+    page = annotator.get(f"/annotate/{TENCH}").text
+    assert re.search(r'<input[^>]*aria-keyshortcuts="c"[^>]*id="comment"', page) or re.search(
+        r'<input[^>]*id="comment"[^>]*aria-keyshortcuts="c"', page
+    )
+    help_text = _text(page[page.index('<dialog id="key-help"') : page.index("</dialog>")])
+    assert "C write a comment" in help_text
