@@ -9,14 +9,19 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import distinct, func, select
 
-from survey_app import accounts, images
+from survey_app import accounts, class_states, images
 from survey_app.auth import admin_required
 from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
 from survey_app.forms import InvitationForm, NewUserForm, SurveySettingsForm, add_error
 from survey_app.models import Invitation, User, Vote
 from survey_app.pace import DAYS_SHOWN, duration, every_pace
-from survey_app.survey_settings import save_survey_settings, survey_settings
+from survey_app.survey_settings import (
+    check_queue_settings,
+    save_queue_settings,
+    save_survey_settings,
+    survey_settings,
+)
 
 bp = Blueprint("admin", __name__)
 ACCOUNT_ERROR = "account-error"  # a flashed error of the "Create an account" form
@@ -35,6 +40,11 @@ def _settings_form() -> SurveySettingsForm:
         prefix="survey",
         guidelines=settings.guidelines,
         suggestion_mode=settings.suggestion_mode,
+        min_votes=settings.closing.min_votes,
+        max_votes=settings.closing.max_votes,
+        target=settings.closing.target,
+        batch=settings.batch,
+        hide_first=settings.hide_first,
     )
 
 
@@ -129,11 +139,32 @@ def create_user():
 
 @bp.post("/settings")
 def save_settings():
-    """Save the guidelines and how the suggestion is shown."""
+    """Save the guidelines, how the suggestion is shown and when the queue closes a
+    class; a change of the closing rule reconsiders every voted class at once."""
     form = SurveySettingsForm(prefix="survey")
     if not form.validate():
         return _page(settings_form=form, status=400)
+    queue = {
+        "MIN_VOTES": form.min_votes.data,
+        "MAX_VOTES": form.max_votes.data,
+        "TARGET_CONFIDENCE": float(form.target.data),
+        "QUEUE_BATCH": form.batch.data,
+        "HIDE_FIRST_SUGGESTION": form.hide_first.data,
+    }
+    try:
+        check_queue_settings(queue)
+    except ValueError as exc:
+        form.target.errors = [*form.target.errors, str(exc)]
+        return _page(settings_form=form, status=400)
+    before = survey_settings().closing
     save_survey_settings((form.guidelines.data or "").strip(), form.suggestion_mode.data)
+    save_queue_settings(queue)
+    after = survey_settings().closing
+    if after != before:
+        reconsidered = class_states.refresh_all(after)
+        db.session.commit()
+        flash(f"Survey settings saved; {reconsidered} voted classes reconsidered.", "info")
+        return redirect(url_for("admin.index", _anchor="settings"), code=303)
     flash("Survey settings saved.", "info")
     return redirect(url_for("admin.index", _anchor="settings"), code=303)
 

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
+    DecimalField,
     HiddenField,
+    IntegerField,
     PasswordField,
     RadioField,
     SelectField,
@@ -16,7 +19,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import EqualTo, InputRequired, Length, Optional, Regexp
+from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
 
 from survey_app.accounts import ROLES, USERNAME_RE, USERNAME_RULE
 from survey_app.survey_settings import GUIDELINES_MAX
@@ -88,6 +91,24 @@ class SurveySettingsForm(FlaskForm):
         ],
         validate_choice=True,
     )
+    # When the queue closes a class (clustering.confidence.ClosingRule); the ranges
+    # are checked again, together, by survey_settings.check_queue_settings.
+    min_votes = IntegerField(
+        "Fewest votes a class closes with", validators=[InputRequired(), NumberRange(min=1)]
+    )
+    max_votes = IntegerField(
+        "Most votes a class gets", validators=[InputRequired(), NumberRange(min=1)]
+    )
+    target = DecimalField(
+        "Confidence that closes a class (above 0.5, below 1)",
+        places=None,
+        validators=[InputRequired(), NumberRange(min=0.5, max=1)],
+    )
+    batch = IntegerField(
+        "Open classes the queue works through first",
+        validators=[InputRequired(), NumberRange(min=1)],
+    )
+    hide_first = BooleanField("The first vote on a class is cast without the suggestion")
     submit = SubmitField("Save settings")
 
 

@@ -103,12 +103,53 @@ def test_system_deps_waits_for_the_dpkg_lock():
 TENCH, GOLDFISH = "n01440764", "n01443537"
 
 
-def save_settings(admin, guidelines: str = "", mode: str = "preselect"):
+QUEUE_DEFAULTS = {"min_votes": 2, "max_votes": 5, "target": "0.85", "batch": 20, "hide_first": "y"}
+
+
+def save_settings(admin, guidelines: str = "", mode: str = "preselect", **queue):
     token = csrf_token(admin, "/admin/")
+    fields = {**QUEUE_DEFAULTS, **queue}
     return admin.post(
         "/admin/settings",
-        data={"csrf_token": token, "survey-guidelines": guidelines, "survey-suggestion_mode": mode},
+        data={
+            "csrf_token": token,
+            "survey-guidelines": guidelines,
+            "survey-suggestion_mode": mode,
+            **{f"survey-{name}": value for name, value in fields.items() if value is not None},
+        },
     )
+
+
+def test_the_queue_settings_are_saved_checked_and_reconsider_the_classes(app, admin):
+    from survey_app import class_states
+    from survey_app.extensions import db
+    from survey_app.models import User
+    from survey_app.survey_settings import survey_settings
+    from survey_app.votes import record_vote
+
+    for name in ("ann", "bob"):
+        user_id = add_user(app, name)
+        with app.app_context():
+            record_vote(db.session.get(User, user_id), TENCH, TENCH)
+    with app.app_context():
+        assert class_states.state_of(TENCH).closed  # two agreeing votes close it at 0.85
+    response = save_settings(admin, min_votes=3, max_votes=3, hide_first=None)
+    assert response.status_code == 303
+    assert "1 voted classes reconsidered" in admin.get("/admin/").text
+    with app.app_context():
+        settings = survey_settings()
+        assert (settings.closing.min_votes, settings.closing.max_votes) == (3, 3)
+        assert not settings.hide_first
+        assert not class_states.state_of(TENCH).closed  # now it needs a third vote
+    for wrong, message in (
+        ({"min_votes": 4, "max_votes": 3}, "must not be above max_votes"),
+        ({"target": "1"}, "strictly between 0.5 and 1"),
+        ({"batch": 0}, "Number must be at least 1"),
+    ):
+        refused = save_settings(admin, **wrong)
+        assert refused.status_code == 400 and message in refused.text, wrong
+    with app.app_context():
+        assert survey_settings().closing.max_votes == 3  # nothing stored on refusal
 
 
 def test_suggestion_modes(app, admin, annotator):
