@@ -883,7 +883,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--decisions",
         metavar="FILE",
-        help="admin decisions as JSON lines (admin, wnid, label, time, note)",
+        help="admin decisions as JSON lines: class decisions (admin, wnid, label, time, "
+        "note) and label decisions (admin, general, keep, merge, name, time, note)",
     )
     add_hierarchy_options(p)
     add_output_options(p)

@@ -1,21 +1,38 @@
 """The JSON API under /api/: what the pages show, for scripts and other
 front ends (documented in README.md, section "The JSON API"). It uses the same
 login session as the pages; a POST needs the session's CSRF token in an
-X-CSRFToken header. An unknown class is answered 404 by error_pages.py."""
+X-CSRFToken header. An unknown class is answered 404 by error_pages.py. The
+conflicts and label decisions are for admins, who settle them through
+`survey_app.label_decisions` as the review pages do."""
 
 from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime
 
 from flask import Blueprint, abort, jsonify, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import Row
+from sqlalchemy import Row, select
+from sqlalchemy.orm import joinedload
 
-from survey_app import work_queue
+from clustering.aggregate import Aggregation
+from clustering.conflicts import ConflictGroup
+from survey_app import label_decisions, work_queue
+from survey_app.aggregation import current_aggregation
 from survey_app.annotate_data import ClassView, build_class_view, display_names
-from survey_app.models import Vote
+from survey_app.auth import admin_required
+from survey_app.extensions import db
+from survey_app.models import LabelDecision, Vote
 from survey_app.votes import TooManyVotes, VoteError, latest_votes, record_vote, vote_history
 
 bp = Blueprint("api", __name__)
+
+
+def _time(moment: datetime) -> str:
+    """A stored time (naive UTC) as the API answers it."""
+    return moment.isoformat(timespec="seconds") + "Z"
 
 
 def vote_json(vote: Vote | Row) -> dict:
@@ -26,7 +43,7 @@ def vote_json(vote: Vote | Row) -> dict:
         "synset": vote.synset_wnid,
         "synset_name": display_names()[vote.synset_wnid],
         "comment": vote.comment,
-        "created_at": vote.created_at.isoformat(timespec="seconds") + "Z",
+        "created_at": _time(vote.created_at),
     }
 
 
@@ -140,3 +157,141 @@ def cast_vote():
     return jsonify(
         vote=vote_json(vote), created=added, next=work_queue.next_class(current_user.id)
     ), 201 if added else 200
+
+
+# --- conflicts and label decisions, for admins -----------------------------------------
+def conflict_json(result: Aggregation, group: ConflictGroup) -> dict:
+    """A conflict group: its general label, and how each label below it is settled now."""
+    names = display_names()
+    chosen_by = defaultdict(list)  # label -> the classes whose chosen label it is
+    for class_wnid, label in sorted(result.aggregator.labels_.items()):
+        chosen_by[label].append(class_wnid)
+    settlements = result.resolution.settlements
+    return {
+        "general": {"wnid": group.general, "name": names[group.general]},
+        "settled": group.settled,
+        "labels": [
+            {
+                "wnid": wnid,
+                "name": names[wnid],
+                "classes": chosen_by[wnid],
+                "kept": settlements[wnid].kept,
+                "by": settlements[wnid].by,
+                "kept_votes": settlements[wnid].kept_votes,
+                "merged_votes": settlements[wnid].merged_votes,
+            }
+            for wnid in group.specifics
+        ],
+    }
+
+
+def label_decision_json(row: LabelDecision) -> dict:
+    return {
+        "id": row.id,
+        "admin": row.admin.username,
+        "general": row.general_wnid,
+        "keep": json.loads(row.keep_json),
+        "merge": json.loads(row.merge_json),
+        "name": row.name,
+        "note": row.note,
+        "created_at": _time(row.created_at),
+    }
+
+
+def _refuse(problems: dict[str, str]):
+    """400 naming each wrong field; the message says what to send instead."""
+    message = "; ".join(f"{field}: {problem}" for field, problem in problems.items())
+    return jsonify(error=f"nothing was recorded: {message}", status=400, problems=problems), 400
+
+
+def _json_object(shape: str) -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, description=f"send a JSON object: {shape}")
+    return body
+
+
+def _type_problems(body: dict) -> dict[str, str]:
+    """field -> what is wrong with its type, for a label decision's body."""
+    problems = {}
+    if not isinstance(body.get("general"), str):
+        problems["general"] = "must be a string: the wnid of a conflict's general label"
+    for key in ("keep", "merge"):
+        value = body.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(w, str) for w in value):
+            problems[key] = "must be a list of wnids (strings)"
+    for key in ("name", "note"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            problems[key] = "must be a string when given"
+    unknown = sorted(set(body) - {"general", "keep", "merge", "name", "note"})
+    for key in unknown:
+        problems[key] = "is not a field of a label decision"
+    return problems
+
+
+@bp.get("/conflicts")
+@admin_required
+def conflicts():
+    """Every conflict group of the current labels, with each label's settlement."""
+    result = current_aggregation()
+    return jsonify(conflicts=[conflict_json(result, g) for g in label_decisions.groups(result)])
+
+
+@bp.get("/label-decisions")
+@admin_required
+def list_label_decisions():
+    """Every label decision, oldest first."""
+    rows = db.session.scalars(
+        select(LabelDecision).options(joinedload(LabelDecision.admin)).order_by(LabelDecision.id)
+    )
+    return jsonify(label_decisions=[label_decision_json(row) for row in rows])
+
+
+@bp.post("/label-decisions")
+@admin_required
+def record_label_decision():
+    """Settle a conflict group: 201 with the stored decision; 400 naming each wrong field."""
+    body = _json_object(
+        '{"general": WNID, "keep": [WNID, ...], "merge": [WNID, ...], '
+        '"name": LEMMA (optional), "note": TEXT (optional)}'
+    )
+    problems = _type_problems(body)
+    if problems:
+        return _refuse(problems)
+    try:
+        row = label_decisions.record(
+            current_aggregation(),
+            current_user.id,
+            body["general"],
+            body.get("keep", []),
+            body.get("merge", []),
+            body.get("name"),
+            body.get("note"),
+        )
+    except label_decisions.LabelDecisionError as exc:
+        return _refuse(exc.problems)
+    db.session.commit()
+    return jsonify(label_decision=label_decision_json(row)), 201
+
+
+@bp.post("/conflicts/accept")
+@admin_required
+def accept_conflicts():
+    """Record the proposed resolution of one open conflict group, or of all of them."""
+    body = _json_object('{"general": WNID} or {"all": true}')
+    result = current_aggregation()
+    if set(body) == {"all"} and body["all"] is True:
+        rows = label_decisions.accept(result, current_user.id)
+    elif set(body) == {"general"} and isinstance(body["general"], str):
+        if body["general"] not in {g.general for g in label_decisions.open_groups(result)}:
+            return _refuse(
+                {
+                    "general": f"{body['general']!r} is not the general label of an open "
+                    'conflict; GET /api/conflicts lists them, with "settled": false'
+                }
+            )
+        rows = label_decisions.accept(result, current_user.id, [body["general"]])
+    else:
+        abort(400, description='send {"general": WNID} or {"all": true}')
+    db.session.commit()
+    return jsonify(label_decisions=[label_decision_json(row) for row in rows]), 201 if rows else 200

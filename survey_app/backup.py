@@ -2,9 +2,11 @@
 restore-data`), to move a survey between databases (SQLite <-> PostgreSQL) or
 keep a backup.
 
-One JSON object per line, with a `type` of `annotator`, `vote` or `decision`;
-people are referred to by username and classes and labels by wnid, so a dump
-restores into any database seeded with the same hierarchy.
+One JSON object per line, with a `type` of `annotator`, `vote`, `decision` (a
+class decision) or `label_decision` (`general`, `keep`, `merge`, `name`, as in
+`clustering.votes`); people are referred to by username and classes and labels
+by wnid, so a dump restores into any database seeded with the same hierarchy.
+Format version 2 added the label decisions; a version 1 dump restores as before.
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ from typing import IO
 
 from sqlalchemy import func, select
 
+from clustering.hierarchy import Hierarchy
+from clustering.votes import LabelDecision as LabelDecisionValue
+from clustering.votes import label_decision_problems
 from survey_app.accounts import ROLES, USERNAME_RE, USERNAME_RULE, valid_password_hash
 from survey_app.database import hierarchy_from_db, require_class
 from survey_app.errors import SurveyError, UnknownClass
 from survey_app.extensions import db
-from survey_app.models import Decision, Meta, User, Vote, utcnow
+from survey_app.models import Decision, LabelDecision, Meta, User, Vote, utcnow
 from survey_app.votes import SUBMISSION_ID_RE, SUBMISSION_ID_RULE, clean_text
 
 FORMAT = "cil-survey-dump"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+KINDS = ("annotator", "vote", "decision", "label_decision")  # the types of line after the header
 
 
 class RestoreError(SurveyError, ValueError):
@@ -37,7 +43,7 @@ def _time(value: datetime) -> str:
 
 
 def dump_records() -> Iterator[dict]:
-    """Every annotator, vote and decision, in a stable order."""
+    """Every annotator, vote, class decision and label decision, in a stable order."""
     version = db.session.get(Meta, "hierarchy_version")
     yield {
         "type": "header",
@@ -75,10 +81,21 @@ def dump_records() -> Iterator[dict]:
             "time": _time(decision.created_at),
             "note": decision.note,
         }
+    for decision in db.session.scalars(select(LabelDecision).order_by(LabelDecision.id)):
+        yield {
+            "type": "label_decision",
+            "admin": usernames[decision.admin_id],
+            "general": decision.general_wnid,
+            "keep": json.loads(decision.keep_json),
+            "merge": json.loads(decision.merge_json),
+            "name": decision.name,
+            "time": _time(decision.created_at),
+            "note": decision.note,
+        }
 
 
 def write_dump(stream: IO[str]) -> dict[str, int]:
-    written: dict[str, int] = {"annotator": 0, "vote": 0, "decision": 0}
+    written = dict.fromkeys(KINDS, 0)
     for record in dump_records():
         stream.write(json.dumps(record, sort_keys=True) + "\n")
         if record["type"] in written:
@@ -97,20 +114,21 @@ def _parse(lines: list[str]) -> list[tuple[int, dict]]:
             raise RestoreError(f"line {number}: not JSON ({exc.msg})") from None
         except RecursionError:
             raise RestoreError(f"line {number}: not JSON (nested too deeply)") from None
-        if not isinstance(record, dict) or record.get("type") not in {
-            "header",
-            "annotator",
-            "vote",
-            "decision",
-        }:
+        if not isinstance(record, dict) or record.get("type") not in {"header", *KINDS}:
             raise RestoreError(
                 f"line {number}: expected an object with a type of header, "
-                "annotator, vote or decision"
+                f"{', '.join(KINDS[:-1])} or {KINDS[-1]}"
             )
         records.append((number, record))
     if not records or records[0][1]["type"] != "header" or records[0][1].get("format") != FORMAT:
         raise RestoreError(
             f"the first line must be the {FORMAT} header written by `flask dump-data`"
+        )
+    version = records[0][1].get("format_version")
+    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+        raise RestoreError(
+            f"line {records[0][0]}: format version {version!r} is not one this app reads "
+            f"(1 to {FORMAT_VERSION}); restore it with the version of the app that dumped it"
         )
     return records
 
@@ -163,6 +181,150 @@ class _Checker:
         except ValueError as exc:
             raise self.refuse(key, str(exc)) from None
 
+    def wnids(self, key: str) -> tuple[str, ...]:
+        value = self.field(key, list)
+        if not all(isinstance(wnid, str) for wnid in value):
+            raise self.refuse(key, "must be a list of synset wnids")
+        return tuple(value)
+
+
+class _Restore:
+    """What a restore has read so far: the users by name, the submission ids, and
+    the vote and decision rows to write once every line has passed."""
+
+    def __init__(self, hierarchy: Hierarchy) -> None:
+        self.hierarchy = hierarchy
+        self.existing = {u.username: u for u in db.session.scalars(select(User))}
+        self.users = dict(self.existing)
+        # usernames are one whatever their case
+        self.names = {name.lower(): name for name in self.users}
+        self.submissions: dict[str, int] = {}
+        self.logs: list[tuple[datetime, int, Vote | Decision | LabelDecision]] = []
+        self.counts = dict.fromkeys(KINDS, 0)
+
+    def read(self, kind: str, check: _Checker) -> None:
+        if kind == "annotator":
+            self.annotator(check)
+            return
+        if kind == "label_decision":
+            when, row = self.label_decision(check)
+        else:
+            when, row = self.class_row(kind, check)
+        self.logs.append((when, check.number, row))
+        self.counts[kind] += 1
+
+    def annotator(self, check: _Checker) -> None:
+        username = check.username("username")
+        if username in self.existing:
+            return  # already here (e.g. the admin who restores)
+        if username.lower() in self.names:
+            raise check.refuse(
+                "username", f"{username!r} is already the name of {self.names[username.lower()]!r}"
+            )
+        role = check.field("role")
+        if role not in ROLES:
+            raise check.refuse("role", f"unknown role {role!r}")
+        password_hash = check.field("password_hash", optional=True)
+        if password_hash is not None and not valid_password_hash(password_hash):
+            raise check.refuse("password_hash", "not a password hash this app can check")
+        self.users[username] = User(
+            username=username,
+            role=role,
+            password_hash=password_hash,
+            active=check.field("active", bool),
+            created_at=check.time("created_at"),
+        )
+        self.names[username.lower()] = username
+        db.session.add(self.users[username])
+        self.counts["annotator"] += 1
+
+    def author(self, check: _Checker, key: str) -> User:
+        """The line's annotator or admin, who must have come on an earlier line;
+        only an admin decides, as on the review pages."""
+        person = check.field(key)
+        if person not in self.users:
+            raise check.refuse(
+                key, f"unknown user {person!r} (annotator lines must come before their votes)"
+            )
+        if key == "admin" and self.users[person].role != "admin":
+            raise check.refuse(key, f"{person!r} is not an admin; only admins decide")
+        return self.users[person]
+
+    def class_row(self, kind: str, check: _Checker) -> tuple[datetime, Vote | Decision]:
+        """A vote or a class decision: a class and a synset on its chain."""
+        person = self.author(check, "annotator" if kind == "vote" else "admin")
+        class_wnid = check.field("wnid")
+        label = check.field("label")
+        try:
+            require_class(class_wnid)
+        except UnknownClass as exc:
+            raise check.refuse("wnid", str(exc)) from None
+        if label not in self.hierarchy.chain_wnids(class_wnid):
+            raise check.refuse("label", f"{label} is not on the chain of {class_wnid}")
+        when = check.time("time")
+        if kind == "decision":
+            return when, Decision(
+                admin=person,
+                class_wnid=class_wnid,
+                synset_wnid=label,
+                created_at=when,
+                note=check.text("note"),
+            )
+        return when, Vote(
+            annotator=person,
+            class_wnid=class_wnid,
+            synset_wnid=label,
+            created_at=when,
+            comment=check.text("comment"),
+            submission_id=self.submission_id(check),
+        )
+
+    def submission_id(self, check: _Checker) -> str | None:
+        submission_id = check.field("submission_id", optional=True)
+        if submission_id is None:
+            return None
+        if not re.fullmatch(SUBMISSION_ID_RE, submission_id):
+            raise check.refuse("submission_id", f"has {SUBMISSION_ID_RULE}")
+        if submission_id in self.submissions:
+            raise check.refuse(
+                "submission_id", f"the same as on line {self.submissions[submission_id]}"
+            )
+        self.submissions[submission_id] = check.number
+        return submission_id
+
+    def label_decision(self, check: _Checker) -> tuple[datetime, LabelDecision]:
+        """A label decision, checked against the seeded hierarchy as
+        `clustering.votes.label_decision_problems` checks a decisions file: its
+        general label a synset, `keep` and `merge` synsets below it, each once,
+        `name` a lemma of it. Whether it settles a conflict of today's votes is
+        not asked: it did when it was made."""
+        admin = self.author(check, "admin")
+        general, keep, merge = check.field("general"), check.wnids("keep"), check.wnids("merge")
+        name = check.field("name", optional=True)
+        seen: set[str] = set()
+        for key, wnids in (("keep", keep), ("merge", merge)):
+            for wnid in wnids:
+                if wnid in seen:
+                    raise check.refuse(key, f"{wnid} is listed twice; a label is kept or merged")
+                seen.add(wnid)
+        if not seen:
+            raise check.refuse("keep", "'keep' and 'merge' are both empty")
+        value = LabelDecisionValue(admin.username, general, keep, merge, check.now, name)
+        for problem in label_decision_problems(self.hierarchy, value):
+            # Each problem starts with its field's name ("keep: n01... is not below ...").
+            key = problem.split(" ", 1)[0].rstrip(":")
+            raise check.refuse(key, problem.removeprefix(f"{key}: "))
+        when = check.time("time")
+        return when, LabelDecision(
+            admin=admin,
+            general_wnid=general,
+            keep_json=json.dumps(list(keep)),
+            merge_json=json.dumps(list(merge)),
+            name=name,
+            created_at=when,
+            note=check.text("note"),
+        )
+
 
 def restore_records(lines: list[str]) -> dict[str, int]:
     """Restore a dump into a seeded database that holds no votes or decisions
@@ -180,102 +342,23 @@ def restore_records(lines: list[str]) -> dict[str, int]:
             f"the dump was made with hierarchy {header_version}, this database "
             f"holds {stored.value}: seed it from the same class list"
         )
-    for model in (Vote, Decision):
+    for model in (Vote, Decision, LabelDecision):
         if db.session.scalar(select(func.count()).select_from(model)):
             raise RestoreError(
                 "the database already holds votes or decisions; restore into a "
                 "freshly seeded database so nothing is mixed or lost"
             )
-    hierarchy = hierarchy_from_db()
-    existing = {u.username: u for u in db.session.scalars(select(User))}
-    users = dict(existing)
-    names = {name.lower(): name for name in users}  # usernames are one whatever their case
-    submissions: dict[str, int] = {}
-    logs: list[tuple[datetime, int, Vote | Decision]] = []
-    counts = {"annotator": 0, "vote": 0, "decision": 0}
+    restore = _Restore(hierarchy_from_db())
     now = utcnow()
     try:
         for number, record in records[1:]:
-            kind = record["type"]
-            check = _Checker(number, record, now)
-            if kind == "annotator":
-                username = check.username("username")
-                if username in existing:
-                    continue  # already here (e.g. the admin who restores)
-                if username.lower() in names:
-                    raise check.refuse(
-                        "username",
-                        f"{username!r} is already the name of {names[username.lower()]!r}",
-                    )
-                role = check.field("role")
-                if role not in ROLES:
-                    raise check.refuse("role", f"unknown role {role!r}")
-                password_hash = check.field("password_hash", optional=True)
-                if password_hash is not None and not valid_password_hash(password_hash):
-                    raise check.refuse("password_hash", "not a password hash this app can check")
-                users[username] = User(
-                    username=username,
-                    role=role,
-                    password_hash=password_hash,
-                    active=check.field("active", bool),
-                    created_at=check.time("created_at"),
-                )
-                names[username.lower()] = username
-                db.session.add(users[username])
-                counts[kind] += 1
-                continue
-            author = "annotator" if kind == "vote" else "admin"
-            person = check.field(author)
-            if person not in users:
-                raise check.refuse(
-                    author,
-                    f"unknown user {person!r} (annotator lines must come before their votes)",
-                )
-            if kind == "decision" and users[person].role != "admin":
-                raise check.refuse(author, f"{person!r} is not an admin; only admins decide")
-            class_wnid = check.field("wnid")
-            label = check.field("label")
-            try:
-                require_class(class_wnid)
-            except UnknownClass as exc:
-                raise check.refuse("wnid", str(exc)) from None
-            if label not in hierarchy.chain_wnids(class_wnid):
-                raise check.refuse("label", f"{label} is not on the chain of {class_wnid}")
-            when = check.time("time")
-            if kind == "vote":
-                submission_id = check.field("submission_id", optional=True)
-                if submission_id is not None:
-                    if not re.fullmatch(SUBMISSION_ID_RE, submission_id):
-                        raise check.refuse("submission_id", f"has {SUBMISSION_ID_RULE}")
-                    if submission_id in submissions:
-                        raise check.refuse(
-                            "submission_id", f"the same as on line {submissions[submission_id]}"
-                        )
-                    submissions[submission_id] = number
-                row = Vote(
-                    annotator=users[person],
-                    class_wnid=class_wnid,
-                    synset_wnid=label,
-                    created_at=when,
-                    comment=check.text("comment"),
-                    submission_id=submission_id,
-                )
-            else:
-                row = Decision(
-                    admin=users[person],
-                    class_wnid=class_wnid,
-                    synset_wnid=label,
-                    created_at=when,
-                    note=check.text("note"),
-                )
-            logs.append((when, number, row))
-            counts[kind] += 1
+            restore.read(record["type"], _Checker(number, record, now))
         db.session.flush()  # the users first, whatever the order of the lines
-        for _when, _number, row in sorted(logs, key=lambda entry: entry[:2]):
+        for _when, _number, row in sorted(restore.logs, key=lambda entry: entry[:2]):
             db.session.add(row)
             db.session.flush()  # one at a time, so ids follow times
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
-    return counts
+    return restore.counts

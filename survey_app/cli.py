@@ -24,7 +24,7 @@ from clustering.cil import dumps_cil
 from clustering.conflicts import DEFAULT_POLICY, POLICIES
 from clustering.errors import ClusteringError
 from clustering.hierarchy import Hierarchy
-from clustering.votes import decisions_to_jsonl, votes_to_jsonl
+from clustering.votes import LabelDecision, decisions_to_jsonl, votes_to_jsonl
 from survey_app import accounts
 from survey_app.aggregation import current_aggregation, database_decisions, database_votes
 from survey_app.backup import RestoreError, restore_records, write_dump
@@ -196,8 +196,8 @@ def _write(path: str, text: str) -> None:
     "--decisions",
     "decisions_file",
     metavar="FILE",
-    help="also write the admin decisions as JSON lines, for `python -m clustering "
-    "aggregate --decisions`",
+    help="also write the admin decisions (class and label decisions) as JSON lines, for "
+    "`python -m clustering aggregate --decisions`",
 )
 def export_votes_command(file: str, decisions_file: str | None) -> None:
     """Write every vote as JSON lines (annotator, wnid, label, time, comment)."""
@@ -207,7 +207,11 @@ def export_votes_command(file: str, decisions_file: str | None) -> None:
     if decisions_file:
         decisions = database_decisions()
         _write(decisions_file, decisions_to_jsonl(decisions))
-        message += f" and {len(decisions)} decisions to {decisions_file}"
+        labels = sum(isinstance(d, LabelDecision) for d in decisions)
+        message += (
+            f" and {len(decisions) - labels} class decisions and {labels} label decisions "
+            f"to {decisions_file}"
+        )
     click.echo(message + ".")
 
 
@@ -273,20 +277,23 @@ def _private_stream(path: Path) -> IO[str]:
     return os.fdopen(descriptor, "w", encoding="utf-8")
 
 
+def _counted(counts: dict[str, int]) -> str:
+    return (
+        f"{counts['annotator']} annotators, {counts['vote']} votes, "
+        f"{counts['decision']} decisions, {counts['label_decision']} label decisions"
+    )
+
+
 @command("dump-data")
 @click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 def dump_command(path: Path) -> None:
-    """Write annotators, votes and decisions to PATH as JSONL ('-' for stdout)."""
+    """Write annotators, votes, class and label decisions to PATH as JSONL ('-' for stdout)."""
     if str(path) == "-":
         written = write_dump(click.get_text_stream("stdout"))
     else:
         with _private_stream(path) as stream:
             written = write_dump(stream)
-    click.echo(
-        f"dumped {written['annotator']} annotators, {written['vote']} votes, "
-        f"{written['decision']} decisions",
-        err=True,
-    )
+    click.echo(f"dumped {_counted(written)}", err=True)
 
 
 @command("restore-data")
@@ -301,7 +308,4 @@ def restore_command(path: Path) -> None:
         counts = restore_records(text.splitlines())
     except RestoreError as exc:
         raise click.ClickException(f"{path}: {exc}. Nothing was restored.") from None
-    click.echo(
-        f"restored {counts['annotator']} annotators, {counts['vote']} votes, "
-        f"{counts['decision']} decisions"
-    )
+    click.echo(f"restored {_counted(counts)}")

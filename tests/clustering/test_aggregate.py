@@ -19,8 +19,16 @@ from clustering.conflicts import (
     find_conflicts,
     resolve_conflicts,
 )
+from clustering.hierarchy import Hierarchy
 from clustering.validate import validate_cil, validate_file
-from clustering.votes import Vote, VotesError, write_decisions, write_votes
+from clustering.votes import (
+    LabelDecision,
+    Vote,
+    VotesError,
+    label_decision_record,
+    write_decisions,
+    write_votes,
+)
 
 from . import toy_hierarchy as toy
 from .wnids import (
@@ -496,3 +504,150 @@ def test_three_annotators_on_all_classes(tmp_path, imagenet_hierarchy, imagenet_
     assert len(cil.class_to_label) == 1000
     assert 1 < cil.num_labels < 1000
     assert json.loads(report.read_text())["agreement"]["kappa_raters"] == 3
+
+
+# --- the jay: one class's decision beside another class's votes ---------------------------
+# Real ImageNet classes under "corvine bird" (verified against WordNet 3.0).
+JAY, MAGPIE, CORVINE_BIRD = "n01580077", "n01582220", "n01578575"
+# The corvids beside classes under no bird: "bird" then holds 2 of the 9 classes, within
+# the 25 % that `aggregate --conflicts lift` lets one label hold.
+CORVID_CLASSES = [
+    JAY,
+    MAGPIE,
+    TENCH,
+    GOLDFISH,
+    DALMATIAN,
+    PUG,
+    SCHOOL_BUS,
+    TROLLEYBUS,
+    CRANE_MACHINE,
+]
+POLICIES = ("votes", "other", "lift")
+
+
+@pytest.fixture(scope="module")
+def corvids(wordnet):
+    return Hierarchy.from_wordnet(CORVID_CLASSES, wordnet)
+
+
+@pytest.fixture(scope="module")
+def corvids_file(corvids, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("hierarchy") / "corvids.json"
+    corvids.save(path)
+    return str(path)
+
+
+# Magpie's three annotators chose "corvine bird"; an admin settled the jay as "bird".
+MAGPIE_VOTES = votes_for(MAGPIE, CORVINE_BIRD, CORVINE_BIRD, CORVINE_BIRD)
+JAY_IS_A_BIRD = decision(JAY, BIRD, minute=5, admin="root")
+
+
+def test_the_corvids_are_where_the_tests_say(corvids):
+    assert [corvids.label(w) for w in (JAY, MAGPIE, CORVINE_BIRD)] == [
+        "jay",
+        "magpie",
+        "corvine bird",
+    ]
+    for corvid in (JAY, MAGPIE):
+        assert {CORVINE_BIRD, BIRD} <= corvids.ancestors(corvid)
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_a_class_decided_as_bird_is_exported_as_bird(corvids, policy):
+    """The jay, settled as "bird", once moved down into "corvine bird", the magpie's
+    label below bird on its chain (under `other`). The decision holds under every
+    policy: "corvine bird" is merged, and the magpie's reason says by whom."""
+    result = aggregate(corvids, MAGPIE_VOTES, [JAY_IS_A_BIRD], conflicts=policy)
+    assert label_of(result, JAY) == (BIRD, "bird")
+    assert label_of(result, MAGPIE) == (BIRD, "bird")
+    assert result.reasons[MAGPIE] == (
+        f"merged from corvine bird ({CORVINE_BIRD}), its chosen label, into bird ({BIRD}): "
+        f"corvine bird ({CORVINE_BIRD}) is merged by the decision on jay ({JAY}) as bird "
+        f"({BIRD}) by root"
+    )
+    assert result.reasons[JAY].startswith(f"settled as bird ({BIRD}) by root")
+    assert validate_cil(result.cil, corvids).ok
+
+
+def aggregate_files(tmp_path, hierarchy_file, votes, decisions, *options) -> int:
+    """`python -m clustering aggregate` on these votes and decisions, into cil.json."""
+    votes_path, decisions_path = tmp_path / "votes.jsonl", tmp_path / "decisions.jsonl"
+    write_votes(votes, votes_path)
+    write_decisions(decisions, decisions_path)
+    arguments = ["--votes", str(votes_path), "--decisions", str(decisions_path)]
+    return main(
+        [
+            "aggregate",
+            *arguments,
+            "--hierarchy",
+            hierarchy_file,
+            "--out",
+            str(tmp_path / "cil.json"),
+            *options,
+        ]
+    )
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_the_command_exports_the_jay_as_bird(tmp_path, corvids_file, policy):
+    assert (
+        aggregate_files(
+            tmp_path, corvids_file, MAGPIE_VOTES, [JAY_IS_A_BIRD], "--conflicts", policy
+        )
+        == 0
+    )
+    exported = json.loads((tmp_path / "cil.json").read_text())
+    classes = {c["wnid"]: c for c in exported["classes"]}
+    assert classes[JAY]["label_wnid"] == classes[MAGPIE]["label_wnid"] == BIRD
+    assert classes[JAY]["label_name"] == "bird"
+    assert "merged by the decision on jay" in classes[MAGPIE]["reason"]
+
+
+def test_the_command_reads_label_decisions(tmp_path, corvids_file):
+    """The jay's voters chose "bird", the magpie's "corvine bird": the votes policy
+    keeps the magpie's label (three votes to none); a label decision merges it."""
+    votes = [*MAGPIE_VOTES, *votes_for(JAY, BIRD, BIRD, BIRD)]
+    assert aggregate_files(tmp_path, corvids_file, votes, []) == 0
+    cil = read_cil(tmp_path / "cil.json")
+    assert cil.labels[cil.label_of(MAGPIE)].wnid == CORVINE_BIRD
+    merged = LabelDecision("root", BIRD, (), (CORVINE_BIRD,), START, "bird", "corvids are birds")
+    assert aggregate_files(tmp_path, corvids_file, votes, [merged]) == 0
+    cil = read_cil(tmp_path / "cil.json")
+    assert cil.labels[cil.label_of(MAGPIE)].wnid == BIRD
+    magpie = next(c for c in cil.classes if c.wnid == MAGPIE)
+    assert "is merged by root's label decision on bird" in magpie.reason
+    assert cil.provenance["label_decisions"] == [label_decision_record(merged)]
+    assert [(s["label"], s["kept"], s["by"]) for s in cil.provenance["settlements"]] == [
+        (CORVINE_BIRD, False, "label decision")
+    ]
+
+
+def test_decisions_that_cannot_both_hold_refuse_the_export(tmp_path, corvids_file, capsys):
+    """The magpie settled as "corvine bird" keeps it; the jay settled as "bird" merges
+    it (it lies on the jay's chain): nothing is written, and the message names both."""
+    magpie = decision(MAGPIE, CORVINE_BIRD, minute=1, admin="root")
+    assert aggregate_files(tmp_path, corvids_file, [], [magpie, JAY_IS_A_BIRD]) == 1
+    err = capsys.readouterr().err
+    assert "cannot hold as decided, so nothing is exported" in err
+    assert f"the decision on magpie ({MAGPIE}) as corvine bird ({CORVINE_BIRD})" in err
+    assert f"the later the decision on jay ({JAY}) as bird ({BIRD})" in err
+    assert f"needs corvine bird ({CORVINE_BIRD}) kept" in err
+    assert not (tmp_path / "cil.json").exists()
+
+
+def test_a_malformed_label_decision_refuses_the_whole_file(tmp_path, corvids_file, capsys):
+    decisions = tmp_path / "decisions.jsonl"
+    write_decisions([JAY_IS_A_BIRD], decisions)
+    bad = {"admin": "root", "general": BIRD, "keep": CORVINE_BIRD, "time": "2024-05-01"}
+    with decisions.open("a") as stream:
+        stream.write(json.dumps(bad) + "\n")
+        stream.write(json.dumps({"admin": "root", "time": "2024-05-01"}) + "\n")
+    votes = tmp_path / "votes.jsonl"
+    write_votes(MAGPIE_VOTES, votes)
+    out = tmp_path / "cil.json"
+    arguments = ["--votes", str(votes), "--decisions", str(decisions), "--out", str(out)]
+    assert main(["aggregate", *arguments, "--hierarchy", corvids_file]) == 2
+    err = capsys.readouterr().err
+    assert "line 2: 'keep' must be a list of synset wnids" in err
+    assert "line 3: neither a class decision" in err
+    assert not out.exists()

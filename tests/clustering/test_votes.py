@@ -4,11 +4,12 @@ toy hierarchy."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from clustering.votes import (
+    LabelDecision,
     VotesError,
     check_labels,
     latest_decisions,
@@ -20,8 +21,18 @@ from clustering.votes import (
     write_votes,
 )
 
-from .toy_hierarchy import BUS, DOG, FISH, PUG, TENCH, toy_hierarchy
-from .wnids import decision, vote
+from .toy_hierarchy import (
+    ANIMAL,
+    BUS,
+    DOG,
+    FISH,
+    HUSKY,
+    PUG,
+    TENCH,
+    VEHICLE,
+    toy_hierarchy,
+)
+from .wnids import START, decision, vote
 
 
 def test_round_trip(tmp_path):
@@ -141,3 +152,92 @@ def test_the_latest_decision_counts():
         PUG: decision(PUG, DOG, 4),
         TENCH: decision(TENCH, FISH, 1),
     }
+
+
+# --- label decisions in a decisions file ----------------------------------------------------
+def test_label_decisions_round_trip_beside_class_decisions(tmp_path):
+    both = [
+        decision(PUG, DOG, 1),
+        LabelDecision(
+            "root", ANIMAL, (FISH,), (DOG,), START + timedelta(minutes=2), "animal", "dogs merge"
+        ),
+        LabelDecision("root", DOG, (), (HUSKY,), START + timedelta(minutes=3)),
+    ]
+    path = tmp_path / "decisions.jsonl"
+    write_decisions(both, path)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines[1] == {
+        "admin": "root",
+        "general": ANIMAL,
+        "keep": [FISH],
+        "merge": [DOG],
+        "name": "animal",
+        "note": "dogs merge",
+        "time": "2024-05-01T12:02:00+00:00",
+    }
+    assert "name" not in lines[2] and "note" not in lines[2]
+    assert read_decisions(path, toy_hierarchy()) == both
+
+
+LABEL_DECISION = {
+    "admin": "root",
+    "general": ANIMAL,
+    "keep": [FISH],
+    "merge": [DOG],
+    "time": "2024-05-01T12:00:00Z",
+}
+
+
+def test_every_malformed_label_decision_line_is_named(tmp_path):
+    """A label decision in a shape nobody wrote refuses the file whole: each line and
+    field is named, so an aggregate never runs on half of an admin's decisions."""
+    lines = [
+        json.dumps(LABEL_DECISION),
+        json.dumps({**LABEL_DECISION, "keep": FISH}),  # a string, not a list
+        json.dumps({**LABEL_DECISION, "merge": [DOG, 7]}),
+        json.dumps({**LABEL_DECISION, "kept": [FISH]}),
+        json.dumps({"admin": "root", "label": DOG, "time": "2024-05-01T12:00:00Z"}),
+        json.dumps({**LABEL_DECISION, "general": ""}),
+        json.dumps({**LABEL_DECISION, "name": ["animal"]}),
+        json.dumps({**LABEL_DECISION, "time": "soon"}),
+        json.dumps({**LABEL_DECISION, "wnid": PUG}),  # both shapes at once
+    ]
+    path = tmp_path / "decisions.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(VotesError) as caught:
+        read_decisions(path, toy_hierarchy())
+    assert caught.value.problems == [
+        "line 2: 'keep' must be a list of synset wnids",
+        "line 3: 'merge' must be a list of synset wnids",
+        "line 4: unknown key(s) 'kept'",
+        (
+            "line 5: neither a class decision (with 'wnid' and 'label') nor a label decision "
+            "(with 'general', 'keep' and 'merge')"
+        ),
+        "line 6: 'general' must be a non-empty string",
+        "line 7: 'name' must be a string when present",
+        "line 8: time 'soon' is not ISO 8601 (like 2024-05-01T12:00:00+00:00)",
+        "line 9: unknown key(s) 'wnid'",
+    ]
+
+
+def test_label_decisions_off_the_hierarchy_are_named_with_their_lines(tmp_path):
+    lines = [
+        json.dumps(LABEL_DECISION),
+        json.dumps({**LABEL_DECISION, "keep": [BUS]}),  # a bus is no animal
+        json.dumps({**LABEL_DECISION, "name": "beast"}),
+        json.dumps({**LABEL_DECISION, "general": "n09999999"}),
+        json.dumps({**LABEL_DECISION, "keep": [], "merge": []}),
+        json.dumps({"admin": "root", "wnid": PUG, "label": VEHICLE, "time": "2024-05-01"}),
+    ]
+    path = tmp_path / "decisions.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(VotesError) as caught:
+        read_decisions(path, toy_hierarchy())
+    problems = caught.value.problems
+    assert [p.split(":")[0] for p in problems] == ["line 2", "line 3", "line 4", "line 5", "line 6"]
+    assert f"keep: {BUS} (bus) is not below the general label {ANIMAL} (animal)" in problems[0]
+    assert "name 'beast' is not a lemma of" in problems[1] and "'animal'" in problems[1]
+    assert "general n09999999 is not a synset" in problems[2]
+    assert "'keep' and 'merge' are both empty" in problems[3]
+    assert f"label {VEHICLE} (vehicle) is not on the chain of class {PUG}" in problems[4]

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from clustering.dbread import read_label_decisions
 from survey_app.backup import RestoreError, restore_records, write_dump
 from survey_app.config import secret_key
 from survey_app.extensions import db
-from survey_app.models import Decision, User, Vote
+from survey_app.models import Decision, LabelDecision, User, Vote
 
 from .conftest import make_app, seeded
 
@@ -19,8 +20,12 @@ HASH_A = "pbkdf2:sha256:1000$saltA$" + "a" * 64
 HASH_R = "scrypt:32768:8:1$saltR$" + "b" * 128
 
 
+DOG, PUG, DALMATIAN, TENCH = "n02084071", "n02110958", "n02110341", "n01440764"
+
+
 def fill_survey(app) -> None:
-    """Two annotators and an admin, changed minds, a comment with HTML, a decision."""
+    """Two annotators and an admin, changed minds, a comment with HTML, a class decision
+    and a label decision."""
     start = datetime(2026, 1, 2, 3, 4, 5, 123456)
     with app.app_context():
         alice = User(username="alice", role="annotator", password_hash=HASH_A)
@@ -54,6 +59,17 @@ def fill_survey(app) -> None:
                 created_at=start + timedelta(minutes=5),
             )
         )
+        db.session.add(
+            LabelDecision(
+                admin_id=root.id,
+                general_wnid=DOG,
+                keep_json=json.dumps([PUG]),
+                merge_json=json.dumps([DALMATIAN]),
+                name="domestic dog",
+                note="a dalmatian is any dog",
+                created_at=start + timedelta(minutes=6),
+            )
+        )
         db.session.commit()
 
 
@@ -78,10 +94,33 @@ def test_round_trip_sqlite_postgres_sqlite(tmp_path, small_hierarchy, postgres_u
     first = dump(source)
     assert [json.loads(line)["type"] for line in first.splitlines()].count("vote") == 4
 
+    (label_line,) = [
+        r for r in map(json.loads, first.splitlines()) if r["type"] == "label_decision"
+    ]
+    assert label_line == {
+        "type": "label_decision",
+        "admin": "root",
+        "general": DOG,
+        "keep": [PUG],
+        "merge": [DALMATIAN],
+        "name": "domestic dog",
+        "note": "a dalmatian is any dog",
+        "time": "2026-01-02T03:10:05.123456",
+    }
+
     middle = seeded(make_app(tmp_path, postgres_url), small_hierarchy)
-    assert restore(middle, first) == {"annotator": 3, "vote": 4, "decision": 1}
+    assert restore(middle, first) == {
+        "annotator": 3,
+        "vote": 4,
+        "decision": 1,
+        "label_decision": 1,
+    }
     second = dump(middle)
     with middle.app_context():
+        # Stored as rows the exports read, not only echoed back by the dump.
+        (stored,) = read_label_decisions(db.session.connection())
+        assert (stored.admin, stored.keep, stored.merge) == ("root", (PUG,), (DALMATIAN,))
+        db.session.remove()
         db.engine.dispose()
 
     last = seeded(make_app(tmp_path / "c"), small_hierarchy)
@@ -98,7 +137,7 @@ def test_cli_dump_and_restore(tmp_path, app, small_hierarchy):
     other = seeded(make_app(tmp_path / "other"), small_hierarchy)
     result = other.test_cli_runner().invoke(args=["restore-data", str(path)])
     assert result.exit_code == 0, result.output
-    assert "restored 3 annotators, 4 votes, 1 decisions" in result.output
+    assert "restored 3 annotators, 4 votes, 1 decisions, 1 label decisions" in result.output
     # A second restore would mix two surveys: refused, nothing added.
     again = other.test_cli_runner().invoke(args=["restore-data", str(path)])
     assert again.exit_code == 1 and "already holds votes" in again.output
@@ -191,6 +230,16 @@ DECISION = {
     "time": "2026-01-03T00:00:00",
     "note": None,
 }
+LABEL_DECISION = {
+    "type": "label_decision",
+    "admin": "root",
+    "general": DOG,
+    "keep": [PUG],
+    "merge": [DALMATIAN],
+    "name": "dog",
+    "time": "2026-01-03T00:00:00",
+    "note": None,
+}
 
 
 def dump_file(tmp_path, *records) -> str:
@@ -230,6 +279,19 @@ def dump_file(tmp_path, *records) -> str:
         ({**DECISION, "admin": "alice"}, 4, "admin"),
         ({**DECISION, "note": "\x00"}, 4, "note"),
         ({**DECISION, "time": "2999-01-01T00:00:00+00:00"}, 4, "time"),
+        ({**LABEL_DECISION, "admin": "alice"}, 4, "admin"),  # no admin
+        ({**LABEL_DECISION, "admin": "zoe"}, 4, "admin"),  # nobody
+        ({**LABEL_DECISION, "general": "n09999999"}, 4, "general"),
+        ({**LABEL_DECISION, "general": 5}, 4, "general"),
+        ({**LABEL_DECISION, "keep": PUG}, 4, "keep"),  # not a list
+        ({**LABEL_DECISION, "keep": [5]}, 4, "keep"),
+        ({**LABEL_DECISION, "merge": [TENCH]}, 4, "merge"),  # a tench is no dog
+        ({**LABEL_DECISION, "merge": [PUG]}, 4, "merge"),  # kept and merged
+        ({**LABEL_DECISION, "keep": [], "merge": []}, 4, "keep"),
+        ({**LABEL_DECISION, "name": "hound"}, 4, "name"),  # no lemma of dog
+        ({**LABEL_DECISION, "note": "x" * 1001}, 4, "note"),
+        ({**LABEL_DECISION, "time": "2999-01-01T00:00:00"}, 4, "time"),
+        ({k: v for k, v in LABEL_DECISION.items() if k != "time"}, 4, "time"),
         ("[" * 100_000 + "]" * 100_000, 4, None),
     ],
 )
@@ -241,7 +303,7 @@ def test_hostile_dump_is_refused_with_its_line_and_field(tmp_path, either_app, r
     if field:
         assert f"field {field!r}" in result.output, result.output
     with either_app.app_context():
-        for model in (User, Vote, Decision):
+        for model in (User, Vote, Decision, LabelDecision):
             assert db.session.scalar(select(func.count()).select_from(model)) == 0
 
 
@@ -258,6 +320,29 @@ def test_duplicates_in_a_dump_are_refused(tmp_path, either_app, records, line, f
     )
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert f"line {line}" in result.output and f"field {field!r}" in result.output
+
+
+def test_a_label_decision_is_restored_in_time_order(tmp_path, app):
+    """Restored like a class decision: in the order of the times, so the latest counts."""
+    later = {**LABEL_DECISION, "keep": [], "merge": [PUG], "time": "2026-01-05T00:00:00"}
+    result = app.test_cli_runner().invoke(
+        args=["restore-data", dump_file(tmp_path, later, LABEL_DECISION)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "0 decisions, 2 label decisions" in result.output
+    with app.app_context():
+        rows = db.session.scalars(select(LabelDecision).order_by(LabelDecision.id)).all()
+        assert [(r.merge_json, r.name) for r in rows] == [
+            (f'["{DALMATIAN}"]', "dog"),
+            (f'["{PUG}"]', "dog"),
+        ]
+
+
+def test_a_dump_of_a_later_format_is_refused(tmp_path, app):
+    path = tmp_path / "future.jsonl"
+    path.write_text(json.dumps({**HEADER, "format_version": 3}) + "\n")
+    result = app.test_cli_runner().invoke(args=["restore-data", str(path)])
+    assert result.exit_code == 1 and "format version 3 is not one this app reads" in result.output
 
 
 def test_a_dump_that_is_not_utf8_is_refused(tmp_path, app):
