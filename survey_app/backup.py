@@ -6,7 +6,8 @@ One JSON object per line, with a `type` of `annotator`, `vote`, `decision` (a
 class decision) or `label_decision` (`general`, `keep`, `merge`, `name`, as in
 `clustering.votes`); people are referred to by username and classes and labels
 by wnid, so a dump restores into any database seeded with the same hierarchy.
-Format version 2 added the label decisions; a version 1 dump restores as before.
+Format version 2 added the label decisions and the suggestion a vote was cast
+beside; a version 1 dump restores as before.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def dump_records() -> Iterator[dict]:
             "time": _time(vote.created_at),
             "comment": vote.comment,
             "submission_id": vote.submission_id,
+            "suggestion": vote.suggestion_wnid,
         }
     for decision in db.session.scalars(select(Decision).order_by(Decision.id)):
         yield {
@@ -277,7 +279,15 @@ class _Restore:
             created_at=when,
             comment=check.text("comment"),
             submission_id=self.submission_id(check),
+            suggestion_wnid=self.suggestion(check, class_wnid),
         )
+
+    def suggestion(self, check: _Checker, class_wnid: str) -> str | None:
+        """The suggestion shown with a vote, which weighs it (absent in older dumps)."""
+        suggestion = check.field("suggestion", optional=True)
+        if suggestion is not None and suggestion not in self.hierarchy.chain_wnids(class_wnid):
+            raise check.refuse("suggestion", f"{suggestion} is not on the chain of {class_wnid}")
+        return suggestion
 
     def submission_id(self, check: _Checker) -> str | None:
         submission_id = check.field("submission_id", optional=True)
