@@ -513,11 +513,14 @@ def check_collapse(
 ) -> None:
     """Raise `CollapseError` where lifting put more than `max_share` of the classes
     under one label. A label that big by its own classes is no lift's doing, and
-    passes: only labels that something was lifted into are measured."""
+    passes: only labels that the policy lifted something into are measured, not
+    the merges an admin decided."""
     sizes = Counter(resolution.assignment.values())
     into: dict[str, list[str]] = {}
     for label, general in resolution.lifted.items():
-        into.setdefault(general, []).append(label)
+        settled = resolution.settlements.get(label)
+        if settled is None or not settled.by_admin:  # an admin's merge is no policy's collapse
+            into.setdefault(general, []).append(label)
     total = len(resolution.assignment)
     collapsed = {
         general: sorted(labels)

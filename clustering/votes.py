@@ -205,31 +205,35 @@ def check_label_decisions(
     for position, item in enumerate(items, start=1):
         place = next(names) if names is not None else f"item {position}"
         problems.extend(
-            f"{place}: {problem}" for problem in label_decision_problems(hierarchy, item)
+            f"{place}: {field}: {problem}"
+            for field, problem in label_decision_problems(hierarchy, item)
         )
     if problems:
         raise VotesError(source, problems)
 
 
-def label_decision_problems(hierarchy: Hierarchy, item: LabelDecision) -> list[str]:
-    """What is wrong with one label decision against the hierarchy (empty: nothing)."""
+def label_decision_problems(hierarchy: Hierarchy, item: LabelDecision) -> list[tuple[str, str]]:
+    """(field, what is wrong with it) for one label decision against the hierarchy, the
+    fields being the file's keys; empty when nothing is."""
     if item.general not in hierarchy.synsets:
-        return [f"general {item.general} is not a synset of the hierarchy"]
+        return [("general", f"{item.general} is not a synset of the hierarchy")]
     general = f"{item.general} ({hierarchy.label(item.general)})"
     problems = []
     listed = [*item.keep, *item.merge]
     if not listed:
-        problems.append("'keep' and 'merge' are both empty: name the labels below the general one")
+        problems.append(("keep", "'keep' and 'merge' are both empty: name the labels below it"))
     for wnid in sorted({w for w in listed if listed.count(w) > 1}):
-        problems.append(f"{wnid} is listed more than once in 'keep' and 'merge'")
+        problems.append(("merge", f"{wnid} is listed more than once in 'keep' and 'merge'"))
     for field_name, wnids in (("keep", item.keep), ("merge", item.merge)):
         for wnid in wnids:
             if wnid not in hierarchy.synsets:
-                problems.append(f"{field_name}: {wnid} is not a synset of the hierarchy")
+                problems.append((field_name, f"{wnid} is not a synset of the hierarchy"))
             elif item.general not in hierarchy.ancestors(wnid):
                 problems.append(
-                    f"{field_name}: {wnid} ({hierarchy.label(wnid)}) is not below the general "
-                    f"label {general}"
+                    (
+                        field_name,
+                        f"{wnid} ({hierarchy.label(wnid)}) is not below the general label {general}",
+                    )
                 )
     if item.name is not None and normalize_name(item.name) not in plain_lemmas(
         hierarchy, item.general
@@ -237,7 +241,9 @@ def label_decision_problems(hierarchy: Hierarchy, item: LabelDecision) -> list[s
         lemmas = ", ".join(
             repr(lemma.replace("_", " ")) for lemma in hierarchy.synsets[item.general].lemmas
         )
-        problems.append(f"name {item.name!r} is not a lemma of {general}; choose one of {lemmas}")
+        problems.append(
+            ("name", f"{item.name!r} is not a lemma of {general}; choose one of {lemmas}")
+        )
     return problems
 
 
@@ -362,10 +368,6 @@ def _class_record(record: dict, keys: dict[str, str], kind: type) -> tuple[Any, 
     return kind(*fields), []
 
 
-_NEITHER = (
-    "neither a class decision (with 'wnid' and 'label') nor a label decision "
-    "(with 'general', 'keep' and 'merge')"
-)
 _NEITHER = (
     "neither a class decision (with 'wnid' and 'label') nor a label decision "
     "(with 'general', 'keep' and 'merge')"

@@ -320,10 +320,8 @@ class _Restore:
         if not seen:
             raise check.refuse("keep", "'keep' and 'merge' are both empty")
         value = LabelDecisionValue(admin.username, general, keep, merge, check.now, name)
-        for problem in label_decision_problems(self.hierarchy, value):
-            # Each problem starts with its field's name ("keep: n01... is not below ...").
-            key = problem.split(" ", 1)[0].rstrip(":")
-            raise check.refuse(key, problem.removeprefix(f"{key}: "))
+        for key, problem in label_decision_problems(self.hierarchy, value):
+            raise check.refuse(key, problem)
         when = check.time("time")
         return when, LabelDecision(
             admin=admin,

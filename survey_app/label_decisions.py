@@ -100,11 +100,8 @@ def check(
                 f"({', '.join(group.specifics)})"
             )
     value = LabelDecisionValue("", general, tuple(keep), tuple(merge), datetime.now(UTC), name)
-    for problem in label_decision_problems(hierarchy, value):
-        field = problem.split(" ", 1)[0].rstrip(":")
-        if field in ("keep", "merge") and field in problems:
-            continue
-        problems.setdefault(field if field in ("keep", "merge", "name") else "labels", problem)
+    for field, problem in label_decision_problems(hierarchy, value):
+        problems.setdefault(field, problem)
     return problems
 
 

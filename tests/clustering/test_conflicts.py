@@ -16,6 +16,7 @@ from clustering.votes import LabelDecision, VotesError
 
 from .toy_hierarchy import (
     ANIMAL,
+    BUS,
     CAR,
     DOG,
     FISH,
@@ -194,3 +195,13 @@ def test_strategies_resolve_by_classes_when_there_are_no_votes(toy):
     assert resolution.assignment[PUG] == ANIMAL
     cil = build_cil(toy, resolution.assignment, other_labels=resolution.other_labels)
     assert validate_cil(cil, toy).ok
+
+
+def test_a_lift_decided_by_an_admin_is_no_collapse(toy):
+    # The trolleybus settled as "vehicle" merges the school bus's "bus" into it, and the
+    # car is kept by a label decision: two of the eight classes under "vehicle", above
+    # the 20 % a lift may put there, but by the admin's doing, not the lift policy's.
+    votes = unanimous({SCHOOL_BUS: BUS, CAR: CAR})
+    decisions = [decision(TROLLEYBUS, VEHICLE), label_decision(VEHICLE, keep=[CAR])]
+    result = aggregate(toy, votes, decisions, conflicts="lift", max_share=0.2)
+    assert result.resolution.assignment[SCHOOL_BUS] == VEHICLE

@@ -237,7 +237,7 @@ def test_label_decisions_off_the_hierarchy_are_named_with_their_lines(tmp_path):
     problems = caught.value.problems
     assert [p.split(":")[0] for p in problems] == ["line 2", "line 3", "line 4", "line 5", "line 6"]
     assert f"keep: {BUS} (bus) is not below the general label {ANIMAL} (animal)" in problems[0]
-    assert "name 'beast' is not a lemma of" in problems[1] and "'animal'" in problems[1]
-    assert "general n09999999 is not a synset" in problems[2]
+    assert "name: 'beast' is not a lemma of" in problems[1] and "'animal'" in problems[1]
+    assert "general: n09999999 is not a synset" in problems[2]
     assert "'keep' and 'merge' are both empty" in problems[3]
     assert f"label {VEHICLE} (vehicle) is not on the chain of class {PUG}" in problems[4]

@@ -176,8 +176,8 @@ def test_a_label_decision_is_stored_listed_and_exported(either_app):
         ({"general": BIRD, "merge": [OSTRICH], "note": "x" * 1001}, "note"),
         ({"general": BIRD, "merge": [OSTRICH], "note": "nul \x00"}, "note"),
         ({"general": BIRD, "merged": [OSTRICH]}, "merged"),  # a misspelt field
-        ({"general": BIRD, "keep": [OSTRICH], "merge": [OSTRICH]}, "labels"),  # twice
-        ({"general": BIRD}, "labels"),  # neither kept nor merged
+        ({"general": BIRD, "keep": [OSTRICH], "merge": [OSTRICH]}, "merge"),  # twice
+        ({"general": BIRD}, "keep"),  # neither kept nor merged
     ],
 )
 def test_bad_label_decisions_store_nothing(conflicted, admin, body, field):
