@@ -10,7 +10,7 @@ from clustering.dbread import DatabaseError
 from clustering.familiarity import synset_familiarity
 from clustering.hierarchy import Hierarchy, ImageClass
 from clustering.popularity import format_count
-from survey_app.annotate_data import count_meaning, count_notes, general_prefix
+from survey_app.annotate_data import count_notes, general_prefix
 from survey_app.caches import kept
 from survey_app.counts import recent_counts, recent_word_counts
 from survey_app.database import hierarchy_from_db
@@ -104,17 +104,15 @@ def class_list():
         for c in classes
         for e in c.chain
     }
-    providers = {wnid: counts.get(f.lemma, (None, ""))[1] for wnid, f in familiarity.items()}
-    shown_counts = {
-        wnid: (format_count(f.count), count_meaning(f.count, f.lemma, providers[wnid]))
-        for wnid, f in familiarity.items()
-    }
+    provider = {wnid: counts.get(f.lemma, (None, ""))[1] for wnid, f in familiarity.items()}
+    # What the figures are, said once above the list by an example per provider
+    # (the annotate page says it per candidate).
     notes = count_notes(
         (
             hierarchy.label(e.wnid),
             familiarity[e.wnid].count,
             familiarity[e.wnid].lemma,
-            providers[e.wnid],
+            provider[e.wnid],
         )
         for c in classes
         for e in reversed(c.chain)
@@ -124,7 +122,7 @@ def class_list():
         classes=classes,
         synsets=hierarchy.synsets,
         paths={c.wnid: _paths(hierarchy, c) for c in classes},
-        counts=shown_counts,
+        counts={wnid: format_count(f.count) for wnid, f in familiarity.items()},
         count_notes=notes,
         query=query,
         page=page,
