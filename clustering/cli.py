@@ -67,11 +67,14 @@ from clustering.popularity import (
     CountProvider,
     get_provider,
 )
+from clustering.signoff import signed_off
 from clustering.strategies import (
     STRATEGY_POLICY,
     StrategyResult,
     assignment_result,
+    entry_level_priors,
     popularity_assignment,
+    prior_suggestions,
     strategy_cil,
     term_counts,
 )
@@ -438,6 +441,12 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
         votes = read_votes(args.votes, hierarchy)
         decisions = read_decisions(args.decisions, hierarchy) if args.decisions else []
         source = str(args.votes)
+    priors = suggestions = None
+    if args.weighting == "confidence":  # the survey's numbers, with the offline counts
+        if not hierarchy.has_word_facts:
+            hierarchy = hierarchy.with_word_facts()
+        priors = entry_level_priors(hierarchy, get_provider(DEFAULT_PROVIDER))
+        suggestions = prior_suggestions(priors)
     result = aggregate(
         hierarchy,
         votes,
@@ -448,6 +457,8 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
         conflicts=args.conflicts,
         max_share=max_share,
         source=source,
+        priors=priors,
+        suggestions=suggestions,
     )
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -899,7 +910,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=tuple(AGGREGATORS),
         default="none",
         help="none: plain majority; wawa: each annotator weighted by agreement "
-        "with the majority (default: %(default)s)",
+        "with the majority; confidence: the most probable label given the votes, each "
+        "annotator's reliability and the entry-level model's prior (with the offline "
+        "wordfreq counts), as the survey's export and queue (default: %(default)s)",
     )
     p.add_argument(
         "--tie-break",
@@ -914,7 +927,51 @@ def build_parser() -> argparse.ArgumentParser:
         help="write per-class shares, agreement, undecided classes and conflicts as JSON",
     )
     p.set_defaults(func=cmd_aggregate)
+
+    p = sub.add_parser(
+        "signoff",
+        help="human labels (any CIL) signed off: as unanimous voters' votes, each label "
+        "conflict settled by accepting its proposed resolution",
+        description="Turn a CIL's labels (by default the original project's published ones) "
+        "into the votes of VOTERS annotators who agree on every class, settle each conflict "
+        "among them by accepting the proposed resolution (recorded as label decisions in the "
+        "provenance), and write the sound CIL. This is how trainer/data/default_cil.json is "
+        "made. Classes whose label is no synset on their chain get no votes and keep their "
+        "own label, saying why.",
+    )
+    p.add_argument(
+        "--labels",
+        metavar="CIL",
+        help="the human labels, flat or rich (default: clustering/data/published_cil_v3.json)",
+    )
+    p.add_argument(
+        "--voters",
+        type=_at_least(1),
+        default=3,
+        help="how many unanimous voters each label stands for (default: %(default)s)",
+    )
+    add_hierarchy_options(p)
+    p.add_argument("--out", metavar="FILE", required=True, help="the CIL JSON to write")
+    p.add_argument(
+        "--flat", action="store_true", help="write the flat {wnid: label name} format instead"
+    )
+    p.set_defaults(func=cmd_signoff)
     return parser
+
+
+def cmd_signoff(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    hierarchy = load_hierarchy(args)
+    result, human = signed_off(hierarchy, args.labels, args.voters)
+    write_cil(result.cil, args.out, flat=args.flat)
+    changed = sum(result.resolution.assignment[w] != label for w, label in human.labels.items())
+    print(
+        f"{args.out}: {result.cil.num_labels} labels for {len(result.cil.classes)} classes from "
+        f"{human.describe()}; {len(result.resolution.groups)} conflict(s) settled by accepted "
+        f"proposals, {changed} class(es) moved or merged from their label; "
+        f"{time.perf_counter() - started:.2f} s"
+    )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

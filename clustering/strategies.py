@@ -42,6 +42,7 @@ __all__ = [
     "entry_level_assignment",
     "entry_level_priors",
     "popularity_assignment",
+    "prior_suggestions",
     "strategy_cil",
     "suggest_label",
     "synset_counts",
@@ -233,6 +234,12 @@ def entry_level_priors(
     familiarity = familiarities(hierarchy, by_term)
     chosen = model or _default_model()
     return {c.wnid: chosen.probabilities(hierarchy, c.wnid, familiarity) for c in hierarchy.classes}
+
+
+def prior_suggestions(priors: Mapping[str, Mapping[str, float]]) -> dict[str, str]:
+    """class -> the candidate its prior favours (ties: the more specific, the later in
+    the chain, as `EntryLevelModel.suggest` breaks them): the suggestion."""
+    return {c: max(reversed(list(p)), key=p.get) for c, p in priors.items()}
 
 
 def suggest_label(

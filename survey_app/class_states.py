@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from clustering import dbread
 from clustering.confidence import Belief, ClosingRule, TeamSkills, belief, team_skills
-from clustering.strategies import entry_level_priors
+from clustering.strategies import entry_level_priors, prior_suggestions
 from clustering.votes import Vote, as_utc, latest_votes
 from survey_app.caches import kept
 from survey_app.counts import recent_word_counts
@@ -83,7 +83,7 @@ def suggestions() -> dict[str, str]:
     return kept(
         "prior_suggestions",
         id(every),
-        lambda: {c: max(reversed(list(p)), key=p.get) for c, p in every.items()},
+        lambda: prior_suggestions(every),
     )
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from clustering.cil import read_cil
+from clustering.cli import main
+from clustering.hierarchy import Hierarchy
 from clustering.signoff import labels_as_votes, signed_off
-from clustering.validate import validate_cil
+from clustering.validate import validate_cil, validate_file
 
 from .wnids import DOG, PUG
-
 
 DEFAULT_CIL = Path(__file__).resolve().parents[2] / "trainer" / "data" / "default_cil.json"
 
@@ -62,3 +63,26 @@ def test_the_shipped_default_cil_is_the_signed_off_one(signoff):
         result.resolution.assignment
     )
     assert shipped.provenance["signoff"]["labels"] == "clustering/data/published_cil_v3.json"
+
+
+def test_the_signoff_command_writes_a_valid_cil(tmp_path, small_hierarchy_file, capsys):
+    labels = tmp_path / "labels.json"
+    # The pug and the dalmatian named "dog", the ostrich "bird" above the brambling's
+    # "brambling": one conflict, kept; the school bus's "car" is off its chain.
+    labels.write_text(
+        '{"n02110958": "dog", "n02110341": "dog", "n01518878": "bird", '
+        '"n01530575": "brambling", "n04146614": "car"}'
+    )
+    out = tmp_path / "cil.json"
+    run = ["signoff", "--labels", str(labels), "--hierarchy", small_hierarchy_file]
+    assert main([*run, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "1 conflict(s) settled by accepted proposals" in printed
+    assert "4 classes with a label on their chain, 1 with a label off it" in printed
+    cil = read_cil(out)
+    assert cil.provenance["signoff"]["off_chain"] == ["n04146614"]
+    assert len(cil.provenance["label_decisions"]) == 1
+    assert validate_file(out, Hierarchy.load(small_hierarchy_file)).ok
+    with pytest.raises(SystemExit):  # argparse refuses it, naming the option
+        main([*run, "--voters", "0", "--out", str(out)])
+    assert "--voters" in capsys.readouterr().err
