@@ -60,17 +60,17 @@ def test_pages_need_a_login(client):
         assert response.status_code == 302 and response.location.startswith("/login?next=")
 
 
-def test_next_is_the_class_with_fewest_votes_not_yet_voted(app, annotator):
+def test_next_is_a_started_class_before_a_new_one(app, annotator):
+    # (tests/survey_app/test_queue.py has the queue's rules in full.)
     assert annotator.get("/next").location == f"/annotate/{TENCH}"
     cast(app, "xx", {TENCH: TENCH, GOLDFISH: GOLDFISH})
-    cast(app, "yy", {TENCH: TENCH})
-    assert annotator.get("/next").location == f"/annotate/{OSTRICH}"  # 0 votes, lowest index
+    cast(app, "yy", {TENCH: TENCH})  # two agreeing votes close the tench
+    assert annotator.get("/next").location == f"/annotate/{GOLDFISH}"  # started, still open
     with app.app_context():
         every = hierarchy_from_db().class_index
     cast(app, "zz", {w: w for w in every if w not in {TENCH, GOLDFISH}})
-    assert annotator.get("/next").location == f"/annotate/{GOLDFISH}"  # 1 vote beats 2
-    vote(annotator, GOLDFISH, GOLDFISH)
-    assert annotator.get("/next").location == f"/annotate/{OSTRICH}"
+    vote(annotator, GOLDFISH, GOLDFISH)  # closes the goldfish
+    assert annotator.get("/next").location == f"/annotate/{OSTRICH}"  # one vote, lowest index
 
 
 def test_annotate_page_shows_the_class_and_its_chain(app, annotator):
@@ -201,9 +201,9 @@ def test_reopen_and_change_a_vote(app, annotator):
     assert re.search(rf'value="{goldfish[-1]}" id="candidate-{goldfish[-1]}" checked', page)
     assert 'class="badge mine">your vote' in page
     assert f'data-previous-url="/annotate/{TENCH}"' in page
-    # Changing a reopened vote steps forward along the voting order.
+    # Changing a reopened vote leads back to new work, not on through older votes.
     response = vote(annotator, GOLDFISH, goldfish[-3])
-    assert response.location == f"/annotate/{OSTRICH}"
+    assert response.location == f"/annotate/{BRAMBLING}"
     assert vote_rows(app)[-1] == (GOLDFISH, goldfish[-3], None)
     assert len(vote_rows(app)) == 4
     # The same vote again adds nothing; the latest vote is what the page shows.
@@ -220,7 +220,7 @@ def test_previous_of_an_unvoted_class_is_the_last_vote(app, annotator):
     assert 'data-previous-url=""' in annotator.get(f"/annotate/{TENCH}").text
 
 
-def test_skip_puts_a_class_last(app, annotator):
+def test_a_skipped_class_is_not_served_again(app, annotator):
     token = csrf_token(annotator, "/")
     response = annotator.post(f"/annotate/{TENCH}/skip", data={"csrf_token": token})
     assert response.status_code == 303
@@ -230,7 +230,8 @@ def test_skip_puts_a_class_last(app, annotator):
         others = [w for w in hierarchy_from_db().class_index if w != TENCH]
     for wnid in others:
         vote(annotator, wnid, wnid)
-    assert annotator.get("/next").location == f"/annotate/{TENCH}"  # back when nothing is left
+    assert annotator.get("/next").location == "/done"
+    assert annotator.get(f"/annotate/{TENCH}").status_code == 200  # still open by its link
 
 
 def test_done_when_every_class_has_a_vote(app, annotator):
@@ -240,7 +241,7 @@ def test_done_when_every_class_has_a_vote(app, annotator):
     for wnid in every:
         vote(annotator, wnid, wnid)
     assert annotator.get("/next").location == "/done"
-    assert "Every class has your vote" in annotator.get("/done").text
+    assert "Nothing is left for you" in annotator.get("/done").text
 
 
 def test_comment_html_is_shown_escaped(app, annotator):
@@ -251,7 +252,6 @@ def test_comment_html_is_shown_escaped(app, annotator):
 
 
 def test_progress_bars(app):
-    app.config["VOTES_PER_CLASS"] = 2
     cast(app, "xx", {TENCH: TENCH, GOLDFISH: GOLDFISH})
     cast(app, "yy", {TENCH: TENCH})
     client = log_in(app.test_client(), add_user(app, "ann"))
@@ -259,12 +259,12 @@ def test_progress_bars(app):
     page = client.get("/").text
     assert re.search(r'<progress value="1" max="10">', page)  # mine
     assert re.search(r'<progress value="2" max="10">', page)  # team: tench and goldfish
-    assert "2 of 10 with 2 votes" in page
+    assert "2 of 10 closed" in page  # two agreeing votes each
     with app.app_context():
         user_id = db.session.scalar(select(func.min(Vote.annotator_id)))
         assert work_queue.progress(user_id).as_dict() == {
             "annotator": {"voted": 2, "total": 10},
-            "team": {"complete": 2, "total": 10, "votes_per_class": 2},
+            "team": {"complete": 2, "total": 10, "min_votes": 2, "max_votes": 5, "target": 0.85},
         }
 
 
@@ -280,11 +280,11 @@ def test_queue_votes_and_skips_on_postgres(tmp_path, small_hierarchy, postgres_u
     try:
         client = log_in(app.test_client(), add_user(app, "ann"))
         cast(app, "xx", {TENCH: TENCH})
-        assert client.get("/next").location == f"/annotate/{GOLDFISH}"
+        assert client.get("/next").location == f"/annotate/{TENCH}"  # started first
         token = csrf_token(client, "/")
-        client.post(f"/annotate/{GOLDFISH}/skip", data={"csrf_token": token})
-        assert vote(client, OSTRICH, OSTRICH).location == f"/annotate/{BRAMBLING}"
-        assert vote(client, OSTRICH, OSTRICH, comment="again").location == f"/annotate/{BRAMBLING}"
+        client.post(f"/annotate/{TENCH}/skip", data={"csrf_token": token})
+        assert vote(client, OSTRICH, OSTRICH).location == f"/annotate/{GOLDFISH}"
+        assert vote(client, OSTRICH, OSTRICH, comment="again").location == f"/annotate/{GOLDFISH}"
         assert f'data-previous-url="/annotate/{OSTRICH}"' in client.get(f"/annotate/{TENCH}").text
         assert client.get("/api/progress").get_json()["annotator"]["voted"] == 1
         assert [v["comment"] for v in client.get("/api/votes").get_json()["votes"]] == ["again"]
