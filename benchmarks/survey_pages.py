@@ -45,6 +45,7 @@ PAGES = [  # (who, path)
     ("boss", "/admin/review/"),
     ("boss", "/admin/review/classes"),
     ("boss", "/admin/review/queue"),
+    ("boss", f"/admin/review/classes/{DALMATIAN}"),
     ("boss", "/admin/review/overview"),
 ]
 LINKED = re.compile(r'<(?:link rel="stylesheet" href|script src)="([^"]+)"')

@@ -34,7 +34,7 @@ from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
-from clustering.aggregate import DEFAULT_MIN_VOTES, Aggregation, ClassOutcome, aggregate
+from clustering.aggregate import DEFAULT_MIN_VOTES, Aggregation, ClassOutcome
 from clustering.cil import dumps_cil
 from clustering.conflicts import (
     DEFAULT_POLICY,
@@ -48,11 +48,11 @@ from clustering.hierarchy import Hierarchy
 from clustering.votes import LabelDecision as LabelDecisionValue
 from clustering.votes import label_decision_problems, votes_to_jsonl
 from survey_app import images, label_decisions
-from survey_app.aggregation import current_aggregation, database_decisions, database_votes
+from survey_app.aggregation import current_aggregation, database_votes
 from survey_app.annotate_data import suggestions
 from survey_app.auth import admin_required
 from survey_app.caches import kept
-from survey_app.database import hierarchy_from_db, require_class
+from survey_app.database import require_class
 from survey_app.extensions import db
 from survey_app.models import Decision, LabelDecision, User, Vote
 from survey_app.paging import page_of
@@ -66,7 +66,7 @@ FILTERS = ("voted", "undecided", "settled", "split", "conflict", "overlap", "com
 PER_PAGE = 50
 MAX_PER_PAGE = 200
 NAMES_SHOWN = 8  # member names on a label's card, and below a conflict's general label
-SAID_IN_FULL = 3  # labels a proposal names, each side, before "and N more"
+SAID_IN_FULL = 2  # labels a proposal or a card names, each side, before "and N more"
 PICTURES = 3  # of a conflict's members in its queue row
 CLASS_PICTURES = 6
 ACCEPTED_AS_EXPORTED = "accepted as exported"
@@ -120,16 +120,13 @@ def settle_form(
     name: str | None = None,
     formdata: object | None = None,
 ) -> SettleForm:
-    """The form for one group: `proposed` are the labels kept now, `name` the rest's now."""
+    """The form for one group: `proposed` are the labels kept now, `name` the rest's now.
+    The queue draws the radio buttons itself (see queue.html)."""
     keep = set(proposed)
-    here = hierarchy.label(general) if general in hierarchy.synsets else general
     fields = {
         f"label_{w}": RadioField(
             hierarchy.label(w),
-            choices=[
-                SelectChoice("keep", f"keep beside {here}"),
-                SelectChoice("merge", f"merge into {here}"),
-            ],
+            choices=[SelectChoice("keep"), SelectChoice("merge")],
             default="keep" if w in keep else "merge",
             validators=[InputRequired()],
         )
@@ -324,6 +321,19 @@ def _disagreement_queue(result: Aggregation) -> list[ConflictRow | QueueEntry]:
     return [*conflict_rows(result, label_decisions.open_groups(result)), *class_entries(result)]
 
 
+def queue_pages(result: Aggregation) -> dict[str, int]:
+    """Each open conflict's general label -> the page of the queue that lists it."""
+    return _derived(
+        result,
+        "queue_pages",
+        lambda r: {
+            e.general: i // PER_PAGE + 1
+            for i, e in enumerate(disagreement_queue(r))
+            if e.kind == "conflict"
+        },
+    )
+
+
 def _votes_text(n: float) -> str:
     return f"{n:g} vote{'' if n == 1 else 's'}"
 
@@ -441,10 +451,11 @@ def accept_all():
     for entry in overlaps:
         _record_decision(entry.wnid, entry.final, ACCEPTED_AS_EXPORTED)
     if overlaps:
-        db.session.flush()
-        # A class decision may change a class's chosen label and so the groups; not
-        # `current_aggregation`, which would keep a result of rows not yet committed.
-        result = _aggregation_of_session()
+        # A class decision may change its class's chosen label, and so the groups:
+        # the label decisions are read from the labels those decisions give, after
+        # they are committed (each holds on its own).
+        db.session.commit()
+        result = current_aggregation()
     rows = label_decisions.accept(result, current_user.id)
     db.session.commit()
     flash(
@@ -453,18 +464,6 @@ def accept_all():
         "info",
     )
     return _after_settling()
-
-
-def _aggregation_of_session() -> Aggregation:
-    """The aggregation of the session's rows, flushed ones included, with the review's
-    settings (those `current_aggregation` uses by default)."""
-    return aggregate(
-        hierarchy_from_db(),
-        database_votes(),
-        database_decisions(),
-        source="database",
-        check_decisions=False,
-    )
 
 
 @bp.post("/conflicts/<general>/settle")
@@ -519,27 +518,32 @@ def labels_merged_by(result: Aggregation, wnid: str, label: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Merge:
-    """What a class decision merges: `labels` into `label`, taking the classes
-    `exported` as them, and `decided`, the classes an admin settled as one of them."""
+    """What a class decision merges: `labels` into `label`, each taking the classes
+    `exported` as it, and `decided`, the classes an admin settled as one of them."""
 
     wnid: str
     label: str
     labels: tuple[str, ...]
-    exported: tuple[str, ...]
+    exported: dict[str, tuple[str, ...]]  # merged label -> the other classes exported as it
     decided: tuple[str, ...]
 
 
 def merge_of(result: Aggregation, wnid: str, label: str) -> Merge:
+    hierarchy = result.hierarchy
     labels = labels_merged_by(result, wnid, label)
-    exported = [
-        c for c, final in result.resolution.assignment.items() if final in labels and c != wnid
-    ]
+    exported: dict[str, list[str]] = {w: [] for w in labels}
+    for c, final in result.resolution.assignment.items():
+        if final in exported and c != wnid:
+            exported[final].append(c)
     decided = [
         c for c, d in result.aggregator.decisions_.items() if d.label in labels and c != wnid
     ]
-    hierarchy = result.hierarchy
     return Merge(
-        wnid, label, tuple(labels), _by_name(hierarchy, exported), _by_name(hierarchy, decided)
+        wnid,
+        label,
+        tuple(labels),
+        {w: _by_name(hierarchy, cs) for w, cs in exported.items()},
+        _by_name(hierarchy, decided),
     )
 
 
@@ -561,7 +565,8 @@ def _record_merge(hierarchy: Hierarchy, merge: Merge, note: str | None) -> None:
     )
     problems = label_decision_problems(hierarchy, value)
     if problems:
-        abort(400, description=f"The label decision was not recorded: {'; '.join(problems)}")
+        listed = "; ".join(f"{field}: {problem}" for field, problem in problems)
+        abort(400, description=f"The label decision was not recorded: {listed}")
     db.session.add(
         LabelDecision(
             admin_id=current_user.id,
@@ -724,7 +729,7 @@ def class_page(wnid: str):
         decisions=class_decisions(wnid),
         label_decisions=label_decisions_on(hierarchy, wnid),
         groups=class_groups(result, wnid),
-        open_groups={g.general for g in label_decisions.open_groups(result)},
+        queue_pages=queue_pages(result),
         final=final,
         names=_label_names(result),
         reason=_derived(result, "reasons", lambda r: r.reasons).get(wnid),
@@ -758,6 +763,7 @@ def index():
         rows=shown,
         n_groups=len(groups),
         n_open=sum(not g.settled for g in groups),
+        queue_pages=queue_pages(result),
         page=page,
         pages=pages,
         hierarchy=result.hierarchy,
@@ -836,15 +842,15 @@ def classes():
 
 
 def _settled_by(settlement: Settlement) -> str:
-    """Who settled a label, briefly: "the proposed resolution", "boss's label decision"."""
+    """Who settled a label, briefly: "the proposal", "boss's label decision"."""
     if settlement.by == "policy":
-        return "the proposed resolution"
+        return "the proposal"
     return f"{settlement.decision.admin}'s {settlement.by}"
 
 
 def label_notes(result: Aggregation, label: str, members: Sequence[str]) -> list[str]:
-    """Where a label is not simply its members' own choice, in short sentences: the
-    rest of a general label, labels merged into it, classes moved down into it,
+    """Where a label is not simply its members' own choice, briefly (a card is small):
+    the rest of a general label, labels merged into it, classes moved down into it,
     classes settled by an admin or still short of votes."""
     hierarchy = result.hierarchy
     resolution = result.resolution
@@ -857,7 +863,7 @@ def label_notes(result: Aggregation, label: str, members: Sequence[str]) -> list
         )
         more = f" and {len(below) - SAID_IN_FULL} more" if len(below) > SAID_IN_FULL else ""
         notes.append(
-            f"other {hierarchy.label(label)}: the rest of {hierarchy.label(label)} beside "
+            f"the rest of {hierarchy.label(label)} beside "
             f"{_names(hierarchy, below[:SAID_IN_FULL])}{more}"
         )
     chose = {
@@ -873,18 +879,15 @@ def label_notes(result: Aggregation, label: str, members: Sequence[str]) -> list
         notes.append(f"merged from {_names(hierarchy, labels)} by {who}")
     above = [c for c, w in chose.items() if hierarchy.is_ancestor(w, label)]
     if above:  # only a kept label below another takes classes down into it
-        n = len(above)
+        came = _names(hierarchy, _by_name(hierarchy, {chose[c] for c in above}))
         notes.append(
-            f"{n} class{'es' if n != 1 else ''} moved down from "
-            f"{_names(hierarchy, _by_name(hierarchy, {chose[c] for c in above}))}, kept below "
-            f"it by {_settled_by(resolution.settlements[label])}"
+            f"{len(above)} moved down from {came} by {_settled_by(resolution.settlements[label])}"
         )
     decided = sum(outcomes[c].status == "decided" for c in members)
     if decided:
-        notes.append(f"{decided} class{'es' if decided != 1 else ''} settled by an admin")
-    short = sum(outcomes[c].status == "undecided" for c in members)
-    if short:
-        notes.append("too few votes yet: keeps its own label")
+        notes.append(f"{decided} settled by an admin")
+    if any(outcomes[c].status == "undecided" for c in members):
+        notes.append("too few votes yet")
     return notes
 
 
