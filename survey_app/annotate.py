@@ -8,7 +8,7 @@ import uuid
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from survey_app import images, model_confusions, work_queue
+from survey_app import class_states, images, model_confusions, work_queue
 from survey_app.annotate_data import ClassView, build_class_view, display_names
 from survey_app.annotate_fragments import fragments
 from survey_app.database import hierarchy_from_db, require_class
@@ -82,18 +82,21 @@ def done():
 
 def _page(view: ClassView, form: VoteForm, status: int = 200):
     settings = survey_settings()
+    # Not shown in "hidden" mode, nor before anyone else has voted on the class (the
+    # vote path records the same, to weigh a vote that only accepted it).
+    shown = class_states.shown_suggestion(view.wnid, current_user.id, settings) is not None
     if not form.is_submitted():
         # The annotator's vote; else the suggestion where the admins chose to pre-select it.
         form.synset.data = (
             view.my_vote.synset_wnid
             if view.my_vote
             else view.suggestion
-            if settings.preselect
+            if settings.preselect and shown
             else None
         )
         form.submission_id.data = uuid.uuid4().hex
     previous, annotators, following = work_queue.around_class(current_user.id, view.wnid)
-    member_sets, chain = fragments(view, form.synset.data, settings.show_suggestion)
+    member_sets, chain = fragments(view, form.synset.data, shown)
     source = images.current_source()
     return render_template(
         "annotate.html",

@@ -19,12 +19,13 @@ from sqlalchemy.orm import joinedload
 
 from clustering.aggregate import Aggregation
 from clustering.conflicts import ConflictGroup
-from survey_app import label_decisions, work_queue
+from survey_app import class_states, label_decisions, work_queue
 from survey_app.aggregation import current_aggregation
 from survey_app.annotate_data import ClassView, build_class_view, display_names
 from survey_app.auth import admin_required
 from survey_app.extensions import db
 from survey_app.models import LabelDecision, Vote
+from survey_app.survey_settings import survey_settings
 from survey_app.votes import TooManyVotes, VoteError, latest_votes, record_vote, vote_history
 
 bp = Blueprint("api", __name__)
@@ -47,8 +48,9 @@ def vote_json(vote: Vote | Row) -> dict:
     }
 
 
-def class_json(view: ClassView) -> dict:
-    """What the annotate page shows of a class, with the annotator's vote."""
+def class_json(view: ClassView, shown: bool = True) -> dict:
+    """What the annotate page shows of a class, with the annotator's vote; without the
+    suggestion where it is not `shown` (hidden, or the class's first vote)."""
     return {
         "wnid": view.wnid,
         "index": view.index,
@@ -57,8 +59,8 @@ def class_json(view: ClassView) -> dict:
         "lemmas": list(view.lemmas),
         "n_paths": view.n_paths,
         "images": list(view.images),
-        "suggestion": view.suggestion,
-        "selected": view.selected,
+        "suggestion": view.suggestion if shown else None,
+        "selected": view.selected if shown or view.my_vote else None,
         "my_vote": vote_json(view.my_vote) if view.my_vote else None,
         "chain": [
             {
@@ -73,7 +75,7 @@ def class_json(view: ClassView) -> dict:
                 "count_lemma": c.count_lemma,
                 "provider": c.provider or None,
                 "original": c.original,
-                "suggested": c.suggested,
+                "suggested": c.suggested and shown,
                 "other_classes": c.merged,
                 "members": [{"wnid": m.wnid, "name": m.name, "image": m.image} for m in c.members],
             }
@@ -112,7 +114,9 @@ def next_class():
 @bp.get("/classes/<wnid>")
 def class_detail(wnid: str):
     """A class with its candidate chain, counts, suggestion and the annotator's vote."""
-    return jsonify(class_json(build_class_view(wnid, current_user.id)))
+    view = build_class_view(wnid, current_user.id)
+    shown = class_states.shown_suggestion(wnid, current_user.id, survey_settings())
+    return jsonify(class_json(view, shown is not None))
 
 
 @bp.get("/votes")

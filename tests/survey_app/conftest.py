@@ -50,6 +50,9 @@ def make_app(tmp_path, database_url: str | None = None, **settings):
         "THUMBNAIL_DIR": str(tmp_path / "thumbnails"),
         # A fast hash keeps logins cheap; test_accounts checks the scrypt default.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        # The suggestion on a class nobody has voted on yet, for the tests of how it is
+        # shown; test_queue checks the default, which hides it there.
+        "HIDE_FIRST_SUGGESTION": False,
     }
     config.update(settings)
     return create_app(config)

@@ -16,7 +16,7 @@ from survey_app.models import ClassState, Skip, User, Vote
 from survey_app.survey_settings import save_queue_settings, survey_settings
 from survey_app.votes import record_vote
 
-from .conftest import add_user, make_app, seeded
+from .conftest import add_user, log_in, make_app, seeded
 
 TENCH, GOLDFISH, OSTRICH, BRAMBLING = "n01440764", "n01443537", "n01518878", "n01530575"
 BIRD = "n01503061"
@@ -138,13 +138,23 @@ def test_enter_after_changing_an_old_vote_leads_back_to_new_work(app):
         assert work_queue.class_after_vote(ann) == work_queue.next_class(ann) == BRAMBLING
 
 
-def test_the_first_vote_is_cast_without_the_suggestion(app):
+def test_the_first_vote_is_cast_without_the_suggestion(tmp_path, small_hierarchy):
+    app = seeded(make_app(tmp_path, HIDE_FIRST_SUGGESTION=True), small_hierarchy)
+    first = cast(app, "ann", {})
+    client = log_in(app.test_client(), first)
+    page = client.get(f"/annotate/{TENCH}").text
+    assert 'class="badge suggested"' not in page and " checked" not in page
+    assert client.get(f"/api/classes/{TENCH}").get_json()["suggestion"] is None
     cast(app, "ann", {TENCH: TENCH})
+    second = cast(app, "bob", {})
+    with app.app_context():
+        suggestion = class_states.suggestions()[TENCH]
+    shown = log_in(app.test_client(), second).get(f"/api/classes/{TENCH}").get_json()
+    assert shown["suggestion"] == suggestion  # someone has voted: the suggestion is shown
     cast(app, "bob", {TENCH: TENCH})
     with app.app_context():
-        shown = dict(db.session.execute(select(Vote.annotator_id, Vote.suggestion_wnid)).all())
-        suggestion = class_states.suggestions()[TENCH]
-    assert sorted(shown.values(), key=str) == sorted([None, suggestion], key=str)
+        recorded = dict(db.session.execute(select(Vote.annotator_id, Vote.suggestion_wnid)).all())
+    assert recorded == {first: None, second: suggestion}
     # With the setting off, the first vote records the suggestion it was shown.
     with app.app_context():
         values = {
@@ -158,8 +168,8 @@ def test_the_first_vote_is_cast_without_the_suggestion(app):
         assert not survey_settings().hide_first
     cast(app, "cid", {GOLDFISH: GOLDFISH})
     with app.app_context():
-        first = db.session.scalar(select(Vote).where(Vote.class_wnid == GOLDFISH))
-        assert first.suggestion_wnid == class_states.suggestions()[GOLDFISH]
+        vote = db.session.scalar(select(Vote).where(Vote.class_wnid == GOLDFISH))
+        assert vote.suggestion_wnid == class_states.suggestions()[GOLDFISH]
 
 
 def test_progress_counts_closed_classes(app):
