@@ -848,6 +848,21 @@ def _settled_by(settlement: Settlement) -> str:
     return f"{settlement.decision.admin}'s {settlement.by}"
 
 
+def labels_below_others(result: Aggregation) -> dict[str, tuple[str, ...]]:
+    """Each "other" label -> the labels below it (by name): what its rest is beside."""
+    return _derived(result, "below_others", _labels_below_others)
+
+
+def _labels_below_others(result: Aggregation) -> dict[str, tuple[str, ...]]:
+    hierarchy = result.hierarchy
+    others = result.resolution.other_labels
+    below: dict[str, list[str]] = {w: [] for w in others}
+    for w in set(result.resolution.assignment.values()):
+        for general in hierarchy.ancestors(w) & others:
+            below[general].append(w)
+    return {w: _by_name(hierarchy, ws) for w, ws in below.items()}
+
+
 def label_notes(result: Aggregation, label: str, members: Sequence[str]) -> list[str]:
     """Where a label is not simply its members' own choice, briefly (a card is small):
     the rest of a general label, labels merged into it, classes moved down into it,
@@ -857,10 +872,7 @@ def label_notes(result: Aggregation, label: str, members: Sequence[str]) -> list
     outcomes = result.outcomes
     notes = []
     if label in resolution.other_labels:
-        below = _by_name(
-            hierarchy,
-            {w for w in resolution.assignment.values() if hierarchy.is_ancestor(label, w)},
-        )
+        below = labels_below_others(result)[label]
         more = f" and {len(below) - SAID_IN_FULL} more" if len(below) > SAID_IN_FULL else ""
         notes.append(
             f"the rest of {hierarchy.label(label)} beside "

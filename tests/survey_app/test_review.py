@@ -470,3 +470,25 @@ def test_the_class_page_shows_votes_decisions_and_the_reason(voted, admin):
     assert f'action="/admin/review/classes/{PUG}/decision"' in page
     assert admin.get("/admin/review/classes/n09999999").status_code == 404
     assert f'href="/admin/review/classes/{PUG}"' in admin.get("/admin/review/classes").text
+
+
+def test_decisions_that_cannot_hold_are_shown_at_the_top(voted, admin):
+    """ "ostrich" settled as itself, then merged into "bird" by a later label decision:
+    the class decision cannot hold, and the queue and the summary say so."""
+    with voted.app_context():
+        boss = db.session.scalar(select(User.id).where(User.username == "boss"))
+        db.session.add(Decision(admin_id=boss, class_wnid=OSTRICH, synset_wnid=OSTRICH))
+        db.session.add(
+            LabelDecision(
+                admin_id=boss,
+                general_wnid=BIRD,
+                keep_json="[]",
+                merge_json=json.dumps([OSTRICH]),
+                created_at=datetime(2100, 1, 1),
+            )
+        )
+        db.session.commit()
+    for page in ("/admin/review/queue", "/admin/review/"):
+        text = plain(admin.get(page).text)
+        assert "2 decisions cannot hold as decided" in text, page  # needs kept; ends in bird
+        assert "the decision on ostrich" in text
