@@ -26,7 +26,12 @@ from clustering.errors import ClusteringError
 from clustering.hierarchy import Hierarchy
 from clustering.votes import LabelDecision, decisions_to_jsonl, votes_to_jsonl
 from survey_app import accounts
-from survey_app.aggregation import current_aggregation, database_decisions, database_votes
+from survey_app.aggregation import (
+    SURVEY_WEIGHTING,
+    current_aggregation,
+    database_decisions,
+    database_votes,
+)
 from survey_app.backup import RestoreError, restore_records, write_dump
 from survey_app.counts import fill_search_counts
 from survey_app.errors import SurveyError
@@ -235,9 +240,10 @@ def export_votes_command(file: str, decisions_file: str | None) -> None:
 @click.option(
     "--weighting",
     type=click.Choice(tuple(AGGREGATORS)),
-    default="none",
+    default=SURVEY_WEIGHTING,
     show_default=True,
-    help="none: plain majority; wawa: weighted by agreement",
+    help="confidence: the queue's numbers (votes, each annotator's reliability, the "
+    "model's prior); none: plain majority; wawa: weighted by agreement",
 )
 @click.option(
     "--tie-break",
