@@ -36,6 +36,7 @@ from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
 from clustering.aggregate import DEFAULT_MIN_VOTES, Aggregation, ClassOutcome
 from clustering.cil import dumps_cil
+from clustering.confidence import ClosingRule
 from clustering.conflicts import (
     DEFAULT_POLICY,
     POLICIES,
@@ -56,13 +57,14 @@ from survey_app.database import require_class
 from survey_app.extensions import db
 from survey_app.models import Decision, LabelDecision, User, Vote
 from survey_app.paging import page_of
+from survey_app.survey_settings import survey_settings
 from survey_app.votes import COMMENT_MAX, clean_text
 
 bp = Blueprint("review", __name__)
 
 # The class list's filters: by vote, too few votes, settled by an admin, no clear
 # winner, its label in an open conflict, under two labels, with a comment.
-FILTERS = ("voted", "undecided", "settled", "split", "conflict", "overlap", "comment")
+FILTERS = ("voted", "undecided", "settled", "unsure", "split", "conflict", "overlap", "comment")
 PER_PAGE = 50
 MAX_PER_PAGE = 200
 NAMES_SHOWN = 8  # member names on a label's card, and below a conflict's general label
@@ -147,7 +149,7 @@ def require_admin() -> None:
     """Every page and action here is for admins only."""
 
 
-def _derived(result: Aggregation, name: str, compute: Callable[[Aggregation], object]):
+def _derived(result: Aggregation, name: object, compute: Callable[[Aggregation], object]):
     """`compute(result)`, kept while `result` is the current aggregation (which
     `current_aggregation` keeps until a vote or decision is added): every review
     page needs the queue, and finding it took most of a page's time at 1,000 classes."""
@@ -222,7 +224,7 @@ class QueueEntry:
     wnid: str
     outcome: ClassOutcome
     final: str  # its label in the CIL, after conflicts
-    reasons: tuple[str, ...]  # "split", "tie", "overlap", "comment"
+    reasons: tuple[str, ...]  # "unsure", "split", "tie", "overlap", "comment"
     since: datetime  # its latest counted vote: how long it has waited
     also_under: tuple[str, ...] = ()  # the chosen labels it also lies under (overlap)
 
@@ -276,14 +278,30 @@ def conflict_rows(result: Aggregation, groups: Iterable[ConflictGroup]) -> list[
 
 def class_entries(result: Aggregation) -> list[QueueEntry]:
     """The classes not settled by a decision that an admin should look at, for a
-    reason of their own: at least the minimum votes and no clear winner, under two
+    reason of their own: *unsure* (the queue closed it at the most votes a class
+    gets, below the target confidence; a class still collecting votes is the
+    queue's, and one closed above the target is settled by its confidence), no
+    clear winner where the aggregation computes no confidence, under two
     chosen labels through two hypernym paths (an overlap), or a comment. A class
     without votes is never here, nor one whose only trouble is its label's conflict
     (the conflict's row settles that). Oldest first: by the latest counted vote."""
-    return _derived(result, "class_entries", _class_entries)
+    rule = survey_settings().closing
+    return _derived(result, ("class_entries", rule), lambda r: _class_entries(r, rule))
 
 
-def _class_entries(result: Aggregation) -> list[QueueEntry]:
+def closing_state(outcome: ClassOutcome, rule: ClosingRule) -> str:
+    """Where the class stands in the queue: "open", "closed early", "closed" (at the
+    most votes, agreeing) or "unsure"; "" without votes or a confidence."""
+    if not outcome.n_votes or outcome.confidence is None:
+        return ""
+    if not rule.closed(outcome.n_votes, outcome.confidence):
+        return "open"
+    if rule.unsure(outcome.n_votes, outcome.confidence):
+        return "unsure"
+    return "closed early" if outcome.n_votes < rule.max_votes else "closed"
+
+
+def _class_entries(result: Aggregation, rule: ClosingRule) -> list[QueueEntry]:
     also: dict[str, list[str]] = {}
     for overlap in find_overlaps(result.hierarchy, result.resolution.assignment):
         also.setdefault(overlap.wnid, []).append(overlap.also_under)
@@ -293,7 +311,12 @@ def _class_entries(result: Aggregation) -> list[QueueEntry]:
         if outcome.status == "decided" or not outcome.n_votes:
             continue
         reasons = []
-        if outcome.status == "voted" and not _clear_winner(outcome):
+        state = closing_state(outcome, rule)
+        if outcome.status == "voted" and state == "unsure":
+            reasons.append("unsure")
+        # A split matters where no confidence settles it: the queue's unsure classes,
+        # or every class when the aggregation computes no confidence.
+        if outcome.status == "voted" and state in ("", "unsure") and not _clear_winner(outcome):
             reasons.append("split")
             if outcome.tied:
                 reasons.append("tie")
@@ -696,7 +719,7 @@ def label_decisions_on(hierarchy: Hierarchy, wnid: str) -> list[LabelDecisionRow
 
 
 def class_status(result: Aggregation, wnid: str) -> str:
-    """ "settled", "voted: split, tie", "undecided", ... with the queue's reasons."""
+    """ "settled", "voted: unsure, split", "undecided", ... with the queue's reasons."""
     outcome = result.outcomes[wnid]
     status = "settled" if outcome.status == "decided" else outcome.status
     entry = next((e for e in class_entries(result) if e.wnid == wnid), None)
@@ -723,6 +746,8 @@ def class_page(wnid: str):
         synset=hierarchy.synsets[wnid],
         outcome=result.outcomes[wnid],
         status=class_status(result, wnid),
+        closing=closing_state(result.outcomes[wnid], survey_settings().closing),
+        rule=survey_settings().closing,
         pictures=images.image_urls(wnid, "small", CLASS_PICTURES),
         image_warning=images.source_warning(),
         votes=class_votes(wnid),
@@ -757,6 +782,7 @@ def index():
         classes_by_annotator=Counter(v.annotator for v in counted),
         last_vote=_latest_times(result, "annotator"),
         suggested_share=_suggested_share(result),
+        skills=getattr(result.aggregator, "skills_", None),
         statuses=statuses,
         total=len(result.outcomes),
         queue_length=len(disagreement_queue(result)),
@@ -775,17 +801,23 @@ def index():
     )
 
 
-def _suggested_share(result: Aggregation) -> dict[str, tuple[int, int]]:
-    """Annotator -> (votes equal to the suggestion, votes): how far the suggestion
-    anchors each of them. The suggestion as the counts give it now, which is the
-    one shown at the vote unless the counts were filled again since."""
+def _suggested_share(result: Aggregation) -> dict[str, dict[str, tuple[int, int]]]:
+    """Annotator -> {"shown": (votes equal to the suggestion, votes), "hidden": ...}:
+    how far the suggestion anchors each of them. A vote counts as shown where the
+    survey recorded the suggestion it showed; else as hidden, compared with the
+    suggestion as the counts give it now."""
     suggested = suggestions()
-    shares: dict[str, list[int]] = {}
+    shares: dict[str, dict[str, list[int]]] = {}
     for vote in result.aggregator.counted_votes_:
-        agreed = shares.setdefault(vote.annotator, [0, 0])
-        agreed[0] += suggested.get(vote.wnid) == vote.label
-        agreed[1] += 1
-    return {name: (agreed, n) for name, (agreed, n) in shares.items()}
+        kind = "shown" if vote.suggestion else "hidden"
+        equal = vote.label == (vote.suggestion or suggested.get(vote.wnid))
+        tally = shares.setdefault(vote.annotator, {}).setdefault(kind, [0, 0])
+        tally[0] += equal
+        tally[1] += 1
+    return {
+        name: {kind: (equal, n) for kind, (equal, n) in kinds.items()}
+        for name, kinds in shares.items()
+    }
 
 
 def _class_filter(result: Aggregation, status: str, annotator: str) -> list[str]:
@@ -800,6 +832,7 @@ def _class_filter(result: Aggregation, status: str, annotator: str) -> list[str]
             "voted": lambda o: o.status == "voted",
             "undecided": lambda o: o.status == "undecided",
             "settled": lambda o: o.status == "decided",
+            "unsure": lambda o: "unsure" in reasons.get(o.wnid, ()),
             "split": lambda o: "split" in reasons.get(o.wnid, ()),
             "conflict": lambda o: o.status != "undecided" and o.label in in_conflict,
             "overlap": lambda o: "overlap" in reasons.get(o.wnid, ()),

@@ -222,3 +222,54 @@ def test_a_team_asking_at_once_never_gets_a_closed_class(tmp_path, small_hierarc
         db.engine.dispose()
     assert closed == set(classes_of(small_hierarchy))
     assert all(3 <= n <= 3 + len(users) - 1 for n in voters.values()), voters
+
+
+def test_a_class_still_collecting_votes_is_the_queues_and_an_unsure_one_the_admins(app):
+    from survey_app import aggregation, review
+
+    with app.app_context():
+        chain = hierarchy_from_db().chain_wnids(GOLDFISH)
+        values = {
+            "MIN_VOTES": 2,
+            "MAX_VOTES": 5,
+            "TARGET_CONFIDENCE": 0.99,
+            "QUEUE_BATCH": 20,
+            "HIDE_FIRST_SUGGESTION": False,
+        }
+        save_queue_settings(values)
+    # Two votes that disagree: open, so not yet in the admin's Disagreements.
+    cast(app, "v1", {GOLDFISH: chain[-1]})
+    cast(app, "v2", {GOLDFISH: chain[-2]})
+    with app.test_request_context():
+        result = aggregation.current_aggregation()
+        assert review.closing_state(result.outcomes[GOLDFISH], survey_settings().closing) == (
+            "open"
+        )
+        assert GOLDFISH not in {e.wnid for e in review.class_entries(result)}
+    # Three more, spread: closed at the most votes a class gets, below the target.
+    for number, synset in enumerate((chain[-3], chain[-4], chain[-5]), start=3):
+        cast(app, f"v{number}", {GOLDFISH: synset})
+    with app.test_request_context():
+        result = aggregation.current_aggregation()
+        entry = next(e for e in review.class_entries(result) if e.wnid == GOLDFISH)
+        assert entry.reasons == ("unsure", "split")
+    admin = log_in(app.test_client(), add_user(app, "boss", role="admin"))
+    page = " ".join(admin.get(f"/admin/review/classes/{GOLDFISH}").text.split())
+    assert "unsure: 5 votes (it closes with 2 to 5)" in page
+    assert GOLDFISH in admin.get("/admin/review/classes?status=unsure").text
+
+
+def test_the_summary_shows_the_suggestion_share_when_shown_and_when_hidden(
+    tmp_path, small_hierarchy
+):
+    app = seeded(make_app(tmp_path, HIDE_FIRST_SUGGESTION=True), small_hierarchy)
+    with app.app_context():
+        suggested = class_states.suggestions()
+    cast(app, "ann", {TENCH: suggested[TENCH], GOLDFISH: suggested[GOLDFISH]})  # hidden
+    cast(app, "bob", {TENCH: suggested[TENCH], GOLDFISH: GOLDFISH})  # shown both times
+    admin = log_in(app.test_client(), add_user(app, "boss", role="admin"))
+    summary = " ".join(admin.get("/admin/review/").text.split())
+    row = summary[summary.index(">bob<") :]
+    assert "1 of 2 (50 %)</td> <td>—</td>" in row[:400]
+    row = summary[summary.index(">ann<") :]
+    assert "<td>—</td> <td>2 of 2 (100 %)</td>" in row[:400]
