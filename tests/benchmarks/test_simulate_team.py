@@ -1,0 +1,115 @@
+"""The team simulation's smoke run: three simulated annotators on the small hierarchy,
+through the survey's real queue, vote path and export, each class's truth its parent."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from benchmarks import simulate_team as sim
+from clustering.human_labels import read_human_labels
+from survey_app import work_queue
+
+FIXED_3 = sim.QueueSetting(3, 3, 0.85, hide_first=True)
+ADAPTIVE = sim.QueueSetting(2, 5, 0.85, hide_first=True)
+
+
+@pytest.fixture(scope="module")
+def template(small_hierarchy, tmp_path_factory):
+    return sim.seeded_template(small_hierarchy, tmp_path_factory.mktemp("team-template"))
+
+
+@pytest.fixture(scope="module")
+def truth(small_hierarchy) -> dict[str, str]:
+    """Every class's parent: a label above the class, as most published labels are."""
+    return {c.wnid: small_hierarchy.chain_wnids(c.wnid)[-2] for c in small_hierarchy.classes}
+
+
+def team(mix: str = "none", accept: float = 0.0, seed: int = 0) -> list[sim.Member]:
+    return sim.make_team(sim.MIXES[mix], 3, accept, seed)
+
+
+@pytest.fixture
+def run(template, small_hierarchy, truth, tmp_path):
+    def run_setting(setting, members, **options):
+        return sim.run_once(template, tmp_path, small_hierarchy, truth, setting, members, **options)
+
+    return run_setting
+
+
+def test_on_agreeing_annotators_the_adaptive_queue_closes_classes_below_fixed_3s_cost(run):
+    fixed = run(FIXED_3, team())
+    adaptive = run(ADAPTIVE, team())
+    # Three annotators, each voting once per class: fixed 3 takes every vote there is.
+    assert fixed.votes == 3 * fixed.classes
+    # Two agreeing votes reach the target: the third annotator is not needed everywhere.
+    assert 2 * adaptive.classes <= adaptive.votes < fixed.votes
+    assert adaptive.aggregated == fixed.aggregated == adaptive.classes
+
+
+def test_a_closed_class_is_never_served_again(run):
+    # Fixed 2 votes with three annotators: the third must never see a class.
+    result = run(sim.QueueSetting(2, 2, 0.85, hide_first=True), team("high", accept=0.3))
+    assert (result.served_closed, result.served_again) == ((), ())
+    assert result.votes == 2 * result.classes
+
+
+def test_the_simulation_notices_a_queue_that_serves_closed_or_voted_classes(
+    run, small_hierarchy, monkeypatch
+):
+    # A broken queue that serves the first class forever: the check must say so (four
+    # votes from three members: one of them is served it twice).
+    first = small_hierarchy.classes[0].wnid
+    monkeypatch.setattr(work_queue, "next_class", lambda user_id, settings=None: first)
+    result = run(sim.QueueSetting(1, 1, 0.85, hide_first=False), team(), budget=4)
+    assert result.served_closed and set(result.served_closed) == {first}
+    assert result.served_again
+
+
+def test_the_shown_suggestion_is_taken_with_the_members_chance():
+    chain, truth, shown = ["a", "b", "c", "d"], "c", "b"
+    member = sim.Member(sim.Annotator("sim-0", 0.0), accept=0.5, pace=1.0)
+    rng = random.Random(0)
+    votes = [sim.choose_label(member, chain, truth, shown, rng) for _ in range(2000)]
+    assert set(votes) == {truth, shown}
+    assert 0.45 < votes.count(shown) / len(votes) < 0.55
+    # Not shown: nothing to take, so a noise-free member always votes the truth.
+    assert {sim.choose_label(member, chain, truth, None, rng) for _ in range(200)} == {truth}
+
+
+def test_the_table_has_a_row_per_setting_and_the_saving_against_fixed_3(run):
+    results = [run(FIXED_3, team()), run(ADAPTIVE, team())]
+    lines = sim.markdown_table(results).splitlines()
+    assert lines[0].startswith("| mix | setting |") and len(lines) == 4
+    fixed_row, adaptive_row = (line.split(" | ") for line in lines[2:])
+    assert fixed_row[1] == "fixed 3" and fixed_row[5] == "0 %"
+    saved = 1 - results[1].votes / results[0].votes
+    assert adaptive_row[1] == "adaptive 2-5 @ 0.85" and adaptive_row[5] == f"{100 * saved:.0f} %"
+    assert adaptive_row[4] == str(results[1].votes)
+
+
+def test_the_command_prints_the_table(small_hierarchy, truth, template, tmp_path, capsys):
+    hierarchy_file = tmp_path / "small.json"
+    small_hierarchy.save(hierarchy_file)
+    truth_file = tmp_path / "truth.json"  # a flat CIL: class wnid -> label name
+    truth_file.write_text(json.dumps({c: small_hierarchy.label(w) for c, w in truth.items()}))
+    assert read_human_labels(truth_file, small_hierarchy).labels == truth
+    argv = ["--hierarchy", str(hierarchy_file), "--truth", str(truth_file), "--seeds", "0"]
+    argv += ["--targets", "0.9", "--annotators", "3", "--template-folder", str(template.parent)]
+    assert sim.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| none |" not in printed  # the default mix is the default one
+    rows = [line for line in printed.splitlines() if line.startswith("| default |")]
+    assert [row.split(" | ")[1] for row in rows] == ["fixed 3", "adaptive 2-5 @ 0.9"]
+    assert "the queue served no closed or already voted class" in printed
+
+
+def test_help_explains_the_options(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        sim.parse_args(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--accept", "--targets", "--mixes", "--seeds", "--hide-first", "--budget"):
+        assert option in text
