@@ -27,10 +27,13 @@ and, for a vote cast while the suggestion s was shown and equal to it,
   suggestion is no evidence beyond the prior. It is the share by which their votes
   equal the suggestion more often when it was shown than when it was hidden,
   (shown_share - hidden_share) / (1 - hidden_share), each share smoothed towards the
-  team's (`ANCHOR_PSEUDO_VOTES`), at least 0.
+  team's (`ANCHOR_PSEUDO_VOTES`), at least 0. Where the team cast no vote with the
+  suggestion hidden, there is nothing to compare, and every annotator's q_a is
+  `ANCHOR_UNKNOWN` rather than 0: an accepted suggestion is not taken at face value.
 
-A class *closes* once it has at least `min_votes` votes and its leading label's
-probability reaches `target`, or once it has `max_votes` votes; a class that reached
+A class *closes* once it has at least `min_votes` votes, at least `min_votes` of them
+for its leading label (votes that disagree get more votes), and its leading label's
+probability reaches `target`; or once it has `max_votes` votes. A class that reached
 `max_votes` below `target` is *unsure* and goes to the admin's queue.
 """
 
@@ -44,6 +47,7 @@ from dataclasses import dataclass
 from clustering.votes import Vote
 
 __all__ = [
+    "ANCHOR_UNKNOWN",
     "DEFAULT_MAX_VOTES",
     "DEFAULT_MIN_VOTES",
     "DEFAULT_TARGET",
@@ -59,9 +63,12 @@ __all__ = [
 PRIOR_MIX = 0.5  # the share of the prior that is uniform over the chain
 RELIABILITY_PRIOR = (4.0, 1.0)  # Beta pseudo-votes (agreed, disagreed): a mean of 0.8
 ANCHOR_PSEUDO_VOTES = 10.0  # how many votes' worth the team's share weighs in each one's
+# q_a where no vote was cast with the suggestion hidden: the share of shown-and-accepted
+# votes that the team simulation's annotators took unjudged (benchmarks/simulate_team.py).
+ANCHOR_UNKNOWN = 0.3
 DEFAULT_MIN_VOTES = 2
 DEFAULT_MAX_VOTES = 5
-DEFAULT_TARGET = 0.95
+DEFAULT_TARGET = 0.8
 
 
 @dataclass(frozen=True)
@@ -87,9 +94,11 @@ class ClosingRule:
         if problems:
             raise ValueError("; ".join(problems))
 
-    def closed(self, n_votes: int, confidence: float) -> bool:
+    def closed(self, n_votes: int, confidence: float, leader_votes: int) -> bool:
+        """Whether a class with `n_votes` votes, `leader_votes` of them for its leading
+        label (whose probability is `confidence`), needs no more."""
         return n_votes >= self.max_votes or (
-            n_votes >= self.min_votes and confidence >= self.target
+            leader_votes >= self.min_votes and confidence >= self.target
         )
 
     def unsure(self, n_votes: int, confidence: float) -> bool:
@@ -105,12 +114,13 @@ class TeamSkills:
     anchoring: dict[str, float]
     # Per annotator: (votes equal to the suggestion, votes) when it was shown and when not.
     suggestion_shares: dict[str, dict[str, tuple[int, int]]]
+    unknown_anchoring: float = 0.0  # q_a of an annotator the shares say nothing of
 
     def r(self, annotator: str) -> float:
         return self.reliability.get(annotator, _prior_mean())
 
     def q(self, annotator: str) -> float:
-        return self.anchoring.get(annotator, 0.0)
+        return self.anchoring.get(annotator, self.unknown_anchoring)
 
 
 def _prior_mean() -> float:
@@ -141,7 +151,8 @@ def team_skills(votes: Iterable[Vote], suggestions: Mapping[str, str] | None = N
     annotators = {v.annotator for vs in by_class.values() for v in vs}
     reliability = {name: (agreed[name] + a) / (judged[name] + a + b) for name in sorted(annotators)}
     shares = _suggestion_shares(by_class.values(), suggestions or {})
-    return TeamSkills(reliability, _anchoring(shares), shares)
+    hidden = any("hidden" in kinds for kinds in shares.values())
+    return TeamSkills(reliability, _anchoring(shares), shares, 0.0 if hidden else ANCHOR_UNKNOWN)
 
 
 def _suggestion_shares(

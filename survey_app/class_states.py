@@ -138,7 +138,10 @@ def refresh(class_wnid: str, rule: ClosingRule | None = None) -> None:
         "n_votes": len(votes),
         "leader": believed.leader if votes else None,
         "confidence": believed.confidence if votes else 0.0,
-        "closed": bool(votes) and rule.closed(len(votes), believed.confidence),
+        "closed": bool(votes)
+        and rule.closed(
+            len(votes), believed.confidence, sum(v.label == believed.leader for v in votes)
+        ),
         "now": utcnow(),
     }
     if execute(_UPDATE, **values).rowcount:

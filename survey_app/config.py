@@ -60,7 +60,7 @@ def defaults(instance_path: str) -> dict:
         # admin page overrides these. MIN_VOTES = MAX_VOTES gives every class that many.
         "MIN_VOTES": 2,
         "MAX_VOTES": 5,
-        "TARGET_CONFIDENCE": 0.85,
+        "TARGET_CONFIDENCE": 0.8,
         # The queue serves the first QUEUE_BATCH open classes (by index) before any
         # other, started ones first, so that votes overlap from the first hour.
         "QUEUE_BATCH": 20,

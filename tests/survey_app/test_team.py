@@ -103,7 +103,7 @@ def test_system_deps_waits_for_the_dpkg_lock():
 TENCH, GOLDFISH = "n01440764", "n01443537"
 
 
-QUEUE_DEFAULTS = {"min_votes": 2, "max_votes": 5, "target": "0.85", "batch": 20, "hide_first": None}
+QUEUE_DEFAULTS = {"min_votes": 2, "max_votes": 5, "target": "0.8", "batch": 20, "hide_first": None}
 
 
 def save_settings(admin, guidelines: str = "", mode: str = "preselect", **queue):
@@ -132,7 +132,7 @@ def test_the_queue_settings_are_saved_checked_and_reconsider_the_classes(app, ad
         with app.app_context():
             record_vote(db.session.get(User, user_id), TENCH, TENCH)
     with app.app_context():
-        assert class_states.state_of(TENCH).closed  # two agreeing votes close it at 0.85
+        assert class_states.state_of(TENCH).closed  # two agreeing votes close it at 0.8
     response = save_settings(admin, min_votes=3, max_votes=3, hide_first=None)
     assert response.status_code == 303
     assert "1 voted classes reconsidered" in admin.get("/admin/").text
