@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from clustering.hierarchy import Hierarchy
 from clustering.votes import LabelDecision as LabelDecisionValue
 from clustering.votes import label_decision_problems
+from survey_app import class_states
 from survey_app.accounts import ROLES, USERNAME_RE, USERNAME_RULE, valid_password_hash
 from survey_app.database import hierarchy_from_db, require_class
 from survey_app.errors import SurveyError, UnknownClass
@@ -365,6 +366,7 @@ def restore_records(lines: list[str]) -> dict[str, int]:
         for _when, _number, row in sorted(restore.logs, key=lambda entry: entry[:2]):
             db.session.add(row)
             db.session.flush()  # one at a time, so ids follow times
+        class_states.refresh_all()  # the queue's view of the restored votes
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -17,6 +17,7 @@ from typing import IO
 import click
 from flask import Blueprint, current_app, url_for
 from flask_migrate import upgrade
+from sqlalchemy import distinct, func, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from clustering.aggregate import AGGREGATORS, DEFAULT_MIN_VOTES, DEFAULT_TIE_BREAK, TIE_BREAKS
@@ -25,7 +26,7 @@ from clustering.conflicts import DEFAULT_POLICY, POLICIES
 from clustering.errors import ClusteringError
 from clustering.hierarchy import Hierarchy
 from clustering.votes import LabelDecision, decisions_to_jsonl, votes_to_jsonl
-from survey_app import accounts
+from survey_app import accounts, class_states
 from survey_app.aggregation import (
     SURVEY_WEIGHTING,
     current_aggregation,
@@ -36,6 +37,7 @@ from survey_app.backup import RestoreError, restore_records, write_dump
 from survey_app.counts import fill_search_counts
 from survey_app.errors import SurveyError
 from survey_app.extensions import db
+from survey_app.models import ClassState, Vote
 from survey_app.seeding import seed_hierarchy
 from survey_app.startup import served_address
 
@@ -139,6 +141,17 @@ def setup_command(hierarchy_file, classes) -> None:
         ) from None
     _seed(hierarchy_file, classes)
     _fill(current_app.config["COUNT_PROVIDER"], retry_failed=False)
+    _queue_states()
+
+
+def _queue_states() -> None:
+    """The queue's class states where votes have none (a database from before the
+    adaptive queue, migration 0006): the queue would serve their closed classes."""
+    voted = db.session.scalar(select(func.count(distinct(Vote.class_wnid))))
+    known = db.session.scalar(select(func.count()).select_from(ClassState))
+    if voted and known < voted:
+        click.echo(f"Reconsidered {class_states.refresh_all()} voted classes for the queue.")
+        db.session.commit()
 
 
 # --- accounts: create-admin, invite ----------------------------------------------------

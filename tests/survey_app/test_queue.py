@@ -274,3 +274,26 @@ def test_the_summary_shows_the_suggestion_share_when_shown_and_when_hidden(
     assert "1 of 2 (50 %)</td> <td>—</td>" in row[:400]
     row = summary[summary.index(">ann<") :]
     assert "<td>—</td> <td>2 of 2 (100 %)</td>" in row[:400]
+
+
+def test_restored_votes_and_older_databases_get_their_class_states(app, tmp_path, small_hierarchy):
+    from survey_app import cli
+    from survey_app.backup import restore_records, write_dump
+
+    cast(app, "ann", {TENCH: TENCH})
+    cast(app, "bob", {TENCH: TENCH})
+    dump = tmp_path / "dump.jsonl"
+    with app.app_context():
+        with dump.open("w") as stream:
+            write_dump(stream)
+        # A database from before the queue kept states: setup fills them in.
+        db.session.query(ClassState).delete()
+        db.session.commit()
+        cli._queue_states()
+        assert db.session.get(ClassState, TENCH).closed
+    (tmp_path / "again").mkdir()
+    restored = seeded(make_app(tmp_path / "again"), small_hierarchy)
+    with restored.app_context():
+        restore_records(dump.read_text().splitlines())
+        assert db.session.get(ClassState, TENCH).closed
+    assert next_for(restored, add_user(restored, "cid")) == GOLDFISH
