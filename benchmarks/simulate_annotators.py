@@ -245,11 +245,9 @@ def load_hierarchy(path: Path) -> Hierarchy:
 
 
 # --- command line -----------------------------------------------------------------------
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+def add_truth_options(parser: argparse.ArgumentParser, mixes: Sequence[str]) -> None:
+    """--hierarchy, --truth and --mixes (default `mixes`), which the team simulation
+    (benchmarks/simulate_team.py) shares."""
     parser.add_argument(
         "--hierarchy",
         type=Path,
@@ -265,10 +263,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--mixes",
         nargs="+",
         choices=list(MIXES),
-        default=list(DEFAULT_MIXES),
-        help="noise mixes: "
+        default=list(mixes),
+        help="the annotators' noise mixes: "
         + ", ".join(f"{n} {100 * lo:g}-{100 * hi:g} %%" for n, (lo, hi) in MIXES.items()),
     )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_truth_options(parser, DEFAULT_MIXES)
     parser.add_argument("--annotators", type=int, default=DEFAULT_ANNOTATORS)
     parser.add_argument("--votes-per-class", type=int, default=DEFAULT_VOTES_PER_CLASS)
     parser.add_argument("--seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS))

@@ -62,9 +62,9 @@ from sqlalchemy import func, select
 from tqdm import tqdm
 
 from benchmarks.simulate_annotators import (
-    DEFAULT_HIERARCHY,
     MIXES,
     Annotator,
+    add_truth_options,
     agreement,
     code_version,
     mix_annotators,
@@ -451,25 +451,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "4 to 8 minutes on 2 shared cores; --hide-first both doubles that.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument(
-        "--hierarchy",
-        type=Path,
-        default=DEFAULT_HIERARCHY,
-        help="the hierarchy file (ImageNet-1k built from WordNet and saved there if absent)",
-    )
-    parser.add_argument(
-        "--truth",
-        type=Path,
-        help="a CIL, flat or rich, to take as the truth (default: the published labels)",
-    )
-    parser.add_argument(
-        "--mixes",
-        nargs="+",
-        choices=list(MIXES),
-        default=list(DEFAULT_MIXES),
-        help="the team's noise mixes: "
-        + ", ".join(f"{n} {100 * lo:g}-{100 * hi:g} %%" for n, (lo, hi) in MIXES.items()),
-    )
+    add_truth_options(parser, DEFAULT_MIXES)
     parser.add_argument(
         "--seeds",
         nargs="+",

@@ -343,6 +343,15 @@ def _parse_time(record: dict, wrong: list[str]) -> datetime | None:
         return None
 
 
+def _known_keys_and_time(record: dict, known: set[str], wrong: list[str]) -> datetime | None:
+    """The record's time where nothing else is wrong; an unknown key or a time that is
+    not ISO 8601 is added to `wrong`."""
+    unknown = sorted(set(record) - known)
+    if unknown:
+        wrong.append(f"unknown key(s) {', '.join(map(repr, unknown))}")
+    return None if wrong else _parse_time(record, wrong)
+
+
 def _class_record(record: dict, keys: dict[str, str], kind: type) -> tuple[Any, list[str]]:
     """A vote or class decision from its JSON object, or the list of what is wrong."""
     who, remark = keys["annotator"], keys["comment"]
@@ -356,10 +365,7 @@ def _class_record(record: dict, keys: dict[str, str], kind: type) -> tuple[Any, 
     known = {who, "wnid", "label", "time", remark} | ({"suggestion"} if kind is Vote else set())
     if record.get("suggestion") is not None and not isinstance(record["suggestion"], str):
         wrong.append("'suggestion' must be a synset wnid when present")
-    unknown = sorted(set(record) - known)
-    if unknown:
-        wrong.append(f"unknown key(s) {', '.join(map(repr, unknown))}")
-    moment = None if wrong else _parse_time(record, wrong)
+    moment = _known_keys_and_time(record, known, wrong)
     if wrong:
         return None, wrong
     fields = (record[who], record["wnid"], record["label"], moment, record.get(remark))
@@ -389,10 +395,7 @@ def _label_decision(record: dict) -> tuple[LabelDecision | None, list[str]]:
     for key in ("name", "note"):
         if record.get(key) is not None and not isinstance(record[key], str):
             wrong.append(f"{key!r} must be a string when present")
-    unknown = sorted(set(record) - _LABEL_DECISION_KEYS)
-    if unknown:
-        wrong.append(f"unknown key(s) {', '.join(map(repr, unknown))}")
-    moment = None if wrong else _parse_time(record, wrong)
+    moment = _known_keys_and_time(record, _LABEL_DECISION_KEYS, wrong)
     if wrong:
         return None, wrong
     decision = LabelDecision(
