@@ -10,13 +10,14 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from clustering import dbread
-from clustering.aggregate import DEFAULT_MIN_VOTES, DEFAULT_TIE_BREAK, Aggregation, aggregate
+from clustering.aggregate import DEFAULT_TIE_BREAK, Aggregation, aggregate
 from clustering.conflicts import DEFAULT_POLICY
 from clustering.votes import Decision, LabelDecision, Vote
 from survey_app import class_states, models
 from survey_app.caches import kept
 from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
+from survey_app.survey_settings import survey_settings
 
 
 def database_votes() -> list[Vote]:
@@ -44,7 +45,7 @@ SURVEY_WEIGHTING = "confidence"
 
 
 def current_aggregation(
-    min_votes: int = DEFAULT_MIN_VOTES,
+    min_votes: int | None = None,
     conflicts: str = DEFAULT_POLICY,
     weighting: str = SURVEY_WEIGHTING,
     tie_break: str = DEFAULT_TIE_BREAK,
@@ -52,10 +53,13 @@ def current_aggregation(
     """The CIL the database's votes and decisions give now (see
     `clustering.aggregate`). Every review page shows it, and it reads every
     vote: it is computed once per position of the logs (and hierarchy and
-    settings), and kept until a vote or decision is added. By default each class's
+    settings), and kept until a vote or decision is added. `min_votes` is by default
+    the fewest votes the queue closes a class with. By default each class's
     label is the most probable one given its votes, the annotators' reliability and
     the model's prior: the numbers the queue closes classes by (`class_states`)."""
     position = tuple(db.session.execute(_LOG_POSITION).one())
+    if min_votes is None:  # a class the queue may close is a decided one
+        min_votes = survey_settings().closing.min_votes
     settings = (min_votes, conflicts, weighting, tie_break)
     by_settings = kept("aggregations", None, dict)
     if settings in by_settings and by_settings[settings][0] == position:

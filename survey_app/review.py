@@ -34,7 +34,7 @@ from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
-from clustering.aggregate import DEFAULT_MIN_VOTES, Aggregation, ClassOutcome
+from clustering.aggregate import Aggregation, ClassOutcome
 from clustering.cil import dumps_cil
 from clustering.confidence import ClosingRule
 from clustering.conflicts import (
@@ -795,7 +795,7 @@ def index():
         hierarchy=result.hierarchy,
         policies=POLICIES,
         default_policy=DEFAULT_POLICY,
-        min_votes=DEFAULT_MIN_VOTES,
+        min_votes=survey_settings().closing.min_votes,
         names_shown=NAMES_SHOWN,
         broken=result.resolution.broken,
     )
@@ -979,7 +979,7 @@ def download(name: str):
         body = votes_to_jsonl(database_votes())
     else:
         conflicts = request.args.get("conflicts", DEFAULT_POLICY)
-        min_votes = request.args.get("min_votes", DEFAULT_MIN_VOTES, type=int)
+        min_votes = request.args.get("min_votes", survey_settings().closing.min_votes, type=int)
         if conflicts not in POLICIES or min_votes < 1:
             abort(
                 400,
