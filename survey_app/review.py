@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar
 
 from flask import (
     Blueprint,
@@ -34,16 +33,14 @@ from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
-from clustering.aggregate import Aggregation, ClassOutcome
+from clustering.aggregate import Aggregation
 from clustering.cil import dumps_cil
-from clustering.confidence import ClosingRule
 from clustering.conflicts import (
     DEFAULT_POLICY,
     POLICIES,
     ConflictError,
     ConflictGroup,
     Settlement,
-    find_overlaps,
 )
 from clustering.hierarchy import Hierarchy
 from clustering.votes import LabelDecision as LabelDecisionValue
@@ -52,8 +49,21 @@ from survey_app import images, label_decisions
 from survey_app.aggregation import current_aggregation, database_votes
 from survey_app.annotate_data import suggestions
 from survey_app.auth import admin_required
-from survey_app.caches import kept
 from survey_app.database import require_class
+from survey_app.disagreements import (
+    PER_PAGE,
+    SAID_IN_FULL,
+    by_name,
+    chosen_by,
+    class_entries,
+    closing_state,
+    conflict_rows,
+    derived,
+    disagreement_queue,
+    latest_times,
+    proposal_text,
+    queue_pages,
+)
 from survey_app.extensions import db
 from survey_app.models import Decision, LabelDecision, User, Vote
 from survey_app.paging import page_of
@@ -65,10 +75,8 @@ bp = Blueprint("review", __name__)
 # The class list's filters: by vote, too few votes, settled by an admin, no clear
 # winner, its label in an open conflict, under two labels, with a comment.
 FILTERS = ("voted", "undecided", "settled", "unsure", "split", "conflict", "overlap", "comment")
-PER_PAGE = 50
 MAX_PER_PAGE = 200
 NAMES_SHOWN = 8  # member names on a label's card, and below a conflict's general label
-SAID_IN_FULL = 2  # labels a proposal or a card names, each side, before "and N more"
 PICTURES = 3  # of a conflict's members in its queue row
 CLASS_PICTURES = 6
 ACCEPTED_AS_EXPORTED = "accepted as exported"
@@ -147,243 +155,6 @@ def settle_form(
 @admin_required
 def require_admin() -> None:
     """Every page and action here is for admins only."""
-
-
-def _derived(result: Aggregation, name: object, compute: Callable[[Aggregation], object]):
-    """`compute(result)`, kept while `result` is the current aggregation (which
-    `current_aggregation` keeps until a vote or decision is added): every review
-    page needs the queue, and finding it took most of a page's time at 1,000 classes."""
-    return kept(("review", name), result, lambda: compute(result))
-
-
-def _name_key(hierarchy: Hierarchy, wnid: str) -> tuple[str, str]:
-    return hierarchy.label(wnid).casefold(), wnid
-
-
-def _by_name(hierarchy: Hierarchy, wnids: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sorted(wnids, key=lambda w: _name_key(hierarchy, w)))
-
-
-def chosen_by(result: Aggregation) -> dict[str, tuple[str, ...]]:
-    """Label -> the classes decided as it (by vote or by an admin), by name."""
-    return _derived(result, "chosen_by", _chosen_by)
-
-
-def _chosen_by(result: Aggregation) -> dict[str, tuple[str, ...]]:
-    classes: dict[str, list[str]] = {}
-    for wnid, outcome in result.outcomes.items():
-        if outcome.status != "undecided":
-            classes.setdefault(outcome.label, []).append(wnid)
-    return {label: _by_name(result.hierarchy, ws) for label, ws in classes.items()}
-
-
-# --- the queue ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class LabelBelow:
-    """A label below a conflict's general label, as the queue shows it."""
-
-    wnid: str
-    classes: tuple[str, ...]  # the classes decided as it, by name
-    votes: int  # their votes for it
-    settlement: Settlement  # how the export settles it now
-
-
-@dataclass(frozen=True)
-class ConflictRow:
-    """An open conflict group: the general label, the labels below it, and what
-    the export does with them now (the proposal, which Accept records)."""
-
-    kind: ClassVar[str] = "conflict"
-    group: ConflictGroup
-    classes: tuple[str, ...]  # the classes decided as the general label, by name
-    below: tuple[LabelBelow, ...]  # by name
-    rest_name: str  # the lemma that names the general label's rest now
-
-    @property
-    def general(self) -> str:
-        return self.group.general
-
-    @property
-    def kept(self) -> tuple[LabelBelow, ...]:
-        return tuple(b for b in self.below if b.settlement.kept)
-
-    @property
-    def merged(self) -> tuple[LabelBelow, ...]:
-        return tuple(b for b in self.below if not b.settlement.kept)
-
-    def members(self) -> list[str]:
-        """The classes of the conflict: the general label's, then each label's."""
-        return [*self.classes, *(c for b in self.below for c in b.classes)]
-
-
-@dataclass(frozen=True)
-class QueueEntry:
-    """A class an admin should look at for a reason of its own."""
-
-    kind: ClassVar[str] = "class"
-    wnid: str
-    outcome: ClassOutcome
-    final: str  # its label in the CIL, after conflicts
-    reasons: tuple[str, ...]  # "unsure", "split", "tie", "overlap", "comment"
-    since: datetime  # its latest counted vote: how long it has waited
-    also_under: tuple[str, ...] = ()  # the chosen labels it also lies under (overlap)
-
-    @property
-    def proposed(self) -> bool:
-        """Only an overlap has a proposal (keep the exported label); a split, a tie or
-        a comment needs a person."""
-        return self.reasons == ("overlap",)
-
-
-def _clear_winner(outcome: ClassOutcome) -> bool:
-    """More than half of the counted votes for one label."""
-    return not outcome.tied and outcome.share > 0.5
-
-
-def _latest_times(result: Aggregation, key: str) -> dict[str, datetime]:
-    """The counted votes' `key` ("wnid", "annotator") -> the time of the latest of them."""
-    latest: dict[str, datetime] = {}
-    for vote in result.aggregator.counted_votes_:
-        of = getattr(vote, key)
-        if of not in latest or vote.time > latest[of]:
-            latest[of] = vote.time
-    return latest
-
-
-def conflict_rows(result: Aggregation, groups: Iterable[ConflictGroup]) -> list[ConflictRow]:
-    """`groups` as the queue and the summary show them, by the general label's name."""
-    hierarchy = result.hierarchy
-    classes = chosen_by(result)
-    settlements = result.resolution.settlements
-    names = result.resolution.names
-    rows = [
-        ConflictRow(
-            group,
-            classes.get(group.general, ()),
-            tuple(
-                LabelBelow(
-                    w,
-                    classes.get(w, ()),
-                    sum(result.outcomes[c].votes.get(w, 0) for c in classes.get(w, ())),
-                    settlements[w],
-                )
-                for w in _by_name(hierarchy, group.specifics)
-            ),
-            names.get(group.general, hierarchy.label(group.general)),
-        )
-        for group in groups
-    ]
-    return sorted(rows, key=lambda row: _name_key(hierarchy, row.general))
-
-
-def class_entries(result: Aggregation) -> list[QueueEntry]:
-    """The classes not settled by a decision that an admin should look at, for a
-    reason of their own: *unsure* (the queue closed it at the most votes a class
-    gets, below the target confidence; a class still collecting votes is the
-    queue's, and one closed above the target is settled by its confidence), no
-    clear winner where the aggregation computes no confidence, under two
-    chosen labels through two hypernym paths (an overlap), or a comment. A class
-    without votes is never here, nor one whose only trouble is its label's conflict
-    (the conflict's row settles that). Oldest first: by the latest counted vote."""
-    rule = survey_settings().closing
-    return _derived(result, ("class_entries", rule), lambda r: _class_entries(r, rule))
-
-
-def closing_state(outcome: ClassOutcome, rule: ClosingRule) -> str:
-    """Where the class stands in the queue: "open", "closed early", "closed" (at the
-    most votes, agreeing) or "unsure"; "" without votes or a confidence."""
-    if not outcome.n_votes or outcome.confidence is None:
-        return ""
-    if not rule.closed(outcome.n_votes, outcome.confidence, outcome.votes.get(outcome.label, 0)):
-        return "open"
-    if rule.unsure(outcome.n_votes, outcome.confidence):
-        return "unsure"
-    return "closed early" if outcome.n_votes < rule.max_votes else "closed"
-
-
-def _class_entries(result: Aggregation, rule: ClosingRule) -> list[QueueEntry]:
-    also: dict[str, list[str]] = {}
-    for overlap in find_overlaps(result.hierarchy, result.resolution.assignment):
-        also.setdefault(overlap.wnid, []).append(overlap.also_under)
-    since = _latest_times(result, "wnid")
-    entries = []
-    for wnid, outcome in result.outcomes.items():
-        if outcome.status == "decided" or not outcome.n_votes:
-            continue
-        reasons = []
-        state = closing_state(outcome, rule)
-        if outcome.status == "voted" and state == "unsure":
-            reasons.append("unsure")
-        # A split matters where no confidence settles it: the queue's unsure classes,
-        # or every class when the aggregation computes no confidence.
-        if outcome.status == "voted" and state in ("", "unsure") and not _clear_winner(outcome):
-            reasons.append("split")
-            if outcome.tied:
-                reasons.append("tie")
-        if outcome.status == "voted" and wnid in also:
-            reasons.append("overlap")
-        if outcome.comments:
-            reasons.append("comment")
-        if reasons:
-            final = result.resolution.assignment[wnid]
-            entries.append(
-                QueueEntry(
-                    wnid, outcome, final, tuple(reasons), since[wnid], tuple(also.get(wnid, ()))
-                )
-            )
-    return sorted(entries, key=lambda e: (e.since, e.wnid))
-
-
-def disagreement_queue(result: Aggregation) -> list[ConflictRow | QueueEntry]:
-    """What an admin should settle: each open conflict group once (by the general
-    label's name), then the classes with a reason of their own (`class_entries`)."""
-    return _derived(result, "queue", _disagreement_queue)
-
-
-def _disagreement_queue(result: Aggregation) -> list[ConflictRow | QueueEntry]:
-    return [*conflict_rows(result, label_decisions.open_groups(result)), *class_entries(result)]
-
-
-def queue_pages(result: Aggregation) -> dict[str, int]:
-    """Each open conflict's general label -> the page of the queue that lists it."""
-    return _derived(
-        result,
-        "queue_pages",
-        lambda r: {
-            e.general: i // PER_PAGE + 1
-            for i, e in enumerate(disagreement_queue(r))
-            if e.kind == "conflict"
-        },
-    )
-
-
-def _votes_text(n: float) -> str:
-    return f"{n:g} vote{'' if n == 1 else 's'}"
-
-
-def _listed(hierarchy: Hierarchy, below: Sequence[LabelBelow]) -> str:
-    """ "ostrich (2 votes kept against 0 merged), cock (…) and 4 more"."""
-    said = [
-        f"{hierarchy.label(b.wnid)} ({_votes_text(b.settlement.kept_votes)} kept against "
-        f"{b.settlement.merged_votes:g} merged)"
-        for b in below[:SAID_IN_FULL]
-    ]
-    if len(below) > SAID_IN_FULL:
-        return f"{', '.join(said)} and {len(below) - SAID_IN_FULL} more"
-    return said[0] if len(said) == 1 else f"{', '.join(said[:-1])} and {said[-1]}"
-
-
-def proposal_text(hierarchy: Hierarchy, row: ConflictRow) -> str:
-    """The proposed resolution in words: "keep carbonara (3 votes kept against 0
-    merged); name the rest “other sauce”"."""
-    parts = []
-    if row.kept:
-        parts.append(f"keep {_listed(hierarchy, row.kept)}")
-    if row.merged:
-        parts.append(f"merge {_listed(hierarchy, row.merged)} into {hierarchy.label(row.general)}")
-    if row.kept:
-        parts.append(f"name the rest “other {row.rest_name}”")
-    return "; ".join(parts)
 
 
 def _pictures(wnids: Iterable[str], limit: int = PICTURES) -> list[tuple[str, str]]:
@@ -565,8 +336,8 @@ def merge_of(result: Aggregation, wnid: str, label: str) -> Merge:
         wnid,
         label,
         tuple(labels),
-        {w: _by_name(hierarchy, cs) for w, cs in exported.items()},
-        _by_name(hierarchy, decided),
+        {w: by_name(hierarchy, cs) for w, cs in exported.items()},
+        by_name(hierarchy, decided),
     )
 
 
@@ -757,7 +528,7 @@ def class_page(wnid: str):
         queue_pages=queue_pages(result),
         final=final,
         names=_label_names(result),
-        reason=_derived(result, "reasons", lambda r: r.reasons).get(wnid),
+        reason=derived(result, "reasons", lambda r: r.reasons).get(wnid),
         form=decision_form(hierarchy, wnid, final, back="class"),
         hierarchy=hierarchy,
         broken=result.resolution.broken,
@@ -773,14 +544,14 @@ def index():
     counted = result.aggregator.counted_votes_
     statuses = Counter(o.status for o in result.outcomes.values())
     groups = result.resolution.groups
-    rows = _derived(result, "all_conflicts", lambda r: conflict_rows(r, r.resolution.groups))
+    rows = derived(result, "all_conflicts", lambda r: conflict_rows(r, r.resolution.groups))
     shown, page, pages = _page_of(rows)
     return render_template(
         "review/index.html",
         result=result,
         agreement=result.agreement,
         classes_by_annotator=Counter(v.annotator for v in counted),
-        last_vote=_latest_times(result, "annotator"),
+        last_vote=latest_times(result, "annotator"),
         suggested_share=_suggested_share(result),
         skills=getattr(result.aggregator, "skills_", None),
         statuses=statuses,
@@ -842,7 +613,7 @@ def _class_filter(result: Aggregation, status: str, annotator: str) -> list[str]
     if annotator:
         voted_by = {v.wnid for v in result.aggregator.counted_votes_ if v.annotator == annotator}
         wnids = [w for w in wnids if w in voted_by]
-    return list(_by_name(result.hierarchy, wnids))
+    return list(by_name(result.hierarchy, wnids))
 
 
 @bp.get("/classes")
@@ -883,7 +654,7 @@ def _settled_by(settlement: Settlement) -> str:
 
 def labels_below_others(result: Aggregation) -> dict[str, tuple[str, ...]]:
     """Each "other" label -> the labels below it (by name): what its rest is beside."""
-    return _derived(result, "below_others", _labels_below_others)
+    return derived(result, "below_others", _labels_below_others)
 
 
 def _labels_below_others(result: Aggregation) -> dict[str, tuple[str, ...]]:
@@ -893,7 +664,7 @@ def _labels_below_others(result: Aggregation) -> dict[str, tuple[str, ...]]:
     for w in set(result.resolution.assignment.values()):
         for general in hierarchy.ancestors(w) & others:
             below[general].append(w)
-    return {w: _by_name(hierarchy, ws) for w, ws in below.items()}
+    return {w: by_name(hierarchy, ws) for w, ws in below.items()}
 
 
 def label_notes(result: Aggregation, label: str, members: Sequence[str]) -> list[str]:
@@ -916,7 +687,7 @@ def label_notes(result: Aggregation, label: str, members: Sequence[str]) -> list
         for c in members
         if outcomes[c].status == "voted" and outcomes[c].label != label
     }
-    merged = _by_name(hierarchy, {w for w in chose.values() if hierarchy.is_ancestor(label, w)})
+    merged = by_name(hierarchy, {w for w in chose.values() if hierarchy.is_ancestor(label, w)})
     by_whom: dict[str, list[str]] = {}
     for w in merged:
         by_whom.setdefault(_settled_by(resolution.settlements[w]), []).append(w)
@@ -924,7 +695,7 @@ def label_notes(result: Aggregation, label: str, members: Sequence[str]) -> list
         notes.append(f"merged from {_names(hierarchy, labels)} by {who}")
     above = [c for c, w in chose.items() if hierarchy.is_ancestor(w, label)]
     if above:  # only a kept label below another takes classes down into it
-        came = _names(hierarchy, _by_name(hierarchy, {chose[c] for c in above}))
+        came = _names(hierarchy, by_name(hierarchy, {chose[c] for c in above}))
         notes.append(
             f"{len(above)} moved down from {came} by {_settled_by(resolution.settlements[label])}"
         )

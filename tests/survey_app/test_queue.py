@@ -226,7 +226,7 @@ def test_a_team_asking_at_once_never_gets_a_closed_class(tmp_path, small_hierarc
 
 
 def test_a_class_still_collecting_votes_is_the_queues_and_an_unsure_one_the_admins(app):
-    from survey_app import aggregation, review
+    from survey_app import aggregation, disagreements
 
     with app.app_context():
         chain = hierarchy_from_db().chain_wnids(GOLDFISH)
@@ -243,16 +243,16 @@ def test_a_class_still_collecting_votes_is_the_queues_and_an_unsure_one_the_admi
     cast(app, "v2", {GOLDFISH: chain[-2]})
     with app.test_request_context():
         result = aggregation.current_aggregation()
-        assert review.closing_state(result.outcomes[GOLDFISH], survey_settings().closing) == (
+        assert disagreements.closing_state(result.outcomes[GOLDFISH], survey_settings().closing) == (
             "open"
         )
-        assert GOLDFISH not in {e.wnid for e in review.class_entries(result)}
+        assert GOLDFISH not in {e.wnid for e in disagreements.class_entries(result)}
     # Three more, spread: closed at the most votes a class gets, below the target.
     for number, synset in enumerate((chain[-3], chain[-4], chain[-5]), start=3):
         cast(app, f"v{number}", {GOLDFISH: synset})
     with app.test_request_context():
         result = aggregation.current_aggregation()
-        entry = next(e for e in review.class_entries(result) if e.wnid == GOLDFISH)
+        entry = next(e for e in disagreements.class_entries(result) if e.wnid == GOLDFISH)
         assert entry.reasons == ("unsure", "split")
     admin = log_in(app.test_client(), add_user(app, "boss", role="admin"))
     page = " ".join(admin.get(f"/admin/review/classes/{GOLDFISH}").text.split())

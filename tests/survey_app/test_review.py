@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from clustering.cil import cil_from_json
 from clustering.validate import validate_cil
-from survey_app import aggregation, label_decisions, review
+from survey_app import aggregation, disagreements, label_decisions
 from survey_app.extensions import db
 from survey_app.models import Decision, LabelDecision, User, Vote
 
@@ -216,7 +216,7 @@ def test_conflicts_are_counted_among_decided_labels_only_and_grouped(voted, admi
     add_votes(voted, [("v1", SCHOOL_BUS, BUS, None), ("v2", SCHOOL_BUS, BUS, None)])
     with voted.app_context():
         result = aggregation.current_aggregation()
-        rows = review.conflict_rows(result, result.resolution.groups)
+        rows = disagreements.conflict_rows(result, result.resolution.groups)
     bird = next(r for r in rows if r.general == BIRD)  # the pug's "dog" is the weighting's
     assert ([b.wnid for b in bird.below], bird.classes) == ([OSTRICH], (BRAMBLING,))
     assert [b.classes for b in bird.below] == [(OSTRICH,)]
@@ -243,7 +243,7 @@ def test_queue_rules(voted):
         ],
     )  # tench: one vote, no comment
     with voted.app_context():
-        entries = review.disagreement_queue(aggregation.current_aggregation())
+        entries = disagreements.disagreement_queue(aggregation.current_aggregation())
     conflicts = [e.general for e in entries if e.kind == "conflict"]
     assert conflicts[0] == BIRD and BUS not in conflicts  # conflicts first
     classes = [e for e in entries if e.kind == "class"]
