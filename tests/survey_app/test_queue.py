@@ -243,9 +243,8 @@ def test_a_class_still_collecting_votes_is_the_queues_and_an_unsure_one_the_admi
     cast(app, "v2", {GOLDFISH: chain[-2]})
     with app.test_request_context():
         result = aggregation.current_aggregation()
-        assert disagreements.closing_state(
-            result.outcomes[GOLDFISH], survey_settings().closing
-        ) == ("open")
+        state = disagreements.closing_state(result.outcomes[GOLDFISH], survey_settings().closing)
+        assert state == "open"
         assert GOLDFISH not in {e.wnid for e in disagreements.class_entries(result)}
     # Three more, spread: closed at the most votes a class gets, below the target.
     for number, synset in enumerate((chain[-3], chain[-4], chain[-5]), start=3):
