@@ -333,6 +333,9 @@ class Aggregation:
     cil: CIL
     agreement: dict[str, Any]
     settings: dict[str, Any]
+    # class -> why its exported label is not simply the one its votes chose: an admin's
+    # decision, too few votes, a move, a merge or an "other" name (`class_reasons`).
+    reasons: dict[str, str]
     # What the caller should hear though nothing failed: settings that left voted
     # classes undecided (see `_min_votes_warnings`).
     warnings: tuple[str, ...] = ()
@@ -340,18 +343,6 @@ class Aggregation:
     @property
     def outcomes(self) -> dict[str, ClassOutcome]:
         return self.aggregator.outcomes_
-
-    @property
-    def reasons(self) -> dict[str, str]:
-        """class -> why its exported label is not simply the one its votes chose: an
-        admin's decision, too few votes, a move, a merge or an "other" name."""
-        return class_reasons(
-            self.hierarchy,
-            self.outcomes,
-            self.aggregator.decisions_,
-            self.resolution,
-            self.settings,
-        )
 
     def report(self) -> dict[str, Any]:
         """The report as plain JSON values (written with sorted keys)."""
@@ -470,13 +461,14 @@ def aggregate(
         "label_decisions": [label_decision_record(d) for d in aggregator.label_decisions_],
         "settlements": settlement_records(resolution),
     }
+    reasons = class_reasons(hierarchy, outcomes, aggregator.decisions_, resolution, settings)
     cil = build_cil(
         hierarchy,
         resolution.assignment,
         provenance,
         resolution.other_labels,
         names=resolution.names,
-        reasons=class_reasons(hierarchy, outcomes, aggregator.decisions_, resolution, settings),
+        reasons=reasons,
     )
     return Aggregation(
         hierarchy,
@@ -485,6 +477,7 @@ def aggregate(
         cil,
         agreement_summary(counted, consensus),
         settings,
+        reasons,
         _min_votes_warnings(outcomes, min_votes),
     )
 
@@ -530,7 +523,7 @@ def class_reasons(
     settings: dict[str, Any],
 ) -> dict[str, str]:
     """class -> why its label is what it is, where that is not simply its votes'
-    choice (see `Aggregation.reasons`)."""
+    choice: an admin's decision, too few votes, a move, a merge or an "other" name."""
     reasons = dict(resolution.reasons)
     for wnid, outcome in outcomes.items():
         if outcome.status == "decided":

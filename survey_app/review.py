@@ -528,7 +528,7 @@ def class_page(wnid: str):
         queue_pages=queue_pages(result),
         final=final,
         names=_label_names(result),
-        reason=derived(result, "reasons", lambda r: r.reasons).get(wnid),
+        reason=result.reasons.get(wnid),
         form=decision_form(hierarchy, wnid, final, back="class"),
         hierarchy=hierarchy,
         broken=result.resolution.broken,
