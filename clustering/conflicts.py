@@ -444,6 +444,28 @@ def _settled_by(hierarchy: Hierarchy, settlement: Settlement, policy: str) -> st
     return f"the proposed resolution ({policy} policy; {votes})"
 
 
+def _rest_reason(
+    hierarchy: Hierarchy, resolution: Resolution, general: str, labels: set[str]
+) -> str:
+    """Why a class is in the "other" rest of `general`: the labels kept below it, and the
+    settlements that kept them (those of its own group, by one act or more)."""
+    below = sorted(
+        (w for w in labels if w != general and general in hierarchy.ancestors(w)),
+        key=lambda w: (hierarchy.label(w).casefold(), w),
+    )
+    shown = ", ".join(hierarchy.label(w) for w in below[:3])
+    more = f" and {len(below) - 3} more" if len(below) > 3 else ""
+    settlements = resolution.settlements
+    sources = {
+        _settled_by(hierarchy, settlements[w], resolution.policy)
+        for w in below
+        if w in settlements and settlements[w].general == general
+    } or {"too few votes yet"}
+    by = sources.pop() if len(sources) == 1 else f"{len(sources)} settlements"
+    chose = f"{hierarchy.label(general)} ({general})"
+    return f"the rest of {chose} beside the labels kept below it ({shown}{more}), kept by {by}"
+
+
 def _reasons(
     hierarchy: Hierarchy,
     resolution: Resolution,
@@ -454,6 +476,8 @@ def _reasons(
     the "other" rest of a general label."""
     reasons = {}
     settlements = resolution.settlements
+    labels = set(resolution.assignment.values())
+    rests: dict[str, str] = {}  # an "other" label -> its classes' reason, the same for all
     for c, label in assignment.items():
         if c in decided:
             continue
@@ -474,26 +498,9 @@ def _reasons(
             )
             reasons[c] = f"merged from {chose}, its chosen label, into {into}: {how}"
         elif final in resolution.other_labels:
-            below = sorted(
-                {
-                    w
-                    for w in resolution.assignment.values()
-                    if w != final and final in hierarchy.ancestors(w)
-                },
-                key=lambda w: (hierarchy.label(w).casefold(), w),
-            )
-            shown = ", ".join(hierarchy.label(w) for w in below[:3])
-            more = f" and {len(below) - 3} more" if len(below) > 3 else ""
-            # The labels right below it are settled in its own group, by one act or more.
-            sources = {
-                _settled_by(hierarchy, settlements[w], resolution.policy)
-                for w in below
-                if w in settlements and settlements[w].general == final
-            } or {"too few votes yet"}
-            by = sources.pop() if len(sources) == 1 else f"{len(sources)} settlements"
-            reasons[c] = (
-                f"the rest of {chose} beside the labels kept below it ({shown}{more}), kept by {by}"
-            )
+            if final not in rests:
+                rests[final] = _rest_reason(hierarchy, resolution, final, labels)
+            reasons[c] = rests[final]
     return reasons
 
 
