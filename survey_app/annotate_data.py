@@ -19,10 +19,10 @@ from clustering.cil import normalize_name, unique_names
 from clustering.familiarity import synset_familiarity, terms_for_synset
 from clustering.hierarchy import Hierarchy
 from clustering.popularity import WEB_CORPUS_TOKENS, format_count
-from clustering.strategies import TOO_GENERAL, entry_level_assignment, suggest_label
+from clustering.strategies import TOO_GENERAL, suggest_label
 from survey_app import images
 from survey_app.caches import kept
-from survey_app.counts import recent_counts, recent_word_counts
+from survey_app.counts import recent_counts
 from survey_app.database import hierarchy_from_db, require_class
 from survey_app.votes import latest_vote
 
@@ -193,17 +193,6 @@ def build_class_view(class_wnid: str, user_id: int) -> ClassView:
     """Raises UnknownClass for a wnid that is not a class of the survey."""
     require_class(class_wnid)
     return replace(_kept_view(class_wnid), my_vote=latest_vote(user_id, class_wnid))
-
-
-def suggestions() -> dict[str, str]:
-    """class wnid -> the suggestion the annotate page shows, for every class at once
-    (`entry_level_assignment`, the same model and counts as `suggest_label`),
-    kept while the counts stay the same: the review summary needs all of them, and
-    building each class's view for it took seconds."""
-    word_counts = recent_word_counts()
-    return kept(
-        "suggestions", word_counts, lambda: entry_level_assignment(hierarchy_from_db(), word_counts)
-    )
 
 
 def _kept_view(class_wnid: str) -> ClassView:

@@ -35,6 +35,7 @@ from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
 from clustering.aggregate import Aggregation
 from clustering.cil import dumps_cil
+from clustering.confidence import TeamSkills, team_skills
 from clustering.conflicts import (
     DEFAULT_POLICY,
     POLICIES,
@@ -45,9 +46,8 @@ from clustering.conflicts import (
 from clustering.hierarchy import Hierarchy
 from clustering.votes import LabelDecision as LabelDecisionValue
 from clustering.votes import label_decision_problems, votes_to_jsonl
-from survey_app import images, label_decisions
+from survey_app import class_states, images, label_decisions
 from survey_app.aggregation import current_aggregation, database_votes
-from survey_app.annotate_data import suggestions
 from survey_app.auth import admin_required
 from survey_app.database import require_class
 from survey_app.disagreements import (
@@ -552,8 +552,7 @@ def index():
         agreement=result.agreement,
         classes_by_annotator=Counter(v.annotator for v in counted),
         last_vote=latest_times(result, "annotator"),
-        suggested_share=_suggested_share(result),
-        skills=getattr(result.aggregator, "skills_", None),
+        skills=_team_skills(result),
         statuses=statuses,
         total=len(result.outcomes),
         queue_length=len(disagreement_queue(result)),
@@ -572,23 +571,14 @@ def index():
     )
 
 
-def _suggested_share(result: Aggregation) -> dict[str, dict[str, tuple[int, int]]]:
-    """Annotator -> {"shown": (votes equal to the suggestion, votes), "hidden": ...}:
-    how far the suggestion anchors each of them. A vote counts as shown where the
-    survey recorded the suggestion it showed; else as hidden, compared with the
-    suggestion as the counts give it now."""
-    suggested = suggestions()
-    shares: dict[str, dict[str, list[int]]] = {}
-    for vote in result.aggregator.counted_votes_:
-        kind = "shown" if vote.suggestion else "hidden"
-        equal = vote.label == (vote.suggestion or suggested.get(vote.wnid))
-        tally = shares.setdefault(vote.annotator, {}).setdefault(kind, [0, 0])
-        tally[0] += equal
-        tally[1] += 1
-    return {
-        name: {kind: (equal, n) for kind, (equal, n) in kinds.items()}
-        for name, kinds in shares.items()
-    }
+def _team_skills(result: Aggregation) -> TeamSkills:
+    """Each annotator's reliability and shares of votes equal to the suggestion when it
+    was shown and when hidden: the aggregation's own (its confidence weighting), else
+    computed the same way."""
+    skills = getattr(result.aggregator, "skills_", None)
+    if isinstance(skills, TeamSkills):
+        return skills
+    return team_skills(result.aggregator.counted_votes_, class_states.suggestions())
 
 
 def _class_filter(result: Aggregation, status: str, annotator: str) -> list[str]:
