@@ -180,6 +180,12 @@ class Resolution:
     broken: tuple[str, ...] = ()  # decisions that do not hold, and why
     policy: str = DEFAULT_POLICY
 
+    def split(self, group: ConflictGroup) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(kept, merged): the group's labels as settled now, by an admin's decision
+        where there is one, else by the policy (its proposal)."""
+        kept = tuple(w for w in group.specifics if self.settlements[w].kept)
+        return kept, tuple(w for w in group.specifics if w not in kept)
+
     def check_decisions(self) -> None:
         """Raise `DecisionConflictError` when a decision does not hold."""
         if self.broken:

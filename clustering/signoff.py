@@ -31,6 +31,7 @@ SIGNOFF_ADMIN = "signoff"
 # The published labels' release (version 3, June 2021): a fixed time keeps a rebuild
 # identical but for its creation time.
 SIGNOFF_TIME = datetime(2021, 6, 1, tzinfo=UTC)
+ACCEPTED_PROPOSAL = "accepted the proposed resolution"  # the note of such a label decision
 
 
 def labels_as_votes(
@@ -50,17 +51,10 @@ def accept_proposals(
     result: Aggregation, admin: str = SIGNOFF_ADMIN, time: datetime = SIGNOFF_TIME
 ) -> list[LabelDecision]:
     """A label decision per open conflict group, settling it as `result` proposes."""
-    settlements = result.resolution.settlements
+    resolution = result.resolution
     return [
-        LabelDecision(
-            admin,
-            group.general,
-            tuple(w for w in group.specifics if settlements[w].kept),
-            tuple(w for w in group.specifics if not settlements[w].kept),
-            time,
-            note="accepted the proposed resolution",
-        )
-        for group in result.resolution.groups
+        LabelDecision(admin, group.general, *resolution.split(group), time, note=ACCEPTED_PROPOSAL)
+        for group in resolution.groups
         if not group.settled
     ]
 

@@ -238,7 +238,7 @@ def _type_problems(body: dict) -> dict[str, str]:
 def conflicts():
     """Every conflict group of the current labels, with each label's settlement."""
     result = current_aggregation()
-    return jsonify(conflicts=[conflict_json(result, g) for g in label_decisions.groups(result)])
+    return jsonify(conflicts=[conflict_json(result, g) for g in result.resolution.groups])
 
 
 @bp.get("/label-decisions")

@@ -5,7 +5,8 @@ the chosen labels whose nearest chosen label above is it. A label decision
 keeps some of those labels beside it and merges the others into it, and may
 name the rest of the general label with one of its lemmas. Accepting the
 proposed resolution records, for a group, the settlement the export's policy
-chose. The review pages and the JSON API both record through `record`, so a
+chose (`Resolution.split`), as `clustering.signoff` does for the default CIL. The
+review pages and the JSON API both record through `record`, so a
 decision is checked the same way wherever it comes from.
 """
 
@@ -13,11 +14,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from clustering.aggregate import Aggregation
 from clustering.conflicts import ConflictGroup
+from clustering.signoff import ACCEPTED_PROPOSAL
 from clustering.votes import LabelDecision as LabelDecisionValue
 from clustering.votes import label_decision_problems
 from survey_app.errors import SurveyError
@@ -38,20 +39,6 @@ class LabelDecisionError(SurveyError, ValueError):
         )
 
 
-@dataclass(frozen=True)
-class Proposal:
-    """What the export's policy does with one group now: the labels it keeps and merges."""
-
-    general: str
-    keep: tuple[str, ...]
-    merge: tuple[str, ...]
-
-
-def groups(result: Aggregation) -> list[ConflictGroup]:
-    """Every conflict group of the current labels, by general label wnid."""
-    return list(result.resolution.groups)
-
-
 def open_groups(result: Aggregation) -> list[ConflictGroup]:
     """The groups not every label of which an admin has settled."""
     return [g for g in result.resolution.groups if not g.settled]
@@ -59,15 +46,6 @@ def open_groups(result: Aggregation) -> list[ConflictGroup]:
 
 def group_of(result: Aggregation, general: str) -> ConflictGroup | None:
     return next((g for g in result.resolution.groups if g.general == general), None)
-
-
-def proposal(result: Aggregation, group: ConflictGroup) -> Proposal:
-    """The group's labels as the resolution settles them now (an admin's settlement
-    where there is one, else the policy's)."""
-    settlements = result.resolution.settlements
-    keep = tuple(w for w in group.specifics if settlements[w].kept)
-    merge = tuple(w for w in group.specifics if not settlements[w].kept)
-    return Proposal(group.general, keep, merge)
 
 
 def check(
@@ -147,15 +125,6 @@ def accept(
     for group in open_groups(result):
         if wanted is not None and group.general not in wanted:
             continue
-        settled = proposal(result, group)
-        rows.append(
-            record(
-                result,
-                admin_id,
-                group.general,
-                settled.keep,
-                settled.merge,
-                note="accepted the proposed resolution",
-            )
-        )
+        kept, merged = result.resolution.split(group)
+        rows.append(record(result, admin_id, group.general, kept, merged, note=ACCEPTED_PROPOSAL))
     return rows
