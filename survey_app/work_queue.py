@@ -39,22 +39,26 @@ _skipped = exists().where(
     _skips.c.annotator_id == _user, _skips.c.class_wnid == _tallies.c.class_wnid
 )
 _closed = exists().where(_states.c.class_wnid == _tallies.c.class_wnid, _states.c.closed)
-# The class index where the first `batch` open classes end (NULL: fewer are open).
+# The class index where the first `batch` open classes end (NULL: fewer are open), over
+# its own copy of the table; uncorrelated, so the database computes it once a query.
+_other = _tallies.alias("open_class")
 _batch_end = (
-    select(_tallies.c.class_index)
-    .where(~_closed)
-    .order_by(_tallies.c.class_index)
+    select(_other.c.class_index)
+    .where(~exists().where(_states.c.class_wnid == _other.c.class_wnid, _states.c.closed))
+    .order_by(_other.c.class_index)
     .offset(bindparam("batch") - 1)
     .limit(1)
     .scalar_subquery()
 )
-_beyond_batch = case((_tallies.c.class_index > func.coalesce(_batch_end, -1), 1), else_=0)
-_batch_ordered = case((_batch_end.is_(None), 0), else_=_beyond_batch)
+# 1 beyond the batch; where fewer than `batch` classes are open, none is beyond.
+_beyond_batch = case(
+    (_tallies.c.class_index > func.coalesce(_batch_end, _tallies.c.class_index), 1), else_=0
+)
 _new = case((_tallies.c.annotators == 0, 1), else_=0)
 _open_for_user = (
     select(_tallies.c.class_wnid)
     .where(~_voted, ~_skipped, ~_closed)
-    .order_by(_batch_ordered, _new, _tallies.c.annotators, _tallies.c.class_index)
+    .order_by(_beyond_batch, _new, _tallies.c.annotators, _tallies.c.class_index)
     .limit(1)
 )
 _NEXT = _open_for_user
