@@ -454,39 +454,16 @@ def class_decisions(wnid: str) -> list[Decision]:
     ).all()
 
 
-@dataclass(frozen=True)
-class LabelDecisionRow:
-    admin: str
-    time: datetime
-    general: str
-    keep: tuple[str, ...]
-    merge: tuple[str, ...]
-    name: str | None
-    note: str | None
-
-
-def label_decisions_on(hierarchy: Hierarchy, wnid: str) -> list[LabelDecisionRow]:
+def label_decisions_on(result: Aggregation, wnid: str) -> list[LabelDecisionValue]:
     """The label decisions that name a synset of the class's chain: those settling
-    its label, a label it lies under, or one that would take it."""
-    chain = set(hierarchy.chain_wnids(wnid))
-    rows = []
-    for row in db.session.scalars(
-        select(LabelDecision).order_by(LabelDecision.created_at, LabelDecision.id)
-    ):
-        keep, merge = tuple(json.loads(row.keep_json)), tuple(json.loads(row.merge_json))
-        if chain.intersection((row.general_wnid, *keep, *merge)):
-            rows.append(
-                LabelDecisionRow(
-                    row.admin.username,
-                    row.created_at,
-                    row.general_wnid,
-                    keep,
-                    merge,
-                    row.name,
-                    row.note,
-                )
-            )
-    return rows
+    its label, a label it lies under, or one that would take it; oldest first, as the
+    aggregation read them."""
+    chain = set(result.hierarchy.chain_wnids(wnid))
+    return [
+        d
+        for d in result.aggregator.label_decisions_
+        if chain.intersection((d.general, *d.keep, *d.merge))
+    ]
 
 
 def class_status(result: Aggregation, wnid: str) -> str:
@@ -523,7 +500,7 @@ def class_page(wnid: str):
         image_warning=images.source_warning(),
         votes=class_votes(wnid),
         decisions=class_decisions(wnid),
-        label_decisions=label_decisions_on(hierarchy, wnid),
+        label_decisions=label_decisions_on(result, wnid),
         groups=class_groups(result, wnid),
         queue_pages=queue_pages(result),
         final=final,

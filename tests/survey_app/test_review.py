@@ -310,6 +310,12 @@ def test_accept_records_a_label_decision_and_the_conflict_leaves_the_queue(voted
     assert f'id="conflict-{BIRD}"' not in admin.get("/admin/review/queue").text
     again = admin.post(f"/admin/review/conflicts/{BUS}/accept", data={"csrf_token": token})
     assert again.status_code == 404
+    # The ostrich's page lists it among the label decisions on its chain; the bus's not.
+    ostrich = " ".join(admin.get(f"/admin/review/classes/{OSTRICH}").text.split())
+    assert "Label decisions on its chain" in ostrich and "below bird, kept ostrich" in ostrich
+    assert (
+        "Label decisions on its chain" not in admin.get(f"/admin/review/classes/{SCHOOL_BUS}").text
+    )
 
 
 def test_a_new_vote_reopens_a_settled_conflict(voted, admin):
