@@ -7,7 +7,6 @@ conflicts and label decisions are for admins, who settle them through
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import datetime
 
@@ -194,8 +193,8 @@ def label_decision_json(row: LabelDecision) -> dict:
         "id": row.id,
         "admin": row.admin.username,
         "general": row.general_wnid,
-        "keep": json.loads(row.keep_json),
-        "merge": json.loads(row.merge_json),
+        "keep": row.keep,
+        "merge": row.merge,
         "name": row.name,
         "note": row.note,
         "created_at": _time(row.created_at),

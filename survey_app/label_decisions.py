@@ -12,7 +12,6 @@ decision is checked the same way wherever it comes from.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
@@ -106,8 +105,8 @@ def record(
     row = LabelDecision(
         admin_id=admin_id,
         general_wnid=general,
-        keep_json=json.dumps(keep),
-        merge_json=json.dumps(merge),
+        keep=keep,
+        merge=merge,
         name=name,
         note=note,
     )

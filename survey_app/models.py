@@ -3,6 +3,8 @@ and the append-only vote and decision logs."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
@@ -212,6 +214,23 @@ class LabelDecision(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
 
     admin: Mapped[User] = relationship()
+
+    # The lists as Python values, also as constructor arguments: LabelDecision(keep=[...]).
+    @property
+    def keep(self) -> list[str]:
+        return json.loads(self.keep_json)
+
+    @keep.setter
+    def keep(self, wnids: Iterable[str]) -> None:
+        self.keep_json = json.dumps(list(wnids))
+
+    @property
+    def merge(self) -> list[str]:
+        return json.loads(self.merge_json)
+
+    @merge.setter
+    def merge(self, wnids: Iterable[str]) -> None:
+        self.merge_json = json.dumps(list(wnids))
 
 
 class Skip(db.Model):

@@ -10,7 +10,6 @@ would write.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -365,8 +364,8 @@ def _record_merge(hierarchy: Hierarchy, merge: Merge, note: str | None) -> None:
         LabelDecision(
             admin_id=current_user.id,
             general_wnid=merge.label,
-            keep_json="[]",
-            merge_json=json.dumps(list(merge.labels)),
+            keep=(),
+            merge=merge.labels,
             note=why,
         )
     )
