@@ -106,60 +106,61 @@ class DatabaseError(ClusteringError, RuntimeError):
     """The database cannot be read; the message says which URL and why."""
 
 
-def _read_log(connection: Connection, log, author, remark, record: type) -> list:
-    """Rows of a log table (votes or decisions) with their author's username, oldest first
-    (ties in time by row id, the order they were written), as `record`s."""
+def _log_rows(connection: Connection, log, author, *columns) -> list:
+    """(author's username, *columns) of every row of a log table (votes, class or label
+    decisions), oldest first; ties in time by row id, the order they were written."""
     query = (
-        select(_users.c.username, log.c.class_wnid, log.c.synset_wnid, log.c.created_at, remark)
+        select(_users.c.username, *columns)
         .join_from(log, _users, author == _users.c.id)
         .order_by(log.c.created_at, log.c.id)
     )
-    return [
-        record(username, class_wnid, synset_wnid, as_utc(created_at), text or None)
-        for username, class_wnid, synset_wnid, created_at, text in connection.execute(query)
-    ]
+    return list(connection.execute(query))
 
 
 def read_votes(connection: Connection) -> list[Vote]:
     """Every vote, oldest first, with the suggestion its annotator was shown."""
-    query = (
-        select(
-            _users.c.username,
-            _votes.c.class_wnid,
-            _votes.c.synset_wnid,
-            _votes.c.created_at,
-            _votes.c.comment,
-            _votes.c.suggestion_wnid,
-        )
-        .join_from(_votes, _users, _votes.c.annotator_id == _users.c.id)
-        .order_by(_votes.c.created_at, _votes.c.id)
+    v = _votes.c
+    rows = _log_rows(
+        connection,
+        _votes,
+        v.annotator_id,
+        v.class_wnid,
+        v.synset_wnid,
+        v.created_at,
+        v.comment,
+        v.suggestion_wnid,
     )
     return [
         Vote(username, class_wnid, synset_wnid, as_utc(created_at), text or None, shown)
-        for username, class_wnid, synset_wnid, created_at, text, shown in connection.execute(query)
+        for username, class_wnid, synset_wnid, created_at, text, shown in rows
     ]
 
 
 def read_class_decisions(connection: Connection) -> list[Decision]:
     """Every class decision, oldest first."""
-    return _read_log(connection, _decisions, _decisions.c.admin_id, _decisions.c.note, Decision)
+    d = _decisions.c
+    rows = _log_rows(
+        connection, _decisions, d.admin_id, d.class_wnid, d.synset_wnid, d.created_at, d.note
+    )
+    return [
+        Decision(username, class_wnid, synset_wnid, as_utc(created_at), note or None)
+        for username, class_wnid, synset_wnid, created_at, note in rows
+    ]
 
 
 def read_label_decisions(connection: Connection) -> list[LabelDecision]:
-    """Every label decision, oldest first (ties in time by row id)."""
-    log = _label_decisions
-    query = (
-        select(
-            _users.c.username,
-            log.c.general_wnid,
-            log.c.keep_json,
-            log.c.merge_json,
-            log.c.created_at,
-            log.c.name,
-            log.c.note,
-        )
-        .join_from(log, _users, log.c.admin_id == _users.c.id)
-        .order_by(log.c.created_at, log.c.id)
+    """Every label decision, oldest first."""
+    d = _label_decisions.c
+    rows = _log_rows(
+        connection,
+        _label_decisions,
+        d.admin_id,
+        d.general_wnid,
+        d.keep_json,
+        d.merge_json,
+        d.created_at,
+        d.name,
+        d.note,
     )
     return [
         LabelDecision(
@@ -171,7 +172,7 @@ def read_label_decisions(connection: Connection) -> list[LabelDecision]:
             name or None,
             note or None,
         )
-        for username, general, keep, merge, created_at, name, note in connection.execute(query)
+        for username, general, keep, merge, created_at, name, note in rows
     ]
 
 
