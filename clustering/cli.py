@@ -506,13 +506,19 @@ def _share(text: str) -> float:
     return value
 
 
-def add_output_options(parser: argparse.ArgumentParser, policy: str = DEFAULT_POLICY) -> None:
+def add_output_options(
+    parser: argparse.ArgumentParser, policy: str | None = DEFAULT_POLICY
+) -> None:
+    """--out and --flat, and the conflict options with `policy` as the default (None:
+    none, for a command that settles its conflicts itself)."""
     parser.add_argument("--out", metavar="FILE", required=True, help="the CIL JSON to write")
     parser.add_argument(
         "--flat",
         action="store_true",
         help="write the original flat {wnid: label name} format instead",
     )
+    if policy is None:
+        return
     parser.add_argument(
         "--conflicts",
         choices=POLICIES,
@@ -951,10 +957,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how many unanimous voters each label stands for (default: %(default)s)",
     )
     add_hierarchy_options(p)
-    p.add_argument("--out", metavar="FILE", required=True, help="the CIL JSON to write")
-    p.add_argument(
-        "--flat", action="store_true", help="write the flat {wnid: label name} format instead"
-    )
+    add_output_options(p, policy=None)  # its conflicts are settled by accepted proposals
     p.set_defaults(func=cmd_signoff)
     return parser
 
