@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from clustering import dbread
@@ -44,8 +44,12 @@ _CLASS_VOTES = (
     .where(_votes.c.class_wnid == bindparam("class_wnid"))
     .order_by(_votes.c.created_at, _votes.c.id)
 )
-_OTHERS_VOTED = select(func.count()).where(
-    _votes.c.class_wnid == bindparam("class_wnid"), _votes.c.annotator_id != bindparam("user_id")
+# Whether anyone else has voted on the class: the first matching row answers it.
+_OTHERS_VOTED = select(
+    exists().where(
+        _votes.c.class_wnid == bindparam("class_wnid"),
+        _votes.c.annotator_id != bindparam("user_id"),
+    )
 )
 _LAST_VOTE = select(func.max(_votes.c.id))
 _UPDATE = (
