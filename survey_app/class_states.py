@@ -83,12 +83,9 @@ def priors() -> dict[str, dict[str, float]]:
 def suggestions() -> dict[str, str]:
     """class -> the model's suggestion, the candidate its prior favours (ties: the more
     specific, as `EntryLevelModel.suggest` breaks them)."""
-    every = priors()
-    return kept(
-        "prior_suggestions",
-        id(every),
-        lambda: prior_suggestions(every),
-    )
+    # Kept under the same counts as the priors, not under the priors' id(), which a
+    # later dict may reuse once the old one is forgotten.
+    return kept("prior_suggestions", recent_word_counts(), lambda: prior_suggestions(priors()))
 
 
 def skills() -> TeamSkills:
