@@ -1,10 +1,11 @@
-"""An image file as a classifier's input: decoded with a pixel limit, centre-cropped to a
-square and box-filtered to the run's size, as uint8 RGB 3 x S x S.
+"""An image file as a classifier's input: decoded with a pixel limit, then squashed whole to
+the run's size with a box filter, as uint8 RGB 3 x S x S.
 
-Torch-free, so that the survey app's demo page and `trainer.predict` prepare a picture the same
-way. Downsampled ImageNet was made with a box filter, so the same filter brings a photo closest
-to the pictures the network saw; the centre crop keeps a non-square photo's proportions instead
-of squashing it into a square.
+Torch-free, so that the survey app's demo page, `trainer.predict` and the trainer's ImageFolder
+loader prepare a picture the same way. Downsampled ImageNet was made by box-filtering the whole
+image to S x S (Chrabaszcz et al.'s resizer), whatever its shape: a network trained on it has
+seen squashed pictures, so a photo squashed alike is closest to them. `crop="center"` takes the
+centre square first instead, for those who prefer undistorted proportions.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ FORMATS = ("JPEG", "PNG", "WEBP")
 # 40 megapixels: above any camera photo a person uploads, and half of Pillow's own warning
 # threshold, so a decompression bomb is refused before its pixels are decoded.
 MAX_PIXELS = 40_000_000
+CROPS = ("squash", "center")  # the first is the default: how the training data was made
 
 
 class ImageInputError(ValueError):
@@ -28,9 +30,16 @@ class ImageInputError(ValueError):
 
 
 def read_image(
-    source: Path | bytes | BinaryIO, size: int, *, max_pixels: int = MAX_PIXELS
+    source: Path | bytes | BinaryIO,
+    size: int,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    crop: str = CROPS[0],
 ) -> np.ndarray:
-    """uint8 3 x size x size, RGB, from a file path, its bytes or an open binary file."""
+    """uint8 3 x size x size, RGB, from a file path, its bytes or an open binary file; `crop`
+    is one of CROPS (see `to_input`)."""
+    if crop not in CROPS:
+        raise ValueError(f"crop {crop!r} is not one of {', '.join(CROPS)}")
     name = str(source) if isinstance(source, Path) else "the image"
     opened = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
@@ -59,15 +68,17 @@ def read_image(
             raise
         # Pillow reports a file it cannot identify or decode as OSError (or SyntaxError).
         raise ImageInputError(f"{name} cannot be read as an image: {error}") from None
-    return to_input(image, size)
+    return to_input(image, size, crop)
 
 
-def to_input(image: Image.Image, size: int) -> np.ndarray:
-    """The centre square of an RGB image, box-filtered to size x size, as uint8 3 x S x S."""
-    width, height = image.size
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    square = image.crop((left, top, left + side, top + side))
-    if side != size:
-        square = square.resize((size, size), Image.Resampling.BOX)
-    return np.asarray(square, dtype=np.uint8).transpose(2, 0, 1).copy()
+def to_input(image: Image.Image, size: int, crop: str = CROPS[0]) -> np.ndarray:
+    """An RGB image box-filtered to size x size, as uint8 3 x S x S: the whole image squashed
+    ("squash"), or its centre square ("center")."""
+    if crop == "center":
+        width, height = image.size
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        image = image.crop((left, top, left + side, top + side))
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.Resampling.BOX)
+    return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1).copy()

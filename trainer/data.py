@@ -26,6 +26,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from imagenet_files.downsampled import read_downsampled_file
+from imagenet_files.image_input import to_input
 from imagenet_files.label_order import read_label_order
 from imagenet_files.layout import (
     ACCEPTED_LAYOUTS,
@@ -295,12 +296,10 @@ class _ImageFiles(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> torch.Tensor:
         with Image.open(self.paths[i]) as opened:
             image = opened.convert("RGB")
-        if image.size != (self.size, self.size):
-            # Box filtering is how the official Downsampled ImageNet was made.
-            image = image.resize((self.size, self.size), Image.Resampling.BOX)
-        # HWC to CHW by hand: torchvision's pil_to_tensor does the same, but importing torchvision
-        # pulls in torch._dynamo through its models, seconds that every trainer process would pay.
-        return torch.from_numpy(np.array(image)).permute(2, 0, 1)
+        # Squashed and box-filtered as Downsampled ImageNet was made, by the same function that
+        # prepares a user's picture for predict and the demo page. (Not torchvision's
+        # pil_to_tensor: importing torchvision pulls in torch._dynamo, seconds per process.)
+        return torch.from_numpy(to_input(image, self.size))
 
 
 def _load_folder(

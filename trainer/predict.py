@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from imagenet_files.classifier_file import Prediction, top_k
-from imagenet_files.image_input import MAX_PIXELS, read_image
+from imagenet_files.image_input import CROPS, MAX_PIXELS, read_image
 from trainer.classifier import OnnxClassifier, TorchClassifier, open_classifier
 from trainer.errors import USER_ERRORS
 
@@ -22,13 +22,18 @@ SHOWN_HEADS = ("labels", "classes")
 
 
 def read_images(
-    paths: list[Path], size: int, *, max_pixels: int = MAX_PIXELS, progress: bool = False
+    paths: list[Path],
+    size: int,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    crop: str = CROPS[0],
+    progress: bool = False,
 ) -> np.ndarray:
-    """All images as one uint8 N x 3 x S x S array; the first unusable file stops with its name,
-    before any time goes to the model."""
+    """All images as one uint8 N x 3 x S x S array (`crop`: see `image_input.to_input`); the
+    first unusable file stops with its name, before any time goes to the model."""
     images = np.empty((len(paths), 3, size, size), dtype=np.uint8)
     for i, path in enumerate(tqdm(paths, desc="reading", unit="image", disable=not progress)):
-        images[i] = read_image(path, size, max_pixels=max_pixels)
+        images[i] = read_image(path, size, max_pixels=max_pixels, crop=crop)
     return images
 
 
@@ -96,9 +101,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m trainer.predict",
         description=(
             "Classify pictures with a trained run: the top-k labels of each image with their "
-            "probabilities. A picture (JPEG, PNG or WebP, any size) is centre-cropped to a "
-            "square and box-filtered to the size the run was trained at, as Downsampled "
-            "ImageNet was made. A CIL run answers with its merged labels; a run trained on the "
+            "probabilities. A picture (JPEG, PNG or WebP, any size) is squashed whole to the size "
+            "the run was trained at with a box filter, as Downsampled ImageNet was made (--crop "
+            "center to take its centre square instead). A CIL run answers with its merged labels; a run trained on the "
             "classes answers with the classes, and with --labels also with the CIL's labels "
             "(their classes' probabilities summed); a multi-head run answers with both."
         ),
@@ -132,6 +137,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=MAX_PIXELS,
         help="refuse larger images (width x height), against decompression bombs",
     )
+    parser.add_argument(
+        "--crop",
+        choices=CROPS,
+        default=CROPS[0],
+        help="squash: the whole picture to a square, as Downsampled ImageNet was made; "
+        "center: its centre square, undistorted but without its sides",
+    )
     parser.add_argument("-b", "--batch-size", type=int, default=64, help="images per batch")
     parser.add_argument(
         "--device", default="cpu", help="cpu, cuda or cuda:N (run folders and TorchScript)"
@@ -153,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             args.images,
             classifier.description.image_size,
             max_pixels=args.max_pixels,
+            crop=args.crop,
             progress=progress,
         )
     except USER_ERRORS as error:

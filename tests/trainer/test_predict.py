@@ -46,7 +46,7 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: object) -> dict[str, obj
 
 def test_a_cil_run_names_the_colour_casts_with_its_merged_labels(cil_run_64, pictures, capsys):
     """The 64 px run learnt red and green as "alpha", blue as "beta": a picture of another size
-    and format, cropped and box-filtered to 64 px, gets the same answer."""
+    and format, squashed and box-filtered to 64 px, gets the same answer."""
     out = run_json(capsys, cil_run_64, *pictures.values(), "-k", "3")
     assert out["model"]["checkpoint"] == str(cil_run_64 / "best.pt")
     answers = {Path(p["image"]).stem: p for p in out["predictions"]}
