@@ -11,7 +11,7 @@ JPEGs of `--photo-size` pixels (noise over gradients), written to a temporary fo
 
 - predict: the `trainer.predict` command as a subprocess, on all photos: the time a user waits,
   Python's and torch's start included; then in one process, the reading of the photos (decode,
-  centre crop, box filter) and the model's time per format, each the median of `--repeats`.
+  squash with a box filter) and the model's time per format, each the median of `--repeats`.
 - demo: the survey app's test client posts each photo to /demo/ (the ONNX file, as served), one
   at a time; the server time per request (parsing the upload, reading the picture, ONNX Runtime,
   the page) and the model's share as the page reports it, medians over the photos.
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         size = args.image_size
         reading = median_seconds(lambda: read_images(photos, size), args.repeats)
         lines.append(
-            f"reading the photos (decode, crop, box filter): {reading * 1000 / args.images:.2f} "
+            f"reading the photos (decode, box filter): {reading * 1000 / args.images:.2f} "
             f"ms per image ({args.images / reading:.0f} images/s)"
         )
         images = read_images(photos, size)

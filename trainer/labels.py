@@ -143,7 +143,12 @@ def checkpoint_labels(
     described: dict[str, object], classes: tuple[str, ...], labels: Path | None
 ) -> tuple[LabelSpace, LabelSpace | None]:
     """(the outputs of a checkpoint to evaluate on data of `classes`, the CIL to also score it
-    on when its outputs are the classes): `labels` as for training, None for the default CIL."""
+    on when its outputs are the classes): `labels` as for training, None for the default CIL.
+
+    A model trained on a CIL's labels is scored on those labels only: `labels` naming another
+    CIL is refused, as its labels cannot be read from the outputs in general (a class's
+    probability is gone once summed into a label), and silently scoring the trained CIL instead
+    would report numbers for labels the user did not ask for."""
     if described["source"] == "original":
         if tuple(described["wnids"]) != classes:
             raise MissingClassesError(
@@ -164,4 +169,12 @@ def checkpoint_labels(
             raise MissingClassesError(
                 f"{space.source} no longer gives the labels the model was trained on"
             )
+    if labels is not None and not cil_labels(classes, read_cil(labels), str(labels)).same_outputs(
+        described
+    ):
+        raise MissingClassesError(
+            f"the model was trained on the labels of {space.source}, and its outputs cannot be "
+            f"scored on the other labels of {labels}: leave out --labels, or evaluate a model "
+            "trained on the classes (--original-labels), whose outputs any CIL can merge"
+        )
     return space, None

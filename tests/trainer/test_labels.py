@@ -10,6 +10,7 @@ from tests.trainer.synthetic import ORDER, WNIDS, pair_cil, write_flat_cil
 from trainer.labels import (
     DEFAULT_CIL,
     MissingClassesError,
+    checkpoint_labels,
     cil_labels,
     label_spaces,
     original_labels,
@@ -117,3 +118,21 @@ def test_class_outputs_are_the_same_whichever_cil_named_them(cil_file):
     assert not by_pairs.same_outputs(original_labels(CLASSES[::-1]).describe())  # other order
     cil = cil_labels(CLASSES, read_cil(cil_file), str(cil_file))
     assert not by_pairs.same_outputs(cil.describe()) and not cil.same_outputs(by_pairs.describe())
+
+
+def test_a_cil_model_evaluated_with_another_cil_is_refused(cil_file, tmp_path):
+    """Its outputs are its own CIL's labels: no other CIL can be read from them."""
+    trained, _ = label_spaces(CLASSES, cil_file, original=False)
+    other = write_flat_cil(tmp_path / "other.json", {wnid: "all" for wnid in CLASSES})
+    with pytest.raises(MissingClassesError, match=r"trained on the labels of .*pairs\.json.*"):
+        checkpoint_labels(trained.describe(), CLASSES, other)
+
+
+def test_a_cil_model_evaluated_with_its_own_cil_or_none_scores_its_labels(cil_file, tmp_path):
+    trained, _ = label_spaces(CLASSES, cil_file, original=False)
+    copy = tmp_path / "same-labels.json"
+    copy.write_bytes(cil_file.read_bytes())
+    for labels in (None, cil_file, copy):
+        space, merged = checkpoint_labels(trained.describe(), CLASSES, labels)
+        assert merged is None and space.names == trained.names
+        assert space.class_to_label == trained.class_to_label
