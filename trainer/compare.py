@@ -125,8 +125,8 @@ def compare(args: argparse.Namespace) -> list[Row]:
         workers=args.workers,
     )
     original, merged = label_spaces(classes, args.labels, original=True)
-    merge, class_distances = scoring(original, merged, device)
-    _, cil_distances = scoring(cil, None, device)
+    merge, class_distances = scoring(classes, original, merged, device)
+    _, cil_distances = scoring(classes, cil, None, device)
 
     def score(
         models: list[torch.nn.Module], fine_level: bool, second_head: SecondHead | None = None

@@ -75,7 +75,7 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
         on_device=on_device,
         workers=config.workers,
     )
-    merge, distances = scoring(trained, merged, device)
+    merge, distances = scoring(classes, trained, merged, device)
     records = RunRecords(run_dir) if placement.is_main else None
     if records:
         records.write_args(run_settings(config, placement, trained, merged, on_device))
@@ -87,7 +87,7 @@ def _evaluate(config: Config, placement: distributed.Placement) -> dict[str, obj
 
     second_head = None
     if cil_head:
-        cil_distances = scoring(cil_head, None, device)[1]
+        cil_distances = scoring(classes, cil_head, None, device)[1]
         second_head = SecondHead(cil_head.lookup(device), cil_head.num_labels, cil_distances)
     groups = [(str(path), [model]) for path, model in zip(paths, models, strict=True)]
     if len(models) > 1:

@@ -1,92 +1,87 @@
-"""How far apart two labels are in the WordNet hierarchy, for the hierarchical metrics.
+"""How far apart two labels are, for the hierarchical metrics: the LCA height on the ImageNet-1k
+tree of Bertinetto et al., "Making Better Mistakes" (CVPR 2020), as Karthik et al. (ICLR 2021)
+use it for CRM.
 
-The distance of two synsets is the height of their lowest common ancestor: the fewest levels
-both must climb to meet, max(steps up from a, steps up from b), minimised over their common
-ancestors (WordNet is a DAG: some synsets have two parents). In a tree whose leaves all sit at
-one depth this is the "LCA height" of Bertinetto et al., "Making Better Mistakes" (CVPR 2020);
-a synset's distance to itself is 0, to its parent 1, and tench's to goldfish 1 (both cyprinids).
+Their distance of two classes is the height of their lowest common ancestor as if every leaf sat
+at the tree's deepest level: the leaves' greatest depth (15) less the ancestor's depth, 0 for a
+class with itself. So tench and goldfish, cyprinids 2 levels below their meeting point, are 6
+apart, as in their distance file, not 2: the measure counts how general the shared ancestor is,
+not how many steps each class climbs.
 
-The hypernyms of ImageNet-1k ship as `trainer/data/imagenet1k_hypernyms.txt` (one line per
-synset: its wnid, then its parents'), so the trainer needs no WordNet. Rewrite it with
+A label of a CIL stands for its member classes, so it sits at their lowest common ancestor in the
+tree (the label's own synset may be pruned from it); two labels are then as far apart as those
+nodes' lowest common ancestor says, on the same scale as two classes.
 
-    python -m trainer.hierarchy trainer/data/imagenet1k_hypernyms.txt
+The tree ships as `trainer/data/imagenet1k_tree.txt`, built from WordNet by
+`trainer.bertinetto_tree`; the trainer needs no WordNet.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
 
-SHIPPED_HYPERNYMS = Path(__file__).resolve().parent / "data" / "imagenet1k_hypernyms.txt"
-UNREACHABLE = 255  # steps stored as uint8; no ImageNet synset is that deep
+from trainer.bertinetto_tree import SHIPPED_TREE
 
 
-def read_hypernyms(path: Path = SHIPPED_HYPERNYMS) -> dict[str, tuple[str, ...]]:
-    """synset wnid -> its parents' wnids (the root has none)."""
-    parents = {}
+def read_tree(path: Path = SHIPPED_TREE) -> dict[str, str]:
+    """child wnid -> parent wnid, from "PARENT CHILD" lines."""
+    parent = {}
     for line in path.read_text().splitlines():
         if line.strip():
-            wnid, *above = line.split()
-            parents[wnid] = tuple(above)
-    return parents
+            above, child = line.split()
+            parent[child] = above
+    return parent
 
 
-def steps_up(wnid: str, parents: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
-    """Each ancestor of `wnid` (and itself, at 0) with the fewest steps up to it."""
-    steps, frontier, level = {wnid: 0}, [wnid], 0
-    while frontier:
-        level += 1
-        frontier = [p for w in frontier for p in parents.get(w, ()) if p not in steps]
-        for parent in frontier:
-            steps.setdefault(parent, level)
-    return steps
+def _chain(node: str, parent: Mapping[str, str]) -> list[str]:
+    """`node` and its ancestors, root last."""
+    chain = [node]
+    while chain[-1] in parent:
+        chain.append(parent[chain[-1]])
+    return chain
+
+
+def _lowest_common_ancestor(nodes: Sequence[str], parent: Mapping[str, str]) -> str:
+    common = _chain(nodes[0], parent)
+    for node in nodes[1:]:
+        above = set(_chain(node, parent))
+        common = [n for n in common if n in above]
+    return common[0]
 
 
 def distance_matrix(
-    wnids: Sequence[str | None], parents: Mapping[str, tuple[str, ...]]
+    members: Sequence[Sequence[str]], parent: Mapping[str, str]
 ) -> torch.Tensor | None:
-    """labels x labels float tensor of LCA heights, or None when a label has no synset in
-    `parents` (a flat CIL's label, a class outside the table): no distance can be trusted then.
-    """
-    if any(wnid is None or wnid not in parents for wnid in wnids):
+    """labels x labels float tensor of LCA heights, `members` giving each label's class wnids;
+    None when a class is no leaf of the tree (data outside ImageNet-1k): no distance can be
+    trusted then."""
+    inner = set(parent.values())
+    if any(not classes for classes in members) or any(
+        wnid not in parent or wnid in inner for classes in members for wnid in classes
+    ):
         return None
-    ups = [steps_up(wnid, parents) for wnid in wnids]
-    synsets = sorted({s for up in ups for s in up})
-    column = {s: i for i, s in enumerate(synsets)}
-    steps = torch.full((len(wnids), len(synsets)), UNREACHABLE, dtype=torch.uint8)
-    for row, up in enumerate(ups):
-        for synset, n in up.items():
-            steps[row, column[synset]] = n
-    # One common ancestor at a time over the labels below it: labels x labels x synsets at
-    # once would be 1.9 GB for ImageNet-1k.
-    distances = torch.full((len(wnids), len(wnids)), UNREACHABLE, dtype=torch.uint8)
-    for c in range(len(synsets)):
-        below = (steps[:, c] < UNREACHABLE).nonzero().flatten()
-        if len(below) == 0:
-            continue
-        height = steps[below, c]
-        meet = torch.maximum(height[:, None], height[None, :])
-        block = distances[below[:, None], below[None, :]]
-        distances[below[:, None], below[None, :]] = torch.minimum(block, meet)
-    return distances.float()
-
-
-def write_hypernyms(path: Path) -> int:
-    """Write the table for ImageNet-1k from WordNet (through clustering); returns its lines."""
-    from clustering.hierarchy import Hierarchy, imagenet1k_wnids
-
-    hierarchy = Hierarchy.from_wordnet(imagenet1k_wnids())
-    lines = [
-        " ".join([wnid, *sorted(hierarchy.parents.get(wnid, ()))])
-        for wnid in sorted(hierarchy.synsets)
-    ]
-    path.write_text("\n".join(lines) + "\n")
-    return len(lines)
-
-
-if __name__ == "__main__":
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else SHIPPED_HYPERNYMS
-    print(f"{out}: {write_hypernyms(out)} synsets")
+    leaves = set(parent) - inner
+    deepest = max(len(_chain(leaf, parent)) - 1 for leaf in leaves)
+    chains = [_chain(_lowest_common_ancestor(list(c), parent), parent) for c in members]
+    # Each label's ancestors (itself included) by depth: two labels' common ancestor of depth d
+    # shows as a shared column of level d. One small matrix product per level instead of
+    # labels x labels chain walks.
+    nodes = sorted({node for chain in chains for node in chain})
+    column = {node: i for i, node in enumerate(nodes)}
+    depth = torch.zeros(len(nodes), dtype=torch.int64)
+    above = torch.zeros(len(members), len(nodes))
+    for row, chain in enumerate(chains):
+        for level, node in enumerate(reversed(chain)):
+            above[row, column[node]] = 1
+            depth[column[node]] = level
+    lca_depth = torch.zeros(len(members), len(members))
+    for level in range(int(depth.max()) + 1):
+        at_level = above[:, depth == level]
+        shared = (at_level @ at_level.T) > 0
+        lca_depth[shared] = level
+    distances = deepest - lca_depth
+    distances.fill_diagonal_(0)
+    return distances

@@ -39,6 +39,13 @@ class LabelSpace:
         """class index -> label index, as a tensor to index class targets with."""
         return torch.tensor(self.class_to_label, dtype=torch.int64, device=device)
 
+    def members(self, classes: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+        """Each output's classes, as wnids of `classes` (the data's, in index order)."""
+        members: list[list[str]] = [[] for _ in self.names]
+        for wnid, label in zip(classes, self.class_to_label, strict=True):
+            members[label].append(wnid)
+        return tuple(tuple(m) for m in members)
+
     def merge_matrix(self, device: torch.device | str = "cpu") -> torch.Tensor:
         """classes x labels, 1 where the class belongs to the label: class probabilities times
         this matrix are label probabilities."""

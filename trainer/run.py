@@ -33,7 +33,7 @@ from trainer.config import DEFAULT_CIL, Config
 from trainer.data import Dataset, Sharing, Split, data_classes, load_dataset
 from trainer.engine import Merge, Objective, SecondHead, evaluate, train_one_epoch
 from trainer.errors import RunError
-from trainer.hierarchy import distance_matrix, read_hypernyms
+from trainer.hierarchy import distance_matrix, read_tree
 from trainer.labels import LabelSpace, label_spaces
 from trainer.lr_find import find_lr
 from trainer.models import make_model
@@ -159,7 +159,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
     # Evaluation runs outside DDP: ranks may hold one batch more or less of the validation set,
     # and DDP's forward is a collective that every rank must join.
     evaluated = unwrap(model) if placement.distributed else model
-    merge, distances = scoring(trained, merged, device)
+    merge, distances = scoring(classes, trained, merged, device)
     lookup = trained.lookup(device)
     second_head = None
     if cil_head:
@@ -262,14 +262,18 @@ def _shared_folder(data_dir: Path) -> Path:
 
 
 def scoring(
-    trained: LabelSpace, merged: LabelSpace | None, device: torch.device
+    classes: tuple[str, ...],
+    trained: LabelSpace,
+    merged: LabelSpace | None,
+    device: torch.device,
 ) -> tuple[Merge | None, torch.Tensor | None]:
     """What evaluation needs beyond the trained labels: the CIL to merge a class-level model's
-    outputs into, and the labels' distances in WordNet (None off ImageNet's hierarchy)."""
-    parents = read_hypernyms()
+    outputs into, and the labels' distances on Bertinetto et al.'s tree (`trainer.hierarchy`;
+    None for data outside ImageNet-1k), each label placed by its member `classes`."""
+    tree = read_tree()
 
     def distances(space: LabelSpace) -> torch.Tensor | None:
-        found = distance_matrix(space.wnids, parents)
+        found = distance_matrix(space.members(classes), tree)
         return None if found is None else found.to(device)
 
     merge = (
