@@ -60,6 +60,7 @@ class Config:
     weight_decay: float = 1e-4
     schedule: str = "step"
     crop_padding: int = 4  # pixels of zero padding for the random crop; 0: flip only (paper)
+    sync_bn: bool = False  # under torchrun on GPUs: BatchNorm over all processes' batches
     finetuning: Path | None = None  # checkpoint whose body starts the run, with a new head
     seed: int = 0
     # modes

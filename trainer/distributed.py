@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from trainer.errors import TrainerError
 
@@ -80,6 +81,33 @@ def start(device_name: str) -> Placement:
     dist.init_process_group(backend, init_method="env://", **init_options)
     host_group = dist.new_group(backend="gloo", timeout=HOST_WAIT)
     return Placement(device, dist.get_rank(), dist.get_world_size(), local_rank, host_group)
+
+
+def share_buffers(module: nn.Module, placement: Placement) -> None:
+    """Give every process rank 0's buffers (BatchNorm's running statistics), before evaluating.
+
+    DDP copies rank 0's buffers to the others before each training forward, but then every rank
+    updates them with its own batch: after an epoch each holds other statistics. Evaluated so,
+    each rank would score its shard of the validation set with another model than the one rank 0
+    saves, and the recorded row would be no checkpoint's score.
+    """
+    if placement.distributed:
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src=0)
+
+
+def sync_batchnorm(model: nn.Module, placement: Placement) -> nn.Module:
+    """The model with SyncBatchNorm layers: BatchNorm's batch statistics over the whole batch of
+    all processes rather than each process's share. One process sees the whole batch already:
+    the model is returned unchanged."""
+    if not placement.distributed:
+        return model
+    if placement.device.type != "cuda":
+        raise DeviceError(
+            "--sync-bn needs GPUs: torch's SyncBatchNorm does not run on CPU processes; "
+            "leave it out on CPUs"
+        )
+    return nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
 
 def stop(placement: Placement) -> None:

@@ -195,6 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
         "for 32 px images and scores higher)",
     )
     model.add_argument(
+        "--sync-bn",
+        action="store_true",
+        help="under torchrun on several GPUs: SyncBatchNorm, batch statistics over the whole "
+        "batch of all processes instead of each process's share (off: the paper's one-GPU "
+        "BatchNorm sees 256 images, each of N processes 256/N)",
+    )
+    model.add_argument(
         "--finetuning",
         metavar="PATH",
         type=Path,

@@ -152,6 +152,8 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
         records.write_args(run_settings(config, placement, trained, merged, on_device))
     say(f"run folder: {run_dir}")
 
+    if config.sync_bn:
+        model = distributed.sync_batchnorm(model, placement)
     if placement.distributed:
         model = DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
     if config.compile:
@@ -180,6 +182,7 @@ def _run(config: Config, placement: distributed.Placement) -> dict[str, object]:
             desc=f"epoch {epoch}/{config.epochs}",
             objective=objective,
         )
+        distributed.share_buffers(evaluated, placement)  # the statistics that rank 0 saves
         val = evaluate(
             evaluated,
             val_batches,
