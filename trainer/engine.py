@@ -32,7 +32,7 @@ class Merge:
 
     matrix: torch.Tensor  # classes x labels, one-hot rows (LabelSpace.merge_matrix)
     lookup: torch.Tensor  # class index -> label index (LabelSpace.lookup)
-    distances: torch.Tensor | None = None  # labels x labels, in the WordNet hierarchy
+    distances: torch.Tensor | None = None  # labels x labels, on Bertinetto et al.'s tree
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class SecondHead:
 
     lookup: torch.Tensor  # class index -> the head's label index
     num_labels: int
-    distances: torch.Tensor | None = None  # labels x labels, in the WordNet hierarchy
+    distances: torch.Tensor | None = None  # labels x labels, on Bertinetto et al.'s tree
 
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:

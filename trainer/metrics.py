@@ -1,9 +1,9 @@
 """Scores of one batch of predictions, as sums that `engine.evaluate` adds up on the device.
 
 Each way of reading a model's output yields label scores (higher is better); every score set is
-then judged the same way: top-1/top-5 and, given the labels' distances in the WordNet hierarchy
-(`hierarchy.distance_matrix`), two measures of how bad the mistakes are (Bertinetto et al.,
-"Making Better Mistakes", CVPR 2020):
+then judged the same way: top-1/top-5 and, given the labels' distances (LCA heights on
+Bertinetto et al.'s ImageNet-1k tree, `hierarchy.distance_matrix`), two measures of how bad the
+mistakes are (Bertinetto et al., "Making Better Mistakes", CVPR 2020):
 
 - mistake severity: the mean distance from the top-1 prediction to the truth, over mistakes only;
 - hierarchical distance@k: the mean distance of the top k predictions to the truth, over all
