@@ -26,6 +26,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from trainer.errors import TrainerError
+
 SHIPPED_TREE = Path(__file__).resolve().parent / "data" / "imagenet1k_tree.txt"
 ROOT = "n00001930"  # physical entity: their root, set by hand because of the rewiring
 
@@ -74,7 +76,7 @@ TIE_BREAKS = {
 }
 
 
-class TreeBuildError(RuntimeError):
+class TreeBuildError(TrainerError):
     """WordNet does not give the tree the recipe expects (another WordNet version)."""
 
 
