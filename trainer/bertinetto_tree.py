@@ -80,13 +80,13 @@ class TreeBuildError(TrainerError):
     """WordNet does not give the tree the recipe expects (another WordNet version)."""
 
 
-def build_tree(classes: Sequence[str]) -> dict[str, str]:
-    """child -> parent of the pruned tree over `classes` (ImageNet-1k wnids)."""
-    from nltk.corpus import wordnet as wn
+def build_tree(classes: Sequence[str], wordnet: object) -> dict[str, str]:
+    """child -> parent of the pruned tree over `classes` (ImageNet-1k wnids), from an nltk
+    WordNet 3.0 reader."""
 
     @functools.cache
     def parents(wnid: str) -> tuple[str, ...]:
-        synset = wn.synset_from_pos_and_offset("n", int(wnid[1:]))
+        synset = wordnet.synset_from_pos_and_offset("n", int(wnid[1:]))
         found = (f"n{p.offset():08d}" for p in synset.hypernyms() + synset.instance_hypernyms())
         return tuple(sorted(REWIRED.get((parent, wnid), parent) for parent in found))
 
@@ -112,11 +112,13 @@ def build_tree(classes: Sequence[str]) -> dict[str, str]:
     paths = {}
     for wnid in classes:
         found = longest_paths(wnid)
-        if len(found) > 1:
-            found = [path for path in found if TIE_BREAKS.get(wnid) in path]
-        if len(found) != 1:
-            raise TreeBuildError(f"{wnid} has {len(found)} longest paths after the tie breaks")
-        paths[wnid] = found[0]
+        chosen = [p for p in found if TIE_BREAKS.get(wnid) in p] if len(found) > 1 else found
+        if len(chosen) != 1:
+            raise TreeBuildError(
+                f"{wnid} has {len(found)} longest paths to {ROOT} and TIE_BREAKS picks "
+                f"{len(chosen)} of them: it must name a synset on exactly one"
+            )
+        paths[wnid] = chosen[0]
     edges = _edges(paths)
     children = Counter(edges.values())
     pruned = {w: [n for n in path if children[n] > 1 or n == ROOT] for w, path in paths.items()}
@@ -139,9 +141,11 @@ def write_tree(path: Path, parent: dict[str, str]) -> None:
 
 
 if __name__ == "__main__":
+    # WordNet set up as the clustering pipeline sets it up (nltk's data, Debian's or a download)
+    from clustering.wordnet import ensure_wordnet
     from imagenet_files.label_order import read_label_order
 
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else SHIPPED_TREE
-    tree = build_tree(sorted(read_label_order()))
+    tree = build_tree(sorted(read_label_order()), ensure_wordnet())
     write_tree(out, tree)
     print(f"{out}: {len(tree) + 1} nodes")
