@@ -1,32 +1,21 @@
 """The documented deployment holds against slow clients: gunicorn behind the
 repository's nginx configuration (deploy/nginx/cil.conf.template, as
-docker-compose runs it), served here by Debian's nginx on 127.0.0.1."""
+docker-compose runs it), served here by Debian's nginx on 127.0.0.1
+(benchmarks/slow_clients.py measures the same)."""
 
 from __future__ import annotations
 
 import http.client
 import http.server
 import json
-import os
-import pwd
-import re
-import socket
-import subprocess
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
-from pathlib import Path
 
 import pytest
 
-from benchmarks import load_votes
+from benchmarks.slow_clients import NGINX, nginx_in_front, stalled_bodies, status
 
 from .conftest import load_survey
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "deploy" / "nginx" / "cil.conf.template"
-NGINX = Path("/usr/sbin/nginx")
 STALLED = 20
 # gunicorn's workers in docker-compose (GUNICORN_WORKERS' default), fewer than the stalled clients.
 WORKERS = 4
@@ -39,109 +28,6 @@ pytestmark = [
         "(`apt-get install nginx`; `make test` installs it)",
     ),
 ]
-
-
-def render(template: str, values: dict[str, str]) -> str:
-    """What the nginx image's envsubst makes of the template: ${NAME} replaced
-    for the names given, nginx's own $variables left as they are."""
-    text = template
-    for name, value in values.items():
-        text = text.replace("${" + name + "}", value)
-    left = re.findall(r"\$\{\w+\}", text)
-    assert not left, f"the template names {left}, which docker-compose does not set"
-    return text
-
-
-def main_config(folder: Path, site: Path) -> str:
-    """A main nginx.conf that includes the site as the nginx image's does (inside
-    `http`), with every file nginx writes in `folder`."""
-    temp = "\n".join(
-        f"    {kind}_temp_path {folder / kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    # As root, nginx's workers would run as nobody, who cannot enter pytest's folders.
-    user = f"user {pwd.getpwuid(os.getuid()).pw_name};" if os.getuid() == 0 else ""
-    return f"""{user}
-daemon off;
-worker_processes 1;
-pid {folder / "nginx.pid"};
-error_log {folder / "error.log"} warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-{temp}
-    include {site};
-}}
-"""
-
-
-@contextmanager
-def nginx_in_front(folder: Path, app_port: int) -> Iterator[int]:
-    """Debian's nginx with the repository's site configuration on a free port of
-    127.0.0.1, proxying to gunicorn on `app_port`: the port it listens on."""
-    port = load_votes.free_port()
-    compose = (ROOT / "docker-compose.yml").read_text()
-    assert "deploy/nginx/cil.conf.template" in compose  # the file docker-compose runs
-    site = folder / "cil.conf"
-    site.write_text(
-        render(
-            TEMPLATE.read_text(),
-            {"CIL_PROXY_LISTEN": f"127.0.0.1:{port}", "CIL_PROXY_APP": f"127.0.0.1:{app_port}"},
-        )
-    )
-    config = folder / "nginx.conf"
-    config.write_text(main_config(folder, site))
-    process = subprocess.Popen(
-        [str(NGINX), "-p", str(folder), "-c", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while status(port, timeout=1) != 200:
-            assert process.poll() is None, process.stderr.read().decode()
-            assert time.monotonic() < deadline, "nginx did not answer /health within 10 s"
-            time.sleep(0.1)
-        yield port
-    finally:
-        process.terminate()  # SIGTERM: nginx's fast shutdown
-        process.wait(timeout=10)
-        process.stderr.close()
-
-
-def status(port: int, path: str = "/health", timeout: float = 1.0) -> int | None:
-    """The status of GET `path`, or None when no answer came within `timeout` seconds."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        connection.request("GET", path)
-        return connection.getresponse().status
-    except (OSError, http.client.HTTPException):
-        return None
-    finally:
-        connection.close()
-
-
-@contextmanager
-def stalled_bodies(port: int, count: int = STALLED) -> Iterator[None]:
-    """`count` clients that send a login form's headers, announcing 100,000
-    bytes of body, then send nothing: the slow-client attack."""
-    head = (
-        b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        b"Content-Type: application/x-www-form-urlencoded\r\n"
-        b"Content-Length: 100000\r\n\r\n"
-    )
-    clients = []
-    try:
-        for _ in range(count):
-            client = socket.create_connection(("127.0.0.1", port))
-            clients.append(client)
-            client.sendall(head)
-        time.sleep(0.5)  # time for the server to pick the requests up
-        yield
-    finally:
-        for client in clients:
-            with closing(client):
-                pass
 
 
 @pytest.fixture
@@ -157,11 +43,11 @@ def test_stalled_bodies_do_not_reach_gunicorn(survey, tmp_path):
     """Against gunicorn alone the stalled bodies hold every worker and /health
     goes unanswered (the attack works); through the proxy, /health still answers
     within a second, again and again."""
-    with stalled_bodies(survey.port):
+    with stalled_bodies(survey.port, STALLED):
         assert status(survey.port) is None
     folder = tmp_path / "nginx"
     folder.mkdir()
-    with nginx_in_front(folder, survey.port) as port, stalled_bodies(port):
+    with nginx_in_front(folder, survey.port) as port, stalled_bodies(port, STALLED):
         assert [status(port) for _ in range(5)] == [200] * 5
         assert status(port, "/login") == 200  # a page, through the same workers
 
