@@ -156,8 +156,9 @@ def test_live_app_conforms_to_the_document(path, method, live_app, logged_in, sm
     auth = {"cookies": {"session": session.cookies["session"]}, "headers": csrf}
     cases = st.one_of(operation.as_strategy(mode, **auth) for mode in GenerationMode)
 
-    # Bounded: 50 cases an operation in one order (derandomize: a failure comes
-    # back on the next run), with no deadline on a server that shares the machine.
+    # Bounded: at most 50 cases an operation, in one order (derandomize: a failure
+    # comes back on the next run); no deadline and no health checks, as each case
+    # is an HTTP request to a server that shares the machine.
     @settings(
         max_examples=50,
         deadline=None,
