@@ -71,10 +71,11 @@ def test_document_is_served_without_a_login(client):
 
 # --- schemathesis against the live app --------------------------------------------------
 @pytest.fixture
-def live_app(tmp_path, small_hierarchy):
-    """The app served on 127.0.0.1, with votes that make two conflict groups and an
+def live_app(tmp_path, small_hierarchy, database_url):
+    """The app served on 127.0.0.1, on SQLite and on PostgreSQL (which refuses
+    some text SQLite stores), with votes that make two conflict groups and an
     admin to log in as; the vote rate limit out of the way of the fuzzing."""
-    app = seeded(make_app(tmp_path, VOTE_RATE_LIMIT=10**6), small_hierarchy)
+    app = seeded(make_app(tmp_path, database_url, VOTE_RATE_LIMIT=10**6), small_hierarchy)
     add_user(app, "boss", role="admin")
     with app.app_context():
         voters = [User(username=name, role="annotator") for name in ("vic", "wes")]
@@ -94,6 +95,8 @@ def live_app(tmp_path, small_hierarchy):
         db.session.commit()
     with serving(app) as base:
         yield base
+    with app.app_context():
+        db.engine.dispose()  # PostgreSQL: the test's database is dropped next
 
 
 @pytest.fixture
