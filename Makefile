@@ -23,7 +23,7 @@ setup-app: $(VENV)/.app-installed
 	$(PY) -m clustering wordnet
 
 setup-test: $(VENV)/.test-installed
-	sh scripts/system-deps.sh wordnet chromium
+	sh scripts/system-deps.sh wordnet chromium nginx
 	$(PY) -m clustering wordnet
 
 run: setup-app

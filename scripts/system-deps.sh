@@ -1,12 +1,14 @@
 #!/bin/sh
 # Installs the Debian packages the project needs, when they are missing and we may.
-# Arguments: any of `wordnet` (WordNet 3.0 for nltk) and `chromium` (the browser tests).
+# Arguments: any of `wordnet` (WordNet 3.0 for nltk), `chromium` (the browser tests) and
+# `nginx` (the reverse proxy test, tests/survey_app/test_proxy.py).
 set -eu
 missing=""
 for want in "$@"; do
     case "$want" in
         wordnet) [ -f /usr/share/wordnet/index.sense ] || missing="$missing wordnet-base wordnet-sense-index" ;;
         chromium) [ -x /usr/bin/chromium ] || missing="$missing chromium" ;;
+        nginx) [ -x /usr/sbin/nginx ] || missing="$missing nginx" ;;
         *) echo "system-deps.sh: unknown component '$want'" >&2; exit 2 ;;
     esac
 done

@@ -21,6 +21,7 @@ from survey_app import (
     error_pages,
     health,
     images,
+    openapi,
     page_header,
     review,
     security,
@@ -42,6 +43,7 @@ BLUEPRINTS = (
     (browse.bp, None),
     (images.bp, None),
     (api.bp, "/api"),
+    (openapi.bp, None),  # /api/openapi.json, outside the API's login
     (admin.bp, "/admin"),
     (review.bp, "/admin/review"),
     (demo.bp, "/demo"),

@@ -16,8 +16,9 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 def test_services_and_dependencies():
     services = COMPOSE["services"]
-    assert set(services) == {"app", "db"}
+    assert set(services) == {"app", "db", "proxy"}
     assert services["app"]["depends_on"]["db"]["condition"] == "service_healthy"
+    assert services["proxy"]["depends_on"]["app"]["condition"] == "service_healthy"
     for service in services.values():
         assert service["healthcheck"]["test"][0] == "CMD"
         assert service["restart"] == "unless-stopped"
@@ -75,9 +76,25 @@ def test_forwarded_headers_are_trusted_in_one_place():
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert settings["forwarded_allow_ips"] == ""
     env = COMPOSE["services"]["app"]["environment"]
-    # The app is published on 127.0.0.1 only, for one TLS proxy on the host.
-    assert COMPOSE["services"]["app"]["ports"] == ["127.0.0.1:${PORT:-8000}:8000"]
-    assert env["CIL_TRUSTED_PROXIES"] == "${CIL_TRUSTED_PROXIES:-1}"
+    # Only nginx is published, on 127.0.0.1, for one TLS proxy on the host: two
+    # proxies in front of the app.
+    assert "ports" not in COMPOSE["services"]["app"]
+    assert COMPOSE["services"]["proxy"]["ports"] == ["127.0.0.1:${PORT:-8000}:8080"]
+    assert env["CIL_TRUSTED_PROXIES"] == "${CIL_TRUSTED_PROXIES:-2}"
+
+
+def test_proxy_runs_the_repository_template():
+    """The nginx image fills in the template's ${NAME}s from the service's
+    environment: every one it names is set, and it is mounted where the image
+    looks for templates (tests/survey_app/test_proxy.py runs the same file)."""
+    proxy = COMPOSE["services"]["proxy"]
+    source, target, mode = next(v for v in proxy["volumes"] if "deploy/nginx" in v).split(":")
+    assert (ROOT / source).is_file()
+    assert target == "/etc/nginx/templates/default.conf.template" and mode == "ro"
+    named = set(re.findall(r"\$\{(\w+)\}", (ROOT / source).read_text()))
+    assert named == set(proxy["environment"])
+    assert proxy["environment"]["CIL_PROXY_APP"] == "app:8000"
+    assert proxy["ports"][0].endswith(":" + proxy["environment"]["CIL_PROXY_LISTEN"])
 
 
 def test_image_runs_as_an_unprivileged_user():
