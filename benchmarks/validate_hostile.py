@@ -1,0 +1,109 @@
+"""What hostile files cost `python -m clustering validate`: each is written to a
+temporary folder and validated in a child process, whose exit status, peak memory
+(the child's own maximum resident set, from `os.wait4`) and first line of stderr
+are printed beside a small valid file's, the baseline.
+
+The files are those of issue 27: a 150 MB flat file (one long label name), 200,000
+nested `[`, a provenance nested 100,000 deep, and a 5,000-digit label index. Peak
+memory is a count the kernel keeps, not a timing, so it varies little from run to
+run.
+
+    .venv/bin/python benchmarks/validate_hostile.py
+    .venv/bin/python benchmarks/validate_hostile.py --mb 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from clustering.cil import build_cil, dumps_cil
+from clustering.hierarchy import Hierarchy
+
+CLASS = "n01440764"  # tench: the one class of the benchmark's hierarchy
+
+
+def hostile_files(folder: Path, hierarchy: Hierarchy, megabytes: int) -> dict[str, Path]:
+    """name -> file, the valid baseline first."""
+    rich = json.loads(dumps_cil(build_cil(hierarchy, {CLASS: CLASS})))
+    texts = {
+        "valid (baseline)": json.dumps(rich),
+        f"{megabytes} MB flat file": None,
+        "200,000 nested [": "[" * 200_000,
+        "provenance 100,000 deep": json.dumps({**rich, "provenance": {}}).replace(
+            '"provenance": {}', '"provenance": ' + '{"a": ' * 100_000 + "{}" + "}" * 100_000
+        ),
+        "5,000-digit label index": json.dumps(rich).replace(
+            '"label_index": 0', '"label_index": ' + "9" * 5000
+        ),
+    }
+    files = {}
+    for number, (name, text) in enumerate(texts.items()):
+        path = folder / f"{number}.json"
+        with path.open("w", encoding="utf-8") as out:
+            if text is None:  # written in pieces: the benchmark itself stays small
+                out.write(f'{{"{CLASS}": "')
+                for _ in range(megabytes):
+                    out.write("a" * 1024 * 1024)
+                out.write('"}')
+            else:
+                out.write(text)
+        files[name] = path
+    return files
+
+
+def run(path: Path, hierarchy_file: Path) -> tuple[int, float, str]:
+    """(exit status, peak resident MB, first line of stderr) of validating `path`."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "clustering", "validate", str(path), "--hierarchy", hierarchy_file],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stderr is not None
+    err = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    lines = err.strip().splitlines()
+    first = lines[-1] if lines and lines[0].startswith("Traceback") else (lines or [""])[0]
+    return child.returncode, usage.ru_maxrss / 1024, first  # ru_maxrss is in kB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mb", type=int, default=150, help="the large file's size in MB")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        # WordNet is loaded by a child: a child forked from a parent holding it would
+        # count the parent's memory in its own peak.
+        classes, hierarchy_file = Path(folder) / "classes.txt", Path(folder) / "hierarchy.json"
+        classes.write_text(f"{CLASS}\n")
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "clustering",
+                "hierarchy",
+                "--classes",
+                classes,
+                "--out",
+                hierarchy_file,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        hierarchy = Hierarchy.load(hierarchy_file)
+        print(f"{'file':<26} {'bytes':>12} {'exit':>4} {'peak MB':>8}  stderr (first line)")
+        for name, path in hostile_files(Path(folder), hierarchy, args.mb).items():
+            status, peak, first = run(path, hierarchy_file)
+            size = path.stat().st_size
+            print(f"{name:<26} {size:>12,} {status:>4} {peak:>8.0f}  {first[:110]}")
+
+
+if __name__ == "__main__":
+    main()
