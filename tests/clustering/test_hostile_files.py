@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from clustering.cil import CILFormatError, build_cil, read_cil, write_cil
+from clustering.cil import CILFormatError, build_cil, read_cil, unique_names, write_cil
 from clustering.cli import main
 from clustering.hierarchy import Hierarchy
 from clustering.validate import validate_file
@@ -104,6 +104,12 @@ def test_a_flat_file_cannot_write_two_names_read_as_one(small_hierarchy, tmp_pat
     )
     with pytest.raises(ValueError, match="'Crane'.*'crane'|'crane'.*'Crane'"):
         cil.to_flat()
+
+
+def test_names_made_unique_are_unique_normalised(small_hierarchy):
+    # Names a caller gives (a decision's lemma, a curated tree's node) in two cases.
+    names = unique_names(small_hierarchy, {CRANE_BIRD: "Crane", CRANE_MACHINE: "crane"})
+    assert names == {CRANE_BIRD: "Crane (wading bird)", CRANE_MACHINE: "crane (lifting device)"}
 
 
 # --- 2. every name reads back to its own synset, as the flat reader reads it ---------------
@@ -227,6 +233,17 @@ def test_unreadable_files_exit_2_with_one_line(toy_hierarchy_file, tmp_path, cap
     assert captured.out == ""
     assert captured.err.startswith(f"error: {path}: ") and captured.err.count("\n") == 1
     assert problem in captured.err
+
+
+@pytest.mark.parametrize(
+    ("where", "problem"),
+    [("missing.json", "the file does not exist"), (".", "cannot read it: Is a directory")],
+)
+def test_a_file_that_cannot_be_opened_exits_2(toy_hierarchy_file, tmp_path, capsys, where, problem):
+    path = tmp_path / where
+    assert main(["validate", str(path), "--hierarchy", toy_hierarchy_file]) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", f"error: {path}: {problem}\n")
 
 
 def test_a_file_over_the_size_limit_is_not_read(toy_hierarchy_file, tmp_path, capsys):
