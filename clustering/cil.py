@@ -535,10 +535,12 @@ def _too_large(size: str, max_bytes: int) -> str:
 def _object(pairs: list[tuple[str, Any]], duplicates: Counter[tuple[str, int]]) -> dict[str, Any]:
     """A JSON object as a dict; each key it writes more than once is counted in
     `duplicates` under (key, times)."""
-    for key, count in Counter(key for key, _ in pairs).items():
-        if count > 1:
-            duplicates[key, count] += 1
-    return dict(pairs)
+    data = dict(pairs)
+    if len(data) < len(pairs):  # counted only then: most objects have no duplicate
+        for key, count in Counter(key for key, _ in pairs).items():
+            if count > 1:
+                duplicates[key, count] += 1
+    return data
 
 
 class _LongNumber(Exception):
