@@ -1,12 +1,13 @@
 """What hostile files cost `python -m clustering validate`: each is written to a
-temporary folder and validated in a child process, whose exit status, peak memory
-(the child's own maximum resident set, from `os.wait4`) and first line of stderr
-are printed beside a small valid file's, the baseline.
+temporary folder and validated in a child process, whose exit status, wall time,
+peak memory (the child's own maximum resident set, from `os.wait4`) and first line
+of stderr are printed beside a small valid file's, the baseline.
 
 The files are those of issue 27: a 150 MB flat file (one long label name), 200,000
-nested `[`, a provenance nested 100,000 deep, and a 5,000-digit label index. Peak
-memory is a count the kernel keeps, not a timing, so it varies little from run to
-run.
+nested `[`, a provenance nested 100,000 deep, a 5,000-digit label index, and a
+60,000-character name "a (a (..." (which the qualifier's pattern once split in
+quadratic time). Peak memory is a count the kernel keeps, so it varies little from
+run to run; the wall time is one run's, on a shared machine.
 
     .venv/bin/python benchmarks/validate_hostile.py
     .venv/bin/python benchmarks/validate_hostile.py --mb 50
@@ -20,6 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from clustering.cil import build_cil, dumps_cil
@@ -41,6 +43,7 @@ def hostile_files(folder: Path, hierarchy: Hierarchy, megabytes: int) -> dict[st
         "5,000-digit label index": json.dumps(rich).replace(
             '"label_index": 0', '"label_index": ' + "9" * 5000
         ),
+        '60,000-char name "a (a (..."': json.dumps({CLASS: "a (" * 20_000}),
     }
     files = {}
     for number, (name, text) in enumerate(texts.items()):
@@ -57,8 +60,9 @@ def hostile_files(folder: Path, hierarchy: Hierarchy, megabytes: int) -> dict[st
     return files
 
 
-def run(path: Path, hierarchy_file: Path) -> tuple[int, float, str]:
-    """(exit status, peak resident MB, first line of stderr) of validating `path`."""
+def run(path: Path, hierarchy_file: Path) -> tuple[int, float, float, str]:
+    """(exit status, seconds, peak resident MB, first line of stderr) of validating `path`."""
+    started = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-m", "clustering", "validate", str(path), "--hierarchy", hierarchy_file],
         stdout=subprocess.DEVNULL,
@@ -68,10 +72,11 @@ def run(path: Path, hierarchy_file: Path) -> tuple[int, float, str]:
     assert child.stderr is not None
     err = child.stderr.read()
     _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
     lines = err.strip().splitlines()
     first = lines[-1] if lines and lines[0].startswith("Traceback") else (lines or [""])[0]
-    return child.returncode, usage.ru_maxrss / 1024, first  # ru_maxrss is in kB on Linux
+    return child.returncode, seconds, usage.ru_maxrss / 1024, first  # ru_maxrss: kB on Linux
 
 
 def main() -> None:
@@ -98,11 +103,13 @@ def main() -> None:
             capture_output=True,
         )
         hierarchy = Hierarchy.load(hierarchy_file)
-        print(f"{'file':<26} {'bytes':>12} {'exit':>4} {'peak MB':>8}  stderr (first line)")
+        print(
+            f"{'file':<28} {'bytes':>12} {'exit':>4} {'s':>6} {'peak MB':>8}  stderr (first line)"
+        )
         for name, path in hostile_files(Path(folder), hierarchy, args.mb).items():
-            status, peak, first = run(path, hierarchy_file)
+            status, seconds, peak, first = run(path, hierarchy_file)
             size = path.stat().st_size
-            print(f"{name:<26} {size:>12,} {status:>4} {peak:>8.0f}  {first[:110]}")
+            print(f"{name:<28} {size:>12,} {status:>4} {seconds:>6.1f} {peak:>8.0f}  {first[:100]}")
 
 
 if __name__ == "__main__":

@@ -57,12 +57,16 @@ OTHER_PREFIX = "other "  # the display name of an `other` label: "other bird"
 MAX_FILE_BYTES = 32 * 1024 * 1024
 # A CIL's numbers are indices and counts; past this a number is an attack on the parser.
 MAX_NUMBER_DIGITS = 30
+# "other " and a lemma qualified by another (WordNet's longest lemmas are about 70
+# characters) stay far below this; a longer name is no label's.
+MAX_NAME_CHARS = 200
 
 __all__ = [
     "CIL",
     "FORMAT",
     "FORMAT_VERSION",
     "MAX_FILE_BYTES",
+    "MAX_NAME_CHARS",
     "MAX_NUMBER_DIGITS",
     "OTHER_PREFIX",
     "CILFormatError",
@@ -209,7 +213,9 @@ class CIL:
 # "other " for an `other` label, and where two labels would share it, a qualifier that
 # tells them apart: another lemma of the synset, a lemma of a synset above it, or its
 # WordNet sense number ("table (sense 3)"); never a wnid.
-_QUALIFIED = re.compile(r"^(.+) \((.+)\)$")  # "crane (wading bird)", as `unique_names` writes
+# "crane (wading bird)", as `unique_names` writes. The qualifier holds no bracket, so
+# the match is linear in the name: "(.+)" there backtracked quadratically on "a (a (...".
+_QUALIFIED = re.compile(r"^(.+) \(([^()]+)\)$")
 
 
 def normalize_name(name: str) -> str:
@@ -578,6 +584,8 @@ def _from_flat(data: dict, source: str, hierarchy: Hierarchy | None) -> CIL:
             problems.append(f"key {wnid!r} is not a wnid like n02110341")
         if not isinstance(name, str) or not name.strip():
             problems.append(f"{wnid}: the label name must be a non-empty string, found {name!r}")
+        elif len(name) > MAX_NAME_CHARS:
+            problems.append(f"{wnid}: the label name {_too_long(name)}")
     if not data:
         problems.append("the file maps no classes")
     if problems:
@@ -691,8 +699,11 @@ def _from_rich(data: dict, source: str) -> CIL:
         if not all(isinstance(m, str) for m in fields["members"]):
             problems.append(f"{where}.members must be a list of class wnids")
             continue
+        if len(fields["name"]) > MAX_NAME_CHARS:
+            problems.append(f"{where}.name {_too_long(fields['name'])}")
         problems.extend(
-            f"label {fields['index']} ({fields['name']!r}) lists {member} {count} times"
+            f"label {fields['index']} ({fields['name'][:MAX_NAME_CHARS]!r}) lists {member} "
+            f"{count} times"
             for member, count in Counter(fields["members"]).items()
             if count > 1
         )
@@ -776,6 +787,10 @@ def _from_rich(data: dict, source: str) -> CIL:
     if problems:
         raise CILFormatError(source, problems)
     return CIL(classes, labels, data["provenance"])
+
+
+def _too_long(name: str) -> str:
+    return f"is {len(name):,} characters long, more than the {MAX_NAME_CHARS} a display name may be"
 
 
 def _fields(

@@ -202,6 +202,29 @@ def test_a_rich_file_with_a_key_twice_is_refused(small_hierarchy, tmp_path):
         read_cil(write_text(tmp_path, text))
 
 
+# --- a name long enough to make the qualifier's pattern backtrack for minutes ---------------
+def test_a_name_longer_than_any_label_name_is_refused(small_hierarchy, tmp_path):
+    from clustering.cil import MAX_NAME_CHARS
+
+    long_name = "a (" * 20_000  # 60,000 characters; quadratic to split as "X (Y)"
+    flat = {**own_labels(small_hierarchy), TENCH: long_name}
+    report = validate_file(write(tmp_path, flat), small_hierarchy)
+    assert [f.message for f in report.failures] == [
+        (
+            f"{TENCH}: the label name is {len(long_name):,} characters long, more than the "
+            f"{MAX_NAME_CHARS} a display name may be"
+        )
+    ]
+    rich = build_cil(small_hierarchy, {c.wnid: c.wnid for c in small_hierarchy.classes})
+    report = validate_file(write(tmp_path, renamed(rich, TENCH, long_name)), small_hierarchy)
+    assert [f.message for f in report.failures] == [
+        (
+            f"labels[{rich.label_of(TENCH)}].name is {len(long_name):,} characters long, more "
+            f"than the {MAX_NAME_CHARS} a display name may be"
+        )
+    ]
+
+
 # --- 5. unreadable and hostile files: exit 2, one line, no traceback --------------------------
 def deep_provenance(depth: int) -> str:
     return (
