@@ -20,16 +20,27 @@ Two formats are read and written:
   which; this project's names are qualified so that they read back to their
   synsets ("printer (printing machine)", see `unique_names`).
 
-`read_cil` is strict about the shape of the file and about ambiguous flat names (a
-`CILFormatError` lists every problem) and lenient about the rest of its meaning: a file that misses classes, breaks the
-partition rule, skips label indices or repeats a name still reads, because the
-validator's job is to report all of that at once.
+`read_cil` is strict about the shape of the file, about keys written twice in one
+JSON object, members listed twice and ambiguous flat names (a `CILFormatError`
+lists every problem) and lenient about the rest of its meaning: a file that misses
+classes, breaks the partition rule, skips label indices or repeats a name still
+reads, because the validator's job is to report all of that at once. A file that
+does not read as JSON at all (missing, over `MAX_FILE_BYTES`, not UTF-8, nested
+deeper than Python's parser goes, a number of more than `MAX_NUMBER_DIGITS` digits)
+is a `CILReadError`, said on one line.
+
+Names are compared as `normalize_name` writes them (case folded, any run of Unicode
+spaces as one space, NFC), by every rule that compares two names: "Crane",
+"crane " and "crane" are one name.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import unicodedata
+from collections import Counter
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,13 +52,25 @@ from clustering.hierarchy import WNID_RE, Hierarchy
 FORMAT = "cil"
 FORMAT_VERSION = 1
 OTHER_PREFIX = "other "  # the display name of an `other` label: "other bird"
+# A 1,000-class rich CIL is 0.4 MB, so a 21,841-class one about 8 MB: 32 MiB leaves room
+# and keeps a stray or hostile file from being read whole.
+MAX_FILE_BYTES = 32 * 1024 * 1024
+# A CIL's numbers are indices and counts; past this a number is an attack on the parser.
+MAX_NUMBER_DIGITS = 30
+# "other " and a lemma qualified by another (WordNet's longest lemmas are about 70
+# characters) stay far below this; a longer name is no label's.
+MAX_NAME_CHARS = 200
 
 __all__ = [
     "CIL",
     "FORMAT",
     "FORMAT_VERSION",
+    "MAX_FILE_BYTES",
+    "MAX_NAME_CHARS",
+    "MAX_NUMBER_DIGITS",
     "OTHER_PREFIX",
     "CILFormatError",
+    "CILReadError",
     "ClassEntry",
     "Label",
     "build_cil",
@@ -74,6 +97,17 @@ class CILFormatError(ProblemsError):
 
     def headline(self) -> str:
         return f"{self.source} is not a valid CIL file"
+
+
+class CILReadError(CILFormatError):
+    """A file that cannot be read as JSON at all: its one problem, on one line, so a
+    command can say it and exit 2 instead of reporting a CIL it never read."""
+
+    def __init__(self, source: str, problem: str) -> None:
+        super().__init__(source, [problem])
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.problems[0]}"
 
 
 @dataclass(frozen=True)
@@ -164,9 +198,10 @@ class CIL:
             raise CILFormatError(
                 "this CIL",
                 [
-                    f"labels {', '.join(str(i) for i in indices)} share the name {name!r}; the flat "
-                    "format keys labels by name, so make display names unique first"
-                    for name, indices in shared.items()
+                    f"labels {', '.join(str(label.index) for label in labels)} share the name "
+                    f"{_spellings(labels)}; the flat format keys labels by name, so make display "
+                    "names unique first"
+                    for labels in shared
                 ],
             )
         labels = self.label_by_index()
@@ -178,12 +213,17 @@ class CIL:
 # "other " for an `other` label, and where two labels would share it, a qualifier that
 # tells them apart: another lemma of the synset, a lemma of a synset above it, or its
 # WordNet sense number ("table (sense 3)"); never a wnid.
-_QUALIFIED = re.compile(r"^(.+) \((.+)\)$")  # "crane (wading bird)", as `unique_names` writes
+# "crane (wading bird)", as `unique_names` writes. The qualifier holds no bracket, so
+# the match is linear in the name: "(.+)" there backtracked quadratically on "a (a (...".
+_QUALIFIED = re.compile(r"^(.+) \(([^()]+)\)$")
 
 
 def normalize_name(name: str) -> str:
-    """A name as compared with lemmas: lower case, `_` and runs of spaces as one space."""
-    return " ".join(name.replace("_", " ").lower().split())
+    """A name as every rule compares it, with lemmas and with other names: Unicode NFC,
+    case folded, `_` and runs of any Unicode space (a non-breaking one too) as one space,
+    none at the ends. So "Crane", "crane\u00a0" and "crane" are one name."""
+    folded = unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+    return " ".join(folded.replace("_", " ").split())
 
 
 def split_name(name: str) -> tuple[bool, str, str | None]:
@@ -274,29 +314,29 @@ def unique_names(
     "printer (printing machine)". Names nobody shares and that read back are kept.
     """
     members = members or {}
-    by_core: dict[str, list[str]] = {}
+    by_core: dict[str, list[str]] = {}  # compared normalised: "Crane" and "crane" are shared
     for wnid, name in names.items():
-        by_core.setdefault(name.removeprefix(OTHER_PREFIX), []).append(wnid)
-    unshared = {names[wnids[0]] for wnids in by_core.values() if len(wnids) == 1}
+        by_core.setdefault(normalize_name(name).removeprefix(OTHER_PREFIX), []).append(wnid)
+    unshared = {normalize_name(names[wnids[0]]) for wnids in by_core.values() if len(wnids) == 1}
     result: dict[str, str] = {}
     taken: set[str] = set()
     for _, wnids in sorted(by_core.items()):
         for wnid in sorted(wnids):
             wanted = names[wnid]
             contenders = [w for w in wnids if w != wnid]
-            reading = [(wnid, wanted.startswith(OTHER_PREFIX))]
+            reading = [(wnid, normalize_name(wanted).startswith(OTHER_PREFIX))]
             # Taken names, and names others keep unqualified, are out (tested without
             # building their union per wnid, which made this quadratic in the synsets).
             result[wnid] = next(
                 option
                 for option in _name_options(hierarchy, wnid, wanted, contenders)
-                if option not in taken
-                and (option == wanted or option not in unshared)
+                if (key := normalize_name(option)) not in taken
+                and (key == normalize_name(wanted) or key not in unshared)
                 and all(
                     name_readings(hierarchy, c, option) == reading for c in members.get(wnid, ())
                 )
             )
-            taken.add(result[wnid])
+            taken.add(normalize_name(result[wnid]))
     return result
 
 
@@ -335,11 +375,17 @@ def _nearest_first_ancestors(hierarchy: Hierarchy, wnid: str) -> list[str]:
     return list(order)
 
 
-def _shared_names(labels: list[Label]) -> dict[str, list[int]]:
-    by_name: dict[str, list[int]] = {}
+def _shared_names(labels: list[Label]) -> list[list[Label]]:
+    """The labels that share a name, compared normalised, a list per name."""
+    by_name: dict[str, list[Label]] = {}
     for label in labels:
-        by_name.setdefault(label.name, []).append(label.index)
-    return {name: indices for name, indices in by_name.items() if len(indices) > 1}
+        by_name.setdefault(normalize_name(label.name), []).append(label)
+    return [sharing for sharing in by_name.values() if len(sharing) > 1]
+
+
+def _spellings(labels: list[Label]) -> str:
+    """ "'panda'", or "'Crane' / 'crane'" where the labels write one name differently."""
+    return " / ".join(repr(name) for name in sorted({label.name for label in labels}))
 
 
 # --- building ---------------------------------------------------------------------------
@@ -409,7 +455,9 @@ def _listing(wnids: list[str], limit: int = 10) -> str:
 
 
 # --- reading ----------------------------------------------------------------------------
-def read_cil(path: str | Path, hierarchy: Hierarchy | None = None) -> CIL:
+def read_cil(
+    path: str | Path, hierarchy: Hierarchy | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> CIL:
     """The CIL in `path`, rich or flat (told apart by the rich format's `format` key).
 
     `hierarchy` matters for the flat format only: with it, class names come from
@@ -418,21 +466,100 @@ def read_cil(path: str | Path, hierarchy: Hierarchy | None = None) -> CIL:
     for different classes becomes one label per synset, and one that can mean
     several synsets on a chain is refused (`CILFormatError`). Flat class
     indices are the file's wnids in sorted order, labels are indexed by name.
+    A file of more than `max_bytes` is not read (`read_cil_json`).
     """
-    return cil_from_json(read_cil_json(path), str(path), hierarchy)
+    return cil_from_json(read_cil_json(path, max_bytes), str(path), hierarchy)
 
 
-def read_cil_json(path: str | Path) -> Any:
-    """The parsed JSON of a CIL file, before any check of its shape; a missing file,
-    text that is not UTF-8 or not JSON is a `CILFormatError`."""
+def read_cil_json(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> Any:
+    """The parsed JSON of a CIL file, before any check of its shape.
+
+    What cannot be read as JSON is a `CILReadError`: a missing file, one of more than
+    `max_bytes` (never read past the limit, so a device that never ends is refused
+    too), text that is not UTF-8 or not JSON, nesting deeper than Python's parser
+    goes, a number of more than `MAX_NUMBER_DIGITS` digits. A key written twice in one
+    object, which JSON would keep the last of silently, is a `CILFormatError`.
+    """
+    source = str(path)
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        with Path(path).open("rb") as file:
+            # The size the file system gives (0 for a device or a pipe, which then meet
+            # the limit as they are read).
+            size = os.fstat(file.fileno()).st_size
+            if size > max_bytes:
+                raise CILReadError(source, _too_large(f"is {size:,} bytes", max_bytes))
+            raw = file.read(max_bytes + 1)
     except FileNotFoundError:
-        raise CILFormatError(str(path), ["the file does not exist"]) from None
+        raise CILReadError(source, "the file does not exist") from None
+    except OSError as exc:
+        raise CILReadError(source, f"cannot read it: {exc.strerror or exc}") from None
+    if len(raw) > max_bytes:
+        raise CILReadError(source, _too_large("holds more", max_bytes))
+    duplicates: Counter[tuple[str, int]] = Counter()  # (key, times in its object) -> objects
+    try:
+        data = json.loads(
+            raw.decode("utf-8"),
+            object_pairs_hook=lambda pairs: _object(pairs, duplicates),
+            parse_int=_parse_int,
+        )
     except UnicodeDecodeError as exc:
-        raise CILFormatError(str(path), [f"not UTF-8 text: {exc}"]) from None
+        raise CILReadError(source, f"not UTF-8 text: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise CILFormatError(str(path), [f"not JSON: {exc}"]) from None
+        raise CILReadError(source, f"not JSON: {exc}") from None
+    except RecursionError:
+        raise CILReadError(
+            source,
+            "its arrays and objects are nested too deep to read (a CIL nests a few levels)",
+        ) from None
+    except _LongNumber as exc:
+        raise CILReadError(
+            source,
+            f"a number of {exc.digits} digits, more than the {MAX_NUMBER_DIGITS} a CIL's "
+            "indices and counts need",
+        ) from None
+    if duplicates:
+        raise CILFormatError(
+            source,
+            [
+                f"the key {key!r} appears {count} times in one object"
+                + (f" (in {objects} objects)" if objects > 1 else "")
+                + "; JSON keeps only the last, so write it once"
+                for (key, count), objects in duplicates.items()
+            ],
+        )
+    return data
+
+
+def _too_large(size: str, max_bytes: int) -> str:
+    return (
+        f"the file {size}, over the {max_bytes:,}-byte limit on a CIL file (a 1,000-class "
+        "rich CIL is about 0.4 MB): check that it is a CIL, or raise the limit "
+        "(validate's --max-bytes, read_cil's max_bytes)"
+    )
+
+
+def _object(pairs: list[tuple[str, Any]], duplicates: Counter[tuple[str, int]]) -> dict[str, Any]:
+    """A JSON object as a dict; each key it writes more than once is counted in
+    `duplicates` under (key, times)."""
+    data = dict(pairs)
+    if len(data) < len(pairs):  # counted only then: most objects have no duplicate
+        for key, count in Counter(key for key, _ in pairs).items():
+            if count > 1:
+                duplicates[key, count] += 1
+    return data
+
+
+class _LongNumber(Exception):
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _parse_int(text: str) -> int:
+    # Checked before int() converts it: Python's own limit is 4,300 digits, and its
+    # error tells the user to raise that limit, which is not what they should do.
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise _LongNumber(len(text.lstrip("-")))
+    return int(text)
 
 
 def cil_from_json(data: Any, source: str = "the CIL", hierarchy: Hierarchy | None = None) -> CIL:
@@ -457,6 +584,8 @@ def _from_flat(data: dict, source: str, hierarchy: Hierarchy | None) -> CIL:
             problems.append(f"key {wnid!r} is not a wnid like n02110341")
         if not isinstance(name, str) or not name.strip():
             problems.append(f"{wnid}: the label name must be a non-empty string, found {name!r}")
+        elif len(name) > MAX_NAME_CHARS:
+            problems.append(f"{wnid}: the label name {_too_long(name)}")
     if not data:
         problems.append("the file maps no classes")
     if problems:
@@ -570,6 +699,14 @@ def _from_rich(data: dict, source: str) -> CIL:
         if not all(isinstance(m, str) for m in fields["members"]):
             problems.append(f"{where}.members must be a list of class wnids")
             continue
+        if len(fields["name"]) > MAX_NAME_CHARS:
+            problems.append(f"{where}.name {_too_long(fields['name'])}")
+        problems.extend(
+            f"label {fields['index']} ({fields['name'][:MAX_NAME_CHARS]!r}) lists {member} "
+            f"{count} times"
+            for member, count in Counter(fields["members"]).items()
+            if count > 1
+        )
         if fields["wnid"] is not None and not WNID_RE.match(fields["wnid"]):
             problems.append(f"{where}.wnid {fields['wnid']!r} is not a wnid like n02110341")
         other = item.get("other", False)
@@ -637,6 +774,10 @@ def _from_rich(data: dict, source: str) -> CIL:
         classes.append(
             ClassEntry(fields["index"], wnid, fields["name"], fields["label_index"], reason)
         )
+    # Grouped once: a scan of every class per label was quadratic (20,000 labels: 27 s).
+    listed_under: dict[int, set[str]] = {}
+    for wnid, index in seen.items():
+        listed_under.setdefault(index, set()).add(wnid)
     for label in labels:
         for member in label.members:
             if seen.get(member) != label.index:
@@ -644,12 +785,15 @@ def _from_rich(data: dict, source: str) -> CIL:
                     f"label {label.index} ({label.name!r}) lists {member}, whose "
                     f"label_index is {seen.get(member, 'missing')}"
                 )
-        listed = {c for c, index in seen.items() if index == label.index}
-        for wnid in sorted(listed - set(label.members)):
+        for wnid in sorted(listed_under.get(label.index, set()) - set(label.members)):
             problems.append(f"label {label.index} ({label.name!r}) does not list its class {wnid}")
     if problems:
         raise CILFormatError(source, problems)
     return CIL(classes, labels, data["provenance"])
+
+
+def _too_long(name: str) -> str:
+    return f"is {len(name):,} characters long, more than the {MAX_NAME_CHARS} a display name may be"
 
 
 def _fields(

@@ -23,7 +23,7 @@ from clustering.aggregate import (
     TIE_BREAKS,
     aggregate,
 )
-from clustering.cil import write_cil
+from clustering.cil import MAX_FILE_BYTES, write_cil
 from clustering.compare import compare, format_csv, format_markdown, read_label_set
 from clustering.conflicts import (
     DEFAULT_MAX_SHARE,
@@ -132,7 +132,7 @@ def cmd_hierarchy(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    report = validate_file(args.file, load_hierarchy(args))
+    report = validate_file(args.file, load_hierarchy(args), args.max_bytes)
     print(report.format())
     return 0 if report.ok else 1
 
@@ -630,6 +630,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a CIL file (rich or flat) and report every problem")
     p.add_argument("file", metavar="FILE", help="the CIL JSON")
+    p.add_argument(
+        "--max-bytes",
+        type=_at_least(1),
+        default=MAX_FILE_BYTES,
+        help="refuse a larger file without reading it (default: %(default)s, 32 MiB)",
+    )
     add_hierarchy_options(p)
     p.set_defaults(func=cmd_validate)
 

@@ -3,16 +3,21 @@
 
 The checks:
 
-- `format`: the file reads as a CIL at all (otherwise nothing else can run);
+- `format`: the file reads as a CIL at all (otherwise nothing else can run); a
+  file that does not even read as JSON is no report but a `CILReadError`;
 - `coverage`: every class of the hierarchy has a label, no unknown class is
   listed, and class indices run 0..n-1 in the hierarchy's order;
 - `indices`: label indices run 0..n-1 and every label has a member;
 - `names`: display names are unique (one name for two synsets is the published
   CIL's "panda"), and so are label synsets; no name holds a wnid; "X" and
-  "other X" name one synset;
+  "other X" name one synset. Names are compared as `normalize_name` writes them,
+  so "Crane" and "crane\u00a0" are one name;
 - `lemmas`: each display name is a lemma of its synset, or "other " and one for
   an "other" label, with at most a qualifier in brackets that belongs to the
-  synset or one above it ("crane (wading bird)", `clustering.cil.unique_names`);
+  synset or one above it ("crane (wading bird)", `clustering.cil.unique_names`),
+  and it reads back to its synset alone on each member's chain, as the flat
+  format's reader reads it (`name_readings`): "printer (printing machine)" on the
+  computer printer is the printing machine there, and plain "printer" either;
 - `partition`: every class's label is a synset on its own chain, and no chosen
   label is an ancestor of another. An "other X" label may have labels below it,
   must have one, and holds none of their classes.
@@ -35,13 +40,18 @@ from pathlib import Path
 
 from clustering.cil import (
     CIL,
+    MAX_FILE_BYTES,
     OTHER_PREFIX,
     CILFormatError,
+    CILReadError,
     Label,
+    name_readings,
+    normalize_name,
     plain_lemmas,
     qualifier_rank,
     read_cil,
     split_name,
+    unique_names,
 )
 from clustering.conflicts import find_conflicts, find_overlaps
 from clustering.hierarchy import Hierarchy
@@ -94,10 +104,16 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-def validate_file(path: str | Path, hierarchy: Hierarchy | None = None) -> ValidationReport:
-    """Read `path` (rich or flat; flat names resolved on the hierarchy) and validate it."""
+def validate_file(
+    path: str | Path, hierarchy: Hierarchy | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> ValidationReport:
+    """Read `path` (rich or flat; flat names resolved on the hierarchy) and validate it.
+    A file that does not read as JSON at all raises `CILReadError`: there is no CIL to
+    report on."""
     try:
-        cil = read_cil(path, hierarchy)
+        cil = read_cil(path, hierarchy, max_bytes)
+    except CILReadError:
+        raise
     except CILFormatError as exc:
         report = ValidationReport(str(path), checks=["format"])
         report.failures = [Failure("format", problem) for problem in exc.problems]
@@ -178,19 +194,30 @@ def _gaps(indices: list[int]) -> str:
 
 
 def _names(cil: CIL, hierarchy: Hierarchy | None) -> Iterable[str]:
-    by_name: dict[str, list[str]] = {}
+    by_name: dict[str, list[Label]] = {}
     by_wnid: dict[str, list[str]] = {}
     for label in cil.labels:
         # With a hierarchy, a name on no synset of a class's chain is `partition`'s problem.
         if label.wnid or hierarchy is None:
-            by_name.setdefault(label.name, []).append(
-                f"{label.index}" + (f" ({label.wnid})" if label.wnid else "")
-            )
+            by_name.setdefault(normalize_name(label.name), []).append(label)
         if label.wnid:
             by_wnid.setdefault(label.wnid, []).append(f"{label.index} ({label.name!r})")
-    for name, labels in sorted(by_name.items()):
+    for _, labels in sorted(by_name.items()):
         if len(labels) > 1:
-            yield f"the name {name!r} stands for {len(labels)} labels: {', '.join(labels)}"
+            spellings = sorted({label.name for label in labels})
+            said = (
+                f"the name {spellings[0]!r}"
+                if len(spellings) == 1
+                else "the names " + ", ".join(map(repr, spellings)) + ", one name in another "
+                "case, spacing or Unicode form,"
+            )
+            yield (
+                f"{said} stand{'s' if len(spellings) == 1 else ''} for {len(labels)} labels: "
+                + ", ".join(
+                    f"{label.index}" + (f" ({label.wnid})" if label.wnid else "")
+                    for label in labels
+                )
+            )
     for wnid, labels in sorted(by_wnid.items()):
         if len(labels) > 1:
             yield f"synset {wnid} is {len(labels)} labels: {', '.join(labels)}"
@@ -205,10 +232,13 @@ def _ref(label: Label) -> str:
 
 
 def _other_names(cil: CIL) -> Iterable[str]:
-    """ "X" and "other X" on two synsets: a reader takes "other X" for X less its labels."""
-    plain = {label.name: label for label in cil.labels if not label.other and label.wnid}
+    """ "X" and "other X" on two synsets: a reader takes "other X" for X less its labels.
+    Compared normalised, so "Machine" and "Other  machine" are such a pair."""
+    plain = {
+        normalize_name(label.name): label for label in cil.labels if not label.other and label.wnid
+    }
     for label in cil.labels:
-        same = plain.get(label.name.removeprefix(OTHER_PREFIX))
+        same = plain.get(normalize_name(label.name).removeprefix(OTHER_PREFIX))
         if label.other and label.wnid and same is not None and same.wnid != label.wnid:
             yield f"{_ref(same)} and {_ref(label)} are different synsets"
 
@@ -236,6 +266,44 @@ def _lemmas(cil: CIL, hierarchy: Hierarchy) -> Iterable[str]:
                 f"label {_ref(label)}: {qualifier!r} is neither a lemma of the synset or of "
                 "one above it nor its sense number"
             )
+        else:
+            yield from _reads_back(label, label.wnid, hierarchy, base)
+
+
+def _reads_back(label: Label, wnid: str, hierarchy: Hierarchy, base: str) -> Iterable[str]:
+    """The label's name, read on each member's chain as the flat reader reads it, must
+    mean the label's synset alone; one message for the first class where it does not.
+    Members off the label's synset (`wnid`) are `partition`'s."""
+    own = [(wnid, label.other)]
+    on_chain = [
+        m for m in label.members if m in hierarchy.class_index and wnid in hierarchy.chain_wnids(m)
+    ]
+    wrong = [
+        (member, readings)
+        for member in on_chain
+        if (readings := name_readings(hierarchy, member, label.name)) != own
+    ]
+    if not wrong:
+        return
+    member, readings = wrong[0]
+    meant = " or ".join(
+        f"{w} ({', '.join(lemma.replace('_', ' ') for lemma in hierarchy.synsets[w].lemmas)})"
+        for w, _ in readings
+    )
+    where = f"on the chain of {member} ({hierarchy.label(member)})" + (
+        f" and of {len(wrong) - 1} more of its classes" if len(wrong) > 1 else ""
+    )
+    lemma = next(
+        lemma.replace("_", " ")
+        for lemma in hierarchy.synsets[wnid].lemmas
+        if normalize_name(lemma) == base
+    )
+    wanted = f"{OTHER_PREFIX}{lemma}" if label.other else lemma
+    better = unique_names(hierarchy, {wnid: wanted}, {wnid: on_chain})[wnid]
+    yield (
+        f"label {_ref(label)} {'reads as' if len(readings) == 1 else 'can mean'} {meant} "
+        f"{where}, as the flat format reads it: call it {better!r}"
+    )
 
 
 def _partition(cil: CIL, hierarchy: Hierarchy) -> list[str]:
