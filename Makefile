@@ -37,7 +37,7 @@ test: setup-test
 # (`make test` writes them to a temporary folder, so it leaves the tree as it was).
 screenshots: setup-test
 	CIL_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/survey_app/test_pages.py \
-		tests/survey_app/test_demo_browser.py -k "fits_both_widths or classifies_an_upload"
+		tests/survey_app/test_demo_browser.py -k "fits_both_widths or settle_forms or classifies_an_upload"
 
 # The whole tree: ruff's rules, and ruff's formatting (`ruff format .` applies it).
 lint: $(VENV)/.test-installed
