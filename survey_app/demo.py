@@ -47,8 +47,8 @@ PREVIEW_POLICY = f"{CONTENT_SECURITY_POLICY}; img-src 'self' data:"
 
 @bp.record_once
 def check_settings(state) -> None:
-    """A rate that cannot be read stops the app at start, not the first upload."""
-    problem = demo_limits.rate_limit_problem(state.app.config["DEMO_RATE_LIMIT"])
+    """A limit that cannot be used stops the app at start, not the first upload."""
+    problem = demo_limits.settings_problem(state.app.config)
     if problem:
         raise SurveyError(problem)
 

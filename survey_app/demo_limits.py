@@ -63,12 +63,20 @@ def upload_allowed(address: str | None) -> bool:
     return limiter.hit(parse(rule), "demo-upload", address or "unknown")
 
 
-def rate_limit_problem(rule: str) -> str | None:
-    """Why DEMO_RATE_LIMIT cannot be read, for the error at start; None when it can."""
-    if not rule:
-        return None
-    try:
-        parse(rule)
-    except ValueError:
-        return f"CIL_DEMO_RATE_LIMIT {rule!r} is not a rate such as '10 per minute'"
+# The demo's numeric settings and the least each may be.
+_LEAST = {"DEMO_DECODE_CONCURRENCY": 1, "DEMO_MAX_PIXELS": 1, "DEMO_KEEP_MAX_BYTES": 0}
+
+
+def settings_problem(config) -> str | None:
+    """What is wrong with the demo's limits, for the error at start; None when nothing is."""
+    for name, least in _LEAST.items():
+        value = config[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            return f"CIL_{name} must be a whole number of at least {least}, got {value!r}"
+    rule = config["DEMO_RATE_LIMIT"]
+    if rule:
+        try:
+            parse(rule)
+        except ValueError:
+            return f"CIL_DEMO_RATE_LIMIT {rule!r} is not a rate such as '10 per minute'"
     return None

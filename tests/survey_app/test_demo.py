@@ -321,9 +321,17 @@ def test_uploads_per_client_are_limited(tmp_path, small_hierarchy, demo_runs):
     assert other.status_code == 400 and "no image source" in other.get_data(as_text=True)
 
 
-def test_a_rate_that_cannot_be_read_stops_the_app_at_start(tmp_path):
-    with pytest.raises(SurveyError, match="CIL_DEMO_RATE_LIMIT 'often' is not a rate"):
-        make_app(tmp_path, DEMO_RATE_LIMIT="often")
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"DEMO_RATE_LIMIT": "often"}, "CIL_DEMO_RATE_LIMIT 'often' is not a rate"),
+        ({"DEMO_DECODE_CONCURRENCY": 0}, "CIL_DEMO_DECODE_CONCURRENCY must be a whole number"),
+        ({"DEMO_KEEP_MAX_BYTES": "lots"}, "CIL_DEMO_KEEP_MAX_BYTES must be a whole number"),
+    ],
+)
+def test_a_limit_that_cannot_be_used_stops_the_app_at_start(tmp_path, setting, message):
+    with pytest.raises(SurveyError, match=message):
+        make_app(tmp_path, **setting)
 
 
 def test_pictures_are_decoded_a_few_at_a_time(demo_app, monkeypatch):
