@@ -1,15 +1,18 @@
 """The demo page under a burst of uploads: N clients post a picture at the same moment to
-the development server (werkzeug, threaded, in a process of its own, the page public, a
-hand-made ONNX classifier), while another client asks /health every 0.1 s.
+the development server (werkzeug, threaded, in a process of its own), or to gunicorn
+(gunicorn.conf.py, --workers processes), the page public, a hand-made ONNX classifier, while
+another client asks /health every 0.1 s.
 
-Prints the server's resident memory before the burst, at its peak (the kernel's VmHWM) and
-after it, the answers' statuses, and /health's slowest and median answer during the burst.
+Prints the server's resident memory before the burst, at its peak (the kernel's VmHWM; under
+gunicorn the sum of each process's peak, an upper bound) and after it, the answers' statuses,
+and /health's slowest and median answer during the burst.
 The pictures: `png-bomb`, a 170 kB PNG of 6,300 x 6,300 RGBA (40 megapixels of one colour);
 `photo`, a 430 kB JPEG of 6,000 x 4,000; `mixed`, half of each.
 
     .venv/bin/python benchmarks/demo_burst.py                   # 20 clients, mixed
     .venv/bin/python benchmarks/demo_burst.py --rate-limit ''      # every upload decoded
     .venv/bin/python benchmarks/demo_burst.py --picture png-bomb --max-pixels 40000000
+    .venv/bin/python benchmarks/demo_burst.py --server gunicorn --workers 4
 
 Memory is the kernel's count, the same whatever else the machine runs; /health's times are
 the shared machine's, and vary with what else runs on it.
@@ -83,28 +86,51 @@ def pictures(kind: str, clients: int) -> list[tuple[str, bytes]]:
     return [made["png-bomb" if i % 2 == 0 else "photo"] for i in range(clients)]
 
 
+def _processes(pid: int) -> list[int]:
+    """`pid` and its children (gunicorn's workers)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a process that ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return [pid, *children]
+
+
 def memory_mb(pid: int) -> dict[str, float]:
-    """VmRSS (resident now) and VmHWM (the most it has been resident), in MB."""
-    status = Path(f"/proc/{pid}/status").read_text()
+    """VmRSS (resident now) and VmHWM (the most it has been resident) of the server's
+    processes, summed, in MB."""
+    total = dict.fromkeys(("VmRSS", "VmHWM"), 0.0)
+    for process in _processes(pid):
+        status = Path(f"/proc/{process}/status").read_text()
+        for key in total:
+            total[key] += int(re.search(rf"{key}:\s+(\d+) kB", status).group(1)) / 1024
+    return total
+
+
+def _settings(folder: Path, settings: dict) -> dict:
+    """The demo's settings for a served app, its hand-made classifier written."""
+    from tests.survey_app.handmade_classifier import write_handmade_classifier
+
+    write_handmade_classifier(folder / "runs" / "colours" / "model.onnx")
     return {
-        key: int(re.search(rf"{key}:\s+(\d+) kB", status).group(1)) / 1024
-        for key in ("VmRSS", "VmHWM")
+        "DEMO_PUBLIC": True,
+        "DEMO_RUNS": str(folder / "runs"),
+        "DEMO_KEEP_DIR": str(folder / "kept"),
+        **settings,
     }
 
 
 @contextmanager
 def served(folder: Path, **settings) -> Iterator[tuple[str, int]]:
-    """The demo page served by a process of its own: its base URL and process id."""
-    from tests.survey_app.handmade_classifier import write_handmade_classifier
-
-    write_handmade_classifier(folder / "runs" / "colours" / "model.onnx")
+    """The demo page served by the development server in a process of its own: its base
+    URL and process id."""
     config = {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'demo.sqlite3'}",
         "SECRET_KEY": "benchmark",
-        "DEMO_PUBLIC": True,
-        "DEMO_RUNS": str(folder / "runs"),
-        "DEMO_KEEP_DIR": str(folder / "kept"),
-        **settings,
+        **_settings(folder, settings),
     }
     environment = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
     process = subprocess.Popen(
@@ -121,6 +147,61 @@ def served(folder: Path, **settings) -> Iterator[tuple[str, int]]:
         process.terminate()
         process.wait(timeout=30)
         process.stdout.close()
+
+
+MIGRATE = """
+from flask_migrate import upgrade
+from survey_app import create_app
+with create_app().app_context():
+    upgrade()
+"""
+
+
+@contextmanager
+def served_by_gunicorn(folder: Path, workers: int, **settings) -> Iterator[tuple[str, int]]:
+    """The demo page under gunicorn, as deployed: its base URL and the master's process id."""
+    from benchmarks.load_votes import free_port
+
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(REPOSITORY),
+        "DATABASE_URL": f"sqlite:///{folder / 'demo.sqlite3'}",
+        "SECRET_KEY": "benchmark",
+        **{
+            f"CIL_{name}": value if isinstance(value, str) else json.dumps(value)
+            for name, value in _settings(folder, settings).items()
+        },
+    }
+    subprocess.run([sys.executable, "-c", MIGRATE], cwd=folder, env=environment, check=True)
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--config",
+            str(REPOSITORY / "gunicorn.conf.py"),
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "survey_app:create_app()",
+        ],
+        cwd=folder,
+        env=environment,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):  # a minute for the workers to start
+            try:
+                if requests.get(f"{base}/health", timeout=5).ok:
+                    break
+            except requests.RequestException:  # not listening yet, or still starting
+                time.sleep(0.1)
+        yield base, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 @dataclass
@@ -217,13 +298,23 @@ def main() -> None:
     parser.add_argument(
         "--rate-limit", help="CIL_DEMO_RATE_LIMIT for the server ('': none; default: the app's)"
     )
+    parser.add_argument("--server", choices=("development", "gunicorn"), default="development")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn's (default: 4)")
     args = parser.parse_args()
     settings = {"DEMO_MAX_PIXELS": args.max_pixels} if args.max_pixels else {}
     if args.rate_limit is not None:
         settings["DEMO_RATE_LIMIT"] = args.rate_limit
-    with tempfile.TemporaryDirectory() as folder, served(Path(folder), **settings) as (base, pid):
-        result = burst(base, pid, pictures(args.picture, args.clients))
-    print(f"{args.clients} clients, {args.picture}, {settings or 'default settings'}")
+    with tempfile.TemporaryDirectory() as folder:
+        server = (
+            served_by_gunicorn(Path(folder), args.workers, **settings)
+            if args.server == "gunicorn"
+            else served(Path(folder), **settings)
+        )
+        with server as (base, pid):
+            result = burst(base, pid, pictures(args.picture, args.clients))
+    workers = f" ({args.workers} workers)" if args.server == "gunicorn" else ""
+    print(f"{args.server} server{workers}, {args.clients} clients, {args.picture}, ", end="")
+    print(settings or "default settings")
     print(
         f"server memory: {result.before_mb:.0f} MB before, {result.peak_mb:.0f} MB peak, "
         f"{result.after_mb:.0f} MB after"
