@@ -19,6 +19,7 @@ from flask import Blueprint, current_app, make_response, render_template, reques
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
+from PIL import Image
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import NumberRange, Optional, Regexp
 
@@ -181,7 +182,7 @@ def classify():
         return _drained(
             429,
             f"Too many pictures from your address (at most "
-            f"{current_app.config['DEMO_RATE_LIMIT']}): wait a minute and try again.",
+            f"{current_app.config['DEMO_RATE_LIMIT']}): try again later.",
         )
     form = _form()
     if unavailable() or not form.validate_on_submit():
@@ -225,7 +226,7 @@ def classify():
     return response
 
 
-def _preview(image) -> str:
+def _preview(image: Image.Image) -> str:
     """The picture at most PREVIEW_SIDE pixels on its longer side, as a data: URL."""
     small = image.copy()
     small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
