@@ -202,6 +202,28 @@ def valid_password_hash(value: str) -> bool:
     )
 
 
+# What werkzeug 3.1 writes for a method given without its parameters.
+_METHOD_DEFAULTS = {"scrypt": ("32768", "8", "1"), "pbkdf2": ("sha256", "1000000")}
+
+
+def hash_method_problem(method: str) -> str | None:
+    """Why PASSWORD_HASH_METHOD must not be used, for the error at start; None when it
+    may. The app must write only hashes that `valid_password_hash` accepts, or its own
+    dumps would not restore. Read from the method's text (werkzeug's defaults filled
+    in), not by hashing, which costs a scrypt hash's 100 ms at every start."""
+    name, *given = method.split(":")
+    defaults = _METHOD_DEFAULTS.get(name, ())
+    parameters = [*given, *defaults[len(given) :]] if name == "pbkdf2" else given or defaults
+    digest = 128 if name == "scrypt" else PBKDF2_DIGESTS.get(parameters[0] if parameters else "")
+    if digest and valid_password_hash(f"{':'.join((name, *parameters))}$salt${'0' * digest}"):
+        return None
+    return (
+        f"CIL_PASSWORD_HASH_METHOD {method!r} writes hashes that this app does not restore: "
+        f"use 'scrypt' (N from 16384 to 65536, r 8, p 1) or 'pbkdf2:sha256:ITERATIONS' "
+        f"(sha256 or sha512, 1,000 to 1,000,000 iterations)"
+    )
+
+
 def find_user(username: str) -> User | None:
     """The account of this name, whatever its case ("Alice" is "alice")."""
     return db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))

@@ -416,6 +416,32 @@ def test_the_hashes_the_app_writes_are_restored(tmp_path, app, method):
     assert check_password_hash(stored, "correct horse")
 
 
+@pytest.mark.parametrize(
+    "method",
+    [
+        "scrypt",
+        "scrypt:65536:8:1",
+        "scrypt:131072:8:1",
+        "scrypt:32768:16:1",
+        "pbkdf2",
+        "pbkdf2:sha512",
+        "pbkdf2:sha256:2000000",
+        "pbkdf2:sha1:1000",
+    ],
+)
+def test_the_app_writes_only_hashes_it_restores(tmp_path, method):
+    """A method whose hashes a restore would refuse stops the app at start; the method's
+    text is read as werkzeug reads it (its hash, made here, agrees)."""
+    from survey_app.accounts import valid_password_hash
+    from survey_app.errors import SurveyError
+
+    if valid_password_hash(generate_password_hash("", method=method)):
+        make_app(tmp_path, PASSWORD_HASH_METHOD=method)
+    else:
+        with pytest.raises(SurveyError, match=f"CIL_PASSWORD_HASH_METHOD '{method}' writes"):
+            make_app(tmp_path, PASSWORD_HASH_METHOD=method)
+
+
 def test_dump_file_is_private(tmp_path, app):
     path = tmp_path / "dump.jsonl"
     path.write_text("old, readable by all")
