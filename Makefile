@@ -38,6 +38,7 @@ test: setup-test
 screenshots: setup-test
 	CIL_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/survey_app/test_pages.py \
 		tests/survey_app/test_demo_browser.py -k "fits_both_widths or settle_forms or classifies_an_upload"
+	$(PY) scripts/palette_png.py docs/screenshots/*.png
 
 # The whole tree: ruff's rules, and ruff's formatting (`ruff format .` applies it).
 lint: $(VENV)/.test-installed
