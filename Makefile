@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: run test setup-app setup-test wordnet lint clean
+.PHONY: run test setup-app setup-test wordnet lint clean screenshots
 
 $(VENV)/.app-installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -32,6 +32,13 @@ run: setup-app
 
 test: setup-test
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The README's pictures: the browser tests that take them write into docs/screenshots/
+# (`make test` writes them to a temporary folder, so it leaves the tree as it was).
+screenshots: setup-test
+	CIL_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/survey_app/test_pages.py \
+		tests/survey_app/test_demo_browser.py -k "fits_both_widths or settle_forms or classifies_an_upload"
+	$(PY) scripts/palette_png.py docs/screenshots/*.png
 
 # The whole tree: ruff's rules, and ruff's formatting (`ruff format .` applies it).
 lint: $(VENV)/.test-installed

@@ -10,6 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from survey_app import (
+    accounts,
     admin,
     annotate,
     api,
@@ -69,6 +70,10 @@ def create_app(test_config: dict | None = None) -> Flask:
             f"The queue's settings (CIL_MIN_VOTES, CIL_MAX_VOTES, CIL_TARGET_CONFIDENCE, "
             f"CIL_QUEUE_BATCH, CIL_HIDE_FIRST_SUGGESTION) are out of range: {exc}"
         ) from None
+
+    problem = accounts.hash_method_problem(app.config["PASSWORD_HASH_METHOD"])
+    if problem:
+        raise SurveyError(problem)
 
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies:

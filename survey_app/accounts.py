@@ -169,36 +169,58 @@ def password_matches(stored: str, password: str) -> bool:
         return check_password_hash(stored, password)
 
 
-# werkzeug's formats: "scrypt:N:r:p$salt$hex" and "pbkdf2:HASH:ITERATIONS$salt$hex".
+# What werkzeug writes for the methods this app is configured with
+# (PASSWORD_HASH_METHOD): "scrypt:N:r:p$salt$hex", its default 32768:8:1, and
+# "pbkdf2:HASH:ITERATIONS$salt$hex", its default sha256 at 1,000,000.
 _HASH_RE = re.compile(
     r"(?:scrypt:(?P<n>\d{1,7}):(?P<r>\d{1,3}):(?P<p>\d{1,3})"
-    r"|pbkdf2:(?P<name>[a-z0-9_]{1,16}):(?P<iterations>\d{1,8}))\$[A-Za-z0-9]{1,64}\$[0-9a-f]{2,256}\Z"
+    r"|pbkdf2:(?P<name>[a-z0-9_]{1,16}):(?P<iterations>\d{1,8}))"
+    r"\$[A-Za-z0-9]{1,64}\$(?P<digest>[0-9a-f]{1,256})\Z"
 )
-# Bounds on what one check may cost: werkzeug's defaults are scrypt 32768:8:1
-# (32 MiB) and pbkdf2 1,000,000 iterations; four times either.
-_SCRYPT_MAX_BYTES = 4 * 128 * 32768 * 8
-_PBKDF2_MAX_ITERATIONS = 4 * 1_000_000
+# Only those methods and parameters: werkzeug fails (500 at login) on others, such as
+# a tiny N or a SHAKE digest, and a larger r or p makes each login take seconds.
+# scrypt N from 2^14 to 2^16 (16 to 64 MiB), r 8, p 1: its 64-byte digest.
+SCRYPT_N = (2**14, 2**15, 2**16)
+PBKDF2_DIGESTS = {"sha256": 64, "sha512": 128}  # hex characters of each digest
+PBKDF2_ITERATIONS = range(1_000, 1_000_001)
 
 
 def valid_password_hash(value: str) -> bool:
-    """Whether werkzeug can check a password against `value` at a bounded cost:
-    a hash from elsewhere (a restored dump) must not make a login fail with
-    500 or take a process's memory."""
+    """Whether `value` is a hash this app writes, which werkzeug checks at a bounded
+    cost: a hash from elsewhere (a restored dump) must not make a login fail with
+    500, take a process's memory or seconds of its time."""
     parts = _HASH_RE.fullmatch(value)
     if parts is None:
         return False
+    digest = len(parts["digest"])
     if parts["n"] is not None:
         n, r, p = int(parts["n"]), int(parts["r"]), int(parts["p"])
-        return (
-            n > 1
-            and n & (n - 1) == 0
-            and r > 0
-            and 0 < p <= 16
-            and 128 * n * r <= _SCRYPT_MAX_BYTES
-        )
+        return n in SCRYPT_N and (r, p) == (8, 1) and digest == 128
     return (
-        parts["name"] in hashlib.algorithms_guaranteed
-        and 0 < int(parts["iterations"]) <= _PBKDF2_MAX_ITERATIONS
+        PBKDF2_DIGESTS.get(parts["name"]) == digest
+        and int(parts["iterations"]) in PBKDF2_ITERATIONS
+    )
+
+
+# What werkzeug 3.1 writes for a method given without its parameters.
+_METHOD_DEFAULTS = {"scrypt": ("32768", "8", "1"), "pbkdf2": ("sha256", "1000000")}
+
+
+def hash_method_problem(method: str) -> str | None:
+    """Why PASSWORD_HASH_METHOD must not be used, for the error at start; None when it
+    may. The app must write only hashes that `valid_password_hash` accepts, or its own
+    dumps would not restore. Read from the method's text (werkzeug's defaults filled
+    in), not by hashing, which costs a scrypt hash's 100 ms at every start."""
+    name, *given = method.split(":")
+    defaults = _METHOD_DEFAULTS.get(name, ())
+    parameters = [*given, *defaults[len(given) :]] if name == "pbkdf2" else given or defaults
+    digest = 128 if name == "scrypt" else PBKDF2_DIGESTS.get(parameters[0] if parameters else "")
+    if digest and valid_password_hash(f"{':'.join((name, *parameters))}$salt${'0' * digest}"):
+        return None
+    return (
+        f"CIL_PASSWORD_HASH_METHOD {method!r} writes hashes that this app does not restore: "
+        f"use 'scrypt' (N from 16384 to 65536, r 8, p 1) or 'pbkdf2:sha256:ITERATIONS' "
+        f"(sha256 or sha512, 1,000 to 1,000,000 iterations)"
     )
 
 

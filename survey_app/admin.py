@@ -18,6 +18,7 @@ from survey_app.models import Invitation, User, Vote
 from survey_app.pace import DAYS_SHOWN, duration, every_pace
 from survey_app.survey_settings import (
     check_queue_settings,
+    clean_guidelines,
     save_queue_settings,
     save_survey_settings,
     survey_settings,
@@ -156,8 +157,13 @@ def save_settings():
     except ValueError as exc:
         form.target.errors = [*form.target.errors, str(exc)]
         return _page(settings_form=form, status=400)
+    try:
+        guidelines = clean_guidelines(form.guidelines.data)
+    except ValueError as exc:
+        add_error(form, exc)
+        return _page(settings_form=form, status=400)
     before = survey_settings().closing
-    save_survey_settings((form.guidelines.data or "").strip(), form.suggestion_mode.data)
+    save_survey_settings(guidelines, form.suggestion_mode.data)
     save_queue_settings(queue)
     after = survey_settings().closing
     if after != before:

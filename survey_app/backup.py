@@ -169,7 +169,12 @@ class _Checker:
         except ValueError:
             raise self.refuse(key, "is not an ISO 8601 time") from None
         if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
+            try:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            except OverflowError:  # "0001-01-01T00:00:00+14:00" is before the year 1 in UTC
+                raise self.refuse(
+                    key, f"{self.record[key]} is outside the years 1 to 9999 in UTC"
+                ) from None
         if value > self.now:
             raise self.refuse(
                 key,

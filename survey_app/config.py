@@ -113,10 +113,21 @@ def defaults(instance_path: str) -> dict:
         # None: the page says it is unavailable. Admins only, unless DEMO_PUBLIC.
         "DEMO_RUNS": None,
         "DEMO_PUBLIC": False,
-        # An upload's limits: bytes of the file, and pixels (width x height), which
-        # a small file can hold millions of (a decompression bomb).
+        # An upload's limits: bytes of the file, and pixels decoded (width x height; a
+        # JPEG is decoded at 1/2 to 1/8 of its size when the model needs no more), which
+        # a small file can hold millions of (a decompression bomb): 16 megapixels cost
+        # 64 MB while decoded.
         "DEMO_MAX_BYTES": 8 * 1024 * 1024,
-        "DEMO_MAX_PIXELS": 40_000_000,
+        "DEMO_MAX_PIXELS": 16_000_000,
+        # Pictures decoded and classified at once per process; more uploads wait.
+        "DEMO_DECODE_CONCURRENCY": 2,
+        # Uploads per client address ("N per second|minute|hour", the `limits`
+        # package's notation; empty: no limit), counted in DEMO_RATE_LIMIT_STORAGE
+        # (memory:// counts per process; redis://HOST counts across them).
+        "DEMO_RATE_LIMIT": "10 per minute",
+        "DEMO_RATE_LIMIT_STORAGE": "memory://",
         # Where a picture is kept when the uploader ticks "keep"; nothing is otherwise.
+        # No more than DEMO_KEEP_MAX_BYTES in all: past it, a picture is not kept.
         "DEMO_KEEP_DIR": str(instance / "demo_uploads"),
+        "DEMO_KEEP_MAX_BYTES": 100 * 1024 * 1024,
     }

@@ -11,6 +11,7 @@ from flask import current_app, g
 from sqlalchemy import select
 
 from clustering.confidence import ClosingRule
+from survey_app import stored_text
 from survey_app.database import execute
 from survey_app.extensions import db
 from survey_app.models import Meta
@@ -127,7 +128,15 @@ def _store(key: str, value: str) -> None:
         row.value = value
 
 
+def clean_guidelines(guidelines: str | None) -> str:
+    """The guidelines as stored, checked as every stored text is (ValueError)."""
+    return stored_text.clean_text(guidelines, "guidelines", GUIDELINES_MAX) or ""
+
+
 def save_survey_settings(guidelines: str, suggestion_mode: str) -> None:
+    """Store the guidelines and the suggestion mode (both checked first; nothing is
+    stored when one is wrong)."""
+    guidelines = clean_guidelines(guidelines)
     if suggestion_mode not in SUGGESTION_MODES:
         raise ValueError(f"suggestion mode must be one of {', '.join(SUGGESTION_MODES)}")
     for key, value in ((GUIDELINES_KEY, guidelines), (SUGGESTION_KEY, suggestion_mode)):

@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import Row, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from survey_app import class_states
+from survey_app import class_states, stored_text
 from survey_app.database import execute, hierarchy_from_db, require_class
 from survey_app.errors import SurveyError
 from survey_app.extensions import db
@@ -64,25 +64,9 @@ class TooManyVotes(VoteError):
 
 
 def clean_text(text: str | None, what: str = "comment") -> str | None:
-    """A comment or note as stored: trimmed, None when empty; ValueError when
-    too long or holding what not every database can store (NUL bytes, lone
-    surrogates). The one check for the vote path, the decision form and a restore."""
-    if text is None:
-        return None
-    text = text.strip()
-    if len(text) > COMMENT_MAX:
-        raise ValueError(f"a {what} has at most {COMMENT_MAX} characters")
-    if "\x00" in text or not _encodable(text):
-        raise ValueError(f"the {what} holds characters that cannot be stored")
-    return text or None
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    """A comment or note as stored (`stored_text.clean_text`, at most COMMENT_MAX
+    characters): the one check for the vote path, the decision form and a restore."""
+    return stored_text.clean_text(text, what, COMMENT_MAX)
 
 
 def clean_comment(comment: str | None) -> str | None:

@@ -5,6 +5,7 @@ template database built once per session)."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import socket
 import threading
@@ -79,6 +80,18 @@ BROWSER_TESTS = [
         reason="needs /usr/bin/chromium (`apt-get install chromium`; `make test` installs it)",
     ),
 ]
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory) -> Path:
+    """Where the browser tests write their screenshots: a temporary folder, so that the
+    tests change no file of the tree; `make screenshots` sets CIL_SCREENSHOTS to
+    docs/screenshots/ to refresh the README's pictures."""
+    folder = os.environ.get("CIL_SCREENSHOTS")
+    if not folder:
+        return tmp_path_factory.mktemp("screenshots")
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(folder).resolve()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from clustering.dbread import read_label_decisions
 from survey_app.backup import RestoreError, restore_records, write_dump
@@ -270,9 +271,27 @@ def dump_file(tmp_path, *records) -> str:
             4,
             "password_hash",
         ),
+        # werkzeug cannot check these (500 at login), or a check takes seconds: only the
+        # methods and parameters the app writes are restored.
+        *(
+            ({**ALICE, "username": "bob", "password_hash": hostile}, 4, "password_hash")
+            for hostile in (
+                "scrypt:16:8:1$abcd$00ff",
+                "scrypt:16:8:1$abcd$" + "0" * 128,
+                "scrypt:1048576:1:1$abcd$" + "0" * 128,
+                "scrypt:32768:32:15$abcd$" + "0" * 128,
+                "scrypt:32768:8:1$abcd$" + "0" * 64,  # a digest of the wrong length
+                "pbkdf2:shake_128:1000$abcd$" + "0" * 64,
+                "pbkdf2:sha256:99999999$abcd$" + "0" * 64,
+            )
+        ),
         ({**ALICE, "username": "bob", "active": "yes"}, 4, "active"),
         ({**ALICE, "username": "bob", "role": "root"}, 4, "role"),
         ({**ALICE, "username": "bob", "created_at": "2999-01-01T00:00:00"}, 4, "created_at"),
+        # Out of datetime's range once converted to UTC.
+        ({**ALICE, "username": "bob", "created_at": "0001-01-01T00:00:00+14:00"}, 4, "created_at"),
+        ({**ALICE, "username": "bob", "created_at": "9999-12-31T23:59:59-14:00"}, 4, "created_at"),
+        ({**VOTE, "time": "0001-01-01T00:00:00+14:00"}, 4, "time"),
         ({**VOTE, "comment": "x" * 5028 + "\x00"}, 4, "comment"),
         ({**VOTE, "comment": "fine\x00"}, 4, "comment"),
         ({**VOTE, "submission_id": "../" * 72}, 4, "submission_id"),
@@ -380,6 +399,47 @@ def test_restore_keeps_time_zones_and_one_order(tmp_path, app):
 # --- files that hold password hashes are private --------------------------------------
 def mode(path) -> int:
     return path.stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize(
+    "method", ["scrypt", "scrypt:16384:8:1", "pbkdf2", "pbkdf2:sha256:600000", "pbkdf2:sha512:1000"]
+)
+def test_the_hashes_the_app_writes_are_restored(tmp_path, app, method):
+    """Werkzeug's default methods and the settings the README names: a dump of an app
+    configured with any of them restores, and its passwords still work."""
+    password_hash = generate_password_hash("correct horse", method=method)
+    record = {**ALICE, "username": "bob", "password_hash": password_hash}
+    result = app.test_cli_runner().invoke(args=["restore-data", dump_file(tmp_path, record)])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        stored = db.session.scalar(select(User.password_hash).where(User.username == "bob"))
+    assert check_password_hash(stored, "correct horse")
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        "scrypt",
+        "scrypt:65536:8:1",
+        "scrypt:131072:8:1",
+        "scrypt:32768:16:1",
+        "pbkdf2",
+        "pbkdf2:sha512",
+        "pbkdf2:sha256:2000000",
+        "pbkdf2:sha1:1000",
+    ],
+)
+def test_the_app_writes_only_hashes_it_restores(tmp_path, method):
+    """A method whose hashes a restore would refuse stops the app at start; the method's
+    text is read as werkzeug reads it (its hash, made here, agrees)."""
+    from survey_app.accounts import valid_password_hash
+    from survey_app.errors import SurveyError
+
+    if valid_password_hash(generate_password_hash("", method=method)):
+        make_app(tmp_path, PASSWORD_HASH_METHOD=method)
+    else:
+        with pytest.raises(SurveyError, match=f"CIL_PASSWORD_HASH_METHOD '{method}' writes"):
+            make_app(tmp_path, PASSWORD_HASH_METHOD=method)
 
 
 def test_dump_file_is_private(tmp_path, app):

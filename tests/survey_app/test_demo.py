@@ -4,10 +4,14 @@ or torch."""
 
 from __future__ import annotations
 
+import base64
 import io
 import re
+import stat
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +19,8 @@ import pytest
 from PIL import Image
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
+
+from survey_app.errors import SurveyError
 
 from .conftest import add_user, csrf_token, log_in, make_app, make_image_folder, seeded
 from .handmade_classifier import write_handmade_classifier
@@ -150,17 +156,30 @@ def test_a_picture_without_an_image_source_is_explained(tmp_path, small_hierarch
 @pytest.mark.parametrize(
     ("content", "name", "status", "message"),
     [
-        (b"not a picture", "notes.png", 400, "cannot be read as an image"),
-        (picture(fmt="GIF"), "anim.png", 400, "the image is GIF; accepted: JPEG, PNG, WEBP"),
+        (
+            b"not a picture",
+            "notes.png",
+            400,
+            "notes.png cannot be read as an image: it is not a JPEG, PNG or WebP picture",
+        ),
+        (picture()[:300], "cut.png", 400, "cut.png cannot be read as an image: its data is"),
+        (picture(fmt="GIF"), "anim.png", 400, "anim.png is GIF; accepted: JPEG, PNG, WEBP"),
         (picture(fmt="GIF"), "anim.gif", 400, "A JPEG, PNG or WebP picture, please."),
-        (picture(size=(1200, 1000)), "wide.png", 400, "1200 x 1000 pixels, more than the limit"),
+        (
+            picture(size=(1200, 1000)),
+            "wide.png",
+            400,
+            "wide.png has 1200 x 1000 pixels, more than the limit of 1,000,000",
+        ),
         (bytes(3_200_000), "huge.png", 413, "The file is larger than 2.9 MB."),
     ],
 )
 def test_refusals(boss, tmp_path, content, name, status, message):
     response = upload(boss, content, name, keep="y")
     assert response.status_code == status
-    assert message in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert message in page
+    assert "BytesIO" not in page and " at 0x" not in page  # no Python object's repr
     assert not (tmp_path / "kept").exists()
 
 
@@ -221,3 +240,130 @@ def test_the_app_runs_without_onnxruntime_and_torch(tmp_path, demo_runs):
     assert "ONNX Runtime is not installed on the server: pip install -e &#39;.[demo]&#39;" in (
         result.stdout
     )
+
+
+# --- the page's place, its preview, kept files and the demo under load -----------------------
+def test_the_page_is_in_the_admins_nav_and_everyones_when_public(demo_app, boss, small_hierarchy):
+    link = '<a href="/demo/">Demo</a>'
+    annotator = log_in(demo_app.test_client(), add_user(demo_app, "ann"))
+    assert link in boss.get("/").get_data(as_text=True)
+    assert link not in annotator.get("/").get_data(as_text=True)
+    assert link not in demo_app.test_client().get("/classes").get_data(as_text=True)
+    demo_app.config["DEMO_PUBLIC"] = True
+    assert link in annotator.get("/").get_data(as_text=True)
+    assert link in demo_app.test_client().get("/classes").get_data(as_text=True)
+
+
+def test_the_uploaded_picture_is_shown_beside_the_result(boss):
+    response = upload(boss, picture((30, 200, 40), size=(1200, 600), fmt="JPEG"), "field.jpg")
+    page = response.get_data(as_text=True)
+    source = re.search(r'<img class="demo-picture" src="data:image/jpeg;base64,([^"]+)"', page)
+    assert source, page
+    with Image.open(io.BytesIO(base64.b64decode(source.group(1)))) as shown:
+        assert shown.size == (256, 128)
+        red, green, blue = shown.convert("RGB").getpixel((128, 64))
+        assert green > 150 and red < 80 and blue < 80
+    # This answer alone lets a data: picture in; the others keep the app's policy.
+    assert "img-src 'self' data:" in response.headers["Content-Security-Policy"]
+    assert "data:" not in boss.get("/demo/").headers["Content-Security-Policy"]
+
+
+def test_a_large_jpeg_is_decoded_at_the_size_the_page_needs(boss):
+    """24 megapixels against a limit of 1,000,000: read at 1/8, 750 x 500, it passes."""
+    response = upload(boss, picture((230, 30, 30), size=(6000, 4000), fmt="JPEG"), "big.jpg")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert first_rows(response.get_data(as_text=True))[0] == "red things"
+
+
+def test_kept_pictures_are_private_and_within_their_limit(tmp_path, small_hierarchy, demo_runs):
+    first, second = picture((230, 30, 30)), picture((30, 30, 230), size=(400, 300))
+    app = seeded(
+        make_app(
+            tmp_path,
+            DEMO_RUNS=str(demo_runs),
+            DEMO_KEEP_DIR=str(tmp_path / "kept"),
+            DEMO_KEEP_MAX_BYTES=len(first) + len(second) - 1,
+        ),
+        small_hierarchy,
+    )
+    boss = log_in(app.test_client(), add_user(app, "boss", role="admin"))
+    assert "kept as" in upload(boss, first, keep="y").get_data(as_text=True)
+    assert "kept as" in upload(boss, first, keep="y").get_data(as_text=True)  # the same file
+    refused = upload(boss, second, keep="y")
+    assert refused.status_code == 200 and first_rows(refused.get_data(as_text=True))[0] == (
+        "blue things"
+    )
+    assert "not kept: the kept pictures have reached their limit" in refused.get_data(as_text=True)
+    (kept,) = (tmp_path / "kept").iterdir()
+    assert kept.read_bytes() == first
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "kept").stat().st_mode) == 0o700
+
+
+def test_uploads_per_client_are_limited(tmp_path, small_hierarchy, demo_runs):
+    app = seeded(
+        make_app(tmp_path, DEMO_RUNS=str(demo_runs), DEMO_RATE_LIMIT="2 per minute"),
+        small_hierarchy,
+    )
+    boss = log_in(app.test_client(), add_user(app, "boss", role="admin"))
+    assert [upload(boss, picture()).status_code for _ in range(2)] == [200, 200]
+    refused = upload(boss, picture())
+    assert refused.status_code == 429
+    assert "Too many pictures from your address (at most 2 per minute)" in refused.get_data(
+        as_text=True
+    )
+    # Another address is counted apart.
+    other = boss.post(
+        "/demo/",
+        data={"csrf_token": csrf_token(boss, "/demo/"), "run": "colours", "wnid": "n01440764"},
+        environ_base={"REMOTE_ADDR": "192.0.2.7"},
+    )
+    assert other.status_code == 400 and "no image source" in other.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"DEMO_RATE_LIMIT": "often"}, "CIL_DEMO_RATE_LIMIT 'often' is not a rate"),
+        ({"DEMO_DECODE_CONCURRENCY": 0}, "CIL_DEMO_DECODE_CONCURRENCY must be a whole number"),
+        ({"DEMO_KEEP_MAX_BYTES": "lots"}, "CIL_DEMO_KEEP_MAX_BYTES must be a whole number"),
+    ],
+)
+def test_a_limit_that_cannot_be_used_stops_the_app_at_start(tmp_path, setting, message):
+    with pytest.raises(SurveyError, match=message):
+        make_app(tmp_path, **setting)
+
+
+def test_pictures_are_decoded_a_few_at_a_time(demo_app, monkeypatch):
+    """Six uploads at once, DEMO_DECODE_CONCURRENCY 2: never more than two decodes run."""
+    from survey_app import demo
+
+    running, most, lock = [0], [0], threading.Lock()
+    decode = demo.decode
+
+    def counting_decode(*args, **kwargs):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)  # long enough for the other requests to arrive
+        with lock:
+            running[0] -= 1
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(demo, "decode", counting_decode)
+    clients = [
+        log_in(demo_app.test_client(), add_user(demo_app, f"admin{i}", role="admin"))
+        for i in range(6)
+    ]
+    body = [None] * 6
+
+    def post(i: int) -> None:
+        body[i] = upload(clients[i], picture()).status_code
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert body == [200] * 6
+    assert most[0] == demo_app.config["DEMO_DECODE_CONCURRENCY"] == 2
