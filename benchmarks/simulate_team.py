@@ -141,14 +141,18 @@ class QueueSetting:
 def compared_settings(
     targets: Iterable[float],
     hide_first: Iterable[bool],
-    adaptive_votes: tuple[int, int] = ADAPTIVE_VOTES,
+    adaptive_votes: Iterable[tuple[int, int]] = (ADAPTIVE_VOTES,),
 ) -> list[QueueSetting]:
-    """Fixed 3, then the adaptive queue at each target, each with every hide-first choice."""
-    low, high = adaptive_votes
+    """Fixed 3, then the adaptive queue at each (minimum, maximum) and target, each with
+    every hide-first choice."""
     settings = []
     for hide in hide_first:
         settings.append(QueueSetting(FIXED_VOTES, FIXED_VOTES, FIXED_TARGET, hide))
-        settings += [QueueSetting(low, high, target, hide) for target in targets]
+        settings += [
+            QueueSetting(low, high, target, hide)
+            for low, high in adaptive_votes
+            for target in targets
+        ]
     return settings
 
 
@@ -594,9 +598,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--adaptive",
         nargs=2,
         type=int,
-        default=list(ADAPTIVE_VOTES),
+        action="append",
         metavar=("MIN", "MAX"),
-        help="the adaptive queue's minimum and maximum votes per class",
+        help="the adaptive queue's minimum and maximum votes per class; repeat it to "
+        f"compare several (default: {ADAPTIVE_VOTES[0]} {ADAPTIVE_VOTES[1]})",
     )
     parser.add_argument(
         "--hide-first",
@@ -649,8 +654,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--budget must be at least 1")
     if any(not 0.5 < t < 1 for t in args.targets):
         parser.error("--targets must lie strictly between 0.5 and 1")
-    low, high = args.adaptive
-    if not 1 <= low <= high:
+    args.adaptive = [tuple(pair) for pair in args.adaptive or [ADAPTIVE_VOTES]]
+    if any(not 1 <= low <= high for low, high in args.adaptive):
         parser.error("--adaptive needs 1 <= MIN <= MAX")
     return args
 
@@ -668,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     truth = human.labels
     template = seeded_template(hierarchy, args.template_folder)
-    settings = compared_settings(args.targets, HIDE_FIRST[args.hide_first], tuple(args.adaptive))
+    settings = compared_settings(args.targets, HIDE_FIRST[args.hide_first], args.adaptive)
     print(f"code: {code_version()}")
     print(f"truth: {human.describe()}")
     priors = None

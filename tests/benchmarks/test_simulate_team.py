@@ -173,3 +173,13 @@ def test_help_explains_the_options(capsys):
     text = capsys.readouterr().out
     for option in ("--accept", "--targets", "--mixes", "--seeds", "--hide-first", "--budget"):
         assert option in text
+
+
+def test_several_minimum_and_maximum_pairs_are_compared_in_one_run():
+    args = sim.parse_args(["--adaptive", "1", "5", "--adaptive", "2", "4", "--targets", "0.8"])
+    settings = sim.compared_settings(args.targets, (True,), args.adaptive)
+    assert [s.name for s in settings] == ["fixed 3", "adaptive 1-5 @ 0.8", "adaptive 2-4 @ 0.8"]
+    default = sim.parse_args([])
+    assert default.adaptive == [sim.ADAPTIVE_VOTES]
+    with pytest.raises(SystemExit):
+        sim.parse_args(["--adaptive", "3", "2"])
