@@ -41,6 +41,9 @@ Per run (one queue setting, mix and seed), over the 978 scored classes:
   votes that named the truth (taken suggestions included), and the export's estimates
   of their reliability r_a and anchoring q_a (`confidence.team_skills`) against the
   planted chance of taking a shown suggestion;
+- closed at 1 vote: scored classes the queue closed at their first vote (with one vote
+  at least allowed), which no second person saw, and the share of them exported as
+  the truth;
 - ms/vote: the survey's time per vote (next class, shown suggestion, record vote);
   run time: the whole run, seeding the app's caches and the export included.
 
@@ -350,6 +353,8 @@ class RunResult:
     exported: int  # scored classes whose exported label is the truth
     aggregated: int  # scored classes whose label before conflict resolution is the truth
     admin: int  # classes closed at the maximum below the target
+    single: int  # scored classes closed at their first vote: no second opinion
+    single_right: int  # of those, the ones whose exported label is the truth
     survey_seconds: float
     seconds: float
     served_closed: tuple[str, ...] = ()
@@ -369,14 +374,28 @@ def admin_queue(setting: QueueSetting) -> int:
     return db.session.scalar(statement)
 
 
-def score(
-    truth: Mapping[str, str], team: Sequence[Member]
-) -> tuple[int, int, tuple[Estimate, ...]]:
-    """(exported, aggregated, estimates): scored classes whose label is the truth, in the
-    export and before conflict resolution, and each member's skills as the export
-    estimated them."""
+@dataclass(frozen=True)
+class Score:
+    exported: int  # scored classes whose exported label is the truth
+    aggregated: int  # the same before conflict resolution
+    single: int  # scored classes closed at their first vote
+    single_right: int  # of those, exported as the truth
+    estimates: tuple[Estimate, ...]
+
+
+def score(truth: Mapping[str, str], team: Sequence[Member]) -> Score:
+    """How the export compares with the truth, on every scored class and on those closed
+    at their first vote, and each member's skills as the export estimated them."""
     aggregation = current_aggregation()
     before = {wnid: outcome.label for wnid, outcome in aggregation.outcomes.items()}
+    exported = aggregation.resolution.assignment
+    single = [
+        wnid
+        for wnid in db.session.scalars(
+            select(ClassState.class_wnid).where(ClassState.closed, ClassState.votes == 1)
+        )
+        if wnid in truth
+    ]
     skills = aggregation.aggregator.skills_
     counted = aggregation.aggregator.counted_votes_
     estimates = []
@@ -393,9 +412,11 @@ def score(
                 skills.q(member.name),
             )
         )
-    return (
-        agreement(aggregation.resolution.assignment, truth),
+    return Score(
+        agreement(exported, truth),
         agreement(before, truth),
+        len(single),
+        sum(exported.get(wnid) == truth[wnid] for wnid in single),
         tuple(estimates),
     )
 
@@ -432,7 +453,7 @@ def run_once(
             members = add_team(team)
             rng = random.Random(f"votes-{seed}")
             work = work_through_queue(hierarchy, truth, members, rng, budget, on_vote)
-            exported, aggregated, estimates = score(truth, members)
+            scored = score(truth, members)
             admin = admin_queue(setting)
             votes = db.session.scalar(select(func.count()).select_from(Vote))
             db.session.remove()
@@ -446,14 +467,16 @@ def run_once(
         seed=seed,
         classes=len(truth),
         votes=votes,
-        exported=exported,
-        aggregated=aggregated,
+        exported=scored.exported,
+        aggregated=scored.aggregated,
         admin=admin,
+        single=scored.single,
+        single_right=scored.single_right,
         survey_seconds=work.survey_seconds,
         seconds=time.perf_counter() - started,
         served_closed=tuple(work.served_closed),
         served_again=tuple(work.served_again),
-        estimates=estimates,
+        estimates=scored.estimates,
         prior="shipped" if priors is None else "cross-fitted",
     )
 
@@ -482,6 +505,8 @@ TABLE_HEADER = (
     "exported = truth",
     "aggregated = truth",
     "admin",
+    "closed at 1 vote",
+    "of those = truth",
     "ms/vote",
     "run time",
 )
@@ -518,6 +543,12 @@ def table_row(
         f"{100 * mean(r.share(r.exported) for r in runs):.1f} %",
         f"{100 * mean(r.share(r.aggregated) for r in runs):.1f} %",
         f"{mean(r.admin for r in runs):.0f}",
+        f"{mean(r.single for r in runs):.0f}",
+        (
+            f"{100 * sum(r.single_right for r in runs) / sum(r.single for r in runs):.1f} %"
+            if any(r.single for r in runs)
+            else "-"
+        ),
         f"{1000 * sum(r.survey_seconds for r in runs) / max(votes, 1):.1f}",
         f"{mean(r.seconds for r in runs):.0f} s",
     ]

@@ -47,6 +47,7 @@ def test_on_agreeing_annotators_the_adaptive_queue_closes_classes_below_fixed_3s
     # Two agreeing votes reach the target: the third annotator is not needed everywhere.
     assert 2 * adaptive.classes <= adaptive.votes < fixed.votes
     assert adaptive.aggregated == fixed.aggregated == adaptive.classes
+    assert adaptive.single == fixed.single == 0  # two votes at least
 
 
 def test_a_closed_class_is_never_served_again(run):
@@ -149,6 +150,9 @@ def test_the_prior_handed_to_a_run_is_the_one_the_survey_suggests_and_exports_by
     assert towards_truth.aggregated == towards_truth.classes
     towards_root = run(setting, team(accept=1.0), priors=prior_on(small_hierarchy, 0))
     assert towards_root.aggregated == 0
+    # One vote each: every class closed at its first vote, right exactly as often.
+    assert towards_truth.single == towards_truth.single_right == towards_truth.classes
+    assert (towards_root.single, towards_root.single_right) == (towards_root.classes, 0)
     assert (towards_truth.prior, towards_root.prior) == ("cross-fitted", "cross-fitted")
     shipped = run(setting, team(accept=1.0))
     assert shipped.prior == "shipped" and 0 < shipped.aggregated < shipped.classes
