@@ -53,8 +53,8 @@ Per run (one queue setting, mix and seed), over the 978 scored classes:
 
 The seeded database is kept in `$TMPDIR/cil-simulate-team-<hierarchy version>.sqlite3`
 (seeding takes a few seconds; delete the file after a migration), the hierarchy in
-`simulate_annotators.DEFAULT_HIERARCHY`. Figures of one run:
-`benchmarks/results/simulate-team-2026-12-06.md`.
+`simulate_annotators.DEFAULT_HIERARCHY`. Figures: `benchmarks/results/simulate-team-2026-12-06.md`
+(the shipped prior), `benchmarks/results/simulate-team-2026-12-07.md` (cross-fitted).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ from benchmarks.simulate_annotators import (
 from clustering.entry_level import ModelError
 from clustering.hierarchy import Hierarchy
 from clustering.human_labels import read_human_labels
-from clustering.strategies import cross_fitted_priors
+from clustering.strategies import cross_fitted_priors, prior_suggestions
 from survey_app import class_states, create_app, work_queue
 from survey_app.aggregation import current_aggregation
 from survey_app.auth import load_user
@@ -243,21 +243,32 @@ def apply_setting(setting: QueueSetting) -> None:
 
 def held_out_priors(
     template: Path, folder: Path, truth: Mapping[str, str], folds: int
-) -> dict[str, dict[str, float]]:
-    """Every class's prior as `class_states.priors` computes it (the seeded hierarchy and
-    counts of a copy of `template`), but each from a model that never saw its truth."""
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """(cross-fitted, shipped): every class's prior as `class_states.priors` computes it
+    (the seeded hierarchy and counts of a copy of `template`), each from a model that
+    never saw its truth, and the shipped model's, to compare."""
     database = folder / "priors.sqlite3"
     shutil.copyfile(template, database)
     app = survey_app_on(database)
     try:
         with app.app_context():
             priors = cross_fitted_priors(hierarchy_from_db(), recent_word_counts(), truth, folds)
+            shipped = class_states.priors()
             db.session.remove()
             db.engine.dispose()
     finally:
         for path in folder.glob("priors.sqlite3*"):
             path.unlink()
-    return priors
+    return priors, shipped
+
+
+def prior_fit(priors: Mapping[str, Mapping[str, float]], truth: Mapping[str, str]) -> str:
+    """How well a prior knows the truth: its suggestions equal to it, and the mean
+    probability it gives the truth, over the scored classes."""
+    suggested = prior_suggestions(priors)
+    hits = agreement(suggested, truth)
+    mean_p = mean(priors[c].get(label, 0.0) for c, label in truth.items())
+    return f"suggestion = truth on {100 * hits / len(truth):.1f} %, mean P(truth) {mean_p:.3f}"
 
 
 # --- the team at work -------------------------------------------------------------------
@@ -712,7 +723,7 @@ def main(argv: list[str] | None = None) -> int:
         fitting = time.perf_counter()
         try:
             with tempfile.TemporaryDirectory(prefix="cil-simulate-team-") as folder:
-                priors = held_out_priors(template, Path(folder), truth, args.prior_folds)
+                priors, shipped = held_out_priors(template, Path(folder), truth, args.prior_folds)
         except ModelError as exc:
             print(
                 f"cannot cross-fit the prior on this truth: {exc}; try fewer --prior-folds, "
@@ -722,7 +733,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(
             f"prior: cross-fitted, {args.prior_folds} grouped folds "
-            f"({time.perf_counter() - fitting:.0f} s to fit)"
+            f"({time.perf_counter() - fitting:.0f} s to fit): {prior_fit(priors, truth)}; "
+            f"the shipped model's: {prior_fit(shipped, truth)}"
         )
     else:
         print("prior: the shipped model, fitted on the truth")

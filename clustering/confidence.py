@@ -72,12 +72,13 @@ ANCHOR_PSEUDO_VOTES = 10.0  # how many votes' worth the team's share weighs in e
 # votes that the team simulation's annotators took unjudged (benchmarks/simulate_team.py).
 ANCHOR_UNKNOWN = 0.3
 # The closing rule's defaults, chosen by the team simulation with a prior that never saw
-# the truth (benchmarks/results/simulate-team-2026-12-07.md): 1-5 at 0.8 used a third
-# fewer votes than fixed 3 and exported 91.7 % right against fixed 3's 89.9 %.
+# the truth (benchmarks/simulate_team.py; benchmarks/results/simulate-team-2026-12-07.md):
+# 1-5 at 0.8 used 31 % fewer votes than fixed 3 and exported 92.5 % right against 89.9 %.
 DEFAULT_MIN_VOTES = 1
 DEFAULT_MAX_VOTES = 5
 DEFAULT_TARGET = 0.8
-# Votes compared with others' an annotator needs before one vote of theirs closes a class.
+# Votes compared with others' an annotator needs before one vote of theirs closes a class:
+# their r_a then rests 80 % on their own votes (RELIABILITY_PRIOR weighs 5).
 KNOWN_AFTER = 20
 
 

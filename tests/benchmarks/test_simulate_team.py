@@ -128,7 +128,9 @@ def test_the_command_cross_fits_the_prior_by_default(small_hierarchy, template, 
     argv = ["--hierarchy", str(hierarchy_file), "--truth", str(truth_file), "--seeds", "0"]
     argv += ["--targets", "0.9", "--annotators", "3", "--template-folder", str(template.parent)]
     assert sim.main(argv) == 0
-    assert "prior: cross-fitted, 2 grouped folds" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "prior: cross-fitted, 2 grouped folds" in printed
+    assert "the shipped model's: suggestion = truth on" in printed
 
 
 def prior_on(hierarchy, position: int) -> dict[str, dict[str, float]]:
@@ -187,3 +189,10 @@ def test_several_minimum_and_maximum_pairs_are_compared_in_one_run():
     assert default.adaptive == [sim.ADAPTIVE_VOTES]
     with pytest.raises(SystemExit):
         sim.parse_args(["--adaptive", "3", "2"])
+
+
+def test_a_priors_fit_to_the_truth_is_its_suggestions_and_the_truths_probability():
+    priors = {"c1": {"a": 0.7, "b": 0.3}, "c2": {"a": 0.4, "b": 0.6}}
+    assert sim.prior_fit(priors, {"c1": "a", "c2": "a"}) == (
+        "suggestion = truth on 50.0 %, mean P(truth) 0.550"
+    )
