@@ -9,6 +9,14 @@ deciding what each annotator sees, `class_states.shown_suggestion` whether the
 model's suggestion is shown, `votes.record_vote` recording the vote and rewriting the
 class's state, and `aggregation.current_aggregation` the export at the end.
 
+The model's prior: the shipped entry-level model was fitted on the published labels
+that score the runs, so it agrees with that truth more often than with a new team's
+labels, and flatters every setting that leans on it. By default (`--prior
+cross-fitted`) each class's prior and suggestion come instead from a model fitted
+without its label (`strategies.cross_fitted_priors`: grouped folds, `--prior-folds`),
+handed to the survey in place of `class_states.priors`, which the queue, the shown
+suggestion and the export all read; `--prior shipped` keeps the shipped model.
+
 The team: `--annotators` simulated annotators with the noise rates of a mix of
 `simulate_annotators.MIXES` (the same error model: mostly one or two steps along the
 chain) and a pace each (a fast one asks for work up to four times as often as a slow
@@ -29,6 +37,13 @@ Per run (one queue setting, mix and seed), over the 978 scored classes:
 - admin: the classes closed at the maximum below the target (`class_states`:
   votes >= max and confidence < target), which go to the admin's queue; for fixed 3
   against `FIXED_TARGET`, the app's default;
+- reliability: per annotator, their planted accuracy (1 - noise), the share of their
+  votes that named the truth (taken suggestions included), and the export's estimates
+  of their reliability r_a and anchoring q_a (`confidence.team_skills`) against the
+  planted chance of taking a shown suggestion;
+- closed at 1 vote: scored classes the queue closed at their first vote (with one vote
+  at least allowed), which no second person saw, and the share of them exported as
+  the truth;
 - ms/vote: the survey's time per vote (next class, shown suggestion, record vote);
   run time: the whole run, seeding the app's caches and the export included.
 
@@ -38,13 +53,14 @@ Per run (one queue setting, mix and seed), over the 978 scored classes:
 
 The seeded database is kept in `$TMPDIR/cil-simulate-team-<hierarchy version>.sqlite3`
 (seeding takes a few seconds; delete the file after a migration), the hierarchy in
-`simulate_annotators.DEFAULT_HIERARCHY`. Figures of one run:
-`benchmarks/results/simulate-team-2026-12-06.md`.
+`simulate_annotators.DEFAULT_HIERARCHY`. Figures: `benchmarks/results/simulate-team-2026-12-06.md`
+(the shipped prior), `benchmarks/results/simulate-team-2026-12-07.md` (cross-fitted).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import random
 import shutil
@@ -55,6 +71,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean as mean
+from unittest import mock
 
 from flask import Flask
 from flask_migrate import upgrade
@@ -70,12 +87,15 @@ from benchmarks.simulate_annotators import (
     mix_annotators,
     wrong_label,
 )
+from clustering.entry_level import ModelError
 from clustering.hierarchy import Hierarchy
 from clustering.human_labels import read_human_labels
+from clustering.strategies import cross_fitted_priors, prior_suggestions
 from survey_app import class_states, create_app, work_queue
 from survey_app.aggregation import current_aggregation
 from survey_app.auth import load_user
-from survey_app.counts import fill_search_counts
+from survey_app.counts import fill_search_counts, recent_word_counts
+from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
 from survey_app.models import ClassState, User, Vote
 from survey_app.seeding import seed_hierarchy
@@ -94,6 +114,10 @@ ADAPTIVE_VOTES = (2, 5)  # the adaptive queue's minimum and maximum, by default
 PACES = (0.5, 2.0)  # each annotator's relative pace, drawn evenly from this range
 COUNT_PROVIDER = "wordfreq"  # offline, as the tests seed
 DEFAULT_TEMPLATE_FOLDER = Path(tempfile.gettempdir())
+PRIORS = ("cross-fitted", "shipped")  # see the module's docstring
+# Grouped folds of the cross-fitted prior: each model sees half the labels, a harder
+# test than the shipped model's five folds (held-out agreement 66.6 % against 66.1 %).
+DEFAULT_PRIOR_FOLDS = 2
 
 
 @dataclass(frozen=True)
@@ -120,14 +144,18 @@ class QueueSetting:
 def compared_settings(
     targets: Iterable[float],
     hide_first: Iterable[bool],
-    adaptive_votes: tuple[int, int] = ADAPTIVE_VOTES,
+    adaptive_votes: Iterable[tuple[int, int]] = (ADAPTIVE_VOTES,),
 ) -> list[QueueSetting]:
-    """Fixed 3, then the adaptive queue at each target, each with every hide-first choice."""
-    low, high = adaptive_votes
+    """Fixed 3, then the adaptive queue at each (minimum, maximum) and target, each with
+    every hide-first choice."""
     settings = []
     for hide in hide_first:
         settings.append(QueueSetting(FIXED_VOTES, FIXED_VOTES, FIXED_TARGET, hide))
-        settings += [QueueSetting(low, high, target, hide) for target in targets]
+        settings += [
+            QueueSetting(low, high, target, hide)
+            for low, high in adaptive_votes
+            for target in targets
+        ]
     return settings
 
 
@@ -213,6 +241,36 @@ def apply_setting(setting: QueueSetting) -> None:
     save_queue_settings(values)
 
 
+def held_out_priors(
+    template: Path, folder: Path, truth: Mapping[str, str], folds: int
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """(cross-fitted, shipped): every class's prior as `class_states.priors` computes it
+    (the seeded hierarchy and counts of a copy of `template`), each from a model that
+    never saw its truth, and the shipped model's, to compare."""
+    database = folder / "priors.sqlite3"
+    shutil.copyfile(template, database)
+    app = survey_app_on(database)
+    try:
+        with app.app_context():
+            priors = cross_fitted_priors(hierarchy_from_db(), recent_word_counts(), truth, folds)
+            shipped = class_states.priors()
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        for path in folder.glob("priors.sqlite3*"):
+            path.unlink()
+    return priors, shipped
+
+
+def prior_fit(priors: Mapping[str, Mapping[str, float]], truth: Mapping[str, str]) -> str:
+    """How well a prior knows the truth: its suggestions equal to it, and the mean
+    probability it gives the truth, over the scored classes."""
+    suggested = prior_suggestions(priors)
+    hits = agreement(suggested, truth)
+    mean_p = mean(priors[c].get(label, 0.0) for c, label in truth.items())
+    return f"suggestion = truth on {100 * hits / len(truth):.1f} %, mean P(truth) {mean_p:.3f}"
+
+
 # --- the team at work -------------------------------------------------------------------
 def choose_label(
     member: Member, chain: Sequence[str], truth: str, shown: str | None, rng: random.Random
@@ -284,6 +342,19 @@ def check_served(class_wnid: str, voted_by_member: set[str], work: Work) -> None
 
 # --- scoring ----------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Estimate:
+    """One member's planted skills against what the export estimated of them."""
+
+    name: str
+    planted: float  # 1 - noise: the chance that a vote of their own names the truth
+    accept: float  # the planted chance of taking a shown suggestion unjudged
+    votes: int  # their votes on scored classes
+    truth_share: float  # the share of those votes that named the truth
+    reliability: float  # r_a, as the export estimated it
+    anchoring: float  # q_a, as the export estimated it
+
+
+@dataclass(frozen=True)
 class RunResult:
     setting: QueueSetting
     mix: str
@@ -293,10 +364,14 @@ class RunResult:
     exported: int  # scored classes whose exported label is the truth
     aggregated: int  # scored classes whose label before conflict resolution is the truth
     admin: int  # classes closed at the maximum below the target
+    single: int  # scored classes closed at their first vote: no second opinion
+    single_right: int  # of those, the ones whose exported label is the truth
     survey_seconds: float
     seconds: float
     served_closed: tuple[str, ...] = ()
     served_again: tuple[str, ...] = ()
+    estimates: tuple[Estimate, ...] = ()
+    prior: str = "shipped"
 
     def share(self, agreed: int) -> float:
         return agreed / self.classes
@@ -310,12 +385,51 @@ def admin_queue(setting: QueueSetting) -> int:
     return db.session.scalar(statement)
 
 
-def score(truth: Mapping[str, str]) -> tuple[int, int]:
-    """(exported, aggregated): scored classes whose label is the truth, in the export
-    and before conflict resolution."""
+@dataclass(frozen=True)
+class Score:
+    exported: int  # scored classes whose exported label is the truth
+    aggregated: int  # the same before conflict resolution
+    single: int  # scored classes closed at their first vote
+    single_right: int  # of those, exported as the truth
+    estimates: tuple[Estimate, ...]
+
+
+def score(truth: Mapping[str, str], team: Sequence[Member]) -> Score:
+    """How the export compares with the truth, on every scored class and on those closed
+    at their first vote, and each member's skills as the export estimated them."""
     aggregation = current_aggregation()
     before = {wnid: outcome.label for wnid, outcome in aggregation.outcomes.items()}
-    return agreement(aggregation.resolution.assignment, truth), agreement(before, truth)
+    exported = aggregation.resolution.assignment
+    single = [
+        wnid
+        for wnid in db.session.scalars(
+            select(ClassState.class_wnid).where(ClassState.closed, ClassState.votes == 1)
+        )
+        if wnid in truth
+    ]
+    skills = aggregation.aggregator.skills_
+    counted = aggregation.aggregator.counted_votes_
+    estimates = []
+    for member in team:
+        scored = [v for v in counted if v.annotator == member.name and v.wnid in truth]
+        estimates.append(
+            Estimate(
+                member.name,
+                1 - member.annotator.noise,
+                member.accept,
+                len(scored),
+                sum(v.label == truth[v.wnid] for v in scored) / max(len(scored), 1),
+                skills.r(member.name),
+                skills.q(member.name),
+            )
+        )
+    return Score(
+        agreement(exported, truth),
+        agreement(before, truth),
+        len(single),
+        sum(exported.get(wnid) == truth[wnid] for wnid in single),
+        tuple(estimates),
+    )
 
 
 def run_once(
@@ -329,21 +443,28 @@ def run_once(
     seed: int = 0,
     budget: int | None = None,
     on_vote: Callable[[], None] = lambda: None,
+    priors: Mapping[str, Mapping[str, float]] | None = None,
 ) -> RunResult:
     """One setting on a fresh copy of the seeded database (and a fresh app, so no cache
-    outlives its run)."""
+    outlives its run); `priors` (class -> candidate -> probability) in place of the
+    shipped model's, for the queue, the shown suggestion and the export alike."""
     started = time.perf_counter()
     database = folder / "run.sqlite3"
     # copyfile keeps the target's owner-only mode (database._create_private)
     shutil.copyfile(template, database)
     app = survey_app_on(database)
+    replaced = (
+        mock.patch.object(class_states, "priors", lambda: priors)
+        if priors is not None
+        else contextlib.nullcontext()
+    )
     try:
-        with app.app_context():
+        with app.app_context(), replaced:
             apply_setting(setting)
             members = add_team(team)
             rng = random.Random(f"votes-{seed}")
             work = work_through_queue(hierarchy, truth, members, rng, budget, on_vote)
-            exported, aggregated = score(truth)
+            scored = score(truth, members)
             admin = admin_queue(setting)
             votes = db.session.scalar(select(func.count()).select_from(Vote))
             db.session.remove()
@@ -357,13 +478,17 @@ def run_once(
         seed=seed,
         classes=len(truth),
         votes=votes,
-        exported=exported,
-        aggregated=aggregated,
+        exported=scored.exported,
+        aggregated=scored.aggregated,
         admin=admin,
+        single=scored.single,
+        single_right=scored.single_right,
         survey_seconds=work.survey_seconds,
         seconds=time.perf_counter() - started,
         served_closed=tuple(work.served_closed),
         served_again=tuple(work.served_again),
+        estimates=scored.estimates,
+        prior="shipped" if priors is None else "cross-fitted",
     )
 
 
@@ -391,6 +516,8 @@ TABLE_HEADER = (
     "exported = truth",
     "aggregated = truth",
     "admin",
+    "closed at 1 vote",
+    "of those = truth",
     "ms/vote",
     "run time",
 )
@@ -427,9 +554,52 @@ def table_row(
         f"{100 * mean(r.share(r.exported) for r in runs):.1f} %",
         f"{100 * mean(r.share(r.aggregated) for r in runs):.1f} %",
         f"{mean(r.admin for r in runs):.0f}",
+        f"{mean(r.single for r in runs):.0f}",
+        (
+            f"{100 * sum(r.single_right for r in runs) / sum(r.single for r in runs):.1f} %"
+            if any(r.single for r in runs)
+            else "-"
+        ),
         f"{1000 * sum(r.survey_seconds for r in runs) / max(votes, 1):.1f}",
         f"{mean(r.seconds for r in runs):.0f} s",
     ]
+
+
+ESTIMATE_HEADER = (
+    "mix",
+    "setting",
+    "annotator",
+    "planted 1 - noise",
+    "votes",
+    "named the truth",
+    "estimated r",
+    "planted accept",
+    "estimated q",
+)
+
+
+def estimates_table(results: Sequence[RunResult]) -> str:
+    """A row per mix, setting and member: planted skills against the export's estimates,
+    each figure the mean over the seeds."""
+    groups: dict[tuple[str, QueueSetting, str], list[Estimate]] = {}
+    for result in results:
+        for estimate in result.estimates:
+            groups.setdefault((result.mix, result.setting, estimate.name), []).append(estimate)
+    lines = ["| " + " | ".join(ESTIMATE_HEADER) + " |", "|" + "---|" * len(ESTIMATE_HEADER)]
+    for (mix, setting, name), estimates in groups.items():
+        cells = [
+            mix,
+            setting.name,
+            name,
+            f"{mean(e.planted for e in estimates):.2f}",
+            f"{mean(e.votes for e in estimates):.0f}",
+            f"{mean(e.truth_share for e in estimates):.2f}",
+            f"{mean(e.reliability for e in estimates):.2f}",
+            f"{mean(e.accept for e in estimates):.2f}",
+            f"{mean(e.anchoring for e in estimates):.2f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def queue_faults(results: Sequence[RunResult]) -> list[str]:
@@ -470,9 +640,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--adaptive",
         nargs=2,
         type=int,
-        default=list(ADAPTIVE_VOTES),
+        action="append",
         metavar=("MIN", "MAX"),
-        help="the adaptive queue's minimum and maximum votes per class",
+        help="the adaptive queue's minimum and maximum votes per class; repeat it to "
+        f"compare several (default: {ADAPTIVE_VOTES[0]} {ADAPTIVE_VOTES[1]})",
     )
     parser.add_argument(
         "--hide-first",
@@ -488,6 +659,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         default=DEFAULT_ACCEPT,
         help="each annotator's chance of taking a shown suggestion without judging it",
+    )
+    parser.add_argument(
+        "--prior",
+        choices=PRIORS,
+        default=PRIORS[0],
+        help="the model's prior and suggestion: each class's from a model fitted without "
+        "its truth label (cross-fitted), or the shipped model, fitted on the truth itself",
+    )
+    parser.add_argument(
+        "--prior-folds",
+        type=int,
+        default=DEFAULT_PRIOR_FOLDS,
+        help="grouped folds of the cross-fitted prior (a label's classes in one fold)",
     )
     parser.add_argument(
         "--budget",
@@ -506,12 +690,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--annotators must be at least {FIXED_VOTES}, for fixed {FIXED_VOTES}")
     if not 0 <= args.accept <= 1:
         parser.error("--accept must lie between 0 and 1")
+    if args.prior_folds < 2:
+        parser.error("--prior-folds must be at least 2")
     if args.budget is not None and args.budget < 1:
         parser.error("--budget must be at least 1")
     if any(not 0.5 < t < 1 for t in args.targets):
         parser.error("--targets must lie strictly between 0.5 and 1")
-    low, high = args.adaptive
-    if not 1 <= low <= high:
+    args.adaptive = [tuple(pair) for pair in args.adaptive or [ADAPTIVE_VOTES]]
+    if any(not 1 <= low <= high for low, high in args.adaptive):
         parser.error("--adaptive needs 1 <= MIN <= MAX")
     return args
 
@@ -529,16 +715,38 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     truth = human.labels
     template = seeded_template(hierarchy, args.template_folder)
-    settings = compared_settings(args.targets, HIDE_FIRST[args.hide_first], tuple(args.adaptive))
+    settings = compared_settings(args.targets, HIDE_FIRST[args.hide_first], args.adaptive)
     print(f"code: {code_version()}")
     print(f"truth: {human.describe()}")
+    priors = None
+    if args.prior == "cross-fitted":
+        fitting = time.perf_counter()
+        try:
+            with tempfile.TemporaryDirectory(prefix="cil-simulate-team-") as folder:
+                priors, shipped = held_out_priors(template, Path(folder), truth, args.prior_folds)
+        except ModelError as exc:
+            print(
+                f"cannot cross-fit the prior on this truth: {exc}; try fewer --prior-folds, "
+                "a truth with more labels, or --prior shipped",
+                file=sys.stderr,
+            )
+            return 1
+        print(
+            f"prior: cross-fitted, {args.prior_folds} grouped folds "
+            f"({time.perf_counter() - fitting:.0f} s to fit): {prior_fit(priors, truth)}; "
+            f"the shipped model's: {prior_fit(shipped, truth)}"
+        )
+    else:
+        print("prior: the shipped model, fitted on the truth")
     print(
         f"{args.annotators} annotators, accept {args.accept:g}, seeds "
         f"{' '.join(map(str, args.seeds))}, budget {args.budget or 'none'}"
     )
-    results = run_all(args, hierarchy, truth, template, settings)
+    results = run_all(args, hierarchy, truth, template, settings, priors)
     print()
     print(markdown_table(results))
+    print()
+    print(estimates_table(results))
     print()
     for line in queue_faults(results) or ["the queue served no closed or already voted class"]:
         print(line)
@@ -552,6 +760,7 @@ def run_all(
     truth: Mapping[str, str],
     template: Path,
     settings: Sequence[QueueSetting],
+    priors: Mapping[str, Mapping[str, float]] | None = None,
 ) -> list[RunResult]:
     runs = [(mix, seed, s) for mix in args.mixes for seed in args.seeds for s in settings]
     results = []
@@ -574,6 +783,7 @@ def run_all(
                     seed,
                     args.budget,
                     votes.update,
+                    priors,
                 )
             results.append(result)
     return results

@@ -20,14 +20,21 @@ uneven depths cause and builds a CIL through the same writer as the votes.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
 from clustering.cil import CIL, build_cil, normalize_name
 from clustering.conflicts import Resolution, resolve_conflicts
-from clustering.entry_level import EntryLevelModel, familiarities, load_default_model
+from clustering.entry_level import (
+    L2_GRID,
+    EntryLevelModel,
+    familiarities,
+    fit_model,
+    grouped_folds,
+    load_default_model,
+)
 from clustering.familiarity import Familiarity, terms_for_synset
 from clustering.hierarchy import Hierarchy
 from clustering.popularity import CountProvider
@@ -38,6 +45,7 @@ __all__ = [
     "TOO_GENERAL",
     "StrategyResult",
     "assignment_result",
+    "cross_fitted_priors",
     "depth_assignment",
     "entry_level_assignment",
     "entry_level_priors",
@@ -234,6 +242,40 @@ def entry_level_priors(
     familiarity = familiarities(hierarchy, by_term)
     chosen = model or _default_model()
     return {c.wnid: chosen.probabilities(hierarchy, c.wnid, familiarity) for c in hierarchy.classes}
+
+
+def cross_fitted_priors(
+    hierarchy: Hierarchy,
+    counts: Mapping[str, int | None] | CountProvider,
+    labels: Mapping[str, str],
+    folds: int = 5,
+    seed: int = 0,
+    l2_grid: Sequence[float] = L2_GRID,
+) -> dict[str, dict[str, float]]:
+    """`entry_level_priors` where no class's prior saw its own label: the classes whose
+    label (in `labels`) lies on their chain are dealt into `folds` grouped folds
+    (`grouped_folds`: a label's classes all in one), and each fold's classes get the
+    prior of a model fitted, as `fit_model` fits the shipped one, on the other folds.
+    Other classes keep the shipped model's prior, which never saw a label of theirs.
+
+    Why: judging the survey against the labels the shipped model was fitted on lets the
+    prior agree with the truth more often than it would with a new team's labels; the
+    team simulation (benchmarks/simulate_team.py) scores its runs with these instead."""
+    by_term = _by_term(hierarchy, counts)
+    familiarity = familiarities(hierarchy, by_term)
+    priors = entry_level_priors(hierarchy, by_term)
+    usable = [
+        c.wnid
+        for c in hierarchy.classes
+        if c.wnid in labels and labels[c.wnid] in hierarchy.chain_wnids(c.wnid)
+    ]
+    parts = grouped_folds(usable, labels, folds, seed)
+    for i, held in enumerate(parts):
+        train = {c: labels[c] for j, part in enumerate(parts) if j != i for c in part}
+        model = fit_model(hierarchy, train, familiarity, l2_grid, seed=seed)
+        for c in held:
+            priors[c] = model.probabilities(hierarchy, c, familiarity)
+    return priors
 
 
 def prior_suggestions(priors: Mapping[str, Mapping[str, float]]) -> dict[str, str]:

@@ -133,7 +133,9 @@ def refresh(class_wnid: str, rule: ClosingRule | None = None) -> None:
     """Rewrite the class's row from its counted votes, in the caller's transaction."""
     rule = rule or survey_settings().closing
     votes = class_votes(class_wnid)
-    believed = class_belief(class_wnid, votes)
+    team = skills()
+    believed = class_belief(class_wnid, votes, team)
+    leaders = [v.annotator for v in votes if v.label == believed.leader]
     values = {
         "wnid": class_wnid,
         "n_votes": len(votes),
@@ -141,7 +143,7 @@ def refresh(class_wnid: str, rule: ClosingRule | None = None) -> None:
         "confidence": believed.confidence if votes else 0.0,
         "closed": bool(votes)
         and rule.closed(
-            len(votes), believed.confidence, sum(v.label == believed.leader for v in votes)
+            len(votes), believed.confidence, len(leaders), all(map(team.known, leaders))
         ),
         "now": utcnow(),
     }

@@ -20,7 +20,7 @@ from flask_migrate import upgrade
 from sqlalchemy import distinct, func, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from clustering.aggregate import AGGREGATORS, DEFAULT_MIN_VOTES, DEFAULT_TIE_BREAK, TIE_BREAKS
+from clustering.aggregate import AGGREGATORS, DEFAULT_TIE_BREAK, TIE_BREAKS
 from clustering.cil import dumps_cil
 from clustering.conflicts import DEFAULT_POLICY, POLICIES
 from clustering.errors import ClusteringError
@@ -239,9 +239,8 @@ def export_votes_command(file: str, decisions_file: str | None) -> None:
 @click.option(
     "--min-votes",
     type=click.IntRange(min=1),
-    default=DEFAULT_MIN_VOTES,
-    show_default=True,
-    help="votes a class needs; with fewer it keeps its own label",
+    help="votes a class needs; with fewer it keeps its own label (default: the fewest "
+    "votes the queue closes a class with, as the review's download)",
 )
 @click.option(
     "--conflicts",
@@ -269,7 +268,7 @@ def export_votes_command(file: str, decisions_file: str | None) -> None:
 def export_cil_command(
     file: str,
     flat: bool,
-    min_votes: int,
+    min_votes: int | None,
     conflicts: str,
     weighting: str,
     tie_break: str,

@@ -12,6 +12,7 @@ import pytest
 
 from clustering.confidence import (
     ANCHOR_UNKNOWN,
+    KNOWN_AFTER,
     PRIOR_MIX,
     RELIABILITY_PRIOR,
     ClosingRule,
@@ -103,6 +104,31 @@ def test_the_closing_rule():
     assert not rule.closed(4, 0.7, 3)
     assert rule.closed(5, 0.4, 2) and rule.unsure(5, 0.4)  # the most votes: the admin's
     assert not rule.unsure(5, 0.9)
+
+
+def test_one_vote_closes_a_class_only_by_an_annotator_whose_reliability_is_measured():
+    rule = ClosingRule(1, 5, 0.8)
+    assert rule.closed(1, 0.9, 1) and not rule.closed(1, 0.9, 1, lone_voter_known=False)
+    assert not rule.closed(1, 0.7, 1)  # known, but not confident enough
+    # Two votes for the leader need no known annotator; nor does the most votes.
+    assert rule.closed(2, 0.9, 2, lone_voter_known=False)
+    assert rule.closed(5, 0.4, 1, lone_voter_known=False)
+    # With two votes at least a lone leader never closes early, known or not.
+    assert not ClosingRule(2, 5, 0.8).closed(3, 0.95, 1)
+
+
+def test_an_annotator_is_known_once_enough_of_their_votes_were_compared():
+    # "a" and "b" vote together on KNOWN_AFTER classes; "c" joins them on one fewer, and
+    # "d" votes alone: nothing of theirs is compared with anyone's.
+    votes = []
+    for number in range(KNOWN_AFTER):
+        for name in ("a", "b") + (("c",) if number else ()):
+            votes.append(vote(name, "dog", wnid=f"c{number}"))
+    votes.append(vote("d", "dog", wnid="alone"))
+    learned = team_skills(votes)
+    assert learned.judged == {"a": KNOWN_AFTER, "b": KNOWN_AFTER, "c": KNOWN_AFTER - 1, "d": 0}
+    assert learned.known("a") and learned.known("b")
+    assert not learned.known("c") and not learned.known("d") and not learned.known("new")
 
 
 @pytest.mark.parametrize(

@@ -8,13 +8,18 @@ import pytest
 
 from clustering.cil import read_cil
 from clustering.cli import main
+from clustering.entry_level import familiarities, fit_model, grouped_folds
+from clustering.popularity import get_provider
 from clustering.strategies import (
     TOO_GENERAL,
+    cross_fitted_priors,
     depth_assignment,
+    entry_level_priors,
     popularity_assignment,
     strategy_cil,
     suggest_label,
     synset_counts,
+    term_counts,
 )
 from clustering.validate import validate_cil, validate_file
 
@@ -22,17 +27,22 @@ from .toy_hierarchy import toy_hierarchy
 from .wnids import (
     ANIMAL,
     BIRD,
+    BRAMBLING,
     BUS,
     CANINE,
     CRANE_BIRD,
+    CRANE_MACHINE,
     CYPRINID,
     DALMATIAN,
     DOG,
+    FISH,
+    GOLDFISH,
     OSTRICH,
     PUG,
     RATITE,
     SCHOOL_BUS,
     TENCH,
+    TROLLEYBUS,
 )
 
 # Counts are per word and shared among the word's senses: the bird is the second sense of
@@ -203,3 +213,26 @@ def test_strategies_on_imagenet(imagenet_hierarchy, imagenet_hierarchy_file, tmp
         assert len(cil.classes) == 1000
         assert validate_cil(cil, imagenet_hierarchy).ok
     print("\n" + "\n".join(figures))
+
+
+def test_a_cross_fitted_prior_comes_from_a_model_that_never_saw_its_label(small_hierarchy):
+    by_term = term_counts(small_hierarchy, get_provider("wordfreq"))
+    familiarity = familiarities(small_hierarchy, by_term)
+    labels = {DALMATIAN: DOG, PUG: DOG, TENCH: FISH, GOLDFISH: FISH, OSTRICH: BIRD}
+    labels |= {BRAMBLING: BIRD, CRANE_BIRD: BIRD, SCHOOL_BUS: BUS}
+    labels |= {CRANE_MACHINE: CRANE_MACHINE, TROLLEYBUS: DOG}  # dog is off its chain
+    priors = cross_fitted_priors(small_hierarchy, by_term, labels, folds=2, l2_grid=(1.0,))
+    usable = [c.wnid for c in small_hierarchy.classes if c.wnid != TROLLEYBUS]
+    folds = grouped_folds(usable, labels, 2)
+    for held in folds:
+        trained = {c: labels[c] for c in usable if c not in held}
+        # A label's classes are all held out together: no class of the training part
+        # shares a held-out class's label.
+        assert not {labels[c] for c in held} & set(trained.values())
+        model = fit_model(small_hierarchy, trained, familiarity, (1.0,))
+        for c in held:
+            expected = model.probabilities(small_hierarchy, c, familiarity)
+            assert priors[c] == pytest.approx(expected), c
+    # A class whose label is off its chain was never a training example: the shipped prior.
+    assert priors[TROLLEYBUS] == entry_level_priors(small_hierarchy, by_term)[TROLLEYBUS]
+    assert set(priors) == {c.wnid for c in small_hierarchy.classes}

@@ -264,7 +264,7 @@ def test_progress_bars(app):
         user_id = db.session.scalar(select(func.min(Vote.annotator_id)))
         assert work_queue.progress(user_id).as_dict() == {
             "annotator": {"voted": 2, "total": 10},
-            "team": {"complete": 2, "total": 10, "min_votes": 2, "max_votes": 5, "target": 0.8},
+            "team": {"complete": 2, "total": 10, "min_votes": 1, "max_votes": 5, "target": 0.8},
         }
 
 

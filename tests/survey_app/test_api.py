@@ -39,7 +39,7 @@ def test_me_progress_and_next(annotator):
     assert me["username"] == "ann" and me["role"] == "annotator" and me["csrf_token"]
     assert annotator.get("/api/progress").get_json() == {
         "annotator": {"voted": 0, "total": 10},
-        "team": {"complete": 0, "total": 10, "min_votes": 2, "max_votes": 5, "target": 0.8},
+        "team": {"complete": 0, "total": 10, "min_votes": 1, "max_votes": 5, "target": 0.8},
     }
     assert annotator.get("/api/next").get_json() == {"class": TENCH, "url": f"/api/classes/{TENCH}"}
 

@@ -30,6 +30,7 @@ PUG, DALMATIAN, OSTRICH, BRAMBLING, CRANE_BIRD = (
     "n02012849",
 )
 DOG, BIRD, MAMMAL = "n02084071", "n01503061", "n01861778"
+TROLLEYBUS, BUS = "n04487081", "n02924116"
 START = datetime(2024, 5, 1, 12, 0)  # the database keeps naive UTC times
 
 # (annotator, class, label) in the order they were cast
@@ -322,3 +323,21 @@ def test_export_votes_writes_label_decisions(corvid_app, tmp_path, corvids):
         "bird",
         "corvids are birds",
     )
+
+
+def test_the_shell_export_decides_classes_by_the_queues_fewest_votes(voted, runner, tmp_path):
+    # One vote on the trolleybus: with the survey's default (one vote at least) the queue
+    # may close it, and the export counts it as decided, as the review's download does.
+    with voted.app_context():
+        cat = db.session.scalar(select(User.id).where(User.username == "cat"))
+        db.session.add(VoteRow(annotator_id=cat, class_wnid=TROLLEYBUS, synset_wnid=BUS))
+        db.session.commit()
+    statuses = {}
+    for extra in ([], ["--min-votes", "2"]):
+        report = tmp_path / "report.json"
+        result = runner.invoke(
+            args=["export-cil", str(tmp_path / "cil.json"), "--report", str(report), *extra]
+        )
+        assert result.exit_code == 0, result.output
+        statuses[len(extra)] = json.loads(report.read_text())["classes"][TROLLEYBUS]["status"]
+    assert statuses == {0: "voted", 2: "undecided"}

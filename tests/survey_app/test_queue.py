@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import select
 
+from clustering import confidence
 from survey_app import class_states, create_app, work_queue
 from survey_app.database import hierarchy_from_db
 from survey_app.errors import SurveyError
@@ -68,7 +69,7 @@ def test_a_started_class_comes_before_a_new_one(app):
 
 def test_agreeing_votes_close_a_class_and_disagreeing_ones_go_on_to_the_maximum(app):
     cast(app, "ann", {TENCH: TENCH})
-    assert not state(app, TENCH).closed  # one vote is below the minimum of 2
+    assert not state(app, TENCH).closed  # one vote, by an annotator not yet known
     cast(app, "bob", {TENCH: TENCH})
     closed = state(app, TENCH)
     assert closed.closed and closed.votes == 2 and closed.confidence >= 0.8
@@ -178,8 +179,32 @@ def test_progress_counts_closed_classes(app):
     with app.app_context():
         assert work_queue.progress(ann).as_dict() == {
             "annotator": {"voted": 2, "total": 10},
-            "team": {"complete": 1, "total": 10, "min_votes": 2, "max_votes": 5, "target": 0.8},
+            "team": {"complete": 1, "total": 10, "min_votes": 1, "max_votes": 5, "target": 0.8},
         }
+
+
+def test_one_vote_closes_a_class_once_its_annotator_is_known(app, monkeypatch):
+    # Known after two votes compared with others', and the skills read at every vote, so
+    # that ten classes show it.
+    monkeypatch.setattr(confidence, "KNOWN_AFTER", 2)
+    monkeypatch.setattr(class_states, "SKILLS_REFRESH_VOTES", 1)
+    every = classes(app)
+    with app.app_context():
+        values = {"MIN_VOTES": 1, "MAX_VOTES": 5, "TARGET_CONFIDENCE": 0.6}
+        save_queue_settings(values | {"QUEUE_BATCH": 20, "HIDE_FIRST_SUGGESTION": True})
+        suggested, priors = class_states.suggestions(), class_states.priors()
+    # The classes where the model is surest: one vote for its suggestion is confident.
+    first, second = sorted(every[2:], key=lambda w: -priors[w][suggested[w]])[:2]
+    cast(app, "cid", {first: suggested[first]})  # cid: nothing of theirs compared yet
+    lone = state(app, first)
+    assert lone.votes == 1 and lone.confidence >= 0.6 and not lone.closed
+    ann = cast(app, "ann", {every[0]: every[0], every[1]: every[1]})
+    cast(app, "bob", {every[0]: every[0], every[1]: every[1]})  # ann and bob agree twice
+    cast(app, "ann", {second: suggested[second]})
+    alone = state(app, second)
+    assert alone.votes == 1 and alone.closed
+    assert next_for(app, add_user(app, "dan")) == first  # cid's class still takes votes
+    assert next_for(app, ann) != second
 
 
 @pytest.mark.parametrize(

@@ -56,8 +56,11 @@ def add_votes(app, votes, start=datetime(2024, 5, 2)):
 def app(tmp_path, small_hierarchy):
     """Every class closes at three votes, as with a fixed overlap, and only near
     certainty settles one: the pug's three-way split is then closed and unsure, the
-    admin's to settle (test_queue has the adaptive rules: an open class is the queue's)."""
-    return seeded(make_app(tmp_path, MAX_VOTES=3, TARGET_CONFIDENCE=0.99), small_hierarchy)
+    admin's to settle (test_queue has the adaptive rules: an open class is the queue's).
+    Two votes at least decide a class, so that a class with one vote is undecided."""
+    return seeded(
+        make_app(tmp_path, MIN_VOTES=2, MAX_VOTES=3, TARGET_CONFIDENCE=0.99), small_hierarchy
+    )
 
 
 @pytest.fixture

@@ -103,7 +103,7 @@ def test_system_deps_waits_for_the_dpkg_lock():
 TENCH, GOLDFISH = "n01440764", "n01443537"
 
 
-QUEUE_DEFAULTS = {"min_votes": 2, "max_votes": 5, "target": "0.8", "batch": 20, "hide_first": None}
+QUEUE_DEFAULTS = {"min_votes": 1, "max_votes": 5, "target": "0.8", "batch": 20, "hide_first": None}
 
 
 def save_settings(admin, guidelines: str = "", mode: str = "preselect", **queue):
