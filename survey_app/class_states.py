@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, exists, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from clustering import dbread
 from clustering.confidence import Belief, ClosingRule, TeamSkills, belief, team_skills
@@ -44,33 +44,35 @@ _CLASS_VOTES = (
     .where(_votes.c.class_wnid == bindparam("class_wnid"))
     .order_by(_votes.c.created_at, _votes.c.id)
 )
-# Whether anyone else has voted on the class: the first matching row answers it.
-_OTHERS_VOTED = select(
-    exists().where(
+# Whether anyone else has voted on the class: the first matching row answers it. A
+# column, for the annotate page and the vote to ask with their other questions.
+OTHERS_VOTED = (
+    exists()
+    .where(
         _votes.c.class_wnid == bindparam("class_wnid"),
         _votes.c.annotator_id != bindparam("user_id"),
     )
+    .label("others_voted")
 )
+_OTHERS_VOTED = select(OTHERS_VOTED)
 _LAST_VOTE = select(func.max(_votes.c.id))
-_UPDATE = (
-    update(_states)
-    .where(_states.c.class_wnid == bindparam("wnid"))
-    .values(
-        votes=bindparam("n_votes"),
-        leader=bindparam("leader"),
-        confidence=bindparam("confidence"),
-        closed=bindparam("closed"),
-        updated_at=bindparam("now"),
+# The class's row written in one statement whether or not it exists yet (another vote
+# may insert it first): both databases say so alike, in their own dialect's construct.
+_STATE = {
+    "class_wnid": bindparam("wnid"),
+    "votes": bindparam("n_votes"),
+    "leader": bindparam("leader"),
+    "confidence": bindparam("confidence"),
+    "closed": bindparam("closed"),
+    "updated_at": bindparam("now"),
+}
+_UPSERT = {}
+for _dialect in (postgresql, sqlite):
+    _insert = _dialect.insert(_states).values(_STATE)
+    _UPSERT[_dialect.dialect.name] = _insert.on_conflict_do_update(
+        index_elements=[_states.c.class_wnid],
+        set_={name: _insert.excluded[name] for name in _STATE if name != "class_wnid"},
     )
-)
-_INSERT = insert(_states).values(
-    class_wnid=bindparam("wnid"),
-    votes=bindparam("n_votes"),
-    leader=bindparam("leader"),
-    confidence=bindparam("confidence"),
-    closed=bindparam("closed"),
-    updated_at=bindparam("now"),
-)
 
 
 def priors() -> dict[str, dict[str, float]]:
@@ -88,10 +90,11 @@ def suggestions() -> dict[str, str]:
     return kept("prior_suggestions", recent_word_counts(), lambda: prior_suggestions(priors()))
 
 
-def skills() -> TeamSkills:
+def skills(last_vote: int | None = None) -> TeamSkills:
     """Every annotator's reliability and anchoring from all counted votes, recomputed
-    once per SKILLS_REFRESH_VOTES new votes."""
-    last = execute(_LAST_VOTE).scalar() or 0
+    once per SKILLS_REFRESH_VOTES new votes; `last_vote`: the id of the newest vote
+    where the caller knows it (the vote path: the one it just added)."""
+    last = last_vote if last_vote is not None else execute(_LAST_VOTE).scalar() or 0
     return kept(
         "skills",
         last // SKILLS_REFRESH_VOTES,
@@ -101,16 +104,18 @@ def skills() -> TeamSkills:
     )
 
 
-def shown_suggestion(class_wnid: str, user_id: int, settings: SurveySettings) -> str | None:
+def shown_suggestion(
+    class_wnid: str, user_id: int, settings: SurveySettings, others_voted: bool | None = None
+) -> str | None:
     """The suggestion the annotate page shows this annotator for this class, or None: not
     in "hidden" mode, nor (with `hide_first`) before anyone else has voted on the class.
-    The vote path asks the same, to record what the annotator saw."""
+    The vote path asks the same, to record what the annotator saw. `others_voted`: the
+    answer to OTHERS_VOTED where the caller read it already; else it is asked here."""
     if not settings.show_suggestion:
         return None
-    if (
-        settings.hide_first
-        and not execute(_OTHERS_VOTED, class_wnid=class_wnid, user_id=user_id).scalar()
-    ):
+    if settings.hide_first and others_voted is None:
+        others_voted = execute(_OTHERS_VOTED, class_wnid=class_wnid, user_id=user_id).scalar()
+    if settings.hide_first and not others_voted:
         return None
     return suggestions().get(class_wnid)
 
@@ -129,11 +134,12 @@ def class_belief(class_wnid: str, votes: Iterable[Vote], team: TeamSkills | None
     return belief(chain, votes, team or skills(), priors().get(class_wnid))
 
 
-def refresh(class_wnid: str, rule: ClosingRule | None = None) -> None:
-    """Rewrite the class's row from its counted votes, in the caller's transaction."""
+def refresh(class_wnid: str, rule: ClosingRule | None = None, last_vote: int | None = None) -> None:
+    """Rewrite the class's row from its counted votes, in the caller's transaction;
+    `last_vote` as for `skills`."""
     rule = rule or survey_settings().closing
     votes = class_votes(class_wnid)
-    believed = class_belief(class_wnid, votes)
+    believed = class_belief(class_wnid, votes, skills(last_vote))
     values = {
         "wnid": class_wnid,
         "n_votes": len(votes),
@@ -145,13 +151,7 @@ def refresh(class_wnid: str, rule: ClosingRule | None = None) -> None:
         ),
         "now": utcnow(),
     }
-    if execute(_UPDATE, **values).rowcount:
-        return
-    try:
-        with db.session.begin_nested():  # a savepoint: another vote may insert it first
-            execute(_INSERT, **values)
-    except IntegrityError:
-        execute(_UPDATE, **values)
+    execute(_UPSERT[db.session.get_bind().dialect.name], **values)
 
 
 def refresh_all(rule: ClosingRule | None = None) -> int:

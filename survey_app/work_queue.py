@@ -20,18 +20,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, case, distinct, exists, func, or_, select
+from flask import current_app, g
+from sqlalchemy import Integer, bindparam, case, cast, distinct, exists, func, or_, select
 
 from survey_app.database import execute, hierarchy_from_db
-from survey_app.models import ClassState, ClassTally, Skip, Vote
+from survey_app.models import ClassState, ClassTally, Meta, Skip, Vote
 from survey_app.survey_settings import SurveySettings, survey_settings
 
 # Core statements built once and run on the session's connection: the ORM's
 # per-statement cost was most of each request's time. The per-class counts come
 # from `class_tallies` (see models.ClassTally), not from counting every vote.
 _tallies, _votes, _skips = ClassTally.__table__, Vote.__table__, Skip.__table__
-_states = ClassState.__table__
+_states, _meta = ClassState.__table__, Meta.__table__
 _user = bindparam("user_id")
+# The queue's batch as an admin saved it, else the app's QUEUE_BATCH (`default_batch`),
+# read inside each queue statement rather than by a query of its own before it.
+_batch = func.coalesce(
+    select(cast(_meta.c.value, Integer)).where(_meta.c.key == "queue_batch").scalar_subquery(),
+    bindparam("default_batch"),
+)
 _voted = exists().where(
     _votes.c.annotator_id == _user, _votes.c.class_wnid == _tallies.c.class_wnid
 )
@@ -46,7 +53,7 @@ _batch_end = (
     select(_other.c.class_index)
     .where(~exists().where(_states.c.class_wnid == _other.c.class_wnid, _states.c.closed))
     .order_by(_other.c.class_index)
-    .offset(bindparam("batch") - 1)
+    .offset(_batch - 1)
     .limit(1)
     .scalar_subquery()
 )
@@ -88,15 +95,27 @@ _previous = (
 # page can prefetch its pictures: the queue's next class other than this one.
 _NEXT_BESIDES = _open_for_user.where(_tallies.c.class_wnid != bindparam("class_wnid"))
 _annotators = select(_tallies.c.annotators).where(_tallies.c.class_wnid == bindparam("class_wnid"))
-_AROUND_CLASS = select(
-    _previous.scalar_subquery(), _annotators.scalar_subquery(), _NEXT_BESIDES.scalar_subquery()
+# What the annotate page shows besides the class (around_class, progress), as
+# columns for the page's one statement (survey_app.annotate_reads).
+AROUND_COLUMNS = (
+    _previous.scalar_subquery().label("previous"),
+    _annotators.scalar_subquery().label("annotators"),
+    _NEXT_BESIDES.scalar_subquery().label("following"),
 )
-_PROGRESS = select(
+PROGRESS_COLUMNS = (
     select(func.count(distinct(_votes.c.class_wnid)))
     .where(_votes.c.annotator_id == _user)
-    .scalar_subquery(),
-    select(func.count()).select_from(_states).where(_states.c.closed).scalar_subquery(),
+    .scalar_subquery()
+    .label("voted"),
+    select(func.count())
+    .select_from(_states)
+    .where(_states.c.closed)
+    .scalar_subquery()
+    .label("complete"),
 )
+_AROUND_CLASS = select(*AROUND_COLUMNS)
+_PROGRESS = select(*PROGRESS_COLUMNS)
+_KEPT_PROGRESS = "queue_progress"  # the key in flask.g
 
 
 @dataclass(frozen=True)
@@ -120,9 +139,13 @@ class Progress:
         }
 
 
-def next_class(user_id: int, settings: SurveySettings | None = None) -> str | None:
-    batch = (settings or survey_settings()).batch
-    return execute(_NEXT, user_id=user_id, batch=batch).scalar()
+def queue_params(user_id: int) -> dict:
+    """The parameters of the queue's statements (and of AROUND_COLUMNS) for an annotator."""
+    return {"user_id": user_id, "default_batch": current_app.config["QUEUE_BATCH"]}
+
+
+def next_class(user_id: int) -> str | None:
+    return execute(_NEXT, **queue_params(user_id)).scalar()
 
 
 def around_class(user_id: int, class_wnid: str) -> tuple[str | None, int, str | None]:
@@ -131,7 +154,7 @@ def around_class(user_id: int, class_wnid: str) -> tuple[str | None, int, str | 
     one voted on), how many annotators have voted on this one, and where voting
     on it now would most likely lead (see _NEXT_BESIDES)."""
     previous, annotators, following = execute(
-        _AROUND_CLASS, user_id=user_id, class_wnid=class_wnid, batch=survey_settings().batch
+        _AROUND_CLASS, class_wnid=class_wnid, **queue_params(user_id)
     ).one()
     return previous, annotators or 0, following
 
@@ -143,10 +166,23 @@ def class_after_vote(user_id: int) -> str | None:
 
 
 def progress(user_id: int) -> Progress:
-    voted, complete = execute(_PROGRESS, user_id=user_id).one()
-    return Progress(
-        voted=voted,
-        complete=complete,
-        total=len(hierarchy_from_db().classes),
-        settings=survey_settings(),
+    """The annotator's and the team's progress; read once per request (kept in `g`),
+    by the annotate page's own statement where it ran (`keep_progress`)."""
+    if _KEPT_PROGRESS not in g:
+        keep_progress(*execute(_PROGRESS, user_id=user_id).one())
+    return getattr(g, _KEPT_PROGRESS)
+
+
+def keep_progress(voted: int, complete: int) -> None:
+    """What `progress()` answers for the rest of the request: counts read with another
+    statement (PROGRESS_COLUMNS)."""
+    setattr(
+        g,
+        _KEPT_PROGRESS,
+        Progress(
+            voted=voted,
+            complete=complete,
+            total=len(hierarchy_from_db().classes),
+            settings=survey_settings(),
+        ),
     )
