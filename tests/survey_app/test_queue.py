@@ -296,3 +296,25 @@ def test_restored_votes_and_older_databases_get_their_class_states(app, tmp_path
         restore_records(dump.read_text().splitlines())
         assert db.session.get(ClassState, TENCH).closed
     assert next_for(restored, add_user(restored, "cid")) == GOLDFISH
+
+
+def test_the_skills_are_recomputed_less_often_as_the_vote_log_grows(app, monkeypatch):
+    """Recomputing the skills reads every vote: once per 50 votes, a vote in 25 (per
+    worker) paid for a read of the whole log, 0.1 s at 13,000 votes. After the first
+    votes they are recomputed once the log has grown by a tenth, so the cost per vote
+    stays bounded, and they never lag the log by more than that tenth."""
+    computed_at = []
+
+    def counted(votes, suggestions):
+        computed_at.append(current)
+        return class_states.TeamSkills({}, {}, {})
+
+    monkeypatch.setattr(class_states, "team_skills", counted)
+    monkeypatch.setattr(class_states.dbread, "read_votes", lambda connection: [])
+    with app.app_context():
+        for current in range(1, 20_001):
+            class_states.skills(last_vote=current)
+    assert len(computed_at) <= 60  # once per 50 votes: 401
+    assert computed_at[:3] == [1, 50, 100]
+    lags = [b - a for a, b in zip(computed_at, computed_at[1:] + [20_001], strict=True)]
+    assert all(lag <= max(50, a // 10 + 1) for a, lag in zip(computed_at, lags, strict=True))
