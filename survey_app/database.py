@@ -70,9 +70,11 @@ def read_without_transaction() -> None:
     """Run the session's next statements each on its own, outside a transaction, until
     it commits or closes: on PostgreSQL a transaction costs two round trips (BEGIN, then
     COMMIT or ROLLBACK), as many as a page's own reads. For reads only, each of which is
-    consistent by itself; a session already in a transaction keeps it."""
-    if not db.session().in_transaction():
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    consistent by itself; a session already in a transaction keeps it. SQLite's driver
+    begins no transaction for reads, and is left as it is."""
+    session = db.session()
+    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def hierarchy_from_db() -> Hierarchy:

@@ -20,25 +20,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, g
-from sqlalchemy import Integer, bindparam, case, cast, distinct, exists, func, or_, select
+from flask import g
+from sqlalchemy import bindparam, case, distinct, exists, func, or_, select
 
 from survey_app.database import execute, hierarchy_from_db
-from survey_app.models import ClassState, ClassTally, Meta, Skip, Vote
+from survey_app.models import ClassState, ClassTally, Skip, Vote
 from survey_app.survey_settings import SurveySettings, survey_settings
 
 # Core statements built once and run on the session's connection: the ORM's
 # per-statement cost was most of each request's time. The per-class counts come
 # from `class_tallies` (see models.ClassTally), not from counting every vote.
 _tallies, _votes, _skips = ClassTally.__table__, Vote.__table__, Skip.__table__
-_states, _meta = ClassState.__table__, Meta.__table__
+_states = ClassState.__table__
 _user = bindparam("user_id")
-# The queue's batch as an admin saved it, else the app's QUEUE_BATCH (`default_batch`),
-# read inside each queue statement rather than by a query of its own before it.
-_batch = func.coalesce(
-    select(cast(_meta.c.value, Integer)).where(_meta.c.key == "queue_batch").scalar_subquery(),
-    bindparam("default_batch"),
-)
 _voted = exists().where(
     _votes.c.annotator_id == _user, _votes.c.class_wnid == _tallies.c.class_wnid
 )
@@ -53,7 +47,7 @@ _batch_end = (
     select(_other.c.class_index)
     .where(~exists().where(_states.c.class_wnid == _other.c.class_wnid, _states.c.closed))
     .order_by(_other.c.class_index)
-    .offset(_batch - 1)
+    .offset(bindparam("batch") - 1)
     .limit(1)
     .scalar_subquery()
 )
@@ -139,13 +133,9 @@ class Progress:
         }
 
 
-def queue_params(user_id: int) -> dict:
-    """The parameters of the queue's statements (and of AROUND_COLUMNS) for an annotator."""
-    return {"user_id": user_id, "default_batch": current_app.config["QUEUE_BATCH"]}
-
-
-def next_class(user_id: int) -> str | None:
-    return execute(_NEXT, **queue_params(user_id)).scalar()
+def next_class(user_id: int, settings: SurveySettings | None = None) -> str | None:
+    batch = (settings or survey_settings()).batch
+    return execute(_NEXT, user_id=user_id, batch=batch).scalar()
 
 
 def around_class(user_id: int, class_wnid: str) -> tuple[str | None, int, str | None]:
@@ -154,7 +144,7 @@ def around_class(user_id: int, class_wnid: str) -> tuple[str | None, int, str | 
     one voted on), how many annotators have voted on this one, and where voting
     on it now would most likely lead (see _NEXT_BESIDES)."""
     previous, annotators, following = execute(
-        _AROUND_CLASS, class_wnid=class_wnid, **queue_params(user_id)
+        _AROUND_CLASS, user_id=user_id, class_wnid=class_wnid, batch=survey_settings().batch
     ).one()
     return previous, annotators or 0, following
 

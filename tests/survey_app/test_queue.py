@@ -318,3 +318,22 @@ def test_the_skills_are_recomputed_less_often_as_the_vote_log_grows(app, monkeyp
     assert computed_at[:3] == [1, 50, 100]
     lags = [b - a for a, b in zip(computed_at, computed_at[1:] + [20_001], strict=True)]
     assert all(lag <= max(50, a // 10 + 1) for a, lag in zip(computed_at, lags, strict=True))
+
+
+def test_the_annotate_page_follows_a_batch_an_admin_changed(app):
+    """The page reads the queue's batch with its other questions, so it first asks with
+    the batch the process saw last; after an admin's change it asks again."""
+    from survey_app.annotate_reads import page_reads
+    from survey_app.survey_settings import queue_settings
+
+    ann, other = add_user(app, "ann"), add_user(app, "other")
+    with app.app_context():
+        classes = [c.wnid for c in hierarchy_from_db().classes]
+        record_vote(db.session.get(User, other), classes[5], classes[5])
+        # All ten classes in the batch of 20: the started one comes first.
+        assert page_reads(ann, classes[9]).following == classes[5]
+    with app.app_context():
+        save_queue_settings({**queue_settings(), "QUEUE_BATCH": 1})
+    with app.app_context():
+        # A batch of one: the first open class, new as it is, before the started one.
+        assert page_reads(ann, classes[9]).following == classes[0]

@@ -2,9 +2,10 @@
 and PostgreSQL: a count, not a time, so that a query added to either path fails
 here rather than only in the load test's figures (benchmarks/load_votes.py).
 
-Counted with SQLAlchemy's events on the app's engine: every statement sent, and
-every transaction opened on a connection outside autocommit (psycopg sends its
-BEGIN, and later the COMMIT or ROLLBACK, as round trips of their own)."""
+Counted with SQLAlchemy's events on the app's engine: every statement sent, and on
+PostgreSQL every transaction opened on a connection outside autocommit (psycopg
+sends its BEGIN, and later the COMMIT or ROLLBACK, as round trips of their own;
+SQLite's driver begins none for reads, in process)."""
 
 from __future__ import annotations
 
@@ -87,6 +88,7 @@ def test_page_and_vote_round_trips(survey_app):
     a class someone else has voted on, then on one nobody has (its first state row)."""
     annotator = log_in(survey_app.test_client(), add_user(survey_app, "ann"))
     other = log_in(survey_app.test_client(), add_user(survey_app, "other"))
+    postgres = survey_app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
     reply = vote_on(annotator, "/next")  # the first class; its answer leads to the second
     vote_on(other, vote_on(other, "/next").headers["Location"])  # the first, then the second
     for _ in range(2):
@@ -99,6 +101,6 @@ def test_page_and_vote_round_trips(survey_app):
             reply = annotator.post(path, data=form)
         assert reply.status_code == 303
         assert len(page_calls.statements) <= PAGE_STATEMENTS, page_calls.statements
-        assert page_calls.transactions <= PAGE_TRANSACTIONS
+        assert not postgres or page_calls.transactions <= PAGE_TRANSACTIONS
         assert len(vote_calls.statements) <= VOTE_STATEMENTS, vote_calls.statements
-        assert vote_calls.transactions <= VOTE_TRANSACTIONS
+        assert not postgres or vote_calls.transactions <= VOTE_TRANSACTIONS
