@@ -11,10 +11,16 @@ import os
 # has closed its end, which costs a TCP handshake per request and holds the
 # worker idle meanwhile.
 worker_class = "gthread"
-# One thread per process by default: with more, the requests of a process
-# contend for the interpreter lock and the slowest ones wait for it (p99 page
-# latency doubled with two); processes are the way to more concurrency.
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Threads per process, by default after the database. On SQLite one: with more, the
+# requests of a process contend for the interpreter lock over work done in the process
+# (SQLite's included) and the slowest wait for it (p99 page latency doubled with two).
+# On PostgreSQL four: a request spends much of its time waiting on the server, above
+# all for the vote's commit to reach the disk (3 to 5 ms an fsync here), and a thread
+# that waits releases the lock; with one, a worker idled through every wait, and the
+# server's group commit had no concurrent commits to share a flush (load_votes.py,
+# 20 s in one sitting: 103 votes/s against 51 with one thread).
+_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
+threads = int(os.environ.get("GUNICORN_THREADS", "4" if _POSTGRES else "1"))
 # Seconds an idle connection stays open: an annotator reading a page for longer
 # reconnects, which is cheap next to the reading.
 keepalive = 5

@@ -11,7 +11,8 @@ closed loop), waiting with the page open until its next vote is due, which is
 how fast 32 people would have to click to make 200 votes/s.
 
 Prints the offered and achieved votes/s, p50/p99 latency of the annotate page
-and of the vote, the error count, and checks that every vote the server
+and of the vote, the error count, the server's CPU time per vote (the app's
+workers and, on PostgreSQL, the database's backends), and checks that every vote the server
 acknowledged is in the database exactly once (and, on SQLite, that the
 integrity check passes). Loopback only; stops by itself after `--seconds` or
 `--max-votes`.
@@ -446,6 +447,51 @@ def run_annotators(
     return results, elapsed
 
 
+# --- the server's CPU time -------------------------------------------------------------
+# Seconds of CPU the server spends per vote (its page, the vote and the redirects), in
+# the app's workers and in the PostgreSQL backends serving them: a figure that other
+# load on the machine changes far less than the latencies, read from Linux's /proc
+# (the database runs on this machine, as the load test assumes).
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far; 0 for one that is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_processes(survey: Survey) -> dict[str, list[int]]:
+    """The gunicorn workers' pids and, on PostgreSQL, those of the backends
+    connected to the survey's database."""
+    children = Path(f"/proc/{survey.process.pid}/task/{survey.process.pid}/children")
+    processes = {"app": [int(pid) for pid in children.read_text().split()]}
+    url = make_url(survey.database_url)
+    if url.get_backend_name() == "postgresql":
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            rows = admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (url.database,)
+            )
+            processes["database"] = [pid for (pid,) in rows]
+    return processes
+
+
+def cpu_snapshot(survey: Survey) -> dict[str, dict[int, float]]:
+    return {
+        part: {pid: cpu_seconds(pid) for pid in pids}
+        for part, pids in server_processes(survey).items()
+    }
+
+
+def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict:
+    """CPU seconds per part between two snapshots; a process that started between
+    them counts from 0, one that ended is not counted."""
+    return {
+        part: sum(seconds - before.get(part, {}).get(pid, 0.0) for pid, seconds in now.items())
+        for part, now in after.items()
+    }
+
+
 # --- the check -------------------------------------------------------------------------
 def stored_submissions(database_url: str) -> list[str]:
     engine = engine_for(database_url)
@@ -481,8 +527,16 @@ def verify(database_url: str, results: Results) -> dict[str, int]:
 
 
 def report(
-    name: str, results: Results, seconds: float, check: dict[str, int], annotators: int, pace: float
+    name: str,
+    results: Results,
+    seconds: float,
+    check: dict[str, int],
+    annotators: int,
+    pace: float,
+    cpu: dict[str, float] | None = None,
 ) -> dict:
+    votes = len(results.acknowledged)
+    cpu_ms = {part: used * 1000 / votes for part, used in (cpu or {}).items() if votes}
     figures = {
         "database": name,
         "offered_votes_per_s": annotators * pace or None,
@@ -494,6 +548,7 @@ def report(
         "late_votes": results.late_votes,
         "errors": sum(results.errors.values()),
         "server_errors": results.server_errors,
+        **{f"cpu_{part}_ms_per_vote": ms for part, ms in cpu_ms.items()},
         **check,
     }
     offered = (
@@ -519,6 +574,11 @@ def report(
         f"{figures['server_errors']}; lost {check['lost']}, duplicated {check['duplicated']}, "
         f"stored without acknowledgement {check['unacknowledged_stored']}"
     )
+    if cpu_ms:
+        print(
+            f"[{name}] server CPU per vote (its page, the vote, the redirects): "
+            + ", ".join(f"{part} {ms:.1f} ms" for part, ms in cpu_ms.items())
+        )
     return figures
 
 
@@ -571,12 +631,21 @@ def measure(
     """Serve the prepared `survey`, let the annotators `names` vote, stop the
     server, and check what was stored; the figures of `report`."""
     survey.start()
+    before: list[dict] = []  # the CPU used by the time the annotators start voting
+
+    def on_start(_elapsed: float) -> None:
+        if not before:
+            before.append(cpu_snapshot(survey))
+
     try:
-        results, elapsed = run_annotators(survey, names, seconds, max_votes, pace=pace)
+        results, elapsed = run_annotators(
+            survey, names, seconds, max_votes, pace=pace, during=on_start
+        )
+        cpu = cpu_used(before[0], cpu_snapshot(survey)) if before else None
     finally:
         survey.stop()
     url = survey.database_url
-    figures = report(database, results, elapsed, verify(url, results), len(names), pace)
+    figures = report(database, results, elapsed, verify(url, results), len(names), pace, cpu)
     if database == "sqlite":
         figures["integrity"] = sqlite_integrity(url)
         print(f"[{database}] integrity check: {figures['integrity']}")

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from survey_app import class_states, images, model_confusions, work_queue
-from survey_app.annotate_data import ClassView, build_class_view, display_names
+from survey_app.annotate_data import class_view, display_names
 from survey_app.annotate_fragments import fragments
-from survey_app.database import hierarchy_from_db, require_class
+from survey_app.annotate_reads import page_reads
+from survey_app.database import hierarchy_from_db, read_without_transaction, require_class
 from survey_app.forms import VoteForm, add_error
 from survey_app.pace import duration, paces
 from survey_app.paging import page_of
@@ -26,6 +27,13 @@ from survey_app.votes import (
 )
 
 bp = Blueprint("annotate", __name__)
+
+
+@bp.before_request
+def read_only_pages() -> None:
+    """Pages (GET) only read: outside a transaction, from the account's lookup on."""
+    if request.method == "GET":
+        read_without_transaction()
 
 
 @bp.before_request
@@ -80,11 +88,16 @@ def done():
     return render_template("done.html")
 
 
-def _page(view: ClassView, form: VoteForm, status: int = 200):
-    settings = survey_settings()
+def _page(wnid: str, form: VoteForm, status: int = 200):
+    reads = page_reads(current_user.id, wnid)
+    view = class_view(wnid, reads.my_vote)
+    settings = reads.settings
     # Not shown in "hidden" mode, nor before anyone else has voted on the class (the
     # vote path records the same, to weigh a vote that only accepted it).
-    shown = class_states.shown_suggestion(view.wnid, current_user.id, settings) is not None
+    shown = (
+        class_states.shown_suggestion(wnid, current_user.id, settings, reads.others_voted)
+        is not None
+    )
     if not form.is_submitted():
         # The annotator's vote; else the suggestion where the admins chose to pre-select it.
         form.synset.data = (
@@ -95,7 +108,7 @@ def _page(view: ClassView, form: VoteForm, status: int = 200):
             else None
         )
         form.submission_id.data = uuid.uuid4().hex
-    previous, annotators, following = work_queue.around_class(current_user.id, view.wnid)
+    previous, annotators, following = reads.previous, reads.annotators, reads.following
     member_sets, chain = fragments(view, form.synset.data, shown)
     source = images.current_source()
     return render_template(
@@ -122,7 +135,8 @@ def _page(view: ClassView, form: VoteForm, status: int = 200):
 @bp.get("/annotate/<wnid>")
 def annotate(wnid: str):
     """A class's pictures and candidate chain, with the vote form."""
-    return _page(build_class_view(wnid, current_user.id), VoteForm())
+    require_class(wnid)
+    return _page(wnid, VoteForm())
 
 
 @bp.post("/annotate/<wnid>")
@@ -151,9 +165,11 @@ def vote(wnid: str):
                     f"Voted “{display_names()[form.synset.data]}” for {display_names()[wnid]}.",
                     "info",
                 )
+            # The vote is committed: where it leads is read on its own (read_without_transaction).
+            read_without_transaction()
             following = work_queue.class_after_vote(current_user.id)
             return redirect(_annotate_url(following), code=303)
-    return _page(build_class_view(wnid, current_user.id), form, status)
+    return _page(wnid, form, status)
 
 
 @bp.post("/annotate/<wnid>/skip")

@@ -192,7 +192,12 @@ def _members(
 def build_class_view(class_wnid: str, user_id: int) -> ClassView:
     """Raises UnknownClass for a wnid that is not a class of the survey."""
     require_class(class_wnid)
-    return replace(_kept_view(class_wnid), my_vote=latest_vote(user_id, class_wnid))
+    return class_view(class_wnid, latest_vote(user_id, class_wnid))
+
+
+def class_view(class_wnid: str, my_vote: Row | None) -> ClassView:
+    """The view of a known class with the annotator's vote, read by the caller."""
+    return replace(_kept_view(class_wnid), my_vote=my_vote)
 
 
 def _kept_view(class_wnid: str) -> ClassView:

@@ -66,6 +66,17 @@ def execute(statement, **params) -> Result:
     return db.session.connection().execute(statement, params)
 
 
+def read_without_transaction() -> None:
+    """Run the session's next statements each on its own, outside a transaction, until
+    it commits or closes: on PostgreSQL a transaction costs two round trips (BEGIN, then
+    COMMIT or ROLLBACK), as many as a page's own reads. For reads only, each of which is
+    consistent by itself; a session already in a transaction keeps it. SQLite's driver
+    begins no transaction for reads, and is left as it is."""
+    session = db.session()
+    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def hierarchy_from_db() -> Hierarchy:
     """The seeded Hierarchy (`clustering.dbread`, which the `--db` path of the
     clustering job uses too), read once per process: the app never loads

@@ -8,11 +8,11 @@ identical to the annotator's latest one for the class add nothing.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from flask import current_app
-from sqlalchemy import Row, bindparam, func, insert, select
+from sqlalchemy import Row, bindparam, func, insert, literal, select, true
 from sqlalchemy.exc import IntegrityError
 
 from survey_app import class_states, stored_text
@@ -20,7 +20,7 @@ from survey_app.database import execute, hierarchy_from_db, require_class
 from survey_app.errors import SurveyError
 from survey_app.extensions import db
 from survey_app.models import Skip, User, Vote, utcnow
-from survey_app.survey_settings import survey_settings
+from survey_app.survey_settings import SETTING_COLUMNS, keep_for_request, settings_from_row
 
 if TYPE_CHECKING:
     from survey_app.auth import SessionUser
@@ -34,7 +34,7 @@ SUBMISSION_ID_RULE = "8 to 64 letters, digits, '_' or '-'"
 # once, on the session's connection and in its transaction: the ORM cost more
 # than the database did. Such a row has the columns of Vote as attributes.
 _votes = Vote.__table__
-_LATEST = (
+LATEST = (
     select(_votes)
     .where(
         _votes.c.annotator_id == bindparam("user_id"),
@@ -53,6 +53,20 @@ _NTH_LATEST_TIME = (
     .limit(1)
 )
 _ADD = insert(_votes).returning(*_votes.c)
+# Everything the vote path asks before it writes, in one statement: a vote stored with
+# this submission_id (its annotator and class), the rate limit's time, the survey's
+# settings, whether others have voted on the class, and (joined on, its columns by
+# their names, NULL when there is none) the annotator's latest vote for the class.
+_by_submission = _BY_SUBMISSION.subquery("earlier")
+_latest = LATEST.subquery("latest")
+_CHECKS = select(
+    select(_by_submission.c.annotator_id).scalar_subquery().label("earlier_annotator"),
+    select(_by_submission.c.class_wnid).scalar_subquery().label("earlier_class"),
+    _NTH_LATEST_TIME.scalar_subquery().label("oldest_in_window"),
+    *SETTING_COLUMNS,
+    class_states.OTHERS_VOTED,
+    *_latest.c,
+).select_from(select(literal(1).label("one")).subquery("one").outerjoin(_latest, true()))
 
 
 class VoteError(SurveyError, ValueError):
@@ -79,7 +93,7 @@ def clean_comment(comment: str | None) -> str | None:
 
 def latest_vote(user_id: int, class_wnid: str) -> Row | None:
     """The row of the annotator's vote that counts for the class."""
-    return execute(_LATEST, user_id=user_id, class_wnid=class_wnid).first()
+    return execute(LATEST, user_id=user_id, class_wnid=class_wnid).first()
 
 
 def latest_votes(user_id: int) -> list[Vote]:
@@ -113,15 +127,22 @@ def record_vote(
     comment = clean_comment(comment)
     if submission_id is not None and not re.fullmatch(SUBMISSION_ID_RE, submission_id):
         raise VoteError(f"a submission_id has {SUBMISSION_ID_RULE}")
-    if submission_id is not None:
-        earlier = _vote_with_submission(submission_id)
-        if earlier is not None:
-            return _resent(earlier, user, class_wnid)
-    latest = latest_vote(user.id, class_wnid)
+    limit = current_app.config["VOTE_RATE_LIMIT"]
+    checks = execute(
+        _CHECKS,
+        user_id=user.id,
+        class_wnid=class_wnid,
+        submission_id=submission_id,
+        skip=max(limit - 1, 0),
+    ).one()
+    settings = settings_from_row(checks)
+    keep_for_request(settings)
+    latest = checks if checks.id is not None else None
+    if checks.earlier_annotator is not None:
+        return _resent((checks.earlier_annotator, checks.earlier_class), latest, user, class_wnid)
     if latest is not None and (latest.synset_wnid, latest.comment) == (synset_wnid, comment):
         return latest, False
-    _check_rate(user.id)
-    settings = survey_settings()
+    _check_rate(limit, checks.oldest_in_window)
     try:
         vote = execute(
             _ADD,
@@ -130,30 +151,35 @@ def record_vote(
             synset_wnid=synset_wnid,
             comment=comment,
             submission_id=submission_id,
-            suggestion_wnid=class_states.shown_suggestion(class_wnid, user.id, settings),
+            suggestion_wnid=class_states.shown_suggestion(
+                class_wnid, user.id, settings, checks.others_voted
+            ),
         ).one()
-        class_states.refresh(class_wnid, settings.closing)
+        class_states.refresh(class_wnid, settings.closing, last_vote=vote.id)
         db.session.commit()
     except IntegrityError:  # the same form, sent twice at once: the other request won
         db.session.rollback()
         earlier = _vote_with_submission(submission_id) if submission_id else None
         if earlier is None:
             raise
-        return _resent(earlier, user, class_wnid)
+        return _resent(
+            (earlier.annotator_id, earlier.class_wnid),
+            latest_vote(user.id, class_wnid),
+            user,
+            class_wnid,
+        )
     return vote, True
 
 
-def _check_rate(user_id: int) -> None:
+def _check_rate(limit: int, oldest: datetime | None) -> None:
     """At most VOTE_RATE_LIMIT new votes per VOTE_RATE_WINDOW_SECONDS per
     annotator (0: no limit): a person votes far slower, a script filling the
-    database does not. One indexed lookup: the time of the vote that many
-    votes back. Votes sent at the same moment may pass it together; the limit
-    bounds a sustained rate, which is what fills a disk."""
-    limit = current_app.config["VOTE_RATE_LIMIT"]
+    database does not. `oldest`: the time of the vote that many votes back (one
+    indexed lookup, in _CHECKS). Votes sent at the same moment may pass it
+    together; the limit bounds a sustained rate, which is what fills a disk."""
     if not limit:
         return
     window = current_app.config["VOTE_RATE_WINDOW_SECONDS"]
-    oldest = execute(_NTH_LATEST_TIME, user_id=user_id, skip=limit - 1).scalar()
     if oldest is not None and oldest > utcnow() - timedelta(seconds=window):
         raise TooManyVotes(
             f"too many votes: at most {limit} in {window} seconds; wait a moment and vote again"
@@ -164,10 +190,14 @@ def _vote_with_submission(submission_id: str) -> Row | None:
     return execute(_BY_SUBMISSION, submission_id=submission_id).first()
 
 
-def _resent(earlier: Row, user: User | SessionUser, class_wnid: str) -> tuple[Row, bool]:
-    if (earlier.annotator_id, earlier.class_wnid) != (user.id, class_wnid):
+def _resent(
+    earlier: tuple[int, str], latest: Row | None, user: User | SessionUser, class_wnid: str
+) -> tuple[Row, bool]:
+    """The answer to a form sent again: `earlier`, the (annotator, class) of the vote
+    stored with its submission_id; `latest`, the annotator's vote that counts now."""
+    if earlier != (user.id, class_wnid):
         raise VoteError("this submission_id belongs to another vote")
-    return latest_vote(user.id, class_wnid), False
+    return latest, False
 
 
 def record_skip(user: User | SessionUser, class_wnid: str) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import g
 from sqlalchemy import bindparam, case, distinct, exists, func, or_, select
 
 from survey_app.database import execute, hierarchy_from_db
@@ -88,15 +89,27 @@ _previous = (
 # page can prefetch its pictures: the queue's next class other than this one.
 _NEXT_BESIDES = _open_for_user.where(_tallies.c.class_wnid != bindparam("class_wnid"))
 _annotators = select(_tallies.c.annotators).where(_tallies.c.class_wnid == bindparam("class_wnid"))
-_AROUND_CLASS = select(
-    _previous.scalar_subquery(), _annotators.scalar_subquery(), _NEXT_BESIDES.scalar_subquery()
+# What the annotate page shows besides the class (around_class, progress), as
+# columns for the page's one statement (survey_app.annotate_reads).
+AROUND_COLUMNS = (
+    _previous.scalar_subquery().label("previous"),
+    _annotators.scalar_subquery().label("annotators"),
+    _NEXT_BESIDES.scalar_subquery().label("following"),
 )
-_PROGRESS = select(
+PROGRESS_COLUMNS = (
     select(func.count(distinct(_votes.c.class_wnid)))
     .where(_votes.c.annotator_id == _user)
-    .scalar_subquery(),
-    select(func.count()).select_from(_states).where(_states.c.closed).scalar_subquery(),
+    .scalar_subquery()
+    .label("voted"),
+    select(func.count())
+    .select_from(_states)
+    .where(_states.c.closed)
+    .scalar_subquery()
+    .label("complete"),
 )
+_AROUND_CLASS = select(*AROUND_COLUMNS)
+_PROGRESS = select(*PROGRESS_COLUMNS)
+_KEPT_PROGRESS = "queue_progress"  # the key in flask.g
 
 
 @dataclass(frozen=True)
@@ -143,10 +156,23 @@ def class_after_vote(user_id: int) -> str | None:
 
 
 def progress(user_id: int) -> Progress:
-    voted, complete = execute(_PROGRESS, user_id=user_id).one()
-    return Progress(
-        voted=voted,
-        complete=complete,
-        total=len(hierarchy_from_db().classes),
-        settings=survey_settings(),
+    """The annotator's and the team's progress; read once per request (kept in `g`),
+    by the annotate page's own statement where it ran (`keep_progress`)."""
+    if _KEPT_PROGRESS not in g:
+        keep_progress(*execute(_PROGRESS, user_id=user_id).one())
+    return getattr(g, _KEPT_PROGRESS)
+
+
+def keep_progress(voted: int, complete: int) -> None:
+    """What `progress()` answers for the rest of the request: counts read with another
+    statement (PROGRESS_COLUMNS)."""
+    setattr(
+        g,
+        _KEPT_PROGRESS,
+        Progress(
+            voted=voted,
+            complete=complete,
+            total=len(hierarchy_from_db().classes),
+            settings=survey_settings(),
+        ),
     )

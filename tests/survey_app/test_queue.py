@@ -321,3 +321,44 @@ def test_restored_votes_and_older_databases_get_their_class_states(app, tmp_path
         restore_records(dump.read_text().splitlines())
         assert db.session.get(ClassState, TENCH).closed
     assert next_for(restored, add_user(restored, "cid")) == GOLDFISH
+
+
+def test_the_skills_are_recomputed_less_often_as_the_vote_log_grows(app, monkeypatch):
+    """Recomputing the skills reads every vote: once per 50 votes, a vote in 25 (per
+    worker) paid for a read of the whole log, 0.1 s at 13,000 votes. After the first
+    votes they are recomputed once the log has grown by a tenth, so the cost per vote
+    stays bounded, and they never lag the log by more than that tenth."""
+    computed_at = []
+
+    def counted(votes, suggestions):
+        computed_at.append(current)
+        return class_states.TeamSkills({}, {}, {})
+
+    monkeypatch.setattr(class_states, "team_skills", counted)
+    monkeypatch.setattr(class_states.dbread, "read_votes", lambda connection: [])
+    with app.app_context():
+        for current in range(1, 20_001):
+            class_states.skills(last_vote=current)
+    assert len(computed_at) <= 60  # once per 50 votes: 401
+    assert computed_at[:3] == [1, 50, 100]
+    lags = [b - a for a, b in zip(computed_at, computed_at[1:] + [20_001], strict=True)]
+    assert all(lag <= max(50, a // 10 + 1) for a, lag in zip(computed_at, lags, strict=True))
+
+
+def test_the_annotate_page_follows_a_batch_an_admin_changed(app):
+    """The page reads the queue's batch with its other questions, so it first asks with
+    the batch the process saw last; after an admin's change it asks again."""
+    from survey_app.annotate_reads import page_reads
+    from survey_app.survey_settings import queue_settings
+
+    ann, other = add_user(app, "ann"), add_user(app, "other")
+    with app.app_context():
+        classes = [c.wnid for c in hierarchy_from_db().classes]
+        record_vote(db.session.get(User, other), classes[5], classes[5])
+        # All ten classes in the batch of 20: the started one comes first.
+        assert page_reads(ann, classes[9]).following == classes[5]
+    with app.app_context():
+        save_queue_settings({**queue_settings(), "QUEUE_BATCH": 1})
+    with app.app_context():
+        # A batch of one: the first open class, new as it is, before the started one.
+        assert page_reads(ann, classes[9]).following == classes[0]

@@ -1,0 +1,72 @@
+"""What the annotate page reads from the database for the annotator, in one
+statement: the annotator's vote for the class, the survey's settings, whether
+others have voted on it, where "previous" and Enter lead, how many have voted
+on it, and the progress in the header. Asked one by one, these were five round
+trips to PostgreSQL of the page's seven (benchmarks/load_votes.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import Row, literal, select, true
+
+from survey_app import class_states, work_queue
+from survey_app.caches import kept
+from survey_app.database import execute
+from survey_app.survey_settings import (
+    SETTING_COLUMNS,
+    SurveySettings,
+    keep_for_request,
+    settings_from_row,
+)
+from survey_app.votes import LATEST
+
+_mine = LATEST.subquery("mine")
+# The annotator's vote joined on to one row of the other answers: its columns by
+# their names, NULL where there is none.
+_PAGE = select(
+    *SETTING_COLUMNS,
+    class_states.OTHERS_VOTED,
+    *work_queue.AROUND_COLUMNS,
+    *work_queue.PROGRESS_COLUMNS,
+    *_mine.c,
+).select_from(select(literal(1).label("one")).subquery("one").outerjoin(_mine, true()))
+
+
+@dataclass(frozen=True)
+class PageReads:
+    my_vote: Row | None  # the annotator's vote that counts for the class (votes.latest_vote)
+    settings: SurveySettings
+    others_voted: bool  # whether anyone else has voted on the class
+    previous: str | None  # work_queue.around_class
+    annotators: int
+    following: str | None
+
+
+def page_reads(user_id: int, class_wnid: str) -> PageReads:
+    """The page's reads; the settings and the progress are kept for the rest of the
+    request (survey_settings(), work_queue.progress()).
+
+    The queue's batch, which "next" depends on, is one of the settings read: the
+    statement runs with the batch this process saw last, and once more in the rare
+    request that reads another (an admin changed it). Read inside the statement from
+    `meta` instead, it cost SQLite more than the statements it replaced."""
+    seen = kept("queue_batch_seen", None, dict)
+    batch = seen.get("batch", current_app.config["QUEUE_BATCH"])
+    params = {"user_id": user_id, "class_wnid": class_wnid}
+    row = execute(_PAGE, batch=batch, **params).one()
+    settings = settings_from_row(row)
+    if settings.batch != batch:
+        seen["batch"] = settings.batch
+        row = execute(_PAGE, batch=settings.batch, **params).one()
+    keep_for_request(settings)
+    work_queue.keep_progress(row.voted, row.complete)
+    return PageReads(
+        my_vote=row if row.id is not None else None,
+        settings=settings,
+        others_voted=bool(row.others_voted),
+        previous=row.previous,
+        annotators=row.annotators or 0,
+        following=row.following,
+    )

@@ -1,0 +1,106 @@
+"""How many times the annotate page and the vote wait on the database, on SQLite
+and PostgreSQL: a count, not a time, so that a query added to either path fails
+here rather than only in the load test's figures (benchmarks/load_votes.py).
+
+Counted with SQLAlchemy's events on the app's engine: every statement sent, and on
+PostgreSQL every transaction opened on a connection outside autocommit (psycopg
+sends its BEGIN, and later the COMMIT or ROLLBACK, as round trips of their own;
+SQLite's driver begins none for reads, in process)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy import event
+
+from benchmarks import load_votes
+from survey_app.extensions import db
+
+from .conftest import add_user, log_in, make_app, seeded
+
+# The figures since the round trips were cut (README, "Load test"): the page reads the
+# account, then everything else in one statement, outside a transaction (were 6
+# statements in one); the vote reads the account, checks the vote in one statement,
+# inserts it, reads the class's votes and upserts its state in one transaction, then
+# reads the queue's next class outside it (were 14 statements in two transactions).
+PAGE_STATEMENTS = 2
+PAGE_TRANSACTIONS = 0
+VOTE_STATEMENTS = 6
+VOTE_TRANSACTIONS = 1
+
+
+@dataclass
+class Calls:
+    statements: list[str] = field(default_factory=list)
+    transactions: int = 0
+
+
+@contextmanager
+def counted(app) -> Iterator[Calls]:
+    calls = Calls()
+
+    def statement(_conn, _cursor, sql, _params, _context, _many) -> None:
+        calls.statements.append(sql)
+
+    def begin(conn) -> None:
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            calls.transactions += 1
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "begin", begin)
+    try:
+        yield calls
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "begin", begin)
+
+
+@pytest.fixture
+def survey_app(tmp_path, small_hierarchy, database_url):
+    """The app with the settings of a real survey: the first vote's suggestion hidden
+    (one more question per page and vote) and the vote rate limit on."""
+    app = seeded(make_app(tmp_path, database_url, HIDE_FIRST_SUGGESTION=True), small_hierarchy)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def vote_on(client, path: str):
+    """Open the annotate page at `path` (or where /next leads) and vote for its most
+    specific candidate: the vote's answer, which leads to the next class."""
+    while not path.startswith("/annotate/"):
+        path = client.get(path).headers["Location"]
+    page = client.get(path)
+    assert page.status_code == 200
+    reply = client.post(path, data=load_votes.vote_form(page.text, lambda wnids: wnids[-1]))
+    assert reply.status_code == 303
+    return reply
+
+
+def test_page_and_vote_round_trips(survey_app):
+    """A page and a vote after the first (which builds the process's kept values): on
+    a class someone else has voted on, then on one nobody has (its first state row)."""
+    annotator = log_in(survey_app.test_client(), add_user(survey_app, "ann"))
+    other = log_in(survey_app.test_client(), add_user(survey_app, "other"))
+    postgres = survey_app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+    reply = vote_on(annotator, "/next")  # the first class; its answer leads to the second
+    vote_on(other, vote_on(other, "/next").headers["Location"])  # the first, then the second
+    for _ in range(2):
+        path = reply.headers["Location"]
+        with counted(survey_app) as page_calls:
+            page = annotator.get(path)
+        assert page.status_code == 200
+        form = load_votes.vote_form(page.text, lambda wnids: wnids[-1])
+        with counted(survey_app) as vote_calls:
+            reply = annotator.post(path, data=form)
+        assert reply.status_code == 303
+        assert len(page_calls.statements) <= PAGE_STATEMENTS, page_calls.statements
+        assert not postgres or page_calls.transactions <= PAGE_TRANSACTIONS
+        assert len(vote_calls.statements) <= VOTE_STATEMENTS, vote_calls.statements
+        assert not postgres or vote_calls.transactions <= VOTE_TRANSACTIONS
