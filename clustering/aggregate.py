@@ -99,6 +99,9 @@ class ClassOutcome:
     # The probability of `label` given the votes (`clustering.confidence`), where the
     # aggregator computes one; None otherwise.
     confidence: float | None = None
+    # Whether every annotator whose vote is for `label` is known (`TeamSkills.known`), so
+    # that one such vote may close the class as the queue closes it; True without skills.
+    leaders_known: bool = True
 
     @property
     def n_votes(self) -> int:
@@ -284,7 +287,11 @@ class Confident(MajorityVote):
         ]
         label, _ = self._winner({w: 1.0 for w in tied})
         return replace(
-            outcome, label=label, tied=len(tied) > 1, confidence=believed.probabilities[label]
+            outcome,
+            label=label,
+            tied=len(tied) > 1,
+            confidence=believed.probabilities[label],
+            leaders_known=all(self.skills_.known(v.annotator) for v in votes if v.label == label),
         )
 
 

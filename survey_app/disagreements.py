@@ -168,7 +168,8 @@ def closing_state(outcome: ClassOutcome, rule: ClosingRule) -> str:
     most votes, agreeing) or "unsure"; "" without votes or a confidence."""
     if not outcome.n_votes or outcome.confidence is None:
         return ""
-    if not rule.closed(outcome.n_votes, outcome.confidence, outcome.votes.get(outcome.label, 0)):
+    leader_votes = outcome.votes.get(outcome.label, 0)
+    if not rule.closed(outcome.n_votes, outcome.confidence, leader_votes, outcome.leaders_known):
         return "open"
     if rule.unsure(outcome.n_votes, outcome.confidence):
         return "unsure"

@@ -10,7 +10,9 @@ from sqlalchemy import select
 
 from clustering import confidence
 from survey_app import class_states, create_app, work_queue
+from survey_app.aggregation import current_aggregation
 from survey_app.database import hierarchy_from_db
+from survey_app.disagreements import closing_state
 from survey_app.errors import SurveyError
 from survey_app.extensions import db
 from survey_app.models import ClassState, Skip, User, Vote
@@ -205,6 +207,11 @@ def test_one_vote_closes_a_class_once_its_annotator_is_known(app, monkeypatch):
     assert alone.votes == 1 and alone.closed
     assert next_for(app, add_user(app, "dan")) == first  # cid's class still takes votes
     assert next_for(app, ann) != second
+    # The review reads the same rule: cid's lone vote leaves the class open there too.
+    with app.app_context():
+        result, rule = current_aggregation(), survey_settings().closing
+        assert closing_state(result.outcomes[first], rule) == "open"
+        assert closing_state(result.outcomes[second], rule) == "closed early"
 
 
 @pytest.mark.parametrize(
