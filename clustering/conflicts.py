@@ -49,6 +49,12 @@ The labels no decision settles are settled by a policy:
 - `refuse`: nothing is exported while a conflict is unsettled; `ConflictError`
   lists them for an admin to settle by decisions.
 
+A class may lie above other classes (ImageNet-21k lists "dog" and "beagle"). Its
+chain ends at itself, as every class's does, so it is labelled at or above its own
+synset and can never move down: with "beagle" kept below a chosen "dog", the class
+dog is in "other dog", which is what its pictures are (dogs that no listed breed
+names). The rules above need no exception for it.
+
 Classes with several hypernym paths can also lie under two chosen labels that
 are not ancestors of each other ("black grouse" under both "game" and "bird").
 That is no conflict by the rule above, no policy can undo it without merging
