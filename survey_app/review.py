@@ -183,7 +183,7 @@ def _page_of(items: Sequence, per_page: int = PER_PAGE) -> tuple[Sequence, int, 
 def queue():
     """Each open conflict with its proposal, Accept and a settle form; the classes
     with a reason of their own, each with a decision form."""
-    result = current_aggregation()
+    result = current_aggregation(may_lag=True)
     hierarchy = result.hierarchy
     entries = disagreement_queue(result)
     shown, page, pages = _page_of(entries)
@@ -484,7 +484,7 @@ def class_page(wnid: str):
     """One class: its pictures, every vote, the decisions on it, its exported
     label and why, and a form to settle it."""
     require_class(wnid)
-    result = current_aggregation()
+    result = current_aggregation(may_lag=True)
     hierarchy = result.hierarchy
     final = result.resolution.assignment[wnid]
     return render_template(
@@ -516,7 +516,7 @@ def class_page(wnid: str):
 def index():
     """Progress and agreement: the classes' outcomes, each annotator's votes, and the
     conflict groups."""
-    result = current_aggregation()
+    result = current_aggregation(may_lag=True)
     counted = result.aggregator.counted_votes_
     statuses = Counter(o.status for o in result.outcomes.values())
     groups = result.resolution.groups
@@ -589,7 +589,7 @@ def classes():
     annotator = request.args.get("annotator", "")
     if status and status not in FILTERS:
         abort(400, description=f"status must be one of: {', '.join(FILTERS)}")
-    result = current_aggregation()
+    result = current_aggregation(may_lag=True)
     annotators = sorted({v.annotator for v in result.aggregator.counted_votes_}, key=str.casefold)
     if annotator and annotator not in annotators:
         abort(400, description=f"{annotator!r} has no counted vote")
@@ -677,7 +677,7 @@ def label_notes(result: Aggregation, label: str, members: Sequence[str]) -> list
 def overview():
     """The current labels, largest first, each with a picture, member names and
     where it is not its members' own choice."""
-    result = current_aggregation()
+    result = current_aggregation(may_lag=True)
     hierarchy = result.hierarchy
     labels = sorted(result.cil.labels, key=lambda lab: (-len(lab.members), lab.name.casefold()))
     shown, page, pages = _page_of(labels)
