@@ -123,7 +123,7 @@ def test_vote_review_export_on_imagenet21k_winter21(tmp_path, wordnet, browser):
     listing = tmp_path / "classes.txt"
     listing.write_text("\n".join(wnids) + "\n")
     hierarchy = Hierarchy.from_class_list(listing, wordnet)
-    app = seeded(make_app(tmp_path), hierarchy)
+    app = seeded(make_app(tmp_path, AGGREGATION_INLINE_SECONDS=1.0), hierarchy)
     voters = [add_user(app, name) for name in ("ann1", "ann2", "ann3")]
     add_user(app, "boss", role="admin")
     chains = {c.wnid: hierarchy.chain_wnids(c.wnid) for c in hierarchy.classes}
@@ -151,5 +151,8 @@ def test_vote_review_export_on_imagenet21k_winter21(tmp_path, wordnet, browser):
         some = [c.wnid for c in hierarchy.classes[:: len(hierarchy.classes) // 3]]
         votes_in_browser(page, base, {w: chains[w][-1] for w in some}, chains)
         page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        # A fresh process computes its first aggregation while the page waits: tens of
+        # seconds at this size (the README's growth table).
+        page.set_default_timeout(300_000)
         cil = review_and_export(page, base, hierarchy)
     assert len(cil.classes) == 10450
