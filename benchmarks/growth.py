@@ -203,7 +203,7 @@ def worker(folder: Path, repeat: int) -> dict:
         }
     figures["pages"] = page_times
     with app.app_context():
-        change_mind(-1)
+        change_mind(-2)
     # The review pages after a vote answer with the kept figures while a thread computes
     # the new ones (AGGREGATION_INLINE_SECONDS), unless the aggregation is fast.
     elapsed, response = timed(lambda: clients["boss"].get("/admin/review/"))
@@ -212,7 +212,7 @@ def worker(folder: Path, repeat: int) -> dict:
     for thread in rebuilding_threads(app):
         thread.join()
     with app.app_context():
-        change_mind(-2)
+        change_mind(-1)
     cil = folder / "cil.json"
     export_s, result = timed(lambda: app.test_cli_runner().invoke(args=["export-cil", str(cil)]))
     if result.exit_code != 0:
