@@ -59,7 +59,7 @@ from clustering.entry_level import (
     load_default_model,
 )
 from clustering.errors import ClusteringError
-from clustering.hierarchy import Hierarchy, read_class_list
+from clustering.hierarchy import Hierarchy
 from clustering.human_labels import HumanLabels, published_labels_path, read_human_labels
 from clustering.popularity import (
     DEFAULT_PROVIDER,
@@ -97,7 +97,7 @@ def load_hierarchy(args: argparse.Namespace, word_facts: bool = False) -> Hierar
             print(f"{args.hierarchy} has no word facts; reading them from WordNet", file=sys.stderr)
             hierarchy = hierarchy.with_word_facts()
         return hierarchy
-    return Hierarchy.from_wordnet(read_class_list(getattr(args, "classes", None)))
+    return Hierarchy.from_class_list(getattr(args, "classes", None))
 
 
 def add_hierarchy_options(parser: argparse.ArgumentParser) -> None:

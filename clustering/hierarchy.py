@@ -11,14 +11,13 @@ import hashlib
 import json
 import re
 import warnings
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import astuple, dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
-from clustering.errors import ClusteringError
+from clustering.errors import ClusteringError, ProblemsError
 
 FORMAT = "cil-hierarchy"
 FORMAT_VERSION = 1
@@ -261,7 +260,7 @@ class Hierarchy:
     @classmethod
     def load_or_build(cls, path: str | Path, classes: str | Path | None = None) -> Hierarchy:
         """The hierarchy saved at `path`; built from WordNet for the class list `classes`
-        (see `read_class_list`) and saved there when the file does not exist yet. A file
+        (see `class_list_sources`) and saved there when the file does not exist yet. A file
         saved before the word facts were recorded gets them from WordNet, and is saved again."""
         path = Path(path)
         if path.exists():
@@ -270,38 +269,46 @@ class Hierarchy:
                 hierarchy = hierarchy.with_word_facts()
                 hierarchy.save(path)
             return hierarchy
-        hierarchy = cls.from_wordnet(read_class_list(classes))
+        hierarchy = cls.from_class_list(classes)
         path.parent.mkdir(parents=True, exist_ok=True)
         hierarchy.save(path)
         return hierarchy
 
     # --- building from WordNet ------------------------------------------------------
     @classmethod
-    def from_wordnet(cls, wnids: list[str], wordnet=None) -> Hierarchy:
-        """Build the hierarchy above `wnids` (noun synsets of WordNet 3.0)."""
-        from nltk.corpus.reader.wordnet import WordNetError
+    def from_class_list(cls, source: str | Path | None, wordnet=None) -> Hierarchy:
+        """Build the hierarchy above the class list `source` (see `class_list_sources`);
+        a wnid that is not a noun synset is refused at its line."""
+        sources = class_list_sources(source)
+        return cls.from_wordnet(sorted(sources), wordnet, sources=sources)
 
+    @classmethod
+    def from_wordnet(
+        cls, wnids: list[str], wordnet=None, sources: Mapping[str, str] | None = None
+    ) -> Hierarchy:
+        """Build the hierarchy above `wnids` (noun synsets of WordNet 3.0). `sources`
+        (wnid -> where it was listed) names the line of each wnid WordNet does not know."""
         wordnet = wordnet or _default_wordnet()
         wnids = sorted(set(wnids))
         leaves = {}
         unknown = []
         for wnid in wnids:
-            try:
-                with warnings.catch_warnings():
-                    # nltk warns about each unknown offset; we list them all below.
-                    warnings.simplefilter("ignore", UserWarning)
-                    synset = wordnet.synset_from_pos_and_offset("n", int(wnid[1:]))
-            except (WordNetError, ValueError):  # an offset past the end, a malformed id
-                synset = None
-            if synset is None:  # nltk returns None for an offset inside a synset's line
+            synset = _synset_at(wordnet, "n", wnid)
+            if synset is None:
                 unknown.append(wnid)
             else:
                 leaves[wnid] = synset
         if unknown:
-            raise ClassListError(
-                f"{len(unknown)} wnid(s) are not WordNet 3.0 noun synsets: "
-                f"{', '.join(unknown[:20])}{' ...' if len(unknown) > 20 else ''}. "
-                "Check the class list: each entry must be an ImageNet wnid such as n02110341."
+            where = sources or {}
+            problems = [
+                f"{where[w] + ': ' if w in where else ''}{w} is not a WordNet 3.0 noun "
+                f"synset{_other_part_of_speech(wordnet, w)}"
+                for w in unknown
+            ]
+            raise ClassListProblems(
+                "the class list",
+                problems
+                + ["check the class list: each entry must be an ImageNet wnid such as n02110341"],
             )
         synsets: dict[str, Synset] = {}
         parents: dict[str, tuple[str, ...]] = {}
@@ -333,6 +340,30 @@ class Hierarchy:
             chain = tuple(ChainEntry(w, tuple(on_paths[w])) for w in ordered)
             classes.append(ImageClass(index, wnid, chain, len(paths)))
         return cls(synsets, parents, classes)
+
+
+def _synset_at(wordnet, pos: str, wnid: str):
+    """The synset of part of speech `pos` at the offset of `wnid`, or None."""
+    from nltk.corpus.reader.wordnet import WordNetError
+
+    try:
+        with warnings.catch_warnings():
+            # nltk warns about each unknown offset; the caller lists them all.
+            warnings.simplefilter("ignore", UserWarning)
+            # None for an offset inside a synset's line
+            return wordnet.synset_from_pos_and_offset(pos, int(wnid[1:]))
+    except (WordNetError, ValueError):  # an offset past the end, a malformed id
+        return None
+
+
+def _other_part_of_speech(wordnet, wnid: str) -> str:
+    """ ", but the offset of verb synset eat.v.01" where the offset is another part of
+    speech's (a verb's id written with n), else ""."""
+    for pos in "vasr":
+        synset = _synset_at(wordnet, pos, wnid)
+        if synset is not None:
+            return f", but the offset of {PARTS_OF_SPEECH[pos]} synset {synset.name()}"
+    return ""
 
 
 def _wnid(synset) -> str:
@@ -375,12 +406,29 @@ def imagenet1k_wnids() -> list[str]:
     return text.split()
 
 
+# A synset id's letter: its part of speech in WordNet's data files.
+PARTS_OF_SPEECH = {"n": "noun", "v": "verb", "a": "adjective", "s": "adjective", "r": "adverb"}
+ANY_ID_RE = re.compile(r"^[nvasr]\d{8}$")
+
+
+class ClassListProblems(ProblemsError, ClassListError):
+    """A class list with lines that cannot be used; `problems` names each line."""
+
+
 def read_class_list(source: str | Path | None) -> list[str]:
     """Wnids from None (ImageNet-1k), a text file (one wnid per line, `#` comments,
     an optional leading index as in the devkit's tables) or a dataset folder whose
-    subfolders are wnids (`train/` is looked into when present)."""
+    subfolders are wnids (`train/` is looked into when present), sorted."""
+    return sorted(class_list_sources(source))
+
+
+def class_list_sources(source: str | Path | None) -> dict[str, str]:
+    """wnid -> where the class list names it ("FILE, line N", "FOLDER/wnid/"), so that a
+    wnid WordNet does not know is reported at its line. A file with malformed lines,
+    ids of other parts of speech or a wnid listed twice is refused with every such
+    line named (`ClassListProblems`)."""
     if source is None:
-        return imagenet1k_wnids()
+        return {wnid: "ImageNet-1k" for wnid in imagenet1k_wnids()}
     path = Path(source)
     if path.is_dir():
         folder = path / "train" if (path / "train").is_dir() else path
@@ -390,25 +438,34 @@ def read_class_list(source: str | Path | None) -> list[str]:
                 f"{folder} has no subfolders named by wnid (like n02110341/); "
                 "give a dataset folder laid out as ROOT/<wnid>/... or a text file of wnids."
             )
-        return wnids
+        return {wnid: f"{folder / wnid}/" for wnid in wnids}
     if not path.is_file():
         raise ClassListError(
             f"{path} does not exist; give a text file of wnids or a dataset folder."
         )
-    wnids = []
+    lines: dict[str, list[int]] = {}
+    problems = []
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
-        tokens = [t for t in line.split() if WNID_RE.match(t)]
-        if len(tokens) != 1:
-            raise ClassListError(
-                f"{path}, line {number}: expected one wnid (like n02110341), found {line!r}."
+        ids = [t for t in line.split() if ANY_ID_RE.match(t)]
+        if len(ids) == 1 and ids[0][0] != "n":
+            pos = PARTS_OF_SPEECH[ids[0][0]]
+            problems.append(
+                f"line {number}: {ids[0]} is a{'n' if pos[0] in 'aeiou' else ''} {pos}'s id; "
+                "ImageNet classes are noun synsets (n followed by 8 digits)"
             )
-        wnids.append(tokens[0])
-    if not wnids:
+        elif len(ids) != 1:
+            problems.append(f"line {number}: expected one wnid (like n02110341), found {line!r}")
+        else:
+            lines.setdefault(ids[0], []).append(number)
+    for wnid, numbers in lines.items():
+        if len(numbers) > 1:
+            listed = ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
+            problems.append(f"{wnid} is listed on lines {listed}; list each class once")
+    if problems:
+        raise ClassListProblems(str(path), problems)
+    if not lines:
         raise ClassListError(f"{path} holds no wnids.")
-    duplicates = sorted(w for w, n in Counter(wnids).items() if n > 1)
-    if duplicates:
-        raise ClassListError(f"{path} lists these wnids more than once: {', '.join(duplicates)}.")
-    return sorted(wnids)
+    return {wnid: f"{path}, line {numbers[0]}" for wnid, numbers in lines.items()}

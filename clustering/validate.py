@@ -20,7 +20,9 @@ The checks:
   computer printer is the printing machine there, and plain "printer" either;
 - `partition`: every class's label is a synset on its own chain, and no chosen
   label is an ancestor of another. An "other X" label may have labels below it,
-  must have one, and holds none of their classes.
+  must have one, and holds none of their classes. A class above other classes
+  ("dog" above "beagle") is checked alike: its own label lies on its chain, so at
+  or above itself.
 
 Each problem is reported by one check: a label name that is no synset on a
 class's chain is `partition`'s, not also a second label of that name for `names`.

@@ -7,6 +7,11 @@ aggregate --db URL` runs, so both routes give the same CIL.
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass
+
+from flask import Flask, current_app, g
 from sqlalchemy import func, select
 
 from clustering import dbread
@@ -49,6 +54,8 @@ def current_aggregation(
     conflicts: str = DEFAULT_POLICY,
     weighting: str = SURVEY_WEIGHTING,
     tie_break: str = DEFAULT_TIE_BREAK,
+    *,
+    may_lag: bool = False,
 ) -> Aggregation:
     """The CIL the database's votes and decisions give now (see
     `clustering.aggregate`). Every review page shows it, and it reads every
@@ -56,14 +63,50 @@ def current_aggregation(
     settings), and kept until a vote or decision is added. `min_votes` is by default
     the fewest votes the queue closes a class with. By default each class's
     label is the most probable one given its votes, the annotators' reliability and
-    the model's prior: the numbers the queue closes classes by (`class_states`)."""
+    the model's prior: the numbers the queue closes classes by (`class_states`).
+
+    With `may_lag` (the review pages), where the kept one is behind the logs and took
+    longer than AGGREGATION_INLINE_SECONDS to compute, it is returned at once while a
+    thread computes the new one, and `g.aggregation_behind` says by how many rows:
+    at ImageNet-21k's size an aggregation takes seconds (benchmarks/growth.py).
+    Exports and the review's actions never lag."""
     position = tuple(db.session.execute(_LOG_POSITION).one())
     if min_votes is None:  # a class the queue may close is a decided one
         min_votes = survey_settings().closing.min_votes
     settings = (min_votes, conflicts, weighting, tie_break)
     by_settings = kept("aggregations", None, dict)
-    if settings in by_settings and by_settings[settings][0] == position:
-        return by_settings[settings][1]
+    known = by_settings.get(settings)
+    if known is not None and known.position == position:
+        return known.result
+    if (
+        may_lag
+        and known is not None
+        and known.seconds > current_app.config["AGGREGATION_INLINE_SECONDS"]
+    ):
+        _rebuild_in_background(settings)
+        g.aggregation_behind = sum(
+            (new or 0) - (old or 0) for new, old in zip(position, known.position, strict=True)
+        )
+        return known.result
+    return _compute(settings, position)
+
+
+@dataclass(frozen=True)
+class _Kept:
+    position: tuple  # the logs' position it was computed at
+    result: Aggregation
+    seconds: float  # how long it took to compute
+
+
+# app.extensions[THREADS]: settings -> the thread computing its aggregation, one each.
+THREADS = "aggregation_threads"
+_threads_lock = threading.Lock()
+
+
+def _compute(settings: tuple, position: tuple) -> Aggregation:
+    """Aggregate at `position` and keep the result (in this process, for `settings`)."""
+    started = time.perf_counter()
+    min_votes, conflicts, weighting, tie_break = settings
     result = aggregate(
         hierarchy_from_db(),
         database_votes(),
@@ -77,7 +120,43 @@ def current_aggregation(
         priors=class_states.priors(),
         suggestions=class_states.suggestions(),
     )
+    by_settings = kept("aggregations", None, dict)
     if settings not in by_settings and len(by_settings) >= AGGREGATIONS_KEPT:
         by_settings.clear()
-    by_settings[settings] = (position, result)
+    known = by_settings.get(settings)
+    if known is None or _not_after(known.position, position):
+        by_settings[settings] = _Kept(position, result, time.perf_counter() - started)
     return result
+
+
+def _not_after(earlier: tuple, later: tuple) -> bool:
+    return all((a or 0) <= (b or 0) for a, b in zip(earlier, later, strict=True))
+
+
+def _rebuild_in_background(settings: tuple) -> None:
+    """Start a thread computing the aggregation for `settings` at the logs' position
+    then, unless one is at it already."""
+    app = current_app._get_current_object()
+    with _threads_lock:
+        threads = app.extensions.setdefault(THREADS, {})
+        if settings in threads and threads[settings].is_alive():
+            return
+        thread = threading.Thread(
+            target=_rebuild, args=(app, settings), name="aggregation", daemon=True
+        )
+        threads[settings] = thread
+        thread.start()
+
+
+def _rebuild(app: Flask, settings: tuple) -> None:
+    with app.app_context():
+        try:
+            _compute(settings, tuple(db.session.execute(_LOG_POSITION).one()))
+        except Exception:  # a page keeps the last one; the next asks again
+            app.logger.exception("computing the aggregation in the background failed")
+
+
+def rebuilding_threads(app: Flask) -> list[threading.Thread]:
+    """The threads computing aggregations for `app` now (a benchmark or test waits on them)."""
+    with _threads_lock:
+        return [t for t in app.extensions.get(THREADS, {}).values() if t.is_alive()]

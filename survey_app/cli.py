@@ -71,11 +71,14 @@ def load_or_build_hierarchy(path: str | None = None, classes: str | None = None)
     )
 
 
-def _seed(hierarchy_file, classes) -> None:
+def _hierarchy(hierarchy_file, classes) -> Hierarchy:
     try:
-        hierarchy = load_or_build_hierarchy(hierarchy_file, classes)
+        return load_or_build_hierarchy(hierarchy_file, classes)
     except FileNotFoundError as exc:  # a --hierarchy file that is not there
         raise click.ClickException(str(exc)) from None
+
+
+def _seed(hierarchy: Hierarchy) -> None:
     added = seed_hierarchy(hierarchy)
     summary = ", ".join(f"{n} {table}" for table, n in added.items())
     click.echo(f"Seeded hierarchy {hierarchy.version}: added {summary}.")
@@ -112,7 +115,7 @@ classes_option = click.option(
 @classes_option
 def seed_command(hierarchy_file, classes) -> None:
     """Seed classes, synsets, edges and chains from a hierarchy (idempotent)."""
-    _seed(hierarchy_file, classes)
+    _seed(_hierarchy(hierarchy_file, classes))
 
 
 @command("fill-counts")
@@ -132,6 +135,8 @@ def fill_counts_command(provider, retry_failed) -> None:
 @classes_option
 def setup_command(hierarchy_file, classes) -> None:
     """Everything `make run` needs: migrate, seed, fill the offline counts."""
+    # A bad class list is refused before the database is touched.
+    hierarchy = _hierarchy(hierarchy_file, classes)
     try:
         upgrade()
     except OperationalError as exc:
@@ -139,7 +144,7 @@ def setup_command(hierarchy_file, classes) -> None:
             f"cannot reach the database {current_app.config['SQLALCHEMY_DATABASE_URI']!r}: "
             f"{exc.orig}. Check DATABASE_URL and that the server is running."
         ) from None
-    _seed(hierarchy_file, classes)
+    _seed(hierarchy)
     _fill(current_app.config["COUNT_PROVIDER"], retry_failed=False)
     _queue_states()
 

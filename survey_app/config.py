@@ -67,6 +67,10 @@ def defaults(instance_path: str) -> dict:
         # The queue serves the first QUEUE_BATCH open classes (by index) before any
         # other, started ones first, so that votes overlap from the first hour.
         "QUEUE_BATCH": 20,
+        # An aggregation (the review pages' figures) that took longer than this to
+        # compute is recomputed in a thread after a vote while the review pages show
+        # the last one, marked as behind; exports always wait for the current one.
+        "AGGREGATION_INLINE_SECONDS": 1.0,
         # The first vote on a class is cast with the suggestion hidden, so that at
         # least one vote per class is independent of the model.
         "HIDE_FIRST_SUGGESTION": True,

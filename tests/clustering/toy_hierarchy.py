@@ -15,6 +15,8 @@ off the tree below.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from clustering.hierarchy import ChainEntry, Hierarchy, ImageClass, Synset
 
 ENTITY, ANIMAL, FISH, DOG, VEHICLE, BUS = (f"n0000000{i}" for i in range(1, 7))
@@ -73,7 +75,9 @@ def _path(wnid: str) -> list[str]:
     return [*_path(PARENTS[wnid][0]), wnid] if wnid in PARENTS else [wnid]
 
 
-def toy_hierarchy() -> Hierarchy:
+def toy_hierarchy(classes: Iterable[str] = CLASSES) -> Hierarchy:
+    """The tree above; `classes` may add inner nodes as classes (DOG: a class above
+    husky, malamute and pug, as ImageNet-21k's "dog" lies above "beagle")."""
     synsets = {
         wnid: Synset(
             wnid, f"{name}.n.01", (name,), f"a {name.replace('_', ' ')}", len(_path(wnid)) - 1
@@ -82,6 +86,6 @@ def toy_hierarchy() -> Hierarchy:
     }
     classes = [
         ImageClass(index, wnid, tuple(ChainEntry(w, (0,)) for w in _path(wnid)), 1)
-        for index, wnid in enumerate(sorted(CLASSES))
+        for index, wnid in enumerate(sorted(classes))
     ]
     return Hierarchy(synsets, dict(PARENTS), classes)

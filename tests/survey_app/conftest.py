@@ -54,6 +54,9 @@ def make_app(tmp_path, database_url: str | None = None, **settings):
         # The suggestion on a class nobody has voted on yet, for the tests of how it is
         # shown; test_queue checks the default, which hides it there.
         "HIDE_FIRST_SUGGESTION": False,
+        # Review pages wait for the current figures however slow a loaded machine is;
+        # test_aggregation_lag tests the pages that do not.
+        "AGGREGATION_INLINE_SECONDS": float("inf"),
     }
     config.update(settings)
     return create_app(config)
