@@ -14,6 +14,7 @@ from clustering.cli import main
 from clustering.hierarchy import Hierarchy
 from clustering.validate import validate_file
 
+from .test_validate import renamed
 from .wnids import CRANE_BIRD, CRANE_MACHINE, DALMATIAN, DOG, OSTRICH, PUG, TENCH
 
 PRINTER, PRINTING_MACHINE = "n04004767", "n04004475"  # the computer printer, below the machine
@@ -37,18 +38,6 @@ def write_text(tmp_path, text: str) -> str:
 
 def write(tmp_path, data) -> str:
     return write_text(tmp_path, json.dumps(data, ensure_ascii=False))
-
-
-def renamed(cil, wnid: str, name: str) -> dict:
-    """`cil` as rich JSON with label `wnid` renamed, its classes' copies too."""
-    data = cil.to_dict()
-    for label in data["labels"]:
-        if label["wnid"] == wnid:
-            label["name"] = name
-    for entry in data["classes"]:
-        if entry["label_wnid"] == wnid:
-            entry["label_name"] = name
-    return data
 
 
 # --- 1. names compared normalised: case, Unicode spaces, NFC ------------------------------

@@ -6,7 +6,6 @@ document does not describe in the live app."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
 
 import pytest
 import requests
@@ -23,16 +22,11 @@ from schemathesis.specs.openapi.checks import (
 
 from benchmarks import load_votes
 from survey_app.extensions import db
-from survey_app.models import User, Vote
 from survey_app.openapi import DOCUMENT, PATH
 
 from .conftest import PASSWORD, add_user, make_app, seeded, serving
+from .test_label_decisions import fill
 
-BIRD, OSTRICH, BRAMBLING, CRANE_BIRD = "n01503061", "n01518878", "n01530575", "n02012849"
-DOG, PUG, DALMATIAN = "n02084071", "n02110958", "n02110341"
-# Labels below other chosen labels: two conflict groups, so that the admins'
-# answers have something in them.
-CHOICES = {OSTRICH: OSTRICH, BRAMBLING: BRAMBLING, CRANE_BIRD: BIRD, PUG: PUG, DALMATIAN: DOG}
 IGNORED_METHODS = {"HEAD", "OPTIONS"}  # answered by Flask for every route
 # No 5xx, and every answer's status, content type and body as the document says.
 CHECKS = [
@@ -77,22 +71,7 @@ def live_app(tmp_path, small_hierarchy, database_url):
     admin to log in as; the vote rate limit out of the way of the fuzzing."""
     app = seeded(make_app(tmp_path, database_url, VOTE_RATE_LIMIT=10**6), small_hierarchy)
     add_user(app, "boss", role="admin")
-    with app.app_context():
-        voters = [User(username=name, role="annotator") for name in ("vic", "wes")]
-        db.session.add_all(voters)
-        db.session.flush()
-        start = datetime(2024, 5, 1, 12, 0)
-        for minute, (wnid, label) in enumerate(CHOICES.items()):
-            for voter in voters:
-                db.session.add(
-                    Vote(
-                        annotator_id=voter.id,
-                        class_wnid=wnid,
-                        synset_wnid=label,
-                        created_at=start + timedelta(minutes=minute),
-                    )
-                )
-        db.session.commit()
+    fill(app)  # two conflict groups, so that the admins' answers have something in them
     with serving(app) as base:
         yield base
     with app.app_context():
