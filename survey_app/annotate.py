@@ -19,9 +19,9 @@ from survey_app.paging import page_of
 from survey_app.survey_settings import survey_settings
 from survey_app.votes import (
     COMMENT_MAX,
+    LatestVotes,
     TooManyVotes,
     VoteError,
-    latest_votes,
     record_skip,
     record_vote,
 )
@@ -52,7 +52,7 @@ VOTES_PER_PAGE = 50
 @bp.get("/")
 def home():
     """The annotator's home: the votes that count, their pace, and the next class."""
-    votes = latest_votes(current_user.id)
+    votes = LatestVotes(current_user.id)
     shown, page, pages = page_of(votes, VOTES_PER_PAGE)
     pace = paces(len(hierarchy_from_db().classes), [current_user.id]).get(current_user.id)
     return render_template(

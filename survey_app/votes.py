@@ -8,6 +8,7 @@ identical to the annotator's latest one for the class add nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -96,14 +97,35 @@ def latest_vote(user_id: int, class_wnid: str) -> Row | None:
     return execute(LATEST, user_id=user_id, class_wnid=class_wnid).first()
 
 
+class LatestVotes(Sequence[Vote]):
+    """The annotator's vote that counts for each class, newest first, read a slice at a
+    time: the home page shows 50 of them, and loading every one took 0.7 s for an
+    annotator of ImageNet-21k's classes."""
+
+    def __init__(self, user_id: int) -> None:
+        latest_ids = (
+            select(func.max(Vote.id)).where(Vote.annotator_id == user_id).group_by(Vote.class_wnid)
+        )
+        self._ordered = select(Vote).where(Vote.id.in_(latest_ids)).order_by(Vote.id.desc())
+        self._count = select(func.count()).select_from(latest_ids.subquery())
+        self._length: int | None = None
+
+    def __len__(self) -> int:
+        if self._length is None:
+            self._length = db.session.scalar(self._count)
+        return self._length
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index : index + 1 or None][0]
+        start, stop, step = index.indices(len(self))
+        rows = self._ordered.offset(start).limit(max(stop - start, 0))
+        return list(db.session.scalars(rows))[::step]
+
+
 def latest_votes(user_id: int) -> list[Vote]:
-    """The annotator's vote that counts for each class, newest first."""
-    latest_ids = (
-        select(func.max(Vote.id)).where(Vote.annotator_id == user_id).group_by(Vote.class_wnid)
-    )
-    return list(
-        db.session.scalars(select(Vote).where(Vote.id.in_(latest_ids)).order_by(Vote.id.desc()))
-    )
+    """The annotator's vote that counts for each class, newest first, all of them."""
+    return LatestVotes(user_id)[:]
 
 
 def vote_history(user_id: int) -> list[Vote]:

@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from clustering.popularity import get_provider
 from clustering.strategies import entry_level_assignment
@@ -306,8 +306,19 @@ def test_my_votes_in_pages(app, monkeypatch):
         user = db.session.get(User, user_id)
         for wnid in wnids:
             record_vote(user, wnid, wnid)
-    assert "page 1 of 2" in client.get("/").text
-    assert "page 2 of 2" in client.get("/?page=2").text
+    loaded = []
+
+    def on_load(vote, _context):
+        loaded.append(vote.class_wnid)
+
+    event.listen(Vote, "load", on_load)
+    try:
+        assert "page 1 of 2" in client.get("/").text
+        assert loaded == wnids[:0:-1]  # the page's two votes, newest first; not every vote
+        assert "page 2 of 2" in client.get("/?page=2").text
+        assert loaded[2:] == wnids[:1]
+    finally:
+        event.remove(Vote, "load", on_load)
     assert "page 2 of 2" in client.get("/?page=9").text  # kept within the pages
 
 
