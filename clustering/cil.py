@@ -400,10 +400,11 @@ def build_cil(
     """A CIL from `assignment` (class wnid -> label synset wnid) over the hierarchy's classes.
 
     Display names are the synsets' first lemmas (or the lemma `names` gives a label
-    wnid), "other <lemma>" for the label wnids in `other_labels`, made unique by `unique_names` so that the flat format
-    reads back to the same synsets. Labels are indexed
-    in display-name order, which is also the order a reader of the flat format
-    gives them, so writing either format and reading it back keeps the indices.
+    wnid), "other <lemma>" for the label wnids in `other_labels`, made unique by
+    `unique_names` so that the flat format reads back to the same synsets. Labels are
+    indexed in display-name order, which is also the order a reader of the flat format
+    gives them, so writing either format and reading it back keeps the indices. Each
+    class's label must be on its hypernym chain (the class itself, or above it).
     """
     missing = [c.wnid for c in hierarchy.classes if c.wnid not in assignment]
     unknown = sorted(set(assignment) - set(hierarchy.class_index))
@@ -416,6 +417,14 @@ def build_cil(
                 f"{len(unknown)} wnids are not classes of the hierarchy: {_listing(unknown)}"
             )
         raise ValueError("; ".join(problems))
+    off_chain = sorted(
+        w for w, label in assignment.items() if label not in hierarchy.chain_wnids(w)
+    )
+    if off_chain:
+        raise ValueError(
+            f"{len(off_chain)} classes have a label that is not on their hypernym chain: "
+            + _listing([f"{w} -> {assignment[w]}" for w in off_chain])
+        )
     label_wnids = sorted(set(assignment.values()))
     names = names or {}
     reasons = reasons or {}

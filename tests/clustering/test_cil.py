@@ -63,6 +63,13 @@ def cil():
     return build_cil(hierarchy, assignment, {"method": "test"})
 
 
+def test_build_refuses_a_label_off_the_class_chain():
+    hierarchy = toy.toy_hierarchy()
+    # The fish's label on a dog: the names could not be made (StopIteration) before.
+    with pytest.raises(ValueError, match=rf"not on their hypernym chain: {toy.TENCH} -> "):
+        build_cil(hierarchy, merged(hierarchy, **{toy.TENCH: toy.DOG}))
+
+
 def test_build_gives_one_label_per_class_in_name_order(cil):
     hierarchy = toy.toy_hierarchy()
     assert [c.wnid for c in cil.classes] == [c.wnid for c in hierarchy.classes]
