@@ -81,7 +81,8 @@ def _found(hierarchy: Hierarchy, query: str) -> list[ImageClass]:
     found = kept("class_search_results", hierarchy, dict)
     if query not in found:
         if len(found) >= KEPT_SEARCHES:
-            del found[next(iter(found))]  # the oldest
+            # the oldest; pop, not del: another thread may have just dropped it
+            found.pop(next(iter(found), None), None)
         found[query] = _matches(hierarchy, query)
     return found[query]
 
