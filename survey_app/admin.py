@@ -7,14 +7,14 @@ from collections import Counter
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import distinct, func, select
+from sqlalchemy import select
 
 from survey_app import accounts, class_states, images
 from survey_app.auth import admin_required
 from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
 from survey_app.forms import InvitationForm, NewUserForm, SurveySettingsForm, add_error
-from survey_app.models import Invitation, User, Vote
+from survey_app.models import Invitation, User
 from survey_app.pace import DAYS_SHOWN, duration, every_pace
 from survey_app.survey_settings import (
     check_queue_settings,
@@ -55,16 +55,6 @@ def _page(
     status: int = 200,
 ):
     pace_of = every_pace(len(hierarchy_from_db().classes))
-    activity = {
-        row.annotator_id: row
-        for row in db.session.execute(
-            select(
-                Vote.annotator_id,
-                func.count(distinct(Vote.class_wnid)).label("classes"),
-                func.max(Vote.created_at).label("last_vote"),
-            ).group_by(Vote.annotator_id)
-        )
-    }
     users = db.session.scalars(select(User).order_by(User.username)).all()
     invitations = db.session.scalars(
         select(Invitation).order_by(Invitation.created_at.desc()).limit(50)
@@ -73,7 +63,6 @@ def _page(
     return render_template(
         "admin.html",
         users=users,
-        activity=activity,
         invitations=invitations,
         usernames=usernames,
         status_of=accounts.invitation_status,

@@ -14,7 +14,7 @@ from survey_app.annotate_fragments import fragments
 from survey_app.annotate_reads import page_reads
 from survey_app.database import hierarchy_from_db, read_without_transaction, require_class
 from survey_app.forms import VoteForm, add_error
-from survey_app.pace import duration, paces
+from survey_app.pace import annotator_pace, duration
 from survey_app.paging import page_of
 from survey_app.survey_settings import survey_settings
 from survey_app.votes import (
@@ -54,7 +54,7 @@ def home():
     """The annotator's home: the votes that count, their pace, and the next class."""
     votes = LatestVotes(current_user.id)
     shown, page, pages = page_of(votes, VOTES_PER_PAGE)
-    pace = paces(len(hierarchy_from_db().classes), [current_user.id]).get(current_user.id)
+    pace = annotator_pace(len(hierarchy_from_db().classes), current_user.id)
     return render_template(
         "home.html",
         total=len(votes),

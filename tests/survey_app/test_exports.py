@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from clustering.cil import read_cil
+from clustering.cil import dumps_cil, read_cil
 from clustering.cli import main
 from clustering.hierarchy import Hierarchy
 from clustering.validate import validate_file
@@ -341,3 +341,37 @@ def test_the_shell_export_decides_classes_by_the_queues_fewest_votes(voted, runn
         assert result.exit_code == 0, result.output
         statuses[len(extra)] = json.loads(report.read_text())["classes"][TROLLEYBUS]["status"]
     assert statuses == {0: "voted", 2: "undecided"}
+
+
+def test_the_download_serialises_each_aggregation_once(voted, monkeypatch):
+    """The CIL download keeps its bytes per aggregation (at ImageNet-21k's size the
+    serialising took most of its time): asked again with no vote between, the same
+    bytes without serialising anew; after a vote, the new CIL."""
+    from survey_app import review
+
+    serialised = []
+
+    def counting(cil, flat=False):
+        serialised.append(flat)
+        return dumps_cil(cil, flat=flat)
+
+    monkeypatch.setattr(review, "dumps_cil", counting)
+    with voted.app_context():
+        boss, bob = (
+            db.session.scalars(select(User.id).filter_by(username=name)).one()
+            for name in ("boss", "bob")
+        )
+    admin = log_in(voted.test_client(), boss)
+    first = admin.get("/admin/review/download/cil.json")
+    again = admin.get("/admin/review/download/cil.json")
+    flat = admin.get("/admin/review/download/cil-flat.json")
+    assert first.status_code == again.status_code == flat.status_code == 200
+    assert first.data == again.data and flat.data != first.data
+    assert serialised == [False, True]
+    with voted.app_context():
+        db.session.add(VoteRow(annotator_id=bob, class_wnid=OSTRICH, synset_wnid=BIRD))
+        db.session.commit()
+        current = dumps_cil(current_aggregation().cil)
+    after = admin.get("/admin/review/download/cil.json")
+    assert serialised == [False, True, False]
+    assert after.data.decode() == current != first.data.decode()

@@ -231,3 +231,71 @@ def test_pace_is_the_median_gap_without_breaks(app, admin):
         )
         db.session.commit()
     assert "15 s a class, 75 s left" in admin.get("/admin/").text  # median of 10, 20, 20, 1
+
+
+# The statement that reads an annotator's votes for their pace (survey_app.pace.paces).
+PACE_READ = "ORDER BY votes.annotator_id, votes.id"
+
+
+def _cast(app, annotator: int, class_wnid: str, when) -> None:
+    from survey_app.extensions import db
+    from survey_app.models import Vote
+
+    with app.app_context():
+        db.session.add(
+            Vote(
+                annotator_id=annotator,
+                class_wnid=class_wnid,
+                synset_wnid=class_wnid,
+                created_at=when,
+            )
+        )
+        db.session.commit()
+
+
+def test_home_reads_the_pace_again_only_after_the_annotators_own_vote(app):
+    """The home keeps an annotator's pace while they add no vote (it read all of
+    their votes on every visit: 21,843 at ImageNet-21k's size); another's vote does
+    not make it read them again, their own does, and the page shows the new pace."""
+    from datetime import UTC, datetime, timedelta
+
+    from .conftest import log_in
+    from .test_round_trips import counted
+
+    ann, bob = add_user(app, "ann"), add_user(app, "bob")
+    start = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=5)
+    for i, wnid in enumerate(["n01440764", "n01443537", "n01518878"]):
+        _cast(app, ann, wnid, start + timedelta(seconds=10 * i))
+    home = log_in(app.test_client(), ann)
+    with counted(app) as calls:
+        assert "Your pace: 10 s a class" in home.get("/").text
+        assert "Your pace: 10 s a class" in home.get("/").text
+        _cast(app, bob, "n01440764", start)
+        home.get("/")
+    assert sum(PACE_READ in sql for sql in calls.statements) == 1
+    _cast(app, ann, "n01530575", start + timedelta(seconds=50))  # gaps 10, 10, 30
+    with counted(app) as calls:
+        assert "Your pace: 10 s a class" in home.get("/").text
+        _cast(app, ann, "n02012849", start + timedelta(seconds=80))  # 10, 10, 30, 30
+        assert "Your pace: 20 s a class" in home.get("/").text
+    assert sum(PACE_READ in sql for sql in calls.statements) == 2
+
+
+def test_admin_page_counts_classes_from_the_kept_paces(app, admin):
+    """The admin page's classes voted and last vote come with the paces it keeps
+    until a vote is added, rather than from grouping every vote on each visit."""
+    from datetime import datetime
+
+    from .test_round_trips import counted
+
+    ann = add_user(app, "ann")
+    _cast(app, ann, "n01440764", datetime(2026, 11, 30, 9, 0))
+    _cast(app, ann, "n01440764", datetime(2026, 11, 30, 9, 1))  # the same class again
+    _cast(app, ann, "n01443537", datetime(2026, 11, 30, 9, 2))
+    with counted(app) as calls:
+        first, second = admin.get("/admin/").text, admin.get("/admin/").text
+    assert first == second
+    row = re.search(r"<td>ann</td>.*?</tr>", first, re.DOTALL).group(0)
+    assert re.search(r"<td>2 <small", row) and "2026-11-30 09:02" in row
+    assert sum("FROM votes GROUP BY" in sql for sql in calls.statements) == 0
+    assert sum(PACE_READ in sql for sql in calls.statements) == 1
