@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import os
 import pickle
 import pstats
 import sys
@@ -47,7 +48,7 @@ def _timed(name: str, profile: str | None, call):
     seconds = time.perf_counter() - started
     if profiler:
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(30)
     print(f"{name:<22} {seconds:7.3f} s", flush=True)
     return result
 

@@ -89,6 +89,10 @@ class Hierarchy:
     _ancestors: dict[str, frozenset[str]] = field(
         init=False, default_factory=dict, repr=False, compare=False
     )
+    # What other modules derive per synset and ask for per class, kept for the life of
+    # the hierarchy (it is mutable, so no cache kept elsewhere could be keyed by it):
+    # `clustering.cil.plain_lemmas` keeps its normalized lemmas here.
+    derived: dict[str, dict] = field(init=False, default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.class_index = {c.wnid: c.index for c in self.classes}
