@@ -255,6 +255,21 @@ def plain_lemmas(hierarchy: Hierarchy, wnid: str) -> frozenset[str]:
     return lemmas
 
 
+def _lemma_holders(hierarchy: Hierarchy) -> dict[str, frozenset[str]]:
+    """Normalized lemma -> the synsets that have it, kept per hierarchy: naming reads
+    each name on tens of thousands of chains, and most chain synsets lack it."""
+    holders = hierarchy.derived.get("lemma_holders")
+    if holders is None:
+        found: dict[str, set[str]] = {}
+        for wnid in hierarchy.synsets:
+            for lemma in plain_lemmas(hierarchy, wnid):
+                found.setdefault(lemma, set()).add(wnid)
+        holders = hierarchy.derived["lemma_holders"] = {
+            lemma: frozenset(wnids) for lemma, wnids in found.items()
+        }
+    return holders
+
+
 def sense_name(hierarchy: Hierarchy, wnid: str) -> str:
     """ "sense 3" for table.n.03: WordNet's own number tells two same-named senses apart."""
     return f"sense {int(hierarchy.synsets[wnid].name.rsplit('.', 1)[1])}"
@@ -284,10 +299,11 @@ def name_readings(hierarchy: Hierarchy, class_wnid: str, name: str) -> list[tupl
     attempts = [(False, *_split_qualifier(normalize_name(name)))] if other else []
     attempts.append((other, base, qualifier))
     for is_other, wanted, wanted_qualifier in attempts:
+        holders = _lemma_holders(hierarchy).get(wanted, ())
         ranked = [
             (rank, wnid)
             for wnid in hierarchy.chain_wnids(class_wnid)
-            if wanted in plain_lemmas(hierarchy, wnid)
+            if wnid in holders
             and (rank := qualifier_rank(hierarchy, wnid, wanted_qualifier)) is not None
         ]
         if ranked:

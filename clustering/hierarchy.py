@@ -91,7 +91,7 @@ class Hierarchy:
     )
     # What other modules derive per synset and ask for per class, kept for the life of
     # the hierarchy (it is mutable, so no cache kept elsewhere could be keyed by it):
-    # `clustering.cil.plain_lemmas` keeps its normalized lemmas here.
+    # `clustering.cil` keeps its normalized lemmas here, per synset and per lemma.
     derived: dict[str, dict] = field(init=False, default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
