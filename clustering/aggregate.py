@@ -49,6 +49,7 @@ from clustering.conflicts import (
     find_overlaps,
     resolve_conflicts,
 )
+from clustering.gcpause import collector_paused
 from clustering.hierarchy import Hierarchy
 from clustering.votes import (
     Decision,
@@ -433,9 +434,40 @@ def aggregate(
     `refuse` policy when labels conflict, its `DecisionConflictError` where decisions
     cannot all hold (unless `check_decisions` is false: the review pages show them),
     its `CollapseError` where a lift puts more than `max_share` of the classes under
-    one label (None: no limit), and `clustering.votes.VotesError` for bad votes."""
-    votes = list(votes)
-    decisions = list(decisions)
+    one label (None: no limit), and `clustering.votes.VotesError` for bad votes.
+    The cycle collector is paused meanwhile (`clustering.gcpause`)."""
+    with collector_paused():
+        return _aggregate(
+            hierarchy,
+            list(votes),
+            list(decisions),
+            min_votes=min_votes,
+            tie_break=tie_break,
+            weighting=weighting,
+            conflicts=conflicts,
+            max_share=max_share,
+            source=source,
+            check_decisions=check_decisions,
+            priors=priors,
+            suggestions=suggestions,
+        )
+
+
+def _aggregate(
+    hierarchy: Hierarchy,
+    votes: list[Vote],
+    decisions: list[Decision],
+    *,
+    min_votes: int,
+    tie_break: str,
+    weighting: str,
+    conflicts: str,
+    max_share: float | None,
+    source: str,
+    check_decisions: bool,
+    priors: Mapping[str, Mapping[str, float]] | None,
+    suggestions: Mapping[str, str] | None,
+) -> Aggregation:
     aggregator = make_aggregator(
         hierarchy, weighting, min_votes, tie_break, priors, suggestions
     ).fit(votes, decisions)
