@@ -367,7 +367,12 @@ class Aggregation:
         return self.aggregator.outcomes_
 
     def report(self) -> dict[str, Any]:
-        """The report as plain JSON values (written with sorted keys)."""
+        """The report as plain JSON values (written with sorted keys); the cycle
+        collector is paused meanwhile (`clustering.gcpause`)."""
+        with collector_paused():
+            return self._report()
+
+    def _report(self) -> dict[str, Any]:
         h = self.hierarchy
         final = self.resolution.assignment
         label_names = {label.wnid: label.name for label in self.cil.labels}
