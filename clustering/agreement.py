@@ -38,13 +38,15 @@ def krippendorff_alpha_nominal(units: Iterable[Sequence[Hashable]]) -> float | N
     the coincidence-matrix form with m_u values in unit u, m_uc of them c, n_c
     pairable values c in all, n their total.
     """
+    return _alpha_from_counts(Counter(values) for values in units if len(values) >= 2)
+
+
+def _alpha_from_counts(units: Iterable[Mapping[Hashable, int]]) -> float | None:
+    """`krippendorff_alpha_nominal` from each pairable unit's value counts."""
     observed = 0.0
     totals: Counter[Hashable] = Counter()
-    for values in units:
-        if len(values) < 2:
-            continue
-        counts = Counter(values)
-        m = len(values)
+    for counts in units:
+        m = sum(counts.values())
         observed += (m * m - sum(k * k for k in counts.values())) / (m - 1)
         totals.update(counts)
     n = sum(totals.values())
@@ -110,12 +112,14 @@ def agreement_summary(votes: Sequence[Vote], consensus: Mapping[str, str]) -> di
     by_class: dict[str, list[str]] = {}
     for vote in votes:
         by_class.setdefault(vote.wnid, []).append(vote.label)
-    sizes = Counter(len(labels) for labels in by_class.values() if len(labels) >= 2)
+    # Each pairable class's tally, made once for both figures (21,843 classes at most).
+    pairable = [(len(labels), Counter(labels)) for labels in by_class.values() if len(labels) >= 2]
+    sizes = Counter(size for size, _ in pairable)
     raters = max(sizes, key=lambda size: (sizes[size], size)) if sizes else None
-    kappa_subjects = [Counter(labels) for labels in by_class.values() if len(labels) == raters]
+    kappa_subjects = [counts for size, counts in pairable if size == raters]
     return {
-        "krippendorff_alpha_nominal": krippendorff_alpha_nominal(by_class.values()),
-        "alpha_classes": sum(1 for labels in by_class.values() if len(labels) >= 2),
+        "krippendorff_alpha_nominal": _alpha_from_counts(counts for _, counts in pairable),
+        "alpha_classes": len(pairable),
         "fleiss_kappa": fleiss_kappa(kappa_subjects),
         "kappa_classes": len(kappa_subjects),
         "kappa_raters": raters,

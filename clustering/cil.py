@@ -36,6 +36,7 @@ spaces as one space, NFC), by every rule that compares two names: "Crane",
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -218,6 +219,9 @@ class CIL:
 _QUALIFIED = re.compile(r"^(.+) \(([^()]+)\)$")
 
 
+# Naming a 21k-class CIL normalizes the same few thousand names hundreds of thousands
+# of times; bounded, as names read from files and forms are anyone's.
+@functools.lru_cache(maxsize=1 << 16)
 def normalize_name(name: str) -> str:
     """A name as every rule compares it, with lemmas and with other names: Unicode NFC,
     case folded, `_` and runs of any Unicode space (a non-breaking one too) as one space,
@@ -239,8 +243,31 @@ def _split_qualifier(name: str) -> tuple[str, str | None]:
     return (qualified[1], qualified[2]) if qualified else (name, None)
 
 
-def plain_lemmas(hierarchy: Hierarchy, wnid: str) -> set[str]:
-    return {normalize_name(lemma) for lemma in hierarchy.synsets[wnid].lemmas}
+def plain_lemmas(hierarchy: Hierarchy, wnid: str) -> frozenset[str]:
+    """The synset's lemmas, normalized; kept per hierarchy, as naming reads every
+    class's chain for every name it tries."""
+    known = hierarchy.derived.setdefault("plain_lemmas", {})
+    lemmas = known.get(wnid)
+    if lemmas is None:
+        lemmas = known[wnid] = frozenset(
+            normalize_name(lemma) for lemma in hierarchy.synsets[wnid].lemmas
+        )
+    return lemmas
+
+
+def _lemma_holders(hierarchy: Hierarchy) -> dict[str, frozenset[str]]:
+    """Normalized lemma -> the synsets that have it, kept per hierarchy: naming reads
+    each name on tens of thousands of chains, and most chain synsets lack it."""
+    holders = hierarchy.derived.get("lemma_holders")
+    if holders is None:
+        found: dict[str, set[str]] = {}
+        for wnid in hierarchy.synsets:
+            for lemma in plain_lemmas(hierarchy, wnid):
+                found.setdefault(lemma, set()).add(wnid)
+        holders = hierarchy.derived["lemma_holders"] = {
+            lemma: frozenset(wnids) for lemma, wnids in found.items()
+        }
+    return holders
 
 
 def sense_name(hierarchy: Hierarchy, wnid: str) -> str:
@@ -272,10 +299,11 @@ def name_readings(hierarchy: Hierarchy, class_wnid: str, name: str) -> list[tupl
     attempts = [(False, *_split_qualifier(normalize_name(name)))] if other else []
     attempts.append((other, base, qualifier))
     for is_other, wanted, wanted_qualifier in attempts:
+        holders = _lemma_holders(hierarchy).get(wanted, ())
         ranked = [
             (rank, wnid)
             for wnid in hierarchy.chain_wnids(class_wnid)
-            if wanted in plain_lemmas(hierarchy, wnid)
+            if wnid in holders
             and (rank := qualifier_rank(hierarchy, wnid, wanted_qualifier)) is not None
         ]
         if ranked:

@@ -160,12 +160,19 @@ def team_skills(votes: Iterable[Vote], suggestions: Mapping[str, str] | None = N
     agreed: Counter[str] = Counter()
     judged: Counter[str] = Counter()
     for class_votes in by_class.values():
+        if len(class_votes) < 2:
+            continue  # no others to agree with
+        # The others' tally is the class's less the vote itself: counted once per class.
+        counts = Counter(vote.label for vote in class_votes)
         for vote in class_votes:
-            others = Counter(v.label for v in class_votes if v is not vote)
-            if not others:
-                continue
-            (leader, top), *rest = others.most_common(2) + [(None, 0)]
-            if rest and rest[0][1] == top:
+            leader, top, second = None, 0, 0
+            for label, n in counts.items():
+                n -= label == vote.label
+                if n > top:
+                    leader, top, second = label, n, top
+                elif n > second:
+                    second = n
+            if second == top:
                 continue  # the others tie: no leader to agree with
             judged[vote.annotator] += 1
             agreed[vote.annotator] += vote.label == leader
@@ -265,12 +272,15 @@ def belief(
         for w in candidates
     }
     for vote in votes:
+        # A vote's likelihood takes two values, for its label and for every other
+        # candidate: each is computed once, not once per candidate.
         r = min(max(skills.r(vote.annotator), 1e-6), 1 - 1e-6)
         wrong = (1 - r) / (k - 1) if k > 1 else 0.0
         q = skills.q(vote.annotator) if vote.suggestion == vote.label else 0.0
+        right = math.log(q + (1 - q) * r)
+        other = math.log(q + (1 - q) * wrong) if wrong or q else -1e9
         for w in candidates:
-            independent = r if vote.label == w else wrong
-            log_p[w] += math.log(q + (1 - q) * independent) if independent or q else -1e9
+            log_p[w] += right if vote.label == w else other
     top = max(log_p.values())
     weights = {w: math.exp(v - top) for w, v in log_p.items()}
     total = sum(weights.values())

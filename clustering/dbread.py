@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from clustering.errors import ClusteringError
+from clustering.gcpause import collector_paused
 from clustering.hierarchy import ChainEntry, Hierarchy, ImageClass, LemmaSense, Synset
 from clustering.votes import Decision, LabelDecision, Vote, as_utc
 
@@ -118,22 +119,24 @@ def _log_rows(connection: Connection, log, author, *columns) -> list:
 
 
 def read_votes(connection: Connection) -> list[Vote]:
-    """Every vote, oldest first, with the suggestion its annotator was shown."""
+    """Every vote, oldest first, with the suggestion its annotator was shown; the cycle
+    collector is paused meanwhile (`clustering.gcpause`: 65,000 rows at 21k classes)."""
     v = _votes.c
-    rows = _log_rows(
-        connection,
-        _votes,
-        v.annotator_id,
-        v.class_wnid,
-        v.synset_wnid,
-        v.created_at,
-        v.comment,
-        v.suggestion_wnid,
-    )
-    return [
-        Vote(username, class_wnid, synset_wnid, as_utc(created_at), text or None, shown)
-        for username, class_wnid, synset_wnid, created_at, text, shown in rows
-    ]
+    with collector_paused():
+        rows = _log_rows(
+            connection,
+            _votes,
+            v.annotator_id,
+            v.class_wnid,
+            v.synset_wnid,
+            v.created_at,
+            v.comment,
+            v.suggestion_wnid,
+        )
+        return [
+            Vote(username, class_wnid, synset_wnid, as_utc(created_at), text or None, shown)
+            for username, class_wnid, synset_wnid, created_at, text, shown in rows
+        ]
 
 
 def read_class_decisions(connection: Connection) -> list[Decision]:
@@ -183,7 +186,14 @@ def read_decisions(connection: Connection) -> list[Decision | LabelDecision]:
 
 def read_hierarchy(connection: Connection) -> Hierarchy:
     """The seeded hierarchy, as `flask seed` wrote it, with the word facts kept under
-    `WORD_FACTS_KEY` in the meta table (none where the database was seeded before them)."""
+    `WORD_FACTS_KEY` in the meta table (none where the database was seeded before them).
+    The cycle collector is paused meanwhile (`clustering.gcpause`): a worker's first
+    page reads tens of thousands of synsets and chains at ImageNet-21k's size."""
+    with collector_paused():
+        return _read_hierarchy(connection)
+
+
+def _read_hierarchy(connection: Connection) -> Hierarchy:
     stored = connection.execute(select(_meta.c.value).where(_meta.c.key == WORD_FACTS_KEY)).scalar()
     facts = json.loads(stored) if stored else {}
     synsets = {

@@ -1,0 +1,160 @@
+"""The offline aggregation's stages at a large class list, timed one by one.
+
+Reads a hierarchy (`Hierarchy.load`'s JSON) and a pickle of `(votes, priors,
+suggestions)` (the Confident aggregator's inputs; benchmarks/growth.py's databases
+hold such votes), then times, in this one process: loading the hierarchy, the
+aggregator's fit, conflict resolution, the class reasons, `build_cil`, the
+agreement figures and the report; then the whole `aggregate` twice more on the
+same hierarchy object (a fresh process's first run pays the hierarchy's caches;
+the second is the one after a vote) and `dumps_cil` + the report's JSON (the
+export's own work). With `--dump PATH` it also writes what the run produced (the
+CIL JSON without its creation time, the report, each outcome's label and
+confidence) as a pickle, so two versions of the code can be compared with
+`--compare A B` (labels and JSON exactly, confidences to 1e-12).
+
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/aggregate_21k.py \
+        --hierarchy h21k.json --votes votes21k.pkl [--dump out.pkl] [--profile fit]
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/aggregate_21k.py --compare a.pkl b.pkl
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pickle
+import pstats
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from clustering.aggregate import aggregate, class_reasons, make_aggregator
+from clustering.agreement import agreement_summary
+from clustering.cil import build_cil, dumps_cil
+from clustering.conflicts import resolve_conflicts
+from clustering.hierarchy import Hierarchy
+
+SETTINGS = {"weighting": "confidence", "min_votes": 2, "conflicts": "votes"}
+
+
+def _timed(name: str, profile: str | None, call):
+    profiler = cProfile.Profile() if profile == name else None
+    started = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    result = call()
+    seconds = time.perf_counter() - started
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(30)
+    print(f"{name:<22} {seconds:7.3f} s", flush=True)
+    return result
+
+
+def stages(hierarchy_path: Path, votes_path: Path, profile: str | None) -> dict:
+    hierarchy = _timed("load hierarchy", profile, lambda: Hierarchy.load(hierarchy_path))
+    votes, priors, suggestions = pickle.loads(votes_path.read_bytes())
+    print(f"{len(hierarchy.classes)} classes, {len(votes)} votes")
+    agg = _timed(
+        "fit",
+        profile,
+        lambda: make_aggregator(
+            hierarchy, SETTINGS["weighting"], SETTINGS["min_votes"], "specific", priors, suggestions
+        ).fit(votes),
+    )
+    outcomes = agg.outcomes_
+    resolution = _timed(
+        "resolve conflicts",
+        profile,
+        lambda: resolve_conflicts(
+            hierarchy,
+            agg.labels_,
+            SETTINGS["conflicts"],
+            scores={w: o.scores for w, o in outcomes.items()},
+            decided=agg.decisions_,
+            label_decisions=agg.label_decisions_,
+            undecided=[w for w, o in outcomes.items() if o.status == "undecided"],
+        ),
+    )
+    reasons = _timed(
+        "class reasons",
+        profile,
+        lambda: class_reasons(hierarchy, outcomes, agg.decisions_, resolution, SETTINGS),
+    )
+    _timed(
+        "build_cil",
+        profile,
+        lambda: build_cil(
+            hierarchy,
+            resolution.assignment,
+            {},
+            resolution.other_labels,
+            names=resolution.names,
+            reasons=reasons,
+        ),
+    )
+    consensus = {w: o.label for w, o in outcomes.items() if o.status != "undecided"}
+    _timed("agreement", profile, lambda: agreement_summary(agg.counted_votes_, consensus))
+
+    run = lambda: aggregate(hierarchy, votes, priors=priors, suggestions=suggestions, **SETTINGS)
+    first = _timed("aggregate (first)", profile, run)
+    _timed("report", profile, first.report)
+    result = _timed("aggregate (again)", profile, run)
+    _timed(
+        "export JSON",
+        profile,
+        lambda: (dumps_cil(result.cil), json.dumps(result.report(), sort_keys=True)),
+    )
+    return {
+        # created_at is the clock's; everything else must not change with the code.
+        "cil": dumps_cil(
+            replace(result.cil, provenance={**result.cil.provenance, "created_at": None})
+        ),
+        "report": json.dumps(result.report(), sort_keys=True),
+        "outcomes": {w: (o.label, o.status, o.confidence) for w, o in result.outcomes.items()},
+    }
+
+
+def compare(a_path: Path, b_path: Path) -> int:
+    a, b = (pickle.loads(p.read_bytes()) for p in (a_path, b_path))
+    problems = [key for key in ("cil", "report") if a[key] != b[key]]
+    if a["outcomes"].keys() != b["outcomes"].keys():
+        problems.append("outcome classes")
+    worst = 0.0
+    for wnid, (label, status, confidence) in a["outcomes"].items():
+        other = b["outcomes"].get(wnid)
+        if other is None:
+            continue
+        if (label, status) != other[:2] or (confidence is None) != (other[2] is None):
+            problems.append(f"outcome of {wnid}: {(label, status)} vs {other[:2]}")
+        elif confidence is not None:
+            worst = max(worst, abs(confidence - other[2]))
+    if worst > 1e-12:
+        problems.append(f"confidences differ by up to {worst:.3g}")
+    print(f"{len(a['outcomes'])} outcomes; largest confidence difference {worst:.3g}")
+    print("identical" if not problems else "DIFFERENT: " + "; ".join(problems[:10]))
+    return 1 if problems else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hierarchy", type=Path)
+    parser.add_argument("--votes", type=Path, help="pickle of (votes, priors, suggestions)")
+    parser.add_argument("--dump", type=Path, help="write the outputs here for --compare")
+    parser.add_argument("--profile", help="a stage to profile (cProfile, by own time)")
+    parser.add_argument("--compare", type=Path, nargs=2, metavar=("A", "B"))
+    args = parser.parse_args(argv)
+    if args.compare:
+        return compare(*args.compare)
+    if not (args.hierarchy and args.votes):
+        parser.error("--hierarchy and --votes are needed unless --compare is given")
+    outputs = stages(args.hierarchy, args.votes, args.profile)
+    if args.dump:
+        args.dump.write_bytes(pickle.dumps(outputs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
