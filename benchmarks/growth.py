@@ -160,6 +160,25 @@ def peak_rss_mb() -> float:
     return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
 
 
+def page_times(clients: dict, hierarchy, repeat: int) -> dict[str, dict[str, float]]:
+    """Each page's first, median and p99 server time: one request, then `repeat` more."""
+    figures = {}
+    for name, who, path in pages(hierarchy):
+        times = []
+        for _ in range(repeat + 1):
+            elapsed, response = timed(lambda: clients[who].get(path))  # noqa: B023
+            if response.status_code != 200:
+                raise SystemExit(f"{path} answered {response.status_code}")
+            times.append(elapsed)
+        ordered = sorted(times[1:])
+        figures[name] = {
+            "first ms": 1000 * times[0],
+            "median ms": 1000 * statistics.median(ordered),
+            "p99 ms": 1000 * ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))],
+        }
+    return figures
+
+
 def worker(folder: Path, repeat: int) -> dict:
     """A fresh process's figures on the prepared database (see the module's docstring)."""
     from sqlalchemy import select
@@ -189,21 +208,7 @@ def worker(folder: Path, repeat: int) -> dict:
         change_mind(-1)
         figures["aggregation after a vote s"] = timed(current_aggregation)[0]
     clients = {name: logged_in(app, name) for name in ("ann1", "boss")}
-    page_times = {}
-    for name, who, path in pages(hierarchy):
-        times = []
-        for _ in range(repeat + 1):
-            elapsed, response = timed(lambda: clients[who].get(path))  # noqa: B023
-            if response.status_code != 200:
-                raise SystemExit(f"{path} answered {response.status_code}")
-            times.append(elapsed)
-        ordered = sorted(times[1:])
-        page_times[name] = {
-            "first ms": 1000 * times[0],
-            "median ms": 1000 * statistics.median(ordered),
-            "p99 ms": 1000 * ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))],
-        }
-    figures["pages"] = page_times
+    figures["pages"] = page_times(clients, hierarchy, repeat)
     with app.app_context():
         change_mind(-2)
     # The review pages after a vote answer with the kept figures while a thread computes

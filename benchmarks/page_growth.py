@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,8 +38,7 @@ from benchmarks.growth import (
     class_list,
     logged_in,
     make_app,
-    pages,
-    timed,
+    page_times,
 )
 
 
@@ -95,21 +93,7 @@ def measure(folder: Path, repeat: int) -> dict[str, dict[str, float]]:
     with app.app_context():
         hierarchy = hierarchy_from_db()
     clients = {name: logged_in(app, name) for name in ("ann1", "boss")}
-    figures = {}
-    for name, who, path in pages(hierarchy):
-        times = []
-        for _ in range(repeat + 1):
-            elapsed, response = timed(lambda: clients[who].get(path))  # noqa: B023
-            if response.status_code != 200:
-                raise SystemExit(f"{path} answered {response.status_code}")
-            times.append(elapsed)
-        ordered = sorted(times[1:])
-        figures[name] = {
-            "first ms": 1000 * times[0],
-            "median ms": 1000 * statistics.median(ordered),
-            "p99 ms": 1000 * ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))],
-        }
-    return figures
+    return page_times(clients, hierarchy, repeat)
 
 
 def main() -> None:
