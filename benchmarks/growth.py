@@ -86,6 +86,17 @@ def make_app(folder: Path, **settings):
     )
 
 
+def votes_for(chain: list[str], i: int) -> tuple[str, str, str]:
+    """The three annotators' picks on the `i`th class: mostly the parent, some the
+    class itself or the grandparent."""
+    parent = chain[-2] if len(chain) > 1 else chain[-1]
+    return (
+        parent,
+        parent if i % 7 else chain[-1],
+        chain[-3] if i % 5 == 0 and len(chain) > 2 else parent,
+    )
+
+
 def set_up(folder: Path, wnids: list[str]) -> dict[str, float]:
     """`flask setup` on the class list, then three votes per class; their times."""
     from survey_app.accounts import create_user
@@ -106,13 +117,7 @@ def set_up(folder: Path, wnids: list[str]) -> dict[str, float]:
         hierarchy = hierarchy_from_db()
         started = time.perf_counter()
         for i, image_class in enumerate(hierarchy.classes):
-            chain = hierarchy.chain_wnids(image_class.wnid)
-            parent = chain[-2] if len(chain) > 1 else chain[-1]
-            picks = (
-                parent,
-                parent if i % 7 else chain[-1],
-                chain[-3] if i % 5 == 0 and len(chain) > 2 else parent,
-            )
+            picks = votes_for(hierarchy.chain_wnids(image_class.wnid), i)
             for user, pick in zip(users, picks, strict=True):
                 record_vote(user, image_class.wnid, pick)
         votes_s = time.perf_counter() - started

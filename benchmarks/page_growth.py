@@ -39,6 +39,7 @@ from benchmarks.growth import (
     logged_in,
     make_app,
     page_times,
+    votes_for,
 )
 
 
@@ -64,13 +65,7 @@ def set_up(folder: Path, wnids: list[str]) -> None:
         start = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=3)
         rows = []
         for i, image_class in enumerate(hierarchy.classes):
-            chain = hierarchy.chain_wnids(image_class.wnid)
-            parent = chain[-2] if len(chain) > 1 else chain[-1]
-            picks = (
-                parent,
-                parent if i % 7 else chain[-1],
-                chain[-3] if i % 5 == 0 and len(chain) > 2 else parent,
-            )
+            picks = votes_for(hierarchy.chain_wnids(image_class.wnid), i)
             rows += [
                 {
                     "annotator_id": user.id,
