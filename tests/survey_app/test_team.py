@@ -220,16 +220,7 @@ def test_pace_is_the_median_gap_without_breaks(app, admin):
     assert "20 s a class, 2 min left" in page and 'class="sparkline"' in page
     # The admin page keeps the figures until a vote is added, then shows the new ones.
     assert "20 s a class, 2 min left" in admin.get("/admin/").text
-    with app.app_context():
-        db.session.add(
-            Vote(
-                annotator_id=ann,
-                class_wnid="n01440764",
-                synset_wnid="n01440764",
-                created_at=start + timedelta(seconds=3621),
-            )
-        )
-        db.session.commit()
+    _cast(app, ann, "n01440764", start + timedelta(seconds=3621))
     assert "15 s a class, 75 s left" in admin.get("/admin/").text  # median of 10, 20, 20, 1
 
 
