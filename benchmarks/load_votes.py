@@ -40,6 +40,8 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -583,16 +585,24 @@ def report(
 
 
 # --- databases -------------------------------------------------------------------------
-def postgres_database() -> tuple[str, callable]:
-    name = f"cil_load_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
+@contextmanager
+def fresh_database(database: str, prefix: str) -> Iterator[tuple[str, Path]]:
+    """(URL, working folder) of a new, empty survey database ("sqlite": a file in the
+    folder; "postgres": a database of its own on the local server), dropped with the
+    folder afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        workdir = Path(tmp)
+        if database == "sqlite":
+            yield f"sqlite:///{workdir / 'survey.sqlite3'}", workdir
+            return
+        name = f"cil_load_{uuid.uuid4().hex[:10]}"
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
+            admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", workdir
+        finally:
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def hierarchy_file() -> Path:
@@ -605,19 +615,9 @@ def hierarchy_file() -> Path:
 def run(
     database: str, annotators: int, seconds: float, max_votes: int, workers: int, pace: float = PACE
 ) -> dict:
-    with tempfile.TemporaryDirectory(prefix="cil-load-") as tmp:
-        workdir = Path(tmp)
-        drop = None
-        if database == "sqlite":
-            url = f"sqlite:///{workdir / 'load.sqlite3'}"
-        else:
-            url, drop = postgres_database()
+    with fresh_database(database, "cil-load-") as (url, workdir):
         survey = Survey(url, workdir, hierarchy_file(), workers=workers)
-        try:
-            return measure(database, survey, survey.prepare(annotators), seconds, max_votes, pace)
-        finally:
-            if drop:
-                drop()
+        return measure(database, survey, survey.prepare(annotators), seconds, max_votes, pace)
 
 
 def measure(

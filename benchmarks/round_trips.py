@@ -18,7 +18,6 @@ import argparse
 import os
 import random
 import statistics
-import tempfile
 from pathlib import Path
 
 from sqlalchemy import event
@@ -27,8 +26,8 @@ from benchmarks.load_votes import (
     CSRF_RE,
     PASSWORD,
     Survey,
+    fresh_database,
     hierarchy_file,
-    postgres_database,
     vote_form,
 )
 
@@ -37,21 +36,11 @@ WARM_CYCLES = 4  # per annotator: the process's kept values are built during the
 
 def count(database: str, cycles: int) -> dict[str, list[tuple[int, int | None]]]:
     """(statements, round trips or None on SQLite) per page and per vote."""
-    with tempfile.TemporaryDirectory(prefix="cil-round-trips-") as tmp:
-        workdir = Path(tmp)
-        drop = None
-        if database == "sqlite":
-            url = f"sqlite:///{workdir / 'survey.sqlite3'}"
-        else:
-            url, drop = postgres_database()
-        try:
-            survey = Survey(url, workdir, hierarchy_file())
-            names = survey.prepare(2)
-            os.environ.update(survey.env)
-            return _walk(names, cycles, workdir / "libpq-trace.txt", database == "postgres")
-        finally:
-            if drop:
-                drop()
+    with fresh_database(database, "cil-round-trips-") as (url, workdir):
+        survey = Survey(url, workdir, hierarchy_file())
+        names = survey.prepare(2)
+        os.environ.update(survey.env)
+        return _walk(names, cycles, workdir / "libpq-trace.txt", database == "postgres")
 
 
 def _walk(names: list[str], cycles: int, trace: Path, postgres: bool) -> dict:
