@@ -10,7 +10,9 @@ clustering job itself needs no SQLAlchemy.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 from dataclasses import astuple
 from pathlib import Path
 
@@ -37,6 +39,7 @@ __all__ = [
     "WORD_FACTS_KEY",
     "DatabaseError",
     "engine_for",
+    "log_digest",
     "psycopg_url",
     "read_class_decisions",
     "read_decisions",
@@ -182,6 +185,20 @@ def read_label_decisions(connection: Connection) -> list[LabelDecision]:
 def read_decisions(connection: Connection) -> list[Decision | LabelDecision]:
     """Every admin decision, class decisions then label decisions, each oldest first."""
     return [*read_class_decisions(connection), *read_label_decisions(connection)]
+
+
+def log_digest(connection: Connection) -> str:
+    """A digest of what an aggregation reads from the database: every row of the vote,
+    class decision and label decision logs, and the usernames they are read with. An
+    equal digest means an equal aggregation (with the same hierarchy, priors and
+    settings). The rows are read untyped and pickled, not made into votes: a third of
+    `read_votes`'s time at ImageNet-21k's size."""
+    digest = hashlib.sha256()
+    for log in (_users, _votes, _decisions, _label_decisions):
+        untyped = table(log.name, *(column(c.name) for c in log.columns))
+        rows = connection.execute(select(untyped).order_by(untyped.c.id))
+        digest.update(pickle.dumps((log.name, [tuple(row) for row in rows])))
+    return digest.hexdigest()
 
 
 def read_hierarchy(connection: Connection) -> Hierarchy:

@@ -18,7 +18,7 @@ from clustering import dbread
 from clustering.aggregate import DEFAULT_TIE_BREAK, Aggregation, aggregate
 from clustering.conflicts import DEFAULT_POLICY
 from clustering.votes import Decision, LabelDecision, Vote
-from survey_app import class_states, models
+from survey_app import aggregation_store, class_states, models
 from survey_app.caches import kept
 from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
@@ -95,7 +95,7 @@ def current_aggregation(
 class _Kept:
     position: tuple  # the logs' position it was computed at
     result: Aggregation
-    seconds: float  # how long it took to compute
+    seconds: float  # how long it took to compute (where it was computed)
 
 
 # app.extensions[THREADS]: settings -> the thread computing its aggregation, one each.
@@ -104,11 +104,34 @@ _threads_lock = threading.Lock()
 
 
 def _compute(settings: tuple, position: tuple) -> Aggregation:
-    """Aggregate at `position` and keep the result (in this process, for `settings`)."""
-    started = time.perf_counter()
+    """Aggregate at `position`, or load the result another process kept on disk
+    (`survey_app.aggregation_store`), and keep it (in this process, for `settings`)."""
+    hierarchy = hierarchy_from_db()
+    key = aggregation_store.store_key(settings, hierarchy) if aggregation_store.enabled() else None
+    loaded = aggregation_store.load(key, hierarchy) if key else None
+    if loaded is not None:
+        result, seconds = loaded
+    else:
+        started = time.perf_counter()
+        result = _aggregate(settings, hierarchy)
+        seconds = time.perf_counter() - started
+        # Kept only if the logs did not change while it was computed: the key must say
+        # exactly what it was computed from.
+        if key and aggregation_store.store_key(settings, hierarchy) == key:
+            aggregation_store.save(key, result, seconds)
+    by_settings = kept("aggregations", None, dict)
+    if settings not in by_settings and len(by_settings) >= AGGREGATIONS_KEPT:
+        by_settings.clear()
+    known = by_settings.get(settings)
+    if known is None or _not_after(known.position, position):
+        by_settings[settings] = _Kept(position, result, seconds)
+    return result
+
+
+def _aggregate(settings: tuple, hierarchy) -> Aggregation:
     min_votes, conflicts, weighting, tie_break = settings
-    result = aggregate(
-        hierarchy_from_db(),
+    return aggregate(
+        hierarchy,
         database_votes(),
         database_decisions(),
         min_votes=min_votes,
@@ -120,13 +143,6 @@ def _compute(settings: tuple, position: tuple) -> Aggregation:
         priors=class_states.priors(),
         suggestions=class_states.suggestions(),
     )
-    by_settings = kept("aggregations", None, dict)
-    if settings not in by_settings and len(by_settings) >= AGGREGATIONS_KEPT:
-        by_settings.clear()
-    known = by_settings.get(settings)
-    if known is None or _not_after(known.position, position):
-        by_settings[settings] = _Kept(position, result, time.perf_counter() - started)
-    return result
 
 
 def _not_after(earlier: tuple, later: tuple) -> bool:

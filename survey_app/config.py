@@ -71,6 +71,10 @@ def defaults(instance_path: str) -> dict:
         # compute is recomputed in a thread after a vote while the review pages show
         # the last one, marked as behind; exports always wait for the current one.
         "AGGREGATION_INLINE_SECONDS": 1.0,
+        # Where aggregations that took at least AGGREGATION_STORE_SECONDS to compute are
+        # kept for the next process (survey_app.aggregation_store); empty: nowhere.
+        "AGGREGATION_STORE": str(instance / "aggregations"),
+        "AGGREGATION_STORE_SECONDS": 0.5,
         # The first vote on a class is cast with the suggestion hidden, so that at
         # least one vote per class is independent of the model.
         "HIDE_FIRST_SUGGESTION": True,

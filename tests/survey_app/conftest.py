@@ -57,6 +57,8 @@ def make_app(tmp_path, database_url: str | None = None, **settings):
         # Review pages wait for the current figures however slow a loaded machine is;
         # test_aggregation_lag tests the pages that do not.
         "AGGREGATION_INLINE_SECONDS": float("inf"),
+        # Each test's own: a result kept by another test's database is never at hand.
+        "AGGREGATION_STORE": str(tmp_path / "aggregations"),
     }
     config.update(settings)
     return create_app(config)

@@ -1,0 +1,162 @@
+"""Aggregations kept on disk, so that a fresh process loads one instead of computing it.
+
+At ImageNet-21k's size an aggregation takes seconds, and its priors seconds more; each
+new process (a gunicorn worker, `flask export-cil`) paid both before its first review
+page or export, though another process had computed the same result. A result is kept
+in the folder `AGGREGATION_STORE` (a file per key, the newest `FILES_KEPT` of them)
+when computing it took at least `AGGREGATION_STORE_SECONDS`.
+
+The key is a digest of everything the result is computed from, so that nothing
+stale is ever loaded: the vote and decision logs' rows and the usernames
+(`clustering.dbread.log_digest`), the settings, the hierarchy's version (classes included),
+the search counts the priors come from, and the source of the code that aggregates
+(an upgrade computes afresh). A file that cannot be read is passed over and computed
+again. The files are pickles, written only by the app into its own folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+from flask import current_app
+
+import clustering
+from clustering import dbread
+from clustering.aggregate import Aggregation
+from clustering.gcpause import collector_paused
+from clustering.hierarchy import Hierarchy
+from survey_app.caches import kept
+from survey_app.counts import recent_word_counts
+from survey_app.extensions import db
+from survey_app.models import Meta
+
+FORMAT = "cil-aggregation-store-1"
+FILES_KEPT = 8  # per folder: a result for each setting asked for, and a few behind
+_HIERARCHY = "hierarchy"  # the pickle's reference to the hierarchy, which is not stored
+
+
+def _code_digest() -> str:
+    """The source of the clustering package and of the survey's aggregation."""
+    sources = sorted(Path(clustering.__file__).parent.glob("*.py"))
+    sources += sorted(Path(__file__).parent.glob("aggregation*.py"))
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _counts_digest(counts: dict[str, int | None]) -> str:
+    return hashlib.sha256(repr(sorted(counts.items())).encode()).hexdigest()
+
+
+def store_key(settings: tuple, hierarchy: Hierarchy) -> str:
+    """The key of the aggregation for `settings` on the database as it is now."""
+    counts = recent_word_counts()
+    parts = (
+        FORMAT,
+        kept("aggregation_code", None, _code_digest),
+        repr(settings),
+        _hierarchy_version(hierarchy),
+        str(hierarchy.has_word_facts),  # the priors read them
+        kept("counts_digest", counts, lambda: _counts_digest(counts)),
+        dbread.log_digest(db.session.connection()),
+    )
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _hierarchy_version(hierarchy: Hierarchy) -> str:
+    """The version the seeding recorded, which no later seeding changes
+    (`survey_app.seeding`): computing it takes a second at ImageNet-21k's size."""
+    stored = db.session.get(Meta, "hierarchy_version")
+    return stored.value if stored is not None else hierarchy.version
+
+
+def _folder() -> Path | None:
+    folder = current_app.config.get("AGGREGATION_STORE")
+    return Path(folder) if folder else None
+
+
+def enabled() -> bool:
+    """Whether a folder is set (an empty `AGGREGATION_STORE` turns the store off)."""
+    return _folder() is not None
+
+
+class _Pickler(pickle.Pickler):
+    def __init__(self, file, hierarchy: Hierarchy) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.hierarchy = hierarchy
+
+    def persistent_id(self, obj):
+        return _HIERARCHY if obj is self.hierarchy else None
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file, hierarchy: Hierarchy) -> None:
+        super().__init__(file)
+        self.hierarchy = hierarchy
+
+    def persistent_load(self, pid):
+        if pid != _HIERARCHY:
+            raise pickle.UnpicklingError(f"unknown reference {pid!r}")
+        return self.hierarchy
+
+
+def load(key: str, hierarchy: Hierarchy) -> tuple[Aggregation, float] | None:
+    """(the aggregation kept under `key`, the seconds it took to compute), or None."""
+    folder = _folder()
+    if folder is None:
+        return None
+    path = folder / f"{key}.pickle"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        current_app.logger.warning("cannot read the kept aggregation %s: %s", path, exc)
+        return None
+    try:
+        with collector_paused():
+            result, seconds = _Unpickler(io.BytesIO(data), hierarchy).load()
+    except Exception:  # any damage to the file: it is computed again, not an error
+        current_app.logger.exception("cannot load the kept aggregation %s", path)
+        return None
+    if not isinstance(result, Aggregation) or result.hierarchy is not hierarchy:
+        return None
+    return result, seconds
+
+
+def save(key: str, result: Aggregation, seconds: float) -> None:
+    """Keep `result` under `key` if it took long enough to compute, forgetting all but
+    the newest FILES_KEPT files; a folder that cannot be written only costs the saving."""
+    folder = _folder()
+    if folder is None or seconds < current_app.config["AGGREGATION_STORE_SECONDS"]:
+        return
+    buffer = io.BytesIO()
+    with collector_paused():
+        _Pickler(buffer, result.hierarchy).dump((result, seconds))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # Written beside and renamed: a process loading it never sees half a file.
+        with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as part:
+            part.write(buffer.getbuffer())
+        os.replace(part.name, folder / f"{key}.pickle")
+        _prune(folder)
+    except OSError as exc:
+        current_app.logger.warning("cannot keep the aggregation in %s: %s", folder, exc)
+
+
+def _prune(folder: Path) -> None:
+    """Forget all but the newest FILES_KEPT files (another process may be at it too)."""
+    ages = []
+    for path in folder.glob("*.pickle"):
+        try:
+            ages.append((path.stat().st_mtime, path))
+        except FileNotFoundError:
+            continue
+    for _, old in sorted(ages, reverse=True)[FILES_KEPT:]:
+        old.unlink(missing_ok=True)

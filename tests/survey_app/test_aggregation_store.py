@@ -1,0 +1,127 @@
+"""Aggregations kept on disk (`survey_app.aggregation_store`): a fresh process loads the
+one another process computed, and computes afresh whenever anything it was computed
+from differs. The work is counted as calls of `aggregate`, not timed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from clustering.cil import dumps_cil
+from survey_app import aggregation, aggregation_store
+from survey_app.caches import caches
+from survey_app.extensions import db
+from survey_app.models import SearchCount
+
+from .conftest import make_app
+from .test_aggregation_lag import vote
+from .test_review import DALMATIAN, DOG, MAMMAL, PUG, add_votes
+
+
+@pytest.fixture
+def calls(monkeypatch) -> list[int]:
+    """One item per aggregation computed, in any app."""
+    counted: list[int] = []
+    real = aggregation.aggregate
+    monkeypatch.setattr(
+        aggregation, "aggregate", lambda *a, **k: counted.append(1) or real(*a, **k)
+    )
+    return counted
+
+
+@pytest.fixture
+def voted(either_app):
+    add_votes(either_app, [("v1", DALMATIAN, DOG, None), ("v2", DALMATIAN, DOG, None)])
+    add_votes(either_app, [("v1", PUG, MAMMAL, None), ("v2", PUG, DOG, None)])
+    return either_app
+
+
+def fresh(app, tmp_path, **settings):
+    """Another process on the same database and folder: nothing kept in memory."""
+    config = {"AGGREGATION_STORE_SECONDS": 0.0, **settings}
+    return make_app(tmp_path, app.config["SQLALCHEMY_DATABASE_URI"], **config)
+
+
+def exported(app, **settings) -> tuple[str, str]:
+    with app.app_context():
+        result = aggregation.current_aggregation(**settings)
+        report = json.dumps(result.report(), sort_keys=True)
+        return dumps_cil(result.cil), report
+
+
+def test_a_fresh_process_loads_the_aggregation_another_one_computed(voted, tmp_path, calls):
+    first = fresh(voted, tmp_path)
+    computed = exported(first)
+    assert calls == [1]
+    second = fresh(voted, tmp_path)
+    assert exported(second) == computed
+    assert calls == [1]  # loaded, not computed
+    with first.app_context(), second.app_context():
+        [kept_first] = caches(first).get("aggregations", None, dict).values()
+        [kept_second] = caches(second).get("aggregations", None, dict).values()
+    # The time it took where it was computed, which decides whether the review lags.
+    assert kept_second.seconds == kept_first.seconds
+
+
+def test_export_cil_in_a_fresh_process_loads_it(voted, tmp_path, calls):
+    paths = [tmp_path / "first.json", tmp_path / "second.json"]
+    for path in paths:
+        result = fresh(voted, tmp_path).test_cli_runner().invoke(args=["export-cil", str(path)])
+        assert result.exit_code == 0, result.output
+    assert calls == [1]
+    first, second = (json.loads(p.read_text()) for p in paths)
+    assert first == second
+
+
+def test_a_new_vote_is_computed_afresh(voted, tmp_path, calls):
+    before = exported(fresh(voted, tmp_path))
+    vote(voted, "v1", MAMMAL)
+    after = exported(fresh(voted, tmp_path))
+    assert calls == [1, 1] and after != before
+    assert exported(fresh(voted, tmp_path)) == after and calls == [1, 1]
+
+
+def test_other_settings_are_computed_afresh(voted, tmp_path, calls):
+    exported(fresh(voted, tmp_path), min_votes=2)
+    exported(fresh(voted, tmp_path), min_votes=3)
+    exported(fresh(voted, tmp_path), min_votes=2, conflicts="other")
+    assert calls == [1, 1, 1]
+    exported(fresh(voted, tmp_path), min_votes=3)
+    assert calls == [1, 1, 1]
+
+
+def test_new_search_counts_are_computed_afresh(voted, tmp_path, calls):
+    # The counts make the priors, which make the confidences.
+    exported(fresh(voted, tmp_path))
+    with voted.app_context():
+        db.session.add(SearchCount(term="dalmatian", provider="web", count=10**9))
+        db.session.commit()
+    exported(fresh(voted, tmp_path))
+    assert calls == [1, 1]
+
+
+def test_a_damaged_file_is_computed_again(voted, tmp_path, calls):
+    computed = exported(fresh(voted, tmp_path))
+    [kept] = (tmp_path / "aggregations").glob("*.pickle")
+    kept.write_bytes(kept.read_bytes()[:100])
+    assert exported(fresh(voted, tmp_path)) == computed
+    assert calls == [1, 1]
+
+
+def test_quick_aggregations_and_an_empty_setting_keep_nothing(voted, tmp_path, calls):
+    exported(fresh(voted, tmp_path, AGGREGATION_STORE_SECONDS=60.0))
+    exported(fresh(voted, tmp_path, AGGREGATION_STORE=""))
+    exported(fresh(voted, tmp_path, AGGREGATION_STORE=""))
+    assert calls == [1, 1, 1]
+    assert not (tmp_path / "aggregations").exists()
+
+
+def test_only_the_newest_files_are_kept(voted, tmp_path, calls, monkeypatch):
+    monkeypatch.setattr(aggregation_store, "FILES_KEPT", 2)
+    app = fresh(voted, tmp_path)
+    for min_votes in (1, 2, 3):
+        exported(app, min_votes=min_votes)
+    assert len(list((tmp_path / "aggregations").glob("*.pickle"))) == 2
+    exported(fresh(voted, tmp_path), min_votes=3)
+    assert calls == [1, 1, 1]
