@@ -74,7 +74,7 @@ def defaults(instance_path: str) -> dict:
         # Where aggregations that took at least AGGREGATION_STORE_SECONDS to compute are
         # kept for the next process (survey_app.aggregation_store); empty: nowhere.
         "AGGREGATION_STORE": str(instance / "aggregations"),
-        "AGGREGATION_STORE_SECONDS": 0.5,
+        "AGGREGATION_STORE_SECONDS": 1.0,
         # The first vote on a class is cast with the suggestion hidden, so that at
         # least one vote per class is independent of the model.
         "HIDE_FIRST_SUGGESTION": True,
