@@ -41,12 +41,15 @@ _HIERARCHY = "hierarchy"  # the pickle's reference to the hierarchy, which is no
 
 
 def _code_digest() -> str:
-    """The source of the clustering package and of the survey's aggregation."""
-    sources = sorted(Path(clustering.__file__).parent.glob("*.py"))
-    sources += sorted(Path(__file__).parent.glob("aggregation*.py"))
+    """The source of the clustering package (the priors' model included) and of the
+    survey's aggregation and priors."""
+    package = Path(clustering.__file__).parent
+    sources = sorted(package.rglob("*.py")) + [package / "data" / "entry_level_model.json"]
+    app = Path(__file__).parent
+    sources += [*sorted(app.glob("aggregation*.py")), app / "class_states.py"]
     digest = hashlib.sha256()
     for path in sources:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        digest.update(str(path.relative_to(package.parent)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -139,6 +142,7 @@ def save(key: str, result: Aggregation, seconds: float) -> None:
     buffer = io.BytesIO()
     with collector_paused():
         _Pickler(buffer, result.hierarchy).dump((result, seconds))
+    part = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         # Written beside and renamed: a process loading it never sees half a file.
@@ -148,6 +152,8 @@ def save(key: str, result: Aggregation, seconds: float) -> None:
         _prune(folder)
     except OSError as exc:
         current_app.logger.warning("cannot keep the aggregation in %s: %s", folder, exc)
+        if part is not None:
+            Path(part.name).unlink(missing_ok=True)
 
 
 def _prune(folder: Path) -> None:
