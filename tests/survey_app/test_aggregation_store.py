@@ -136,3 +136,21 @@ def test_a_folder_that_cannot_be_written_only_costs_the_keeping(voted, tmp_path,
     assert exported(fresh(voted, tmp_path, AGGREGATION_STORE=store))[1] == computed[1]
     assert calls == [1, 1]
     assert blocked.read_text() == "not a folder"
+
+
+def test_a_vote_cast_while_it_is_computed_is_never_missed(voted, tmp_path, monkeypatch):
+    calls = []
+    real = aggregation.aggregate
+
+    def vote_meanwhile(*args, **kwargs):
+        if not calls:  # another process's vote, between the key's reading and the votes'
+            vote(voted, "v2", MAMMAL)
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(aggregation, "aggregate", vote_meanwhile)
+    exported(fresh(voted, tmp_path))
+    with fresh(voted, tmp_path).app_context():
+        result = aggregation.current_aggregation()
+        assert result.cil.provenance["votes"]["rows"] == 5
+    assert calls == [1, 1]  # what was kept, if anything, was not taken for the new state
