@@ -117,7 +117,11 @@ def _compute(settings: tuple, position: tuple) -> Aggregation:
         seconds = time.perf_counter() - started
         # Kept only if the logs did not change while it was computed: the key must say
         # exactly what it was computed from.
-        if key and aggregation_store.store_key(settings, hierarchy) == key:
+        if (
+            key
+            and aggregation_store.worth_keeping(seconds)
+            and aggregation_store.store_key(settings, hierarchy) == key
+        ):
             aggregation_store.save(key, result, seconds)
     by_settings = kept("aggregations", None, dict)
     if settings not in by_settings and len(by_settings) >= AGGREGATIONS_KEPT:

@@ -133,11 +133,17 @@ def load(key: str, hierarchy: Hierarchy) -> tuple[Aggregation, float] | None:
     return result, seconds
 
 
+def worth_keeping(seconds: float) -> bool:
+    """Whether an aggregation that took `seconds` to compute is kept: a quick one is
+    cheaper to compute again than to write."""
+    return enabled() and seconds >= current_app.config["AGGREGATION_STORE_SECONDS"]
+
+
 def save(key: str, result: Aggregation, seconds: float) -> None:
-    """Keep `result` under `key` if it took long enough to compute, forgetting all but
-    the newest FILES_KEPT files; a folder that cannot be written only costs the saving."""
+    """Keep `result` under `key`, forgetting all but the newest FILES_KEPT files; a
+    folder that cannot be written only costs the saving."""
     folder = _folder()
-    if folder is None or seconds < current_app.config["AGGREGATION_STORE_SECONDS"]:
+    if folder is None:
         return
     buffer = io.BytesIO()
     with collector_paused():
