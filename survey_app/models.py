@@ -92,6 +92,15 @@ class QueueCount(db.Model):
     closed_classes: Mapped[int]
 
 
+class AnnotatorTally(db.Model):
+    """How many classes an annotator has voted on (their home page's count and
+    progress), kept by triggers on `votes` (migration 0007); no row: none."""
+
+    __tablename__ = "annotator_tallies"
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    classes: Mapped[int]
+
+
 class ClassState(db.Model):
     """What a class's counted votes make of it (`clustering.confidence`), rewritten by
     the vote path in the vote's transaction: the queue skips closed classes. A class

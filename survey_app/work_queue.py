@@ -26,7 +26,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    distinct,
     exists,
     false,
     func,
@@ -36,13 +35,14 @@ from sqlalchemy import (
 )
 
 from survey_app.database import execute, hierarchy_from_db
-from survey_app.models import ClassTally, QueueCount, Skip, Vote
+from survey_app.models import AnnotatorTally, ClassTally, QueueCount, Skip, Vote
 from survey_app.survey_settings import SurveySettings, survey_settings
 
 # Core statements built once and run on the session's connection: the ORM's
 # per-statement cost was most of each request's time. The per-class counts and
 # whether a class is closed come from `class_tallies` (see models.ClassTally), the
-# number of closed classes from `queue_counts`.
+# number of closed classes from `queue_counts`, an annotator's classes voted on from
+# `annotator_tallies`.
 #
 # "Next" is asked in three parts, each walking one index of `class_tallies` over
 # the open classes and stopping at the first class it may give, so that it reads
@@ -50,7 +50,7 @@ from survey_app.survey_settings import SurveySettings, survey_settings
 # the number of classes: asked as one ordered query over every class it read them
 # all (8 ms at 21,843 classes). The first part that finds a class answers.
 _tallies, _votes, _skips = ClassTally.__table__, Vote.__table__, Skip.__table__
-_counts = QueueCount.__table__
+_counts, _annotators_voted = QueueCount.__table__, AnnotatorTally.__table__
 _user = bindparam("user_id")
 _is_open = _tallies.c.closed == false()
 
@@ -160,10 +160,12 @@ AROUND_COLUMNS = (
     _next_class(besides=True).label("following"),
 )
 PROGRESS_COLUMNS = (
-    select(func.count(distinct(_votes.c.class_wnid)))
-    .where(_votes.c.annotator_id == _user)
-    .scalar_subquery()
-    .label("voted"),
+    func.coalesce(
+        select(_annotators_voted.c.classes)
+        .where(_annotators_voted.c.annotator_id == _user)
+        .scalar_subquery(),
+        0,
+    ).label("voted"),
     select(_counts.c.closed_classes).where(_counts.c.id == 1).scalar_subquery().label("complete"),
 )
 _AROUND_CLASS = select(*AROUND_COLUMNS)
