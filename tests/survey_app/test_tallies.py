@@ -40,7 +40,9 @@ def annotator_tallies() -> dict[int, int]:
 
 def annotators_counted_from_votes() -> dict[int, int]:
     count = func.count(distinct(Vote.class_wnid))
-    return dict(db.session.execute(select(Vote.annotator_id, count).group_by(Vote.annotator_id)))
+    return dict(
+        db.session.execute(select(Vote.annotator_id, count).group_by(Vote.annotator_id)).all()
+    )
 
 
 def test_every_class_has_a_tally_in_index_order(either_app):
