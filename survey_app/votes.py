@@ -107,9 +107,9 @@ class LatestVotes(Sequence[Vote]):
         # Their votes walked newest first (ix_votes_annotator_id), each kept unless a
         # later one on its class supersedes it, and the count kept by the database
         # (AnnotatorTally): grouping all their votes by class read every one of them.
-        # The latest is asked per vote as a correlated subquery (one probe of
-        # ix_votes_annotator_class), which PostgreSQL cannot plan as a join that reads
-        # all their votes again for each one, as it did NOT EXISTS on a young table.
+        # The latest is asked per vote as a correlated subquery (a probe of
+        # ix_votes_annotator_class): PostgreSQL planned a NOT EXISTS as a join that read
+        # all their votes again for each vote of the page.
         later = aliased(Vote)
         latest_here = (
             select(func.max(later.id))

@@ -7,7 +7,8 @@ that the queue has not closed (`survey_app.class_states`), the first of:
    voted on, the fewest votes first: votes overlap from the first hour, so the
    team sees agreement (and the admin disagreements) early;
 2. a class among those first `batch` open classes that nobody has voted on;
-3. beyond them, a started class before a new one, then by class index.
+3. beyond them, a started class (the fewest votes first) before a new one, then
+   by class index.
 
 Two annotators asking at once may get the same class; a class that closes while
 they look at it still takes their votes, so a class gets at most its maximum
@@ -148,15 +149,14 @@ _previous = (
     .order_by(_votes.c.id.desc())
     .limit(1)
 )
-# The class Enter will most likely lead to, looked up before the vote so the
-# page can prefetch its pictures: the queue's next class other than this one
-# (_next_class's `besides`).
 _annotators = select(_tallies.c.annotators).where(_tallies.c.class_wnid == bindparam("class_wnid"))
 # What the annotate page shows besides the class (around_class, progress), as
 # columns for the page's one statement (survey_app.annotate_reads).
 AROUND_COLUMNS = (
     _previous.scalar_subquery().label("previous"),
     _annotators.scalar_subquery().label("annotators"),
+    # The class Enter will most likely lead to, looked up before the vote so the
+    # page can prefetch its pictures: the queue's next class other than this one.
     _next_class(besides=True).label("following"),
 )
 PROGRESS_COLUMNS = (

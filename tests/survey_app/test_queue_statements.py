@@ -13,7 +13,17 @@ from sqlalchemy import func, select, text
 
 from survey_app import work_queue
 from survey_app.extensions import db
-from survey_app.models import ClassState, ClassTally, ImageClass, QueueCount, Skip, User, Vote
+from survey_app.models import (
+    AnnotatorTally,
+    ClassState,
+    ClassTally,
+    ImageClass,
+    QueueCount,
+    Skip,
+    User,
+    Vote,
+    utcnow,
+)
 from survey_app.survey_settings import queue_settings, save_queue_settings
 from survey_app.votes import LatestVotes, record_vote
 
@@ -188,22 +198,41 @@ def test_the_queue_reads_about_its_batch_not_every_class(
     assert work["large"] < 2 * work["small"], work
 
 
-def test_the_migration_marks_the_closed_classes_already_there(either_app):
+def test_the_migration_counts_what_is_already_there(either_app):
+    """Migration 0007 on a database with votes, skips and closed classes: the closed
+    flags and counts it fills in are the logs' own, and its triggers keep them."""
     app = either_app
     toy_survey(app)
     with app.app_context():
-        closed = set(db.session.scalars(select(ClassState.class_wnid).where(ClassState.closed)))
+        before = survey_now()
         db.session.remove()
         downgrade(revision="0006")
         upgrade()
         marked = set(db.session.scalars(select(ClassTally.class_wnid).where(ClassTally.closed)))
-        assert marked == closed
-        assert db.session.scalar(select(QueueCount.closed_classes)) == len(closed)
+        assert marked == before["closed"]
+        assert db.session.scalar(select(QueueCount.closed_classes)) == len(before["closed"])
+        voted = dict(
+            db.session.execute(select(AnnotatorTally.annotator_id, AnnotatorTally.classes)).all()
+        )
+        assert voted == {user: len(classes) for user, classes in before["voted"].items()}
         # The triggers are back: a state written any way keeps both.
         db.session.execute(ClassState.__table__.update().values(closed=False))
         db.session.commit()
         assert not db.session.scalar(select(func.count()).where(ClassTally.closed))
         assert db.session.scalar(select(QueueCount.closed_classes)) == 0
+        db.session.execute(ClassState.__table__.delete())
+        db.session.execute(
+            ClassState.__table__.insert(),
+            [
+                {"class_wnid": wnid, "votes": 2, "confidence": 0.9, "closed": True}
+                | {"updated_at": utcnow(), "leader": wnid}
+                for wnid in before["classes"][:3]
+            ],
+        )
+        db.session.commit()
+        marked = set(db.session.scalars(select(ClassTally.class_wnid).where(ClassTally.closed)))
+        assert marked == set(before["classes"][:3])
+        assert db.session.scalar(select(QueueCount.closed_classes)) == 3
 
 
 def test_the_home_pages_votes_are_each_classs_latest_newest_first(either_app):
