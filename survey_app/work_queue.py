@@ -30,7 +30,6 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    or_,
     select,
     true,
 )
@@ -144,8 +143,11 @@ _is_first_vote = ~exists().where(
     _earlier.c.id < _votes.c.id,
 )
 _first_votes = select(_votes.c.class_wnid).where(_votes.c.annotator_id == _user, _is_first_vote)
+# One bound on the id, not "none yet OR below it", so that the walk starts at the
+# class's first vote: under the OR it started at the newest vote and filtered down.
+_NO_VOTE_YET = 2**62  # above every vote id
 _previous = (
-    _first_votes.where(or_(_first_vote_here.is_(None), _votes.c.id < _first_vote_here))
+    _first_votes.where(_votes.c.id < func.coalesce(_first_vote_here, _NO_VOTE_YET))
     .order_by(_votes.c.id.desc())
     .limit(1)
 )
