@@ -61,6 +61,12 @@ OTHERS_VOTED = (
 )
 _OTHERS_VOTED = select(OTHERS_VOTED)
 _LAST_VOTE = select(func.max(_votes.c.id))
+_LOCK_TALLIES = (
+    select(_tallies.c.class_wnid)
+    .where(_tallies.c.class_wnid.in_(select(_votes.c.class_wnid)))
+    .order_by(_tallies.c.class_wnid)
+    .with_for_update()
+)
 # The class's row written in one statement whether or not it exists yet (another vote
 # may insert it first): both databases say so alike, in their own dialect's construct.
 _STATE = {
@@ -178,6 +184,11 @@ def refresh_all(rule: ClosingRule | None = None) -> int:
     many. The caller commits."""
     rule = rule or survey_settings().closing
     classes = db.session.scalars(select(VoteRow.class_wnid).distinct()).all()
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Their tallies' rows first, in one order: a class that opens or closes locks
+        # its tally then the count of closed classes (migration 0007), as a vote does,
+        # so a vote waits here or this waits for the vote, and neither for the other.
+        execute(_LOCK_TALLIES)
     for class_wnid in classes:
         refresh(class_wnid, rule)
     return len(classes)

@@ -8,7 +8,16 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey_app.extensions import db
@@ -55,16 +64,41 @@ class ImageClass(db.Model):
 
 
 class ClassTally(db.Model):
-    """How many annotators have voted on a class, which orders the queue. Kept
-    by database triggers (migration 0003) in step with `classes` and `votes`,
-    whoever writes them: the app only reads it."""
+    """How many annotators have voted on a class and whether the queue has closed it,
+    which order the queue. Kept by database triggers (migrations 0003 and 0007) in step
+    with `classes`, `votes` and `class_states`, whoever writes them: the app only reads
+    it."""
 
     __tablename__ = "class_tallies"
     class_wnid: Mapped[str] = mapped_column(WNID, ForeignKey("classes.wnid"), primary_key=True)
     class_index: Mapped[int]  # the class's index, the queue's tie-break, to order by one index
     annotators: Mapped[int]
+    closed: Mapped[bool] = mapped_column(server_default=false())  # ClassState.closed
 
-    __table_args__ = (Index("ix_class_tallies_queue", "annotators", "class_index", "class_wnid"),)
+    # The queue walks the open classes by index (its batch), and beyond the batch by
+    # annotators then index, stopping at the first it may give (survey_app.work_queue).
+    __table_args__ = (
+        Index("ix_class_tallies_open", "closed", "class_index", "class_wnid"),
+        Index("ix_class_tallies_open_queue", "closed", "annotators", "class_index", "class_wnid"),
+    )
+
+
+class QueueCount(db.Model):
+    """The number of closed classes, in one row (id 1), kept by the triggers on
+    `class_states` (migration 0007) so that progress does not count them."""
+
+    __tablename__ = "queue_counts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    closed_classes: Mapped[int]
+
+
+class AnnotatorTally(db.Model):
+    """How many classes an annotator has voted on (their home page's count and
+    progress), kept by triggers on `votes` (migration 0007); no row: none."""
+
+    __tablename__ = "annotator_tallies"
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    classes: Mapped[int]
 
 
 class ClassState(db.Model):

@@ -1,5 +1,6 @@
-"""class_tallies: the database's triggers keep the count of annotators per class
-in step with the votes, whoever writes them, on SQLite and PostgreSQL."""
+"""class_tallies and annotator_tallies: the database's triggers keep the count of
+annotators per class, and of classes per annotator, in step with the votes, whoever
+writes them, on SQLite and PostgreSQL."""
 
 import threading
 
@@ -8,7 +9,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import delete, distinct, func, insert, select, text
 
 from survey_app.extensions import db
-from survey_app.models import ClassTally, ImageClass, Vote
+from survey_app.models import AnnotatorTally, ClassTally, ImageClass, Vote
 from survey_app.seeding import seed_hierarchy
 
 from .conftest import add_user, make_app, seeded
@@ -29,6 +30,19 @@ def counted_from_votes() -> dict[str, int]:
         ).all()
     )
     return {wnid: counted.get(wnid, 0) for wnid in db.session.scalars(select(ImageClass.wnid))}
+
+
+def annotator_tallies() -> dict[int, int]:
+    """Each annotator's count of classes voted on, those without votes left out."""
+    rows = db.session.execute(select(AnnotatorTally.annotator_id, AnnotatorTally.classes))
+    return {annotator: classes for annotator, classes in rows if classes}
+
+
+def annotators_counted_from_votes() -> dict[int, int]:
+    count = func.count(distinct(Vote.class_wnid))
+    return dict(
+        db.session.execute(select(Vote.annotator_id, count).group_by(Vote.annotator_id)).all()
+    )
 
 
 def test_every_class_has_a_tally_in_index_order(either_app):
@@ -61,14 +75,17 @@ def test_tallies_follow_votes_written_any_way(either_app):
         db.session.commit()
         assert tallies()[TENCH] == 2 and tallies()[GOLDFISH] == 1
         assert tallies() == counted_from_votes()
+        assert annotator_tallies() == {ann: 1, bob: 2} == annotators_counted_from_votes()
         first = db.session.scalar(select(func.min(Vote.id)).where(Vote.annotator_id == ann))
         db.session.execute(delete(Vote).where(Vote.id == first))  # ann has another tench vote
         db.session.commit()
         assert tallies()[TENCH] == 2
+        assert annotator_tallies() == {ann: 1, bob: 2}
         db.session.execute(delete(Vote).where(Vote.annotator_id == bob))
         db.session.commit()
         assert tallies()[TENCH] == 1 and tallies()[GOLDFISH] == 0
         assert tallies() == counted_from_votes()
+        assert annotator_tallies() == {ann: 1} == annotators_counted_from_votes()
 
 
 def test_a_rolled_back_vote_leaves_the_tally(either_app):
@@ -138,6 +155,7 @@ def test_simultaneous_first_votes_of_one_annotator_count_once(
             thread.join(10)
             assert done.is_set()
             assert tallies()[TENCH] == 1
+            assert annotator_tallies() == {ann: 1}
     finally:
         with app.app_context():
             db.engine.dispose()
