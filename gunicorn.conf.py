@@ -35,6 +35,18 @@ reuse_port = True
 forwarded_allow_ips = ""
 
 
+# The app is loaded, and what its requests keep computed (survey_app/warmup.py), in
+# the master before it forks the workers: once, not once per worker in its first
+# requests, and shared copy-on-write. A code change needs a restart, not a HUP.
+preload_app = True
+
+
+def when_ready(server):
+    from survey_app.warmup import warm
+
+    warm(server.app.wsgi())
+
+
 def post_worker_init(worker):
     """What the worker has imported and built by now lives as long as it does:
     frozen, it is no longer scanned by the collector's full passes, which

@@ -174,7 +174,7 @@ class Survey:
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
-                if self.healthy():
+                if self.healthy() and self.listening() >= self.workers:
                     return
                 if self.process.poll() is not None:
                     raise RuntimeError(f"gunicorn exited:\n{log.read_text()}")
@@ -193,6 +193,16 @@ class Survey:
             return False
         finally:
             connection.close()
+
+    def listening(self) -> int:
+        """How many sockets listen on the port: one per worker (gunicorn.conf.py's
+        reuse_port), each opened as its worker starts. The kernel spreads connections
+        over the sockets there are; one made while a worker had not started yet stays
+        with the others (a keep-alive connection for good)."""
+        port = f":{self.port:04X}"
+        with open("/proc/net/tcp") as rows:  # IPv4: the server binds 127.0.0.1
+            fields = [row.split() for row in rows]  # sl, local address, remote, state, ...
+        return sum(1 for f in fields if f[1].endswith(port) and f[3] == "0A")  # LISTEN
 
     def kill(self) -> None:
         """SIGKILL the whole gunicorn process group: no clean shutdown at all."""

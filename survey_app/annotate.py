@@ -89,7 +89,9 @@ def done():
 
 
 def _page(wnid: str, form: VoteForm, status: int = 200):
-    reads = page_reads(current_user.id, wnid)
+    source = images.current_source()
+    # Where Enter leads is asked for its pictures only: without them, nothing to prefetch.
+    reads = page_reads(current_user.id, wnid, following=source is not None)
     view = class_view(wnid, reads.my_vote)
     settings = reads.settings
     # Not shown in "hidden" mode, nor before anyone else has voted on the class (the
@@ -110,7 +112,6 @@ def _page(wnid: str, form: VoteForm, status: int = 200):
         form.submission_id.data = uuid.uuid4().hex
     previous, annotators, following = reads.previous, reads.annotators, reads.following
     member_sets, chain = fragments(view, form.synset.data, shown)
-    source = images.current_source()
     return render_template(
         "annotate.html",
         view=view,

@@ -201,9 +201,17 @@ def class_view(class_wnid: str, my_vote: Row | None) -> ClassView:
 
 
 def _kept_view(class_wnid: str) -> ClassView:
-    """The class's view without a vote, built once per process and search counts."""
+    """The class's view without a vote, built once per process and search counts. A view
+    is checked against the counts only when the process has read other counts than
+    those it was last checked on (counts.recent_counts): not on every page."""
     views = kept("class_views", None, dict)
     built = views.get(class_wnid)
+    recent = recent_counts()
+    # One token per distinct read of the counts; the views keep the token rather than
+    # the read, which would keep every older read alive.
+    read = kept("counts_read", recent, object)
+    if built is not None and built.checked is read:
+        return built.view
     if built is None:
         hierarchy = hierarchy_from_db()
         terms = {
@@ -212,23 +220,32 @@ def _kept_view(class_wnid: str) -> ClassView:
         }
     else:
         terms = built.terms
-    recent = recent_counts()
-    counts = {
+    counts = chain_counts(terms, recent)
+    if built is None or built.counts != counts:
+        built = _BuiltView(terms, counts, read, _class_view(class_wnid, terms, counts))
+    else:
+        built = replace(built, checked=read)
+    views[class_wnid] = built
+    return built.view
+
+
+def chain_counts(
+    terms: dict[str, tuple[str, ...]], recent: dict[str, tuple[int | None, str]]
+) -> dict[str, tuple[int | None, str]]:
+    """The counts of a chain's search terms, among those the process read."""
+    return {
         term: recent[term]
         for chain_terms in terms.values()
         for term in chain_terms
         if term in recent
     }
-    if built is None or built.counts != counts:
-        built = _BuiltView(terms, counts, _class_view(class_wnid, terms, counts))
-        views[class_wnid] = built
-    return built.view
 
 
 @dataclass(frozen=True)
 class _BuiltView:
     terms: dict[str, tuple[str, ...]]  # chain wnid -> its search terms
     counts: dict[str, tuple[int | None, str]]  # the cached counts the view was built from
+    checked: object  # the token of the read of the counts it was last checked on
     view: ClassView
 
 

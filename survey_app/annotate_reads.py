@@ -2,7 +2,11 @@
 statement: the annotator's vote for the class, the survey's settings, whether
 others have voted on it, where "previous" and Enter lead, how many have voted
 on it, and the progress in the header. Asked one by one, these were five round
-trips to PostgreSQL of the page's seven (benchmarks/load_votes.py)."""
+trips to PostgreSQL of the page's seven (benchmarks/load_votes.py).
+
+Where Enter leads is asked only when the page can prefetch that class's pictures:
+it is the queue's dearest question (it ranks every open class), and without an
+image source there is nothing to prefetch."""
 
 from __future__ import annotations
 
@@ -23,15 +27,25 @@ from survey_app.survey_settings import (
 from survey_app.votes import LATEST
 
 _mine = LATEST.subquery("mine")
-# The annotator's vote joined on to one row of the other answers: its columns by
-# their names, NULL where there is none.
-_PAGE = select(
-    *SETTING_COLUMNS,
-    class_states.OTHERS_VOTED,
-    *work_queue.AROUND_COLUMNS,
-    *work_queue.PROGRESS_COLUMNS,
-    *_mine.c,
-).select_from(select(literal(1).label("one")).subquery("one").outerjoin(_mine, true()))
+
+
+def _page_statement(around):
+    """The annotator's vote joined on to one row of the other answers: its columns by
+    their names, NULL where there is none."""
+    return select(
+        *SETTING_COLUMNS,
+        class_states.OTHERS_VOTED,
+        *around,
+        *work_queue.PROGRESS_COLUMNS,
+        *_mine.c,
+    ).select_from(select(literal(1).label("one")).subquery("one").outerjoin(_mine, true()))
+
+
+# (whether it asks where Enter leads) -> the statement
+_PAGE = {
+    True: _page_statement(work_queue.AROUND_COLUMNS),
+    False: _page_statement(c for c in work_queue.AROUND_COLUMNS if c.name != "following"),
+}
 
 
 @dataclass(frozen=True)
@@ -41,12 +55,13 @@ class PageReads:
     others_voted: bool  # whether anyone else has voted on the class
     previous: str | None  # work_queue.around_class
     annotators: int
-    following: str | None
+    following: str | None  # None too where it was not asked
 
 
-def page_reads(user_id: int, class_wnid: str) -> PageReads:
+def page_reads(user_id: int, class_wnid: str, following: bool = True) -> PageReads:
     """The page's reads; the settings and the progress are kept for the rest of the
-    request (survey_settings(), work_queue.progress()).
+    request (survey_settings(), work_queue.progress()). `following`: whether to ask
+    where Enter leads (work_queue.AROUND_COLUMNS).
 
     The queue's batch, which "next" depends on, is one of the settings read: the
     statement runs with the batch this process saw last, and once more in the rare
@@ -55,11 +70,12 @@ def page_reads(user_id: int, class_wnid: str) -> PageReads:
     seen = kept("queue_batch_seen", None, dict)
     batch = seen.get("batch", current_app.config["QUEUE_BATCH"])
     params = {"user_id": user_id, "class_wnid": class_wnid}
-    row = execute(_PAGE, batch=batch, **params).one()
+    statement = _PAGE[following]
+    row = execute(statement, batch=batch, **params).one()
     settings = settings_from_row(row)
     if settings.batch != batch:
         seen["batch"] = settings.batch
-        row = execute(_PAGE, batch=settings.batch, **params).one()
+        row = execute(statement, batch=settings.batch, **params).one()
     keep_for_request(settings)
     work_queue.keep_progress(row.voted, row.complete)
     return PageReads(
@@ -68,5 +84,5 @@ def page_reads(user_id: int, class_wnid: str) -> PageReads:
         others_voted=bool(row.others_voted),
         previous=row.previous,
         annotators=row.annotators or 0,
-        following=row.following,
+        following=row.following if following else None,
     )

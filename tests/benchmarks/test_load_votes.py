@@ -20,3 +20,24 @@ def test_a_server_that_never_answers_is_stopped_when_the_start_gives_up(tmp_path
         assert survey.process.poll() is not None  # no server left holding the port
     finally:
         survey.kill()
+
+
+def test_the_start_counts_the_sockets_listening_on_the_port(tmp_path):
+    """One per worker (reuse_port): the start waits for all of them, so that no
+    annotator's connection is made while only some workers take connections."""
+    import socket
+
+    survey = load_votes.Survey("sqlite:///unused.sqlite3", tmp_path, tmp_path / "h.json")
+    assert survey.listening() == 0
+    sockets = []
+    for _ in range(2):
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.bind(("127.0.0.1", survey.port))
+        listener.listen()
+        sockets.append(listener)
+    try:
+        assert survey.listening() == 2
+    finally:
+        for listener in sockets:
+            listener.close()

@@ -456,3 +456,31 @@ def test_the_comment_box_has_a_key(annotator):
     )
     help_text = _text(page[page.index('<dialog id="key-help"') : page.index("</dialog>")])
     assert "C write a comment" in help_text
+
+
+def test_a_class_view_is_checked_against_the_counts_only_after_a_new_read(
+    app, annotator, monkeypatch
+):
+    """The kept view of a class was compared with the counts on every page; now only
+    when the process has read the counts anew (every COUNTS_MAX_AGE_SECONDS), and a
+    read with other counts still shows them."""
+    from survey_app import annotate_data, counts
+    from survey_app.models import SearchCount
+
+    looks = []
+    chain_counts = annotate_data.chain_counts
+    monkeypatch.setattr(
+        annotate_data, "chain_counts", lambda *args: looks.append(1) or chain_counts(*args)
+    )
+    annotator.get(f"/annotate/{DALMATIAN}")
+    looks.clear()
+    for _ in range(3):
+        assert annotator.get(f"/annotate/{DALMATIAN}").status_code == 200
+    assert looks == []
+    with app.app_context():
+        db.session.add(SearchCount(term="dog", provider="google", count=3_000_000_000))
+        db.session.commit()
+    monkeypatch.setattr(counts, "COUNTS_MAX_AGE_SECONDS", 1e-9)  # the next page reads anew
+    page = annotator.get(f"/annotate/{DALMATIAN}").text
+    assert looks == [1]
+    assert "Google search results for “dog”" in _count_meaning(_row(page, DOG))[0]

@@ -104,3 +104,28 @@ def test_page_and_vote_round_trips(survey_app):
         assert not postgres or page_calls.transactions <= PAGE_TRANSACTIONS
         assert len(vote_calls.statements) <= VOTE_STATEMENTS, vote_calls.statements
         assert not postgres or vote_calls.transactions <= VOTE_TRANSACTIONS
+
+
+def _asks_where_enter_leads(app) -> bool:
+    """Whether the annotate page's statements asked the queue for the class after this
+    one (work_queue.AROUND_COLUMNS' "following"), which ranks every open class."""
+    client = log_in(app.test_client(), add_user(app, "ann"))
+    path = client.get("/next").headers["Location"]
+    with counted(app) as calls:
+        assert client.get(path).status_code == 200
+    return any(" AS following" in sql for sql in calls.statements)
+
+
+def test_without_pictures_the_page_does_not_rank_the_queue_for_prefetching(survey_app):
+    """The class after this one is asked only to prefetch its pictures: with no image
+    source there are none, and the page's statement leaves the question out."""
+    assert not _asks_where_enter_leads(survey_app)
+
+
+def test_with_pictures_the_page_asks_where_enter_leads(tmp_path, small_hierarchy):
+    from .conftest import make_image_folder
+
+    wnids = [c.wnid for c in small_hierarchy.classes]
+    pictures = make_image_folder(tmp_path / "imagenet", wnids, per_class=1, size=(40, 30))
+    app = seeded(make_app(tmp_path, IMAGE_SOURCE=str(pictures)), small_hierarchy)
+    assert _asks_where_enter_leads(app)

@@ -1,0 +1,58 @@
+"""What gunicorn's master computes before it forks the workers (survey_app/warmup.py,
+gunicorn.conf.py): a worker's first annotate page then reads no hierarchy and runs no
+prior model, and no database connection is left open to be shared."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+from survey_app import class_states, database
+from survey_app.extensions import db
+from survey_app.warmup import warm
+
+from .conftest import add_user, log_in, make_app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _first_page_work(app, monkeypatch) -> list[str]:
+    """What the first annotate page of `app` computes of what the warm-up computes."""
+    work: list[str] = []
+    read, priors = database.read_hierarchy, class_states.entry_level_priors
+    monkeypatch.setattr(database, "read_hierarchy", lambda *a: work.append("hierarchy") or read(*a))
+    monkeypatch.setattr(
+        class_states, "entry_level_priors", lambda *a: work.append("priors") or priors(*a)
+    )
+    client = log_in(app.test_client(), add_user(app, "ann"))
+    path = client.get("/next").headers["Location"]
+    assert client.get(path).status_code == 200
+    return work
+
+
+def test_a_warmed_process_serves_its_first_page_without_building(app, monkeypatch):
+    warm(app)
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0
+    assert _first_page_work(app, monkeypatch) == []
+
+
+def test_a_cold_process_builds_on_its_first_page(app, monkeypatch):
+    """The same count without the warm-up: what the warm-up saves the first request."""
+    assert _first_page_work(app, monkeypatch) == ["hierarchy", "priors"]
+
+
+def test_a_survey_not_set_up_is_left_cold(tmp_path):
+    """Before `flask setup`, nothing is kept: an empty hierarchy kept by the master
+    would outlive the seeding in every worker."""
+    from survey_app.caches import caches
+
+    app = make_app(tmp_path)
+    warm(app)
+    assert caches(app)._kept == {}
+
+
+def test_gunicorn_loads_the_app_in_the_master_and_warms_it():
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert settings["preload_app"] is True
+    assert callable(settings["when_ready"])
