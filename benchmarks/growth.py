@@ -1,27 +1,48 @@
 """How the survey grows with its class list: ImageNet-1k (1,000 classes), ImageNet-21k's
-winter-21 release (10,450) and its full list (21,843).
+winter-21 release (10,450) and its full list (21,843), in about 20-25 minutes for the
+three on a 2-core machine.
 
-Per size, in a fresh SQLite database in a temporary folder: `flask setup` with the
-class list (the hierarchy built from WordNet, the schema, the seeding, the offline
-search counts), then three annotators' votes on every class cast through the app's
-own `record_vote` (mostly the parent, some the class itself or the grandparent).
-Then a fresh worker process (as gunicorn would start one) logs in through the login
-form as an annotator and as an admin, and with one client requests each page once
-(first: the worker computes what it keeps) and `--repeat` times more (median and
-p99 of those), times the aggregation behind the review pages (cold: a fresh
-process's first; after a vote: the vote log moved on; warm: kept), `flask
-export-cil` after a vote, and the validator on the CIL it wrote, and reports its
-peak resident memory (VmHWM).
+Per size, in a fresh SQLite database in a folder of its own:
+
+1. `flask setup` with the class list (the hierarchy built from WordNet, the schema, the
+   seeding, the offline search counts), three annotators and an admin;
+2. three votes on every class, each cast through the app's `record_vote` in a
+   transaction of its own, as the vote form's request casts it (mostly the parent,
+   some the class itself or the grandparent);
+3. a fresh worker process (as gunicorn would start one) logs in through the login form
+   as an annotator and as an admin, and with one client requests each page once
+   (first: the worker computes what it keeps) and `--repeat` times more (median and
+   p99 of those); it times the aggregation behind the review pages (cold: a fresh
+   process's first; after a vote: the vote log moved on; warm: kept), `flask
+   export-cil` after a vote and the validator on the CIL it wrote, and reports its
+   peak resident memory (VmHWM);
+4. the load test (`load_votes.py`'s: gunicorn with 2 workers, 32 new annotators each
+   offering 7 votes/s) for `--load-seconds` on the same database, its workers warmed
+   first (each has read the hierarchy and computed the priors, seconds at 21,843
+   classes, before the clock starts): votes/s stored, page and vote p50/p99, errors,
+   and the workers' peak resident memory. Its votes stay in the database.
+
+It prints one markdown table (and writes it to `--out`), a column per size, marking
+with ✗ each figure that misses the issue's goals: a page's p99 over twice its figure at
+the smallest size, an aggregation or export of 5 s or more, a worker of 500 MB or more,
+any 5xx, lost or duplicated vote. Progress, and each size's figures as JSON once
+measured, go to stderr.
 
 The two ImageNet-21k lists come from the timm wheel, downloaded with pip into a
 temporary folder (or `--wheel-dir`) and read from the zip; they are not kept.
 
-    .venv/bin/python benchmarks/growth.py [--sizes 1000 10450 21843] [--repeat 30]
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/growth.py --wheel-dir /tmp/timm \\
+        [--sizes 1000 10450 21843] [--repeat 30] [--load-seconds 20] [--out growth.md] \\
+        [--keep /tmp/growth]
+
+With `--keep`, a size whose folder holds a database set up earlier skips steps 1-2
+and is measured again as it is (with the votes of earlier load tests).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import statistics
@@ -30,9 +51,14 @@ import sys
 import tempfile
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.append(str(ROOT))  # run as a script: the benchmarks package after PYTHONPATH
+
+from benchmarks.load_votes import Browser, Results, Survey, log_in, measure, server_processes
+
 TIMM = "timm==1.0.31"
 LISTS = {  # size -> the class list's file in the timm wheel (None: ImageNet-1k)
     1000: None,
@@ -41,6 +67,10 @@ LISTS = {  # size -> the class list's file in the timm wheel (None: ImageNet-1k)
 }
 PASSWORD = "benchmark password"
 ANNOTATORS = ("ann1", "ann2", "ann3")
+# A survey that closes a class at 10 votes: after three on each, every class is still
+# open, as in a survey under way, and the load test's annotators find work at every size
+# (at 1,000 classes, 7,000 votes: over 30 s at 224 votes/s).
+QUEUE = {"MIN_VOTES": 10, "MAX_VOTES": 10}
 TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
@@ -76,14 +106,19 @@ def make_app(folder: Path, **settings):
 
     return create_app(
         {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'growth.sqlite3'}",
+            "SQLALCHEMY_DATABASE_URI": database_url(folder),
             "HIERARCHY_FILE": str(folder / "hierarchy.json"),
             "THUMBNAIL_DIR": str(folder / "thumbnails"),
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
             "VOTE_RATE_LIMIT": 0,  # one script casts every vote
+            **QUEUE,
             **settings,
         }
     )
+
+
+def database_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'growth.sqlite3'}"
 
 
 def votes_for(chain: list[str], i: int) -> tuple[str, str, str]:
@@ -97,31 +132,75 @@ def votes_for(chain: list[str], i: int) -> tuple[str, str, str]:
     )
 
 
-def set_up(folder: Path, wnids: list[str]) -> dict[str, float]:
-    """`flask setup` on the class list, then three votes per class; their times."""
+def seed(folder: Path, wnids: list[str]) -> tuple[object, float]:
+    """`flask setup` on the class list in `folder`, then the three annotators and an
+    admin; the app and setup's seconds."""
     from survey_app.accounts import create_user
-    from survey_app.database import hierarchy_from_db
-    from survey_app.votes import record_vote
+    from survey_app.extensions import db
 
     listing = folder / "classes.txt"
     listing.write_text("\n".join(wnids) + "\n")
     app = make_app(folder, CLASS_LIST=str(listing))
-    started = time.perf_counter()
-    result = app.test_cli_runner().invoke(args=["setup"])
-    setup_s = time.perf_counter() - started
+    setup_s, result = timed(lambda: app.test_cli_runner().invoke(args=["setup"]))
     if result.exit_code != 0:
         raise SystemExit(f"flask setup failed:\n{result.output}")
     with app.app_context():
-        users = [create_user(name, PASSWORD, "annotator") for name in ANNOTATORS]
+        for name in ANNOTATORS:
+            create_user(name, PASSWORD, "annotator")
         create_user("boss", PASSWORD, "admin")
+        db.session.commit()
+    return app, setup_s
+
+
+def annotators():
+    """The three annotators as a request sees them (`SessionUser`, read with one query),
+    in ANNOTATORS' order."""
+    from sqlalchemy import select
+
+    from survey_app.auth import SessionUser
+    from survey_app.extensions import db
+    from survey_app.models import User
+
+    query = select(User.id, User.username, User.role, User.session_generation)
+    by_name = {row.username: SessionUser(*row) for row in db.session.execute(query)}
+    return [by_name[name] for name in ANNOTATORS]
+
+
+def cast_votes(app, size: int) -> float:
+    """Three votes per class, each through `record_vote` in a transaction of its own as
+    the vote form's request does; their seconds. The first computes the entry-level
+    priors behind the suggestions, as the first vote of a worker does."""
+    from survey_app.database import hierarchy_from_db
+    from survey_app.votes import record_vote
+
+    with app.app_context():
+        users = annotators()
         hierarchy = hierarchy_from_db()
+        classes = hierarchy.classes
         started = time.perf_counter()
-        for i, image_class in enumerate(hierarchy.classes):
+        for i, image_class in enumerate(classes):
             picks = votes_for(hierarchy.chain_wnids(image_class.wnid), i)
             for user, pick in zip(users, picks, strict=True):
                 record_vote(user, image_class.wnid, pick)
-        votes_s = time.perf_counter() - started
-    return {"setup_s": setup_s, "votes_s": votes_s, "votes": 3 * len(wnids)}
+            if (i + 1) % max(len(classes) // 10, 1) == 0:
+                elapsed = time.perf_counter() - started
+                progress(
+                    f"{size:,} classes: {3 * (i + 1):,} of {3 * len(classes):,} votes cast, "
+                    f"{3 * (i + 1) / elapsed:.0f} votes/s"
+                )
+        return time.perf_counter() - started
+
+
+def set_up(folder: Path, wnids: list[str]) -> dict[str, float]:
+    """`seed`, then three votes per class; their times."""
+    progress(f"{len(wnids):,} classes: flask setup")
+    app, setup_s = seed(folder, wnids)
+    progress(f"{len(wnids):,} classes: flask setup took {setup_s:.1f} s; casting the votes")
+    return {"setup_s": setup_s, "votes_s": cast_votes(app, len(wnids)), "votes": 3 * len(wnids)}
+
+
+def progress(message: str) -> None:
+    print(f"[growth {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # --- the worker --------------------------------------------------------------------------
@@ -160,8 +239,9 @@ def timed(call) -> tuple[float, object]:
     return time.perf_counter() - started, value
 
 
-def peak_rss_mb() -> float:
-    status = Path("/proc/self/status").read_text()
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's peak resident memory (VmHWM), in MB."""
+    status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
 
 
@@ -186,13 +266,9 @@ def page_times(clients: dict, hierarchy, repeat: int) -> dict[str, dict[str, flo
 
 def worker(folder: Path, repeat: int) -> dict:
     """A fresh process's figures on the prepared database (see the module's docstring)."""
-    from sqlalchemy import select
-
     from clustering.validate import validate_file
     from survey_app.aggregation import current_aggregation, rebuilding_threads
     from survey_app.database import hierarchy_from_db
-    from survey_app.extensions import db
-    from survey_app.models import User
     from survey_app.votes import record_vote
 
     app = make_app(folder)
@@ -205,7 +281,7 @@ def worker(folder: Path, repeat: int) -> dict:
 
         def change_mind(position: int) -> None:
             """ann1's vote on the first class moves to another synset: the log moves on."""
-            user = db.session.scalars(select(User).filter_by(username="ann1")).one()
+            user = annotators()[0]
             # A comment of its own: a vote equal to the latest one would add no row.
             comment = f"benchmark {time.time_ns()}"
             record_vote(user, wnid, hierarchy.chain_wnids(wnid)[position], comment=comment)
@@ -244,72 +320,191 @@ def run_worker(folder: Path, repeat: int) -> dict:
     done = subprocess.run(
         [sys.executable, __file__, "--worker", str(folder), "--repeat", str(repeat)],
         check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
     )
     return json.loads(done.stdout.splitlines()[-1])
 
 
+# --- the load test -----------------------------------------------------------------------
+class GrowthSurvey(Survey):
+    """load_votes' server on a size's database, its workers warmed before the clock
+    starts, their peak resident memory read before they stop."""
+
+    warm_as: str = ""  # the annotator whose pages warm the workers
+    workers_peak_rss_mb: float = 0.0
+
+    def start(self, timeout: float = 300) -> None:
+        super().start(timeout)
+        warm(self.port, self.warm_as)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            pids = server_processes(self)["app"]
+            self.workers_peak_rss_mb = max(peak_rss_mb(pid) for pid in pids)
+        super().stop()
+
+
+def warm(port: int, username: str, connections: int = 8) -> None:
+    """Each worker's first annotate page, which reads the hierarchy and computes the
+    priors (seconds at ImageNet-21k's size), asked on `connections` connections at once
+    so that every worker gets some (gunicorn's reuse_port spreads them)."""
+
+    def one(_number: int) -> None:
+        browser = Browser("127.0.0.1", port)
+        try:
+            if not log_in(browser, username, Results()):
+                raise RuntimeError(f"the warm-up could not log in as {username}")
+            reply = browser.send("GET", "/next")
+            if reply.location and reply.location.startswith("/annotate/"):
+                browser.send("GET", reply.location)
+        finally:
+            browser.close()
+
+    with ThreadPoolExecutor(connections) as pool:
+        list(pool.map(one, range(connections)))
+
+
+def load_test(folder: Path, seconds: float, annotators: int) -> dict:
+    """`load_votes.measure` on the size's database (gunicorn, `annotators` at PACE votes/s
+    each for `seconds`), its report on stderr; its figures and the workers' peak RSS."""
+    survey = GrowthSurvey(database_url(folder), folder, folder / "hierarchy.json")
+    survey.settings |= {f"CIL_{name}": str(value) for name, value in QUEUE.items()}
+    names = survey.add_annotators(annotators + 1)
+    survey.warm_as = names.pop()
+    with contextlib.redirect_stdout(sys.stderr):
+        figures = measure("sqlite", survey, names, seconds, max_votes=10**9)
+    return figures | {"workers peak RSS MB": survey.workers_peak_rss_mb}
+
+
 # --- the table ---------------------------------------------------------------------------
-def print_table(results: dict[int, dict]) -> None:
+PAGE_GROWTH = 2  # a page's p99 at most twice its figure at the smallest size
+SECONDS_GOAL = 5  # the aggregation and the export
+RSS_GOAL_MB = 500  # a worker's peak resident memory
+MISS = " ✗"
+
+
+def table(results: dict[int, dict]) -> list[str]:
+    """The figures as markdown lines, each figure that misses its goal marked MISS."""
     sizes = sorted(results)
-    print("| figure | " + " | ".join(f"{s:,} classes" for s in sizes) + " |")
-    print("|---|" + "---|" * len(sizes))
+    base = results[sizes[0]]
+    lines = [
+        "| figure | " + " | ".join(f"{s:,} classes" for s in sizes) + " |",
+        "|---|" + "---|" * len(sizes),
+    ]
 
-    def row(name: str, values: list[str]) -> None:
-        print(f"| {name} | " + " | ".join(values) + " |")
+    def row(name: str, cell) -> None:
+        lines.append(f"| {name} | " + " | ".join(cell(results[s]) for s in sizes) + " |")
 
-    row("setup (flask setup) s", [f"{results[s]['setup_s']:.1f}" for s in sizes])
+    def mark(missed: bool) -> str:
+        return MISS if missed else ""
+
+    def seconds(name: str):
+        return lambda r: f"{r[name]:.2f}" + mark(r[name] >= SECONDS_GOAL)
+
+    def megabytes(value: float) -> str:
+        return f"{value:.0f}" + mark(value >= RSS_GOAL_MB)
+
+    row("setup (flask setup) s", lambda r: f"{r['setup_s']:.1f}")
     row(
-        "votes cast (record_vote), votes/s",
-        [
-            f"{results[s]['votes']:,}, {results[s]['votes'] / results[s]['votes_s']:.0f}/s"
-            for s in sizes
-        ],
+        "votes cast (record_vote): s, votes/s",
+        lambda r: f"{r['votes_s']:.0f}, {r['votes'] / r['votes_s']:.0f}/s",
     )
-    for name in results[sizes[0]]["pages"]:
+    for name in base["pages"]:
+        limit = PAGE_GROWTH * base["pages"][name]["p99 ms"]
         row(
             f"{name}: median / p99 ms (first)",
-            [
-                "{median ms:.1f} / {p99 ms:.1f} ({first ms:.0f})".format(
-                    **results[s]["pages"][name]
-                )
-                for s in sizes
-            ],
+            lambda r, name=name, limit=limit: (
+                "{median ms:.1f} / {p99 ms:.1f}".format(**r["pages"][name])
+                + mark(r["pages"][name]["p99 ms"] > limit)
+                + " ({first ms:.0f})".format(**r["pages"][name])
+            ),
         )
     row(
         "review summary after a vote ms",
-        [
-            f"{results[s]['review summary after a vote ms']:.0f}"
-            + (" (kept figures)" if results[s]["review summary after a vote lagged"] else "")
-            for s in sizes
-        ],
+        lambda r: (
+            f"{r['review summary after a vote ms']:.0f}"
+            + (" (kept figures)" if r["review summary after a vote lagged"] else "")
+        ),
     )
-    for name in (
-        "aggregation cold s",
-        "aggregation after a vote s",
-        "aggregation warm s",
-        "export after a vote s",
-        "validation s",
-    ):
-        row(name, [f"{results[s][name]:.3f}" for s in sizes])
-    row("worker peak RSS MB", [f"{results[s]['worker peak RSS MB']:.0f}" for s in sizes])
-    first = results[sizes[0]]["pages"]
-    last = results[sizes[-1]]["pages"]
-    ratios = ", ".join(
-        f"{name} {last[name]['p99 ms'] / first[name]['p99 ms']:.2f}" for name in first
+    row("aggregation cold s", seconds("aggregation cold s"))
+    row("aggregation after a vote s", seconds("aggregation after a vote s"))
+    row("aggregation warm s", lambda r: f"{r['aggregation warm s']:.3f}")
+    row("export-cil after a vote s", seconds("export after a vote s"))
+    row(
+        "validate s",
+        lambda r: f"{r['validation s']:.2f}" + ("" if r["validation ok"] else " (invalid)" + MISS),
     )
-    print(f"\np99 at {sizes[-1]:,} classes / p99 at {sizes[0]:,}: {ratios}")
+    row("one-client worker peak RSS MB", lambda r: megabytes(r["worker peak RSS MB"]))
+    if all("load" in r for r in results.values()):
+        load = {s: results[s]["load"] for s in sizes}
+        page_limit = PAGE_GROWTH * load[sizes[0]]["page_p99_ms"]
+        vote_limit = PAGE_GROWTH * load[sizes[0]]["vote_p99_ms"]
+        row(
+            "load test: votes/s stored (offered)",
+            lambda r: "{votes_per_s:.0f} ({offered_votes_per_s:.0f})".format(**r["load"]),
+        )
+        row(
+            "load test: page p50 / p99 ms",
+            lambda r: (
+                "{page_p50_ms:.1f} / {page_p99_ms:.1f}".format(**r["load"])
+                + mark(r["load"]["page_p99_ms"] > page_limit)
+            ),
+        )
+        row(
+            "load test: vote p50 / p99 ms",
+            lambda r: (
+                "{vote_p50_ms:.1f} / {vote_p99_ms:.1f}".format(**r["load"])
+                + mark(r["load"]["vote_p99_ms"] > vote_limit)
+            ),
+        )
+        row(
+            "load test: server CPU per vote ms",
+            lambda r: f"{r['load'].get('cpu_app_ms_per_vote', float('nan')):.1f}",
+        )
+        row(
+            "load test: errors, 5xx, lost, duplicated",
+            lambda r: (
+                "{errors}, {server_errors}, {lost}, {duplicated}".format(**r["load"])
+                + mark(any(r["load"][k] for k in ("server_errors", "lost", "duplicated")))
+            ),
+        )
+        row(
+            "load test: gunicorn worker peak RSS MB",
+            lambda r: megabytes(r["load"]["workers peak RSS MB"]),
+        )
+    if len(sizes) > 1:
+        last = results[sizes[-1]]["pages"]
+        ratios = ", ".join(
+            f"{name} {last[name]['p99 ms'] / page['p99 ms']:.2f}"
+            for name, page in base["pages"].items()
+        )
+        lines += ["", f"p99 at {sizes[-1]:,} classes / p99 at {sizes[0]:,}: {ratios}"]
+    lines += [
+        "",
+        (
+            f"{MISS.strip()}: misses its goal (a page's p99 over {PAGE_GROWTH} times its figure at "
+            f"{sizes[0]:,} classes; aggregation or export {SECONDS_GOAL} s or more; a worker "
+            f"{RSS_GOAL_MB} MB or more; any 5xx, lost or duplicated vote)."
+        ),
+    ]
+    return lines
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=list(LISTS), choices=list(LISTS))
-    parser.add_argument(
-        "--repeat", type=int, default=30, help="requests per page after the first (30)"
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(LISTS), choices=list(LISTS))
+    parser.add_argument("--repeat", type=int, default=30, help="requests per page after the first")
     parser.add_argument(
-        "--wheel-dir", type=Path, help="where the timm wheel is or goes (temporary)"
+        "--load-seconds", type=float, default=20, help="the load test's length per size (0: none)"
+    )
+    parser.add_argument("--annotators", type=int, default=32, help="the load test's annotators")
+    parser.add_argument("--out", type=Path, help="also write the table here, as markdown")
+    parser.add_argument(
+        "--wheel-dir", type=Path, help="where the timm wheel is or goes (default: temporary)"
     )
     parser.add_argument(
         "--keep",
@@ -321,19 +516,28 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.repeat)))
         return
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         wheel_dir = args.wheel_dir or Path(scratch)
         results = {}
-        for size in args.sizes:
+        for size in sorted(args.sizes):
             folder = (args.keep or Path(scratch)) / f"size-{size}"
             folder.mkdir(parents=True, exist_ok=True)
             done = folder / "setup.json"  # a kept database is measured again as it is
             if not done.exists():
                 done.write_text(json.dumps(set_up(folder, class_list(size, wheel_dir))))
             results[size] = json.loads(done.read_text())
+            progress(f"{size:,} classes: the pages, aggregation, export and validation")
             results[size] |= run_worker(folder, args.repeat)
-            print(f"{size:,} classes: {json.dumps(results[size])}", file=sys.stderr, flush=True)
-        print_table(results)
+            if args.load_seconds:
+                progress(f"{size:,} classes: the load test")
+                results[size]["load"] = load_test(folder, args.load_seconds, args.annotators)
+            progress(f"{size:,} classes: {json.dumps(results[size])}")
+    lines = table(results)
+    print("\n".join(lines))
+    if args.out:
+        args.out.write_text("\n".join(lines) + "\n")
+    progress(f"done in {(time.perf_counter() - started) / 60:.1f} min")
 
 
 if __name__ == "__main__":
