@@ -19,8 +19,9 @@ Per size, in a fresh SQLite database in a folder of its own:
 4. the load test (`load_votes.py`'s: gunicorn with 2 workers, 32 new annotators each
    offering 7 votes/s) for `--load-seconds` on the same database, its workers warmed
    first (each has read the hierarchy and computed the priors, seconds at 21,843
-   classes, before the clock starts): votes/s stored, page and vote p50/p99, errors,
-   and the workers' peak resident memory. Its votes stay in the database.
+   classes, before the clock starts): votes/s stored, page and vote p50/p99, the
+   workers' CPU time per vote, errors, and the workers' peak resident memory. Its
+   votes stay in the database.
 
 It prints one markdown table (and writes it to `--out`), a column per size, marking
 with ✗ each figure that misses the issue's goals: a page's p99 over twice its figure at
