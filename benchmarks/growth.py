@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import re
 import statistics
 import subprocess
@@ -337,7 +338,11 @@ class GrowthSurvey(Survey):
 
     def start(self, timeout: float = 300) -> None:
         super().start(timeout)
-        warm(self.port, self.warm_as)
+        try:
+            warm(self.port, self.warm_as)
+        except BaseException:  # no gunicorn left holding the port and the database
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -353,6 +358,9 @@ def warm(port: int, username: str, connections: int = 8) -> None:
 
     def one(_number: int) -> None:
         browser = Browser("127.0.0.1", port)
+        # The first page waits for the priors, and the pages queued behind it on the
+        # worker's one thread for it too: far over a page's usual 10 s.
+        browser.connection.timeout = 600
         try:
             if not log_in(browser, username, Results()):
                 raise RuntimeError(f"the warm-up could not log in as {username}")
@@ -437,40 +445,44 @@ def table(results: dict[int, dict]) -> list[str]:
         lambda r: f"{r['validation s']:.2f}" + ("" if r["validation ok"] else " (invalid)" + MISS),
     )
     row("one-client worker peak RSS MB", lambda r: megabytes(r["worker peak RSS MB"]))
-    if all("load" in r for r in results.values()):
-        load = {s: results[s]["load"] for s in sizes}
-        page_limit = PAGE_GROWTH * load[sizes[0]]["page_p99_ms"]
-        vote_limit = PAGE_GROWTH * load[sizes[0]]["vote_p99_ms"]
-        row(
+    if any("load" in r for r in results.values()):
+        base_load = base.get("load", {})
+        page_limit = PAGE_GROWTH * base_load.get("page_p99_ms", math.inf)
+        vote_limit = PAGE_GROWTH * base_load.get("vote_p99_ms", math.inf)
+
+        def load_row(name: str, cell) -> None:
+            row(name, lambda r: cell(r) if "load" in r else "failed (see stderr)")
+
+        load_row(
             "load test: votes/s stored (offered)",
             lambda r: "{votes_per_s:.0f} ({offered_votes_per_s:.0f})".format(**r["load"]),
         )
-        row(
+        load_row(
             "load test: page p50 / p99 ms",
             lambda r: (
                 "{page_p50_ms:.1f} / {page_p99_ms:.1f}".format(**r["load"])
                 + mark(r["load"]["page_p99_ms"] > page_limit)
             ),
         )
-        row(
+        load_row(
             "load test: vote p50 / p99 ms",
             lambda r: (
                 "{vote_p50_ms:.1f} / {vote_p99_ms:.1f}".format(**r["load"])
                 + mark(r["load"]["vote_p99_ms"] > vote_limit)
             ),
         )
-        row(
+        load_row(
             "load test: server CPU per vote ms",
             lambda r: f"{r['load'].get('cpu_app_ms_per_vote', float('nan')):.1f}",
         )
-        row(
+        load_row(
             "load test: errors, 5xx, lost, duplicated",
             lambda r: (
                 "{errors}, {server_errors}, {lost}, {duplicated}".format(**r["load"])
                 + mark(any(r["load"][k] for k in ("server_errors", "lost", "duplicated")))
             ),
         )
-        row(
+        load_row(
             "load test: gunicorn worker peak RSS MB",
             lambda r: megabytes(r["load"]["workers peak RSS MB"]),
         )
@@ -530,10 +542,15 @@ def main() -> None:
             results[size] = json.loads(done.read_text())
             progress(f"{size:,} classes: the pages, aggregation, export and validation")
             results[size] |= run_worker(folder, args.repeat)
+            progress(f"{size:,} classes: {json.dumps(results[size])}")
             if args.load_seconds:
                 progress(f"{size:,} classes: the load test")
-                results[size]["load"] = load_test(folder, args.load_seconds, args.annotators)
-            progress(f"{size:,} classes: {json.dumps(results[size])}")
+                try:
+                    results[size]["load"] = load_test(folder, args.load_seconds, args.annotators)
+                except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+                    # The other figures took minutes: they are printed all the same.
+                    progress(f"{size:,} classes: the load test failed: {exc!r}")
+            progress(f"{size:,} classes, the load test: {json.dumps(results[size].get('load'))}")
     lines = table(results)
     print("\n".join(lines))
     if args.out:
