@@ -73,3 +73,11 @@ def test_the_votes_of_21843_classes_recompute_the_skills_a_few_dozen_times():
     votes = 3 * 21843
     epochs = {class_states.skills_epoch(last) for last in range(1, votes + 1)}
     assert len(epochs) <= 70
+
+
+def test_a_size_whose_load_test_failed_keeps_its_other_figures():
+    failed = copy.deepcopy(SIZE)
+    del failed["load"]
+    lines = growth.table({1000: SIZE, 10450: failed})
+    assert row(lines, "home") == ["5.0 / 10.0 (50)", "5.0 / 10.0 (50)"]
+    assert row(lines, "load test: page") == ["8.0 / 40.0", "failed (see stderr)"]
