@@ -47,6 +47,7 @@ import contextlib
 import json
 import math
 import re
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -55,6 +56,8 @@ import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from sqlalchemy import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))  # run as a script: the benchmarks package after PYTHONPATH
@@ -379,11 +382,24 @@ def load_test(folder: Path, seconds: float, annotators: int) -> dict:
     each for `seconds`), its report on stderr; its figures and the workers' peak RSS."""
     survey = GrowthSurvey(database_url(folder), folder, folder / "hierarchy.json")
     survey.settings |= {f"CIL_{name}": str(value) for name, value in QUEUE.items()}
-    names = survey.add_annotators(annotators + 1)
+    names = load_annotators(survey, annotators + 1)
     survey.warm_as = names.pop()
     with contextlib.redirect_stdout(sys.stderr):
         figures = measure("sqlite", survey, names, seconds, max_votes=10**9)
     return figures | {"workers peak RSS MB": survey.workers_peak_rss_mb}
+
+
+def load_annotators(survey: Survey, count: int) -> list[str]:
+    """`count` of load_votes' annotators: added, or those a kept database holds from an
+    earlier load test (their votes stay, their classes are no longer theirs to take)."""
+    with sqlite3.connect(make_url(survey.database_url).database) as connection:
+        held = [
+            name
+            for (name,) in connection.execute(
+                "SELECT username FROM users WHERE username LIKE 'annotator%' ORDER BY username"
+            )
+        ]
+    return held[:count] if len(held) >= count else survey.add_annotators(count)
 
 
 # --- the table ---------------------------------------------------------------------------
