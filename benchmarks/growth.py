@@ -16,12 +16,12 @@ Per size, in a fresh SQLite database in a folder of its own:
    process's first; after a vote: the vote log moved on; warm: kept), `flask
    export-cil` after a vote and the validator on the CIL it wrote, and reports its
    peak resident memory (VmHWM);
-4. the load test (`load_votes.py`'s: gunicorn with 2 workers, 32 new annotators each
-   offering 7 votes/s) for `--load-seconds` on the same database, its workers warmed
-   first (each has read the hierarchy and computed the priors, seconds at 21,843
-   classes, before the clock starts): votes/s stored, page and vote p50/p99, the
-   workers' CPU time per vote, errors, and the workers' peak resident memory. Its
-   votes stay in the database.
+4. the load test (`growth_load.py`, on `load_votes.py`'s: gunicorn with 2 workers,
+   32 new annotators each offering 7 votes/s) for `--load-seconds` on the same
+   database, its workers warmed first (each has read the hierarchy and computed the
+   priors, seconds at 21,843 classes, before the clock starts): votes/s stored, page
+   and vote p50/p99, the workers' CPU time per vote, errors, and the workers' peak
+   resident memory. Its votes stay in the database.
 
 It prints one markdown table (and writes it to `--out`), a column per size, marking
 with ✗ each figure that misses the issue's goals: a page's p99 over twice its figure at
@@ -43,26 +43,19 @@ and is measured again as it is (with the votes of earlier load tests).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import re
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-from sqlalchemy import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))  # run as a script: the benchmarks package after PYTHONPATH
-
-from benchmarks.load_votes import Browser, Results, Survey, log_in, measure, server_processes
 
 TIMM = "timm==1.0.31"
 LISTS = {  # size -> the class list's file in the timm wheel (None: ImageNet-1k)
@@ -341,77 +334,6 @@ def run_worker(folder: Path, repeat: int) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-# --- the load test -----------------------------------------------------------------------
-class GrowthSurvey(Survey):
-    """load_votes' server on a size's database, its workers warmed before the clock
-    starts, their peak resident memory read before they stop."""
-
-    warm_as: str = ""  # the annotator whose pages warm the workers
-    workers_peak_rss_mb: float = 0.0
-
-    def start(self, timeout: float = 300) -> None:
-        super().start(timeout)
-        try:
-            warm(self.port, self.warm_as)
-        except BaseException:  # no gunicorn left holding the port and the database
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            pids = server_processes(self)["app"]
-            self.workers_peak_rss_mb = max(peak_rss_mb(pid) for pid in pids)
-        super().stop()
-
-
-def warm(port: int, username: str, connections: int = 8) -> None:
-    """Each worker's first annotate page, which reads the hierarchy and computes the
-    priors (seconds at ImageNet-21k's size), asked on `connections` connections at once
-    so that every worker gets some (gunicorn's reuse_port spreads them)."""
-
-    def one(_number: int) -> None:
-        browser = Browser("127.0.0.1", port)
-        # The first page waits for the priors, and the pages queued behind it on the
-        # worker's one thread for it too: far over a page's usual 10 s.
-        browser.connection.timeout = 600
-        try:
-            if not log_in(browser, username, Results()):
-                raise RuntimeError(f"the warm-up could not log in as {username}")
-            reply = browser.send("GET", "/next")
-            if reply.location and reply.location.startswith("/annotate/"):
-                browser.send("GET", reply.location)
-        finally:
-            browser.close()
-
-    with ThreadPoolExecutor(connections) as pool:
-        list(pool.map(one, range(connections)))
-
-
-def load_test(folder: Path, seconds: float, annotators: int) -> dict:
-    """`load_votes.measure` on the size's database (gunicorn, `annotators` at PACE votes/s
-    each for `seconds`), its report on stderr; its figures and the workers' peak RSS."""
-    survey = GrowthSurvey(database_url(folder), folder, folder / "hierarchy.json")
-    survey.settings |= {f"CIL_{name}": str(value) for name, value in QUEUE.items()}
-    names = load_annotators(survey, annotators + 1)
-    survey.warm_as = names.pop()
-    with contextlib.redirect_stdout(sys.stderr):
-        figures = measure("sqlite", survey, names, seconds, max_votes=10**9)
-    return figures | {"workers peak RSS MB": survey.workers_peak_rss_mb}
-
-
-def load_annotators(survey: Survey, count: int) -> list[str]:
-    """`count` of load_votes' annotators: added, or those a kept database holds from an
-    earlier load test (their votes stay, their classes are no longer theirs to take)."""
-    with sqlite3.connect(make_url(survey.database_url).database) as connection:
-        held = [
-            name
-            for (name,) in connection.execute(
-                "SELECT username FROM users WHERE username LIKE 'annotator%' ORDER BY username"
-            )
-        ]
-    return held[:count] if len(held) >= count else survey.add_annotators(count)
-
-
 # --- the table ---------------------------------------------------------------------------
 PAGE_GROWTH = 2  # a page's p99 at most twice its figure at the smallest size
 SECONDS_GOAL = 5  # the aggregation and the export
@@ -576,6 +498,10 @@ def main() -> None:
             progress(f"{size:,} classes: {json.dumps(results[size])}")
             if args.load_seconds:
                 progress(f"{size:,} classes: the load test")
+                # Imported here: the measured worker process does without the load
+                # test's modules (psycopg among them, 8 MB of its memory).
+                from benchmarks.growth_load import load_test
+
                 try:
                     results[size]["load"] = load_test(folder, args.load_seconds, args.annotators)
                 except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
