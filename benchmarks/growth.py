@@ -470,12 +470,15 @@ def main() -> None:
     parser.add_argument("--annotators", type=int, default=32, help="the load test's annotators")
     parser.add_argument("--out", type=Path, help="also write the table here, as markdown")
     parser.add_argument(
-        "--wheel-dir", type=Path, help="where the timm wheel is or goes (default: temporary)"
+        "--wheel-dir",
+        type=Path,
+        help="where the timm wheel is, or where pip puts it (None: a temporary folder)",
     )
     parser.add_argument(
         "--keep",
         type=Path,
-        help="keep each size's database under this folder; one kept there is measured again",
+        help="keep each size's database under this folder; one kept there is measured again "
+        "without its set-up",
     )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
