@@ -1,6 +1,6 @@
 """The growth benchmark's load test (`growth.py`, step 4): load_votes' measurement on a
-size's database, with each gunicorn worker warmed before the clock starts and the
-workers' peak resident memory read before they stop. A module of its own so that
+size's database, with each gunicorn worker warmed (a page and a vote) before the clock
+starts and the workers' peak resident memory read before they stop. A module of its own so that
 growth's measured worker process does not import the load test's modules."""
 
 from __future__ import annotations
@@ -14,7 +14,15 @@ from pathlib import Path
 from sqlalchemy import make_url
 
 from benchmarks.growth import QUEUE, database_url, peak_rss_mb
-from benchmarks.load_votes import Browser, Results, Survey, log_in, measure, server_processes
+from benchmarks.load_votes import (
+    Browser,
+    Results,
+    Survey,
+    log_in,
+    measure,
+    server_processes,
+    vote_form,
+)
 
 
 class GrowthSurvey(Survey):
@@ -40,21 +48,30 @@ class GrowthSurvey(Survey):
 
 
 def warm(port: int, username: str, connections: int = 8) -> None:
-    """Each worker's first annotate page, which reads the hierarchy and computes the
-    priors (seconds at ImageNet-21k's size), asked on `connections` connections at once
-    so that every worker gets some (gunicorn's reuse_port spreads them)."""
+    """Each worker's first annotate page and first vote, before the clock: the page reads
+    the hierarchy and computes the priors, the vote the team's skills from the whole vote
+    log (each seconds at ImageNet-21k's size; at 21,843 classes, unwarmed, the queued
+    requests timed out and no vote was stored in 20 s). Asked on `connections`
+    connections at once so that every worker gets some (gunicorn's reuse_port spreads
+    them). The votes go without a submission id, which the load test's check of
+    acknowledged votes counts."""
 
     def one(_number: int) -> None:
         browser = Browser("127.0.0.1", port)
-        # The first page waits for the priors, and the pages queued behind it on the
-        # worker's one thread for it too: far over a page's usual 10 s.
+        # The first page and vote wait for the priors and the skills, and those queued
+        # behind them on the worker's one thread too: far over a page's usual 10 s.
         browser.connection.timeout = 600
         try:
             if not log_in(browser, username, Results()):
                 raise RuntimeError(f"the warm-up could not log in as {username}")
-            reply = browser.send("GET", "/next")
-            if reply.location and reply.location.startswith("/annotate/"):
-                browser.send("GET", reply.location)
+            path = browser.send("GET", "/next").location or ""
+            if path.startswith("/annotate/"):
+                form = vote_form(browser.send("GET", path).text, lambda candidates: candidates[0])
+                if form is not None:
+                    del form["submission_id"]
+                    status = browser.send("POST", path, form).status
+                    if status != 303:
+                        raise RuntimeError(f"the warm-up's vote answered {status}")
         finally:
             browser.close()
 
