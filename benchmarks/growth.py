@@ -70,6 +70,7 @@ ANNOTATORS = ("ann1", "ann2", "ann3")
 # way, and the load test's annotators find work at every size (at 1,000 classes, 7,000
 # votes: over 30 s at 224 votes/s). MIN_VOTES stays the default: it is also the votes the
 # aggregation counts a class decided at, and with 10 every class kept its own synset.
+# page_growth, which has no load test, keeps the defaults (the classes close).
 QUEUE = {"MAX_VOTES": 10, "TARGET_CONFIDENCE": 1 - 1e-12}
 TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
@@ -111,7 +112,6 @@ def make_app(folder: Path, **settings):
             "THUMBNAIL_DIR": str(folder / "thumbnails"),
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
             "VOTE_RATE_LIMIT": 0,  # one script casts every vote
-            **QUEUE,
             **settings,
         }
     )
@@ -132,15 +132,15 @@ def votes_for(chain: list[str], i: int) -> tuple[str, str, str]:
     )
 
 
-def seed(folder: Path, wnids: list[str]) -> tuple[object, float]:
+def seed(folder: Path, wnids: list[str], **settings) -> tuple[object, float]:
     """`flask setup` on the class list in `folder`, then the three annotators and an
-    admin; the app and setup's seconds."""
+    admin; the app (`make_app`'s, with `settings`) and setup's seconds."""
     from survey_app.accounts import create_user
     from survey_app.extensions import db
 
     listing = folder / "classes.txt"
     listing.write_text("\n".join(wnids) + "\n")
-    app = make_app(folder, CLASS_LIST=str(listing))
+    app = make_app(folder, CLASS_LIST=str(listing), **settings)
     setup_s, result = timed(lambda: app.test_cli_runner().invoke(args=["setup"]))
     if result.exit_code != 0:
         raise SystemExit(f"flask setup failed:\n{result.output}")
@@ -194,7 +194,7 @@ def cast_votes(app, size: int) -> float:
 def set_up(folder: Path, wnids: list[str]) -> dict[str, float]:
     """`seed`, then three votes per class; their times."""
     progress(f"{len(wnids):,} classes: flask setup")
-    app, setup_s = seed(folder, wnids)
+    app, setup_s = seed(folder, wnids, **QUEUE)
     progress(f"{len(wnids):,} classes: flask setup took {setup_s:.1f} s; casting the votes")
     return {"setup_s": setup_s, "votes_s": cast_votes(app, len(wnids)), "votes": 3 * len(wnids)}
 
@@ -280,7 +280,7 @@ def worker(folder: Path, repeat: int) -> dict:
     from survey_app.database import hierarchy_from_db
     from survey_app.votes import record_vote
 
-    app = make_app(folder)
+    app = make_app(folder, **QUEUE)
     figures: dict = {}
     with app.app_context():
         measured(figures, "aggregation cold s", current_aggregation)
