@@ -31,36 +31,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))  # after PYTHONPATH: the measured checkout's code comes first
 
-from benchmarks.growth import (
-    ANNOTATORS,
-    LISTS,
-    PASSWORD,
-    class_list,
-    logged_in,
-    make_app,
-    page_times,
-    votes_for,
-)
+# What a `--code` checkout's measuring process imports; older checkouts have these too.
+from benchmarks.growth import LISTS, class_list, logged_in, make_app, page_times
 
 
 def set_up(folder: Path, wnids: list[str]) -> None:
-    """`flask setup`, the accounts, three votes per class in one insert."""
-    from survey_app.accounts import create_user
+    """growth's `seed` (`flask setup`, the accounts), then three votes per class in one
+    insert."""
+    from benchmarks.growth import annotators, seed, votes_for
     from survey_app.class_states import refresh_all
     from survey_app.database import hierarchy_from_db
     from survey_app.extensions import db
     from survey_app.models import Vote
 
-    listing = folder / "classes.txt"
-    listing.write_text("\n".join(wnids) + "\n")
-    app = make_app(folder, CLASS_LIST=str(listing))
-    result = app.test_cli_runner().invoke(args=["setup"])
-    if result.exit_code != 0:
-        raise SystemExit(f"flask setup failed:\n{result.output}")
+    app, _setup_s = seed(folder, wnids)
     with app.app_context():
-        users = [create_user(name, PASSWORD, "annotator") for name in ANNOTATORS]
-        create_user("boss", PASSWORD, "admin")
-        db.session.flush()
+        users = annotators()
         hierarchy = hierarchy_from_db()
         start = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=3)
         rows = []
