@@ -344,8 +344,8 @@ def unique_names(
     members = members or {}
     by_core: dict[str, list[str]] = {}  # compared normalised: "Crane" and "crane" are shared
     for wnid, name in names.items():
-        by_core.setdefault(normalize_name(name).removeprefix(OTHER_PREFIX), []).append(wnid)
-    unshared = {normalize_name(names[wnids[0]]) for wnids in by_core.values() if len(wnids) == 1}
+        by_core.setdefault(_core(name), []).append(wnid)
+    unshared = {core for core, wnids in by_core.items() if len(wnids) == 1}
     result: dict[str, str] = {}
     taken: set[str] = set()
     for _, wnids in sorted(by_core.items()):
@@ -353,19 +353,25 @@ def unique_names(
             wanted = names[wnid]
             contenders = [w for w in wnids if w != wnid]
             reading = [(wnid, normalize_name(wanted).startswith(OTHER_PREFIX))]
-            # Taken names, and names others keep unqualified, are out (tested without
-            # building their union per wnid, which made this quadratic in the synsets).
+            # Cores taken, and cores others keep unqualified, are out: "other X (Y)" beside
+            # "X (Y)" would read as one synset (tested without building their union per
+            # wnid, which made this quadratic in the synsets).
             result[wnid] = next(
                 option
                 for option in _name_options(hierarchy, wnid, wanted, contenders)
-                if (key := normalize_name(option)) not in taken
-                and (key == normalize_name(wanted) or key not in unshared)
+                if (key := _core(option)) not in taken
+                and (key == _core(wanted) or key not in unshared)
                 and all(
                     name_readings(hierarchy, c, option) == reading for c in members.get(wnid, ())
                 )
             )
-            taken.add(normalize_name(result[wnid]))
+            taken.add(_core(result[wnid]))
     return result
+
+
+def _core(name: str) -> str:
+    """The name compared normalised, without "other ": what two labels may not share."""
+    return normalize_name(name).removeprefix(OTHER_PREFIX)
 
 
 def _name_options(

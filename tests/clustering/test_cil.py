@@ -183,6 +183,19 @@ def test_unique_names_fall_back_to_the_sense_number(wordnet):
     assert names == {"n04379243": "table (sense 2)", "n04379964": "table (sense 3)"}
 
 
+def test_unique_names_never_give_x_and_other_x_to_two_synsets(wordnet):
+    # Two detectives (ImageNet-21k has both as classes): the police officer, qualified by
+    # its lemma "investigator", and the other one, whose parent is also "investigator".
+    # "detective (investigator)" beside "other detective (investigator)" would read as
+    # one synset and the rest of it, which the validator refuses.
+    police, private = "n10009276", "n10009484"
+    detectives = Hierarchy.from_wordnet([police, private], wordnet)
+    names = unique_names(detectives, {police: "detective", private: "other detective"})
+    cores = [normalize_name(name).removeprefix("other ") for name in names.values()]
+    assert len(set(cores)) == 2, names
+    assert names[private].startswith("other detective (")
+
+
 def test_names_never_hold_a_wnid_on_imagenet(imagenet_hierarchy):
     from clustering.popularity import get_provider
     from clustering.strategies import strategy_cil
