@@ -112,6 +112,8 @@ def make_app(folder: Path, **settings):
             "THUMBNAIL_DIR": str(folder / "thumbnails"),
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
             "VOTE_RATE_LIMIT": 0,  # one script casts every vote
+            # The size's own kept aggregations, not the checkout's instance folder.
+            "AGGREGATION_STORE": str(folder / "aggregations"),
             **settings,
         }
     )
