@@ -1,6 +1,6 @@
 """How the survey grows with its class list: ImageNet-1k (1,000 classes), ImageNet-21k's
-winter-21 release (10,450) and its full list (21,843), in about 20-25 minutes for the
-three on a 2-core machine.
+winter-21 release (10,450) and its full list (21,843), in about 8 minutes for the three
+on a quiet 2-core machine (20-25 with other jobs running).
 
 Per size, in a fresh SQLite database in a folder of its own:
 
