@@ -269,17 +269,28 @@ def test_the_home_page_reads_its_page_of_votes_not_all_of_them(
     rows against 1,206."""
     app = seeded(make_app(tmp_path, database_url, VOTE_RATE_LIMIT=0), imagenet_hierarchy)
     ann = add_user(app, "ann")
-    classes = [image_class.wnid for image_class in imagenet_hierarchy.classes]
+    first = imagenet_hierarchy.classes[0].wnid
+    change_of_mind = (30, first, imagenet_hierarchy.chain_wnids(first)[-2])
+    work = work_after_votes(
+        app, ann, imagenet_hierarchy, lambda: home_work(app, ann), change_of_mind
+    )
+    assert work[300] < 1.5 * work[60], work
+
+
+def work_after_votes(app, user_id: int, hierarchy, measure, change_of_mind=None) -> dict:
+    """`measure()` after the annotator's 60th and 300th vote, one vote per class in
+    class order; `change_of_mind` (after which vote, class, new synset) adds a vote."""
+    classes = [image_class.wnid for image_class in hierarchy.classes]
     work = {}
     with app.app_context():
-        user = db.session.get(User, ann)
+        user = db.session.get(User, user_id)
         for count, wnid in enumerate(classes[:300], start=1):
             record_vote(user, wnid, wnid)
-            if count == 30:
-                record_vote(user, classes[0], imagenet_hierarchy.chain_wnids(classes[0])[-2])
+            if change_of_mind and count == change_of_mind[0]:
+                record_vote(user, *change_of_mind[1:])
             if count in (60, 300):
-                work[count] = home_work(app, ann)
-    assert work[300] < 1.5 * work[60], work
+                work[count] = measure()
+    return work
 
 
 def previous_work(app, user_id: int, wnid: str) -> tuple[str | None, int]:
@@ -308,12 +319,8 @@ def test_previous_walks_back_from_the_class_not_from_the_newest_vote(
     app = seeded(make_app(tmp_path, database_url, VOTE_RATE_LIMIT=0), imagenet_hierarchy)
     ann = add_user(app, "ann")
     classes = [image_class.wnid for image_class in imagenet_hierarchy.classes]
-    work = {}
-    with app.app_context():
-        user = db.session.get(User, ann)
-        for count, wnid in enumerate(classes[:300], start=1):
-            record_vote(user, wnid, wnid)
-            if count in (60, 300):
-                work[count] = previous_work(app, ann, classes[10])
+    work = work_after_votes(
+        app, ann, imagenet_hierarchy, lambda: previous_work(app, ann, classes[10])
+    )
     assert work[60][0] == work[300][0] == classes[9]
     assert work[300][1] < 1.5 * work[60][1], work
