@@ -115,12 +115,13 @@ def _compute(settings: tuple, position: tuple) -> Aggregation:
         started = time.perf_counter()
         result = _aggregate(settings, hierarchy)
         seconds = time.perf_counter() - started
-        # Kept only if the logs did not change while it was computed: the key must say
-        # exactly what it was computed from.
+        # Kept only if the logs did not move since `position`, read before the key: then
+        # the key says exactly what it was computed from. The logs only grow while the
+        # app runs, so their position tells, without digesting every row again.
         if (
             key
             and aggregation_store.worth_keeping(seconds)
-            and aggregation_store.store_key(settings, hierarchy) == key
+            and tuple(db.session.execute(_LOG_POSITION).one()) == position
         ):
             aggregation_store.save(key, result, seconds)
     by_settings = kept("aggregations", None, dict)
