@@ -5,8 +5,9 @@ on it, and the progress in the header. Asked one by one, these were five round
 trips to PostgreSQL of the page's seven (benchmarks/load_votes.py).
 
 Where Enter leads is asked only when the page can prefetch that class's pictures:
-it is the queue's dearest question (it ranks every open class), and without an
-image source there is nothing to prefetch."""
+it is the queue's dearest question (it walks the open classes past those the
+annotator has voted on or skipped), and without an image source there is nothing
+to prefetch."""
 
 from __future__ import annotations
 
