@@ -18,8 +18,8 @@ Per size, in a fresh SQLite database in a folder of its own:
    peak resident memory (VmHWM);
 4. the load test (`growth_load.py`, on `load_votes.py`'s: gunicorn with 2 workers,
    32 new annotators each offering 7 votes/s) for `--load-seconds` on the same
-   database, its workers warmed first (each has read the hierarchy and computed the
-   priors, seconds at 21,843 classes, before the clock starts): votes/s stored, page
+   database (gunicorn's master computes the hierarchy, priors and skills before it
+   forks the workers, survey_app/warmup.py, outside the clock): votes/s stored, page
    and vote p50/p99, the workers' CPU time per vote, errors, and the workers' peak
    resident memory. Its votes stay in the database.
 
