@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-from dataclasses import astuple
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 from sqlalchemy import (
@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     column,
     create_engine,
+    func,
     make_url,
     select,
     table,
@@ -38,6 +39,7 @@ from clustering.votes import Decision, LabelDecision, Vote, as_utc
 __all__ = [
     "WORD_FACTS_KEY",
     "DatabaseError",
+    "VoteLog",
     "engine_for",
     "log_digest",
     "psycopg_url",
@@ -46,6 +48,7 @@ __all__ = [
     "read_everything",
     "read_hierarchy",
     "read_label_decisions",
+    "read_vote_log",
     "read_votes",
     "word_facts_from_json",
     "word_facts_to_json",
@@ -124,22 +127,71 @@ def _log_rows(connection: Connection, log, author, *columns) -> list:
 def read_votes(connection: Connection) -> list[Vote]:
     """Every vote, oldest first, with the suggestion its annotator was shown; the cycle
     collector is paused meanwhile (`clustering.gcpause`: 65,000 rows at 21k classes)."""
+    return list(read_vote_log(connection).votes)
+
+
+@dataclass(frozen=True)
+class VoteLog:
+    """The vote log as far as it was read: its votes in the log's order (by time, then
+    row id) and where that order ends."""
+
+    votes: tuple[Vote, ...]
+    rows: int  # how many rows were read
+    last_id: int  # the highest row id read (0: none)
+    last: tuple | None  # (created_at, id) of the last row in the log's order
+
+
+_VOTE_COUNT = select(func.count()).select_from(_votes)
+
+
+def read_vote_log(connection: Connection, known: VoteLog | None = None) -> VoteLog:
+    """The vote log, oldest first (as `read_votes`). Given `known`, an earlier read of the
+    same log, only the rows numbered after it are read, where that gives the same list:
+    the log is append-only, but PostgreSQL numbers a row when it is written and shows it
+    when its transaction commits, so the rows are counted to find one that committed
+    after a later-numbered one; and a new row older than the last one read (an import
+    keeps the times votes were cast elsewhere) belongs inside the list. Either reads
+    the whole log."""
+    if known is not None:
+        new = _vote_rows(connection, after_id=known.last_id)
+        in_order = not new or known.last is None or (new[0][1], new[0][0]) > known.last
+        if in_order and known.rows + len(new) == connection.execute(_VOTE_COUNT).scalar():
+            return _vote_log(new, known)
+    return _vote_log(_vote_rows(connection), None)
+
+
+def _vote_rows(connection: Connection, after_id: int = 0) -> list:
+    """(id, created_at, username, class, label, comment, suggestion) of the votes numbered
+    after `after_id`, in the log's order."""
     v = _votes.c
+    query = (
+        select(v.id, v.created_at, _users.c.username, v.class_wnid, v.synset_wnid)
+        .add_columns(v.comment, v.suggestion_wnid)
+        .join_from(_votes, _users, v.annotator_id == _users.c.id)
+        .order_by(v.created_at, v.id)
+    )
+    if after_id:
+        query = query.where(v.id > after_id)
     with collector_paused():
-        rows = _log_rows(
-            connection,
-            _votes,
-            v.annotator_id,
-            v.class_wnid,
-            v.synset_wnid,
-            v.created_at,
-            v.comment,
-            v.suggestion_wnid,
-        )
-        return [
+        return list(connection.execute(query))
+
+
+def _vote_log(rows: list, known: VoteLog | None) -> VoteLog:
+    with collector_paused():
+        votes = [
             Vote(username, class_wnid, synset_wnid, as_utc(created_at), text or None, shown)
-            for username, class_wnid, synset_wnid, created_at, text, shown in rows
+            for _, created_at, username, class_wnid, synset_wnid, text, shown in rows
         ]
+    if known is None:
+        known = VoteLog((), 0, 0, None)
+    if not rows:
+        return known
+    return VoteLog(
+        known.votes + tuple(votes),
+        known.rows + len(rows),
+        max(known.last_id, max(row[0] for row in rows)),
+        (rows[-1][1], rows[-1][0]),
+    )
 
 
 def read_class_decisions(connection: Connection) -> list[Decision]:

@@ -26,8 +26,11 @@ from survey_app.survey_settings import survey_settings
 
 
 def database_votes() -> list[Vote]:
-    """Every vote in the database, oldest first."""
-    return dbread.read_votes(db.session.connection())
+    """Every vote in the database, oldest first. The log read before is kept, so that
+    after a vote only the new rows are read (`clustering.dbread.read_vote_log`)."""
+    known = kept("vote_log", None, lambda: [None])
+    log = known[0] = dbread.read_vote_log(db.session.connection(), known[0])
+    return list(log.votes)
 
 
 def database_decisions() -> list[Decision | LabelDecision]:
@@ -36,11 +39,14 @@ def database_decisions() -> list[Decision | LabelDecision]:
     return dbread.read_decisions(db.session.connection())
 
 
-# Where the append-only vote and decision logs end: a new row changes it.
+# Where the append-only vote and decision logs end: a new row changes it. Their rows
+# are counted: the highest id would miss a row that PostgreSQL numbered before another
+# and committed after it.
 _LOG_POSITION = select(
-    select(func.max(models.Vote.id)).scalar_subquery(),
-    select(func.max(models.Decision.id)).scalar_subquery(),
-    select(func.max(models.LabelDecision.id)).scalar_subquery(),
+    *(
+        select(func.count()).select_from(log).scalar_subquery()
+        for log in (models.Vote, models.Decision, models.LabelDecision)
+    )
 )
 # Aggregations kept per process, one per setting asked for (the review pages
 # ask for one; the downloads may ask for others): more are forgotten.
@@ -85,10 +91,10 @@ def current_aggregation(
     ):
         _rebuild_in_background(settings)
         g.aggregation_behind = sum(
-            (new or 0) - (old or 0) for new, old in zip(position, known.position, strict=True)
+            new - old for new, old in zip(position, known.position, strict=True)
         )
         return known.result
-    return _compute(settings, position)
+    return _compute(settings, position, stored=known is None)
 
 
 @dataclass(frozen=True)
@@ -103,11 +109,20 @@ THREADS = "aggregation_threads"
 _threads_lock = threading.Lock()
 
 
-def _compute(settings: tuple, position: tuple) -> Aggregation:
-    """Aggregate at `position`, or load the result another process kept on disk
-    (`survey_app.aggregation_store`), and keep it (in this process, for `settings`)."""
+def _compute(settings: tuple, position: tuple, *, stored: bool) -> Aggregation:
+    """Aggregate at `position`, and keep the result (in this process, for `settings`).
+    With `stored`, load the result another process kept on disk instead where there is
+    one, and keep a slow one there (`survey_app.aggregation_store`): for a process's
+    first aggregation and the review pages' rebuild in the background. A request that
+    needs the next one at once (after a vote: an export, a review action) computes it
+    without: the digest of the logs and the pickling cost a third of the computing at
+    ImageNet-21k's size, and only another fresh process would read the file."""
     hierarchy = hierarchy_from_db()
-    key = aggregation_store.store_key(settings, hierarchy) if aggregation_store.enabled() else None
+    key = (
+        aggregation_store.store_key(settings, hierarchy)
+        if stored and aggregation_store.enabled()
+        else None
+    )
     loaded = aggregation_store.load(key, hierarchy) if key else None
     if loaded is not None:
         result, seconds = loaded
@@ -151,7 +166,7 @@ def _aggregate(settings: tuple, hierarchy) -> Aggregation:
 
 
 def _not_after(earlier: tuple, later: tuple) -> bool:
-    return all((a or 0) <= (b or 0) for a, b in zip(earlier, later, strict=True))
+    return all(a <= b for a, b in zip(earlier, later, strict=True))
 
 
 def _rebuild_in_background(settings: tuple) -> None:
@@ -172,7 +187,7 @@ def _rebuild_in_background(settings: tuple) -> None:
 def _rebuild(app: Flask, settings: tuple) -> None:
     with app.app_context():
         try:
-            _compute(settings, tuple(db.session.execute(_LOG_POSITION).one()))
+            _compute(settings, tuple(db.session.execute(_LOG_POSITION).one()), stored=True)
         except Exception:  # a page keeps the last one; the next asks again
             app.logger.exception("computing the aggregation in the background failed")
 

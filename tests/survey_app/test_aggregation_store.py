@@ -154,3 +154,42 @@ def test_a_vote_cast_while_it_is_computed_is_never_missed(voted, tmp_path, monke
         result = aggregation.current_aggregation()
         assert result.cil.provenance["votes"]["rows"] == 5
     assert calls == [1, 1]  # what was kept, if anything, was not taken for the new state
+
+
+@pytest.fixture
+def digests(monkeypatch) -> list[int]:
+    """One item per digest of the logs, the store's key."""
+    counted: list[int] = []
+    real = aggregation_store.dbread.log_digest
+    monkeypatch.setattr(
+        aggregation_store.dbread, "log_digest", lambda *a: counted.append(1) or real(*a)
+    )
+    return counted
+
+
+def test_a_process_computes_its_next_one_after_a_vote_without_the_store(
+    voted, tmp_path, calls, digests
+):
+    # The export after a vote: neither digesting the logs nor writing the file, which
+    # only another fresh process would read.
+    app = fresh(voted, tmp_path)
+    exported(app)
+    assert (calls, digests) == ([1], [1])
+    vote(voted, "v1", MAMMAL)
+    exported(app)
+    assert (calls, digests) == ([1, 1], [1])
+    assert len(list((tmp_path / "aggregations").glob("*.pickle"))) == 1
+
+
+def test_the_review_pages_rebuild_keeps_it_for_fresh_processes(voted, tmp_path, calls):
+    app = fresh(voted, tmp_path, AGGREGATION_INLINE_SECONDS=0.0)
+    with app.test_request_context():
+        aggregation.current_aggregation(may_lag=True)
+    vote(voted, "v1", MAMMAL)
+    with app.test_request_context():
+        aggregation.current_aggregation(may_lag=True)  # the kept one; a thread computes
+    for thread in aggregation.rebuilding_threads(app):
+        thread.join()
+    assert calls == [1, 1]
+    exported(fresh(voted, tmp_path))
+    assert calls == [1, 1]  # loaded
