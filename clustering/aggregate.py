@@ -283,7 +283,7 @@ class Confident(MajorityVote):
         # majority's winner and a copy of its outcome per class cost a tenth of a second.
         tally, scores, comments = _tally(votes, weights)
         probabilities = belief(
-            self.hierarchy.chain_wnids(wnid), votes, self.skills_, self.priors.get(wnid)
+            self.hierarchy.chain(wnid), votes, self.skills_, self.priors.get(wnid)
         ).probabilities
         if decision is not None or len(votes) < self.min_votes:
             label, status = (wnid, "undecided") if decision is None else (decision.label, "decided")

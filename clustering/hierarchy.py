@@ -90,6 +90,10 @@ class Hierarchy:
     _ancestors: dict[str, frozenset[str]] = field(
         init=False, default_factory=dict, repr=False, compare=False
     )
+    # And the aggregation each class's chain, once per vote and per class.
+    _chains: dict[str, tuple[str, ...]] = field(
+        init=False, default_factory=dict, repr=False, compare=False
+    )
     # What other modules derive per synset and ask for per class, kept for the life of
     # the hierarchy (it is mutable, so no cache kept elsewhere could be keyed by it):
     # `clustering.cil` keeps its normalized lemmas here, per synset and per lemma.
@@ -111,7 +115,15 @@ class Hierarchy:
             raise KeyError(f"{wnid} is not one of the hierarchy's classes") from None
 
     def chain_wnids(self, class_wnid: str) -> list[str]:
-        return [entry.wnid for entry in self.image_class(class_wnid).chain]
+        return list(self.chain(class_wnid))
+
+    def chain(self, class_wnid: str) -> tuple[str, ...]:
+        """The class's chain of wnids, the class first, kept: what a vote for it may name."""
+        known = self._chains.get(class_wnid)
+        if known is None:
+            entries = self.image_class(class_wnid).chain
+            known = self._chains[class_wnid] = tuple(entry.wnid for entry in entries)
+        return known
 
     def ancestors(self, wnid: str) -> frozenset[str]:
         """All hypernyms of a synset, transitively (not the synset itself)."""

@@ -170,13 +170,13 @@ def check_labels(
         elif (
             isinstance(item, Vote)
             and item.suggestion
-            and (item.suggestion not in hierarchy.chain_wnids(item.wnid))
+            and (item.suggestion not in hierarchy.chain(item.wnid))
         ):
             problems.append(
                 f"{place}: suggestion {item.suggestion} is not on the chain of class "
                 f"{item.wnid} ({hierarchy.label(item.wnid)})"
             )
-        elif item.label not in hierarchy.chain_wnids(item.wnid):
+        elif item.label not in hierarchy.chain(item.wnid):
             known = (
                 f"{item.label} ({hierarchy.label(item.label)})"
                 if item.label in hierarchy.synsets
