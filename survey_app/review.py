@@ -201,9 +201,7 @@ def queue():
         "review/queue.html",
         conflicts=conflicts,
         classes=classes,
-        n_conflicts=sum(e.kind == "conflict" for e in entries),
-        n_classes=sum(e.kind == "class" for e in entries),
-        n_proposed=sum(e.kind == "conflict" or e.proposed for e in entries),
+        **derived(result, "queue_counts", _queue_counts),
         proposals={row.general: proposal_text(hierarchy, row) for row in conflicts},
         pictures={row.general: _pictures(row.members()) for row in conflicts},
         settle_forms={
@@ -223,6 +221,17 @@ def queue():
         page=page,
         pages=pages,
     )
+
+
+def _queue_counts(result: Aggregation) -> dict[str, int]:
+    """The disagreement queue's conflicts, classes and proposals, counted once per
+    aggregation rather than over the whole queue on each page of it."""
+    entries = disagreement_queue(result)
+    return {
+        "n_conflicts": sum(e.kind == "conflict" for e in entries),
+        "n_classes": sum(e.kind == "class" for e in entries),
+        "n_proposed": sum(e.kind == "conflict" or e.proposed for e in entries),
+    }
 
 
 def _after_settling():
@@ -565,7 +574,9 @@ def index():
         queue_length=len(disagreement_queue(result)),
         rows=shown,
         n_groups=len(groups),
-        n_open=sum(not g.settled for g in groups),
+        n_open=derived(
+            result, "open_groups", lambda r: sum(not g.settled for g in r.resolution.groups)
+        ),
         queue_pages=queue_pages(result),
         page=page,
         pages=pages,
