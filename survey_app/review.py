@@ -201,9 +201,7 @@ def queue():
         "review/queue.html",
         conflicts=conflicts,
         classes=classes,
-        n_conflicts=sum(e.kind == "conflict" for e in entries),
-        n_classes=sum(e.kind == "class" for e in entries),
-        n_proposed=sum(e.kind == "conflict" or e.proposed for e in entries),
+        **derived(result, "queue_counts", _queue_counts),
         proposals={row.general: proposal_text(hierarchy, row) for row in conflicts},
         pictures={row.general: _pictures(row.members()) for row in conflicts},
         settle_forms={
@@ -223,6 +221,17 @@ def queue():
         page=page,
         pages=pages,
     )
+
+
+def _queue_counts(result: Aggregation) -> dict[str, int]:
+    """The disagreement queue's conflicts, classes and proposals, counted once per
+    aggregation rather than over the whole queue on each page of it."""
+    entries = disagreement_queue(result)
+    return {
+        "n_conflicts": sum(e.kind == "conflict" for e in entries),
+        "n_classes": sum(e.kind == "class" for e in entries),
+        "n_proposed": sum(e.kind == "conflict" or e.proposed for e in entries),
+    }
 
 
 def _after_settling():
@@ -565,7 +574,9 @@ def index():
         queue_length=len(disagreement_queue(result)),
         rows=shown,
         n_groups=len(groups),
-        n_open=sum(not g.settled for g in groups),
+        n_open=derived(
+            result, "open_groups", lambda r: sum(not g.settled for g in r.resolution.groups)
+        ),
         queue_pages=queue_pages(result),
         page=page,
         pages=pages,
@@ -710,23 +721,38 @@ def label_notes(result: Aggregation, label: str, members: Sequence[str]) -> list
     return notes
 
 
+def _largest_first(result: Aggregation) -> list:
+    return sorted(result.cil.labels, key=lambda lab: (-len(lab.members), lab.name.casefold()))
+
+
+def _card(result: Aggregation, position: int, label) -> tuple:
+    """What the card of the label at `position` (largest first) shows of the
+    aggregation, kept with it: its first member with pictures (or None), the names
+    shown and the notes. Walking a large label's members for them took most of the
+    page's time at ImageNet-21k's size (a label of hundreds of classes)."""
+    cards = derived(result, "label_cards", lambda _result: {})
+    if position not in cards:
+        hierarchy = result.hierarchy
+        cards[position] = (
+            next(filter(images.first_thumbnail_url, label.members), None),
+            [(w, hierarchy.label(w)) for w in label.members[:NAMES_SHOWN]],
+            label_notes(result, label.wnid, label.members),
+        )
+    return cards[position]
+
+
 @bp.get("/overview")
 def overview():
     """The current labels, largest first, each with a picture, member names and
     where it is not its members' own choice."""
     result = current_aggregation(may_lag=True)
-    hierarchy = result.hierarchy
-    labels = sorted(result.cil.labels, key=lambda lab: (-len(lab.members), lab.name.casefold()))
-    shown, page, pages = _page_of(labels)
-    cards = [
-        (
-            label,
-            next(filter(None, map(images.first_thumbnail_url, label.members)), None),
-            [(w, hierarchy.label(w)) for w in label.members[:NAMES_SHOWN]],
-            label_notes(result, label.wnid, label.members),
-        )
-        for label in shown
-    ]
+    labels = derived(result, "labels_largest_first", _largest_first)
+    shown, page, pages = _page_of(range(len(labels)))
+    cards = []
+    for position in shown:
+        pictured, names, notes = _card(result, position, labels[position])
+        picture = images.first_thumbnail_url(pictured) if pictured else None
+        cards.append((labels[position], picture, names, notes))
     return render_template(
         "review/overview.html",
         cards=cards,

@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from clustering.cil import cil_from_json
 from clustering.validate import validate_cil
-from survey_app import aggregation, disagreements, label_decisions, review
+from survey_app import aggregation, disagreements, images, label_decisions, review
 from survey_app.extensions import db
 from survey_app.models import Decision, LabelDecision, User, Vote
 
-from .conftest import add_user, csrf_token, log_in, make_app, seeded
+from .conftest import add_user, csrf_token, log_in, make_app, make_image_folder, seeded
 
 PUG, DALMATIAN, OSTRICH, BRAMBLING = "n02110958", "n02110341", "n01518878", "n01530575"
 DOG, BIRD, MAMMAL, BUS = "n02084071", "n01503061", "n01861778", "n02924116"
@@ -298,6 +298,34 @@ def test_review_lists_page_and_filter(voted, admin):
     with voted.app_context():
         labels = aggregation.current_aggregation().cil.num_labels
     assert overview.count('class="label-card"') == labels and "page 1 of 1" in overview
+
+
+def test_a_label_card_shows_its_first_member_with_pictures(voted, admin, tmp_path):
+    """Only the pug has pictures: the card of the label holding it shows the pug's,
+    on every request and on any page size (the cards are kept per aggregation), and
+    no other card shows one."""
+    pictures = make_image_folder(tmp_path / "pictures", [PUG])
+    voted.extensions["cil_images"] = (images.FolderSource(pictures), None)
+    with voted.app_context():
+        cil = aggregation.current_aggregation().cil
+    [holding] = [label.name for label in cil.labels if PUG in label.members]
+    seen = set()
+    for path in (
+        "/admin/review/overview",
+        "/admin/review/overview",
+        "/admin/review/overview?per_page=1&page=2",
+    ):
+        for card in re.findall(
+            r'<section class="label-card">.*?</section>', admin.get(path).text, re.DOTALL
+        ):
+            name = re.search(r"<h2>([^<]+)</h2>", card).group(1)
+            shown = re.findall(r'<img src="([^"]+)"', card)
+            assert shown == ([f"/images/small/{PUG}/0.jpg"] if name == holding else []), (
+                path,
+                name,
+            )
+            seen.add(name)
+    assert holding in seen
 
 
 # --- the queue: one row per conflict group, accept, settle differently --------------------
