@@ -19,7 +19,7 @@ from clustering.aggregate import DEFAULT_TIE_BREAK, Aggregation, aggregate
 from clustering.conflicts import DEFAULT_POLICY
 from clustering.votes import Decision, LabelDecision, Vote
 from survey_app import aggregation_store, class_states, models
-from survey_app.caches import kept
+from survey_app.caches import freeze_survivors, kept
 from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
 from survey_app.survey_settings import survey_settings
@@ -53,6 +53,9 @@ _LOG_POSITION = select(
 AGGREGATIONS_KEPT = 8
 # The queue's numbers (clustering.confidence), which the export reads too.
 SURVEY_WEIGHTING = "confidence"
+# An aggregation that took this long to compute is large enough that the collector's
+# full passes over it cost requests 100 ms and more (ImageNet-21k): it is frozen.
+FREEZE_SECONDS = 1.0
 
 
 def current_aggregation(
@@ -145,6 +148,8 @@ def _compute(settings: tuple, position: tuple, *, stored: bool) -> Aggregation:
     known = by_settings.get(settings)
     if known is None or _not_after(known.position, position):
         by_settings[settings] = _Kept(position, result, seconds)
+    if seconds >= FREEZE_SECONDS:
+        freeze_survivors()
     return result
 
 

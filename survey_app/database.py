@@ -5,7 +5,6 @@ read back once per process."""
 
 from __future__ import annotations
 
-import gc
 import os
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from clustering.dbread import read_hierarchy
 from clustering.hierarchy import Hierarchy
-from survey_app.caches import kept
+from survey_app.caches import freeze_survivors, kept
 from survey_app.errors import UnknownClass
 from survey_app.extensions import db
 
@@ -91,8 +90,7 @@ def _read_and_freeze() -> Hierarchy:
     each full collection walked its millions of objects, a pause of up to 200 ms in
     whichever request set it off (a page's p99 grew with the class count)."""
     hierarchy = read_hierarchy(db.session.connection())
-    gc.collect()  # what is already garbage stays collectable
-    gc.freeze()
+    freeze_survivors()
     return hierarchy
 
 

@@ -1,0 +1,61 @@
+"""A slow aggregation is frozen out of the collector's full passes
+(`survey_app.caches.freeze_survivors`), and for that to free it once replaced, it must
+hold no reference cycles: refcounting alone then frees every object of it."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import pytest
+
+from survey_app import aggregation
+
+from .test_aggregation_lag import vote
+from .test_review import DALMATIAN, DOG, MAMMAL, PUG, add_votes
+
+
+@pytest.fixture
+def voted(app):
+    add_votes(app, [("v1", DALMATIAN, DOG, None), ("v2", DALMATIAN, DOG, None)])
+    add_votes(app, [("v1", PUG, MAMMAL, "small"), ("v2", PUG, DOG, None)])
+    return app
+
+
+def test_a_slow_aggregation_is_frozen(voted, monkeypatch):
+    monkeypatch.setattr(aggregation, "FREEZE_SECONDS", 0.0)
+    with voted.app_context():
+        frozen = gc.get_freeze_count()
+        result = aggregation.current_aggregation()
+        assert gc.get_freeze_count() > frozen
+        assert not any(o is result for o in gc.get_objects())  # no generation holds it
+
+
+def test_a_quick_one_is_not(voted):
+    with voted.app_context():
+        aggregation.current_aggregation()
+        frozen = gc.get_freeze_count()
+        vote(voted, "v1", MAMMAL)
+        aggregation.current_aggregation()
+        assert gc.get_freeze_count() <= frozen  # frozen objects freed, none added
+
+
+def test_a_replaced_aggregation_is_freed_without_the_collector(voted):
+    with voted.app_context():
+        old = weakref.ref(aggregation.current_aggregation())
+        vote(voted, "v1", MAMMAL)
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector finds stays in gc.garbage
+        try:
+            aggregation.current_aggregation()  # replaces the kept one
+            assert old() is None
+            gc.collect()
+            cyclic = [
+                type(o).__qualname__
+                for o in gc.garbage
+                if type(o).__module__.startswith(("clustering", "survey_app"))
+            ]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+    assert cyclic == []
