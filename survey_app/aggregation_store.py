@@ -35,9 +35,8 @@ from survey_app.counts import recent_word_counts
 from survey_app.extensions import db
 from survey_app.models import Meta
 
-FORMAT = "cil-aggregation-store-1"
+FORMAT = "cil-aggregation-store-2"
 FILES_KEPT = 8  # per folder: a result for each setting asked for, and a few behind
-_HIERARCHY = "hierarchy"  # the pickle's reference to the hierarchy, which is not stored
 
 
 def _code_digest() -> str:
@@ -90,12 +89,23 @@ def enabled() -> bool:
 
 
 class _Pickler(pickle.Pickler):
+    """Pickles an aggregation without its hierarchy, which the loader supplies. By
+    `reducer_override`, which pickle asks only of objects other than the builtin
+    containers and scalars: `persistent_id`, asked of each of 3.7 million objects at
+    ImageNet-21k's size, was half the writing's time."""
+
     def __init__(self, file, hierarchy: Hierarchy) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.hierarchy = hierarchy
 
-    def persistent_id(self, obj):
-        return _HIERARCHY if obj is self.hierarchy else None
+    def reducer_override(self, obj):
+        return (_loaders_hierarchy, ()) if obj is self.hierarchy else NotImplemented
+
+
+def _loaders_hierarchy() -> Hierarchy:
+    """Where a kept aggregation refers to its hierarchy: `_Unpickler` puts the one it
+    loads for in its place."""
+    raise pickle.UnpicklingError("the hierarchy of a kept aggregation comes from its loader")
 
 
 class _Unpickler(pickle.Unpickler):
@@ -103,10 +113,10 @@ class _Unpickler(pickle.Unpickler):
         super().__init__(file)
         self.hierarchy = hierarchy
 
-    def persistent_load(self, pid):
-        if pid != _HIERARCHY:
-            raise pickle.UnpicklingError(f"unknown reference {pid!r}")
-        return self.hierarchy
+    def find_class(self, module: str, name: str):
+        if (module, name) == (__name__, _loaders_hierarchy.__name__):
+            return lambda: self.hierarchy
+        return super().find_class(module, name)
 
 
 def load(key: str, hierarchy: Hierarchy) -> tuple[Aggregation, float] | None:
