@@ -318,3 +318,25 @@ def test_reader_accepts_what_the_validator_reports(cil, tmp_path):
     odd = read_cil(path)
     assert [label.index for label in odd.labels] == list(range(10, 10 + cil.num_labels))
     assert odd.label_of(toy.HUSKY) == cil.label_of(toy.HUSKY) + 10
+
+
+def test_names_are_made_unique_once_for_the_same_labels_and_members(monkeypatch):
+    """After a vote the labels are mostly unchanged: `build_cil` keeps the last unique
+    names per hierarchy, and makes them again when a label or a member changes."""
+    import clustering.cil as cil_module
+
+    calls = []
+    real = cil_module.unique_names
+    monkeypatch.setattr(
+        cil_module, "unique_names", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    hierarchy = toy.toy_hierarchy()
+    own_labels = merged(hierarchy)
+    merged_dogs = merged(hierarchy, **{toy.HUSKY: toy.DOG, toy.PUG: toy.DOG})
+    first = build_cil(hierarchy, own_labels)
+    assert build_cil(hierarchy, dict(own_labels)) == first and calls == [1]
+    second = build_cil(hierarchy, merged_dogs, other_labels=[toy.DOG])
+    assert len(calls) == 2
+    assert second == build_cil(toy.toy_hierarchy(), merged_dogs, other_labels=[toy.DOG])
+    assert "other dog" in {label.name for label in second.labels}
+    assert build_cil(hierarchy, own_labels) == first and len(calls) == 4
