@@ -1,4 +1,5 @@
-"""Aggregations kept on disk, so that a fresh process loads one instead of computing it.
+"""Aggregations (and the priors they read) kept on disk, so that a fresh process loads
+one instead of computing it.
 
 At ImageNet-21k's size an aggregation takes seconds, and its priors seconds more; each
 new process (a gunicorn worker, `flask export-cil`) paid both before its first review
@@ -21,6 +22,7 @@ import io
 import os
 import pickle
 import tempfile
+import time
 from pathlib import Path
 
 from flask import current_app
@@ -152,6 +154,16 @@ def worth_keeping(seconds: float) -> bool:
 def save(key: str, result: Aggregation, seconds: float) -> None:
     """Keep `result` under `key`, forgetting all but the newest FILES_KEPT files; a
     folder that cannot be written only costs the saving."""
+    _write(
+        f"{key}.pickle",
+        lambda file: _Pickler(file, result.hierarchy).dump((result, seconds)),
+        FILES_KEPT,
+    )
+
+
+def _write(name: str, dump, files_kept: int) -> None:
+    """`dump(file)` into the store's file `name`, keeping the newest `files_kept` of its
+    kind (its suffix)."""
     folder = _folder()
     if folder is None:
         return
@@ -164,24 +176,61 @@ def save(key: str, result: Aggregation, seconds: float) -> None:
             tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as part,
             collector_paused(),
         ):
-            _Pickler(part, result.hierarchy).dump((result, seconds))
-        os.replace(part.name, folder / f"{key}.pickle")
-        _prune(folder)
+            dump(part)
+        os.replace(part.name, folder / name)
+        _prune(folder, "*" + Path(name).suffix, files_kept)
     except BaseException as exc:
         if part is not None:
             Path(part.name).unlink(missing_ok=True)
         if not isinstance(exc, OSError):
             raise
-        current_app.logger.warning("cannot keep the aggregation in %s: %s", folder, exc)
+        current_app.logger.warning("cannot keep %s in %s: %s", name, folder, exc)
 
 
-def _prune(folder: Path) -> None:
-    """Forget all but the newest FILES_KEPT files (another process may be at it too)."""
+PRIORS_KEPT = 2  # files of priors: the search counts rarely change
+
+
+def kept_priors(hierarchy: Hierarchy, counts: dict[str, int | None], compute) -> dict:
+    """The entry-level priors for the search counts `counts`: loaded where a process
+    kept them for the same hierarchy, counts and code, else `compute()`d and, where that
+    took at least AGGREGATION_STORE_SECONDS, kept. Every fresh process computed them
+    (gunicorn's master before it forks, `flask export-cil`): 2 s at ImageNet-21k's size."""
+    folder = _folder()
+    if folder is None:
+        return compute()
+    parts = (
+        FORMAT,
+        "priors",
+        kept("aggregation_code", None, _code_digest),
+        _hierarchy_version(hierarchy),
+        str(hierarchy.has_word_facts),
+        kept("counts_digest", counts, lambda: _counts_digest(counts)),
+    )
+    name = hashlib.sha256("\n".join(parts).encode()).hexdigest() + ".priors"
+    try:
+        with collector_paused():
+            loaded = pickle.loads((folder / name).read_bytes())
+        if isinstance(loaded, dict):
+            return loaded
+    except FileNotFoundError:
+        pass
+    except Exception:  # damaged: computed again, not an error
+        current_app.logger.exception("cannot load the kept priors %s", folder / name)
+    started = time.perf_counter()
+    priors = compute()
+    if worth_keeping(time.perf_counter() - started):
+        _write(name, lambda file: pickle.dump(priors, file, pickle.HIGHEST_PROTOCOL), PRIORS_KEPT)
+    return priors
+
+
+def _prune(folder: Path, pattern: str, files_kept: int) -> None:
+    """Forget all but the newest `files_kept` files matching `pattern` (another process
+    may be at it too)."""
     ages = []
-    for path in folder.glob("*.pickle"):
+    for path in folder.glob(pattern):
         try:
             ages.append((path.stat().st_mtime, path))
         except FileNotFoundError:
             continue
-    for _, old in sorted(ages, reverse=True)[FILES_KEPT:]:
+    for _, old in sorted(ages, reverse=True)[files_kept:]:
         old.unlink(missing_ok=True)

@@ -22,6 +22,7 @@ from clustering import dbread
 from clustering.confidence import Belief, ClosingRule, TeamSkills, belief, team_skills
 from clustering.strategies import entry_level_priors, prior_suggestions
 from clustering.votes import Vote, as_utc, latest_votes
+from survey_app import aggregation_store
 from survey_app.caches import kept
 from survey_app.counts import recent_word_counts
 from survey_app.database import execute, hierarchy_from_db
@@ -90,7 +91,14 @@ def priors() -> dict[str, dict[str, float]]:
     """class -> the entry-level model's probability of each candidate of its chain, kept
     while the search counts stay the same."""
     counts = recent_word_counts()
-    return kept("priors", counts, lambda: entry_level_priors(hierarchy_from_db(), counts))
+    return kept("priors", counts, lambda: _priors(hierarchy_from_db(), counts))
+
+
+def _priors(hierarchy, counts) -> dict[str, dict[str, float]]:
+    """Loaded where another process kept them on disk (`aggregation_store`)."""
+    return aggregation_store.kept_priors(
+        hierarchy, counts, lambda: entry_level_priors(hierarchy, counts)
+    )
 
 
 def suggestions() -> dict[str, str]:

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from clustering.cil import dumps_cil
-from survey_app import aggregation, aggregation_store
+from survey_app import aggregation, aggregation_store, class_states
 from survey_app.caches import caches
 from survey_app.extensions import db
 from survey_app.models import SearchCount
@@ -193,3 +193,23 @@ def test_the_review_pages_rebuild_keeps_it_for_fresh_processes(voted, tmp_path, 
     assert calls == [1, 1]
     exported(fresh(voted, tmp_path))
     assert calls == [1, 1]  # loaded
+
+
+def test_a_fresh_process_loads_the_priors_another_one_computed(voted, tmp_path, monkeypatch):
+    computed = []
+    real = class_states.entry_level_priors
+    monkeypatch.setattr(
+        class_states, "entry_level_priors", lambda *a: computed.append(1) or real(*a)
+    )
+
+    def priors(app):
+        with app.app_context():
+            return class_states.priors()
+
+    first = priors(fresh(voted, tmp_path))
+    assert priors(fresh(voted, tmp_path)) == first and computed == [1]
+    with voted.app_context():
+        db.session.add(SearchCount(term="dalmatian", provider="web", count=10**9))
+        db.session.commit()
+    assert priors(fresh(voted, tmp_path)) != first and computed == [1, 1]
+    assert priors(fresh(voted, tmp_path, AGGREGATION_STORE="")) and computed == [1, 1, 1]
