@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import Row, bindparam, exists, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from clustering import dbread
@@ -26,7 +26,7 @@ from survey_app.caches import kept
 from survey_app.counts import recent_word_counts
 from survey_app.database import execute, hierarchy_from_db
 from survey_app.extensions import db
-from survey_app.models import ClassState, ClassTally, User, utcnow
+from survey_app.models import ClassState, User, utcnow
 from survey_app.models import Vote as VoteRow
 from survey_app.survey_settings import SurveySettings, survey_settings
 
@@ -37,17 +37,23 @@ SKILLS_REFRESH_VOTES = 50
 SKILLS_REFRESH_SHARE = 0.1
 
 _votes, _users = VoteRow.__table__, User.__table__
-_states, _tallies = ClassState.__table__, ClassTally.__table__
-_CLASS_VOTES = (
+_states = ClassState.__table__
+# A class's vote rows, oldest first, with their annotators' names: what its state is
+# computed from (`votes_of`). A subquery, for the vote path to read with its checks.
+CLASS_VOTE_ROWS = (
     select(
-        _users.c.username,
-        _votes.c.synset_wnid,
-        _votes.c.created_at,
-        _votes.c.suggestion_wnid,
+        _users.c.username.label("voter"),
+        _votes.c.synset_wnid.label("voted_synset"),
+        _votes.c.created_at.label("voted_at"),
+        _votes.c.suggestion_wnid.label("voted_suggestion"),
+        _votes.c.id.label("voted_id"),
     )
     .join_from(_votes, _users, _votes.c.annotator_id == _users.c.id)
     .where(_votes.c.class_wnid == bindparam("class_wnid"))
-    .order_by(_votes.c.created_at, _votes.c.id)
+    .subquery("class_votes")
+)
+_CLASS_VOTES = select(CLASS_VOTE_ROWS).order_by(
+    CLASS_VOTE_ROWS.c.voted_at, CLASS_VOTE_ROWS.c.voted_id
 )
 # Whether anyone else has voted on the class: the first matching row answers it. A
 # column, for the annotate page and the vote to ask with their other questions.
@@ -61,14 +67,9 @@ OTHERS_VOTED = (
 )
 _OTHERS_VOTED = select(OTHERS_VOTED)
 _LAST_VOTE = select(func.max(_votes.c.id))
-_LOCK_TALLIES = (
-    select(_tallies.c.class_wnid)
-    .where(_tallies.c.class_wnid.in_(select(_votes.c.class_wnid)))
-    .order_by(_tallies.c.class_wnid)
-    .with_for_update()
-)
 # The class's row written in one statement whether or not it exists yet (another vote
 # may insert it first): both databases say so alike, in their own dialect's construct.
+# The vote path's write adds a condition: the row's vote_rows is still the one it read.
 _STATE = {
     "class_wnid": bindparam("wnid"),
     "votes": bindparam("n_votes"),
@@ -76,14 +77,23 @@ _STATE = {
     "confidence": bindparam("confidence"),
     "closed": bindparam("closed"),
     "updated_at": bindparam("now"),
+    "vote_rows": bindparam("vote_rows"),
 }
-_UPSERT = {}
-for _dialect in (postgresql, sqlite):
-    _insert = _dialect.insert(_states).values(_STATE)
-    _UPSERT[_dialect.dialect.name] = _insert.on_conflict_do_update(
+UNCHANGED = _states.c.vote_rows == bindparam("seen_rows")
+
+
+def upsert(dialect, where=None):
+    """The state's upsert in `dialect` (postgresql or sqlite); `where`: the condition
+    under which an existing row is rewritten."""
+    statement = dialect.insert(_states).values(_STATE)
+    return statement.on_conflict_do_update(
         index_elements=[_states.c.class_wnid],
-        set_={name: _insert.excluded[name] for name in _STATE if name != "class_wnid"},
+        set_={name: statement.excluded[name] for name in _STATE if name != "class_wnid"},
+        where=where,
     )
+
+
+_UPSERT = {dialect.dialect.name: upsert(dialect) for dialect in (postgresql, sqlite)}
 
 
 def priors() -> dict[str, dict[str, float]]:
@@ -143,13 +153,14 @@ def shown_suggestion(
     return suggestions().get(class_wnid)
 
 
-def class_votes(class_wnid: str) -> list[Vote]:
-    """The class's counted votes: each annotator's latest."""
-    rows = execute(_CLASS_VOTES, class_wnid=class_wnid).all()
-    return latest_votes(
-        Vote(username, class_wnid, synset, as_utc(created_at), None, suggestion)
-        for username, synset, created_at, suggestion in rows
-    )
+def votes_of(class_wnid: str, rows: Iterable[Row], added: Vote | None = None) -> list[Vote]:
+    """The class's counted votes (each annotator's latest) among its rows of
+    CLASS_VOTE_ROWS, oldest first, and a vote `added` after them."""
+    votes = [
+        Vote(r.voter, class_wnid, r.voted_synset, as_utc(r.voted_at), None, r.voted_suggestion)
+        for r in rows
+    ]
+    return latest_votes([*votes, added] if added else votes)
 
 
 def class_belief(class_wnid: str, votes: Iterable[Vote], team: TeamSkills | None = None) -> Belief:
@@ -157,15 +168,14 @@ def class_belief(class_wnid: str, votes: Iterable[Vote], team: TeamSkills | None
     return belief(chain, votes, team or skills(), priors().get(class_wnid))
 
 
-def refresh(class_wnid: str, rule: ClosingRule | None = None, last_vote: int | None = None) -> None:
-    """Rewrite the class's row from its counted votes, in the caller's transaction;
-    `last_vote` as for `skills`."""
-    rule = rule or survey_settings().closing
-    votes = class_votes(class_wnid)
-    team = skills(last_vote)
+def state_values(
+    class_wnid: str, votes: list[Vote], vote_rows: int, rule: ClosingRule, team: TeamSkills
+) -> dict:
+    """The parameters of the class's state row (upsert) from its counted `votes`,
+    computed from `vote_rows` rows of the log."""
     believed = class_belief(class_wnid, votes, team)
     leaders = [v.annotator for v in votes if v.label == believed.leader]
-    values = {
+    return {
         "wnid": class_wnid,
         "n_votes": len(votes),
         "leader": believed.leader if votes else None,
@@ -175,7 +185,20 @@ def refresh(class_wnid: str, rule: ClosingRule | None = None, last_vote: int | N
             len(votes), believed.confidence, len(leaders), all(map(team.known, leaders))
         ),
         "now": utcnow(),
+        "vote_rows": vote_rows,
     }
+
+
+def refresh(class_wnid: str, rule: ClosingRule | None = None) -> None:
+    """Rewrite the class's row from its counted votes, in the caller's transaction."""
+    rows = execute(_CLASS_VOTES, class_wnid=class_wnid).all()
+    values = state_values(
+        class_wnid,
+        votes_of(class_wnid, rows),
+        len(rows),
+        rule or survey_settings().closing,
+        skills(),
+    )
     execute(_UPSERT[db.session.get_bind().dialect.name], **values)
 
 
@@ -183,12 +206,11 @@ def refresh_all(rule: ClosingRule | None = None) -> int:
     """Every voted class's row anew (after the queue's settings changed); returns how
     many. The caller commits."""
     rule = rule or survey_settings().closing
-    classes = db.session.scalars(select(VoteRow.class_wnid).distinct()).all()
     if db.session.get_bind().dialect.name == "postgresql":
-        # Their tallies' rows first, in one order: a class that opens or closes locks
-        # its tally then the count of closed classes (migration 0007), as a vote does,
-        # so a vote waits here or this waits for the vote, and neither for the other.
-        execute(_LOCK_TALLIES)
+        # The votes wait until this commits: each locks its class's state row, then the
+        # tallies (migration 0008); rows locked here one by one could be a vote's.
+        execute(text("LOCK TABLE class_states IN SHARE ROW EXCLUSIVE MODE"))
+    classes = db.session.scalars(select(VoteRow.class_wnid).distinct()).all()
     for class_wnid in classes:
         refresh(class_wnid, rule)
     return len(classes)
