@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from survey_app import class_states, images, model_confusions, work_queue
@@ -22,6 +22,7 @@ from survey_app.votes import (
     LatestVotes,
     TooManyVotes,
     VoteError,
+    class_after_vote,
     record_skip,
     record_vote,
 )
@@ -30,11 +31,10 @@ bp = Blueprint("annotate", __name__)
 
 
 @bp.before_request
-def outside_a_transaction() -> None:
-    """Every request here begins outside a transaction, from the account's lookup on:
-    pages only read, and the vote and the skip each write in one statement that commits
-    by itself, or in a transaction of their own (votes.record_vote)."""
-    read_without_transaction()
+def read_only_pages() -> None:
+    """Pages (GET) only read: outside a transaction, from the account's lookup on."""
+    if request.method == "GET":
+        read_without_transaction()
 
 
 @bp.before_request
@@ -167,9 +167,7 @@ def vote(wnid: str):
                     f"Voted “{display_names()[form.synset.data]}” for {display_names()[wnid]}.",
                     "info",
                 )
-            # The vote is committed: where it leads is read on its own.
-            read_without_transaction()
-            following = work_queue.class_after_vote(current_user.id)
+            following = class_after_vote(current_user.id)
             return redirect(_annotate_url(following), code=303)
     return _page(wnid, form, status)
 

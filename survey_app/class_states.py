@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Row, bindparam, exists, func, select, text
+from sqlalchemy import Row, bindparam, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from clustering import dbread
@@ -26,7 +26,7 @@ from survey_app.caches import kept
 from survey_app.counts import recent_word_counts
 from survey_app.database import execute, hierarchy_from_db
 from survey_app.extensions import db
-from survey_app.models import ClassState, User, utcnow
+from survey_app.models import ClassState, ClassTally, User, utcnow
 from survey_app.models import Vote as VoteRow
 from survey_app.survey_settings import SurveySettings, survey_settings
 
@@ -37,7 +37,7 @@ SKILLS_REFRESH_VOTES = 50
 SKILLS_REFRESH_SHARE = 0.1
 
 _votes, _users = VoteRow.__table__, User.__table__
-_states = ClassState.__table__
+_states, _tallies = ClassState.__table__, ClassTally.__table__
 # A class's vote rows, oldest first, with their annotators' names: what its state is
 # computed from (`votes_of`). A subquery, for the vote path to read with its checks.
 CLASS_VOTE_ROWS = (
@@ -67,9 +67,14 @@ OTHERS_VOTED = (
 )
 _OTHERS_VOTED = select(OTHERS_VOTED)
 _LAST_VOTE = select(func.max(_votes.c.id))
+_LOCK_TALLIES = (
+    select(_tallies.c.class_wnid)
+    .where(_tallies.c.class_wnid.in_(select(_votes.c.class_wnid)))
+    .order_by(_tallies.c.class_wnid)
+    .with_for_update()
+)
 # The class's row written in one statement whether or not it exists yet (another vote
 # may insert it first): both databases say so alike, in their own dialect's construct.
-# The vote path's write adds a condition: the row's vote_rows is still the one it read.
 _STATE = {
     "class_wnid": bindparam("wnid"),
     "votes": bindparam("n_votes"),
@@ -77,23 +82,15 @@ _STATE = {
     "confidence": bindparam("confidence"),
     "closed": bindparam("closed"),
     "updated_at": bindparam("now"),
-    "vote_rows": bindparam("vote_rows"),
 }
-UNCHANGED = _states.c.vote_rows == bindparam("seen_rows")
 
-
-def upsert(dialect, where=None):
-    """The state's upsert in `dialect` (postgresql or sqlite); `where`: the condition
-    under which an existing row is rewritten."""
-    statement = dialect.insert(_states).values(_STATE)
-    return statement.on_conflict_do_update(
+UPSERT = {}
+for _dialect in (postgresql, sqlite):
+    _insert = _dialect.insert(_states).values(_STATE)
+    UPSERT[_dialect.dialect.name] = _insert.on_conflict_do_update(
         index_elements=[_states.c.class_wnid],
-        set_={name: statement.excluded[name] for name in _STATE if name != "class_wnid"},
-        where=where,
+        set_={name: _insert.excluded[name] for name in _STATE if name != "class_wnid"},
     )
-
-
-_UPSERT = {dialect.dialect.name: upsert(dialect) for dialect in (postgresql, sqlite)}
 
 
 def priors() -> dict[str, dict[str, float]]:
@@ -168,24 +165,21 @@ def class_belief(class_wnid: str, votes: Iterable[Vote], team: TeamSkills | None
     return belief(chain, votes, team or skills(), priors().get(class_wnid))
 
 
-def state_values(
-    class_wnid: str, votes: list[Vote], vote_rows: int, rule: ClosingRule, team: TeamSkills
-) -> dict:
-    """The parameters of the class's state row (upsert) from its counted `votes`,
-    computed from `vote_rows` rows of the log."""
+def state_values(class_wnid: str, votes: list[Vote], rule: ClosingRule, team: TeamSkills) -> dict:
+    """The parameters of the class's state row (upsert) from its counted `votes`."""
     believed = class_belief(class_wnid, votes, team)
-    leaders = [v.annotator for v in votes if v.label == believed.leader]
+    leader = believed.leader  # a property that compares every candidate: asked once
+    leaders = [v.annotator for v in votes if v.label == leader]
     return {
         "wnid": class_wnid,
         "n_votes": len(votes),
-        "leader": believed.leader if votes else None,
+        "leader": leader if votes else None,
         "confidence": believed.confidence if votes else 0.0,
         "closed": bool(votes)
         and rule.closed(
             len(votes), believed.confidence, len(leaders), all(map(team.known, leaders))
         ),
         "now": utcnow(),
-        "vote_rows": vote_rows,
     }
 
 
@@ -193,24 +187,22 @@ def refresh(class_wnid: str, rule: ClosingRule | None = None) -> None:
     """Rewrite the class's row from its counted votes, in the caller's transaction."""
     rows = execute(_CLASS_VOTES, class_wnid=class_wnid).all()
     values = state_values(
-        class_wnid,
-        votes_of(class_wnid, rows),
-        len(rows),
-        rule or survey_settings().closing,
-        skills(),
+        class_wnid, votes_of(class_wnid, rows), rule or survey_settings().closing, skills()
     )
-    execute(_UPSERT[db.session.get_bind().dialect.name], **values)
+    execute(UPSERT[db.session.get_bind().dialect.name], **values)
 
 
 def refresh_all(rule: ClosingRule | None = None) -> int:
     """Every voted class's row anew (after the queue's settings changed); returns how
     many. The caller commits."""
     rule = rule or survey_settings().closing
-    if db.session.get_bind().dialect.name == "postgresql":
-        # The votes wait until this commits: each locks its class's state row, then the
-        # tallies (migration 0008); rows locked here one by one could be a vote's.
-        execute(text("LOCK TABLE class_states IN SHARE ROW EXCLUSIVE MODE"))
     classes = db.session.scalars(select(VoteRow.class_wnid).distinct()).all()
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Their tallies' rows first, in one order: a vote locks its class's tally before
+        # it reads the class (votes.record_vote), then its state and the count of closed
+        # classes (migration 0007), so a vote waits here or this waits for the vote, and
+        # neither for the other.
+        execute(_LOCK_TALLIES)
     for class_wnid in classes:
         refresh(class_wnid, rule)
     return len(classes)

@@ -113,9 +113,6 @@ class ClassState(db.Model):
     confidence: Mapped[float]
     closed: Mapped[bool]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # The class's vote rows (superseded ones too) the state was computed from: the
-    # version a vote checks before it writes (migration 0008).
-    vote_rows: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ChainEntry(db.Model):

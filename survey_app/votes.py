@@ -12,25 +12,19 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from flask import current_app
-from sqlalchemy import Row, bindparam, func, insert, literal, select, true
-from sqlalchemy.dialects import postgresql, sqlite
+from flask import current_app, g
+from sqlalchemy import Row, bindparam, func, insert, literal, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from clustering.votes import Vote as LoggedVote
 from clustering.votes import as_utc
-from survey_app import class_states, stored_text
-from survey_app.database import (
-    execute,
-    hierarchy_from_db,
-    read_without_transaction,
-    require_class,
-)
+from survey_app import class_states, stored_text, work_queue
+from survey_app.database import execute, hierarchy_from_db, require_class
 from survey_app.errors import SurveyError
 from survey_app.extensions import db
-from survey_app.models import AnnotatorTally, ClassState, Skip, User, Vote, utcnow
-from survey_app.survey_settings import SETTING_COLUMNS, keep_for_request, settings_from_row
+from survey_app.models import AnnotatorTally, ClassState, ClassTally, Skip, User, Vote, utcnow
+from survey_app.survey_settings import SETTING_COLUMNS, read_with_batch
 
 if TYPE_CHECKING:
     from survey_app.auth import SessionUser
@@ -62,17 +56,15 @@ _NTH_LATEST_TIME = (
     .offset(bindparam("skip"))
     .limit(1)
 )
-_ADD = insert(_votes).returning(*_votes.c)
 # Everything the vote path asks before it writes, in one statement: a vote stored with
 # this submission_id (its annotator and class), the rate limit's time, the survey's
 # settings, whether others have voted on the class, the newest vote's id (the skills'
-# epoch), the version of the class's state (`vote_rows`; NULL: no row) and, joined on
-# (their columns by their names, NULL where there are none), the annotator's latest
-# vote for the class and the class's vote rows, one result row each, oldest first.
+# epoch), the queue's next class besides this one (where the vote leads), and, joined
+# on (their columns by their names, NULL where there are none), the annotator's latest
+# vote for the class and the class's vote rows, a result row each, oldest first.
 _by_submission = _BY_SUBMISSION.subquery("earlier")
 _latest = LATEST.subquery("latest")
 _class_votes = class_states.CLASS_VOTE_ROWS
-_states = ClassState.__table__
 _CHECKS = (
     select(
         select(_by_submission.c.annotator_id).scalar_subquery().label("earlier_annotator"),
@@ -81,10 +73,7 @@ _CHECKS = (
         *SETTING_COLUMNS,
         class_states.OTHERS_VOTED,
         select(func.max(_votes.c.id)).scalar_subquery().label("last_vote"),
-        select(_states.c.vote_rows)
-        .where(_states.c.class_wnid == bindparam("class_wnid"))
-        .scalar_subquery()
-        .label("state_rows"),
+        next(c for c in work_queue.AROUND_COLUMNS if c.name == "following"),
         *_latest.c,
         *_class_votes.c,
     )
@@ -96,10 +85,21 @@ _CHECKS = (
     )
     .order_by(_class_votes.c.voted_at, _class_votes.c.voted_id)
 )
-# The write: the class's new state, if its row is still the version read, and the vote.
-# On PostgreSQL one statement, the vote inserted only where the state was written
-# (nothing at all otherwise), committed by itself (the session reads outside a
-# transaction); SQLite, without writes in WITH, runs the two in one transaction.
+# The class's tally row locked, before anything about the class is read: as the vote's
+# insert does (its trigger, migration 0003), so that votes on the class, whoever writes
+# them, follow one another. SQLite has no row locks: any write takes the database's.
+_tallies = ClassTally.__table__
+_LOCK_CLASS = {
+    "postgresql": select(_tallies.c.class_wnid)
+    .where(_tallies.c.class_wnid == bindparam("wnid"))
+    .with_for_update(),
+    "sqlite": update(_tallies)
+    .where(_tallies.c.class_wnid == bindparam("wnid"))
+    .values(annotators=_tallies.c.annotators),
+}
+# The vote and the class's new state. On PostgreSQL in one statement, the vote inserted
+# from the state's row; SQLite, without writes in WITH, runs two.
+_ADD = insert(_votes).returning(*_votes.c)
 _VOTE_FIELDS = [
     "annotator_id",
     "class_wnid",
@@ -110,9 +110,7 @@ _VOTE_FIELDS = [
     "created_at",
 ]
 _written_state = (
-    class_states.upsert(postgresql, where=class_states.UNCHANGED)
-    .returning(_states.c.class_wnid)
-    .cte("state")
+    class_states.UPSERT["postgresql"].returning(ClassState.__table__.c.class_wnid).cte("state")
 )
 _WRITE_POSTGRES = (
     insert(_votes)
@@ -124,26 +122,7 @@ _WRITE_POSTGRES = (
     )
     .returning(*_votes.c)
 )
-_WRITE_STATE_SQLITE = class_states.upsert(sqlite, where=class_states.UNCHANGED)
-
-
-def _hold_state(dialect):
-    """The class's state row locked (inserted empty where there is none, which the
-    transaction then rewrites), for a vote to read and write while no other can."""
-    statement = dialect.insert(_states).values(
-        class_wnid=bindparam("wnid"),
-        votes=0,
-        confidence=0.0,
-        closed=False,
-        updated_at=bindparam("now"),
-        vote_rows=0,
-    )
-    return statement.on_conflict_do_update(
-        index_elements=[_states.c.class_wnid], set_={"vote_rows": _states.c.vote_rows}
-    )
-
-
-_HOLD_STATE = {dialect.dialect.name: _hold_state(dialect) for dialect in (postgresql, sqlite)}
+_FOLLOWING = "vote_leads_to"  # the key in flask.g
 
 
 class VoteError(SurveyError, ValueError):
@@ -246,45 +225,20 @@ def record_vote(
     if submission_id is not None and not re.fullmatch(SUBMISSION_ID_RE, submission_id):
         raise VoteError(f"a submission_id has {SUBMISSION_ID_RULE}")
     limit = current_app.config["VOTE_RATE_LIMIT"]
-    # Read, compute, then write only if no other vote on the class was written in
-    # between: the class's rows are locked only while the write commits. Holding them
-    # from the vote's insert to its commit, across the reads and the state's
-    # computation, queued the other votes on the class (benchmarks/load_votes.py).
-    read_without_transaction()
-    outcome = _vote_once(user, class_wnid, synset_wnid, comment, submission_id, limit)
-    if outcome is not None:
-        return outcome
-    # Another vote on the class came first: again, holding its state row from the
-    # read on, so that this time none can.
-    db.session.rollback()
     dialect = db.session.get_bind().dialect.name
-    execute(_HOLD_STATE[dialect], wnid=class_wnid, now=utcnow())
-    try:
-        return _vote_once(user, class_wnid, synset_wnid, comment, submission_id, limit)
-    finally:
-        db.session.rollback()  # a vote that wrote nothing leaves no empty state row
-
-
-def _vote_once(
-    user: User | SessionUser,
-    class_wnid: str,
-    synset_wnid: str,
-    comment: str | None,
-    submission_id: str | None,
-    limit: int,
-) -> tuple[Row, bool] | None:
-    """record_vote's answer, or None where another vote on the class was written
-    between this one's read and its write (this one then wrote nothing)."""
-    rows = execute(
+    # The class locked first, then read, computed and written, the vote and the state
+    # in one statement where the database allows: a lock taken by the vote's insert
+    # was held across two more statements (the class's votes, then its state).
+    execute(_LOCK_CLASS[dialect], wnid=class_wnid)
+    rows, settings = read_with_batch(
         _CHECKS,
         user_id=user.id,
         class_wnid=class_wnid,
         submission_id=submission_id,
         skip=max(limit - 1, 0),
-    ).all()
+    )
     checks = rows[0]
-    settings = settings_from_row(checks)
-    keep_for_request(settings)
+    setattr(g, _FOLLOWING, checks.following)
     latest = checks if checks.id is not None else None
     if checks.earlier_annotator is not None:
         return _resent((checks.earlier_annotator, checks.earlier_class), latest, user, class_wnid)
@@ -302,10 +256,9 @@ def _vote_once(
         ),
         "created_at": utcnow(),
     }
-    earlier = [row for row in rows if row.voted_id is not None]
     counted = class_states.votes_of(
         class_wnid,
-        earlier,
+        [row for row in rows if row.voted_id is not None],
         added=LoggedVote(
             user.username,
             class_wnid,
@@ -317,21 +270,21 @@ def _vote_once(
     )
     # The skills at the epoch of the vote's id, which is above the newest read.
     team = class_states.skills((checks.last_vote or 0) + 1)
-    state = class_states.state_values(class_wnid, counted, len(earlier) + 1, settings.closing, team)
-    seen = -1 if checks.state_rows is None else checks.state_rows  # -1: no row, none matches
+    state = class_states.state_values(class_wnid, counted, settings.closing, team)
     try:
-        added = _write(vote, state, seen)
-        if added is None:
-            db.session.rollback()
-            return None
+        if dialect == "postgresql":
+            added = execute(_WRITE_POSTGRES, **vote, **state).one()
+        else:
+            execute(class_states.UPSERT[dialect], **state)
+            added = execute(_ADD, **vote).one()
         db.session.commit()
     except IntegrityError:  # the same form, sent twice at once: the other request won
         db.session.rollback()
-        earlier_vote = _vote_with_submission(submission_id) if submission_id else None
-        if earlier_vote is None:
+        earlier = _vote_with_submission(submission_id) if submission_id else None
+        if earlier is None:
             raise
         return _resent(
-            (earlier_vote.annotator_id, earlier_vote.class_wnid),
+            (earlier.annotator_id, earlier.class_wnid),
             latest_vote(user.id, class_wnid),
             user,
             class_wnid,
@@ -339,14 +292,13 @@ def _vote_once(
     return added, True
 
 
-def _write(vote: dict, state: dict, seen_rows: int) -> Row | None:
-    """The vote's row and the class's state written, if the state's row is still at
-    `seen_rows`; else nothing, and None."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return execute(_WRITE_POSTGRES, **vote, **state, seen_rows=seen_rows).first()
-    if not execute(_WRITE_STATE_SQLITE, **state, seen_rows=seen_rows).rowcount:
-        return None
-    return execute(_ADD, **vote).one()
+def class_after_vote(user_id: int) -> str | None:
+    """Where Enter leads after the annotator's vote in this request: the queue's next
+    class, read with the vote's checks where they ran (besides the class voted on,
+    which the annotator may no longer take), else asked now."""
+    if _FOLLOWING in g:
+        return g.get(_FOLLOWING)
+    return work_queue.class_after_vote(user_id)
 
 
 def _check_rate(limit: int, oldest: datetime | None) -> None:
