@@ -58,10 +58,11 @@ _NTH_LATEST_TIME = (
 )
 # Everything the vote path asks before it writes, in one statement: a vote stored with
 # this submission_id (its annotator and class), the rate limit's time, the survey's
-# settings, whether others have voted on the class, the newest vote's id (the skills'
-# epoch), the queue's next class besides this one (where the vote leads), and, joined
-# on (their columns by their names, NULL where there are none), the annotator's latest
-# vote for the class and the class's vote rows, a result row each, oldest first.
+# settings, whether others have voted on the class, the newest vote's id (for the
+# skills' epoch, class_states.saw_vote), the queue's next class besides this one (where
+# the vote leads), and, joined on (their columns by their names, NULL where there are
+# none), the annotator's latest vote for the class and the class's vote rows, a result
+# row each, oldest first.
 _by_submission = _BY_SUBMISSION.subquery("earlier")
 _latest = LATEST.subquery("latest")
 _class_votes = class_states.CLASS_VOTE_ROWS
@@ -229,6 +230,7 @@ def record_vote(
     # The class locked first, then read, computed and written, the vote and the state
     # in one statement where the database allows: a lock taken by the vote's insert
     # was held across two more statements (the class's votes, then its state).
+    team = class_states.skills_for_a_vote()
     execute(_LOCK_CLASS[dialect], wnid=class_wnid)
     rows, settings = read_with_batch(
         _CHECKS,
@@ -238,13 +240,16 @@ def record_vote(
         skip=max(limit - 1, 0),
     )
     checks = rows[0]
+    class_states.saw_vote(checks.last_vote)
     setattr(g, _FOLLOWING, checks.following)
-    latest = checks if checks.id is not None else None
-    if checks.earlier_annotator is not None:
-        return _resent((checks.earlier_annotator, checks.earlier_class), latest, user, class_wnid)
-    if latest is not None and (latest.synset_wnid, latest.comment) == (synset_wnid, comment):
-        return latest, False
-    _check_rate(limit, checks.oldest_in_window)
+    try:
+        unwritten = _answer_without_writing(checks, user, class_wnid, synset_wnid, comment, limit)
+    except VoteError:
+        db.session.rollback()  # the class's lock goes at once, not with the request
+        raise
+    if unwritten is not None:
+        db.session.rollback()
+        return unwritten
     vote = {
         "annotator_id": user.id,
         "class_wnid": class_wnid,
@@ -268,8 +273,6 @@ def record_vote(
             vote["suggestion_wnid"],
         ),
     )
-    # The skills at the epoch of the vote's id, which is above the newest read.
-    team = class_states.skills((checks.last_vote or 0) + 1)
     state = class_states.state_values(class_wnid, counted, settings.closing, team)
     try:
         if dialect == "postgresql":
@@ -278,6 +281,7 @@ def record_vote(
             execute(class_states.UPSERT[dialect], **state)
             added = execute(_ADD, **vote).one()
         db.session.commit()
+        class_states.saw_vote(added.id)
     except IntegrityError:  # the same form, sent twice at once: the other request won
         db.session.rollback()
         earlier = _vote_with_submission(submission_id) if submission_id else None
@@ -290,6 +294,25 @@ def record_vote(
             class_wnid,
         )
     return added, True
+
+
+def _answer_without_writing(
+    checks: Row,
+    user: User | SessionUser,
+    class_wnid: str,
+    synset_wnid: str,
+    comment: str | None,
+    limit: int,
+) -> tuple[Row, bool] | None:
+    """record_vote's answer where the vote adds nothing (its form sent again, the same
+    vote again), VoteError where it may not be stored, None where it is to be written."""
+    latest = checks if checks.id is not None else None
+    if checks.earlier_annotator is not None:
+        return _resent((checks.earlier_annotator, checks.earlier_class), latest, user, class_wnid)
+    if latest is not None and (latest.synset_wnid, latest.comment) == (synset_wnid, comment):
+        return latest, False
+    _check_rate(limit, checks.oldest_in_window)
+    return None
 
 
 def class_after_vote(user_id: int) -> str | None:

@@ -5,9 +5,12 @@ class's state together (on PostgreSQL in one statement). On SQLite and PostgreSQ
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
+from contextlib import closing
 
-from sqlalchemy import event, func, select
+import psycopg
+from sqlalchemy import event, func, make_url, select
 
 from benchmarks import load_votes
 from survey_app import class_states, work_queue
@@ -96,3 +99,57 @@ def cast(app, user_id: int) -> None:
     with app.app_context():
         record_vote(db.session.get(User, user_id), TENCH, TENCH)
         db.session.remove()
+
+
+def class_is_free(app, class_wnid: str) -> bool:
+    """Whether another connection could lock the class for a vote of its own at once."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite":  # any write takes the database's lock
+        with closing(sqlite3.connect(url.database, timeout=0, isolation_level=None)) as other:
+            try:
+                other.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:
+                return False
+            other.execute("ROLLBACK")
+            return True
+    with psycopg.connect(url.set(drivername="postgresql").render_as_string(False)) as other:
+        try:
+            other.execute(
+                "SELECT 1 FROM class_tallies WHERE class_wnid = %s FOR UPDATE NOWAIT", (class_wnid,)
+            )
+        except psycopg.errors.LockNotAvailable:
+            return False
+        return True
+
+
+def test_a_vote_that_writes_nothing_leaves_the_class_unlocked(either_app):
+    """The same vote again, and the same form again, add nothing: the class's lock,
+    taken for the read, is let go at once rather than held to the end of the request."""
+    ann = add_user(either_app, "ann")
+    with either_app.app_context():
+        user = db.session.get(User, ann)
+        record_vote(user, TENCH, TENCH, None, "form-0001")
+        for submission_id in ("form-0001", "form-0002"):  # the form again, the vote again
+            _, added = record_vote(user, TENCH, TENCH, None, submission_id)
+            assert not added
+            assert class_is_free(either_app, TENCH)
+        db.session.remove()
+
+
+def test_the_skills_are_recomputed_before_the_vote_locks_its_class(either_app, monkeypatch):
+    """A vote that passes an epoch of the skills recomputes them from every vote: before
+    it locks its class, so that no vote on the class (on SQLite no write at all) waits
+    for that read of the whole log."""
+    monkeypatch.setattr(class_states, "SKILLS_REFRESH_VOTES", 1)  # an epoch every vote
+    ann, bob = add_user(either_app, "ann"), add_user(either_app, "bob")
+    read_votes = class_states.dbread.read_votes
+    free_while_read: list[bool] = []
+
+    def watched(connection):
+        free_while_read.append(class_is_free(either_app, TENCH))
+        return read_votes(connection)
+
+    cast(either_app, ann)
+    monkeypatch.setattr(class_states.dbread, "read_votes", watched)
+    cast(either_app, bob)
+    assert free_while_read == [True]
