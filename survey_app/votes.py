@@ -218,7 +218,9 @@ def record_vote(
     comment: str | None = None,
     submission_id: str | None = None,
 ) -> tuple[Row, bool]:
-    """Store a vote; returns (the row of the vote that counts, whether a row was added)."""
+    """Store a vote; returns (the row of the vote that counts, whether a row was added).
+    Commits; called in a transaction (or none yet), not after read_without_transaction,
+    under which the class's lock would end with the statement that takes it."""
     require_class(class_wnid)
     if synset_wnid not in hierarchy_from_db().chain_wnids(class_wnid):
         raise VoteError(f"{synset_wnid!r} is not on the candidate chain of {class_wnid}")
