@@ -113,10 +113,12 @@ def skills(last_vote: int | None = None) -> TeamSkills:
     """Every annotator's reliability and anchoring from all counted votes, recomputed
     at each `skills_epoch`; `last_vote`: the id of the newest vote
     where the caller knows it (the vote path: the one it just added)."""
-    last = last_vote if last_vote is not None else execute(_LAST_VOTE).scalar() or 0
+    if last_vote is None:
+        last_vote = execute(_LAST_VOTE).scalar() or 0
+        saw_vote(last_vote)
     return kept(
         "skills",
-        skills_epoch(last),
+        skills_epoch(last_vote),
         lambda: team_skills(
             latest_votes(dbread.read_votes(db.session.connection())), suggestions()
         ),
