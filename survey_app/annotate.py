@@ -22,6 +22,7 @@ from survey_app.votes import (
     LatestVotes,
     TooManyVotes,
     VoteError,
+    class_after_vote,
     record_skip,
     record_vote,
 )
@@ -166,9 +167,7 @@ def vote(wnid: str):
                     f"Voted “{display_names()[form.synset.data]}” for {display_names()[wnid]}.",
                     "info",
                 )
-            # The vote is committed: where it leads is read on its own (read_without_transaction).
-            read_without_transaction()
-            following = work_queue.class_after_vote(current_user.id)
+            following = class_after_vote(current_user.id)
             return redirect(_annotate_url(following), code=303)
     return _page(wnid, form, status)
 

@@ -13,18 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import Row, literal, select, true
 
 from survey_app import class_states, work_queue
-from survey_app.caches import kept
-from survey_app.database import execute
-from survey_app.survey_settings import (
-    SETTING_COLUMNS,
-    SurveySettings,
-    keep_for_request,
-    settings_from_row,
-)
+from survey_app.survey_settings import SETTING_COLUMNS, SurveySettings, read_with_batch
 from survey_app.votes import LATEST
 
 _mine = LATEST.subquery("mine")
@@ -62,22 +54,10 @@ class PageReads:
 def page_reads(user_id: int, class_wnid: str, following: bool = True) -> PageReads:
     """The page's reads; the settings and the progress are kept for the rest of the
     request (survey_settings(), work_queue.progress()). `following`: whether to ask
-    where Enter leads (work_queue.AROUND_COLUMNS).
-
-    The queue's batch, which "next" depends on, is one of the settings read: the
-    statement runs with the batch this process saw last, and once more in the rare
-    request that reads another (an admin changed it). Read inside the statement from
-    `meta` instead, it cost SQLite more than the statements it replaced."""
-    seen = kept("queue_batch_seen", None, dict)
-    batch = seen.get("batch", current_app.config["QUEUE_BATCH"])
-    params = {"user_id": user_id, "class_wnid": class_wnid}
-    statement = _PAGE[following]
-    row = execute(statement, batch=batch, **params).one()
-    settings = settings_from_row(row)
-    if settings.batch != batch:
-        seen["batch"] = settings.batch
-        row = execute(statement, batch=settings.batch, **params).one()
-    keep_for_request(settings)
+    where Enter leads (work_queue.AROUND_COLUMNS), with the queue's batch as
+    `read_with_batch` reads it."""
+    rows, settings = read_with_batch(_PAGE[following], user_id=user_id, class_wnid=class_wnid)
+    row = rows[0]
     work_queue.keep_progress(row.voted, row.complete)
     return PageReads(
         my_vote=row if row.id is not None else None,

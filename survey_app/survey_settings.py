@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from clustering.confidence import ClosingRule
 from survey_app import stored_text
+from survey_app.caches import kept
 from survey_app.database import execute
 from survey_app.extensions import db
 from survey_app.models import Meta
@@ -75,6 +76,24 @@ def keep_for_request(settings: SurveySettings) -> None:
     """What `survey_settings()` answers for the rest of the request: settings read
     with another statement (`SETTING_COLUMNS`)."""
     setattr(g, _KEPT, settings)
+
+
+def read_with_batch(statement, **params) -> tuple[list, SurveySettings]:
+    """The rows of a statement that reads the settings (`SETTING_COLUMNS`) and asks the
+    queue with the batch as the parameter `batch`, and the settings they hold (kept for
+    the request). The batch is the one this process saw last, and the statement runs
+    once more in the rare request that reads another (an admin changed it): read inside
+    the statement from `meta` instead, it cost SQLite more than the statements it
+    replaced."""
+    seen = kept("queue_batch_seen", None, dict)
+    batch = seen.get("batch", current_app.config["QUEUE_BATCH"])
+    rows = execute(statement, batch=batch, **params).all()
+    settings = settings_from_row(rows[0])
+    if settings.batch != batch:
+        seen["batch"] = settings.batch
+        rows = execute(statement, batch=settings.batch, **params).all()
+    keep_for_request(settings)
+    return rows, settings
 
 
 def settings_from_row(row) -> SurveySettings:

@@ -12,17 +12,19 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from flask import current_app
-from sqlalchemy import Row, bindparam, func, insert, literal, select, true
+from flask import current_app, g
+from sqlalchemy import Row, bindparam, func, insert, literal, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from survey_app import class_states, stored_text
+from clustering.votes import Vote as LoggedVote
+from clustering.votes import as_utc
+from survey_app import class_states, stored_text, work_queue
 from survey_app.database import execute, hierarchy_from_db, require_class
 from survey_app.errors import SurveyError
 from survey_app.extensions import db
-from survey_app.models import AnnotatorTally, Skip, User, Vote, utcnow
-from survey_app.survey_settings import SETTING_COLUMNS, keep_for_request, settings_from_row
+from survey_app.models import AnnotatorTally, ClassState, ClassTally, Skip, User, Vote, utcnow
+from survey_app.survey_settings import SETTING_COLUMNS, read_with_batch
 
 if TYPE_CHECKING:
     from survey_app.auth import SessionUser
@@ -54,21 +56,74 @@ _NTH_LATEST_TIME = (
     .offset(bindparam("skip"))
     .limit(1)
 )
-_ADD = insert(_votes).returning(*_votes.c)
 # Everything the vote path asks before it writes, in one statement: a vote stored with
 # this submission_id (its annotator and class), the rate limit's time, the survey's
-# settings, whether others have voted on the class, and (joined on, its columns by
-# their names, NULL when there is none) the annotator's latest vote for the class.
+# settings, whether others have voted on the class, the newest vote's id (for the
+# skills' epoch, class_states.saw_vote), the queue's next class besides this one (where
+# the vote leads), and, joined on (their columns by their names, NULL where there are
+# none), the annotator's latest vote for the class and the class's vote rows, a result
+# row each, oldest first.
 _by_submission = _BY_SUBMISSION.subquery("earlier")
 _latest = LATEST.subquery("latest")
-_CHECKS = select(
-    select(_by_submission.c.annotator_id).scalar_subquery().label("earlier_annotator"),
-    select(_by_submission.c.class_wnid).scalar_subquery().label("earlier_class"),
-    _NTH_LATEST_TIME.scalar_subquery().label("oldest_in_window"),
-    *SETTING_COLUMNS,
-    class_states.OTHERS_VOTED,
-    *_latest.c,
-).select_from(select(literal(1).label("one")).subquery("one").outerjoin(_latest, true()))
+_class_votes = class_states.CLASS_VOTE_ROWS
+_CHECKS = (
+    select(
+        select(_by_submission.c.annotator_id).scalar_subquery().label("earlier_annotator"),
+        select(_by_submission.c.class_wnid).scalar_subquery().label("earlier_class"),
+        _NTH_LATEST_TIME.scalar_subquery().label("oldest_in_window"),
+        *SETTING_COLUMNS,
+        class_states.OTHERS_VOTED,
+        select(func.max(_votes.c.id)).scalar_subquery().label("last_vote"),
+        next(c for c in work_queue.AROUND_COLUMNS if c.name == "following"),
+        *_latest.c,
+        *_class_votes.c,
+    )
+    .select_from(
+        select(literal(1).label("one"))
+        .subquery("one")
+        .outerjoin(_latest, true())
+        .outerjoin(_class_votes, true())
+    )
+    .order_by(_class_votes.c.voted_at, _class_votes.c.voted_id)
+)
+# The class's tally row locked, before anything about the class is read: as the vote's
+# insert does (its trigger, migration 0003), so that votes on the class, whoever writes
+# them, follow one another. SQLite has no row locks: any write takes the database's.
+_tallies = ClassTally.__table__
+_LOCK_CLASS = {
+    "postgresql": select(_tallies.c.class_wnid)
+    .where(_tallies.c.class_wnid == bindparam("wnid"))
+    .with_for_update(),
+    "sqlite": update(_tallies)
+    .where(_tallies.c.class_wnid == bindparam("wnid"))
+    .values(annotators=_tallies.c.annotators),
+}
+# The vote and the class's new state. On PostgreSQL in one statement, the vote inserted
+# from the state's row; SQLite, without writes in WITH, runs two.
+_ADD = insert(_votes).returning(*_votes.c)
+_VOTE_FIELDS = [
+    "annotator_id",
+    "class_wnid",
+    "synset_wnid",
+    "comment",
+    "submission_id",
+    "suggestion_wnid",
+    "created_at",
+]
+_written_state = (
+    class_states.UPSERT["postgresql"].returning(ClassState.__table__.c.class_wnid).cte("state")
+)
+_WRITE_POSTGRES = (
+    insert(_votes)
+    .from_select(
+        _VOTE_FIELDS,
+        select(*(bindparam(name, type_=_votes.c[name].type) for name in _VOTE_FIELDS)).select_from(
+            _written_state
+        ),
+    )
+    .returning(*_votes.c)
+)
+_FOLLOWING = "vote_leads_to"  # the key in flask.g
 
 
 class VoteError(SurveyError, ValueError):
@@ -163,7 +218,9 @@ def record_vote(
     comment: str | None = None,
     submission_id: str | None = None,
 ) -> tuple[Row, bool]:
-    """Store a vote; returns (the row of the vote that counts, whether a row was added)."""
+    """Store a vote; returns (the row of the vote that counts, whether a row was added).
+    Commits; called in a transaction (or none yet), not after read_without_transaction,
+    under which the class's lock would end with the statement that takes it."""
     require_class(class_wnid)
     if synset_wnid not in hierarchy_from_db().chain_wnids(class_wnid):
         raise VoteError(f"{synset_wnid!r} is not on the candidate chain of {class_wnid}")
@@ -171,35 +228,62 @@ def record_vote(
     if submission_id is not None and not re.fullmatch(SUBMISSION_ID_RE, submission_id):
         raise VoteError(f"a submission_id has {SUBMISSION_ID_RULE}")
     limit = current_app.config["VOTE_RATE_LIMIT"]
-    checks = execute(
+    dialect = db.session.get_bind().dialect.name
+    # The class locked first, then read, computed and written, the vote and the state
+    # in one statement where the database allows: a lock taken by the vote's insert
+    # was held across two more statements (the class's votes, then its state).
+    team = class_states.skills_for_a_vote()
+    execute(_LOCK_CLASS[dialect], wnid=class_wnid)
+    rows, settings = read_with_batch(
         _CHECKS,
         user_id=user.id,
         class_wnid=class_wnid,
         submission_id=submission_id,
         skip=max(limit - 1, 0),
-    ).one()
-    settings = settings_from_row(checks)
-    keep_for_request(settings)
-    latest = checks if checks.id is not None else None
-    if checks.earlier_annotator is not None:
-        return _resent((checks.earlier_annotator, checks.earlier_class), latest, user, class_wnid)
-    if latest is not None and (latest.synset_wnid, latest.comment) == (synset_wnid, comment):
-        return latest, False
-    _check_rate(limit, checks.oldest_in_window)
+    )
+    checks = rows[0]
+    class_states.saw_vote(checks.last_vote)
+    setattr(g, _FOLLOWING, checks.following)
     try:
-        vote = execute(
-            _ADD,
-            annotator_id=user.id,
-            class_wnid=class_wnid,
-            synset_wnid=synset_wnid,
-            comment=comment,
-            submission_id=submission_id,
-            suggestion_wnid=class_states.shown_suggestion(
-                class_wnid, user.id, settings, checks.others_voted
-            ),
-        ).one()
-        class_states.refresh(class_wnid, settings.closing, last_vote=vote.id)
+        unwritten = _answer_without_writing(checks, user, class_wnid, synset_wnid, comment, limit)
+    except VoteError:
+        db.session.rollback()  # the class's lock goes at once, not with the request
+        raise
+    if unwritten is not None:
+        db.session.rollback()
+        return unwritten
+    vote = {
+        "annotator_id": user.id,
+        "class_wnid": class_wnid,
+        "synset_wnid": synset_wnid,
+        "comment": comment,
+        "submission_id": submission_id,
+        "suggestion_wnid": class_states.shown_suggestion(
+            class_wnid, user.id, settings, checks.others_voted
+        ),
+        "created_at": utcnow(),
+    }
+    counted = class_states.votes_of(
+        class_wnid,
+        [row for row in rows if row.voted_id is not None],
+        added=LoggedVote(
+            user.username,
+            class_wnid,
+            synset_wnid,
+            as_utc(vote["created_at"]),
+            None,
+            vote["suggestion_wnid"],
+        ),
+    )
+    state = class_states.state_values(class_wnid, counted, settings.closing, team)
+    try:
+        if dialect == "postgresql":
+            added = execute(_WRITE_POSTGRES, **vote, **state).one()
+        else:
+            execute(class_states.UPSERT[dialect], **state)
+            added = execute(_ADD, **vote).one()
         db.session.commit()
+        class_states.saw_vote(added.id)
     except IntegrityError:  # the same form, sent twice at once: the other request won
         db.session.rollback()
         earlier = _vote_with_submission(submission_id) if submission_id else None
@@ -211,7 +295,35 @@ def record_vote(
             user,
             class_wnid,
         )
-    return vote, True
+    return added, True
+
+
+def _answer_without_writing(
+    checks: Row,
+    user: User | SessionUser,
+    class_wnid: str,
+    synset_wnid: str,
+    comment: str | None,
+    limit: int,
+) -> tuple[Row, bool] | None:
+    """record_vote's answer where the vote adds nothing (its form sent again, the same
+    vote again), VoteError where it may not be stored, None where it is to be written."""
+    latest = checks if checks.id is not None else None
+    if checks.earlier_annotator is not None:
+        return _resent((checks.earlier_annotator, checks.earlier_class), latest, user, class_wnid)
+    if latest is not None and (latest.synset_wnid, latest.comment) == (synset_wnid, comment):
+        return latest, False
+    _check_rate(limit, checks.oldest_in_window)
+    return None
+
+
+def class_after_vote(user_id: int) -> str | None:
+    """Where Enter leads after the annotator's vote in this request: the queue's next
+    class, read with the vote's checks where they ran (besides the class voted on,
+    which the annotator may no longer take), else asked now."""
+    if _FOLLOWING in g:
+        return g.get(_FOLLOWING)
+    return work_queue.class_after_vote(user_id)
 
 
 def _check_rate(limit: int, oldest: datetime | None) -> None:
