@@ -17,20 +17,13 @@ from sqlalchemy import func, select
 from clustering import dbread
 from clustering.aggregate import DEFAULT_TIE_BREAK, Aggregation, aggregate
 from clustering.conflicts import DEFAULT_POLICY
-from clustering.votes import Decision, LabelDecision, Vote
+from clustering.votes import Decision, LabelDecision
 from survey_app import aggregation_store, class_states, models
 from survey_app.caches import freeze_survivors, kept
 from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
 from survey_app.survey_settings import survey_settings
-
-
-def database_votes() -> list[Vote]:
-    """Every vote in the database, oldest first. The log read before is kept, so that
-    after a vote only the new rows are read (`clustering.dbread.read_vote_log`)."""
-    known = kept("vote_log", None, lambda: [None])
-    log = known[0] = dbread.read_vote_log(db.session.connection(), known[0])
-    return list(log.votes)
+from survey_app.vote_log import database_votes
 
 
 def database_decisions() -> list[Decision | LabelDecision]:

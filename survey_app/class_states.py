@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from sqlalchemy import Row, bindparam, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from clustering import dbread
 from clustering.confidence import Belief, ClosingRule, TeamSkills, belief, team_skills
 from clustering.strategies import entry_level_priors, prior_suggestions
 from clustering.votes import Vote, as_utc, latest_votes
@@ -30,6 +29,7 @@ from survey_app.extensions import db
 from survey_app.models import ClassState, ClassTally, User, utcnow
 from survey_app.models import Vote as VoteRow
 from survey_app.survey_settings import SurveySettings, survey_settings
+from survey_app.vote_log import database_votes
 
 SKILLS_REFRESH_VOTES = 50
 # Reading the whole vote log took 0.1 s at 13,000 votes: at a fixed 50, every 25th
@@ -127,9 +127,7 @@ def skills(last_vote: int | None = None) -> TeamSkills:
     return kept(
         "skills",
         skills_epoch(last_vote),
-        lambda: team_skills(
-            latest_votes(dbread.read_votes(db.session.connection())), suggestions()
-        ),
+        lambda: team_skills(latest_votes(database_votes()), suggestions()),
     )
 
 

@@ -27,12 +27,7 @@ from clustering.errors import ClusteringError
 from clustering.hierarchy import Hierarchy
 from clustering.votes import LabelDecision, decisions_to_jsonl, votes_to_jsonl
 from survey_app import accounts, class_states
-from survey_app.aggregation import (
-    SURVEY_WEIGHTING,
-    current_aggregation,
-    database_decisions,
-    database_votes,
-)
+from survey_app.aggregation import SURVEY_WEIGHTING, current_aggregation, database_decisions
 from survey_app.backup import RestoreError, restore_records, write_dump
 from survey_app.counts import fill_search_counts
 from survey_app.errors import SurveyError
@@ -40,6 +35,7 @@ from survey_app.extensions import db
 from survey_app.models import ClassState, Vote
 from survey_app.seeding import seed_hierarchy
 from survey_app.startup import served_address
+from survey_app.vote_log import database_votes
 
 # Top-level `flask` commands; the blueprint's group pushes the app context.
 bp = Blueprint("cli", __name__, cli_group=None)

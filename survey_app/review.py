@@ -46,7 +46,7 @@ from clustering.hierarchy import Hierarchy
 from clustering.votes import LabelDecision as LabelDecisionValue
 from clustering.votes import label_decision_problems, votes_to_jsonl
 from survey_app import class_states, images, label_decisions
-from survey_app.aggregation import current_aggregation, database_votes
+from survey_app.aggregation import current_aggregation
 from survey_app.auth import admin_required
 from survey_app.database import require_class
 from survey_app.disagreements import (
@@ -68,6 +68,7 @@ from survey_app.extensions import db
 from survey_app.models import Decision, LabelDecision, User, Vote
 from survey_app.paging import page_of
 from survey_app.survey_settings import survey_settings
+from survey_app.vote_log import database_votes
 from survey_app.votes import COMMENT_MAX, clean_text
 
 bp = Blueprint("review", __name__)

@@ -14,11 +14,12 @@ from clustering.cli import main
 from clustering.hierarchy import Hierarchy
 from clustering.validate import validate_file
 from clustering.votes import LabelDecision, Vote, read_decisions, read_votes, votes_to_jsonl
-from survey_app.aggregation import current_aggregation, database_votes
+from survey_app.aggregation import current_aggregation
 from survey_app.extensions import db
 from survey_app.models import Decision, User
 from survey_app.models import LabelDecision as LabelDecisionRow
 from survey_app.models import Vote as VoteRow
+from survey_app.vote_log import database_votes
 
 from .conftest import log_in, make_app, seeded
 

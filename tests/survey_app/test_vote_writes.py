@@ -142,14 +142,14 @@ def test_the_skills_are_recomputed_before_the_vote_locks_its_class(either_app, m
     for that read of the whole log."""
     monkeypatch.setattr(class_states, "SKILLS_REFRESH_VOTES", 1)  # an epoch every vote
     ann, bob = add_user(either_app, "ann"), add_user(either_app, "bob")
-    read_votes = class_states.dbread.read_votes
+    read_votes = class_states.database_votes
     free_while_read: list[bool] = []
 
-    def watched(connection):
+    def watched():
         free_while_read.append(class_is_free(either_app, TENCH))
-        return read_votes(connection)
+        return read_votes()
 
     cast(either_app, ann)
-    monkeypatch.setattr(class_states.dbread, "read_votes", watched)
+    monkeypatch.setattr(class_states, "database_votes", watched)
     cast(either_app, bob)
     assert free_while_read == [True]
