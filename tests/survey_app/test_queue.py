@@ -342,7 +342,7 @@ def test_the_skills_are_recomputed_less_often_as_the_vote_log_grows(app, monkeyp
         return class_states.TeamSkills({}, {}, {})
 
     monkeypatch.setattr(class_states, "team_skills", counted)
-    monkeypatch.setattr(class_states, "database_votes", lambda: [])
+    monkeypatch.setattr(class_states, "database_votes", list)
     with app.app_context():
         for current in range(1, 20_001):
             class_states.skills(last_vote=current)
