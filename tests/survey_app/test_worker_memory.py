@@ -7,15 +7,32 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+import weakref
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select
 
 from clustering import dbread
+from survey_app import aggregation, disagreements
 from survey_app.extensions import db
 from survey_app.models import User, Vote
 
+from .test_aggregation_lag import vote
 from .test_review import DALMATIAN, DOG, MAMMAL, PUG, add_votes
+
+
+def test_an_aggregation_replaced_by_a_newer_one_is_released(app, admin):
+    add_votes(app, [("v1", DALMATIAN, DOG, None), ("v2", DALMATIAN, DOG, None)])
+    assert admin.get("/admin/review/").status_code == 200  # derives values from it
+    with app.app_context():
+        old = weakref.ref(aggregation.current_aggregation())
+        assert disagreements.chosen_by(old())[DOG] == (DALMATIAN,)
+    vote(app, "v1", MAMMAL)
+    with app.app_context():
+        new = aggregation.current_aggregation()
+        gc.collect()
+        assert old() is None  # not kept as the key of the review's derived values
+        assert DALMATIAN in disagreements.chosen_by(new)[new.outcomes[DALMATIAN].label]
 
 
 def _log_of(app, votes: int) -> None:
