@@ -111,6 +111,11 @@ def _compute(settings: tuple, position: tuple) -> Aggregation:
     loaded = aggregation_store.load(key, hierarchy) if key else None
     if loaded is not None:
         result, seconds = loaded
+        aggregator = result.aggregator
+        if getattr(aggregator, "priors", None):  # the confidence weighting's
+            aggregator.priors, aggregator.suggestions = class_states.shared_priors(
+                aggregator.priors, aggregator.suggestions
+            )
     else:
         started = time.perf_counter()
         result = _aggregate(settings, hierarchy)
