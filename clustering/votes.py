@@ -86,15 +86,13 @@ class Vote:
     def __reduce__(self):
         # The aggregation store pickles 65,000 votes at 21,843 classes, and the pickler
         # remembers every object it writes: as its fields and its time in microseconds
-        # (an int, not remembered), a vote is 2 objects, not 6 (a state, a datetime,
-        # its arguments and bytes).
+        # (an int, not remembered), a vote is 2 objects, not 5 (a state, a datetime, its
+        # arguments and bytes).
+        notes = (self.comment, self.suggestion)
         if self.time.tzinfo is not UTC:
-            return Vote, (self.annotator, self.wnid, self.label, self.time, *self._notes())
+            return Vote, (self.annotator, self.wnid, self.label, self.time, *notes)
         since = (self.time - _EPOCH) // _MICROSECOND
-        return _utc_vote, (self.annotator, self.wnid, self.label, since, *self._notes())
-
-    def _notes(self) -> tuple[str | None, str | None]:
-        return self.comment, self.suggestion
+        return _utc_vote, (self.annotator, self.wnid, self.label, since, *notes)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
