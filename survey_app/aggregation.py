@@ -19,7 +19,7 @@ from clustering.aggregate import DEFAULT_TIE_BREAK, Aggregation, aggregate
 from clustering.conflicts import DEFAULT_POLICY
 from clustering.votes import Decision, LabelDecision
 from survey_app import aggregation_store, class_states, models
-from survey_app.caches import freeze_survivors, kept
+from survey_app.caches import caches, freeze_survivors, kept
 from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
 from survey_app.survey_settings import survey_settings
@@ -122,6 +122,11 @@ def _compute(settings: tuple, position: tuple, *, stored: bool) -> Aggregation:
     loaded = aggregation_store.load(key, hierarchy) if key else None
     if loaded is not None:
         result, seconds = loaded
+        aggregator = result.aggregator
+        if getattr(aggregator, "priors", None):  # the confidence weighting's
+            aggregator.priors, aggregator.suggestions = class_states.shared_priors(
+                aggregator.priors, aggregator.suggestions
+            )
     else:
         started = time.perf_counter()
         result = _aggregate(settings, hierarchy)
@@ -137,13 +142,22 @@ def _compute(settings: tuple, position: tuple, *, stored: bool) -> Aggregation:
             aggregation_store.save(key, result, seconds)
     by_settings = kept("aggregations", None, dict)
     if settings not in by_settings and len(by_settings) >= AGGREGATIONS_KEPT:
+        _forget(list(by_settings.values()))
         by_settings.clear()
     known = by_settings.get(settings)
     if known is None or _not_after(known.position, position):
         by_settings[settings] = _Kept(position, result, seconds)
+        if known is not None and known.result is not result:
+            _forget([known])
     if seconds >= FREEZE_SECONDS:
         freeze_survivors()
     return result
+
+
+def _forget(replaced: list[_Kept]) -> None:
+    """Drop what was derived from aggregations no longer kept (`caches.forget_key`)."""
+    for old in replaced:
+        caches().forget_key(old.result)
 
 
 def _aggregate(settings: tuple, hierarchy) -> Aggregation:

@@ -37,6 +37,13 @@ class Caches:
             kept = self._kept[name] = (key, compute())
         return kept[1]
 
+    def forget_key(self, key: Any) -> None:
+        """Forget every value kept for `key` (this very object): the review's values
+        derived from an aggregation that a newer one replaced would otherwise keep it
+        alive, a second aggregation in memory until each page asked again."""
+        for name in [name for name, kept in list(self._kept.items()) if kept[0] is key]:
+            self._kept.pop(name, None)
+
     def clear(self) -> None:
         """Forget every kept value: the hierarchy or the counts changed."""
         self._kept.clear()

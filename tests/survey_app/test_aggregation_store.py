@@ -64,6 +64,19 @@ def test_a_fresh_process_loads_the_aggregation_another_one_computed(voted, tmp_p
     assert kept_second.seconds == kept_first.seconds
 
 
+def test_a_loaded_aggregation_shares_the_process_priors(voted, tmp_path):
+    exported(fresh(voted, tmp_path))
+    warm, cold = fresh(voted, tmp_path), fresh(voted, tmp_path)
+    with warm.app_context():
+        priors, suggestions = class_states.priors(), class_states.suggestions()
+        aggregator = aggregation.current_aggregation().aggregator
+        assert aggregator.priors is priors and aggregator.suggestions is suggestions
+    with cold.app_context():  # the loaded ones become the process's
+        aggregator = aggregation.current_aggregation().aggregator
+        assert class_states.priors() is aggregator.priors
+        assert class_states.suggestions() is aggregator.suggestions
+
+
 def test_export_cil_in_a_fresh_process_loads_it(voted, tmp_path, calls):
     paths = [tmp_path / "first.json", tmp_path / "second.json"]
     for path in paths:

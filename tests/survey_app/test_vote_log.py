@@ -36,7 +36,7 @@ def rows_read(monkeypatch) -> list[int]:
     real = dbread._vote_rows
 
     def counting(*args, **kwargs):
-        rows = real(*args, **kwargs)
+        rows = list(real(*args, **kwargs))
         counted.append(len(rows))
         return rows
 
