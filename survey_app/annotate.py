@@ -157,6 +157,7 @@ def vote(wnid: str):
                 form.synset.data,
                 form.comment.data,
                 form.submission_id.data or None,
+                leads=True,
             )
         except VoteError as exc:
             add_error(form, exc)

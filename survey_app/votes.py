@@ -59,33 +59,41 @@ _NTH_LATEST_TIME = (
 # Everything the vote path asks before it writes, in one statement: a vote stored with
 # this submission_id (its annotator and class), the rate limit's time, the survey's
 # settings, whether others have voted on the class, the newest vote's id (for the
-# skills' epoch, class_states.saw_vote), the queue's next class besides this one (where
-# the vote leads), and, joined on (their columns by their names, NULL where there are
-# none), the annotator's latest vote for the class and the class's vote rows, a result
-# row each, oldest first.
+# skills' epoch, class_states.saw_vote), and, joined on (their columns by their names,
+# NULL where there are none), the annotator's latest vote for the class and the class's
+# vote rows, a result row each, oldest first. The vote form's request also asks the
+# queue's next class besides this one (where the vote leads, `_CHECKS_LEADING`): it walks
+# the open classes the annotator voted on, so the API and scripts do not ask it.
 _by_submission = _BY_SUBMISSION.subquery("earlier")
 _latest = LATEST.subquery("latest")
 _class_votes = class_states.CLASS_VOTE_ROWS
-_CHECKS = (
-    select(
-        select(_by_submission.c.annotator_id).scalar_subquery().label("earlier_annotator"),
-        select(_by_submission.c.class_wnid).scalar_subquery().label("earlier_class"),
-        _NTH_LATEST_TIME.scalar_subquery().label("oldest_in_window"),
-        *SETTING_COLUMNS,
-        class_states.OTHERS_VOTED,
-        select(func.max(_votes.c.id)).scalar_subquery().label("last_vote"),
-        next(c for c in work_queue.AROUND_COLUMNS if c.name == "following"),
-        *_latest.c,
-        *_class_votes.c,
+
+
+def _checks(*extra):
+    return (
+        select(
+            select(_by_submission.c.annotator_id).scalar_subquery().label("earlier_annotator"),
+            select(_by_submission.c.class_wnid).scalar_subquery().label("earlier_class"),
+            _NTH_LATEST_TIME.scalar_subquery().label("oldest_in_window"),
+            *SETTING_COLUMNS,
+            class_states.OTHERS_VOTED,
+            select(func.max(_votes.c.id)).scalar_subquery().label("last_vote"),
+            *extra,
+            *_latest.c,
+            *_class_votes.c,
+        )
+        .select_from(
+            select(literal(1).label("one"))
+            .subquery("one")
+            .outerjoin(_latest, true())
+            .outerjoin(_class_votes, true())
+        )
+        .order_by(_class_votes.c.voted_at, _class_votes.c.voted_id)
     )
-    .select_from(
-        select(literal(1).label("one"))
-        .subquery("one")
-        .outerjoin(_latest, true())
-        .outerjoin(_class_votes, true())
-    )
-    .order_by(_class_votes.c.voted_at, _class_votes.c.voted_id)
-)
+
+
+_CHECKS = _checks()
+_CHECKS_LEADING = _checks(next(c for c in work_queue.AROUND_COLUMNS if c.name == "following"))
 # The class's tally row locked, before anything about the class is read: as the vote's
 # insert does (its trigger, migration 0003), so that votes on the class, whoever writes
 # them, follow one another. SQLite has no row locks: any write takes the database's.
@@ -217,10 +225,14 @@ def record_vote(
     synset_wnid: str,
     comment: str | None = None,
     submission_id: str | None = None,
+    *,
+    leads: bool = False,
 ) -> tuple[Row, bool]:
     """Store a vote; returns (the row of the vote that counts, whether a row was added).
     Commits; called in a transaction (or none yet), not after read_without_transaction,
-    under which the class's lock would end with the statement that takes it."""
+    under which the class's lock would end with the statement that takes it. With
+    `leads` (the vote form), where the vote leads is read with its checks, for
+    `class_after_vote`."""
     require_class(class_wnid)
     if synset_wnid not in hierarchy_from_db().chain_wnids(class_wnid):
         raise VoteError(f"{synset_wnid!r} is not on the candidate chain of {class_wnid}")
@@ -235,7 +247,7 @@ def record_vote(
     team = class_states.skills_for_a_vote()
     execute(_LOCK_CLASS[dialect], wnid=class_wnid)
     rows, settings = read_with_batch(
-        _CHECKS,
+        _CHECKS_LEADING if leads else _CHECKS,
         user_id=user.id,
         class_wnid=class_wnid,
         submission_id=submission_id,
@@ -243,7 +255,8 @@ def record_vote(
     )
     checks = rows[0]
     class_states.saw_vote(checks.last_vote)
-    setattr(g, _FOLLOWING, checks.following)
+    if leads:
+        setattr(g, _FOLLOWING, checks.following)
     try:
         unwritten = _answer_without_writing(checks, user, class_wnid, synset_wnid, comment, limit)
     except VoteError:
