@@ -60,17 +60,25 @@ def _counts_digest(counts: dict[str, int | None]) -> str:
 
 def store_key(settings: tuple, hierarchy: Hierarchy) -> str:
     """The key of the aggregation for `settings` on the database as it is now."""
-    counts = recent_word_counts()
-    parts = (
+    return _key(
+        hierarchy,
+        recent_word_counts(),
+        repr(settings),
+        dbread.log_digest(db.session.connection()),
+    )
+
+
+def _key(hierarchy: Hierarchy, counts: dict[str, int | None], *parts: str) -> str:
+    """A digest of `parts` and of what the priors come from: the code, the hierarchy's
+    version and word facts, and the search counts."""
+    common = (
         FORMAT,
         kept("aggregation_code", None, _code_digest),
-        repr(settings),
         _hierarchy_version(hierarchy),
         str(hierarchy.has_word_facts),  # the priors read them
         kept("counts_digest", counts, lambda: _counts_digest(counts)),
-        dbread.log_digest(db.session.connection()),
     )
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return hashlib.sha256("\n".join((*common, *parts)).encode()).hexdigest()
 
 
 def _hierarchy_version(hierarchy: Hierarchy) -> str:
@@ -198,15 +206,7 @@ def kept_priors(hierarchy: Hierarchy, counts: dict[str, int | None], compute) ->
     folder = _folder()
     if folder is None:
         return compute()
-    parts = (
-        FORMAT,
-        "priors",
-        kept("aggregation_code", None, _code_digest),
-        _hierarchy_version(hierarchy),
-        str(hierarchy.has_word_facts),
-        kept("counts_digest", counts, lambda: _counts_digest(counts)),
-    )
-    name = hashlib.sha256("\n".join(parts).encode()).hexdigest() + ".priors"
+    name = _key(hierarchy, counts, "priors") + ".priors"
     try:
         with collector_paused():
             loaded = pickle.loads((folder / name).read_bytes())
