@@ -51,6 +51,7 @@ from sqlalchemy import make_url, text
 
 from clustering.dbread import engine_for
 from clustering.hierarchy import Hierarchy
+from survey_app.config import defaults
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -66,6 +67,7 @@ SETTINGS = {"CIL_VOTE_RATE_LIMIT": "60", "CIL_VOTE_RATE_WINDOW_SECONDS": "1"}
 # Votes per second per annotator: 32 of them offer 224 votes/s, a margin over
 # the issue's 200, as an annotator whose page comes late falls behind its pace.
 PACE = 7.0
+DEFAULT_MAX_VOTES = defaults(str(ROOT / "instance"))["MAX_VOTES"]
 
 
 def free_port() -> int:
@@ -523,12 +525,32 @@ def sqlite_integrity(database_url: str) -> str:
         return connection.execute("PRAGMA integrity_check").fetchone()[0]
 
 
+def annotators_per_class(database_url: str) -> list[int]:
+    """How many annotators voted on each class voted on."""
+    engine = engine_for(database_url)
+    try:
+        with engine.connect() as connection:
+            return list(
+                connection.execute(
+                    text("SELECT count(DISTINCT annotator_id) FROM votes GROUP BY class_wnid")
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+
+
 def verify(database_url: str, results: Results) -> dict[str, int]:
     """Acknowledged votes missing from the database, stored more than once, and
-    stored without an acknowledgement (a reply lost on the way back)."""
+    stored without an acknowledgement (a reply lost on the way back); and the
+    annotators' work beyond the queue's maximum per class (MAX_VOTES, 5 by default):
+    the votes a class took beyond it, and the most annotators on one class."""
     counts = Counter(stored_submissions(database_url))
     acknowledged = set(results.acknowledged)
+    per_class = annotators_per_class(database_url)
     return {
+        "classes_voted": len(per_class),
+        "most_annotators_on_a_class": max(per_class, default=0),
+        "votes_beyond_max": sum(max(n - DEFAULT_MAX_VOTES, 0) for n in per_class),
         "acknowledged": len(results.acknowledged),
         "lost": sum(1 for s in acknowledged if s not in counts),
         "duplicated": sum(1 for n in counts.values() if n > 1)
@@ -585,6 +607,11 @@ def report(
         f"[{name}] errors {figures['errors']} ({dict(results.errors) or 'none'}), 5xx "
         f"{figures['server_errors']}; lost {check['lost']}, duplicated {check['duplicated']}, "
         f"stored without acknowledgement {check['unacknowledged_stored']}"
+    )
+    print(
+        f"[{name}] {check['classes_voted']} classes voted on, at most "
+        f"{check['most_annotators_on_a_class']} annotators on one; "
+        f"{check['votes_beyond_max']} votes beyond the queue's maximum of {DEFAULT_MAX_VOTES}"
     )
     if cpu_ms:
         print(
