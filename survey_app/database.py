@@ -1,7 +1,7 @@
-"""Database helpers beyond the models: SQLite tuned for many writers, a
-rollback that survives a connection that is gone (error_pages.py answers 503
-then), Core statements on the session's connection, and the seeded hierarchy
-read back once per process."""
+"""Database helpers beyond the models: SQLite tuned for many writers, PostgreSQL's
+plans made once per connection, a rollback that survives a connection that is gone
+(error_pages.py answers 503 then), Core statements on the session's connection, and
+the seeded hierarchy read back once per process."""
 
 from __future__ import annotations
 
@@ -31,6 +31,17 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _tune_postgres(dbapi_connection, _record) -> None:
+    # The app's statements are the same few, run thousands of times, each on rows found
+    # by index whatever its parameters. PostgreSQL planned them anew at every execution
+    # (its generic plan looked dearer than the custom ones), and planning cost more than
+    # running: the queue's next class 0.9 ms of the server's CPU against 0.3 ms once
+    # planned once per connection. Committed, as the pool rolls back what it returns.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+    dbapi_connection.commit()
+
+
 def _create_private(database: str | None) -> None:
     """Create the SQLite file readable by its owner only, before SQLite creates
     it readable by all: it holds password hashes. SQLite gives its WAL and
@@ -44,11 +55,14 @@ def _create_private(database: str | None) -> None:
 
 def init_database(app: Flask) -> None:
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if url.get_backend_name() == "sqlite":
+    backend = url.get_backend_name()
+    if backend == "sqlite":
         _create_private(url.database)
+    tune = {"sqlite": _tune_sqlite, "postgresql": _tune_postgres}.get(backend)
+    if tune:
         with app.app_context():
             engine: Engine = db.engine
-            event.listen(engine, "connect", _tune_sqlite)
+            event.listen(engine, "connect", tune)
 
 
 def safe_rollback() -> None:
