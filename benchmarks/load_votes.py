@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import math
 import os
 import random
 import re
@@ -68,6 +69,21 @@ SETTINGS = {"CIL_VOTE_RATE_LIMIT": "60", "CIL_VOTE_RATE_WINDOW_SECONDS": "1"}
 # the issue's 200, as an annotator whose page comes late falls behind its pace.
 PACE = 7.0
 DEFAULT_MAX_VOTES = defaults(str(ROOT / "instance"))["MAX_VOTES"]
+# Votes per second the server is assumed to take from annotators who do not wait
+# (--pace 0), to size the survey's work.
+CLOSED_LOOP_VOTES_PER_S = 500
+
+
+def queue_that_outlasts(classes: int, votes: float) -> dict[str, str]:
+    """The queue's settings (CIL_*) under which a survey of `classes` classes still has
+    work for every annotator after `votes` votes: each class open until it has
+    MAX_VOTES (the target out of reach, as in growth.QUEUE), and MAX_VOTES the default
+    or, where that is too few, one more than the votes per class. The queue sends a
+    class no more annotators at once than it takes votes (work_queue's holds): with the
+    default at 1,000 classes, 32 annotators at 224 votes/s close the survey in under
+    25 s and go home, and the rest of the run measures nothing."""
+    most = max(DEFAULT_MAX_VOTES, math.ceil(votes / classes) + 1)
+    return {"CIL_MAX_VOTES": str(most), "CIL_TARGET_CONFIDENCE": repr(1 - 1e-12)}
 
 
 def free_port() -> int:
@@ -539,10 +555,10 @@ def annotators_per_class(database_url: str) -> list[int]:
         engine.dispose()
 
 
-def verify(database_url: str, results: Results) -> dict[str, int]:
+def verify(database_url: str, results: Results, most: int = DEFAULT_MAX_VOTES) -> dict[str, int]:
     """Acknowledged votes missing from the database, stored more than once, and
     stored without an acknowledgement (a reply lost on the way back); and the
-    annotators' work beyond the queue's maximum per class (MAX_VOTES, 5 by default):
+    annotators' work beyond the queue's maximum per class (`most`, its MAX_VOTES):
     the votes a class took beyond it, and the most annotators on one class."""
     counts = Counter(stored_submissions(database_url))
     acknowledged = set(results.acknowledged)
@@ -550,7 +566,8 @@ def verify(database_url: str, results: Results) -> dict[str, int]:
     return {
         "classes_voted": len(per_class),
         "most_annotators_on_a_class": max(per_class, default=0),
-        "votes_beyond_max": sum(max(n - DEFAULT_MAX_VOTES, 0) for n in per_class),
+        "max_votes": most,
+        "votes_beyond_max": sum(max(n - most, 0) for n in per_class),
         "acknowledged": len(results.acknowledged),
         "lost": sum(1 for s in acknowledged if s not in counts),
         "duplicated": sum(1 for n in counts.values() if n > 1)
@@ -611,7 +628,7 @@ def report(
     print(
         f"[{name}] {check['classes_voted']} classes voted on, at most "
         f"{check['most_annotators_on_a_class']} annotators on one; "
-        f"{check['votes_beyond_max']} votes beyond the queue's maximum of {DEFAULT_MAX_VOTES}"
+        f"{check['votes_beyond_max']} votes beyond the queue's maximum of {check['max_votes']}"
     )
     if cpu_ms:
         print(
@@ -654,6 +671,9 @@ def run(
 ) -> dict:
     with fresh_database(database, "cil-load-") as (url, workdir):
         survey = Survey(url, workdir, hierarchy_file(), workers=workers)
+        offered = min(max_votes, seconds * (annotators * pace or CLOSED_LOOP_VOTES_PER_S))
+        classes = len(Hierarchy.load_or_build(survey.hierarchy_file).classes)
+        survey.settings |= queue_that_outlasts(classes, offered)
         return measure(database, survey, survey.prepare(annotators), seconds, max_votes, pace)
 
 
@@ -682,7 +702,8 @@ def measure(
     finally:
         survey.stop()
     url = survey.database_url
-    figures = report(database, results, elapsed, verify(url, results), len(names), pace, cpu)
+    most = int(survey.settings.get("CIL_MAX_VOTES", DEFAULT_MAX_VOTES))
+    figures = report(database, results, elapsed, verify(url, results, most), len(names), pace, cpu)
     if database == "sqlite":
         figures["integrity"] = sqlite_integrity(url)
         print(f"[{database}] integrity check: {figures['integrity']}")

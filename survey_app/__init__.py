@@ -71,6 +71,12 @@ def create_app(test_config: dict | None = None) -> Flask:
             f"CIL_QUEUE_BATCH, CIL_HIDE_FIRST_SUGGESTION) are out of range: {exc}"
         ) from None
 
+    hold = app.config["QUEUE_HOLD_SECONDS"]
+    if isinstance(hold, bool) or not isinstance(hold, int | float) or hold < 0:
+        raise SurveyError(
+            f"CIL_QUEUE_HOLD_SECONDS is a number of seconds, 0 or more (0: no holds); got {hold!r}"
+        )
+
     problem = accounts.hash_method_problem(app.config["PASSWORD_HASH_METHOD"])
     if problem:
         raise SurveyError(problem)

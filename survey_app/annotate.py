@@ -77,8 +77,9 @@ def guidelines():
 
 @bp.get("/next")
 def next_class():
-    """To the class the queue gives this annotator next, or to /done."""
-    return redirect(_annotate_url(work_queue.next_class(current_user.id)))
+    """To the class the queue gives this annotator next, held for them a while, or to
+    /done."""
+    return redirect(_annotate_url(work_queue.lead_to_next(current_user.id)))
 
 
 @bp.get("/done")

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import Row, literal, select, true
 
 from survey_app import class_states, work_queue
-from survey_app.survey_settings import SETTING_COLUMNS, SurveySettings, read_with_batch
+from survey_app.models import utcnow
+from survey_app.survey_settings import SETTING_COLUMNS, SurveySettings, read_with_queue_settings
 from survey_app.votes import LATEST
 
 _mine = LATEST.subquery("mine")
@@ -54,9 +55,11 @@ class PageReads:
 def page_reads(user_id: int, class_wnid: str, following: bool = True) -> PageReads:
     """The page's reads; the settings and the progress are kept for the rest of the
     request (survey_settings(), work_queue.progress()). `following`: whether to ask
-    where Enter leads (work_queue.AROUND_COLUMNS), with the queue's batch as
-    `read_with_batch` reads it."""
-    rows, settings = read_with_batch(_PAGE[following], user_id=user_id, class_wnid=class_wnid)
+    where Enter leads (work_queue.AROUND_COLUMNS), with the queue's settings as
+    `read_with_queue_settings` reads it."""
+    rows, settings = read_with_queue_settings(
+        _PAGE[following], user_id=user_id, class_wnid=class_wnid, now=utcnow()
+    )
     row = rows[0]
     work_queue.keep_progress(row.voted, row.complete)
     return PageReads(

@@ -25,7 +25,14 @@ from survey_app.auth import admin_required
 from survey_app.extensions import db
 from survey_app.models import LabelDecision, Vote
 from survey_app.survey_settings import survey_settings
-from survey_app.votes import TooManyVotes, VoteError, latest_votes, record_vote, vote_history
+from survey_app.votes import (
+    TooManyVotes,
+    VoteError,
+    class_after_vote,
+    latest_votes,
+    record_vote,
+    vote_history,
+)
 
 bp = Blueprint("api", __name__)
 
@@ -105,8 +112,9 @@ def progress():
 
 @bp.get("/next")
 def next_class():
-    """The class the annotator should vote on next (null when none is left)."""
-    wnid = work_queue.next_class(current_user.id)
+    """The class the annotator should vote on next (null when none is left), held for
+    them a while (work_queue.lead_to_next)."""
+    wnid = work_queue.lead_to_next(current_user.id)
     return jsonify({"class": wnid, "url": url_for("api.class_detail", wnid=wnid) if wnid else None})
 
 
@@ -152,13 +160,14 @@ def cast_vote():
             synset_wnid,
             _text(body, "comment", required=False),
             _text(body, "submission_id", required=False),
+            leads=True,
         )
     except TooManyVotes as exc:
         abort(429, description=str(exc))
     except VoteError as exc:
         abort(400, description=str(exc))
     return jsonify(
-        vote=vote_json(vote), created=added, next=work_queue.next_class(current_user.id)
+        vote=vote_json(vote), created=added, next=class_after_vote(current_user.id)
     ), 201 if added else 200
 
 

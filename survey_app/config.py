@@ -67,6 +67,11 @@ def defaults(instance_path: str) -> dict:
         # The queue serves the first QUEUE_BATCH open classes (by index) before any
         # other, started ones first, so that votes overlap from the first hour.
         "QUEUE_BATCH": 20,
+        # Seconds the class the queue leads an annotator to counts as their vote to
+        # come (survey_app.models.QueueHold), so that annotators asking at once get
+        # different classes of the batch; about the time a person takes over a class
+        # and a little more. 0: no holds, as when a team of one needs none.
+        "QUEUE_HOLD_SECONDS": 120,
         # An aggregation (the review pages' figures) that took longer than this to
         # compute is recomputed in a thread after a vote while the review pages show
         # the last one, marked as behind; exports always wait for the current one.

@@ -101,6 +101,21 @@ class AnnotatorTally(db.Model):
     classes: Mapped[int]
 
 
+class QueueHold(db.Model):
+    """The class the queue last led an annotator to (the vote form's redirect, /next),
+    counted by the queue as a vote to come until its holder votes on it or it lapses
+    at `held_until` (QUEUE_HOLD_SECONDS): annotators asking at once are spread over the
+    batch instead of all sent to its one class with the fewest votes (survey_app.
+    work_queue). One row per annotator, replaced at each lead."""
+
+    __tablename__ = "queue_holds"
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    class_wnid: Mapped[str] = mapped_column(WNID, ForeignKey("classes.wnid"))
+    held_until: Mapped[datetime]
+
+    __table_args__ = (Index("ix_queue_holds_class", "class_wnid", "held_until"),)
+
+
 class ClassState(db.Model):
     """What a class's counted votes make of it (`clustering.confidence`), rewritten by
     the vote path in the vote's transaction: the queue skips closed classes. A class

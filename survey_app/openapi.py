@@ -272,7 +272,10 @@ PATHS = {
         )
     },
     "/api/next": {
-        "get": _get("The queue's next class for the annotator", _answer("OK", "Next")),
+        "get": _get(
+            "The queue's next class for the annotator, held for them a while",
+            _answer("OK", "Next"),
+        ),
     },
     "/api/classes/{wnid}": {
         "get": _get(

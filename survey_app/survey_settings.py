@@ -78,22 +78,29 @@ def keep_for_request(settings: SurveySettings) -> None:
     setattr(g, _KEPT, settings)
 
 
-def read_with_batch(statement, **params) -> tuple[list, SurveySettings]:
+def read_with_queue_settings(statement, **params) -> tuple[list, SurveySettings]:
     """The rows of a statement that reads the settings (`SETTING_COLUMNS`) and asks the
-    queue with the batch as the parameter `batch`, and the settings they hold (kept for
-    the request). The batch is the one this process saw last, and the statement runs
-    once more in the rare request that reads another (an admin changed it): read inside
-    the statement from `meta` instead, it cost SQLite more than the statements it
-    replaced."""
-    seen = kept("queue_batch_seen", None, dict)
-    batch = seen.get("batch", current_app.config["QUEUE_BATCH"])
-    rows = execute(statement, batch=batch, **params).all()
+    queue with its settings as parameters (`queue_parameters`), and the settings they
+    hold (kept for the request). The parameters are those this process saw last, and
+    the statement runs once more in the rare request that reads others (an admin changed
+    them): read inside the statement from `meta` instead, they cost SQLite more than the
+    statements it replaced."""
+    seen = kept("queue_parameters_seen", None, dict)
+    if not seen:
+        seen.update(queue_parameters(settings_from({})))
+    rows = execute(statement, **seen, **params).all()
     settings = settings_from_row(rows[0])
-    if settings.batch != batch:
-        seen["batch"] = settings.batch
-        rows = execute(statement, batch=settings.batch, **params).all()
+    if queue_parameters(settings) != seen:
+        seen.update(queue_parameters(settings))
+        rows = execute(statement, **seen, **params).all()
     keep_for_request(settings)
     return rows, settings
+
+
+def queue_parameters(settings: SurveySettings) -> dict[str, int]:
+    """The settings the queue's statements take as parameters (survey_app.work_queue):
+    the batch, and the most votes a class takes."""
+    return {"batch": settings.batch, "max_votes": settings.closing.max_votes}
 
 
 def settings_from_row(row) -> SurveySettings:

@@ -24,7 +24,7 @@ from survey_app.database import execute, hierarchy_from_db, require_class
 from survey_app.errors import SurveyError
 from survey_app.extensions import db
 from survey_app.models import AnnotatorTally, ClassState, ClassTally, Skip, User, Vote, utcnow
-from survey_app.survey_settings import SETTING_COLUMNS, read_with_batch
+from survey_app.survey_settings import SETTING_COLUMNS, read_with_queue_settings
 
 if TYPE_CHECKING:
     from survey_app.auth import SessionUser
@@ -131,6 +131,8 @@ _WRITE_POSTGRES = (
     )
     .returning(*_votes.c)
 )
+# The vote form's: where the vote leads, held for the annotator (work_queue.HOLD).
+_WRITE_POSTGRES_HOLDING = _WRITE_POSTGRES.add_cte(work_queue.HOLD["postgresql"].cte("hold"))
 _FOLLOWING = "vote_leads_to"  # the key in flask.g
 
 
@@ -246,12 +248,13 @@ def record_vote(
     # was held across two more statements (the class's votes, then its state).
     team = class_states.skills_for_a_vote()
     execute(_LOCK_CLASS[dialect], wnid=class_wnid)
-    rows, settings = read_with_batch(
+    rows, settings = read_with_queue_settings(
         _CHECKS_LEADING if leads else _CHECKS,
         user_id=user.id,
         class_wnid=class_wnid,
         submission_id=submission_id,
         skip=max(limit - 1, 0),
+        now=utcnow(),
     )
     checks = rows[0]
     class_states.saw_vote(checks.last_vote)
@@ -289,12 +292,18 @@ def record_vote(
         ),
     )
     state = class_states.state_values(class_wnid, counted, settings.closing, team)
+    following = checks.following if leads else None
+    until = work_queue.hold_until() if following is not None else None
+    hold = {"user_id": user.id, "held_wnid": following, "held_until": until}
     try:
         if dialect == "postgresql":
-            added = execute(_WRITE_POSTGRES, **vote, **state).one()
+            write = _WRITE_POSTGRES if until is None else _WRITE_POSTGRES_HOLDING
+            added = execute(write, **vote, **state, **hold).one()
         else:
             execute(class_states.UPSERT[dialect], **state)
             added = execute(_ADD, **vote).one()
+            if until is not None:
+                execute(work_queue.HOLD[dialect], **hold)
         db.session.commit()
         class_states.saw_vote(added.id)
     except IntegrityError:  # the same form, sent twice at once: the other request won

@@ -4,15 +4,24 @@
 that the queue has not closed (`survey_app.class_states`), the first of:
 
 1. a class among the first `batch` open classes (by class index) that others have
-   voted on, the fewest votes first: votes overlap from the first hour, so the
-   team sees agreement (and the admin disagreements) early;
-2. a class among those first `batch` open classes that nobody has voted on;
+   voted on or hold, the fewest votes and holds first: votes overlap from the first
+   hour, so the team sees agreement (and the admin disagreements) early;
+2. a class among those first `batch` open classes that nobody has voted on or holds;
 3. beyond them, a started class (the fewest votes first) before a new one, then
-   by class index.
+   by class index;
+4. a class among the first `batch` whose votes and holds have reached MAX_VOTES,
+   the fewest first, then by class index.
 
-Two annotators asking at once may get the same class; a class that closes while
-they look at it still takes their votes, so a class gets at most its maximum
-plus the number of its pages open at that moment, less one. "Previous" walks back
+A hold (models.QueueHold) is the class the queue last led an annotator to, through
+the vote form or /next, counted as their vote to come until they vote on it or
+QUEUE_HOLD_SECONDS pass; in 1, 2 and 4 a class's "votes" are the annotators who
+voted on it, and its holds those of others. Without holds, every annotator who asked
+at the same moment got the batch's one class with the fewest votes: 32 annotators
+put up to 32 votes on a class that closes at 5, and queued behind its lock. With
+them, a class gets no more annotators at once than it can take votes, and the rest
+go on to the next. Two asking at the very same moment, before either's hold is
+stored, may still get the same class; a class that closes while they look at it
+(its votes agreed early) still takes their votes. "Previous" walks back
 through the classes in the order of the annotator's first vote on each, like a
 browser's back button; a vote, even on a reopened class, leads back to new work.
 """
@@ -20,8 +29,9 @@ browser's back button; a vote, even on a reopened class, leads back to new work.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from flask import g
+from flask import current_app, g
 from sqlalchemy import (
     ColumnElement,
     and_,
@@ -33,10 +43,20 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from survey_app.database import execute, hierarchy_from_db
-from survey_app.models import AnnotatorTally, ClassTally, QueueCount, Skip, Vote
-from survey_app.survey_settings import SurveySettings, survey_settings
+from survey_app.extensions import db
+from survey_app.models import (
+    AnnotatorTally,
+    ClassTally,
+    QueueCount,
+    QueueHold,
+    Skip,
+    Vote,
+    utcnow,
+)
+from survey_app.survey_settings import SurveySettings, queue_parameters, survey_settings
 
 # Core statements built once and run on the session's connection: the ORM's
 # per-statement cost was most of each request's time. The per-class counts and
@@ -51,7 +71,9 @@ from survey_app.survey_settings import SurveySettings, survey_settings
 # all (8 ms at 21,843 classes). The first part that finds a class answers.
 _tallies, _votes, _skips = ClassTally.__table__, Vote.__table__, Skip.__table__
 _counts, _annotators_voted = QueueCount.__table__, AnnotatorTally.__table__
+_holds = QueueHold.__table__
 _user = bindparam("user_id")
+_max_votes = bindparam("max_votes")
 _is_open = _tallies.c.closed == false()
 
 
@@ -67,9 +89,30 @@ def _available(tallies):
     )
 
 
-# The first `batch` open classes, by index (ix_class_tallies_open).
+# Others' holds on the class that have not lapsed (`now`, bound by the caller) and
+# whose holder has not voted on it yet (ix_queue_holds_class, then a probe of
+# ix_votes_annotator_class per hold).
+_held = (
+    select(func.count())
+    .where(
+        _holds.c.class_wnid == _tallies.c.class_wnid,
+        _holds.c.held_until > bindparam("now"),
+        _holds.c.annotator_id != _user,
+        ~exists().where(
+            _votes.c.annotator_id == _holds.c.annotator_id,
+            _votes.c.class_wnid == _holds.c.class_wnid,
+        ),
+    )
+    .scalar_subquery()
+)
+# The first `batch` open classes, by index (ix_class_tallies_open), each with its
+# annotators and others' holds: the votes it has and those to come.
 _batch = (
-    select(_tallies.c.class_wnid, _tallies.c.class_index, _tallies.c.annotators)
+    select(
+        _tallies.c.class_wnid,
+        _tallies.c.class_index,
+        (_tallies.c.annotators + _held).label("expected"),
+    )
     .where(_is_open)
     .order_by(_tallies.c.class_index)
     .limit(bindparam("batch"))
@@ -94,14 +137,23 @@ def _next_class(besides: bool) -> ColumnElement:
     def other(wnid_column):
         return wnid_column != bindparam("class_wnid") if besides else true()
 
+    taken_in_batch = _available(_batch), other(_batch.c.class_wnid)
+    # Those whose votes and holds have not reached the most votes a class takes.
     in_batch = (
         select(_batch.c.class_wnid)
-        .where(_available(_batch), other(_batch.c.class_wnid))
+        .where(*taken_in_batch, _batch.c.expected < _max_votes)
         .order_by(
-            case((_batch.c.annotators == 0, 1), else_=0),
-            _batch.c.annotators,
+            case((_batch.c.expected == 0, 1), else_=0),
+            _batch.c.expected,
             _batch.c.class_index,
         )
+        .limit(1)
+    )
+    # The others: given only where nothing else is left.
+    full_in_batch = (
+        select(_batch.c.class_wnid)
+        .where(*taken_in_batch, _batch.c.expected >= _max_votes)
+        .order_by(_batch.c.expected, _batch.c.class_index)
         .limit(1)
     )
     # Beyond the batch, the started classes by annotators then index, then the new
@@ -121,7 +173,10 @@ def _next_class(besides: bool) -> ColumnElement:
         .limit(1)
     )
     return func.coalesce(
-        in_batch.scalar_subquery(), started.scalar_subquery(), new.scalar_subquery()
+        in_batch.scalar_subquery(),
+        started.scalar_subquery(),
+        new.scalar_subquery(),
+        full_in_batch.scalar_subquery(),
     )
 
 
@@ -196,9 +251,42 @@ class Progress:
         }
 
 
+# The hold's row written: one per annotator, replaced at each lead.
+HOLD = {}
+for _dialect in (postgresql, sqlite):
+    _insert = _dialect.insert(_holds).values(
+        annotator_id=bindparam("user_id"),
+        class_wnid=bindparam("held_wnid"),
+        held_until=bindparam("held_until"),
+    )
+    HOLD[_dialect.dialect.name] = _insert.on_conflict_do_update(
+        index_elements=[_holds.c.annotator_id],
+        set_={"class_wnid": _insert.excluded.class_wnid, "held_until": _insert.excluded.held_until},
+    )
+
+
+def hold_until() -> datetime | None:
+    """When a hold taken now lapses; None where QUEUE_HOLD_SECONDS is 0 (no holds)."""
+    seconds = current_app.config["QUEUE_HOLD_SECONDS"]
+    return utcnow() + timedelta(seconds=seconds) if seconds else None
+
+
 def next_class(user_id: int, settings: SurveySettings | None = None) -> str | None:
-    batch = (settings or survey_settings()).batch
-    return execute(_NEXT, user_id=user_id, batch=batch).scalar()
+    """The queue's next class for the annotator, without holding it (the home page's
+    link, the API's answer to a vote)."""
+    parameters = queue_parameters(settings or survey_settings())
+    return execute(_NEXT, user_id=user_id, now=utcnow(), **parameters).scalar()
+
+
+def lead_to_next(user_id: int) -> str | None:
+    """The queue's next class for the annotator, held for them (/next); commits."""
+    wnid = next_class(user_id)
+    until = hold_until()
+    if wnid is not None and until is not None:
+        dialect = db.session.get_bind().dialect.name
+        execute(HOLD[dialect], user_id=user_id, held_wnid=wnid, held_until=until)
+    db.session.commit()
+    return wnid
 
 
 def around_class(user_id: int, class_wnid: str) -> tuple[str | None, int, str | None]:
@@ -207,7 +295,11 @@ def around_class(user_id: int, class_wnid: str) -> tuple[str | None, int, str | 
     one voted on), how many annotators have voted on this one, and where voting
     on it now would most likely lead (_next_class besides this one)."""
     previous, annotators, following = execute(
-        _AROUND_CLASS, user_id=user_id, class_wnid=class_wnid, batch=survey_settings().batch
+        _AROUND_CLASS,
+        user_id=user_id,
+        class_wnid=class_wnid,
+        now=utcnow(),
+        **queue_parameters(survey_settings()),
     ).one()
     return previous, annotators or 0, following
 

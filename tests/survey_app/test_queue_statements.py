@@ -4,8 +4,10 @@ class list and the annotator's votes grow."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from contextlib import contextmanager
+from datetime import timedelta
 
 import psycopg
 from flask_migrate import downgrade, upgrade
@@ -19,6 +21,7 @@ from survey_app.models import (
     ClassTally,
     ImageClass,
     QueueCount,
+    QueueHold,
     Skip,
     User,
     Vote,
@@ -30,11 +33,15 @@ from survey_app.votes import LatestVotes, record_vote
 from .conftest import PG_ADMIN_URL, add_user, make_app, seeded
 
 
-def expected_next(survey: dict, user_id: int, batch: int, besides: str | None = None):
+def expected_next(
+    survey: dict, user_id: int, batch: int, max_votes: int, besides: str | None = None
+):
     """The module docstring's rule: among the classes the annotator has neither voted
     on nor skipped and that are not closed, first those of the first `batch` open
-    classes (by index), started before new, fewest annotators first; beyond them
-    started (fewest annotators first) before new; then by index."""
+    classes (by index) whose annotators and others' holds are fewer than `max_votes`,
+    started (voted on or held) before new, the fewest first; beyond them started
+    (fewest annotators first) before new; then the rest of the batch, the fewest
+    first; each then by index."""
     open_classes = [c for c in survey["classes"] if c not in survey["closed"]]
     in_batch = set(open_classes[:batch])
     taken = survey["voted"].get(user_id, set()) | survey["skipped"].get(user_id, set())
@@ -42,13 +49,14 @@ def expected_next(survey: dict, user_id: int, batch: int, besides: str | None = 
     annotators = survey["annotators"]
 
     def order(wnid):
-        started = annotators.get(wnid, 0) > 0
-        return (
-            wnid not in in_batch,
-            not started,
-            annotators.get(wnid, 0),
-            open_classes.index(wnid),
-        )
+        index = open_classes.index(wnid)
+        if wnid not in in_batch:
+            votes = annotators.get(wnid, 0)
+            return (1, votes == 0, votes, index)
+        expected = annotators.get(wnid, 0) + len(survey["holders"].get(wnid, set()) - {user_id})
+        if expected >= max_votes:
+            return (2, False, expected, index)
+        return (0, expected == 0, expected, index)
 
     return min(candidates, key=order, default=None)
 
@@ -65,17 +73,23 @@ def survey_now() -> dict:
     for user_id, wnid in db.session.execute(select(Skip.annotator_id, Skip.class_wnid)):
         skipped.setdefault(user_id, set()).add(wnid)
     closed = set(db.session.scalars(select(ClassState.class_wnid).where(ClassState.closed)))
+    holders: dict[str, set[int]] = {}  # those of holds that count: not lapsed, not voted on
+    for hold in db.session.scalars(select(QueueHold)):
+        if hold.held_until > utcnow() and hold.class_wnid not in voted.get(hold.annotator_id, ()):
+            holders.setdefault(hold.class_wnid, set()).add(hold.annotator_id)
     return {
         "classes": classes,
         "voted": voted,
         "skipped": skipped,
         "annotators": annotators,
         "closed": closed,
+        "holders": holders,
     }
 
 
 def toy_survey(app) -> list[int]:
-    """Closed, started, voted and skipped classes among the ten: the annotators' ids."""
+    """Closed, started, voted, skipped and held classes among the ten: the annotators'
+    ids."""
     users = [add_user(app, name) for name in ("ann", "bob", "cid", "dan", "eve")]
     ann, bob, cid, dan, _eve = users
     with app.app_context():
@@ -96,11 +110,17 @@ def toy_survey(app) -> list[int]:
         ]
         for user_id, wnid, synset in votes:
             record_vote(db.session.get(User, user_id), wnid, synset)
+        later, lapsed = utcnow() + timedelta(minutes=5), utcnow() - timedelta(seconds=1)
         db.session.add_all(
             [
                 Skip(annotator_id=ann, class_wnid=c[4]),
                 Skip(annotator_id=dan, class_wnid=c[9]),
                 Skip(annotator_id=bob, class_wnid=c[2]),
+                QueueHold(annotator_id=_eve, class_wnid=c[1], held_until=later),
+                QueueHold(annotator_id=cid, class_wnid=c[7], held_until=later),  # starts it
+                QueueHold(annotator_id=ann, class_wnid=c[8], held_until=later),
+                QueueHold(annotator_id=bob, class_wnid=c[3], held_until=later),  # voted on
+                QueueHold(annotator_id=dan, class_wnid=c[4], held_until=lapsed),
             ]
         )
         db.session.commit()
@@ -112,18 +132,18 @@ def toy_survey(app) -> list[int]:
 def test_the_statements_give_the_rules_order(either_app):
     app = either_app
     users = toy_survey(app)
-    for batch in (1, 2, 3, 4, 5, 8, 20):
+    for batch, max_votes in itertools.product((1, 2, 3, 4, 5, 8, 20), (5, 3)):
         with app.app_context():
-            save_queue_settings({**queue_settings(), "QUEUE_BATCH": batch})
+            save_queue_settings({**queue_settings(), "QUEUE_BATCH": batch, "MAX_VOTES": max_votes})
         for user_id in users:
             with app.app_context():  # progress is kept per request (flask.g)
                 survey = survey_now()
-                wanted = expected_next(survey, user_id, batch)
-                assert work_queue.next_class(user_id) == wanted, (batch, user_id)
+                wanted = expected_next(survey, user_id, batch, max_votes)
+                assert work_queue.next_class(user_id) == wanted, (batch, max_votes, user_id)
                 for wnid in survey["classes"]:
                     following = work_queue.around_class(user_id, wnid)[2]
-                    besides = expected_next(survey, user_id, batch, wnid)
-                    assert following == besides, (batch, user_id, wnid)
+                    besides = expected_next(survey, user_id, batch, max_votes, wnid)
+                    assert following == besides, (batch, max_votes, user_id, wnid)
                 progress = work_queue.progress(user_id)
                 assert progress.complete == len(survey["closed"])
                 assert progress.voted == len(survey["voted"].get(user_id, ()))
