@@ -507,10 +507,10 @@ def server_processes(survey: Survey) -> dict[str, list[int]]:
 
 
 def cpu_snapshot(survey: Survey) -> dict[str, dict[int, float]]:
-    return {
-        part: {pid: cpu_seconds(pid) for pid in pids}
-        for part, pids in server_processes(survey).items()
-    }
+    """CPU seconds so far of the server's processes and of this one, the simulated
+    annotators ("client"), which share the machine's cores with the server."""
+    processes = server_processes(survey) | {"client": [os.getpid()]}
+    return {part: {pid: cpu_seconds(pid) for pid in pids} for part, pids in processes.items()}
 
 
 def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict:
@@ -588,6 +588,7 @@ def report(
 ) -> dict:
     votes = len(results.acknowledged)
     cpu_ms = {part: used * 1000 / votes for part, used in (cpu or {}).items() if votes}
+    client_ms = cpu_ms.pop("client", None)
     figures = {
         "database": name,
         "offered_votes_per_s": annotators * pace or None,
@@ -600,6 +601,7 @@ def report(
         "errors": sum(results.errors.values()),
         "server_errors": results.server_errors,
         **{f"cpu_{part}_ms_per_vote": ms for part, ms in cpu_ms.items()},
+        **({"cpu_client_ms_per_vote": client_ms} if client_ms is not None else {}),
         **check,
     }
     offered = (
@@ -634,6 +636,7 @@ def report(
         print(
             f"[{name}] server CPU per vote (its page, the vote, the redirects): "
             + ", ".join(f"{part} {ms:.1f} ms" for part, ms in cpu_ms.items())
+            + (f"; the simulated annotators' {client_ms:.1f} ms" if client_ms is not None else "")
         )
     return figures
 
