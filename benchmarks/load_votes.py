@@ -523,17 +523,20 @@ def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, flo
 
 
 # --- the check -------------------------------------------------------------------------
-def stored_submissions(database_url: str) -> list[str]:
+def column_of(database_url: str, query: str) -> list:
+    """The first column of the rows `query` reads from the survey's database."""
     engine = engine_for(database_url)
     try:
         with engine.connect() as connection:
-            return list(
-                connection.execute(
-                    text("SELECT submission_id FROM votes WHERE submission_id IS NOT NULL")
-                ).scalars()
-            )
+            return list(connection.execute(text(query)).scalars())
     finally:
         engine.dispose()
+
+
+def stored_submissions(database_url: str) -> list[str]:
+    return column_of(
+        database_url, "SELECT submission_id FROM votes WHERE submission_id IS NOT NULL"
+    )
 
 
 def sqlite_integrity(database_url: str) -> str:
@@ -543,16 +546,9 @@ def sqlite_integrity(database_url: str) -> str:
 
 def annotators_per_class(database_url: str) -> list[int]:
     """How many annotators voted on each class voted on."""
-    engine = engine_for(database_url)
-    try:
-        with engine.connect() as connection:
-            return list(
-                connection.execute(
-                    text("SELECT count(DISTINCT annotator_id) FROM votes GROUP BY class_wnid")
-                ).scalars()
-            )
-    finally:
-        engine.dispose()
+    return column_of(
+        database_url, "SELECT count(DISTINCT annotator_id) FROM votes GROUP BY class_wnid"
+    )
 
 
 def verify(database_url: str, results: Results, most: int = DEFAULT_MAX_VOTES) -> dict[str, int]:
