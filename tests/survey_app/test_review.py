@@ -183,11 +183,13 @@ def test_downloads(voted, admin, small_hierarchy):
 
 
 def test_the_cil_download_is_sent_gzipped_and_conditionally(voted, admin):
-    """A client that accepts gzip gets the same bytes gzipped; one that names the tag
-    of what it has gets a 304 without a body, until the CIL's text changes."""
+    """The kept bytes are sent as they are; a client that accepts gzip gets them
+    gzipped; one that names the tag of what it has gets a 304 without a body, until
+    the CIL's text changes."""
     path = "/admin/review/download/cil.json"
     plain = admin.get(path)
     assert "Accept-Encoding" in plain.vary
+    assert admin.get(path).data is plain.data  # the kept bytes, not a copy per request
     assert "Content-Encoding" not in plain.headers
     packed = admin.get(path, headers={"Accept-Encoding": "gzip, deflate"})
     assert packed.headers["Content-Encoding"] == "gzip"
