@@ -9,8 +9,8 @@ Beyond its batch the queue gives the started open class with the fewest annotato
 walked the open classes in that order and looked each one up in the annotator's
 votes and skips, so it read every open class they had voted on that came first:
 where classes stay open (a team smaller than the closing rule needs, or the rule's
-maximum not reached yet) that grew with their votes, 21,843 classes and 9 ms a
-request for an annotator who had voted on all of ImageNet-21k's. `queue_offers`
+maximum not reached yet) that grew with their votes, 21,843 classes and 9.9 ms of
+CPU a request for an annotator who had voted on all of ImageNet-21k's (0.05 now). `queue_offers`
 holds, per account, those classes it may still be given, in the queue's order: the
 first of them beyond the batch is the answer, after at most the batch's own rows.
 
@@ -19,7 +19,9 @@ a class's rows follow its tally (written when it is started or reopened, moved w
 its number of annotators, removed when it closes); a vote or a skip removes the
 annotator's row, and removing the last one puts it back; a new account gets a row
 per class it may be given. A vote writes a row per account that may still be given
-the class: the price of reading a few rows instead of the annotator's votes.
+the class: the price of reading a few rows instead of the annotator's votes
+(`record_vote`'s CPU 0.74 to 0.84 ms with 36 accounts at 21,843 open classes; a new
+account 75 ms).
 
 On PostgreSQL the trigger on a class's tally runs under the tally's row lock, as the
 vote path and a skip's trigger take it first; a new account's rows are written under
