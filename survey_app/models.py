@@ -83,6 +83,29 @@ class ClassTally(db.Model):
     )
 
 
+class QueueOffer(db.Model):
+    """A class the queue may give an account beyond its batch: open, voted on by
+    someone, and neither voted on nor skipped by the account; with the class's
+    annotators and index, the queue's order. Kept by triggers (migration 0009) on
+    `users`, `votes`, `skips` and `class_tallies`: the app only reads it."""
+
+    __tablename__ = "queue_offers"
+    class_wnid: Mapped[str] = mapped_column(
+        WNID, ForeignKey("classes.wnid", ondelete="CASCADE"), primary_key=True
+    )
+    annotator_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    annotators: Mapped[int]  # ClassTally.annotators
+    class_index: Mapped[int]
+
+    # The queue reads an account's rows in its order (survey_app.work_queue).
+    __table_args__ = (
+        Index("ix_queue_offers_queue", "annotator_id", "annotators", "class_index", "class_wnid"),
+        {"sqlite_with_rowid": False},
+    )
+
+
 class QueueCount(db.Model):
     """The number of closed classes, in one row (id 1), kept by the triggers on
     `class_states` (migration 0007) so that progress does not count them."""

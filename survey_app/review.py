@@ -64,6 +64,7 @@ from survey_app.disagreements import (
     proposal_text,
     queue_pages,
 )
+from survey_app.downloads import PreparedDownload, send
 from survey_app.extensions import db
 from survey_app.models import Decision, LabelDecision, User, Vote
 from survey_app.paging import page_of
@@ -777,27 +778,30 @@ def download(name: str):
     if name not in DOWNLOADS:
         abort(404)
     if name == "votes.jsonl":
-        body = votes_to_jsonl(database_votes())
-    else:
-        conflicts = request.args.get("conflicts", DEFAULT_POLICY)
-        min_votes = request.args.get("min_votes", survey_settings().closing.min_votes, type=int)
-        if conflicts not in POLICIES or min_votes < 1:
-            abort(
-                400,
-                description=f"conflicts must be one of {', '.join(POLICIES)} and "
-                "min_votes a whole number of at least 1",
-            )
-        try:
-            result = current_aggregation(min_votes=min_votes, conflicts=conflicts)
-            result.resolution.check_decisions()
-        except ConflictError as exc:
-            return render_template("error.html", code=409, title="conflicts", message=str(exc)), 409
-        # Kept per aggregation: serialising ImageNet-21k's CIL (3 MB) took most of a
-        # download's time, and the text only changes with the aggregation.
-        flat = name == "cil-flat.json"
-        body = derived(result, ("cil_text", flat), lambda r: dumps_cil(r.cil, flat=flat))
-    return Response(
-        body,
-        mimetype=DOWNLOADS[name],
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        return Response(
+            votes_to_jsonl(database_votes()),
+            mimetype=DOWNLOADS[name],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    conflicts = request.args.get("conflicts", DEFAULT_POLICY)
+    min_votes = request.args.get("min_votes", survey_settings().closing.min_votes, type=int)
+    if conflicts not in POLICIES or min_votes < 1:
+        abort(
+            400,
+            description=f"conflicts must be one of {', '.join(POLICIES)} and "
+            "min_votes a whole number of at least 1",
+        )
+    try:
+        result = current_aggregation(min_votes=min_votes, conflicts=conflicts)
+        result.resolution.check_decisions()
+    except ConflictError as exc:
+        return render_template("error.html", code=409, title="conflicts", message=str(exc)), 409
+    # Kept per aggregation: serialising ImageNet-21k's CIL took most of a download's
+    # time, and the text only changes with the aggregation.
+    flat = name == "cil-flat.json"
+    download = derived(
+        result,
+        ("cil_download", flat),
+        lambda r: PreparedDownload.of_text(dumps_cil(r.cil, flat=flat)),
     )
+    return send(download, DOWNLOADS[name], name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from datetime import datetime, timedelta
@@ -179,6 +180,34 @@ def test_downloads(voted, admin, small_hierarchy):
     assert "ancestor of ostrich" in refused.get_data(as_text=True)
     assert admin.get("/admin/review/download/cil.json?min_votes=0").status_code == 400
     assert admin.get("/admin/review/download/secrets.txt").status_code == 404
+
+
+def test_the_cil_download_is_sent_gzipped_and_conditionally(voted, admin):
+    """The kept bytes are sent as they are; a client that accepts gzip gets them
+    gzipped; one that names the tag of what it has gets a 304 without a body, until
+    the CIL's text changes."""
+    path = "/admin/review/download/cil.json"
+    plain = admin.get(path)
+    assert "Accept-Encoding" in plain.vary
+    assert admin.get(path).data is plain.data  # the kept bytes, not a copy per request
+    assert "Content-Encoding" not in plain.headers
+    packed = admin.get(path, headers={"Accept-Encoding": "gzip, deflate"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.data) == plain.data
+    assert packed.headers["Content-Disposition"] == 'attachment; filename="cil.json"'
+    assert packed.headers["ETag"] != plain.headers["ETag"]
+    for answer in (plain, packed):
+        again = admin.get(
+            path,
+            headers={
+                "If-None-Match": answer.headers["ETag"],
+                "Accept-Encoding": answer.headers.get("Content-Encoding", "identity"),
+            },
+        )
+        assert again.status_code == 304 and again.data == b""
+    add_votes(voted, [("v3", PUG, PUG, None), ("v2", PUG, PUG, None)])
+    changed = admin.get(path, headers={"If-None-Match": plain.headers["ETag"]})
+    assert changed.status_code == 200 and changed.data != plain.data
 
 
 def test_aggregation_is_computed_once_per_vote_log_position(voted, admin, monkeypatch):
