@@ -174,6 +174,11 @@ class Hierarchy:
             digest = hashlib.sha256(json.dumps(structure, sort_keys=True).encode())
         return digest.hexdigest()[:12]
 
+    def remember_version(self, version: str) -> None:
+        """Take `version` as `version` without digesting the structure: for a hierarchy
+        read back from where this very structure was saved with its version."""
+        self.__dict__["version"] = version  # where the cached_property keeps its value
+
     @property
     def has_word_facts(self) -> bool:
         return all(s.has_word_facts for s in self.synsets.values())
