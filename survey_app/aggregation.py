@@ -18,7 +18,7 @@ from clustering import dbread
 from clustering.aggregate import DEFAULT_TIE_BREAK, Aggregation, aggregate
 from clustering.conflicts import DEFAULT_POLICY
 from clustering.votes import Decision, LabelDecision
-from survey_app import aggregation_store, class_states, models
+from survey_app import aggregation_store, class_states, models, store_files
 from survey_app.caches import caches, freeze_survivors, kept
 from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
@@ -116,7 +116,7 @@ def _compute(settings: tuple, position: tuple, *, stored: bool) -> Aggregation:
     hierarchy = hierarchy_from_db()
     key = (
         aggregation_store.store_key(settings, hierarchy)
-        if stored and aggregation_store.enabled()
+        if stored and store_files.enabled()
         else None
     )
     loaded = aggregation_store.load(key, hierarchy) if key else None
@@ -136,7 +136,7 @@ def _compute(settings: tuple, position: tuple, *, stored: bool) -> Aggregation:
         # app runs, so their position tells, without digesting every row again.
         if (
             key
-            and aggregation_store.worth_keeping(seconds)
+            and store_files.worth_keeping(seconds)
             and tuple(db.session.execute(_LOG_POSITION).one()) == position
         ):
             aggregation_store.save(key, result, seconds)

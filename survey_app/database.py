@@ -18,6 +18,7 @@ from clustering.hierarchy import Hierarchy
 from survey_app.caches import freeze_survivors, kept
 from survey_app.errors import UnknownClass
 from survey_app.extensions import db
+from survey_app.hierarchy_snapshot import kept_hierarchy
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
@@ -86,10 +87,12 @@ def hierarchy_from_db() -> Hierarchy:
 
 def _read_and_freeze() -> Hierarchy:
     """The hierarchy, then every object alive moved out of the garbage collector's
-    reach (`gc.freeze`): it lives as long as the process, and at ImageNet-21k's size
+    reach (`gc.freeze`). Loaded where a process kept it (`survey_app.hierarchy_snapshot`).
+    It lives as long as the process, and at ImageNet-21k's size
     each full collection walked its millions of objects, a pause of up to 200 ms in
     whichever request set it off (a page's p99 grew with the class count)."""
-    hierarchy = read_hierarchy(db.session.connection())
+    connection = db.session.connection()
+    hierarchy = kept_hierarchy(connection, lambda: read_hierarchy(connection))
     freeze_survivors()
     return hierarchy
 
