@@ -647,6 +647,17 @@ def _settled_by(hierarchy: Hierarchy, settlement: Settlement, policy: str) -> st
     return f"the proposed resolution ({policy} policy; {votes})"
 
 
+def _name_order(hierarchy: Hierarchy) -> dict[str, tuple[str, str]]:
+    """synset -> its place in the order of names (casefolded, then by wnid), made once
+    per hierarchy: the "other" reasons ask of 32,000 labels at 21,843 classes."""
+    order = hierarchy.derived.get("name_order")
+    if order is None:
+        order = hierarchy.derived["name_order"] = {
+            w: (synset.label.casefold(), w) for w, synset in hierarchy.synsets.items()
+        }
+    return order
+
+
 def _rest_reason(
     hierarchy: Hierarchy, resolution: Resolution, general: str, below: Iterable[str]
 ) -> str:
@@ -654,7 +665,7 @@ def _rest_reason(
     the settlements that kept them (those of its own group, by one act or more)."""
     below = list(below)
     # The first three by name, of thousands below a label near the root: not all sorted.
-    first = heapq.nsmallest(3, below, key=lambda w: (hierarchy.label(w).casefold(), w))
+    first = heapq.nsmallest(3, below, key=_name_order(hierarchy).__getitem__)
     shown = ", ".join(hierarchy.label(w) for w in first)
     more = f" and {len(below) - 3} more" if len(below) > 3 else ""
     settlements = resolution.settlements
