@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from clustering.hierarchy import Hierarchy
 
-__all__ = ["LastSearch", "changed_labels", "keep_search", "last_search"]
+__all__ = ["LastSearch", "changes", "keep_search", "last_search"]
 
 _SEARCH = "conflict_search"
 
@@ -39,6 +39,8 @@ class LastSearch:
     deltas: dict[tuple[str, frozenset[str]], tuple[float, float]]
     # (label, the kept labels it depends on) -> its settlement's (votes kept, votes merged)
     gains: dict[tuple[str, frozenset[str]], tuple[float, float]]
+    # (kept labels, class -> its final label under them), for the kept labels asked of
+    finals: tuple[tuple[frozenset[str], dict[str, str]], ...]
 
 
 def last_search(hierarchy: Hierarchy) -> LastSearch | None:
@@ -49,29 +51,28 @@ def keep_search(hierarchy: Hierarchy, search: LastSearch) -> None:
     hierarchy.derived[_SEARCH] = search
 
 
-def changed_labels(
+def changes(
     last: LastSearch,
     assignment: Mapping[str, str],
     scores: Mapping[str, Mapping[str, float]],
     fixed: frozenset[str],
     candidates: Mapping[str, tuple[str, ...]],
-) -> set[str]:
-    """The labels whose answers may differ from `last`'s: those on the chains (then or
-    now) of the classes whose label, votes, chain of chosen labels or being decided
-    changed."""
+) -> tuple[set[str], set[str]]:
+    """What may differ from `last`'s answers: (the classes whose label or chain of chosen
+    labels changed, whose final labels may; the labels whose answers may: those on the
+    chains, then or now, of the classes whose label, votes, chain of chosen labels or
+    being decided changed)."""
+    moved: set[str] = set()
     changed: set[str] = set()
     for c, label in assignment.items():
         own, before = scores.get(c), last.scores.get(c)
-        if (
-            label != last.assignment.get(c)
-            or (own is not before and own != before)
-            or (
-                candidates[c] is not last.candidates.get(c)
-                and candidates[c] != last.candidates.get(c)
-            )
-            or (c in fixed) != (c in last.fixed)
-        ):
+        placed = label == last.assignment.get(c) and (
+            candidates[c] is last.candidates.get(c) or candidates[c] == last.candidates.get(c)
+        )
+        if not placed:
+            moved.add(c)
+        if not placed or (own is not before and own != before) or (c in fixed) != (c in last.fixed):
             changed.update(candidates[c], last.candidates.get(c, ()))
     for c in last.assignment.keys() - assignment.keys():
         changed.update(last.candidates.get(c, ()))
-    return changed
+    return moved, changed

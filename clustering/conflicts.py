@@ -69,7 +69,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import chain
 
-from clustering.conflict_memo import LastSearch, changed_labels, keep_search, last_search
+from clustering.conflict_memo import LastSearch, changes, keep_search, last_search
 from clustering.errors import ClusteringError
 from clustering.hierarchy import Hierarchy
 from clustering.votes import Decision, LabelDecision
@@ -94,6 +94,9 @@ __all__ = [
 ]
 
 POLICIES = ("votes", "other", "lift", "refuse")
+# The most labels kept or merged otherwise than in the last resolution under which its
+# final labels are taken over (`_Problem.finals`); above, every class is asked again.
+FINALS_REDONE_LABELS = 100
 DEFAULT_POLICY = "votes"
 # The most of the classes that `lift` may put under one label unless asked. On
 # ImageNet-1k the largest groups a person names stay below it: "dog" (118 classes),
@@ -314,11 +317,17 @@ class _Problem:
                 else:
                     self.above_of.setdefault(w, {}).setdefault(label, []).append(c)
         self._last = last_search(hierarchy)
-        self._changed = (
-            changed_labels(self._last, assignment, scores, self.fixed, candidates)
+        self._moved, self._changed = (
+            changes(self._last, assignment, scores, self.fixed, candidates)
             if self._last is not None
-            else set()
+            else (set(), set())
         )
+        # The last resolution's final labels are taken only over the same classes in the
+        # same order: a dict of them is the resolution's assignment.
+        self._same_classes = self._last is not None and list(self._last.assignment) == list(
+            assignment
+        )
+        self._finals: list[tuple[frozenset[str], dict[str, str]]] = []
         self._touching: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
         self._deltas: dict[tuple[str, frozenset[str]], tuple[float, float]] = {}
         self._gains: dict[tuple[str, bool, frozenset[str]], tuple[float, float]] = {}
@@ -345,6 +354,39 @@ class _Problem:
             if w in kept and (w == anchor or anchor in above[w]):
                 return w
         return anchor
+
+    def finals(self, kept: set[str]) -> dict[str, str]:
+        """class -> `final(class, kept)`, for every class (not to be changed: it is kept).
+        Where the last resolution asked of kept labels that differ by a few, its answers
+        are taken for the classes whose labels and chains did not change and whose chains
+        hold none of the labels that differ: the rest is asked again."""
+        frozen = frozenset(kept)
+        for known_kept, known in self._finals:
+            if known_kept == frozen:
+                return known
+        nearest = None
+        if self._same_classes:
+            differing = [(len(k ^ frozen), k ^ frozen, known) for k, known in self._last.finals]
+            nearest = min(differing, key=lambda item: item[0], default=None)
+        if nearest is None or nearest[0] > FINALS_REDONE_LABELS:
+            found = {c: self.final(c, kept) for c in self.assignment}
+        else:
+            found = dict(nearest[2])
+            descendants = self.hierarchy.descendants
+            for c in self._moved.union(*(descendants.get(w, ()) for w in nearest[1])):
+                if c in found:
+                    found[c] = self.final(c, kept)
+        self._finals.append((frozen, found))
+        return found
+
+    def total(self, kept: set[str]) -> float:
+        """The votes satisfied under `kept`, summed in `score`'s order."""
+        total = 0.0
+        finals = self.finals(kept)
+        for c, votes in self.scores.items():
+            if votes:
+                total += votes.get(finals[c], 0.0)
+        return total
 
     def score(self, classes: Iterable[str], kept: set[str]) -> float:
         total = 0.0
@@ -439,6 +481,7 @@ class _Problem:
                 self._touching,
                 self._deltas,
                 self._gains,
+                tuple(self._finals),
             ),
         )
 
@@ -489,7 +532,7 @@ def resolve_conflicts(
     kept |= standing if policy != "lift" else {w for w in standing if not problem.above[w]}
     chosen_free = _settle_free(problem, free, kept, policy)
     kept |= chosen_free
-    final = {c: problem.final(c, kept) for c in assignment}
+    final = dict(problem.finals(kept))
     settlements = {}
     for w in specifics:
         kept_votes, merged_votes = problem.gain(w, kept, final)
@@ -624,7 +667,7 @@ def _settle_free(problem: _Problem, free: list[str], kept: set[str], policy: str
                 changed = True
                 settled -= problem.touching(w)
         ends.append(state)
-    total = [problem.score(problem.scores, state) for state in ends]
+    total = [problem.total(state) for state in ends]
     best = ends[1] if total[1] > total[0] + 1e-9 else ends[0]
     return best & set(free)
 
