@@ -42,8 +42,8 @@ from clustering.cil import CIL, build_cil
 from clustering.confidence import (
     TeamSkills,
     log_prior,
-    probabilities,
     team_skills,
+    unnormalized,
     vote_terms,
 )
 from clustering.conflicts import (
@@ -283,10 +283,11 @@ class Confident(MajorityVote):
         self._terms: dict[tuple[str, int, bool], tuple[float, float]] = {}
         return {vote.annotator: 1.0 for vote in votes}
 
-    def _probabilities(
+    def _weights(
         self, wnid: str, candidates: tuple[str, ...], votes: list[Vote]
-    ) -> list[float]:
-        """`clustering.confidence.belief`'s probabilities, in `candidates`' order."""
+    ) -> tuple[list[float], float]:
+        """`clustering.confidence.unnormalized` for the class: its probabilities are
+        `belief`'s, in `candidates`' order, each weight / the sum."""
         terms = []
         for vote in votes:
             key = (vote.annotator, len(candidates), vote.suggestion == vote.label)
@@ -294,7 +295,7 @@ class Confident(MajorityVote):
             if found is None:
                 found = self._terms[key] = vote_terms(vote, self.skills_, len(candidates))
             terms.append((vote.label, *found))
-        return probabilities(candidates, self._log_prior(wnid, candidates), terms)
+        return unnormalized(candidates, self._log_prior(wnid, candidates), terms)
 
     def _log_prior(self, wnid: str, candidates: tuple[str, ...]) -> list[float]:
         """The class's `log_prior`, kept per hierarchy while its prior is equal: the same
@@ -315,7 +316,7 @@ class Confident(MajorityVote):
         # majority's winner and a copy of its outcome per class cost a tenth of a second.
         tally, scores, comments = _tally(votes, weights)
         candidates = self.hierarchy.chain(wnid)
-        found = self._probabilities(wnid, candidates, votes)
+        weights_, total = self._weights(wnid, candidates, votes)
         if decision is not None or len(votes) < self.min_votes:
             label, status = (wnid, "undecided") if decision is None else (decision.label, "decided")
             return ClassOutcome(
@@ -326,14 +327,16 @@ class Confident(MajorityVote):
                 scores,
                 False,
                 comments,
-                found[candidates.index(label)],
+                weights_[candidates.index(label)] / total,
             )
-        best = max(found)
-        # A probability at most half the best is no tie: isclose is asked of the others.
+        # The best probability is 1 / total (the top weight is exactly 1, and dividing
+        # keeps the order); one whose weight is at most half is no tie, so isclose is
+        # asked of the others only.
+        best = 1.0 / total
         tied = [
             w
-            for w, p in zip(candidates, found, strict=True)
-            if p > best / 2 and math.isclose(p, best, rel_tol=1e-9, abs_tol=1e-12)
+            for w, weight in zip(candidates, weights_, strict=True)
+            if weight > 0.5 and math.isclose(weight / total, best, rel_tol=1e-9, abs_tol=1e-12)
         ]
         label = tied[0] if len(tied) == 1 else self._winner(dict.fromkeys(tied, 1.0))[0]
         return ClassOutcome(
@@ -344,7 +347,7 @@ class Confident(MajorityVote):
             scores,
             len(tied) > 1,
             comments,
-            found[candidates.index(label)],
+            weights_[candidates.index(label)] / total,
             all(self.skills_.known(v.annotator) for v in votes if v.label == label),
         )
 

@@ -65,6 +65,7 @@ __all__ = [
     "log_prior",
     "probabilities",
     "team_skills",
+    "unnormalized",
     "vote_terms",
 ]
 
@@ -297,6 +298,15 @@ def probabilities(
 ) -> list[float]:
     """P(l | votes) for each candidate, from its `log_prior` and each vote's
     (label, `vote_terms`), added in the votes' order."""
+    weights, total = unnormalized(candidates, log_prior, terms)
+    return [weight / total for weight in weights]
+
+
+def unnormalized(
+    candidates: Sequence[str], log_prior: Sequence[float], terms: Iterable[tuple[str, float, float]]
+) -> tuple[list[float], float]:
+    """(each candidate's weight, their sum): its probability is weight / sum. The most
+    probable candidate's weight is exactly 1."""
     log_p = []
     for w, value in zip(candidates, log_prior, strict=True):
         for label, right, other in terms:
@@ -304,5 +314,4 @@ def probabilities(
         log_p.append(value)
     top = max(log_p)
     weights = [math.exp(value - top) for value in log_p]
-    total = sum(weights)
-    return [weight / total for weight in weights]
+    return weights, sum(weights)
