@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from clustering import dbread
 from clustering.aggregate import DEFAULT_TIE_BREAK, Aggregation, aggregate
 from clustering.conflicts import DEFAULT_POLICY
+from clustering.gcpause import collector_paused
 from clustering.votes import Decision, LabelDecision
 from survey_app import aggregation_store, class_states, models, store_files
 from survey_app.caches import caches, freeze_survivors, kept
@@ -114,7 +115,16 @@ def _compute(settings: tuple, position: tuple, *, stored: bool) -> Aggregation:
     first aggregation and the review pages' rebuild in the background. A request that
     needs the next one at once (after a vote: an export, a review action) computes it
     without: the digest of the logs and the pickling cost a third of the computing at
-    ImageNet-21k's size, and only another fresh process would read the file."""
+    ImageNet-21k's size, and only another fresh process would read the file.
+
+    The cycle collector stays paused until the result is kept (and frozen, if large):
+    resumed at the end of `aggregate`, its first pass walked every object of the new
+    result, and freezing walks them again."""
+    with collector_paused():
+        return _compute_and_keep(settings, position, stored=stored)
+
+
+def _compute_and_keep(settings: tuple, position: tuple, *, stored: bool) -> Aggregation:
     hierarchy = hierarchy_from_db()
     key = (
         aggregation_store.store_key(settings, hierarchy)
