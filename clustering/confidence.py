@@ -171,6 +171,11 @@ def team_skills(votes: Iterable[Vote], suggestions: Mapping[str, str] | None = N
         counts: dict[str, int] = {}
         for vote in class_votes:
             counts[vote.label] = counts.get(vote.label, 0) + 1
+        if len(counts) == 1:  # unanimous: each vote is the others' one label, as most are
+            for vote in class_votes:
+                judged[vote.annotator] += 1
+                agreed[vote.annotator] += 1
+            continue
         for vote in class_votes:
             leader, top, second = None, 0, 0
             for label, n in counts.items():
