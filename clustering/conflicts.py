@@ -748,14 +748,20 @@ def _reasons(
         if c in decided:
             continue
         final = resolution.assignment[c]
+        if final == label:
+            if final in resolution.other_labels:
+                if final not in rests:
+                    rests[final] = _rest_reason(hierarchy, resolution, final, below[final])
+                reasons[c] = rests[final]
+            continue  # most classes: their names are written only for a move or merge
         chose = f"{hierarchy.label(label)} ({label})"
         into = f"{hierarchy.label(final)} ({final})"
-        if final != label and label in hierarchy.ancestors(final):
+        if label in hierarchy.ancestors(final):
             reasons[c] = (
                 f"moved from {chose}, its chosen label, into {into}, a label kept below it on "
                 f"its chain by {_settled_by(hierarchy, settlements[final], resolution.policy)}"
             )
-        elif final != label:
+        else:
             merged = settlements.get(label)
             how = (
                 f"{chose} is merged by {_settled_by(hierarchy, merged, resolution.policy)}"
@@ -763,10 +769,6 @@ def _reasons(
                 else f"{chose} is not kept"
             )
             reasons[c] = f"merged from {chose}, its chosen label, into {into}: {how}"
-        elif final in resolution.other_labels:
-            if final not in rests:
-                rests[final] = _rest_reason(hierarchy, resolution, final, below[final])
-            reasons[c] = rests[final]
     return reasons
 
 
