@@ -96,8 +96,10 @@ class Hierarchy:
     )
     # What other modules derive per synset and ask for per class, kept for the life of
     # the hierarchy (it is mutable, so no cache kept elsewhere could be keyed by it):
-    # `clustering.cil` keeps its normalized lemmas here, per synset and per lemma.
-    derived: dict[str, dict] = field(init=False, default_factory=dict, repr=False, compare=False)
+    # `clustering.cil` keeps its normalized lemmas here, per synset and per lemma, and the
+    # aggregation what the next one after a vote takes over where its inputs are equal
+    # (`clustering.conflict_memo`, the chosen labels' places, the log priors).
+    derived: dict[str, object] = field(init=False, default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.class_index = {c.wnid: c.index for c in self.classes}
