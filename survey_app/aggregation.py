@@ -19,7 +19,7 @@ from clustering.aggregate import DEFAULT_TIE_BREAK, Aggregation, aggregate
 from clustering.conflicts import DEFAULT_POLICY
 from clustering.gcpause import collector_paused
 from clustering.votes import Decision, LabelDecision
-from survey_app import aggregation_store, class_states, models, store_files
+from survey_app import aggregation_store, class_states, hierarchy_snapshot, models, store_files
 from survey_app.caches import caches, freeze_survivors, kept
 from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
@@ -152,6 +152,7 @@ def _compute_and_keep(settings: tuple, position: tuple, *, stored: bool) -> Aggr
             and tuple(db.session.execute(_LOG_POSITION).one()) == position
         ):
             aggregation_store.save(key, result, seconds)
+            hierarchy_snapshot.keep_warm(hierarchy)
     by_settings = kept("aggregations", None, dict)
     if settings not in by_settings and len(by_settings) >= AGGREGATIONS_KEPT:
         _forget(list(by_settings.values()))

@@ -21,11 +21,9 @@ import hashlib
 import io
 import pickle
 import time
-from pathlib import Path
 
 from flask import current_app
 
-import clustering
 from clustering import dbread
 from clustering.aggregate import Aggregation
 from clustering.gcpause import collector_paused
@@ -34,23 +32,10 @@ from survey_app.caches import kept
 from survey_app.counts import recent_word_counts
 from survey_app.extensions import db
 from survey_app.models import Meta
-from survey_app.store_files import store_folder, worth_keeping, write
+from survey_app.store_files import code_digest, store_folder, worth_keeping, write
 
 FORMAT = "cil-aggregation-store-2"
 FILES_KEPT = 8  # per folder: a result for each setting asked for, and a few behind
-
-
-def _code_digest() -> str:
-    """The source of the clustering package (the priors' model included) and of the
-    survey's aggregation and priors."""
-    package = Path(clustering.__file__).parent
-    sources = sorted(package.rglob("*.py")) + [package / "data" / "entry_level_model.json"]
-    app = Path(__file__).parent
-    sources += [*sorted(app.glob("aggregation*.py")), app / "class_states.py"]
-    digest = hashlib.sha256()
-    for path in sources:
-        digest.update(str(path.relative_to(package.parent)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
 
 
 def _counts_digest(counts: dict[str, int | None]) -> str:
@@ -72,7 +57,7 @@ def _key(hierarchy: Hierarchy, counts: dict[str, int | None], *parts: str) -> st
     version and word facts, and the search counts."""
     common = (
         FORMAT,
-        kept("aggregation_code", None, _code_digest),
+        kept("aggregation_code", None, code_digest),
         _hierarchy_version(hierarchy),
         str(hierarchy.has_word_facts),  # the priors read them
         kept("counts_digest", counts, lambda: _counts_digest(counts)),

@@ -4,13 +4,28 @@ beside and renamed, the newest few of each kind kept."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 
 from flask import current_app
 
+import clustering
 from clustering.gcpause import collector_paused
+
+
+def code_digest() -> str:
+    """A digest of the source of the clustering package (the priors' model included) and
+    of the survey's aggregation and priors: what the kept files were computed by."""
+    package = Path(clustering.__file__).parent
+    sources = sorted(package.rglob("*.py")) + [package / "data" / "entry_level_model.json"]
+    app = Path(__file__).parent
+    sources += [*sorted(app.glob("aggregation*.py")), app / "class_states.py"]
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(str(path.relative_to(package.parent)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def store_folder() -> Path | None:
