@@ -10,8 +10,8 @@ the source of the code that reads and holds it. Kept only where reading took at 
 KEEP_AFTER_SECONDS; a file that cannot be read is passed over and read again.
 
 Beside it, `keep_warm` keeps what the aggregations derived from the hierarchy
-(`Hierarchy.derived`: the chosen labels' places, the conflict search's answers, the log
-priors, the labels' names), which a fresh process takes with the hierarchy: its first
+(`Hierarchy.derived`: the chosen labels' places, the conflict search's answers, the
+labels' names), which a fresh process takes with the hierarchy: its first
 aggregation then redoes only what the votes since changed, as one after a vote does
 (a fresh process's first took 2 s of CPU more at 21,843 classes). Each of those checks
 that its inputs are equal before it answers, so one kept at an older position of the
@@ -40,6 +40,7 @@ from survey_app.store_files import code_digest, store_folder, write
 FORMAT = "cil-hierarchy-snapshot-1"
 FILES_KEPT = 2  # of each kind: the hierarchy of one database, and one behind after an upgrade
 _WARM = "warm_file"  # Hierarchy.derived's entry: the name of the file `keep_warm` writes
+_REMADE = {"log_priors"}  # Hierarchy.derived's entries `keep_warm` leaves out
 # A hierarchy read quicker than this is not kept: a file is not worth it (a test's
 # hierarchy of a few classes), while ImageNet-21k's took 0.9 s of CPU.
 KEEP_AFTER_SECONDS = 0.25
@@ -74,10 +75,12 @@ def keep_warm(hierarchy: Hierarchy) -> None:
     if name is None:
         return
     # Copies of the dicts that later aggregations add to (the pickler writes as it goes,
-    # and another thread may aggregate meanwhile); the rest is never changed.
+    # and another thread may aggregate meanwhile); the rest is never changed. Not the log
+    # priors: they hold a copy of every prior (6 of 16 MB), quicker made again.
     derived = {
         key: dict(value) if isinstance(value, dict) else value
         for key, value in list(hierarchy.derived.items())
+        if key not in _REMADE
     }
     write(name, lambda file: _dump(derived, file), FILES_KEPT)
 
