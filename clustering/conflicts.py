@@ -757,9 +757,17 @@ def _reasons(
         chose = f"{hierarchy.label(label)} ({label})"
         into = f"{hierarchy.label(final)} ({final})"
         if label in hierarchy.ancestors(final):
+            # No settlement for a label kept only for want of votes on its own class (an
+            # inner class of ImageNet-21k nobody voted on yet): no conflict settled it.
+            settled = settlements.get(final)
+            by = (
+                _settled_by(hierarchy, settled, resolution.policy)
+                if settled
+                else "too few votes yet"
+            )
             reasons[c] = (
                 f"moved from {chose}, its chosen label, into {into}, a label kept below it on "
-                f"its chain by {_settled_by(hierarchy, settlements[final], resolution.policy)}"
+                f"its chain by {by}"
             )
         else:
             merged = settlements.get(label)
