@@ -34,11 +34,13 @@ class LastSearch:
     scores: Mapping[str, Mapping[str, float]]
     fixed: frozenset[str]
     candidates: dict[str, tuple[str, ...]]
-    touching: dict[str, frozenset[str]]  # label -> the labels its answers depend on
+    # label -> (the labels its answers depend on, the same without itself)
+    touching: dict[str, tuple[frozenset[str], frozenset[str]]]
     # (label, the kept labels it depends on, itself aside) -> (votes kept, votes merged)
     deltas: dict[tuple[str, frozenset[str]], tuple[float, float]]
-    # (label, the kept labels it depends on) -> its settlement's (votes kept, votes merged)
-    gains: dict[tuple[str, frozenset[str]], tuple[float, float]]
+    # (label, whether it is kept, the kept labels it depends on, itself aside) -> its
+    # settlement's (votes kept, votes merged)
+    gains: dict[tuple[str, bool, frozenset[str]], tuple[float, float]]
     # (kept labels, class -> its final label under them), for the kept labels asked of
     finals: tuple[tuple[frozenset[str], dict[str, str]], ...]
 

@@ -94,15 +94,15 @@ __all__ = [
 ]
 
 POLICIES = ("votes", "other", "lift", "refuse")
-# The most labels kept or merged otherwise than in the last resolution under which its
-# final labels are taken over (`_Problem.finals`); above, every class is asked again.
-FINALS_REDONE_LABELS = 100
 DEFAULT_POLICY = "votes"
 # The most of the classes that `lift` may put under one label unless asked. On
 # ImageNet-1k the largest groups a person names stay below it: "dog" (118 classes),
 # and "mammal" (218), the largest label of popularity and of depth k=1 under lift;
 # "animal" (398) and the near-root labels of depth k >= 2 (958 and more) do not.
 DEFAULT_MAX_SHARE = 0.25
+# The most labels kept or merged otherwise than in the last resolution under which its
+# final labels are taken over (`_Problem.finals`); above, every class is asked again.
+FINALS_REDONE_LABELS = 100
 
 
 @dataclass(frozen=True, order=True)
@@ -332,12 +332,12 @@ class _Problem:
         self._deltas: dict[tuple[str, frozenset[str]], tuple[float, float]] = {}
         self._gains: dict[tuple[str, bool, frozenset[str]], tuple[float, float]] = {}
 
-    def _reused(self, label: str, kept: dict, key):
-        """The answer the last resolution kept under `key` (in its `kept`), where `label`'s
-        inputs did not change since."""
+    def _reused(self, label: str, answers: str, key):
+        """The answer the last resolution kept under `key` in its `answers` (a field of
+        `LastSearch`), where `label`'s inputs did not change since; else None."""
         if self._last is None or label in self._changed:
             return None
-        return getattr(self._last, kept).get(key)
+        return getattr(self._last, answers).get(key)
 
     def final(self, class_wnid: str, kept: set[str]) -> str:
         # Plain loops: the search asks hundreds of thousands of times at ImageNet-21k's
