@@ -6,8 +6,13 @@ hold such votes), then times, in this one process: loading the hierarchy, the
 aggregator's fit, conflict resolution, the class reasons, `build_cil`, the
 agreement figures and the report; then the whole `aggregate` twice more on the
 same hierarchy object (a fresh process's first run pays the hierarchy's caches;
-the second is the one after a vote) and `dumps_cil` + the report's JSON (the
-export's own work). With `--dump PATH` it also writes what the run produced (the
+the second finds what the first kept for the same votes) and `dumps_cil` + the
+report's JSON (the export's own work); then, with `--after-votes N`, `aggregate`
+after each of N changes of mind (one annotator's vote on a class, spread over the
+class list, moved to the class itself or its parent, as benchmarks/growth.py's
+worker moves one): the aggregation after a vote, which takes what the last one
+kept where the vote left it as it was (`clustering.conflict_memo`), and their
+median. With `--dump PATH` it also writes what the run produced (the
 CIL JSON without its creation time, the report, each outcome's label and
 confidence) as a pickle, so two versions of the code can be compared with
 `--compare A B` (labels and JSON exactly, confidences to 1e-12).
@@ -20,7 +25,8 @@ them (`survey_app.class_states`).
     PYTHONPATH=$PWD .venv/bin/python benchmarks/aggregate_21k.py \
         --hierarchy h21k.json --votes votes21k.pkl [--dump out.pkl] [--profile fit]
     PYTHONPATH=$PWD .venv/bin/python benchmarks/aggregate_21k.py \
-        --db sqlite:////tmp/agg21k/pages-21843/growth.sqlite3 [--dump out.pkl]
+        --db sqlite:////tmp/agg21k/pages-21843/growth.sqlite3 [--dump out.pkl] \
+        [--after-votes 5]
     PYTHONPATH=$PWD .venv/bin/python benchmarks/aggregate_21k.py --compare a.pkl b.pkl
 """
 
@@ -32,9 +38,11 @@ import json
 import os
 import pickle
 import pstats
+import statistics
 import sys
 import time
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from clustering.aggregate import aggregate, class_reasons, make_aggregator
@@ -42,6 +50,7 @@ from clustering.agreement import agreement_summary
 from clustering.cil import build_cil, dumps_cil
 from clustering.conflicts import resolve_conflicts
 from clustering.hierarchy import Hierarchy
+from clustering.votes import Vote
 
 SETTINGS = {"weighting": "confidence", "min_votes": 2, "conflicts": "votes"}
 
@@ -152,6 +161,28 @@ def stages(inputs: tuple, profile: str | None) -> dict:
     }
 
 
+def after_votes(inputs: tuple, count: int, profile: str | None) -> None:
+    """`aggregate` after each of `count` changes of mind (see the module's docstring)."""
+    hierarchy, votes, decisions, priors, suggestions = inputs
+    annotator, classes = votes[0].annotator, hierarchy.classes
+    seconds = []
+    for i in range(count):
+        wnid = classes[(i * len(classes)) // count].wnid
+        label = hierarchy.chain_wnids(wnid)[-1 - i % 2]
+        cast = votes[-1].time + timedelta(seconds=1)
+        votes = [*votes, Vote(annotator, wnid, label, cast, f"benchmark {i}")]
+        cpu = time.process_time()
+        _timed(
+            "aggregate after a vote",
+            profile,
+            lambda log=votes: aggregate(
+                hierarchy, log, decisions, priors=priors, suggestions=suggestions, **SETTINGS
+            ),
+        )
+        seconds.append(time.process_time() - cpu)
+    print(f"{'after a vote, median':<22} {statistics.median(seconds):7.3f} s CPU")
+
+
 def compare(a_path: Path, b_path: Path) -> int:
     a, b = (pickle.loads(p.read_bytes()) for p in (a_path, b_path))
     problems = [key for key in ("cil", "report") if a[key] != b[key]]
@@ -181,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dump", type=Path, help="write the outputs here for --compare")
     parser.add_argument("--profile", help="a stage to profile (cProfile, by own time)")
     parser.add_argument("--compare", type=Path, nargs=2, metavar=("A", "B"))
+    parser.add_argument(
+        "--after-votes", type=int, default=0, help="then time the aggregation after N votes"
+    )
     args = parser.parse_args(argv)
     if args.compare:
         return compare(*args.compare)
@@ -193,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     outputs = stages(inputs, args.profile)
     if args.dump:
         args.dump.write_bytes(pickle.dumps(outputs))
+    if args.after_votes:
+        after_votes(inputs, args.after_votes, args.profile)
     return 0
 
 

@@ -44,16 +44,23 @@ def krippendorff_alpha_nominal(units: Iterable[Sequence[Hashable]]) -> float | N
 def _alpha_from_counts(units: Iterable[Mapping[Hashable, int]]) -> float | None:
     """`krippendorff_alpha_nominal` from each pairable unit's value counts."""
     observed = 0.0
-    totals: Counter[Hashable] = Counter()
+    totals: dict[Hashable, int] = {}
     for counts in units:
         m = sum(counts.values())
         observed += (m * m - sum(k * k for k in counts.values())) / (m - 1)
-        totals.update(counts)
+        _add(totals, counts)
     n = sum(totals.values())
     expected = n * n - sum(k * k for k in totals.values())
     if n < 2 or expected == 0:
         return None
     return 1.0 - (n - 1) * observed / expected
+
+
+def _add(totals: dict[Hashable, int], counts: Mapping[Hashable, int]) -> None:
+    """`counts` added into `totals` (a Counter's update, without its set-up per call:
+    21,843 classes at most)."""
+    for value, k in counts.items():
+        totals[value] = totals.get(value, 0) + k
 
 
 def fleiss_kappa(subjects: Sequence[Mapping[Hashable, int]]) -> float | None:
@@ -73,9 +80,9 @@ def fleiss_kappa(subjects: Sequence[Mapping[Hashable, int]]) -> float | None:
     observed = sum(
         (sum(k * k for k in counts.values()) - n) / (n * (n - 1)) for counts in subjects
     ) / len(subjects)
-    totals: Counter[Hashable] = Counter()
+    totals: dict[Hashable, int] = {}
     for counts in subjects:
-        totals.update(counts)
+        _add(totals, counts)
     expected = sum((k / (n * len(subjects))) ** 2 for k in totals.values())
     if expected == 1:
         return None
@@ -109,11 +116,12 @@ def annotator_agreement(
 def agreement_summary(votes: Sequence[Vote], consensus: Mapping[str, str]) -> dict[str, Any]:
     """The overall figures as plain JSON values: alpha, kappa (and over how many
     classes and raters), and each annotator's agreement with `consensus`."""
-    by_class: dict[str, list[str]] = {}
+    by_class: dict[str, dict[str, int]] = {}
     for vote in votes:
-        by_class.setdefault(vote.wnid, []).append(vote.label)
+        counts = by_class.setdefault(vote.wnid, {})
+        counts[vote.label] = counts.get(vote.label, 0) + 1
     # Each pairable class's tally, made once for both figures (21,843 classes at most).
-    pairable = [(len(labels), Counter(labels)) for labels in by_class.values() if len(labels) >= 2]
+    pairable = [(n, counts) for counts in by_class.values() if (n := sum(counts.values())) >= 2]
     sizes = Counter(size for size, _ in pairable)
     raters = max(sizes, key=lambda size: (sizes[size], size)) if sizes else None
     kappa_subjects = [counts for size, counts in pairable if size == raters]

@@ -62,7 +62,11 @@ __all__ = [
     "ClosingRule",
     "TeamSkills",
     "belief",
+    "log_prior",
+    "probabilities",
     "team_skills",
+    "unnormalized",
+    "vote_terms",
 ]
 
 PRIOR_MIX = 0.5  # the share of the prior that is uniform over the chain
@@ -162,8 +166,16 @@ def team_skills(votes: Iterable[Vote], suggestions: Mapping[str, str] | None = N
     for class_votes in by_class.values():
         if len(class_votes) < 2:
             continue  # no others to agree with
-        # The others' tally is the class's less the vote itself: counted once per class.
-        counts = Counter(vote.label for vote in class_votes)
+        # The others' tally is the class's less the vote itself: counted once per class
+        # (in a plain dict: a Counter's set-up per class cost more than the counting).
+        counts: dict[str, int] = {}
+        for vote in class_votes:
+            counts[vote.label] = counts.get(vote.label, 0) + 1
+        if len(counts) == 1:  # unanimous: each vote is the others' one label, as most are
+            for vote in class_votes:
+                judged[vote.annotator] += 1
+                agreed[vote.annotator] += 1
+            continue
         for vote in class_votes:
             leader, top, second = None, 0, 0
             for label, n in counts.items():
@@ -263,25 +275,48 @@ def belief(
 ) -> Belief:
     """P(l | votes) for every candidate l of one class (module docstring); `prior` is
     the model's distribution over `candidates` (None: uniform), mixed with the uniform."""
-    k = len(candidates)
-    uniform = 1.0 / k
-    log_p = {
-        w: math.log(
-            PRIOR_MIX * uniform + (1 - PRIOR_MIX) * (prior.get(w, 0.0) if prior else uniform)
-        )
+    terms = [(vote.label, *vote_terms(vote, skills, len(candidates))) for vote in votes]
+    found = probabilities(candidates, log_prior(candidates, prior), terms)
+    return Belief(dict(zip(candidates, found, strict=True)))
+
+
+def log_prior(candidates: Sequence[str], prior: Mapping[str, float] | None) -> list[float]:
+    """log pi(l) for each candidate: `prior` (None: uniform) mixed with the uniform."""
+    uniform = 1.0 / len(candidates)
+    return [
+        math.log(PRIOR_MIX * uniform + (1 - PRIOR_MIX) * (prior.get(w, 0.0) if prior else uniform))
         for w in candidates
-    }
-    for vote in votes:
-        # A vote's likelihood takes two values, for its label and for every other
-        # candidate: each is computed once, not once per candidate.
-        r = min(max(skills.r(vote.annotator), 1e-6), 1 - 1e-6)
-        wrong = (1 - r) / (k - 1) if k > 1 else 0.0
-        q = skills.q(vote.annotator) if vote.suggestion == vote.label else 0.0
-        right = math.log(q + (1 - q) * r)
-        other = math.log(q + (1 - q) * wrong) if wrong or q else -1e9
-        for w in candidates:
-            log_p[w] += right if vote.label == w else other
-    top = max(log_p.values())
-    weights = {w: math.exp(v - top) for w, v in log_p.items()}
-    total = sum(weights.values())
-    return Belief({w: weight / total for w, weight in weights.items()})
+    ]
+
+
+def vote_terms(vote: Vote, skills: TeamSkills, k: int) -> tuple[float, float]:
+    """(log L_i of the vote's label, log L_i of every other candidate) among `k`: a
+    vote's likelihood takes these two values only."""
+    r = min(max(skills.r(vote.annotator), 1e-6), 1 - 1e-6)
+    wrong = (1 - r) / (k - 1) if k > 1 else 0.0
+    q = skills.q(vote.annotator) if vote.suggestion == vote.label else 0.0
+    return math.log(q + (1 - q) * r), math.log(q + (1 - q) * wrong) if wrong or q else -1e9
+
+
+def probabilities(
+    candidates: Sequence[str], log_prior: Sequence[float], terms: Iterable[tuple[str, float, float]]
+) -> list[float]:
+    """P(l | votes) for each candidate, from its `log_prior` and each vote's
+    (label, `vote_terms`), added in the votes' order."""
+    weights, total = unnormalized(candidates, log_prior, terms)
+    return [weight / total for weight in weights]
+
+
+def unnormalized(
+    candidates: Sequence[str], log_prior: Sequence[float], terms: Iterable[tuple[str, float, float]]
+) -> tuple[list[float], float]:
+    """(each candidate's weight, their sum): its probability is weight / sum. The most
+    probable candidate's weight is exactly 1."""
+    log_p = []
+    for w, value in zip(candidates, log_prior, strict=True):
+        for label, right, other in terms:
+            value += right if label == w else other
+        log_p.append(value)
+    top = max(log_p)
+    weights = [math.exp(value - top) for value in log_p]
+    return weights, sum(weights)

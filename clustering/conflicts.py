@@ -63,11 +63,13 @@ unrelated labels, and `find_overlaps` reports it for an admin to look at.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import chain
 
+from clustering.conflict_memo import LastSearch, changes, keep_search, last_search
 from clustering.errors import ClusteringError
 from clustering.hierarchy import Hierarchy
 from clustering.votes import Decision, LabelDecision
@@ -98,12 +100,70 @@ DEFAULT_POLICY = "votes"
 # and "mammal" (218), the largest label of popularity and of depth k=1 under lift;
 # "animal" (398) and the near-root labels of depth k >= 2 (958 and more) do not.
 DEFAULT_MAX_SHARE = 0.25
+# The most labels kept or merged otherwise than in the last resolution under which its
+# final labels are taken over (`_Problem.finals`); above, every class is asked again.
+FINALS_REDONE_LABELS = 100
 
 
 @dataclass(frozen=True, order=True)
 class Conflict:
     general: str  # a chosen label's wnid ...
     specific: str  # ... that is an ancestor of this chosen label's wnid
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """Where a set of chosen labels lies: what depends on the set alone."""
+
+    labels: frozenset[str]
+    candidates: dict[str, tuple[str, ...]]  # class -> the chosen labels on its chain, deepest first
+    above: dict[str, frozenset[str]]  # chosen label -> the chosen labels above it
+    above_by_depth: dict[str, tuple[str, ...]]  # the same, deepest first
+    # Every (general, specific) pair of chosen labels, the general above, sorted.
+    conflicts: tuple[Conflict, ...]
+
+
+def chosen_places(hierarchy: Hierarchy, labels: frozenset[str]) -> Chosen:
+    """The places of `labels`: the last set's where it is the same, else the last set's
+    with those of the classes and labels under a label added or dropped made again
+    (after a vote, a label or two), else made whole."""
+    last = hierarchy.derived.get("conflict_chosen")
+    if last is not None and last.labels == labels:
+        return last
+    order = {w: (-hierarchy.synsets[w].depth, w) for w in labels}.__getitem__
+    if last is None:
+        classes = [c.wnid for c in hierarchy.classes]
+        candidates: dict[str, tuple[str, ...]] = {}
+        above: dict[str, frozenset[str]] = {}
+        redo = labels
+    else:
+        changed = labels ^ last.labels
+        classes = list(dict.fromkeys(c for w in changed for c in hierarchy.descendants.get(w, ())))
+        candidates = dict(last.candidates)
+        above = {w: places for w, places in last.above.items() if w in labels}
+        redo = {
+            w
+            for w in labels
+            if w not in last.labels or not changed.isdisjoint(hierarchy.ancestors(w))
+        }
+    for c in classes:
+        candidates[c] = tuple(sorted((w for w in hierarchy.chain(c) if w in labels), key=order))
+    above_by_depth = (
+        {w: places for w, places in last.above_by_depth.items() if w in labels}
+        if last is not None
+        else {}
+    )
+    for w in redo:
+        above[w] = hierarchy.ancestors(w) & labels
+        above_by_depth[w] = tuple(sorted(above[w], key=order))
+    # The pairs of labels whose places did not change are taken as they were: making
+    # each of 37,000 anew took a tenth of a resolution at 21,843 classes.
+    known = {(c.general, c.specific): c for c in last.conflicts} if last is not None else {}
+    pairs = sorted((general, w) for w in labels for general in above[w])
+    conflicts = tuple(known.get(pair) or Conflict(*pair) for pair in pairs)
+    chosen = Chosen(labels, candidates, above, above_by_depth, conflicts)
+    hierarchy.derived["conflict_chosen"] = chosen
+    return chosen
 
 
 def describe_conflict(hierarchy: Hierarchy, conflict: Conflict) -> str:
@@ -219,7 +279,9 @@ def find_conflicts(
 
 
 class _Problem:
-    """The classes, their chosen labels and votes, as the search over settlements needs them."""
+    """The classes, their chosen labels and votes, as the search over settlements needs them.
+    Its answers are taken from the last resolution on the hierarchy where their inputs are
+    the same (`clustering.conflict_memo`)."""
 
     def __init__(
         self,
@@ -227,37 +289,55 @@ class _Problem:
         assignment: Mapping[str, str],
         scores: Mapping[str, Mapping[str, float]],
         fixed: set[str],
+        places: Chosen,
     ) -> None:
         self.hierarchy = hierarchy
         self.assignment = assignment
         self.scores = scores
-        chosen = set(assignment.values())
-        self.chosen = chosen
-        order = {w: (-hierarchy.synsets[w].depth, w) for w in chosen}
+        self.fixed = frozenset(fixed)
+        self.chosen = places.labels
         # Per class: the chosen labels on its chain, deepest first.
-        self.candidates = {
-            c: sorted((w for w in hierarchy.chain_wnids(c) if w in chosen), key=order.__getitem__)
-            for c in assignment
-        }
-        self.above = {w: hierarchy.ancestors(w) & chosen for w in chosen}
-        self.above_by_depth = {w: sorted(self.above[w], key=order.__getitem__) for w in chosen}
+        self.candidates = places.candidates
+        self.above = places.above
+        self.above_by_depth = places.above_by_depth
         # The classes whose outcome a label's settlement can change, decided ones and
         # those without votes (they satisfy none either way) aside: `below[w]`, those whose
         # own label is w or lies above it; `above_of[w][label]`, those whose label lies
         # elsewhere (below w, or on another path), which only w's settlement moves while
         # their label is merged: a kept label holds its classes whatever lies above it.
-        self._touching: dict[str, set[str]] = {}
         self.below: dict[str, list[str]] = {}
         self.above_of: dict[str, dict[str, list[str]]] = {}
-        for c, labels in self.candidates.items():
+        candidates = self.candidates
+        for c, label in assignment.items():
             if c in fixed or not scores.get(c):
                 continue
-            label = assignment[c]
-            for w in labels:
+            for w in candidates[c]:
                 if w == label or label in self.above[w]:
                     self.below.setdefault(w, []).append(c)
                 else:
                     self.above_of.setdefault(w, {}).setdefault(label, []).append(c)
+        self._last = last_search(hierarchy)
+        self._moved, self._changed = (
+            changes(self._last, assignment, scores, self.fixed, candidates)
+            if self._last is not None
+            else (set(), set())
+        )
+        # The last resolution's final labels are taken only over the same classes in the
+        # same order: a dict of them is the resolution's assignment.
+        self._same_classes = self._last is not None and list(self._last.assignment) == list(
+            assignment
+        )
+        self._finals: list[tuple[frozenset[str], dict[str, str]]] = []
+        self._touching: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        self._deltas: dict[tuple[str, frozenset[str]], tuple[float, float]] = {}
+        self._gains: dict[tuple[str, bool, frozenset[str]], tuple[float, float]] = {}
+
+    def _reused(self, label: str, answers: str, key):
+        """The answer the last resolution kept under `key` in its `answers` (a field of
+        `LastSearch`), where `label`'s inputs did not change since; else None."""
+        if self._last is None or label in self._changed:
+            return None
+        return getattr(self._last, answers).get(key)
 
     def final(self, class_wnid: str, kept: set[str]) -> str:
         # Plain loops: the search asks hundreds of thousands of times at ImageNet-21k's
@@ -274,6 +354,39 @@ class _Problem:
             if w in kept and (w == anchor or anchor in above[w]):
                 return w
         return anchor
+
+    def finals(self, kept: set[str]) -> dict[str, str]:
+        """class -> `final(class, kept)`, for every class (not to be changed: it is kept).
+        Where the last resolution asked of kept labels that differ by a few, its answers
+        are taken for the classes whose labels and chains did not change and whose chains
+        hold none of the labels that differ: the rest is asked again."""
+        frozen = frozenset(kept)
+        for known_kept, known in self._finals:
+            if known_kept == frozen:
+                return known
+        nearest = None
+        if self._same_classes:
+            differing = [(len(k ^ frozen), k ^ frozen, known) for k, known in self._last.finals]
+            nearest = min(differing, key=lambda item: item[0], default=None)
+        if nearest is None or nearest[0] > FINALS_REDONE_LABELS:
+            found = {c: self.final(c, kept) for c in self.assignment}
+        else:
+            found = dict(nearest[2])
+            descendants = self.hierarchy.descendants
+            for c in self._moved.union(*(descendants.get(w, ()) for w in nearest[1])):
+                if c in found:
+                    found[c] = self.final(c, kept)
+        self._finals.append((frozen, found))
+        return found
+
+    def total(self, kept: set[str]) -> float:
+        """The votes satisfied under `kept`, summed in `score`'s order."""
+        total = 0.0
+        finals = self.finals(kept)
+        for c, votes in self.scores.items():
+            if votes:
+                total += votes.get(finals[c], 0.0)
+        return total
 
     def score(self, classes: Iterable[str], kept: set[str]) -> float:
         total = 0.0
@@ -293,19 +406,39 @@ class _Problem:
                 total += self.score(classes, kept)
         return total
 
-    def touching(self, label: str) -> set[str]:
+    def touching(self, label: str) -> frozenset[str]:
         """The labels whose settlement's votes change when `label`'s does: those on the
         chains of the classes it can move."""
+        return self._places(label)[0]
+
+    def _places(self, label: str) -> tuple[frozenset[str], frozenset[str]]:
+        """(`touching(label)`, the same without `label`)."""
         found = self._touching.get(label)
         if found is None:
-            classes = [*self.below.get(label, ()), *chain(*self.above_of.get(label, {}).values())]
-            found = self._touching[label] = {w for c in classes for w in self.candidates[c]}
+            found = self._reused(label, "touching", label)
+            if found is None:
+                classes = [
+                    *self.below.get(label, ()),
+                    *chain(*self.above_of.get(label, {}).values()),
+                ]
+                touching = frozenset(w for c in classes for w in self.candidates[c])
+                found = (touching, touching - {label})
+            self._touching[label] = found
         return found
 
     def delta(self, label: str, kept: set[str]) -> tuple[float, float]:
-        """`gain` less what is the same either way: enough to compare the two. `kept` is
-        changed and restored rather than copied: the search asks tens of thousands of
-        times at ImageNet-21k's size, with thousands of labels kept."""
+        """`gain` less what is the same either way: enough to compare the two. A function
+        of `label`'s inputs and of which labels it touches are kept, itself aside."""
+        key = (label, self._places(label)[1] & kept)
+        found = self._deltas.get(key)
+        if found is None:
+            found = self._reused(label, "deltas", key) or self._delta(label, kept)
+            self._deltas[key] = found
+        return found
+
+    def _delta(self, label: str, kept: set[str]) -> tuple[float, float]:
+        # `kept` is changed and restored rather than copied: the search asks tens of
+        # thousands of times at ImageNet-21k's size, with thousands of labels kept.
         was_kept = label in kept
         try:
             kept.add(label)
@@ -320,14 +453,37 @@ class _Problem:
     def gain(self, label: str, kept: set[str], final: Mapping[str, str]) -> tuple[float, float]:
         """(votes satisfied with `label` kept, with it merged), the rest as in `kept`, among
         the classes whose chain holds it; `final` is each class's label under `kept`."""
-        with_it, without = self.delta(label, kept)
-        same = sum(
-            self.scores[c].get(final[c], 0.0)
-            for own, classes in self.above_of.get(label, {}).items()
-            if own in kept
-            for c in classes
+        key = (label, label in kept, self._places(label)[1] & kept)
+        found = self._gains.get(key)
+        if found is None:
+            found = self._reused(label, "gains", key)
+        if found is None:
+            with_it, without = self.delta(label, kept)
+            same = sum(
+                self.scores[c].get(final[c], 0.0)
+                for own, classes in self.above_of.get(label, {}).items()
+                if own in kept
+                for c in classes
+            )
+            found = (with_it + same, without + same)
+        self._gains[key] = found
+        return found
+
+    def keep(self) -> None:
+        """Leave this resolution's inputs and answers to the next one on the hierarchy."""
+        keep_search(
+            self.hierarchy,
+            LastSearch(
+                dict(self.assignment),
+                dict(self.scores),
+                self.fixed,
+                self.candidates,
+                self._touching,
+                self._deltas,
+                self._gains,
+                tuple(self._finals),
+            ),
         )
-        return with_it + same, without + same
 
 
 def resolve_conflicts(
@@ -354,12 +510,13 @@ def resolve_conflicts(
             f"unknown conflict policy {policy!r}; choose one of: {', '.join(POLICIES)}"
         )
     decided = dict(decided or {})
-    conflicts = find_conflicts(hierarchy, assignment.values())
+    places = chosen_places(hierarchy, frozenset(assignment.values()))
+    conflicts = places.conflicts
     if not conflicts:
         return Resolution(dict(assignment), frozenset(), (), policy=policy)
     if scores is None:
         scores = {c: {label: 1.0} for c, label in assignment.items()}
-    problem = _Problem(hierarchy, assignment, scores, set(decided))
+    problem = _Problem(hierarchy, assignment, scores, set(decided), places)
     standing = {assignment[c] for c in undecided} - {
         label for c, label in assignment.items() if c not in set(undecided)
     }
@@ -375,12 +532,13 @@ def resolve_conflicts(
     kept |= standing if policy != "lift" else {w for w in standing if not problem.above[w]}
     chosen_free = _settle_free(problem, free, kept, policy)
     kept |= chosen_free
-    final = {c: problem.final(c, kept) for c in assignment}
+    final = dict(problem.finals(kept))
     settlements = {}
     for w in specifics:
         kept_votes, merged_votes = problem.gain(w, kept, final)
         keep, by, decision = settled.get(w, (w in kept, "policy", None))
         settlements[w] = Settlement(w, general_of[w], keep, by, decision, kept_votes, merged_votes)
+    problem.keep()
     by_general: dict[str, list[str]] = {}
     for w in specifics:
         by_general.setdefault(general_of[w], []).append(w)
@@ -388,8 +546,8 @@ def resolve_conflicts(
         ConflictGroup(g, tuple(ws), all(settlements[w].by_admin for w in ws))
         for g, ws in sorted(by_general.items())
     )
-    used = set(final.values())
-    other = frozenset(c.general for c in find_conflicts(hierarchy, used))
+    used = set(final.values())  # chosen labels all: their conflicts are chosen ones' too
+    other = frozenset(general for w in used for general in problem.above[w] if general in used)
     names = _chosen_names(label_decisions, problem.chosen)
     moved = {c: (label, final[c]) for c, label in assignment.items() if final[c] != label}
     lifted = {
@@ -406,7 +564,7 @@ def resolve_conflicts(
     resolution = Resolution(
         final,
         other,
-        tuple(conflicts),
+        conflicts,
         moved,
         lifted,
         settlements,
@@ -509,7 +667,7 @@ def _settle_free(problem: _Problem, free: list[str], kept: set[str], policy: str
                 changed = True
                 settled -= problem.touching(w)
         ends.append(state)
-    total = [problem.score(problem.scores, state) for state in ends]
+    total = [problem.total(state) for state in ends]
     best = ends[1] if total[1] > total[0] + 1e-9 else ends[0]
     return best & set(free)
 
@@ -532,20 +690,38 @@ def _settled_by(hierarchy: Hierarchy, settlement: Settlement, policy: str) -> st
     return f"the proposed resolution ({policy} policy; {votes})"
 
 
+def _name_order(hierarchy: Hierarchy) -> dict[str, tuple[str, str]]:
+    """synset -> its place in the order of names (casefolded, then by wnid), made once
+    per hierarchy: the "other" reasons ask of 32,000 labels at 21,843 classes."""
+    order = hierarchy.derived.get("name_order")
+    if order is None:
+        order = hierarchy.derived["name_order"] = {
+            w: (synset.label.casefold(), w) for w, synset in hierarchy.synsets.items()
+        }
+    return order
+
+
 def _rest_reason(
     hierarchy: Hierarchy, resolution: Resolution, general: str, below: Iterable[str]
 ) -> str:
     """Why a class is in the "other" rest of `general`: the labels kept `below` it, and
     the settlements that kept them (those of its own group, by one act or more)."""
-    below = sorted(below, key=lambda w: (hierarchy.label(w).casefold(), w))
-    shown = ", ".join(hierarchy.label(w) for w in below[:3])
+    below = list(below)
+    # The first three by name, of thousands below a label near the root: not all sorted.
+    first = heapq.nsmallest(3, below, key=_name_order(hierarchy).__getitem__)
+    shown = ", ".join(hierarchy.label(w) for w in first)
     more = f" and {len(below) - 3} more" if len(below) > 3 else ""
     settlements = resolution.settlements
-    sources = {
-        _settled_by(hierarchy, settlements[w], resolution.policy)
-        for w in below
-        if w in settlements and settlements[w].general == general
-    } or {"too few votes yet"}
+    # Each way of settling written once, not once per label settled so.
+    ways: dict[tuple, Settlement] = {}
+    for w in below:
+        settled = settlements.get(w)
+        if settled is not None and settled.general == general:
+            key = (settled.by, settled.decision, settled.kept_votes, settled.merged_votes)
+            ways.setdefault(key, settled)
+    sources = {_settled_by(hierarchy, way, resolution.policy) for way in ways.values()} or {
+        "too few votes yet"
+    }
     by = sources.pop() if len(sources) == 1 else f"{len(sources)} settlements"
     chose = f"{hierarchy.label(general)} ({general})"
     return f"the rest of {chose} beside the labels kept below it ({shown}{more}), kept by {by}"
@@ -572,14 +748,28 @@ def _reasons(
         if c in decided:
             continue
         final = resolution.assignment[c]
+        if final == label:
+            if final in resolution.other_labels:
+                if final not in rests:
+                    rests[final] = _rest_reason(hierarchy, resolution, final, below[final])
+                reasons[c] = rests[final]
+            continue  # most classes: their names are written only for a move or merge
         chose = f"{hierarchy.label(label)} ({label})"
         into = f"{hierarchy.label(final)} ({final})"
-        if final != label and label in hierarchy.ancestors(final):
+        if label in hierarchy.ancestors(final):
+            # No settlement for a label kept only for want of votes on its own class (an
+            # inner class of ImageNet-21k nobody voted on yet): no conflict settled it.
+            settled = settlements.get(final)
+            by = (
+                _settled_by(hierarchy, settled, resolution.policy)
+                if settled
+                else "too few votes yet"
+            )
             reasons[c] = (
                 f"moved from {chose}, its chosen label, into {into}, a label kept below it on "
-                f"its chain by {_settled_by(hierarchy, settlements[final], resolution.policy)}"
+                f"its chain by {by}"
             )
-        elif final != label:
+        else:
             merged = settlements.get(label)
             how = (
                 f"{chose} is merged by {_settled_by(hierarchy, merged, resolution.policy)}"
@@ -587,10 +777,6 @@ def _reasons(
                 else f"{chose} is not kept"
             )
             reasons[c] = f"merged from {chose}, its chosen label, into {into}: {how}"
-        elif final in resolution.other_labels:
-            if final not in rests:
-                rests[final] = _rest_reason(hierarchy, resolution, final, below[final])
-            reasons[c] = rests[final]
     return reasons
 
 

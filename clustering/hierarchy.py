@@ -96,8 +96,10 @@ class Hierarchy:
     )
     # What other modules derive per synset and ask for per class, kept for the life of
     # the hierarchy (it is mutable, so no cache kept elsewhere could be keyed by it):
-    # `clustering.cil` keeps its normalized lemmas here, per synset and per lemma.
-    derived: dict[str, dict] = field(init=False, default_factory=dict, repr=False, compare=False)
+    # `clustering.cil` keeps its normalized lemmas here, per synset and per lemma, and the
+    # aggregation what the next one after a vote takes over where its inputs are equal
+    # (`clustering.conflict_memo`, the chosen labels' places, the log priors).
+    derived: dict[str, object] = field(init=False, default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.class_index = {c.wnid: c.index for c in self.classes}
@@ -173,6 +175,11 @@ class Hierarchy:
             structure = self.to_dict(word_facts=False)
             digest = hashlib.sha256(json.dumps(structure, sort_keys=True).encode())
         return digest.hexdigest()[:12]
+
+    def remember_version(self, version: str) -> None:
+        """Take `version` as `version` without digesting the structure: for a hierarchy
+        read back from where this very structure was saved with its version."""
+        self.__dict__["version"] = version  # where the cached_property keeps its value
 
     @property
     def has_word_facts(self) -> bool:

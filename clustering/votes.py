@@ -180,8 +180,18 @@ def check_labels(
     """
     problems = []
     names = iter(where) if where is not None else None
+    classes, chain = hierarchy.class_index, hierarchy.chain
     for position, item in enumerate(items, start=1):
-        place = next(names) if names is not None else f"item {position}"
+        name = next(names) if names is not None else None
+        # Most items are sound: their place is written only for a problem (65,000 votes
+        # at 21,843 classes, checked at every aggregation).
+        if (
+            item.wnid in classes
+            and item.label in (on_chain := chain(item.wnid))
+            and (not isinstance(item, Vote) or not item.suggestion or item.suggestion in on_chain)
+        ):
+            continue
+        place = name if names is not None else f"item {position}"
         if item.wnid not in hierarchy.class_index:
             problems.append(
                 f"{place}: {item.wnid} is not one of the hierarchy's "

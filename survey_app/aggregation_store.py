@@ -19,15 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import pickle
-import tempfile
 import time
-from pathlib import Path
 
 from flask import current_app
 
-import clustering
 from clustering import dbread
 from clustering.aggregate import Aggregation
 from clustering.gcpause import collector_paused
@@ -36,22 +32,10 @@ from survey_app.caches import kept
 from survey_app.counts import recent_word_counts
 from survey_app.extensions import db
 from survey_app.models import Meta
+from survey_app.store_files import code_digest, store_folder, worth_keeping, write
 
 FORMAT = "cil-aggregation-store-2"
 FILES_KEPT = 8  # per folder: a result for each setting asked for, and a few behind
-
-
-def _code_digest() -> str:
-    """The source of the clustering package (the priors' model included) and of the
-    survey's aggregation and priors."""
-    package = Path(clustering.__file__).parent
-    sources = sorted(package.rglob("*.py")) + [package / "data" / "entry_level_model.json"]
-    app = Path(__file__).parent
-    sources += [*sorted(app.glob("aggregation*.py")), app / "class_states.py"]
-    digest = hashlib.sha256()
-    for path in sources:
-        digest.update(str(path.relative_to(package.parent)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
 
 
 def _counts_digest(counts: dict[str, int | None]) -> str:
@@ -73,7 +57,7 @@ def _key(hierarchy: Hierarchy, counts: dict[str, int | None], *parts: str) -> st
     version and word facts, and the search counts."""
     common = (
         FORMAT,
-        kept("aggregation_code", None, _code_digest),
+        kept("aggregation_code", None, code_digest),
         _hierarchy_version(hierarchy),
         str(hierarchy.has_word_facts),  # the priors read them
         kept("counts_digest", counts, lambda: _counts_digest(counts)),
@@ -86,16 +70,6 @@ def _hierarchy_version(hierarchy: Hierarchy) -> str:
     (`survey_app.seeding`): computing it takes a second at ImageNet-21k's size."""
     stored = db.session.get(Meta, "hierarchy_version")
     return stored.value if stored is not None else hierarchy.version
-
-
-def _folder() -> Path | None:
-    folder = current_app.config.get("AGGREGATION_STORE")
-    return Path(folder) if folder else None
-
-
-def enabled() -> bool:
-    """Whether a folder is set (an empty `AGGREGATION_STORE` turns the store off)."""
-    return _folder() is not None
 
 
 class _Pickler(pickle.Pickler):
@@ -131,7 +105,7 @@ class _Unpickler(pickle.Unpickler):
 
 def load(key: str, hierarchy: Hierarchy) -> tuple[Aggregation, float] | None:
     """(the aggregation kept under `key`, the seconds it took to compute), or None."""
-    folder = _folder()
+    folder = store_folder()
     if folder is None:
         return None
     path = folder / f"{key}.pickle"
@@ -153,46 +127,14 @@ def load(key: str, hierarchy: Hierarchy) -> tuple[Aggregation, float] | None:
     return result, seconds
 
 
-def worth_keeping(seconds: float) -> bool:
-    """Whether an aggregation that took `seconds` to compute is kept: a quick one is
-    cheaper to compute again than to write."""
-    return enabled() and seconds >= current_app.config["AGGREGATION_STORE_SECONDS"]
-
-
 def save(key: str, result: Aggregation, seconds: float) -> None:
     """Keep `result` under `key`, forgetting all but the newest FILES_KEPT files; a
     folder that cannot be written only costs the saving."""
-    _write(
+    write(
         f"{key}.pickle",
         lambda file: _Pickler(file, result.hierarchy).dump((result, seconds)),
         FILES_KEPT,
     )
-
-
-def _write(name: str, dump, files_kept: int) -> None:
-    """`dump(file)` into the store's file `name`, keeping the newest `files_kept` of its
-    kind (its suffix)."""
-    folder = _folder()
-    if folder is None:
-        return
-    part = None
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        # Written beside and renamed: a process loading it never sees half a file.
-        # Pickled straight into it, not into memory first (20 MB at 21,843 classes).
-        with (
-            tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as part,
-            collector_paused(),
-        ):
-            dump(part)
-        os.replace(part.name, folder / name)
-        _prune(folder, "*" + Path(name).suffix, files_kept)
-    except BaseException as exc:
-        if part is not None:
-            Path(part.name).unlink(missing_ok=True)
-        if not isinstance(exc, OSError):
-            raise
-        current_app.logger.warning("cannot keep %s in %s: %s", name, folder, exc)
 
 
 PRIORS_KEPT = 2  # files of priors: the search counts rarely change
@@ -203,7 +145,7 @@ def kept_priors(hierarchy: Hierarchy, counts: dict[str, int | None], compute) ->
     kept them for the same hierarchy, counts and code, else `compute()`d and, where that
     took at least AGGREGATION_STORE_SECONDS, kept. Every fresh process computed them
     (gunicorn's master before it forks, `flask export-cil`): 2 s at ImageNet-21k's size."""
-    folder = _folder()
+    folder = store_folder()
     if folder is None:
         return compute()
     name = _key(hierarchy, counts, "priors") + ".priors"
@@ -219,18 +161,5 @@ def kept_priors(hierarchy: Hierarchy, counts: dict[str, int | None], compute) ->
     started = time.perf_counter()
     priors = compute()
     if worth_keeping(time.perf_counter() - started):
-        _write(name, lambda file: pickle.dump(priors, file, pickle.HIGHEST_PROTOCOL), PRIORS_KEPT)
+        write(name, lambda file: pickle.dump(priors, file, pickle.HIGHEST_PROTOCOL), PRIORS_KEPT)
     return priors
-
-
-def _prune(folder: Path, pattern: str, files_kept: int) -> None:
-    """Forget all but the newest `files_kept` files matching `pattern` (another process
-    may be at it too)."""
-    ages = []
-    for path in folder.glob(pattern):
-        try:
-            ages.append((path.stat().st_mtime, path))
-        except FileNotFoundError:
-            continue
-    for _, old in sorted(ages, reverse=True)[files_kept:]:
-        old.unlink(missing_ok=True)

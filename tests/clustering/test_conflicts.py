@@ -18,6 +18,7 @@ from .toy_hierarchy import (
     ANIMAL,
     BUS,
     CAR,
+    CLASSES,
     DOG,
     FISH,
     GOLDFISH,
@@ -205,3 +206,13 @@ def test_a_lift_decided_by_an_admin_is_no_collapse(toy):
     decisions = [decision(TROLLEYBUS, VEHICLE), label_decision(VEHICLE, keep=[CAR])]
     result = aggregate(toy, votes, decisions, conflicts="lift", max_share=0.2)
     assert result.resolution.assignment[SCHOOL_BUS] == VEHICLE
+
+
+def test_a_class_moved_into_a_label_kept_for_want_of_votes_says_so():
+    """Dog is a class too, nobody voted on it yet: its own label stays, and the dogs that
+    chose "animal" move down into it (the reasons failed on the missing settlement)."""
+    hierarchy = toy_hierarchy([*CLASSES, DOG])
+    votes = unanimous({HUSKY: ANIMAL, MALAMUTE: ANIMAL, PUG: ANIMAL}, voters="ab")
+    result = aggregate(hierarchy, votes)
+    assert result.resolution.assignment[HUSKY] == DOG
+    assert result.reasons[HUSKY].endswith("a label kept below it on its chain by too few votes yet")

@@ -63,6 +63,19 @@ def test_seeded_hierarchy_reads_back(app, small_hierarchy):
         assert hierarchy_from_db().to_dict() == small_hierarchy.to_dict()
 
 
+def test_the_hierarchy_read_back_carries_its_recorded_version(app, small_hierarchy):
+    """Its version is the one the seeding recorded, taken without digesting the structure
+    again (0.7 s at ImageNet-21k's size), and it is the structure's own."""
+    from clustering.hierarchy import Hierarchy
+
+    with app.app_context():
+        hierarchy = hierarchy_from_db()
+        assert "version" in vars(hierarchy)  # remembered, not computed on asking
+        assert hierarchy.version == small_hierarchy.version
+        digested = Hierarchy(hierarchy.synsets, hierarchy.parents, hierarchy.classes)
+        assert digested.version == hierarchy.version
+
+
 def test_seed_refuses_a_different_hierarchy(app, wordnet):
     from clustering.hierarchy import Hierarchy
 

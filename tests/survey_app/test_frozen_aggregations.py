@@ -1,4 +1,4 @@
-"""A slow aggregation is frozen out of the collector's full passes
+"""A large aggregation is frozen out of the collector's full passes
 (`survey_app.caches.freeze_survivors`), and for that to free it once replaced, it must
 hold no reference cycles: refcounting alone then frees every object of it."""
 
@@ -22,8 +22,8 @@ def voted(app):
     return app
 
 
-def test_a_slow_aggregation_is_frozen(voted, monkeypatch):
-    monkeypatch.setattr(aggregation, "FREEZE_SECONDS", 0.0)
+def test_a_large_aggregation_is_frozen(voted, monkeypatch):
+    monkeypatch.setattr(aggregation, "FREEZE_CLASSES", 3)
     with voted.app_context():
         frozen = gc.get_freeze_count()
         result = aggregation.current_aggregation()
@@ -31,7 +31,7 @@ def test_a_slow_aggregation_is_frozen(voted, monkeypatch):
         assert not any(o is result for o in gc.get_objects())  # no generation holds it
 
 
-def test_a_quick_one_is_not(voted):
+def test_a_small_one_is_not(voted):
     with voted.app_context():
         aggregation.current_aggregation()
         frozen = gc.get_freeze_count()

@@ -1,0 +1,84 @@
+"""The folder where the app keeps what is slow to compute and the same for every process
+(`AGGREGATION_STORE`): aggregations, priors, the hierarchy. A file per key, written
+beside and renamed, the newest few of each kind kept."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from flask import current_app
+
+import clustering
+from clustering.gcpause import collector_paused
+
+
+def code_digest() -> str:
+    """A digest of the source of the clustering package (the priors' model included) and
+    of the survey's aggregation and priors: what the kept files were computed by."""
+    package = Path(clustering.__file__).parent
+    sources = sorted(package.rglob("*.py")) + [package / "data" / "entry_level_model.json"]
+    app = Path(__file__).parent
+    sources += [*sorted(app.glob("aggregation*.py")), app / "class_states.py"]
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(str(path.relative_to(package.parent)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def store_folder() -> Path | None:
+    """The folder set, or None (an empty `AGGREGATION_STORE` turns the store off)."""
+    folder = current_app.config.get("AGGREGATION_STORE")
+    return Path(folder) if folder else None
+
+
+def enabled() -> bool:
+    """Whether a folder is set."""
+    return store_folder() is not None
+
+
+def worth_keeping(seconds: float) -> bool:
+    """Whether an aggregation that took `seconds` to compute is kept: a quick one is
+    cheaper to compute again than to write."""
+    return enabled() and seconds >= current_app.config["AGGREGATION_STORE_SECONDS"]
+
+
+def write(name: str, dump, files_kept: int) -> None:
+    """`dump(file)` into the store's file `name`, keeping the newest `files_kept` of its
+    kind (its suffix)."""
+    folder = store_folder()
+    if folder is None:
+        return
+    part = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # Written beside and renamed: a process loading it never sees half a file.
+        # Pickled straight into it, not into memory first (20 MB at 21,843 classes).
+        with (
+            tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as part,
+            collector_paused(),
+        ):
+            dump(part)
+        os.replace(part.name, folder / name)
+        _prune(folder, "*" + Path(name).suffix, files_kept)
+    except BaseException as exc:
+        if part is not None:
+            Path(part.name).unlink(missing_ok=True)
+        if not isinstance(exc, OSError):
+            raise
+        current_app.logger.warning("cannot keep %s in %s: %s", name, folder, exc)
+
+
+def _prune(folder: Path, pattern: str, files_kept: int) -> None:
+    """Forget all but the newest `files_kept` files matching `pattern` (another process
+    may be at it too)."""
+    ages = []
+    for path in folder.glob(pattern):
+        try:
+            ages.append((path.stat().st_mtime, path))
+        except FileNotFoundError:
+            continue
+    for _, old in sorted(ages, reverse=True)[files_kept:]:
+        old.unlink(missing_ok=True)
