@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import Row, bindparam, exists, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from clustering.confidence import Belief, ClosingRule, TeamSkills, belief, team_skills
 from clustering.strategies import entry_level_priors, prior_suggestions
@@ -24,7 +23,7 @@ from clustering.votes import Vote, as_utc, latest_votes
 from survey_app import aggregation_store
 from survey_app.caches import kept
 from survey_app.counts import recent_word_counts
-from survey_app.database import execute, hierarchy_from_db
+from survey_app.database import execute, hierarchy_from_db, upserts
 from survey_app.extensions import db
 from survey_app.models import ClassState, ClassTally, User, utcnow
 from survey_app.models import Vote as VoteRow
@@ -76,7 +75,7 @@ _LOCK_TALLIES = (
     .with_for_update()
 )
 # The class's row written in one statement whether or not it exists yet (another vote
-# may insert it first): both databases say so alike, in their own dialect's construct.
+# may insert it first).
 _STATE = {
     "class_wnid": bindparam("wnid"),
     "votes": bindparam("n_votes"),
@@ -85,14 +84,7 @@ _STATE = {
     "closed": bindparam("closed"),
     "updated_at": bindparam("now"),
 }
-
-UPSERT = {}
-for _dialect in (postgresql, sqlite):
-    _insert = _dialect.insert(_states).values(_STATE)
-    UPSERT[_dialect.dialect.name] = _insert.on_conflict_do_update(
-        index_elements=[_states.c.class_wnid],
-        set_={name: _insert.excluded[name] for name in _STATE if name != "class_wnid"},
-    )
+UPSERT = upserts(_states, _STATE, "class_wnid")
 
 
 def priors() -> dict[str, dict[str, float]]:

@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import Result, event, make_url
+from sqlalchemy import Result, Table, event, make_url
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -81,6 +82,21 @@ def execute(statement, **params) -> Result:
     in its transaction: on the busiest paths (votes.py, work_queue.py) the ORM's
     per-statement cost was more than the database's."""
     return db.session.connection().execute(statement, params)
+
+
+def upserts(table: Table, values: dict, key: str) -> dict:
+    """dialect name -> the statement that writes `values` (column -> value or bind
+    parameter) as `table`'s row, or over the row of the same `key` (its primary key)
+    where one exists: in one statement, whoever inserts it first. Both databases say so
+    alike, in their own dialect's construct."""
+    statements = {}
+    for dialect in (postgresql, sqlite):
+        insert = dialect.insert(table).values(values)
+        statements[dialect.dialect.name] = insert.on_conflict_do_update(
+            index_elements=[table.c[key]],
+            set_={name: insert.excluded[name] for name in values if name != key},
+        )
+    return statements
 
 
 def read_without_transaction() -> None:

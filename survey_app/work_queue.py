@@ -43,9 +43,8 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
-from survey_app.database import execute, hierarchy_from_db
+from survey_app.database import execute, hierarchy_from_db, upserts
 from survey_app.extensions import db
 from survey_app.models import (
     AnnotatorTally,
@@ -259,17 +258,15 @@ class Progress:
 
 
 # The hold's row written: one per annotator, replaced at each lead.
-HOLD = {}
-for _dialect in (postgresql, sqlite):
-    _insert = _dialect.insert(_holds).values(
-        annotator_id=bindparam("user_id"),
-        class_wnid=bindparam("held_wnid"),
-        held_until=bindparam("held_until"),
-    )
-    HOLD[_dialect.dialect.name] = _insert.on_conflict_do_update(
-        index_elements=[_holds.c.annotator_id],
-        set_={"class_wnid": _insert.excluded.class_wnid, "held_until": _insert.excluded.held_until},
-    )
+HOLD = upserts(
+    _holds,
+    {
+        "annotator_id": bindparam("user_id"),
+        "class_wnid": bindparam("held_wnid"),
+        "held_until": bindparam("held_until"),
+    },
+    "annotator_id",
+)
 
 
 def hold_until() -> datetime | None:
