@@ -22,17 +22,20 @@ import io
 import pickle
 import time
 
-from flask import current_app
-
 from clustering import dbread
 from clustering.aggregate import Aggregation
-from clustering.gcpause import collector_paused
 from clustering.hierarchy import Hierarchy
 from survey_app.caches import kept
 from survey_app.counts import recent_word_counts
 from survey_app.extensions import db
-from survey_app.models import Meta
-from survey_app.store_files import code_digest, store_folder, worth_keeping, write
+from survey_app.store_files import (
+    code_digest,
+    enabled,
+    pickled,
+    read,
+    worth_keeping,
+    write,
+)
 
 FORMAT = "cil-aggregation-store-2"
 FILES_KEPT = 8  # per folder: a result for each setting asked for, and a few behind
@@ -58,18 +61,11 @@ def _key(hierarchy: Hierarchy, counts: dict[str, int | None], *parts: str) -> st
     common = (
         FORMAT,
         kept("aggregation_code", None, code_digest),
-        _hierarchy_version(hierarchy),
+        hierarchy.version,  # the seeding's recorded one, as dbread reads it
         str(hierarchy.has_word_facts),  # the priors read them
         kept("counts_digest", counts, lambda: _counts_digest(counts)),
     )
     return hashlib.sha256("\n".join((*common, *parts)).encode()).hexdigest()
-
-
-def _hierarchy_version(hierarchy: Hierarchy) -> str:
-    """The version the seeding recorded, which no later seeding changes
-    (`survey_app.seeding`): computing it takes a second at ImageNet-21k's size."""
-    stored = db.session.get(Meta, "hierarchy_version")
-    return stored.value if stored is not None else hierarchy.version
 
 
 class _Pickler(pickle.Pickler):
@@ -105,23 +101,10 @@ class _Unpickler(pickle.Unpickler):
 
 def load(key: str, hierarchy: Hierarchy) -> tuple[Aggregation, float] | None:
     """(the aggregation kept under `key`, the seconds it took to compute), or None."""
-    folder = store_folder()
-    if folder is None:
+    loaded = read(f"{key}.pickle", lambda data: _Unpickler(io.BytesIO(data), hierarchy).load())
+    if not isinstance(loaded, tuple) or len(loaded) != 2:
         return None
-    path = folder / f"{key}.pickle"
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        current_app.logger.warning("cannot read the kept aggregation %s: %s", path, exc)
-        return None
-    try:
-        with collector_paused():
-            result, seconds = _Unpickler(io.BytesIO(data), hierarchy).load()
-    except Exception:  # any damage to the file: it is computed again, not an error
-        current_app.logger.exception("cannot load the kept aggregation %s", path)
-        return None
+    result, seconds = loaded
     if not isinstance(result, Aggregation) or result.hierarchy is not hierarchy:
         return None
     return result, seconds
@@ -145,21 +128,14 @@ def kept_priors(hierarchy: Hierarchy, counts: dict[str, int | None], compute) ->
     kept them for the same hierarchy, counts and code, else `compute()`d and, where that
     took at least AGGREGATION_STORE_SECONDS, kept. Every fresh process computed them
     (gunicorn's master before it forks, `flask export-cil`): 2 s at ImageNet-21k's size."""
-    folder = store_folder()
-    if folder is None:
+    if not enabled():
         return compute()
     name = _key(hierarchy, counts, "priors") + ".priors"
-    try:
-        with collector_paused():
-            loaded = pickle.loads((folder / name).read_bytes())
-        if isinstance(loaded, dict):
-            return loaded
-    except FileNotFoundError:
-        pass
-    except Exception:  # damaged: computed again, not an error
-        current_app.logger.exception("cannot load the kept priors %s", folder / name)
+    loaded = read(name)
+    if isinstance(loaded, dict):
+        return loaded
     started = time.perf_counter()
     priors = compute()
     if worth_keeping(time.perf_counter() - started):
-        write(name, lambda file: pickle.dump(priors, file, pickle.HIGHEST_PROTOCOL), PRIORS_KEPT)
+        write(name, pickled(priors), PRIORS_KEPT)
     return priors

@@ -15,7 +15,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from clustering.dbread import read_hierarchy
 from clustering.gcpause import collector_paused
 from clustering.hierarchy import Hierarchy
 from survey_app.caches import kept
@@ -128,7 +127,7 @@ def _read_and_freeze() -> Hierarchy:
     gc.collect()
     with collector_paused():
         connection = db.session.connection()
-        hierarchy = kept_hierarchy(connection, lambda: read_hierarchy(connection))
+        hierarchy = kept_hierarchy(connection)
         gc.freeze()
     return hierarchy
 

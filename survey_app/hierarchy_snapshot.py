@@ -21,21 +21,17 @@ logs is as good as any; the file's key adds the aggregating code's digest.
 from __future__ import annotations
 
 import hashlib
-import pickle
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from clustering import dbread, hierarchy
-from clustering.gcpause import collector_paused
 from clustering.hierarchy import Hierarchy
 from survey_app.caches import kept
 from survey_app.models import Meta
-from survey_app.store_files import code_digest, store_folder, write
+from survey_app.store_files import code_digest, pickled, read, store_folder, write
 
 FORMAT = "cil-hierarchy-snapshot-1"
 FILES_KEPT = 2  # of each kind: the hierarchy of one database, and one behind after an upgrade
@@ -46,25 +42,25 @@ _REMADE = {"log_priors"}  # Hierarchy.derived's entries `keep_warm` leaves out
 KEEP_AFTER_SECONDS = 0.25
 
 
-def kept_hierarchy(connection: Connection, read: Callable[[], Hierarchy]) -> Hierarchy:
-    """The hierarchy `read()` gives, loaded from the store where a process kept it."""
-    folder = store_folder()
-    key = _key(connection) if folder is not None else None
+def kept_hierarchy(connection: Connection) -> Hierarchy:
+    """The hierarchy seeded in the database, loaded from the store where a process kept
+    it, else read (`clustering.dbread.read_hierarchy`) and, where that was slow, kept."""
+    key = _key(connection) if store_folder() is not None else None
     if key is None:
-        return read()
-    path = folder / f"{key}.hierarchy"
-    loaded = _load(path)
+        return dbread.read_hierarchy(connection)
+    name = f"{key}.hierarchy"
+    loaded = read(name)
     if not isinstance(loaded, Hierarchy):
         started = time.process_time()
-        loaded = read()
+        loaded = dbread.read_hierarchy(connection)
         if time.process_time() - started >= KEEP_AFTER_SECONDS:
             # Pickled before anything asks it a question: its caches are still empty.
-            write(path.name, lambda file: _dump(loaded, file), FILES_KEPT)
+            write(name, pickled(loaded), FILES_KEPT)
     loaded.derived[_WARM] = warm = _warm_name(key)
-    found = _load(folder / warm)
+    found = read(warm)
     if isinstance(found, dict):
-        for name, value in found.items():
-            loaded.derived.setdefault(name, value)
+        for entry, value in found.items():
+            loaded.derived.setdefault(entry, value)
     return loaded
 
 
@@ -82,7 +78,7 @@ def keep_warm(hierarchy: Hierarchy) -> None:
         for key, value in list(hierarchy.derived.items())
         if key not in _REMADE
     }
-    write(name, lambda file: _dump(derived, file), FILES_KEPT)
+    write(name, pickled(derived), FILES_KEPT)
 
 
 def _warm_name(key: str) -> str:
@@ -90,22 +86,6 @@ def _warm_name(key: str) -> str:
         hashlib.sha256(f"{key}\n{kept('aggregation_code', None, code_digest)}".encode()).hexdigest()
         + ".warm"
     )
-
-
-def _dump(value, file) -> None:
-    pickle.dump(value, file, pickle.HIGHEST_PROTOCOL)
-
-
-def _load(path: Path):
-    """What the file `path` holds, or None where there is none or it cannot be read."""
-    try:
-        with collector_paused():
-            return pickle.loads(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except Exception:  # damaged: computed again, not an error
-        current_app.logger.exception("cannot load the kept %s", path)
-        return None
 
 
 def _key(connection: Connection) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import tempfile
 from pathlib import Path
 
@@ -69,6 +70,30 @@ def write(name: str, dump, files_kept: int) -> None:
         if not isinstance(exc, OSError):
             raise
         current_app.logger.warning("cannot keep %s in %s: %s", name, folder, exc)
+
+
+def read(name: str, loads=pickle.loads):
+    """`loads` of the bytes of the store's file `name`; None where the store is off,
+    there is no such file, or it cannot be read or loaded (it is computed again: not an
+    error). The files are pickles, written only by the app into its own folder."""
+    folder = store_folder()
+    if folder is None:
+        return None
+    path = folder / name
+    try:
+        data = path.read_bytes()
+        with collector_paused():
+            return loads(data)
+    except FileNotFoundError:
+        return None
+    except Exception:  # any damage to the file
+        current_app.logger.exception("cannot load the kept %s", path)
+        return None
+
+
+def pickled(value):
+    """A `dump` for `write`: `value` pickled."""
+    return lambda file: pickle.dump(value, file, pickle.HIGHEST_PROTOCOL)
 
 
 def _prune(folder: Path, pattern: str, files_kept: int) -> None:

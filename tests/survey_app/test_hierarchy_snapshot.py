@@ -9,8 +9,9 @@ import json
 
 import pytest
 
+from clustering import dbread
 from clustering.dbread import WORD_FACTS_KEY
-from survey_app import aggregation, database, hierarchy_snapshot
+from survey_app import aggregation, hierarchy_snapshot
 from survey_app.database import hierarchy_from_db
 from survey_app.extensions import db
 from survey_app.models import Meta
@@ -26,8 +27,8 @@ def reads(monkeypatch) -> list[int]:
     hierarchy read is kept, however quick."""
     monkeypatch.setattr(hierarchy_snapshot, "KEEP_AFTER_SECONDS", 0.0)
     counted: list[int] = []
-    real = database.read_hierarchy
-    monkeypatch.setattr(database, "read_hierarchy", lambda *a: counted.append(1) or real(*a))
+    real = dbread.read_hierarchy
+    monkeypatch.setattr(dbread, "read_hierarchy", lambda *a: counted.append(1) or real(*a))
     return counted
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import runpy
 from pathlib import Path
 
-from survey_app import class_states, database
+from clustering import dbread
+from survey_app import class_states
 from survey_app.extensions import db
 from survey_app.warmup import warm
 
@@ -19,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _first_page_work(app, monkeypatch) -> list[str]:
     """What the first annotate page of `app` computes of what the warm-up computes."""
     work: list[str] = []
-    read, priors = database.read_hierarchy, class_states.entry_level_priors
-    monkeypatch.setattr(database, "read_hierarchy", lambda *a: work.append("hierarchy") or read(*a))
+    read, priors = dbread.read_hierarchy, class_states.entry_level_priors
+    monkeypatch.setattr(dbread, "read_hierarchy", lambda *a: work.append("hierarchy") or read(*a))
     monkeypatch.setattr(
         class_states, "entry_level_priors", lambda *a: work.append("priors") or priors(*a)
     )
