@@ -1,7 +1,8 @@
 """Database helpers beyond the models: SQLite tuned for many writers, PostgreSQL's
-plans made once per connection, a rollback that survives a connection that is gone
-(error_pages.py answers 503 then), Core statements on the session's connection, and
-the seeded hierarchy read back once per process."""
+plans made once per connection and its driver's parsing of our statements kept, a
+rollback that survives a connection that is gone (error_pages.py answers 503 then),
+Core statements on the session's connection, and the seeded hierarchy read back once
+per process."""
 
 from __future__ import annotations
 
@@ -45,6 +46,28 @@ def _tune_postgres(dbapi_connection, _record) -> None:
     dbapi_connection.commit()
 
 
+# psycopg converts a statement's placeholders on every execution and keeps the
+# conversion only for statements of up to 4,096 characters and 50 parameters. The
+# vote's checks with where it leads (6.5 k characters, 47 parameters) and the annotate
+# page's read where it prefetches (5.9 k, 51) were parsed anew every time: 0.24 ms of
+# a request's CPU for the page's, a regular expression run over its whole text. The
+# limits guard against caching one-off statements, which ours, built once at import,
+# are not.
+CACHED_STATEMENT_LENGTH = 16_384
+CACHED_STATEMENT_PARAMS = 200
+
+
+def _cache_long_statements() -> None:
+    from psycopg import _queries
+
+    _queries.MAX_CACHED_STATEMENT_LENGTH = max(
+        _queries.MAX_CACHED_STATEMENT_LENGTH, CACHED_STATEMENT_LENGTH
+    )
+    _queries.MAX_CACHED_STATEMENT_PARAMS = max(
+        _queries.MAX_CACHED_STATEMENT_PARAMS, CACHED_STATEMENT_PARAMS
+    )
+
+
 def _create_private(database: str | None) -> None:
     """Create the SQLite file readable by its owner only, before SQLite creates
     it readable by all: it holds password hashes. SQLite gives its WAL and
@@ -61,6 +84,8 @@ def init_database(app: Flask) -> None:
     backend = url.get_backend_name()
     if backend == "sqlite":
         _create_private(url.database)
+    if backend == "postgresql":
+        _cache_long_statements()
     tune = {"sqlite": _tune_sqlite, "postgresql": _tune_postgres}.get(backend)
     if tune:
         with app.app_context():

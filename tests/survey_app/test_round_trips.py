@@ -149,3 +149,40 @@ def test_postgresql_plans_the_apps_statements_once_per_connection(
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgresql_driver_keeps_the_parsing_of_every_statement_of_the_page_and_vote(
+    tmp_path, small_hierarchy, postgres_url, monkeypatch
+):
+    """psycopg parses a statement's placeholders anew at each execution where it is too
+    long or has too many parameters to keep: the page's read where it prefetches and
+    the vote's checks were both, on every request (0 of them may be)."""
+    from psycopg import _queries
+
+    from .conftest import make_image_folder
+
+    parsed_anew: list[bytes] = []
+    parse = _queries._query2pg_nocache
+
+    def watched(query, encoding):
+        parsed_anew.append(query)
+        return parse(query, encoding)
+
+    # Only the path that keeps nothing calls it by this name; the kept conversion
+    # calls the function it wrapped.
+    monkeypatch.setattr(_queries, "_query2pg_nocache", watched)
+    wnids = [c.wnid for c in small_hierarchy.classes]
+    pictures = make_image_folder(tmp_path / "imagenet", wnids, per_class=1, size=(40, 30))
+    app = seeded(make_app(tmp_path, postgres_url, IMAGE_SOURCE=str(pictures)), small_hierarchy)
+    try:
+        annotator = log_in(app.test_client(), add_user(app, "ann"))
+        with counted(app) as calls:
+            reply = vote_on(annotator, "/next")
+            vote_on(annotator, reply.headers["Location"])
+        assert any(" AS following" in sql for sql in calls.statements)  # the longest asked
+        assert [len(query) for query in parsed_anew] == []
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
