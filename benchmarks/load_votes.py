@@ -12,7 +12,8 @@ how fast 32 people would have to click to make 200 votes/s.
 
 Prints the offered and achieved votes/s, p50/p99 latency of the annotate page
 and of the vote, the error count, the server's CPU time per vote (the app's
-workers and, on PostgreSQL, the database's backends), and checks that every vote the server
+workers and, on PostgreSQL, the database's backends) with the votes/s the machine's
+cores could take at that cost, and checks that every vote the server
 acknowledged is in the database exactly once (and, on SQLite, that the
 integrity check passes). Loopback only; stops by itself after `--seconds` or
 `--max-votes`.
@@ -634,7 +635,21 @@ def report(
             + ", ".join(f"{part} {ms:.1f} ms" for part, ms in cpu_ms.items())
             + (f"; the simulated annotators' {client_ms:.1f} ms" if client_ms is not None else "")
         )
+        figures["cpu_capacity_votes_per_s"] = capacity = cpu_capacity(cpu_ms, client_ms)
+        print(
+            f"[{name}] at that CPU per vote this machine's {os.cpu_count()} cores could take at "
+            f"most {capacity:.0f} votes/s, server and annotators together: the machines of "
+            "different runs differ most in this"
+        )
     return figures
+
+
+def cpu_capacity(cpu_ms: dict[str, float], client_ms: float | None) -> float:
+    """The votes per second the machine's cores could take at all, each vote costing the
+    server's CPU (`cpu_ms`, per part) and the simulated annotators' (`client_ms`), all of
+    which run here: a rate offered near it queues."""
+    per_vote = sum(cpu_ms.values()) + (client_ms or 0.0)
+    return 1000 * (os.cpu_count() or 1) / per_vote
 
 
 # --- databases -------------------------------------------------------------------------

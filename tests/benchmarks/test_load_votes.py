@@ -1,4 +1,5 @@
-"""The load test's server handling, without a survey: a gunicorn that never answers."""
+"""The load test's server handling and figures, without a survey: a gunicorn that never
+answers, the CPU capacity."""
 
 from __future__ import annotations
 
@@ -41,3 +42,9 @@ def test_the_start_counts_the_sockets_listening_on_the_port(tmp_path):
     finally:
         for listener in sockets:
             listener.close()
+
+
+def test_the_cpu_capacity_counts_the_server_and_the_annotators(monkeypatch):
+    monkeypatch.setattr(load_votes.os, "cpu_count", lambda: 2)
+    assert load_votes.cpu_capacity({"app": 6.0, "database": 3.0}, 1.0) == 200
+    assert load_votes.cpu_capacity({"app": 8.0}, None) == 250
