@@ -91,8 +91,29 @@ def test_a_fresh_process_takes_what_the_last_aggregations_derived(app, tmp_path)
 
     warm = make_app(tmp_path, url, **keeping)
     with warm.app_context():
-        assert "conflict_search" in hierarchy_from_db().derived
+        hierarchy = hierarchy_from_db()
+        assert "conflict_search" not in hierarchy.derived  # taken before computing
+        hierarchy_snapshot.take_warm(hierarchy)
+        assert "conflict_search" in hierarchy.derived
     assert report(warm) == report(make_app(tmp_path, url, AGGREGATION_STORE=""))
+
+
+def test_a_fresh_process_that_loads_its_aggregation_leaves_the_warm_file(
+    app, tmp_path, monkeypatch
+):
+    add_votes(app, [("v1", PUG, MAMMAL, None), ("v2", PUG, DOG, None)])
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    with make_app(tmp_path, url, AGGREGATION_STORE_SECONDS=0.0).app_context():
+        aggregation.current_aggregation()
+    taken = []
+    real = hierarchy_snapshot.read
+    monkeypatch.setattr(hierarchy_snapshot, "read", lambda name: taken.append(name) or real(name))
+    with make_app(tmp_path, url).app_context():
+        aggregation.current_aggregation()  # loaded
+        assert not [name for name in taken if name.endswith(".warm")]
+        vote(app, "v1", DOG)
+        aggregation.current_aggregation()  # computed: the warm file is taken first
+        assert len([name for name in taken if name.endswith(".warm")]) == 1
 
 
 def test_a_damaged_warm_file_is_passed_over(app, tmp_path):
