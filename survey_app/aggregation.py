@@ -147,7 +147,8 @@ def _compute_and_keep(settings: tuple, position: tuple, *, stored: bool) -> Aggr
     loaded = aggregation_store.load(key, hierarchy) if key else None
     on_disk = loaded is not None
     if loaded is not None:
-        result, seconds = loaded
+        result, seconds, derived = loaded
+        hierarchy_snapshot.take_derived(hierarchy, derived)
         aggregator = result.aggregator
         if getattr(aggregator, "priors", None):  # the confidence weighting's
             aggregator.priors, aggregator.suggestions = class_states.shared_priors(
@@ -166,7 +167,9 @@ def _compute_and_keep(settings: tuple, position: tuple, *, stored: bool) -> Aggr
             and store_files.worth_keeping(seconds)
             and tuple(db.session.execute(_LOG_POSITION).one()) == position
         ):
-            aggregation_store.save(key, result, seconds)
+            aggregation_store.save(
+                key, result, seconds, hierarchy_snapshot.derived_to_keep(hierarchy)
+            )
             hierarchy_snapshot.keep_warm(hierarchy)
             on_disk = True
     by_settings = kept("aggregations", None, dict)
@@ -285,7 +288,8 @@ def _save_if_current(settings: tuple, latest: _Kept) -> None:
     with collector_paused():
         key = aggregation_store.store_key(settings, result.hierarchy)
         if tuple(db.session.execute(_LOG_POSITION).one()) == latest.position:
-            aggregation_store.save(key, result, latest.seconds)
+            derived = hierarchy_snapshot.derived_to_keep(result.hierarchy)
+            aggregation_store.save(key, result, latest.seconds, derived)
 
 
 def keeping_threads(app: Flask) -> list[threading.Thread]:
