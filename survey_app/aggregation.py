@@ -167,10 +167,7 @@ def _compute_and_keep(settings: tuple, position: tuple, *, stored: bool) -> Aggr
             and store_files.worth_keeping(seconds)
             and tuple(db.session.execute(_LOG_POSITION).one()) == position
         ):
-            aggregation_store.save(
-                key, result, seconds, hierarchy_snapshot.derived_to_keep(hierarchy)
-            )
-            hierarchy_snapshot.keep_warm(hierarchy)
+            store_files.in_child(lambda: _save_with_warm(key, result, seconds))
             on_disk = True
     by_settings = kept("aggregations", None, dict)
     if settings not in by_settings and len(by_settings) >= AGGREGATIONS_KEPT:
@@ -189,6 +186,14 @@ def _compute_and_keep(settings: tuple, position: tuple, *, stored: bool) -> Aggr
     if len(result.outcomes) >= FREEZE_CLASSES:
         freeze_survivors(collect=loaded is None)
     return result
+
+
+def _save_with_warm(key: str, result: Aggregation, seconds: float) -> None:
+    """Keep `result` on disk, and what the aggregations derived from its hierarchy for a
+    process that computes its first (`hierarchy_snapshot.keep_warm`)."""
+    hierarchy = result.hierarchy
+    aggregation_store.save(key, result, seconds, hierarchy_snapshot.derived_to_keep(hierarchy))
+    hierarchy_snapshot.keep_warm(hierarchy)
 
 
 def _forget(replaced: list[_Kept]) -> None:
@@ -287,9 +292,14 @@ def _save_if_current(settings: tuple, latest: _Kept) -> None:
     result = latest.result
     with collector_paused():
         key = aggregation_store.store_key(settings, result.hierarchy)
-        if tuple(db.session.execute(_LOG_POSITION).one()) == latest.position:
-            derived = hierarchy_snapshot.derived_to_keep(result.hierarchy)
-            aggregation_store.save(key, result, latest.seconds, derived)
+        if tuple(db.session.execute(_LOG_POSITION).one()) != latest.position:
+            return
+    # Pickled by a child process: see `store_files.in_child`.
+    store_files.in_child(
+        lambda: aggregation_store.save(
+            key, result, latest.seconds, hierarchy_snapshot.derived_to_keep(result.hierarchy)
+        )
+    )
 
 
 def keeping_threads(app: Flask) -> list[threading.Thread]:

@@ -21,6 +21,7 @@ import hashlib
 import io
 import pickle
 import time
+from functools import partial
 
 from clustering import dbread
 from clustering.aggregate import Aggregation
@@ -95,8 +96,16 @@ class _Unpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str):
         if (module, name) == (__name__, _loaders_hierarchy.__name__):
-            return lambda: self.hierarchy
+            # Not a closure over the unpickler: the memo keeps what this returns, and a
+            # cycle through the unpickler, whose memo holds every object loaded, kept a
+            # whole loaded aggregation alive once frozen (`aggregation._compute_and_keep`
+            # freezes it without a collection).
+            return partial(_given, self.hierarchy)
         return super().find_class(module, name)
+
+
+def _given(value):
+    return value
 
 
 def load(key: str, hierarchy: Hierarchy) -> tuple[Aggregation, float, dict] | None:
