@@ -14,8 +14,9 @@ worker moves one): the aggregation after a vote, which takes what the last one
 kept where the vote left it as it was (`clustering.conflict_memo`), and their
 median. With `--dump PATH` it also writes what the run produced (the
 CIL JSON without its creation time, the report, each outcome's label and
-confidence) as a pickle, so two versions of the code can be compared with
-`--compare A B` (labels and JSON exactly, confidences to 1e-12).
+confidence; with `--after-votes`, the same of the last aggregation after a vote,
+which reused what the ones before kept) as a pickle, so two versions of the code can
+be compared with `--compare A B` (labels and JSON exactly, confidences to 1e-12).
 
 With `--db URL` the inputs are read straight from a survey database instead
 (benchmarks/page_growth.py's `--keep` folders hold one): the hierarchy, votes and
@@ -151,6 +152,11 @@ def stages(inputs: tuple, profile: str | None) -> dict:
         profile,
         lambda: (dumps_cil(result.cil), json.dumps(result.report(), sort_keys=True)),
     )
+    return outputs(result)
+
+
+def outputs(result) -> dict:
+    """What `--dump` writes of an aggregation."""
     return {
         # created_at is the clock's; everything else must not change with the code.
         "cil": dumps_cil(
@@ -161,18 +167,19 @@ def stages(inputs: tuple, profile: str | None) -> dict:
     }
 
 
-def after_votes(inputs: tuple, count: int, profile: str | None) -> None:
-    """`aggregate` after each of `count` changes of mind (see the module's docstring)."""
+def after_votes(inputs: tuple, count: int, profile: str | None) -> dict:
+    """`aggregate` after each of `count` changes of mind (see the module's docstring);
+    the last one's `outputs`."""
     hierarchy, votes, decisions, priors, suggestions = inputs
     annotator, classes = votes[0].annotator, hierarchy.classes
-    seconds = []
+    seconds, result = [], None
     for i in range(count):
         wnid = classes[(i * len(classes)) // count].wnid
         label = hierarchy.chain_wnids(wnid)[-1 - i % 2]
         cast = votes[-1].time + timedelta(seconds=1)
         votes = [*votes, Vote(annotator, wnid, label, cast, f"benchmark {i}")]
         cpu = time.process_time()
-        _timed(
+        result = _timed(
             "aggregate after a vote",
             profile,
             lambda log=votes: aggregate(
@@ -181,10 +188,22 @@ def after_votes(inputs: tuple, count: int, profile: str | None) -> None:
         )
         seconds.append(time.process_time() - cpu)
     print(f"{'after a vote, median':<22} {statistics.median(seconds):7.3f} s CPU")
+    return outputs(result)
 
 
 def compare(a_path: Path, b_path: Path) -> int:
     a, b = (pickle.loads(p.read_bytes()) for p in (a_path, b_path))
+    if ("after votes" in a) != ("after votes" in b):
+        print("DIFFERENT: one was dumped with --after-votes, the other without")
+        return 1
+    status = _compare(a, b)
+    if "after votes" in a:
+        print("after the votes:")
+        status |= _compare(a["after votes"], b["after votes"])
+    return status
+
+
+def _compare(a: dict, b: dict) -> int:
     problems = [key for key in ("cil", "report") if a[key] != b[key]]
     if a["outcomes"].keys() != b["outcomes"].keys():
         problems.append("outcome classes")
@@ -224,11 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         inputs = file_inputs(args.hierarchy, args.votes, args.profile)
     else:
         parser.error("--db, or --hierarchy and --votes, are needed unless --compare is given")
-    outputs = stages(inputs, args.profile)
-    if args.dump:
-        args.dump.write_bytes(pickle.dumps(outputs))
+    dumped = stages(inputs, args.profile)
     if args.after_votes:
-        after_votes(inputs, args.after_votes, args.profile)
+        dumped["after votes"] = after_votes(inputs, args.after_votes, args.profile)
+    if args.dump:
+        args.dump.write_bytes(pickle.dumps(dumped))
     return 0
 
 

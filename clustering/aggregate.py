@@ -278,6 +278,9 @@ class Confident(MajorityVote):
     def _annotator_weights(self, by_class: dict[str, list[Vote]]) -> dict[str, float]:
         votes = [vote for class_votes in by_class.values() for vote in class_votes]
         self.skills_ = team_skills(votes, self.suggestions)
+        self._by_class = by_class
+        # The last fit's votes per class and outcomes on the hierarchy (`_tallied`).
+        self._last = self.hierarchy.derived.get(_LAST_FIT, ({}, {}))
         # A vote's two likelihood terms, per (annotator, candidates, whether it took the
         # suggestion): a few dozen, where each of 65,000 votes computed its own.
         self._terms: dict[tuple[str, int, bool], tuple[float, float]] = {}
@@ -297,6 +300,27 @@ class Confident(MajorityVote):
             terms.append((vote.label, *found))
         return unnormalized(candidates, self._log_prior(wnid, candidates), terms)
 
+    def fit(
+        self, votes: Iterable[Vote], decisions: Iterable[Decision | LabelDecision] = ()
+    ) -> Self:
+        super().fit(votes, decisions)
+        self.hierarchy.derived[_LAST_FIT] = (self._by_class, self.outcomes_)
+        del self._by_class, self._last
+        return self
+
+    def _tallied(
+        self, wnid: str, votes: list[Vote], weights: dict[str, float]
+    ) -> tuple[dict[str, int], dict[str, float], tuple[str, ...]]:
+        """`_tally` of the class's votes, the last fit's where they are the same votes
+        (every weight is 1): after a vote, all but a class or two. Its very dicts, so
+        that the conflict search finds the scores unchanged by identity
+        (`clustering.conflict_memo.changes`) rather than by comparing them."""
+        by_class, outcomes = self._last
+        before = outcomes.get(wnid)
+        if before is not None and by_class.get(wnid) == votes:  # the same Vote objects, mostly
+            return before.votes, before.scores, before.comments
+        return _tally(votes, weights)
+
     def _log_prior(self, wnid: str, candidates: tuple[str, ...]) -> list[float]:
         """The class's `log_prior`, kept per hierarchy while its prior is equal: the same
         after every vote, and a third of the beliefs' time at 21,843 classes."""
@@ -314,7 +338,7 @@ class Confident(MajorityVote):
             return super()._outcome(wnid, votes, weights, decision)
         # Built here rather than from the majority's outcome: at 21,843 classes the
         # majority's winner and a copy of its outcome per class cost a tenth of a second.
-        tally, scores, comments = _tally(votes, weights)
+        tally, scores, comments = self._tallied(wnid, votes, weights)
         candidates = self.hierarchy.chain(wnid)
         weights_, total = self._weights(wnid, candidates, votes)
         if decision is not None or len(votes) < self.min_votes:
@@ -351,6 +375,9 @@ class Confident(MajorityVote):
             all(self.skills_.known(v.annotator) for v in votes if v.label == label),
         )
 
+
+# Hierarchy.derived's entry: (votes per class, outcomes) of the last `Confident` fit.
+_LAST_FIT = "confident_fit"
 
 METHODS = {"none": "majority vote", "wawa": "wawa", "confidence": "confidence"}
 AGGREGATORS: dict[str, type[MajorityVote]] = {

@@ -13,6 +13,7 @@ was running when the first began.
 from __future__ import annotations
 
 import gc
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,18 @@ __all__ = ["collector_paused"]
 _lock = threading.Lock()
 _running = 0  # paused jobs now running
 _was_enabled = False  # whether the collector ran before the first of them began
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has only the thread that forked: another's hold on the lock, or
+    its paused job, is not there to end (survey_app.store_files.in_child)."""
+    global _lock, _running
+    _lock = threading.Lock()
+    _running = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextmanager

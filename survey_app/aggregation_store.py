@@ -21,6 +21,7 @@ import hashlib
 import io
 import pickle
 import time
+from functools import partial
 
 from clustering import dbread
 from clustering.aggregate import Aggregation
@@ -37,7 +38,7 @@ from survey_app.store_files import (
     write,
 )
 
-FORMAT = "cil-aggregation-store-2"
+FORMAT = "cil-aggregation-store-3"
 FILES_KEPT = 8  # per folder: a result for each setting asked for, and a few behind
 
 
@@ -95,27 +96,38 @@ class _Unpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str):
         if (module, name) == (__name__, _loaders_hierarchy.__name__):
-            return lambda: self.hierarchy
+            # Not a closure over the unpickler: the memo keeps what this returns, and a
+            # cycle through the unpickler, whose memo holds every object loaded, kept a
+            # whole loaded aggregation alive once frozen (`aggregation._compute_and_keep`
+            # freezes it without a collection).
+            return partial(_given, self.hierarchy)
         return super().find_class(module, name)
 
 
-def load(key: str, hierarchy: Hierarchy) -> tuple[Aggregation, float] | None:
-    """(the aggregation kept under `key`, the seconds it took to compute), or None."""
+def _given(value):
+    return value
+
+
+def load(key: str, hierarchy: Hierarchy) -> tuple[Aggregation, float, dict] | None:
+    """(the aggregation kept under `key`, the seconds it took to compute, what the
+    aggregations had derived from the hierarchy when it was kept), or None."""
     loaded = read(f"{key}.pickle", lambda data: _Unpickler(io.BytesIO(data), hierarchy).load())
-    if not isinstance(loaded, tuple) or len(loaded) != 2:
+    if not isinstance(loaded, tuple) or len(loaded) != 3:
         return None
-    result, seconds = loaded
+    result, seconds, derived = loaded
     if not isinstance(result, Aggregation) or result.hierarchy is not hierarchy:
         return None
-    return result, seconds
+    return result, seconds, derived if isinstance(derived, dict) else {}
 
 
-def save(key: str, result: Aggregation, seconds: float) -> None:
-    """Keep `result` under `key`, forgetting all but the newest FILES_KEPT files; a
-    folder that cannot be written only costs the saving."""
+def save(key: str, result: Aggregation, seconds: float, derived: dict) -> None:
+    """Keep `result` under `key`, with `derived` (what the aggregations derived from its
+    hierarchy, `hierarchy_snapshot.derived_to_keep`: pickled with it, they share its
+    objects, a fresh process's memory), forgetting all but the newest FILES_KEPT files;
+    a folder that cannot be written only costs the saving."""
     write(
         f"{key}.pickle",
-        lambda file: _Pickler(file, result.hierarchy).dump((result, seconds)),
+        lambda file: _Pickler(file, result.hierarchy).dump((result, seconds, derived)),
         FILES_KEPT,
     )
 

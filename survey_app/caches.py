@@ -63,13 +63,15 @@ def kept(name: Hashable, key: Any, compute: Callable[[], Any]) -> Any:
     return caches().get(name, key, compute)
 
 
-def freeze_survivors() -> None:
+def freeze_survivors(collect: bool = True) -> None:
     """Collect what is garbage already, then move every object alive out of the
     collector's reach (`gc.freeze`): for what a process keeps long and large (the
     hierarchy; an aggregation at ImageNet-21k's size), whose hundreds of thousands of
     objects each full collection walked, a pause of 100-300 ms in whichever request
     set it off. A frozen object is still freed when its last reference goes; one in a
     reference cycle would never be, so what is frozen holds no cycles
-    (tests/survey_app/test_frozen_aggregations.py)."""
-    gc.collect()
+    (tests/survey_app/test_frozen_aggregations.py). Without `collect`, the caller
+    collected before it made what it freezes, and made no cyclic garbage since."""
+    if collect:
+        gc.collect()
     gc.freeze()

@@ -1,7 +1,8 @@
 """What every server process would otherwise compute on its first requests,
 computed once before gunicorn forks its workers (gunicorn.conf.py: `preload_app`,
-`when_ready`): the hierarchy, the class names, the suggestions' priors, the skills,
-the search counts and the annotate page's templates. The workers inherit them
+`when_ready`): the hierarchy (with what the aggregations derived from it), the class
+names, the suggestions' priors, the skills, the search counts and the annotate page's
+templates. The workers inherit them
 copy-on-write, already frozen out of the collector (database.hierarchy_from_db);
 each worker computed them itself before (0.6 s of CPU at ImageNet-1k's size, in
 the requests that came first), and held its own copy."""
@@ -11,7 +12,7 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from survey_app import class_states
+from survey_app import class_states, hierarchy_snapshot
 from survey_app.annotate_data import display_names
 from survey_app.caches import caches
 from survey_app.counts import recent_counts
@@ -29,6 +30,9 @@ def warm(app: Flask) -> None:
     with app.app_context():
         try:
             if hierarchy_from_db().classes:
+                # What the aggregations derived, which a worker's first computed one
+                # would otherwise load for itself (`hierarchy_snapshot.take_warm`).
+                hierarchy_snapshot.take_warm(hierarchy_from_db())
                 display_names()
                 recent_counts()
                 class_states.suggestions()

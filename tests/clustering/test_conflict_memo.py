@@ -1,5 +1,5 @@
 """An aggregation that reuses what the last one on its hierarchy kept
-(`clustering.conflict_memo`, the log priors) gives exactly what one on a fresh hierarchy
+(`clustering.conflict_memo`, the log priors, the classes' tallies) gives exactly what one on a fresh hierarchy
 gives: after changed minds, labels chosen for the first time or no longer, decisions,
 and classes too short of votes."""
 
@@ -109,6 +109,22 @@ def test_changed_minds_and_new_labels_give_what_a_fresh_aggregation_gives():
         [(votes, []) for votes in steps] + [(steps[3], decided), (steps[3], decided[:1])],
         weighting="confidence",
     )
+
+
+def test_a_class_whose_votes_stayed_keeps_its_tally_and_follows_its_annotators_skills():
+    """The pug's votes stay while "a" disagrees on the tench: a's reliability moves, and
+    the pug's confidence with it, but its tally is the last one's (the same dicts)."""
+    shared = [vote(a, c, ANIMAL) for a in "abc" for c in (TENCH, GOLDFISH, HUSKY, MALAMUTE)]
+    first = [*shared, vote("a", PUG, DOG), vote("d", PUG, ANIMAL)]
+    second = [*first, vote("a", TENCH, FISH, minute=1)]
+    run = {"weighting": "confidence", "min_votes": 2}
+    kept = toy_hierarchy(WITH_INNER)
+    before = aggregate(kept, first, **run).outcomes
+    after = aggregate(kept, second, **run).outcomes
+    assert after[PUG].confidence != before[PUG].confidence
+    assert after[PUG].scores is before[PUG].scores and after[PUG].votes is before[PUG].votes
+    assert after[TENCH].votes != before[TENCH].votes
+    assert_each_step_as_fresh([(first, []), (second, [])], weighting="confidence")
 
 
 def two_paths() -> Hierarchy:

@@ -180,18 +180,61 @@ def digests(monkeypatch) -> list[int]:
     return counted
 
 
+def pickles(tmp_path) -> int:
+    return len(list((tmp_path / "aggregations").glob("*.pickle")))
+
+
 def test_a_process_computes_its_next_one_after_a_vote_without_the_store(
-    voted, tmp_path, calls, digests
+    voted, tmp_path, calls, digests, monkeypatch
 ):
-    # The export after a vote: neither digesting the logs nor writing the file, which
-    # only another fresh process would read.
+    # The export after a vote: neither digesting the logs nor writing the file in the
+    # request; a thread is asked to keep it on disk afterwards.
+    asked = []
+    monkeypatch.setattr(aggregation, "_keep_on_disk", asked.append)
     app = fresh(voted, tmp_path)
     exported(app)
-    assert (calls, digests) == ([1], [1])
+    assert (calls, digests, asked) == ([1], [1], [])
     vote(voted, "v1", MAMMAL)
     exported(app)
-    assert (calls, digests) == ([1, 1], [1])
-    assert len(list((tmp_path / "aggregations").glob("*.pickle"))) == 1
+    assert (calls, digests, pickles(tmp_path)) == ([1, 1], [1], 1)
+    assert len(asked) == 1
+
+
+def test_after_a_vote_a_thread_keeps_the_new_one_for_fresh_processes(voted, tmp_path, calls):
+    app = fresh(voted, tmp_path)
+    exported(app)
+    for mind in (MAMMAL, DOG):
+        vote(voted, "v1", mind)
+        computed = exported(app)
+        for thread in aggregation.keeping_threads(app):
+            thread.join()
+        assert exported(fresh(voted, tmp_path)) == computed  # loaded, not computed
+    assert calls == [1, 1, 1] and pickles(tmp_path) == 3
+
+
+def test_a_quick_aggregation_is_not_kept_after_a_vote_either(voted, tmp_path, calls):
+    app = fresh(voted, tmp_path, AGGREGATION_STORE_SECONDS=60.0)
+    exported(app)
+    vote(voted, "v1", MAMMAL)
+    exported(app)
+    assert not aggregation.keeping_threads(app)
+    assert not (tmp_path / "aggregations").exists()
+
+
+def test_an_aggregation_the_logs_moved_past_is_not_kept(voted, tmp_path, calls, monkeypatch):
+    asked = []
+    monkeypatch.setattr(aggregation, "_keep_on_disk", asked.append)
+    app = fresh(voted, tmp_path)
+    exported(app)
+    vote(voted, "v1", MAMMAL)
+    exported(app)
+    vote(voted, "v2", MAMMAL)  # another process's vote, before the thread keeps it
+    app.extensions[aggregation.KEEPERS] = {asked[0]: None}
+    aggregation._keep_latest(app, asked[0])
+    assert pickles(tmp_path) == 1 and not app.extensions[aggregation.KEEPERS]
+    with fresh(voted, tmp_path).app_context():
+        assert aggregation.current_aggregation().cil.provenance["votes"]["rows"] == 6
+    assert calls == [1, 1, 1]
 
 
 def test_the_review_pages_rebuild_keeps_it_for_fresh_processes(voted, tmp_path, calls):

@@ -11,6 +11,7 @@ import pytest
 
 from survey_app import aggregation
 
+from .conftest import make_app
 from .test_aggregation_lag import vote
 from .test_review import DALMATIAN, DOG, MAMMAL, PUG, add_votes
 
@@ -59,3 +60,30 @@ def test_a_replaced_aggregation_is_freed_without_the_collector(voted):
             gc.set_debug(0)
             gc.garbage.clear()
     assert cyclic == []
+
+
+def test_a_large_aggregation_loaded_from_disk_is_frozen(voted, tmp_path, monkeypatch):
+    # Collected before the loading rather than after (`aggregation._compute_and_keep`).
+    monkeypatch.setattr(aggregation, "FREEZE_CLASSES", 3)
+    url, keeping = voted.config["SQLALCHEMY_DATABASE_URI"], {"AGGREGATION_STORE_SECONDS": 0.0}
+    with make_app(tmp_path, url, **keeping).app_context():
+        computed = aggregation.current_aggregation()
+    with make_app(tmp_path, url, **keeping).app_context():
+        frozen = gc.get_freeze_count()
+        result = aggregation.current_aggregation()
+        assert result is not computed and result.report() == computed.report()
+        assert gc.get_freeze_count() > frozen
+        assert not any(o is result for o in gc.get_objects())
+
+
+def test_a_loaded_aggregation_is_freed_once_replaced(voted, tmp_path, monkeypatch):
+    # Frozen without a collection: nothing of the loading may hold it in a cycle.
+    monkeypatch.setattr(aggregation, "FREEZE_CLASSES", 3)
+    url, keeping = voted.config["SQLALCHEMY_DATABASE_URI"], {"AGGREGATION_STORE_SECONDS": 0.0}
+    with make_app(tmp_path, url, **keeping).app_context():
+        aggregation.current_aggregation()
+    with make_app(tmp_path, url, **keeping).app_context():
+        loaded = weakref.ref(aggregation.current_aggregation())
+        vote(voted, "v1", MAMMAL)
+        aggregation.current_aggregation()  # replaces the loaded one
+        assert loaded() is None

@@ -91,8 +91,35 @@ def test_a_fresh_process_takes_what_the_last_aggregations_derived(app, tmp_path)
 
     warm = make_app(tmp_path, url, **keeping)
     with warm.app_context():
-        assert "conflict_search" in hierarchy_from_db().derived
+        hierarchy = hierarchy_from_db()
+        assert "conflict_search" not in hierarchy.derived  # taken before computing
+        hierarchy_snapshot.take_warm(hierarchy)
+        assert "conflict_search" in hierarchy.derived
     assert report(warm) == report(make_app(tmp_path, url, AGGREGATION_STORE=""))
+
+
+def test_a_fresh_process_that_loads_its_aggregation_takes_what_was_kept_with_it(
+    app, tmp_path, monkeypatch
+):
+    """The derived values come with the loaded aggregation, sharing its objects: the
+    warm file is never read, and the aggregation after a vote is a fresh process's."""
+    add_votes(app, [("v1", DALMATIAN, DOG, None), ("v2", DALMATIAN, DOG, None)])
+    add_votes(app, [("v1", PUG, MAMMAL, None), ("v2", PUG, MAMMAL, None)])
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    with make_app(tmp_path, url, AGGREGATION_STORE_SECONDS=0.0).app_context():
+        aggregation.current_aggregation()
+    taken = []
+    real = hierarchy_snapshot.read
+    monkeypatch.setattr(hierarchy_snapshot, "read", lambda name: taken.append(name) or real(name))
+    with make_app(tmp_path, url).app_context():
+        loaded = aggregation.current_aggregation()
+        search = hierarchy_from_db().derived["conflict_search"]
+        assert search.scores[PUG] is loaded.outcomes[PUG].scores  # one object, not two
+        vote(app, "v1", MAMMAL)  # the dalmatian's label moves
+        after = json.dumps(aggregation.current_aggregation().report(), sort_keys=True)
+    assert not [name for name in taken if name.endswith(".warm")]
+    with make_app(tmp_path, url, AGGREGATION_STORE="").app_context():
+        assert json.dumps(aggregation.current_aggregation().report(), sort_keys=True) == after
 
 
 def test_a_damaged_warm_file_is_passed_over(app, tmp_path):
