@@ -280,7 +280,7 @@ class Confident(MajorityVote):
         self.skills_ = team_skills(votes, self.suggestions)
         self._by_class = by_class
         # The last fit's votes per class and outcomes on the hierarchy (`_tallied`).
-        self._last = self.hierarchy.derived.get(_LAST_FIT, ({}, {}))
+        self._last = self.hierarchy.derived.get(LAST_FIT, ({}, {}))
         # A vote's two likelihood terms, per (annotator, candidates, whether it took the
         # suggestion): a few dozen, where each of 65,000 votes computed its own.
         self._terms: dict[tuple[str, int, bool], tuple[float, float]] = {}
@@ -304,7 +304,7 @@ class Confident(MajorityVote):
         self, votes: Iterable[Vote], decisions: Iterable[Decision | LabelDecision] = ()
     ) -> Self:
         super().fit(votes, decisions)
-        self.hierarchy.derived[_LAST_FIT] = (self._by_class, self.outcomes_)
+        self.hierarchy.derived[LAST_FIT] = (self._by_class, self.outcomes_)
         del self._by_class, self._last
         return self
 
@@ -376,8 +376,9 @@ class Confident(MajorityVote):
         )
 
 
-# Hierarchy.derived's entry: (votes per class, outcomes) of the last `Confident` fit.
-_LAST_FIT = "confident_fit"
+# Hierarchy.derived's entry: (votes per class, outcomes) of the last `Confident` fit,
+# which a process keeps for itself (survey_app.hierarchy_snapshot keeps it no further).
+LAST_FIT = "confident_fit"
 
 METHODS = {"none": "majority vote", "wawa": "wawa", "confidence": "confidence"}
 AGGREGATORS: dict[str, type[MajorityVote]] = {

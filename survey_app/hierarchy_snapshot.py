@@ -30,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from clustering import dbread, hierarchy
+from clustering.aggregate import LAST_FIT
 from clustering.hierarchy import Hierarchy
 from survey_app.caches import kept
 from survey_app.models import Meta
@@ -39,11 +40,8 @@ FORMAT = "cil-hierarchy-snapshot-1"
 FILES_KEPT = 2  # of each kind: the hierarchy of one database, and one behind after an upgrade
 _WARM = "warm_file"  # Hierarchy.derived's entry: the name of the file `keep_warm` writes
 _TAKEN = "warm_file_taken"  # ... and whether `take_warm` read it
-_REMADE = {
-    "log_priors",
-    "confident_fit",
-    _TAKEN,
-}  # Hierarchy.derived's entries `keep_warm` leaves out
+# Hierarchy.derived's entries `keep_warm` leaves out.
+_REMADE = {"log_priors", LAST_FIT, _TAKEN}
 # A hierarchy read quicker than this is not kept: a file is not worth it (a test's
 # hierarchy of a few classes), while ImageNet-21k's took 0.9 s of CPU.
 KEEP_AFTER_SECONDS = 0.25
