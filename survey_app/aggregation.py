@@ -191,9 +191,8 @@ def _compute_and_keep(settings: tuple, position: tuple, *, stored: bool) -> Aggr
 def _save_with_warm(key: str, result: Aggregation, seconds: float) -> None:
     """Keep `result` on disk, and what the aggregations derived from its hierarchy for a
     process that computes its first (`hierarchy_snapshot.keep_warm`)."""
-    hierarchy = result.hierarchy
-    aggregation_store.save(key, result, seconds, hierarchy_snapshot.derived_to_keep(hierarchy))
-    hierarchy_snapshot.keep_warm(hierarchy)
+    aggregation_store.save(key, result, seconds)
+    hierarchy_snapshot.keep_warm(result.hierarchy)
 
 
 def _forget(replaced: list[_Kept]) -> None:
@@ -295,11 +294,7 @@ def _save_if_current(settings: tuple, latest: _Kept) -> None:
         if tuple(db.session.execute(_LOG_POSITION).one()) != latest.position:
             return
     # Pickled by a child process: see `store_files.in_child`.
-    store_files.in_child(
-        lambda: aggregation_store.save(
-            key, result, latest.seconds, hierarchy_snapshot.derived_to_keep(result.hierarchy)
-        )
-    )
+    store_files.in_child(lambda: aggregation_store.save(key, result, latest.seconds))
 
 
 def keeping_threads(app: Flask) -> list[threading.Thread]:

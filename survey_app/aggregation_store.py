@@ -29,6 +29,7 @@ from clustering.hierarchy import Hierarchy
 from survey_app.caches import kept
 from survey_app.counts import recent_word_counts
 from survey_app.extensions import db
+from survey_app.hierarchy_snapshot import derived_to_keep
 from survey_app.store_files import (
     code_digest,
     enabled,
@@ -120,11 +121,12 @@ def load(key: str, hierarchy: Hierarchy) -> tuple[Aggregation, float, dict] | No
     return result, seconds, derived if isinstance(derived, dict) else {}
 
 
-def save(key: str, result: Aggregation, seconds: float, derived: dict) -> None:
-    """Keep `result` under `key`, with `derived` (what the aggregations derived from its
-    hierarchy, `hierarchy_snapshot.derived_to_keep`: pickled with it, they share its
-    objects, a fresh process's memory), forgetting all but the newest FILES_KEPT files;
-    a folder that cannot be written only costs the saving."""
+def save(key: str, result: Aggregation, seconds: float) -> None:
+    """Keep `result` under `key`, with what the aggregations derived from its hierarchy
+    (`hierarchy_snapshot.derived_to_keep`: pickled with it, they share its objects, a
+    fresh process's memory), forgetting all but the newest FILES_KEPT files; a folder
+    that cannot be written only costs the saving."""
+    derived = derived_to_keep(result.hierarchy)
     write(
         f"{key}.pickle",
         lambda file: _Pickler(file, result.hierarchy).dump((result, seconds, derived)),
