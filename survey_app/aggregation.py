@@ -7,7 +7,6 @@ aggregate --db URL` runs, so both routes give the same CIL.
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 from dataclasses import dataclass
@@ -139,12 +138,12 @@ def _compute_and_keep(settings: tuple, position: tuple, *, stored: bool) -> Aggr
         if stored and store_files.enabled()
         else None
     )
-    if key and len(hierarchy.classes) >= FREEZE_CLASSES:
-        # Collected before loading, not after: a loaded aggregation makes no cyclic
-        # garbage, and the collector's pass over its 3.7 million objects at ImageNet-21k's
-        # size took a fifth of a fresh process's first aggregation.
-        gc.collect()
-    loaded = aggregation_store.load(key, hierarchy) if key else None
+    # A large one collected before loading, not after: a loaded aggregation makes no
+    # cyclic garbage, and the collector's pass over its 3.7 million objects at
+    # ImageNet-21k's size took a fifth of a fresh process's first aggregation. Only where
+    # there is one to load: one computed is collected after (`freeze_survivors`).
+    large = len(hierarchy.classes) >= FREEZE_CLASSES
+    loaded = aggregation_store.load(key, hierarchy, collect_first=large) if key else None
     on_disk = loaded is not None
     if loaded is not None:
         result, seconds, derived = loaded

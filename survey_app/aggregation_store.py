@@ -17,6 +17,7 @@ again. The files are pickles, written only by the app into its own folder.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import pickle
@@ -109,10 +110,20 @@ def _given(value):
     return value
 
 
-def load(key: str, hierarchy: Hierarchy) -> tuple[Aggregation, float, dict] | None:
+def load(
+    key: str, hierarchy: Hierarchy, collect_first: bool = False
+) -> tuple[Aggregation, float, dict] | None:
     """(the aggregation kept under `key`, the seconds it took to compute, what the
-    aggregations had derived from the hierarchy when it was kept), or None."""
-    loaded = read(f"{key}.pickle", lambda data: _Unpickler(io.BytesIO(data), hierarchy).load())
+    aggregations had derived from the hierarchy when it was kept), or None. With
+    `collect_first`, the garbage there is now is collected once the file is read, before
+    the loading."""
+
+    def loads(data: bytes):
+        if collect_first:
+            gc.collect()
+        return _Unpickler(io.BytesIO(data), hierarchy).load()
+
+    loaded = read(f"{key}.pickle", loads)
     if not isinstance(loaded, tuple) or len(loaded) != 3:
         return None
     result, seconds, derived = loaded

@@ -10,6 +10,7 @@ import weakref
 import pytest
 
 from survey_app import aggregation
+from survey_app.database import hierarchy_from_db
 
 from .conftest import make_app
 from .test_aggregation_lag import vote
@@ -87,3 +88,18 @@ def test_a_loaded_aggregation_is_freed_once_replaced(voted, tmp_path, monkeypatc
         vote(voted, "v1", MAMMAL)
         aggregation.current_aggregation()  # replaces the loaded one
         assert loaded() is None
+
+
+def test_a_large_aggregation_is_collected_once_computed_or_loaded(voted, tmp_path, monkeypatch):
+    # Before the loading where there is a file to load, else after the computing: once.
+    monkeypatch.setattr(aggregation, "FREEZE_CLASSES", 3)
+    url, keeping = voted.config["SQLALCHEMY_DATABASE_URI"], {"AGGREGATION_STORE_SECONDS": 0.0}
+    collections: list[int] = []
+    collect = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda *a: collections.append(1) or collect(*a))
+    for _computed_then_loaded in range(2):
+        with make_app(tmp_path, url, **keeping).app_context():
+            hierarchy_from_db()  # its own collection, before the hierarchy is frozen
+            collections.clear()
+            aggregation.current_aggregation()
+            assert collections == [1]
