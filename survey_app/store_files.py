@@ -79,7 +79,8 @@ def in_child(call) -> None:
     requests waited, and its memo of every object written took 90 MB beside the
     process's peak. The child shares the process's memory as it was, does nothing but
     `call` (no database: its connections are the parent's), and ends without cleaning
-    up what is the parent's."""
+    up what is the parent's. A child that fails is logged here: its own traceback ends
+    with it."""
     if not hasattr(os, "fork"):
         call()
         return
@@ -91,7 +92,11 @@ def in_child(call) -> None:
             code = 0
         finally:
             os._exit(code)
-    os.waitpid(pid, 0)
+    _, status = os.waitpid(pid, 0)
+    if status:
+        current_app.logger.warning(
+            "keeping a file in the store failed in its child process (wait status %d)", status
+        )
 
 
 def read(name: str, loads=pickle.loads):
