@@ -9,19 +9,24 @@ Per size, in a fresh SQLite database in a folder of its own:
 2. three votes on every class, each cast through the app's `record_vote` in a
    transaction of its own, as the vote form's request casts it (mostly the parent,
    some the class itself or the grandparent);
-3. a fresh worker process (as gunicorn would start one) logs in through the login form
-   as an annotator and as an admin, and with one client requests each page once
-   (first: the worker computes what it keeps) and `--repeat` times more, a page after
-   another in rounds (median and p99 of those); it times the aggregation behind the review pages (cold: a fresh
-   process's first; after a vote: the vote log moved on; warm: kept), `flask
+3. gunicorn's warm-up in a fresh process (survey_app/warmup.py: the master runs it
+   before it forks the workers): the hierarchy, priors and skills, and the review
+   pages' aggregation, loaded from the store or computed and kept there, with what the
+   pages derive from it; then the first review summary, as a worker forked after it
+   answers it;
+4. a fresh worker process without the warm-up (as `flask export-cil` starts one) logs
+   in through the login form as an annotator and as an admin, and with one client
+   requests each page once (first: the worker computes what it keeps) and `--repeat`
+   times more, a page after another in rounds (median and p99 of those); it times the
+   aggregation behind the review pages (cold: a fresh process's first, loaded from the
+   store where step 3 kept it; after a vote: the vote log moved on; warm: kept), `flask
    export-cil` after a vote and the validator on the CIL it wrote, and reports its
    peak resident memory (VmHWM);
-4. the load test (`growth_load.py`, on `load_votes.py`'s: gunicorn with 2 workers,
+5. the load test (`growth_load.py`, on `load_votes.py`'s: gunicorn with 2 workers,
    32 new annotators each offering 7 votes/s) for `--load-seconds` on the same
-   database (gunicorn's master computes the hierarchy, priors and skills before it
-   forks the workers, survey_app/warmup.py, outside the clock): votes/s stored, page
-   and vote p50/p99, the workers' CPU time per vote, errors, and the workers' peak
-   resident memory. Its votes stay in the database.
+   database (gunicorn's master warms up before it forks the workers, outside the
+   clock): votes/s stored, page and vote p50/p99, the workers' CPU time per vote,
+   errors, and the workers' peak resident memory. Its votes stay in the database.
 
 It prints one markdown table (and writes it to `--out`), a column per size, marking
 with ✗ each figure that misses the issue's goals: a page's p99 over twice its figure at
@@ -343,10 +348,28 @@ def worker(folder: Path, repeat: int) -> dict:
     return figures
 
 
-def run_worker(folder: Path, repeat: int) -> dict:
-    """`worker` in a fresh process, as gunicorn would start one."""
+def warmed_worker(folder: Path) -> dict:
+    """gunicorn's warm-up in this fresh process, then the first review summary: what a
+    worker forked after the warm-up answers it with (it inherits what the warm-up
+    kept)."""
+    from survey_app.warmup import warm
+
+    app = make_app(folder, **QUEUE)
+    figures: dict = {}
+    measured(figures, "warm-up s", lambda: warm(app))
+    boss = logged_in(app, "boss")
+    elapsed, response = timed(lambda: boss.get("/admin/review/"))
+    if response.status_code != 200:
+        raise SystemExit(f"the review summary answered {response.status_code}")
+    figures["review summary after the warm-up ms"] = 1000 * elapsed
+    return figures
+
+
+def run_worker(folder: Path, repeat: int, mode: str = "--worker") -> dict:
+    """`worker` (or, with `mode` "--warmed-worker", `warmed_worker`) in a fresh process,
+    as gunicorn would start one."""
     done = subprocess.run(
-        [sys.executable, __file__, "--worker", str(folder), "--repeat", str(repeat)],
+        [sys.executable, __file__, mode, str(folder), "--repeat", str(repeat)],
         check=True,
         stdout=subprocess.PIPE,
         text=True,
@@ -408,6 +431,11 @@ def table(results: dict[int, dict]) -> list[str]:
             f"{r['review summary after a vote ms']:.0f}"
             + (" (kept figures)" if r["review summary after a vote lagged"] else "")
         ),
+    )
+    row("gunicorn's warm-up s (CPU s)", seconds("warm-up s"))
+    row(
+        "review summary, first after the warm-up ms",
+        lambda r: f"{r['review summary after the warm-up ms']:.0f}",
     )
     row("aggregation cold s (CPU s)", seconds("aggregation cold s", SECONDS_GOAL))
     row("aggregation after a vote s (CPU s)", seconds("aggregation after a vote s", SECONDS_GOAL))
@@ -503,9 +531,13 @@ def main() -> None:
         "without its set-up",
     )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--warmed-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.repeat)))
+        return
+    if args.warmed_worker:
+        print(json.dumps(warmed_worker(args.warmed_worker)))
         return
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
@@ -518,6 +550,8 @@ def main() -> None:
             if not done.exists():
                 done.write_text(json.dumps(set_up(folder, class_list(size, wheel_dir))))
             results[size] = json.loads(done.read_text())
+            progress(f"{size:,} classes: gunicorn's warm-up, then the review summary")
+            results[size] |= run_worker(folder, args.repeat, "--warmed-worker")
             progress(f"{size:,} classes: the pages, aggregation, export and validation")
             results[size] |= run_worker(folder, args.repeat)
             progress(f"{size:,} classes: {json.dumps(results[size])}")

@@ -110,6 +110,10 @@ class _Kept:
 # app.extensions[KEEPERS]: settings -> the thread keeping its latest on disk, one each.
 THREADS = "aggregation_threads"
 KEEPERS = "aggregation_keepers"
+# app.extensions[PREPARE]: what derives the review pages' values from an aggregation
+# (`review.derive_for_pages`), called where one is computed ahead of those pages: by
+# the rebuild in the background, and gunicorn's warm-up (`survey_app.warmup`).
+PREPARE = "aggregation_prepare"
 _threads_lock = threading.Lock()
 
 
@@ -217,6 +221,13 @@ def _aggregate(settings: tuple, hierarchy) -> Aggregation:
     )
 
 
+def prepare_for_pages(result: Aggregation) -> None:
+    """Derive what the review pages show of `result` now, where they are served (PREPARE)."""
+    prepare = current_app.extensions.get(PREPARE)
+    if prepare is not None:
+        prepare(result)
+
+
 def _not_after(earlier: tuple, later: tuple) -> bool:
     return all(a <= b for a, b in zip(earlier, later, strict=True))
 
@@ -239,7 +250,8 @@ def _rebuild_in_background(settings: tuple) -> None:
 def _rebuild(app: Flask, settings: tuple) -> None:
     with app.app_context():
         try:
-            _compute(settings, tuple(db.session.execute(_LOG_POSITION).one()), stored=True)
+            result = _compute(settings, tuple(db.session.execute(_LOG_POSITION).one()), stored=True)
+            prepare_for_pages(result)
         except Exception:  # a page keeps the last one; the next asks again
             app.logger.exception("computing the aggregation in the background failed")
 

@@ -1,11 +1,14 @@
 """What every server process would otherwise compute on its first requests,
 computed once before gunicorn forks its workers (gunicorn.conf.py: `preload_app`,
 `when_ready`): the hierarchy (with what the aggregations derived from it), the class
-names, the suggestions' priors, the skills, the search counts and the annotate page's
-templates. The workers inherit them
+names, the suggestions' priors, the skills, the search counts, the annotate page's
+templates and the aggregation behind the review pages. The workers inherit them
 copy-on-write, already frozen out of the collector (database.hierarchy_from_db);
 each worker computed them itself before (0.6 s of CPU at ImageNet-1k's size, in
-the requests that came first), and held its own copy."""
+the requests that came first), and held its own copy. The aggregation is loaded from
+the store where a process kept it there, else computed: at ImageNet-21k's size a
+worker's first review page took 1.1 s (loaded) to 4.8 s (computed) before
+(benchmarks/growth.py's "aggregation in a worker after gunicorn's warm-up")."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from survey_app import class_states, hierarchy_snapshot
+from survey_app.aggregation import current_aggregation, prepare_for_pages
 from survey_app.annotate_data import display_names
 from survey_app.caches import caches
 from survey_app.counts import recent_counts
@@ -20,7 +24,13 @@ from survey_app.database import hierarchy_from_db
 from survey_app.errors import SurveyError
 from survey_app.extensions import db
 
-TEMPLATES = ("annotate.html", "_chain.html", "_member_set.html", "home.html")
+TEMPLATES = (
+    "annotate.html",
+    "_chain.html",
+    "_member_set.html",
+    "home.html",
+    "review/index.html",
+)
 
 
 def warm(app: Flask) -> None:
@@ -39,6 +49,7 @@ def warm(app: Flask) -> None:
                 class_states.skills()
                 for name in TEMPLATES:
                     app.jinja_env.get_template(name)
+                _warm_aggregation(app)
             else:
                 caches().clear()
         except (SQLAlchemyError, SurveyError) as exc:  # not migrated, unreachable: the pages say
@@ -47,3 +58,14 @@ def warm(app: Flask) -> None:
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def _warm_aggregation(app: Flask) -> None:
+    """The review pages' aggregation (their settings: `current_aggregation`'s defaults)
+    and what they derive from it. One that cannot be computed leaves the workers to try
+    on their pages, which show why: the server starts all the same."""
+    try:
+        prepare_for_pages(current_aggregation())
+    except Exception:  # whatever it was, the review page reports it
+        db.session.rollback()
+        app.logger.exception("the aggregation was not computed before the workers start")

@@ -30,6 +30,9 @@ SIZE = {
     "pages": {"home": dict(PAGE), "annotate": dict(PAGE)},
     "review summary after a vote ms": 20.0,
     "review summary after a vote lagged": False,
+    "warm-up s": 2.5,
+    "warm-up s cpu": 2.0,
+    "review summary after the warm-up ms": 30.0,
     "aggregation cold s": 0.5,
     "aggregation after a vote s": 0.2,
     "aggregation warm s": 0.001,
@@ -61,6 +64,8 @@ def test_each_figure_that_misses_its_goal_is_marked_and_no_other():
     assert row(lines, "annotate") == ["5.0 / 10.0 (50)", "5.0 / 20.0 (50)"]
     assert row(lines, "export-cil") == ["0.30 (0.25 CPU)", "5.00 ✗ (0.25 CPU)"]
     assert row(lines, "aggregation cold") == ["0.50", "0.50"]
+    assert row(lines, "gunicorn's warm-up") == ["2.50 (2.00 CPU)", "2.50 (2.00 CPU)"]
+    assert row(lines, "review summary, first after the warm-up") == ["30", "30"]
     assert row(lines, "one-client worker") == ["140", "499"]
     assert row(lines, "load test: gunicorn worker") == ["150", "500 ✗"]
     assert row(lines, "load test: page") == ["8.0 / 40.0", "8.0 / 81.0 ✗"]

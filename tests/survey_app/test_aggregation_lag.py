@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from survey_app import aggregation
+from survey_app import aggregation, disagreements
 from survey_app.extensions import db
 from survey_app.models import User, Vote
 
@@ -58,6 +58,22 @@ def test_review_pages_show_the_kept_figures_while_new_ones_are_computed(
     assert calls == [1]  # the thread computed it, once
     assert BEHIND not in admin.get(page).text
     assert calls == [1]  # and the page shows that one
+
+
+def test_the_first_page_after_the_rebuild_finds_its_queue_derived(app, admin, monkeypatch):
+    """The thread that computes the new aggregation also derives what the review pages
+    show of it: the first page to show it no longer pays for that (1.3 s at
+    ImageNet-21k's size)."""
+    admin.get("/admin/review/")
+    queues = []
+    real = disagreements._disagreement_queue
+    monkeypatch.setattr(disagreements, "_disagreement_queue", lambda r: queues.append(1) or real(r))
+    vote(app, "v1", MAMMAL)
+    assert BEHIND in admin.get("/admin/review/").text
+    wait_for_threads(app)
+    assert queues == [1]  # by the thread
+    assert BEHIND not in admin.get("/admin/review/queue").text
+    assert queues == [1]
 
 
 def test_downloads_never_lag(app, admin):

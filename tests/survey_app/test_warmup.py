@@ -1,18 +1,23 @@
 """What gunicorn's master computes before it forks the workers (survey_app/warmup.py,
 gunicorn.conf.py): a worker's first annotate page then reads no hierarchy and runs no
-prior model, and no database connection is left open to be shared."""
+prior model, its first review page computes no aggregation, and no database connection
+is left open to be shared."""
 
 from __future__ import annotations
 
+import logging
 import runpy
 from pathlib import Path
 
+import pytest
+
 from clustering import dbread
-from survey_app import class_states
+from survey_app import aggregation, class_states, disagreements
 from survey_app.extensions import db
 from survey_app.warmup import warm
 
 from .conftest import add_user, log_in, make_app
+from .test_review import DALMATIAN, DOG, add_votes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,3 +62,44 @@ def test_gunicorn_loads_the_app_in_the_master_and_warms_it():
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert settings["preload_app"] is True
     assert callable(settings["when_ready"])
+
+
+@pytest.fixture
+def aggregations(monkeypatch) -> list[int]:
+    """One entry per aggregation computed from here on."""
+    calls: list[int] = []
+    real = aggregation.aggregate
+    monkeypatch.setattr(aggregation, "aggregate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+def test_a_warmed_process_answers_its_first_review_page_from_the_kept_aggregation(
+    app, aggregations, monkeypatch
+):
+    add_votes(app, [("v1", DALMATIAN, DOG, None), ("v2", DALMATIAN, DOG, None)])
+    warm(app)
+    assert aggregations == [1]
+    queues: list[int] = []
+    real = disagreements._disagreement_queue
+    monkeypatch.setattr(disagreements, "_disagreement_queue", lambda r: queues.append(1) or real(r))
+    admin = log_in(app.test_client(), add_user(app, "boss", role="admin"))
+    page = admin.get("/admin/review/")
+    assert page.status_code == 200
+    assert aggregations == [1]  # the warm-up's, kept
+    assert queues == []  # and what the page shows of it, derived in the warm-up
+
+
+def test_an_aggregation_that_fails_in_the_warm_up_leaves_the_server_to_start(
+    app, monkeypatch, caplog
+):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("no aggregation today")
+
+    add_votes(app, [("v1", DALMATIAN, DOG, None), ("v2", DALMATIAN, DOG, None)])
+    monkeypatch.setattr(aggregation, "aggregate", broken)
+    with caplog.at_level(logging.ERROR):
+        warm(app)  # no exception: gunicorn's master goes on to fork the workers
+    assert "the aggregation was not computed before the workers start" in caplog.text
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0
+    assert _first_page_work(app, monkeypatch) == []  # the rest was warmed
