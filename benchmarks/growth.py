@@ -26,7 +26,8 @@ Per size, in a fresh SQLite database in a folder of its own:
    32 new annotators each offering 7 votes/s) for `--load-seconds` on the same
    database (gunicorn's master warms up before it forks the workers, outside the
    clock): votes/s stored, page and vote p50/p99, the workers' CPU time per vote,
-   errors, and the workers' peak resident memory. Its votes stay in the database.
+   errors, and the workers' peak resident memory; and before the annotators start,
+   the seconds gunicorn took to answer and the admin's first review summary. Its votes stay in the database.
 
 It prints one markdown table (and writes it to `--out`), a column per size, marking
 with ✗ each figure that misses the issue's goals: a page's p99 over twice its figure at
@@ -486,6 +487,12 @@ def table(results: dict[int, dict]) -> list[str]:
         load_row(
             "load test: gunicorn worker peak RSS MB",
             lambda r: megabytes(r["load"]["workers peak RSS MB"]),
+        )
+        load_row(
+            "load test: gunicorn ready s; first review summary ms",
+            lambda r: (
+                f"{r['load']['gunicorn ready s']:.1f}; {r['load']['first review summary ms']:.0f}"
+            ),
         )
     if len(sizes) > 1:
         last = results[sizes[-1]]["pages"]

@@ -22,6 +22,8 @@ LOAD = {
     "lost": 0,
     "duplicated": 0,
     "workers peak RSS MB": 150.0,
+    "gunicorn ready s": 3.25,
+    "first review summary ms": 42.4,
 }
 SIZE = {
     "setup_s": 30.0,
@@ -70,6 +72,7 @@ def test_each_figure_that_misses_its_goal_is_marked_and_no_other():
     assert row(lines, "load test: gunicorn worker") == ["150", "500 ✗"]
     assert row(lines, "load test: page") == ["8.0 / 40.0", "8.0 / 81.0 ✗"]
     assert row(lines, "load test: errors") == ["0, 0, 0, 0", "0, 1, 0, 0 ✗"]
+    assert row(lines, "load test: gunicorn ready") == ["3.2; 42", "3.2; 42"]
     assert "p99 at 21,843 classes / p99 at 1,000: home 2.10, annotate 2.00" in lines
 
 
