@@ -307,6 +307,24 @@ def test_two_cranes_get_two_names(small_hierarchy):
     assert label_of(result, CRANE_MACHINE) == (CRANE_MACHINE, "crane (lifting device)")
 
 
+def test_the_agreement_is_computed_where_asked_once(small_hierarchy, monkeypatch):
+    """Not with the CIL: an export and the review's actions wait for the aggregation, and
+    only the report and the review summary show the agreement."""
+    from clustering import aggregate as module
+    from clustering.agreement import agreement_summary
+
+    calls = []
+    monkeypatch.setattr(
+        module, "agreement_summary", lambda *a: calls.append(1) or agreement_summary(*a)
+    )
+    result = aggregate(small_hierarchy, BIRD_VOTES)
+    assert calls == []
+    consensus = {w: o.label for w, o in result.outcomes.items() if o.status != "undecided"}
+    expected = agreement_summary(result.aggregator.counted_votes_, consensus)
+    assert result.agreement == expected and result.report()["agreement"] == expected
+    assert calls == [1]
+
+
 def test_report_and_provenance(small_hierarchy):
     votes = BIRD_VOTES + [vote("a", PUG, DOG, 1, comment="obviously a dog")]
     result = aggregate(small_hierarchy, votes, [decision(TENCH, FISH)], source="test")
