@@ -1,21 +1,21 @@
 """What every server process would otherwise compute on its first requests,
 computed once before gunicorn forks its workers (gunicorn.conf.py: `preload_app`,
-`when_ready`): the hierarchy (with what the aggregations derived from it), the class
-names, the suggestions' priors, the skills, the search counts, the annotate page's
-templates and the aggregation behind the review pages. The workers inherit them
-copy-on-write, already frozen out of the collector (database.hierarchy_from_db);
-each worker computed them itself before (0.6 s of CPU at ImageNet-1k's size, in
-the requests that came first), and held its own copy. The aggregation is loaded from
-the store where a process kept it there, else computed: at ImageNet-21k's size a
-worker's first review page took 1.1 s (loaded) to 4.8 s (computed) before
-(benchmarks/growth.py's "aggregation in a worker after gunicorn's warm-up")."""
+`when_ready`): the hierarchy, the class names, the suggestions' priors, the skills,
+the search counts, the annotate page's templates, and the review pages' aggregation
+with what the pages derive from it. The workers inherit them copy-on-write, already
+frozen out of the collector (database.hierarchy_from_db); each worker computed them
+itself before (0.6 s of CPU at ImageNet-1k's size, in the requests that came first),
+and held its own copy. The aggregation is loaded from the store where a process kept
+it there (with what the aggregations derived from the hierarchy, `aggregation_store`),
+else computed: at ImageNet-21k's size a worker's first review page took 3.4-4.0 s
+before, 67-71 ms now (benchmarks/growth_load.py's "first review summary")."""
 
 from __future__ import annotations
 
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from survey_app import class_states, hierarchy_snapshot
+from survey_app import class_states
 from survey_app.aggregation import current_aggregation, prepare_for_pages
 from survey_app.annotate_data import display_names
 from survey_app.caches import caches
@@ -40,9 +40,6 @@ def warm(app: Flask) -> None:
     with app.app_context():
         try:
             if hierarchy_from_db().classes:
-                # What the aggregations derived, which a worker's first computed one
-                # would otherwise load for itself (`hierarchy_snapshot.take_warm`).
-                hierarchy_snapshot.take_warm(hierarchy_from_db())
                 display_names()
                 recent_counts()
                 class_states.suggestions()
