@@ -27,7 +27,8 @@ Per size, in a fresh SQLite database in a folder of its own:
    database (gunicorn's master warms up before it forks the workers, outside the
    clock): votes/s stored, page and vote p50/p99, the workers' CPU time per vote,
    errors, and the workers' peak resident memory; and before the annotators start,
-   the seconds gunicorn took to answer and the admin's first review summary. Its votes stay in the database.
+   the seconds gunicorn took to answer and the admin's first review summary. Its
+   votes stay in the database.
 
 It prints one markdown table (and writes it to `--out`), a column per size, marking
 with ✗ each figure that misses the issue's goals: a page's p99 over twice its figure at

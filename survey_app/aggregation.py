@@ -253,7 +253,10 @@ def _rebuild(app: Flask, settings: tuple) -> None:
             result = _compute(settings, tuple(db.session.execute(_LOG_POSITION).one()), stored=True)
             prepare_for_pages(result)
         except Exception:  # a page keeps the last one; the next asks again
-            app.logger.exception("computing the aggregation in the background failed")
+            app.logger.exception(
+                "computing the aggregation, or what the review pages derive from it, in the "
+                "background failed"
+            )
 
 
 def _keep_on_disk(settings: tuple) -> None:
